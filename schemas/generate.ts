@@ -1,0 +1,282 @@
+/**
+ * Turns schemas/<topic>/*.avsc + topic.json into typed topic and event definitions
+ * (lib/generated/events.ts) and the topic catalogue (docs/topics.md).
+ *
+ *   tsx schemas/generate.ts           write the files
+ *   tsx schemas/generate.ts --check   exit 1 when a generated file is stale (CI)
+ *
+ * Rules enforced here so every schema stays easy to evolve and to type:
+ * - every top-level record starts with event_id (string), occurred_at and received_at (timestamp-millis);
+ * - unions are ["null", T] only, with a null default;
+ * - every named type's short name is unique across all topics (it is the TypeScript name);
+ * - no string default that looks like JSON ("{}", "[]"): Apicurio's content-type detection then
+ *   fails to see an Avro schema and refuses to register it (docs/adr/0002).
+ */
+import { readFileSync, readdirSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import avro from 'avsc';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const schemasDir = join(root, 'schemas');
+const outputs = {
+  events: join(root, 'lib', 'generated', 'events.ts'),
+  catalogue: join(root, 'docs', 'topics.md'),
+};
+
+interface TopicSpec {
+  name: string;
+  doc: string;
+  key: string;
+  partitions: number;
+  pattern?: boolean;
+  config: Record<string, string>;
+}
+
+interface AvroField {
+  name: string;
+  type: AvroSchema;
+  doc?: string;
+  default?: unknown;
+}
+type AvroSchema =
+  | string
+  | AvroSchema[]
+  | { type: 'record'; name: string; namespace?: string; doc?: string; fields: AvroField[] }
+  | { type: 'enum'; name: string; namespace?: string; symbols: string[] }
+  | { type: 'array'; items: AvroSchema }
+  | { type: 'map'; values: AvroSchema }
+  | { type: string; logicalType?: string };
+
+interface LoadedTopic {
+  folder: string;
+  spec: TopicSpec;
+  records: { name: string; fullName: string; schema: AvroSchema; doc: string }[];
+}
+
+function fail(message: string): never {
+  console.error(`schemas: ${message}`);
+  process.exit(1);
+}
+
+function loadTopics(): LoadedTopic[] {
+  const folders = readdirSync(schemasDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
+  return folders.map((folder) => {
+    const specFile = join(schemasDir, folder, 'topic.json');
+    if (!existsSync(specFile)) fail(`${folder}/topic.json is missing`);
+    const spec = JSON.parse(readFileSync(specFile, 'utf8')) as TopicSpec;
+    if (!spec.pattern && spec.name !== folder) fail(`${folder}/topic.json names topic ${spec.name}; the folder must be named after the topic`);
+    const files = readdirSync(join(schemasDir, folder)).filter((f) => f.endsWith('.avsc')).sort();
+    if (files.length === 0) fail(`${folder} has no .avsc file`);
+    const records = files.map((file) => {
+      const schema = JSON.parse(readFileSync(join(schemasDir, folder, file), 'utf8')) as AvroSchema;
+      if (typeof schema !== 'object' || Array.isArray(schema) || schema.type !== 'record' || !('fields' in schema)) {
+        fail(`${folder}/${file}: the top level must be a record`);
+      }
+      if (`${schema.name}.avsc` !== file) fail(`${folder}/${file}: the file must be named after its record (${schema.name}.avsc)`);
+      try {
+        avro.Type.forSchema(schema as avro.Schema, { wrapUnions: false });
+      } catch (err) {
+        fail(`${folder}/${file}: not a valid Avro schema: ${(err as Error).message}`);
+      }
+      const [f0, f1, f2] = schema.fields;
+      const isTs = (f: AvroField | undefined) =>
+        typeof f?.type === 'object' && !Array.isArray(f.type) && f.type.type === 'long' && 'logicalType' in f.type && f.type.logicalType === 'timestamp-millis';
+      if (f0?.name !== 'event_id' || f0.type !== 'string' || f1?.name !== 'occurred_at' || !isTs(f1) || f2?.name !== 'received_at' || !isTs(f2)) {
+        fail(`${folder}/${file}: a record must start with event_id (string), occurred_at and received_at (timestamp-millis)`);
+      }
+      const fullName = schema.namespace ? `${schema.namespace}.${schema.name}` : schema.name;
+      return { name: schema.name, fullName, schema, doc: schema.doc ?? '' };
+    });
+    return { folder, spec, records };
+  });
+}
+
+/** Emits TypeScript interfaces for every named type reachable from the top-level records. */
+class TypeEmitter {
+  private readonly declared = new Map<string, string>();
+  private readonly owner = new Map<string, string>();
+  readonly blocks: string[] = [];
+
+  emitRecord(schema: AvroSchema, namespace: string | undefined, where: string): string {
+    return this.tsType(schema, namespace, where);
+  }
+
+  private named(name: string, namespace: string | undefined): { short: string; full: string } {
+    const full = name.includes('.') ? name : namespace ? `${namespace}.${name}` : name;
+    return { short: full.slice(full.lastIndexOf('.') + 1), full };
+  }
+
+  private tsType(schema: AvroSchema, namespace: string | undefined, where: string): string {
+    if (typeof schema === 'string') {
+      switch (schema) {
+        case 'null':
+          return 'null';
+        case 'boolean':
+          return 'boolean';
+        case 'int':
+        case 'long':
+        case 'float':
+        case 'double':
+          return 'number';
+        case 'string':
+          return 'string';
+        case 'bytes':
+          return 'Buffer';
+        default: {
+          const { short, full } = this.named(schema, namespace);
+          if (!this.declared.has(full)) fail(`${where}: unknown type reference ${schema}`);
+          return short;
+        }
+      }
+    }
+    if (Array.isArray(schema)) {
+      if (schema.length !== 2 || schema[0] !== 'null') fail(`${where}: unions must be ["null", T]`);
+      return `${this.tsType(schema[1] as AvroSchema, namespace, where)} | null`;
+    }
+    switch (schema.type) {
+      case 'record': {
+        const rec = schema as Extract<AvroSchema, { type: 'record' }>;
+        const { short, full } = this.named(rec.name, rec.namespace ?? namespace);
+        const ns = full.includes('.') ? full.slice(0, full.lastIndexOf('.')) : undefined;
+        const previous = this.owner.get(short);
+        if (previous !== undefined && previous !== full) fail(`${where}: type name ${short} is used by ${previous} and ${full}`);
+        if (this.declared.has(full)) fail(`${where}: ${full} is declared twice`);
+        this.owner.set(short, full);
+        this.declared.set(full, short);
+        const lines = rec.fields.map((f) => {
+          if (Array.isArray(f.type) && f.default !== null) fail(`${where}.${f.name}: a ["null", T] field needs "default": null`);
+          if (typeof f.default === 'string' && /^\s*[[{]/.test(f.default)) {
+            fail(`${where}.${f.name}: a string default that looks like JSON stops the registry from recognising the schema as Avro`);
+          }
+          const doc = f.doc ? `  /** ${f.doc.replace(/\*\//g, '* /')} */\n` : '';
+          return `${doc}  readonly ${f.name}: ${this.tsType(f.type, ns, `${where}.${f.name}`)};`;
+        });
+        const doc = rec.doc ? `/** ${rec.doc.replace(/\*\//g, '* /')} */\n` : '';
+        this.blocks.push(`${doc}export interface ${short} {\n${lines.join('\n')}\n}`);
+        return short;
+      }
+      case 'enum': {
+        const en = schema as Extract<AvroSchema, { type: 'enum' }>;
+        const { short, full } = this.named(en.name, en.namespace ?? namespace);
+        this.declared.set(full, short);
+        this.blocks.push(`export type ${short} = ${en.symbols.map((s) => JSON.stringify(s)).join(' | ')};`);
+        return short;
+      }
+      case 'array':
+        return `readonly (${this.tsType((schema as { items: AvroSchema }).items, namespace, where)})[]`;
+      case 'map':
+        return `Readonly<Record<string, ${this.tsType((schema as { values: AvroSchema }).values, namespace, where)}>>`;
+      default:
+        return this.tsType(schema.type, namespace, where);
+    }
+  }
+}
+
+function generateEvents(topics: LoadedTopic[]): string {
+  const emitter = new TypeEmitter();
+  for (const t of topics) for (const r of t.records) emitter.emitRecord(r.schema, undefined, `${t.folder}/${r.name}`);
+
+  const fixed = topics.filter((t) => !t.spec.pattern);
+  const dlq = topics.find((t) => t.spec.pattern);
+  if (!dlq || dlq.folder !== 'dlq') fail('the dlq folder (pattern topic dlq.<consumer-group>.v1) is missing');
+  const out: string[] = [];
+  out.push('// DO NOT EDIT. Generated by schemas/generate.ts from schemas/**/*.avsc and topic.json.');
+  out.push('// Change a schema, then run `npm run gen`; CI fails when this file is stale.');
+  out.push('/* eslint-disable */');
+  out.push('');
+  out.push(emitter.blocks.join('\n\n'));
+  out.push('');
+  out.push('/** Record types carried by each topic (logical names, before EVENTLINE_NAMESPACE). */');
+  out.push('export interface TopicRecords {');
+  for (const t of fixed) out.push(`  ${JSON.stringify(t.spec.name)}: { ${t.records.map((r) => `${r.name}: ${r.name}`).join('; ')} };`);
+  out.push('}');
+  out.push('');
+  out.push(`/** Dead-letter topics: one per consumer group, all carrying ${dlq.records.map((r) => r.name).join(', ')}. */`);
+  out.push('export type DlqTopicName = `dlq.${string}.v1`;');
+  out.push(`export interface DlqRecords { ${dlq.records.map((r) => `${r.name}: ${r.name}`).join('; ')} }`);
+  out.push('');
+  out.push('export interface TopicSpec {');
+  out.push('  readonly name: string;');
+  out.push('  readonly doc: string;');
+  out.push('  readonly key: string;');
+  out.push('  readonly partitions: number;');
+  out.push('  readonly config: Readonly<Record<string, string>>;');
+  out.push('  readonly records: readonly string[];');
+  out.push('}');
+  out.push('');
+  out.push('export const topicSpecs = {');
+  for (const t of fixed) {
+    out.push(`  ${JSON.stringify(t.spec.name)}: ${JSON.stringify({ ...t.spec, records: t.records.map((r) => r.name) })},`);
+  }
+  out.push('} as const satisfies Record<keyof TopicRecords, TopicSpec>;');
+  out.push('');
+  out.push(`export const dlqSpec = ${JSON.stringify({ ...dlq.spec, records: dlq.records.map((r) => r.name) })} as const;`);
+  out.push('');
+  out.push('/** Every record schema by short name: full name and the schema as written in schemas/. */');
+  out.push('export const recordSchemas = {');
+  for (const t of topics) {
+    for (const r of t.records) out.push(`  ${r.name}: { fullName: ${JSON.stringify(r.fullName)}, schema: ${JSON.stringify(r.schema)} },`);
+  }
+  out.push('} as const;');
+  out.push('');
+  out.push('export type RecordName = keyof typeof recordSchemas;');
+  out.push('');
+  return out.join('\n');
+}
+
+function generateCatalogue(topics: LoadedTopic[]): string {
+  const lines = [
+    '<!-- DO NOT EDIT. Generated by schemas/generate.ts from schemas/; run `npm run gen`. -->',
+    '# Topic catalogue',
+    '',
+    'Every topic Eventline writes, its key, its partitions and the Avro records it carries. Values use the',
+    'Confluent wire format; subjects follow TopicRecordNameStrategy (`<topic>-<record full name>`). With',
+    '`EVENTLINE_NAMESPACE=ns` every topic name below is prefixed with `ns.`.',
+    '',
+    '| topic | key | partitions | records |',
+    '|---|---|---|---|',
+    ...topics.map((t) => `| \`${t.spec.name}\` | ${t.spec.key} | ${t.spec.pattern ? 'on first use: ' : ''}${t.spec.partitions} | ${t.records.map((r) => `\`${r.fullName}\``).join(', ')} |`),
+    '',
+  ];
+  for (const t of topics) {
+    lines.push(`## \`${t.spec.name}\``, '', t.spec.doc, '');
+    for (const r of t.records) {
+      lines.push(`### \`${r.fullName}\``, '', r.doc, '', '| field | type | doc |', '|---|---|---|');
+      const rec = r.schema as { fields: AvroField[] };
+      for (const f of rec.fields) lines.push(`| \`${f.name}\` | ${describe(f.type)} | ${(f.doc ?? '').replace(/\|/g, '\\|')} |`);
+      lines.push('');
+    }
+  }
+  return lines.join('\n');
+}
+
+function describe(schema: AvroSchema): string {
+  if (typeof schema === 'string') return schema;
+  if (Array.isArray(schema)) return schema.map(describe).join(' \\| ');
+  if (schema.type === 'record') return `record ${(schema as { name: string }).name}`;
+  if (schema.type === 'array') return `array of ${describe((schema as { items: AvroSchema }).items)}`;
+  if (schema.type === 'map') return `map of ${describe((schema as { values: AvroSchema }).values)}`;
+  if ('logicalType' in schema && schema.logicalType) return `${schema.type} (${schema.logicalType})`;
+  return schema.type;
+}
+
+const topics = loadTopics();
+const files = [
+  { path: outputs.events, content: generateEvents(topics) },
+  { path: outputs.catalogue, content: generateCatalogue(topics) },
+];
+if (process.argv.includes('--check')) {
+  const stale = files.filter((f) => !existsSync(f.path) || readFileSync(f.path, 'utf8') !== f.content);
+  if (stale.length > 0) fail(`generated files are stale: ${stale.map((f) => f.path.slice(root.length + 1)).join(', ')}; run \`npm run gen\``);
+  console.log(`schemas: ${files.length} generated files are up to date`);
+} else {
+  for (const f of files) {
+    mkdirSync(dirname(f.path), { recursive: true });
+    writeFileSync(f.path, f.content);
+  }
+  console.log(`schemas: ${topics.reduce((n, t) => n + t.records.length, 0)} records in ${topics.length} topics -> ${files.map((f) => f.path.slice(root.length + 1)).join(', ')}`);
+}
