@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# The eventline command: runs cli/main.ts with tsx from this checkout.
+set -euo pipefail
+here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
+exec node --import tsx "$here/main.ts" "$@"

@@ -1,0 +1,17 @@
+/**
+ * eventline — operate an Eventline deployment: setup, run, topics, schemas (and, as they land,
+ * keys, replay, backfill, dlq, status). Configuration comes from the environment (see README).
+ */
+import { Command } from 'commander';
+import { registerBootstrapCommand } from './commands/bootstrap.ts';
+import { registerRunCommand } from './commands/run.ts';
+import { registerSetupCommands } from './commands/setup.ts';
+import { fail } from './output.ts';
+
+const program = new Command();
+program.name('eventline').description('Event-sourced billing and messaging backbone').showHelpAfterError();
+registerSetupCommands(program);
+registerRunCommand(program);
+registerBootstrapCommand(program);
+
+program.parseAsync(process.argv).catch(fail);

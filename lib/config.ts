@@ -1,0 +1,153 @@
+/**
+ * The environment contract (ARCHITECTURE §2), validated once at boot into a frozen, typed object.
+ * This is the only module that reads `process.env`; everything else receives a `Config`.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { EventlineError } from './errors.ts';
+
+const packageVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const optionalText = z
+  .string()
+  .transform((s) => s.trim())
+  .transform((s) => (s === '' ? null : s))
+  .nullable()
+  .default(null);
+
+const url = (fallback: string, protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .default(fallback)
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL with protocol ${protocols.join(' or ')}`);
+
+const brokerList = z
+  .string()
+  .default('127.0.0.1:9092')
+  .transform((s) => s.split(',').map((b) => b.trim()).filter((b) => b !== ''))
+  .refine((bs) => bs.length > 0 && bs.every((b) => /^[^\s:]+:\d{1,5}$/.test(b)), 'must be a comma-separated list of host:port');
+
+const schema = z.object({
+  KAFKA_BROKERS: brokerList,
+  SCHEMA_REGISTRY_URL: url('http://127.0.0.1:8081/apis/ccompat/v7', ['http:', 'https:']),
+  DATABASE_URL: url('postgres://postgres@127.0.0.1:5432/eventline', ['postgres:', 'postgresql:']),
+  REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  STRIPE_WEBHOOK_SECRET: optionalText,
+  STRIPE_API_KEY: optionalText,
+  SENDGRID_API_KEY: optionalText,
+  SENDGRID_WEBHOOK_PUBLIC_KEY: optionalText,
+  TWILIO_ACCOUNT_SID: optionalText,
+  TWILIO_AUTH_TOKEN: optionalText,
+  TWILIO_FROM_NUMBER: optionalText,
+  UNSUBSCRIBE_SECRET: optionalText,
+  EVENTLINE_API_KEYS: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((k) => k.trim()).filter((k) => k !== '')),
+  EVENTLINE_NAMESPACE: z
+    .string()
+    .trim()
+    .default('')
+    .refine((s) => s === '' || /^[a-z0-9][a-z0-9_-]{0,39}$/.test(s), 'lowercase letters, digits, _ and -, at most 40 characters')
+    .transform((s) => (s === '' ? null : s)),
+  EVENTLINE_DEMO: z.enum(['on', 'off']).default('on'),
+  // Additions beyond the contract, all optional.
+  EVENTLINE_PUBLIC_URL: optionalText,
+  EVENTLINE_EMAIL_FROM: z.string().trim().default('Eventline <notifications@eventline.local>'),
+  EVENTLINE_RISK_TEAM_USER: z.string().trim().default('risk-team'),
+  EVENTLINE_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  EVENTLINE_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  EVENTLINE_ANALYST_PASSWORD: optionalText,
+  STRIPE_API_URL: optionalText,
+  SENDGRID_API_URL: optionalText,
+  TWILIO_API_URL: optionalText,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Config {
+  readonly service: { readonly name: string; readonly version: string };
+  readonly namespace: string | null;
+  readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string; readonly appendTimeoutMs: number };
+  readonly registry: { readonly url: string };
+  readonly database: { readonly url: string };
+  readonly redis: { readonly url: string };
+  readonly http: { readonly port: number; readonly publicUrl: string; readonly bodyLimitBytes: number };
+  readonly stripe: { readonly webhookSecret: string | null; readonly apiKey: string | null; readonly apiUrl: string | null };
+  readonly sendgrid: {
+    readonly apiKey: string | null;
+    readonly webhookPublicKey: string | null;
+    readonly apiUrl: string | null;
+    readonly from: string;
+  };
+  readonly twilio: {
+    readonly accountSid: string | null;
+    readonly authToken: string | null;
+    readonly fromNumber: string | null;
+    readonly apiUrl: string | null;
+  };
+  readonly unsubscribeSecret: string | null;
+  readonly apiKeys: readonly string[];
+  readonly demo: boolean;
+  readonly riskTeamUser: string;
+  readonly analystPassword: string | null;
+  readonly logLevel: z.infer<typeof schema>['LOG_LEVEL'];
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Validate an environment (default: this process's) into a Config, or throw listing every problem. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env, service = 'eventline'): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new EventlineError('config_invalid', `invalid environment: ${problems.join('; ')}`, { detail: problems });
+  }
+  const e = parsed.data;
+  const port = e.PORT;
+  return deepFreeze<Config>({
+    service: { name: service, version: packageVersion },
+    namespace: e.EVENTLINE_NAMESPACE,
+    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.EVENTLINE_NAMESPACE ? `eventline-${e.EVENTLINE_NAMESPACE}` : 'eventline', appendTimeoutMs: e.EVENTLINE_APPEND_TIMEOUT_MS },
+    registry: { url: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, '') },
+    database: { url: e.DATABASE_URL },
+    redis: { url: e.REDIS_URL },
+    http: {
+      port,
+      publicUrl: (e.EVENTLINE_PUBLIC_URL ?? `http://127.0.0.1:${port}`).replace(/\/+$/, ''),
+      bodyLimitBytes: e.EVENTLINE_BODY_LIMIT_BYTES,
+    },
+    stripe: { webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiKey: e.STRIPE_API_KEY, apiUrl: e.STRIPE_API_URL },
+    sendgrid: {
+      apiKey: e.SENDGRID_API_KEY,
+      webhookPublicKey: e.SENDGRID_WEBHOOK_PUBLIC_KEY,
+      apiUrl: e.SENDGRID_API_URL,
+      from: e.EVENTLINE_EMAIL_FROM,
+    },
+    twilio: {
+      accountSid: e.TWILIO_ACCOUNT_SID,
+      authToken: e.TWILIO_AUTH_TOKEN,
+      fromNumber: e.TWILIO_FROM_NUMBER,
+      apiUrl: e.TWILIO_API_URL,
+    },
+    unsubscribeSecret: e.UNSUBSCRIBE_SECRET,
+    apiKeys: e.EVENTLINE_API_KEYS,
+    demo: e.EVENTLINE_DEMO === 'on',
+    riskTeamUser: e.EVENTLINE_RISK_TEAM_USER,
+    analystPassword: e.EVENTLINE_ANALYST_PASSWORD,
+    logLevel: e.LOG_LEVEL,
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * Postgres: one pool per process, a transaction helper, and database creation for local setups.
+ * Only lib/ imports pg; other modules receive the `Db` and its clients.
+ */
+import pg from 'pg';
+import type { Config } from './config.ts';
+import { EventlineError, errorMessage } from './errors.ts';
+import type { Logger } from './log.ts';
+
+export type DbClient = pg.PoolClient;
+export type QueryResultRow = pg.QueryResultRow;
+
+// int8 and numeric come back as strings by default; amounts in minor units and counts fit in a double.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export class Db {
+  readonly pool: pg.Pool;
+  private readonly log: Logger;
+
+  constructor(config: Pick<Config, 'database' | 'service'>, log: Logger, options: { max?: number } = {}) {
+    this.log = log.child({ component: 'db' });
+    this.pool = new pg.Pool({
+      connectionString: config.database.url,
+      max: options.max ?? 10,
+      application_name: config.service.name,
+      connectionTimeoutMillis: 5000,
+      idleTimeoutMillis: 30000,
+    });
+    this.pool.on('error', (err) => this.log.warn({ err: err.message }, 'idle database client failed'));
+  }
+
+  async query<R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(text, values as unknown[] | undefined);
+    } catch (err) {
+      throw asDbError(err);
+    }
+  }
+
+  /** Runs fn in one transaction: COMMIT when it resolves, ROLLBACK when it throws. */
+  async transaction<T>(fn: (client: DbClient) => Promise<T>): Promise<T> {
+    let client: DbClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw asDbError(err);
+    }
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** Connection-level failures become database_unavailable (retryable); SQL errors pass through. */
+export function asDbError(err: unknown): unknown {
+  const code = err && typeof err === 'object' && 'code' in err ? String(err.code) : '';
+  if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|57P0[1-3]|08\d\d\d)$/.test(code) || /timeout exceeded when trying to connect|Connection terminated/i.test(errorMessage(err))) {
+    return new EventlineError('database_unavailable', `Postgres is unavailable: ${errorMessage(err)}`, { cause: err });
+  }
+  return err;
+}
+
+/** Creates the database named in the URL when it does not exist (connecting to the `postgres` database). */
+export async function ensureDatabase(url: string): Promise<'created' | 'exists'> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new EventlineError('config_invalid', `unsupported database name "${name}"`);
+  const maintenance = new URL(url);
+  maintenance.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: maintenance.toString() });
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new EventlineError('database_unavailable', `cannot reach Postgres at ${target.host}: ${errorMessage(err)}`, { cause: err });
+  }
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount) return 'exists';
+    try {
+      await client.query(`CREATE DATABASE "${name}"`);
+    } catch (err) {
+      // Another process created it meanwhile.
+      if ((err as { code?: string }).code === '42P04') return 'exists';
+      throw err;
+    }
+    return 'created';
+  } finally {
+    await client.end();
+  }
+}
+
+/** Drops a database (tests clean up after themselves). */
+export async function dropDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
+  const maintenance = new URL(url);
+  maintenance.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: maintenance.toString() });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}

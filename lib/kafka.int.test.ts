@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import avro from 'avsc';
+import { checkSchemas, createTopics, registerSchemas } from './catalogue.ts';
+import { isEventlineError } from './errors.ts';
+import { recordSchemas, topicNames, topicSpecs, type RecordName, type TopicName } from './topics.ts';
+import { collect, plain } from '../test/support/consume.ts';
+import { createTestEnv, type TestEnv } from '../test/support/env.ts';
+import { sampleRecords } from '../test/fixtures/records.ts';
+
+/** Confluent framing done by hand, so the test does not rely on the code under test to build it. */
+function frame(schemaId: number, body: Buffer): Buffer {
+  const header = Buffer.alloc(5);
+  header.writeUInt8(0, 0);
+  header.writeUInt32BE(schemaId, 1);
+  return Buffer.concat([header, body]);
+}
+
+function keyFor(topic: TopicName, value: Record<string, unknown>): string {
+  for (const field of ['customer_id', 'notification_id', 'user_id', 'key']) {
+    const v = value[field];
+    if (typeof v === 'string') return v;
+  }
+  throw new Error(`no key field in a ${topic} sample`);
+}
+
+describe('Kafka backbone against the real broker and schema registry', () => {
+  let t: TestEnv;
+
+  before(async () => {
+    t = await createTestEnv('backbone');
+    await createTopics(t.rt.kafka);
+  });
+  after(() => t.cleanup());
+
+  it('given the catalogue, when schemas are registered, then every record has a subject <topic>-<record full name>', async () => {
+    const registered = await registerSchemas(t.rt.kafka);
+    const expectedSubjects = topicNames.flatMap((topic) =>
+      topicSpecs[topic].records.map((r) => `${t.namespace}.${topic}-${recordSchemas[r as RecordName].fullName}`),
+    );
+    assert.deepEqual(registered.map((r) => r.subject).sort(), [...expectedSubjects].sort());
+    assert.ok(registered.every((r) => Number.isInteger(r.id) && r.id > 0));
+    const listed = await t.rt.kafka.registry.subjects(`${t.namespace}.`);
+    assert.deepEqual(listed.sort(), [...expectedSubjects].sort());
+    // Registering again is a no-op that returns the same ids.
+    const again = await registerSchemas(t.rt.kafka);
+    assert.deepEqual(
+      again.map((r) => [r.subject, r.id]),
+      registered.map((r) => [r.subject, r.id]),
+    );
+  });
+
+  it('given one sample of every record type, when appended and consumed back, then each decodes deep-equal to what was sent', async () => {
+    const appender = await t.rt.kafka.appender();
+    type AnyEnvelope = { record: string; value: { event_id: string } };
+    const expected = new Map<string, { topic: TopicName; key: string; envelope: AnyEnvelope }>();
+    for (const topic of topicNames) {
+      const samples = sampleRecords[topic] as readonly AnyEnvelope[];
+      const outgoing = samples.map((envelope) => {
+        const key = keyFor(topic, envelope.value as unknown as Record<string, unknown>);
+        expected.set(`${topic}/${envelope.value.event_id}`, { topic, key, envelope });
+        return { ...envelope, key };
+      });
+      await appender.append(topic, outgoing as never);
+    }
+    const received = await collect(t.rt.kafka, topicNames, expected.size, { group: 'test.roundtrip' });
+    assert.equal(received.length, expected.size);
+    for (const r of received) {
+      const want = expected.get(`${r.topic}/${r.value.event_id}`);
+      assert.ok(want, `unexpected record ${r.topic}/${r.value.event_id}`);
+      assert.equal(r.record, want.envelope.record);
+      assert.equal(r.key, want.key);
+      assert.deepEqual(plain(r.value), plain(want.envelope.value));
+    }
+    assert.deepEqual(new Set(received.map((r) => r.topic)), new Set(topicNames));
+  });
+
+  it('given a registered subject, when a change breaks BACKWARD it is rejected, and a change adding a defaulted field is accepted', async () => {
+    const subject = `${t.namespace}.compat-probe-eventline.stripe.StripeEventReceived`;
+    const v1 = recordSchemas.StripeEventReceived.schema as unknown as { fields: object[] };
+    const first = await t.rt.kafka.registry.register(subject, v1);
+    const incompatible = { ...v1, fields: [...v1.fields, { name: 'region', type: 'string' }] };
+    await assert.rejects(
+      () => t.rt.kafka.registry.register(subject, incompatible),
+      (err: unknown) => isEventlineError(err, 'schema_incompatible'),
+    );
+    assert.equal((await t.rt.kafka.registry.check(subject, incompatible)).status, 'incompatible');
+    const compatible = { ...v1, fields: [...v1.fields, { name: 'region', type: 'string', default: 'eu' }] };
+    assert.equal((await t.rt.kafka.registry.check(subject, compatible)).status, 'compatible');
+    const second = await t.rt.kafka.registry.register(subject, compatible);
+    assert.notEqual(second.id, first.id);
+  });
+
+  it('given local schemas with an incompatible change, when checked against the registry, then the change is reported', async () => {
+    await registerSchemas(t.rt.kafka);
+    const changed = structuredClone(recordSchemas) as unknown as Record<RecordName, { schema: { fields: { name: string; type: unknown }[] } }>;
+    changed.FraudScored.schema.fields = changed.FraudScored.schema.fields.map((f) => (f.name === 'score' ? { ...f, type: 'string' } : f));
+    const results = await checkSchemas(t.rt.kafka, changed as never);
+    const bad = results.filter((r) => r.status === 'incompatible').map((r) => r.subject);
+    assert.deepEqual(bad, [`${t.namespace}.risk.fraud-scores.v1-eventline.risk.FraudScored`]);
+    const clean = await checkSchemas(t.rt.kafka);
+    assert.ok(clean.every((r) => r.status === 'compatible'), JSON.stringify(clean.filter((r) => r.status !== 'compatible')));
+  });
+
+  it('given records written with a newer and an older schema version, when consumed, then both resolve into the current shape', async () => {
+    const subject = `${t.namespace}.stripe.events.v1-eventline.stripe.StripeEventReceived`;
+    const current = recordSchemas.StripeEventReceived.schema as unknown as { fields: { name: string }[] };
+    const newer = { ...current, fields: [...current.fields, { name: 'region', type: 'string', default: 'eu' }] };
+    const older = { ...current, fields: current.fields.filter((f) => f.name !== 'source') };
+    const newerId = (await t.rt.kafka.registry.register(subject, newer)).id;
+    const olderId = (await t.rt.kafka.registry.register(subject, older)).id;
+    const base = sampleRecords['stripe.events.v1'][0]!.value;
+    const fromNewer = { ...base, event_id: 'evt_newer', region: 'us' };
+    const fromOlder: Record<string, unknown> = { ...base, event_id: 'evt_older' };
+    delete fromOlder.source;
+    const appender = await t.rt.kafka.appender();
+    await appender.appendRaw('stripe.events.v1', [
+      { key: 'cus_evolve', value: frame(newerId, avro.Type.forSchema(newer as avro.Schema).toBuffer(fromNewer)) },
+      { key: 'cus_evolve', value: frame(olderId, avro.Type.forSchema(older as avro.Schema).toBuffer(fromOlder)) },
+    ]);
+    const received = await collect(t.rt.kafka, ['stripe.events.v1'], 3, { group: 'test.evolve' });
+    const byId = new Map(received.map((r) => [r.value.event_id, plain(r.value) as Record<string, unknown>]));
+    assert.deepEqual(byId.get('evt_newer'), { ...base, event_id: 'evt_newer' }, 'the unknown field is dropped');
+    assert.deepEqual(byId.get('evt_older'), { ...base, event_id: 'evt_older', source: 'webhook' }, 'the missing field gets its default');
+  });
+
+  it('given a value that is not Avro, when consumed, then it goes to dlq.<group>.v1 byte for byte and the next record still arrives', async () => {
+    const garbage = Buffer.from('{"not":"avro"}');
+    const appender = await t.rt.kafka.appender();
+    await appender.appendRaw('risk.fraud-scores.v1', [{ key: 'cus_bad', value: garbage }]);
+    const good = sampleRecords['risk.fraud-scores.v1'][0]!;
+    await appender.append('risk.fraud-scores.v1', [{ ...good, key: 'cus_bad', value: { ...good.value, event_id: 'fraud:after-garbage' } }]);
+    const received = await collect(t.rt.kafka, ['risk.fraud-scores.v1'], 2, { group: 'test.dlq' });
+    assert.deepEqual(
+      received.map((r) => r.value.event_id).sort(),
+      ['fraud:after-garbage', good.value.event_id].sort(),
+    );
+    const dead = await collect(t.rt.kafka, ['dlq.test.dlq.v1'], 1);
+    assert.equal(dead.length, 1);
+    const letter = dead[0]!.value;
+    assert.equal(letter.group, 'test.dlq');
+    assert.equal(letter.topic, 'risk.fraud-scores.v1');
+    assert.equal(letter.error_code, 'decode_failed');
+    assert.deepEqual(letter.value, garbage);
+    assert.equal(letter.key?.toString(), 'cus_bad');
+    assert.equal(dead[0]!.key, 'cus_bad');
+  });
+});

@@ -1,0 +1,588 @@
+/**
+ * The Kafka adapter: the only module that imports kafkajs. It speaks in logical topic names and
+ * typed records (see topics.ts); namespaces, Avro framing and kafkajs details stay in here so a
+ * client swap stays local.
+ *
+ * - Appender: idempotent producer, acks=all; `append` resolves only once the broker acknowledged,
+ *   and fails with kafka_unavailable (canRetry) when that does not happen in time.
+ * - Consumer: batch consumer without auto-commit. It decodes every record against the registry,
+ *   dead-letters what cannot be decoded, and lets the handler decide where to continue: commit
+ *   (processors: at-least-once) or seek (projections that keep their offsets in Postgres).
+ */
+import {
+  Kafka as KafkaJs,
+  CompressionTypes,
+  Partitioners,
+  type Admin as KafkaAdmin,
+  type Consumer as KafkaConsumer,
+  type IHeaders,
+  type KafkaMessage,
+  type Producer as KafkaProducer,
+} from 'kafkajs';
+import type { Config } from './config.ts';
+import { EventlineError, errorMessage, isEventlineError } from './errors.ts';
+import { kafkaLogCreator, kafkaLogLevel, type Logger } from './log.ts';
+import { metrics } from './metrics.ts';
+import { Registry } from './registry.ts';
+import { Serde } from './serde.ts';
+import {
+  dlqSpec,
+  dlqTopicFor,
+  Names,
+  topicSpecs,
+  type AnyTopicName,
+  type DlqTopicName,
+  type Envelope,
+  type TopicName,
+} from './topics.ts';
+
+export interface OutgoingMeta {
+  /** Partitioning key: records with the same key keep their order. */
+  readonly key: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+export type Outgoing<T extends AnyTopicName> = T extends AnyTopicName ? Envelope<T> & OutgoingMeta : never;
+/** Records for one topic, typed by that topic. */
+export type OutgoingGroup =
+  | { [T in TopicName]: { readonly topic: T; readonly records: readonly Outgoing<T>[] } }[TopicName]
+  | { readonly topic: DlqTopicName; readonly records: readonly Outgoing<DlqTopicName>[] };
+type LooseOutgoing = OutgoingMeta & { readonly record: string; readonly value: unknown };
+
+export interface IncomingMeta<T extends AnyTopicName> {
+  readonly topic: T;
+  readonly partition: number;
+  /** Kafka offset as a decimal string (kafkajs' representation; may exceed 2^53 in theory). */
+  readonly offset: string;
+  readonly key: string | null;
+  /** Broker/producer timestamp in ms. */
+  readonly timestamp: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly schemaId: number;
+  /** The record's bytes as stored, for dead-lettering and replay. */
+  readonly raw: RawRecord;
+}
+export interface RawRecord {
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+}
+/** A consumed record; distributes over a union of topics so `topic` and `record` narrow it. */
+export type Incoming<T extends AnyTopicName> = T extends AnyTopicName ? Envelope<T> & IncomingMeta<T> : never;
+
+export interface Batch<T extends AnyTopicName> {
+  readonly group: string;
+  readonly topic: T;
+  readonly partition: number;
+  /** Decoded records in offset order (undecodable ones were dead-lettered and are absent). */
+  readonly records: readonly Incoming<T>[];
+  /** Offset of the first and last raw record in the fetched batch. */
+  readonly firstOffset: string;
+  readonly lastOffset: string;
+  readonly highWatermark: string;
+  heartbeat(): Promise<void>;
+  isStale(): boolean;
+  isRunning(): boolean;
+}
+
+/** What to do after a batch: continue from `commit` (next offset), or drop the batch and read from `seek`. */
+export type BatchOutcome = { readonly commit: string } | { readonly seek: string };
+
+export interface TopicPartition {
+  readonly topic: AnyTopicName;
+  readonly partition: number;
+}
+
+export interface ConsumerOptions<T extends AnyTopicName> {
+  /** Logical group id, e.g. projection.mrr; namespaced here. */
+  readonly group: string;
+  readonly topics: readonly T[];
+  /** Where a group without committed offsets starts. */
+  readonly fromBeginning: boolean;
+  readonly onBatch: (batch: Batch<T>) => Promise<BatchOutcome>;
+  /** Offsets to seek to when partitions are assigned (an external checkpoint store); omitted partitions keep Kafka's committed offsets. */
+  readonly onAssign?: (assigned: readonly TopicPartition[]) => Promise<readonly (TopicPartition & { offset: string })[]>;
+  readonly partitionsConsumedConcurrently?: number;
+  readonly maxBytesPerPartition?: number;
+  readonly maxWaitTimeInMs?: number;
+  readonly sessionTimeoutMs?: number;
+}
+
+export interface RunningConsumer {
+  readonly group: string;
+  stop(): Promise<void>;
+  /** Resolves when the consumer has joined its group and been assigned partitions at least once. */
+  readonly joined: Promise<void>;
+  /** Partitions currently assigned to this member. */
+  assigned(): readonly TopicPartition[];
+}
+
+export interface TopicCreation {
+  readonly topic: string;
+  readonly partitions: number;
+  readonly action: 'created' | 'exists' | 'partitions_added';
+}
+
+function headersOf(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined) out[k] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
+  }
+  return out;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export class Kafka {
+  readonly names: Names;
+  readonly serde: Serde;
+  readonly registry: Registry;
+  private readonly client: KafkaJs;
+  private readonly log: Logger;
+  private readonly appendTimeoutMs: number;
+  private appenderPromise: Promise<Appender> | null = null;
+  private readonly consumers = new Set<{ stop(): Promise<void> }>();
+  private adminClient: Promise<KafkaAdmin> | null = null;
+  private readonly dlqTopics = new Set<string>();
+
+  constructor(config: Pick<Config, 'kafka' | 'registry' | 'namespace' | 'logLevel'>, log: Logger) {
+    this.names = new Names(config.namespace);
+    this.registry = new Registry(config.registry.url);
+    this.serde = new Serde(this.registry, this.names);
+    this.log = log.child({ component: 'kafka' });
+    this.appendTimeoutMs = config.kafka.appendTimeoutMs;
+    this.client = new KafkaJs({
+      clientId: config.kafka.clientId,
+      brokers: [...config.kafka.brokers],
+      connectionTimeout: 3000,
+      requestTimeout: 15000,
+      logLevel: kafkaLogLevel(config.logLevel),
+      logCreator: kafkaLogCreator(log),
+      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 8 },
+    });
+  }
+
+  /** The process-wide appender (one idempotent producer), connected on first use. */
+  appender(): Promise<Appender> {
+    if (!this.appenderPromise) {
+      const producer = this.client.producer({
+        idempotent: true,
+        maxInFlightRequests: 5,
+        // murmur2 like the Java client: a key lands on the same partition whoever produces it.
+        createPartitioner: Partitioners.DefaultPartitioner,
+        allowAutoTopicCreation: false,
+        // Bounded retries: a webhook must answer 503 rather than wait forever while the broker is down.
+        retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 6 },
+      });
+      this.appenderPromise = producer
+        .connect()
+        .then(() => new Appender(producer, this.serde, this.names, this.appendTimeoutMs, this.log))
+        .catch((err: unknown) => {
+          this.appenderPromise = null;
+          throw new EventlineError('kafka_unavailable', `cannot connect the producer: ${errorMessage(err)}`, { cause: err });
+        });
+    }
+    return this.appenderPromise;
+  }
+
+  admin(): Promise<KafkaAdmin> {
+    if (!this.adminClient) {
+      const admin = this.client.admin({ retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 } });
+      this.adminClient = admin
+        .connect()
+        .then(() => admin)
+        .catch((err: unknown) => {
+          this.adminClient = null;
+          throw new EventlineError('kafka_unavailable', `cannot connect the admin client: ${errorMessage(err)}`, { cause: err });
+        });
+    }
+    return this.adminClient;
+  }
+
+  /** Creates missing topics (and grows partition counts that are too small). */
+  async ensureTopics(
+    wanted: readonly { topic: AnyTopicName; partitions: number; config?: Readonly<Record<string, string>> }[],
+  ): Promise<TopicCreation[]> {
+    const admin = await this.admin();
+    const existing = new Set(await admin.listTopics());
+    const toCreate = wanted.filter((w) => !existing.has(this.names.topic(w.topic)));
+    if (toCreate.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: toCreate.map((w) => ({
+          topic: this.names.topic(w.topic),
+          numPartitions: w.partitions,
+          replicationFactor: -1,
+          configEntries: Object.entries(w.config ?? {}).map(([name, value]) => ({ name, value })),
+        })),
+      });
+    }
+    const out: TopicCreation[] = toCreate.map((w) => ({ topic: this.names.topic(w.topic), partitions: w.partitions, action: 'created' }));
+    const present = wanted.filter((w) => existing.has(this.names.topic(w.topic)));
+    if (present.length > 0) {
+      const meta = await admin.fetchTopicMetadata({ topics: present.map((w) => this.names.topic(w.topic)) });
+      const grow: { topic: string; count: number }[] = [];
+      for (const w of present) {
+        const physical = this.names.topic(w.topic);
+        const count = meta.topics.find((t) => t.name === physical)?.partitions.length ?? 0;
+        if (count < w.partitions) grow.push({ topic: physical, count: w.partitions });
+        out.push({ topic: physical, partitions: Math.max(count, w.partitions), action: count < w.partitions ? 'partitions_added' : 'exists' });
+      }
+      if (grow.length > 0) await admin.createPartitions({ topicPartitions: grow });
+    }
+    return out;
+  }
+
+  /** Physical topic names in this namespace (all of them when the namespace is null). */
+  async listTopics(): Promise<string[]> {
+    const admin = await this.admin();
+    const prefix = this.names.namespace ? `${this.names.namespace}.` : '';
+    return (await admin.listTopics()).filter((t) => t.startsWith(prefix) && !t.startsWith('__'));
+  }
+
+  async deleteTopics(physical: readonly string[]): Promise<void> {
+    if (physical.length === 0) return;
+    const admin = await this.admin();
+    await admin.deleteTopics({ topics: [...physical], timeout: 10000 });
+  }
+
+  /** Earliest and end offsets of every partition of a topic. */
+  async topicOffsets(topic: AnyTopicName): Promise<{ partition: number; low: string; high: string }[]> {
+    const admin = await this.admin();
+    const offsets = await admin.fetchTopicOffsets(this.names.topic(topic));
+    return offsets.map((o) => ({ partition: o.partition, low: o.low, high: o.high })).sort((a, b) => a.partition - b.partition);
+  }
+
+  /** Offsets a group has committed in Kafka, per partition ('-1' when none). */
+  async committedOffsets(group: string, topic: AnyTopicName): Promise<{ partition: number; offset: string }[]> {
+    const admin = await this.admin();
+    const res = await admin.fetchOffsets({ groupId: this.names.group(group), topics: [this.names.topic(topic)] });
+    return (res[0]?.partitions ?? []).map((p) => ({ partition: p.partition, offset: p.offset }));
+  }
+
+  /** Broker ids and controller: a cheap readiness probe. */
+  async describeCluster(): Promise<{ brokers: number; controller: number | null }> {
+    const admin = await this.admin();
+    const cluster = await admin.describeCluster();
+    return { brokers: cluster.brokers.length, controller: cluster.controller };
+  }
+
+  /** Consumes topics as a group until stopped. */
+  async consume<T extends AnyTopicName>(options: ConsumerOptions<T>): Promise<RunningConsumer> {
+    const group = this.names.group(options.group);
+    const log = this.log.child({ group: options.group });
+    const consumer = this.client.consumer({
+      groupId: group,
+      allowAutoTopicCreation: false,
+      sessionTimeout: options.sessionTimeoutMs ?? 30000,
+      heartbeatInterval: 3000,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
+      maxWaitTimeInMs: options.maxWaitTimeInMs ?? 250,
+      retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 10 },
+    });
+    const running = new ConsumerRunner(this, consumer, options, log);
+    await running.start();
+    this.consumers.add(running);
+    return {
+      group: options.group,
+      joined: running.joined,
+      assigned: () => running.assigned(),
+      stop: async () => {
+        this.consumers.delete(running);
+        await running.stop();
+      },
+    };
+  }
+
+  /**
+   * Sends a record a consumer group cannot process to dlq.<group>.v1, byte for byte, with the error.
+   * The DLQ event id is <topic>:<partition>:<offset>, so a repeated dead-lettering is recognisable.
+   */
+  async deadLetter(
+    group: string,
+    origin: { topic: AnyTopicName; partition: number; offset: string; timestamp: number; headers: Readonly<Record<string, string>>; raw: RawRecord },
+    error: { code: string; message: string },
+    reason: string,
+  ): Promise<void> {
+    const dlq: DlqTopicName = dlqTopicFor(group);
+    if (!this.dlqTopics.has(dlq)) {
+      await this.ensureTopics([{ topic: dlq, partitions: dlqSpec.partitions, config: dlqSpec.config }]);
+      await this.serde.register(dlq);
+      this.dlqTopics.add(dlq);
+    }
+    const appender = await this.appender();
+    const eventId = `${origin.topic}:${origin.partition}:${origin.offset}`;
+    await appender.append(dlq, [
+      {
+        key: origin.raw.key ? origin.raw.key.toString('utf8') : eventId,
+        record: 'DeadLetter',
+        value: {
+          event_id: eventId,
+          occurred_at: origin.timestamp,
+          received_at: Date.now(),
+          group,
+          topic: origin.topic,
+          partition: origin.partition,
+          offset: Number(origin.offset),
+          key: origin.raw.key,
+          value: origin.raw.value,
+          headers: { ...origin.headers },
+          error: error.message,
+          error_code: error.code,
+          attempts: 1,
+        },
+      },
+    ]);
+    metrics.deadLetters.inc({ group, topic: origin.topic, reason });
+    this.log.error({ group, topic: origin.topic, partition: origin.partition, offset: origin.offset, err: error.message }, 'record dead-lettered');
+  }
+
+  /** Stops every consumer, then flushes and disconnects the producer and admin. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.consumers].map((c) => c.stop()));
+    this.consumers.clear();
+    const appender = this.appenderPromise;
+    this.appenderPromise = null;
+    if (appender) await appender.then((a) => a.close()).catch(() => undefined);
+    const admin = this.adminClient;
+    this.adminClient = null;
+    if (admin) await admin.then((a) => a.disconnect()).catch(() => undefined);
+  }
+}
+
+export class Appender {
+  private readonly producer: KafkaProducer;
+  private readonly serde: Serde;
+  private readonly names: Names;
+  private readonly timeoutMs: number;
+  private readonly log: Logger;
+
+  constructor(producer: KafkaProducer, serde: Serde, names: Names, timeoutMs: number, log: Logger) {
+    this.producer = producer;
+    this.serde = serde;
+    this.names = names;
+    this.timeoutMs = timeoutMs;
+    this.log = log;
+  }
+
+  /** Appends records to one topic; resolves after the broker acknowledged all of them (acks=all). */
+  append<T extends AnyTopicName>(topic: T, records: readonly Outgoing<T>[]): Promise<void> {
+    return this.appendMany([{ topic, records } as unknown as OutgoingGroup]);
+  }
+
+  /** Appends to several topics in one request. Not atomic across topics: callers use deterministic event ids. */
+  async appendMany(groups: readonly OutgoingGroup[]): Promise<void> {
+    const nonEmpty = (groups as readonly { topic: AnyTopicName; records: readonly LooseOutgoing[] }[]).filter((g) => g.records.length > 0);
+    if (nonEmpty.length === 0) return;
+    const topicMessages = await Promise.all(
+      nonEmpty.map(async (g) => ({
+        topic: this.names.topic(g.topic),
+        messages: await Promise.all(
+          g.records.map(async (r) => ({
+            key: r.key,
+            value: await this.serde.encode(g.topic, { record: r.record, value: r.value } as Envelope<AnyTopicName>),
+            ...(r.headers ? { headers: { ...r.headers } } : {}),
+          })),
+        ),
+      })),
+    );
+    const started = process.hrtime.bigint();
+    try {
+      await withTimeout(
+        this.producer.sendBatch({ acks: -1, compression: CompressionTypes.None, topicMessages }),
+        this.timeoutMs,
+        () => new EventlineError('kafka_unavailable', `no acknowledgement from Kafka within ${this.timeoutMs} ms`),
+      );
+    } catch (err) {
+      for (const g of nonEmpty) metrics.appends.inc({ topic: g.topic, result: 'failed' }, g.records.length);
+      this.log.warn({ err: errorMessage(err), topics: nonEmpty.map((g) => g.topic) }, 'append failed');
+      if (isEventlineError(err)) throw err;
+      throw new EventlineError('kafka_unavailable', `Kafka did not acknowledge the append: ${errorMessage(err)}`, { cause: err });
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    for (const g of nonEmpty) {
+      metrics.appends.inc({ topic: g.topic, result: 'acked' }, g.records.length);
+      metrics.appendDuration.observe({ topic: g.topic }, seconds);
+    }
+  }
+
+  /**
+   * Appends already-encoded values (bytes as another producer or a DLQ kept them). Used to replay
+   * dead letters and by tests that need records this code would never write.
+   */
+  async appendRaw(topic: AnyTopicName, records: readonly { key: string | null; value: Buffer | null; headers?: Readonly<Record<string, string>> }[]): Promise<void> {
+    if (records.length === 0) return;
+    await withTimeout(
+      this.producer.send({
+        topic: this.names.topic(topic),
+        acks: -1,
+        messages: records.map((r) => ({ key: r.key, value: r.value, ...(r.headers ? { headers: { ...r.headers } } : {}) })),
+      }),
+      this.timeoutMs,
+      () => new EventlineError('kafka_unavailable', `no acknowledgement from Kafka within ${this.timeoutMs} ms`),
+    );
+    metrics.appends.inc({ topic, result: 'acked' }, records.length);
+  }
+
+  async close(): Promise<void> {
+    await this.producer.disconnect();
+  }
+}
+
+class ConsumerRunner<T extends AnyTopicName> {
+  readonly joined: Promise<void>;
+  private markJoined: () => void = () => undefined;
+  private readonly kafka: Kafka;
+  private readonly consumer: KafkaConsumer;
+  private readonly options: ConsumerOptions<T>;
+  private readonly log: Logger;
+  private current: TopicPartition[] = [];
+  private stopped = false;
+
+  constructor(kafka: Kafka, consumer: KafkaConsumer, options: ConsumerOptions<T>, log: Logger) {
+    this.kafka = kafka;
+    this.consumer = consumer;
+    this.options = options;
+    this.log = log;
+    this.joined = new Promise((resolve) => {
+      this.markJoined = resolve;
+    });
+  }
+
+  assigned(): readonly TopicPartition[] {
+    return this.current;
+  }
+
+  async start(): Promise<void> {
+    const { consumer, options, kafka } = this;
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      const assigned: TopicPartition[] = [];
+      for (const [physical, partitions] of Object.entries(event.payload.memberAssignment)) {
+        const topic = kafka.names.logicalTopic(physical);
+        if (topic) for (const partition of partitions) assigned.push({ topic, partition });
+      }
+      this.current = assigned;
+      this.log.info({ assigned: assigned.map((a) => `${a.topic}/${a.partition}`) }, 'partitions assigned');
+      if (options.onAssign && assigned.length > 0) {
+        options
+          .onAssign(assigned)
+          .then((seeks) => {
+            for (const s of seeks) consumer.seek({ topic: kafka.names.topic(s.topic), partition: s.partition, offset: s.offset });
+          })
+          .catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'loading stored offsets failed; batches will re-check them'))
+          .finally(() => this.markJoined());
+      } else {
+        this.markJoined();
+      }
+    });
+    consumer.on(consumer.events.CRASH, (event) => {
+      this.log.error({ err: errorMessage(event.payload.error), restart: event.payload.restart }, 'consumer crashed');
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: options.topics.map((t) => kafka.names.topic(t)), fromBeginning: options.fromBeginning });
+    } catch (err) {
+      await consumer.disconnect().catch(() => undefined);
+      throw new EventlineError('kafka_unavailable', `consumer ${options.group} cannot start: ${errorMessage(err)}`, { cause: err });
+    }
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+      eachBatch: async (payload) => {
+        const { batch } = payload;
+        if (batch.messages.length === 0) return;
+        const topic = kafka.names.logicalTopic(batch.topic) as T | null;
+        if (topic === null) return;
+        const started = process.hrtime.bigint();
+        const records = await this.decodeBatch(topic, batch.partition, batch.messages);
+        const firstOffset = batch.firstOffset() ?? batch.messages[0]?.offset ?? '0';
+        const lastOffset = batch.lastOffset();
+        const outcome = await options.onBatch({
+          group: options.group,
+          topic,
+          partition: batch.partition,
+          records,
+          firstOffset,
+          lastOffset,
+          highWatermark: batch.highWatermark,
+          heartbeat: payload.heartbeat,
+          isStale: payload.isStale,
+          isRunning: payload.isRunning,
+        });
+        if ('seek' in outcome) {
+          this.log.info({ topic, partition: batch.partition, from: outcome.seek, batchFirst: firstOffset }, 'seeking to stored offset');
+          consumer.seek({ topic: batch.topic, partition: batch.partition, offset: outcome.seek });
+          return;
+        }
+        const next = BigInt(outcome.commit);
+        if (next > 0n) payload.resolveOffset((next - 1n).toString());
+        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: outcome.commit }]).catch((err: unknown) => {
+          // Committed offsets are a restart hint; a lost partition's commit may be refused.
+          this.log.warn({ err: errorMessage(err), topic, partition: batch.partition }, 'offset commit failed');
+        });
+        metrics.consumed.inc({ group: options.group, topic }, batch.messages.length);
+        metrics.batchDuration.observe({ group: options.group }, Number(process.hrtime.bigint() - started) / 1e9);
+        const lag = BigInt(batch.highWatermark) - next;
+        metrics.consumerLag.set({ group: options.group, topic, partition: String(batch.partition) }, Number(lag < 0n ? 0n : lag));
+      },
+    });
+  }
+
+  private async decodeBatch(topic: T, partition: number, messages: readonly KafkaMessage[]): Promise<Incoming<T>[]> {
+    const out: Incoming<T>[] = [];
+    for (const m of messages) {
+      try {
+        const { envelope, schemaId } = await this.kafka.serde.decode(topic, m.value);
+        out.push({
+          ...envelope,
+          topic,
+          partition,
+          offset: m.offset,
+          key: m.key ? m.key.toString('utf8') : null,
+          timestamp: Number(m.timestamp),
+          headers: headersOf(m.headers),
+          schemaId,
+          raw: { key: m.key ?? null, value: m.value ?? null },
+        } as Incoming<T>);
+      } catch (err) {
+        if (isEventlineError(err, 'decode_failed')) {
+          const reason = (err.detail as { reason?: string } | undefined)?.reason ?? 'decode';
+          if (reason === 'unknown_record') {
+            metrics.skipped.inc({ group: this.options.group, topic, reason });
+            this.log.warn({ topic, partition, offset: m.offset, err: err.message }, 'skipping a record type this version does not know');
+            continue;
+          }
+          await this.kafka.deadLetter(
+            this.options.group,
+            { topic, partition, offset: m.offset, timestamp: Number(m.timestamp), headers: headersOf(m.headers), raw: { key: m.key ?? null, value: m.value ?? null } },
+            err,
+            reason,
+          );
+          continue;
+        }
+        throw err; // registry or broker trouble: the batch is retried
+      }
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.consumer.disconnect().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'consumer disconnect failed'));
+  }
+}
+
+/** The default partition count and config of a fixed topic. */
+export function defaultTopicSpec(topic: TopicName): { topic: TopicName; partitions: number; config: Readonly<Record<string, string>> } {
+  const spec = topicSpecs[topic];
+  return { topic, partitions: spec.partitions, config: spec.config };
+}

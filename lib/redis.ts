@@ -1,0 +1,31 @@
+/**
+ * Redis: one ioredis client per process. Every key is namespaced (EVENTLINE_NAMESPACE or
+ * "eventline") through ioredis' keyPrefix, so callers use short keys like `dispatch:cap:<user>`.
+ */
+import { Redis } from 'ioredis';
+import type { Config } from './config.ts';
+import type { Logger } from './log.ts';
+import { Names } from './topics.ts';
+
+export type { Redis } from 'ioredis';
+
+export function createRedis(config: Pick<Config, 'redis' | 'namespace'>, log: Logger): Redis {
+  const redisLog = log.child({ component: 'redis' });
+  const client = new Redis(config.redis.url, {
+    keyPrefix: `${new Names(config.namespace).redisKey()}:`,
+    lazyConnect: false,
+    maxRetriesPerRequest: 2,
+    connectTimeout: 3000,
+    enableOfflineQueue: true,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  });
+  let lastError = '';
+  client.on('error', (err: Error) => {
+    if (err.message !== lastError) redisLog.warn({ err: err.message }, 'redis connection error');
+    lastError = err.message;
+  });
+  client.on('ready', () => {
+    lastError = '';
+  });
+  return client;
+}

@@ -1,0 +1,124 @@
+/**
+ * The schema registry (Confluent-compatible API; Apicurio locally): registration, compatibility
+ * checks and schema lookups. Wraps @kafkajs/confluent-schema-registry; only lib/ imports it.
+ */
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { EventlineError, errorMessage } from './errors.ts';
+
+export interface RegisteredSchema {
+  readonly subject: string;
+  readonly id: number;
+}
+
+export interface CompatibilityResult {
+  readonly subject: string;
+  /** new: no version yet; compatible / incompatible: against the latest version. */
+  readonly status: 'new' | 'compatible' | 'incompatible';
+  readonly messages: readonly string[];
+}
+
+function httpStatus(err: unknown): number | null {
+  if (err && typeof err === 'object' && 'status' in err && typeof err.status === 'number') return err.status;
+  return null;
+}
+
+export class Registry {
+  readonly url: string;
+  private readonly client: SchemaRegistry;
+
+  constructor(url: string) {
+    this.url = url;
+    this.client = new SchemaRegistry({ host: url, retry: { retries: 2, initialRetryTimeInSecs: 0.1, maxRetryTimeInSecs: 1 } });
+  }
+
+  /** Registers a schema under a subject (a no-op returning the existing id when already registered). */
+  async register(subject: string, schema: object): Promise<RegisteredSchema> {
+    try {
+      const { id } = await this.client.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject });
+      return { subject, id };
+    } catch (err) {
+      if (httpStatus(err) === 409) {
+        throw new EventlineError('schema_incompatible', `schema for ${subject} is not compatible with the registered versions: ${errorMessage(err)}`, { cause: err });
+      }
+      throw this.unavailable(err, `register ${subject}`);
+    }
+  }
+
+  /** The id of a schema already registered under a subject, or null. */
+  async idOf(subject: string, schema: object): Promise<number | null> {
+    try {
+      return await this.client.getRegistryIdBySchema(subject, { type: SchemaType.AVRO, schema: JSON.stringify(schema) });
+    } catch (err) {
+      const status = httpStatus(err);
+      if (status === 404 || /not found|not registered/i.test(errorMessage(err))) return null;
+      throw this.unavailable(err, `look up ${subject}`);
+    }
+  }
+
+  /** The writer schema (JSON) registered under an id. */
+  async schemaById(id: number): Promise<object> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.url}/schemas/ids/${id}`, { headers: { accept: 'application/json' } });
+    } catch (err) {
+      throw this.unavailable(err, `fetch schema ${id}`);
+    }
+    if (response.status === 404) throw new EventlineError('decode_failed', `schema id ${id} is not in the registry`, { detail: { reason: 'unknown_schema' } });
+    if (!response.ok) throw new EventlineError('registry_unavailable', `registry answered ${response.status} for schema ${id}`);
+    const body = (await response.json()) as { schema: string };
+    return JSON.parse(body.schema) as object;
+  }
+
+  /** Checks a schema against the latest version of a subject under the subject's compatibility rule. */
+  async check(subject: string, schema: object): Promise<CompatibilityResult> {
+    const url = `${this.url}/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest?verbose=true`;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', accept: 'application/json' },
+        body: JSON.stringify({ schema: JSON.stringify(schema) }),
+      });
+    } catch (err) {
+      throw this.unavailable(err, `check ${subject}`);
+    }
+    const body = (await response.json().catch(() => ({}))) as { is_compatible?: boolean; messages?: string[]; message?: string; error_code?: number };
+    if (response.status === 404) return { subject, status: 'new', messages: [] };
+    if (response.status === 409 || (response.ok && body.is_compatible === false)) {
+      return { subject, status: 'incompatible', messages: body.messages ?? (body.message ? [body.message] : []) };
+    }
+    if (!response.ok) throw new EventlineError('registry_unavailable', `registry answered ${response.status} checking ${subject}: ${body.message ?? ''}`);
+    return { subject, status: 'compatible', messages: [] };
+  }
+
+  /** The registry's global compatibility level. */
+  async globalCompatibility(): Promise<string> {
+    const response = await fetch(`${this.url}/config`).catch((err: unknown) => {
+      throw this.unavailable(err, 'read config');
+    });
+    if (!response.ok) throw new EventlineError('registry_unavailable', `registry answered ${response.status} on /config`);
+    const body = (await response.json()) as { compatibilityLevel?: string; compatibility?: string };
+    return (body.compatibilityLevel ?? body.compatibility ?? 'NONE').toUpperCase();
+  }
+
+  /** Subjects currently registered (optionally those starting with a prefix). */
+  async subjects(prefix = ''): Promise<string[]> {
+    const response = await fetch(`${this.url}/subjects`).catch((err: unknown) => {
+      throw this.unavailable(err, 'list subjects');
+    });
+    if (!response.ok) throw new EventlineError('registry_unavailable', `registry answered ${response.status} on /subjects`);
+    return ((await response.json()) as string[]).filter((s) => s.startsWith(prefix));
+  }
+
+  /** Deletes a subject (soft, then permanently). Used to clean up test namespaces. */
+  async deleteSubject(subject: string): Promise<void> {
+    const base = `${this.url}/subjects/${encodeURIComponent(subject)}`;
+    await fetch(base, { method: 'DELETE' });
+    await fetch(`${base}?permanent=true`, { method: 'DELETE' });
+  }
+
+  private unavailable(err: unknown, what: string): EventlineError {
+    if (err instanceof EventlineError) return err;
+    return new EventlineError('registry_unavailable', `schema registry at ${this.url} failed to ${what}: ${errorMessage(err)}`, { cause: err });
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The process runtime: validated config, the root logger, and the shared clients (Kafka, Postgres,
+ * Redis), each created on first use and closed once, in reverse order, on shutdown.
+ */
+import { loadConfig, type Config } from './config.ts';
+import { Db } from './db.ts';
+import { Kafka } from './kafka.ts';
+import { pino } from 'pino';
+import { createLogger, type Logger } from './log.ts';
+import { createRedis, type Redis } from './redis.ts';
+import { Shutdown } from './shutdown.ts';
+
+export class Runtime {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly shutdown: Shutdown;
+  private kafkaClient: Kafka | null = null;
+  private dbClient: Db | null = null;
+  private redisClient: Redis | null = null;
+
+  constructor(config: Config, log?: Logger) {
+    this.config = config;
+    this.log = log ?? createLogger(config);
+    this.shutdown = new Shutdown(this.log);
+  }
+
+  static fromEnv(service = 'eventline', env?: Readonly<Record<string, string | undefined>>): Runtime {
+    return new Runtime(loadConfig(env, service));
+  }
+
+  /** For commands whose stdout is their output: logs go to stderr, and only warnings unless LOG_LEVEL asks for more. */
+  static forCli(env?: Readonly<Record<string, string | undefined>>): Runtime {
+    const config = loadConfig(env, 'eventline-cli');
+    const level = config.logLevel === 'info' ? 'warn' : config.logLevel;
+    return new Runtime(config, createLogger({ ...config, logLevel: level }, pino.destination(2)));
+  }
+
+  get kafka(): Kafka {
+    if (!this.kafkaClient) {
+      const kafka = new Kafka(this.config, this.log);
+      this.kafkaClient = kafka;
+      this.shutdown.add('kafka', () => kafka.close(), 'connections');
+    }
+    return this.kafkaClient;
+  }
+
+  get db(): Db {
+    if (!this.dbClient) {
+      const db = new Db(this.config, this.log);
+      this.dbClient = db;
+      this.shutdown.add('postgres', () => db.close(), 'connections');
+    }
+    return this.dbClient;
+  }
+
+  get redis(): Redis {
+    if (!this.redisClient) {
+      const redis = createRedis(this.config, this.log);
+      this.redisClient = redis;
+      this.shutdown.add('redis', async () => {
+        await redis.quit().catch(() => redis.disconnect());
+      }, 'connections');
+    }
+    return this.redisClient;
+  }
+
+  /** Closes everything that was opened. */
+  close(): Promise<void> {
+    return this.shutdown.run();
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * Avro serialization in the Confluent wire format (magic byte 0, 4-byte schema id, Avro body).
+ *
+ * Encoding uses the local schema (schemas/, via the generated module) and the id the registry gave
+ * it under the topic's subject. Decoding reads the writer's schema by id from the registry and
+ * resolves it into our reader schema for the same record name (Avro schema resolution), so an
+ * older or newer writer yields a value of exactly the shape this code declares: decoded values
+ * are validated by resolution, never cast.
+ */
+import avro from 'avsc';
+import { EventlineError, errorMessage } from './errors.ts';
+import type { Registry } from './registry.ts';
+import { recordSchemas, recordsOfTopic, type AnyTopicName, type Envelope, type Names, type RecordName } from './topics.ts';
+
+const MAGIC = 0;
+
+type ReaderType = avro.Type;
+
+interface WriterInfo {
+  readonly fullName: string;
+  readonly record: RecordName | null;
+  readonly resolver: avro.Resolver | null;
+}
+
+const readerTypes = new Map<RecordName, ReaderType>();
+const recordByFullName = new Map<string, RecordName>();
+for (const [name, { fullName }] of Object.entries(recordSchemas) as [RecordName, { fullName: string }][]) {
+  recordByFullName.set(fullName, name);
+}
+
+/** The avsc type of one of our records (built once). */
+export function readerType(record: RecordName): ReaderType {
+  let type = readerTypes.get(record);
+  if (!type) {
+    type = avro.Type.forSchema(recordSchemas[record].schema as unknown as avro.Schema, { wrapUnions: false });
+    readerTypes.set(record, type);
+  }
+  return type;
+}
+
+/** Validation errors of a value against one of our records, as "path: message" lines. Empty when valid. */
+export function validateRecord(record: RecordName, value: unknown): string[] {
+  const errors: string[] = [];
+  readerType(record).isValid(value, {
+    errorHook: (path: string[], v: unknown, type: avro.Type) => {
+      const where = path.length > 0 ? path.join('.') : '(record)';
+      const expected = type.typeName === 'union:unwrapped' ? 'null or a value of the declared type' : describeType(type);
+      errors.push(`${where}: expected ${expected}, got ${v === undefined ? 'nothing' : JSON.stringify(v)?.slice(0, 80)}`);
+    },
+  });
+  return errors;
+}
+
+function describeType(type: avro.Type): string {
+  const name = type.typeName;
+  if (name === 'record' || name === 'error') return `record ${type.name ?? ''}`.trim();
+  return name;
+}
+
+export interface DecodedValue<T extends AnyTopicName> {
+  readonly envelope: Envelope<T>;
+  readonly schemaId: number;
+}
+
+export class Serde {
+  private readonly registry: Registry;
+  private readonly names: Names;
+  private readonly ids = new Map<string, Promise<number>>();
+  private readonly writers = new Map<number, Promise<WriterInfo>>();
+
+  constructor(registry: Registry, names: Names) {
+    this.registry = registry;
+    this.names = names;
+  }
+
+  /** Encodes a record for a topic. Throws encode_failed for an invalid value, schema_not_registered when the subject lacks this schema. */
+  async encode<T extends AnyTopicName>(topic: T, envelope: Envelope<T>): Promise<Buffer> {
+    const record = envelope.record as RecordName;
+    if (!recordsOfTopic(topic).includes(record)) {
+      throw new EventlineError('encode_failed', `topic ${topic} does not carry ${record}`);
+    }
+    const type = readerType(record);
+    let body: Buffer;
+    try {
+      body = type.toBuffer(envelope.value);
+    } catch (err) {
+      const problems = validateRecord(record, envelope.value);
+      throw new EventlineError('encode_failed', `invalid ${record}: ${problems.join('; ') || errorMessage(err)}`, { cause: err, detail: problems });
+    }
+    const id = await this.idFor(topic, record);
+    const header = Buffer.allocUnsafe(5);
+    header.writeUInt8(MAGIC, 0);
+    header.writeUInt32BE(id, 1);
+    return Buffer.concat([header, body]);
+  }
+
+  /** Decodes a record value. Throws decode_failed (with detail.reason) when it cannot. */
+  async decode<T extends AnyTopicName>(topic: T, buffer: Buffer | null): Promise<DecodedValue<T>> {
+    if (buffer === null || buffer.length < 5 || buffer.readUInt8(0) !== MAGIC) {
+      throw new EventlineError('decode_failed', 'not a Confluent-framed Avro value', { detail: { reason: 'framing' } });
+    }
+    const schemaId = buffer.readUInt32BE(1);
+    const writer = await this.writerInfo(schemaId);
+    if (writer.record === null || writer.resolver === null) {
+      throw new EventlineError('decode_failed', `record ${writer.fullName} (schema ${schemaId}) is not known to this version of Eventline`, {
+        detail: { reason: 'unknown_record', fullName: writer.fullName },
+      });
+    }
+    if (!recordsOfTopic(topic).includes(writer.record)) {
+      throw new EventlineError('decode_failed', `topic ${topic} does not carry ${writer.record}`, { detail: { reason: 'wrong_topic' } });
+    }
+    let value: unknown;
+    try {
+      value = readerType(writer.record).fromBuffer(buffer.subarray(5), writer.resolver);
+    } catch (err) {
+      throw new EventlineError('decode_failed', `cannot decode ${writer.record} with schema ${schemaId}: ${errorMessage(err)}`, {
+        cause: err,
+        detail: { reason: 'body' },
+      });
+    }
+    return { envelope: { record: writer.record, value } as Envelope<T>, schemaId };
+  }
+
+  /** Registers every record schema of a topic under its subjects. */
+  async register(topic: AnyTopicName): Promise<{ subject: string; id: number }[]> {
+    const out: { subject: string; id: number }[] = [];
+    for (const record of recordsOfTopic(topic)) {
+      const subject = this.names.subject(topic, record);
+      const { id } = await this.registry.register(subject, recordSchemas[record].schema);
+      this.ids.set(subject, Promise.resolve(id));
+      out.push({ subject, id });
+    }
+    return out;
+  }
+
+  private idFor(topic: AnyTopicName, record: RecordName): Promise<number> {
+    const subject = this.names.subject(topic, record);
+    let id = this.ids.get(subject);
+    if (!id) {
+      id = this.registry.idOf(subject, recordSchemas[record].schema).then((found) => {
+        if (found === null) {
+          throw new EventlineError('schema_not_registered', `${subject} is not registered; run \`eventline schemas register\``);
+        }
+        return found;
+      });
+      id.catch(() => this.ids.delete(subject));
+      this.ids.set(subject, id);
+    }
+    return id;
+  }
+
+  private writerInfo(id: number): Promise<WriterInfo> {
+    let info = this.writers.get(id);
+    if (!info) {
+      info = this.registry.schemaById(id).then((schema) => {
+        const writerType = avro.Type.forSchema(schema as avro.Schema, { wrapUnions: 'auto' });
+        const fullName = writerType.name ?? '(unnamed)';
+        const record = recordByFullName.get(fullName) ?? null;
+        const resolver = record === null ? null : readerType(record).createResolver(writerType);
+        return { fullName, record, resolver };
+      });
+      info.catch(() => this.writers.delete(id));
+      this.writers.set(id, info);
+    }
+    return info;
+  }
+}
