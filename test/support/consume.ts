@@ -1,0 +1,38 @@
+/**
+ * Test helpers around the Kafka adapter: read records from topics until a condition holds.
+ */
+import type { Incoming, Kafka } from '../../lib/kafka.ts';
+import type { AnyTopicName } from '../../lib/topics.ts';
+import { eventually } from './env.ts';
+
+/** Consumes `topics` from the beginning with a fresh group until `count` records arrived; returns them. */
+export async function collect<T extends AnyTopicName>(
+  kafka: Kafka,
+  topics: readonly T[],
+  count: number,
+  options: { group?: string; timeoutMs?: number } = {},
+): Promise<Incoming<T>[]> {
+  const received: Incoming<T>[] = [];
+  const consumer = await kafka.consume({
+    group: options.group ?? `test.collect.${Math.random().toString(36).slice(2, 8)}`,
+    topics,
+    fromBeginning: true,
+    onBatch: async (batch) => {
+      received.push(...batch.records);
+      return { commit: (BigInt(batch.lastOffset) + 1n).toString() };
+    },
+  });
+  try {
+    await eventually(() => (received.length >= count ? true : undefined), { timeoutMs: options.timeoutMs ?? 30000, what: `${count} records from ${topics.join(', ')} (got ${received.length})` });
+  } finally {
+    await consumer.stop();
+  }
+  return received;
+}
+
+/** A deep copy with avsc's record classes turned into plain objects (Buffers kept), for deep-equality. */
+export function plain(value: unknown): unknown {
+  if (Buffer.isBuffer(value) || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(plain);
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+}
