@@ -483,7 +483,10 @@ class ConsumerRunner<T extends AnyTopicName> {
       }
     });
     consumer.on(consumer.events.CRASH, (event) => {
-      this.log.error({ err: errorMessage(event.payload.error), restart: event.payload.restart }, 'consumer crashed');
+      const data = { err: errorMessage(event.payload.error), restart: event.payload.restart };
+      // kafkajs restarts the consumer itself on retriable errors (a coordinator still loading).
+      if (event.payload.restart) this.log.warn(data, 'consumer restarting after an error');
+      else this.log.error(data, 'consumer crashed');
     });
     try {
       await consumer.connect();
