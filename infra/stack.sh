@@ -107,9 +107,11 @@ registry_up() {
   java=$(find_java21)
   version=${EVENTLINE_REGISTRY_VERSION:-}
   if [ -z "$version" ]; then
-    if [ -n "$java" ]; then version=3.3.3; else version=2.6.13.Final; java=$(command -v java); fi
+    if [ -n "$java" ]; then version=3.3.3; else version=2.6.13.Final; fi
   fi
-  [ -n "$java" ] || java=$(command -v java)
+  # 3.x needs Java 21+; 2.6 runs on the default Java (17).
+  if [[ "$version" == 2.* ]]; then java=$(command -v java); fi
+  [ -n "$java" ] || die "Apicurio Registry $version needs Java 21+: install one (e.g. temurin-21) or set EVENTLINE_REGISTRY_JAVA_HOME"
   local archive="$HOME/.m2/repository/io/apicurio/apicurio-registry-app/$version/apicurio-registry-app-$version-all.tar.gz"
   if [ ! -s "$archive" ]; then
     say "fetching Apicurio Registry $version from Maven Central (cached in ~/.m2 after the first run)"
@@ -132,9 +134,10 @@ registry_up() {
   local props=(-Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port=$REGISTRY_PORT
     -Dquarkus.management.host=127.0.0.1 -Dquarkus.management.port=$REGISTRY_MGMT_PORT)
   if [[ "$version" == 2.* ]]; then
-    export REGISTRY_STORAGE_KIND=sql REGISTRY_STORAGE_DB_KIND=postgresql REGISTRY_DATASOURCE_URL="$REGISTRY_JDBC_URL" \
-      REGISTRY_DATASOURCE_USERNAME="$REGISTRY_DB_USER" REGISTRY_DATASOURCE_PASSWORD="$REGISTRY_DB_PASSWORD" \
-      REGISTRY_RULES_GLOBAL_COMPATIBILITY=BACKWARD REGISTRY_CCOMPAT_MAX_SUBJECTS=100000
+    # 2.6 only honours its storage kind as system properties; the password stays out of `ps`.
+    props+=(-Dregistry.storage.kind=sql -Dregistry.storage.db-kind=postgresql -Dregistry.datasource.url="$REGISTRY_JDBC_URL"
+      -Dregistry.datasource.username="$REGISTRY_DB_USER" -Dregistry.rules.global.compatibility=BACKWARD)
+    export REGISTRY_DATASOURCE_PASSWORD="$REGISTRY_DB_PASSWORD"
   else
     export APICURIO_STORAGE_KIND=sql APICURIO_STORAGE_SQL_KIND=postgresql APICURIO_DATASOURCE_URL="$REGISTRY_JDBC_URL" \
       APICURIO_DATASOURCE_USERNAME="$REGISTRY_DB_USER" APICURIO_DATASOURCE_PASSWORD="$REGISTRY_DB_PASSWORD" \
