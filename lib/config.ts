@@ -65,6 +65,7 @@ const schema = z.object({
   EVENTLINE_RISK_TEAM_USER: z.string().trim().default('risk-team'),
   EVENTLINE_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   EVENTLINE_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  EVENTLINE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(30).max(86_400).default(300),
   EVENTLINE_ANALYST_PASSWORD: optionalText,
   STRIPE_API_URL: optionalText,
   SENDGRID_API_URL: optionalText,
@@ -79,7 +80,7 @@ export interface Config {
   readonly registry: { readonly url: string };
   readonly database: { readonly url: string };
   readonly redis: { readonly url: string };
-  readonly http: { readonly port: number; readonly publicUrl: string; readonly bodyLimitBytes: number };
+  readonly http: { readonly port: number; readonly publicUrl: string; readonly bodyLimitBytes: number; readonly webhookToleranceSeconds: number };
   readonly stripe: { readonly webhookSecret: string | null; readonly apiKey: string | null; readonly apiUrl: string | null };
   readonly sendgrid: {
     readonly apiKey: string | null;
@@ -129,6 +130,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       port,
       publicUrl: (e.EVENTLINE_PUBLIC_URL ?? `http://127.0.0.1:${port}`).replace(/\/+$/, ''),
       bodyLimitBytes: e.EVENTLINE_BODY_LIMIT_BYTES,
+      webhookToleranceSeconds: e.EVENTLINE_WEBHOOK_TOLERANCE_SECONDS,
     },
     stripe: { webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiKey: e.STRIPE_API_KEY, apiUrl: e.STRIPE_API_URL },
     sendgrid: {

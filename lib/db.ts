@@ -10,10 +10,15 @@ import type { Logger } from './log.ts';
 export type DbClient = pg.PoolClient;
 export type QueryResultRow = pg.QueryResultRow;
 
+/** Anything that runs a query: the pool (`Db`) or a client inside a transaction. */
+export interface Queryable {
+  query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
 // int8 and numeric come back as strings by default; amounts in minor units and counts fit in a double.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
-export class Db {
+export class Db implements Queryable {
   readonly pool: pg.Pool;
   private readonly log: Logger;
 
@@ -29,9 +34,9 @@ export class Db {
     this.pool.on('error', (err) => this.log.warn({ err: err.message }, 'idle database client failed'));
   }
 
-  async query<R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>> {
+  async query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     try {
-      return await this.pool.query<R>(text, values as unknown[] | undefined);
+      return await this.pool.query<R>(text, values);
     } catch (err) {
       throw asDbError(err);
     }

@@ -13,6 +13,8 @@ export const errorCodes = {
   unsupported_media_type: { status: 415, canRetry: false },
   unprocessable: { status: 422, canRetry: false },
   signature_invalid: { status: 400, canRetry: false },
+  timestamp_stale: { status: 400, canRetry: false },
+  gone: { status: 410, canRetry: false },
   not_configured: { status: 503, canRetry: false },
   kafka_unavailable: { status: 503, canRetry: true },
   registry_unavailable: { status: 503, canRetry: true },

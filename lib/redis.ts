@@ -16,6 +16,8 @@ export function createRedis(config: Pick<Config, 'redis' | 'namespace'>, log: Lo
     lazyConnect: false,
     maxRetriesPerRequest: 2,
     connectTimeout: 3000,
+    // A command waiting on an unreachable Redis fails instead of hanging its caller.
+    commandTimeout: 3000,
     enableOfflineQueue: true,
     retryStrategy: (times) => Math.min(times * 200, 2000),
   });

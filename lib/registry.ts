@@ -69,6 +69,20 @@ export class Registry {
     return JSON.parse(body.schema) as object;
   }
 
+  /** The latest version registered under a subject (id and schema), or null when the subject does not exist. */
+  async latest(subject: string): Promise<{ id: number; version: number; schema: object } | null> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.url}/subjects/${encodeURIComponent(subject)}/versions/latest`, { headers: { accept: 'application/json' } });
+    } catch (err) {
+      throw this.unavailable(err, `read ${subject}`);
+    }
+    if (response.status === 404) return null;
+    if (!response.ok) throw new EventlineError('registry_unavailable', `registry answered ${response.status} for ${subject}`);
+    const body = (await response.json()) as { id: number; version: number; schema: string };
+    return { id: body.id, version: body.version, schema: JSON.parse(body.schema) as object };
+  }
+
   /** Checks a schema against the latest version of a subject under the subject's compatibility rule. */
   async check(subject: string, schema: object): Promise<CompatibilityResult> {
     const url = `${this.url}/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest?verbose=true`;

@@ -51,6 +51,25 @@ export function validateRecord(record: RecordName, value: unknown): string[] {
   return errors;
 }
 
+/** Fields present in a value but not declared by its record type (typos, fields of a newer schema). */
+function undeclaredFields(type: avro.Type, value: unknown, path: string[]): string[] {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return [];
+  if (type.typeName === 'union:unwrapped') {
+    const branch = (type as unknown as { types: avro.Type[] }).types.find((t) => t.typeName === 'record');
+    return branch ? undeclaredFields(branch, value, path) : [];
+  }
+  if (type.typeName !== 'record') return [];
+  const fields = (type as unknown as { fields: { name: string; type: avro.Type }[] }).fields;
+  const declared = new Map(fields.map((f) => [f.name, f.type]));
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(value)) {
+    const fieldType = declared.get(k);
+    if (!fieldType) out.push(`${[...path, k].join('.')}: not a field of ${type.name ?? 'the record'}`);
+    else out.push(...undeclaredFields(fieldType, v, [...path, k]));
+  }
+  return out;
+}
+
 function describeType(type: avro.Type): string {
   const name = type.typeName;
   if (name === 'record' || name === 'error') return `record ${type.name ?? ''}`.trim();
@@ -62,11 +81,19 @@ export interface DecodedValue<T extends AnyTopicName> {
   readonly schemaId: number;
 }
 
+export type LatestEncoding = { readonly ok: true; readonly bytes: Buffer; readonly schemaId: number } | { readonly ok: false; readonly reason: 'unknown_subject' } | { readonly ok: false; readonly reason: 'invalid'; readonly problems: readonly string[] };
+
+interface LatestSchema {
+  readonly id: number;
+  readonly type: avro.Type;
+}
+
 export class Serde {
   private readonly registry: Registry;
   private readonly names: Names;
   private readonly ids = new Map<string, Promise<number>>();
   private readonly writers = new Map<number, Promise<WriterInfo>>();
+  private readonly latestCache = new Map<string, { value: LatestSchema | null; fetchedAt: number }>();
 
   constructor(registry: Registry, names: Names) {
     this.registry = registry;
@@ -119,6 +146,39 @@ export class Serde {
       });
     }
     return { envelope: { record: writer.record, value } as Envelope<T>, schemaId };
+  }
+
+  /**
+   * Encodes a value with the latest schema registered under <topic>-<fullName>, validating it
+   * against that schema first. For record types defined by other services (domain events): the
+   * registry, not this code, decides what is valid. Lookups are cached for 30 s (misses for 5 s).
+   */
+  async encodeWithLatest(topic: AnyTopicName, fullName: string, value: unknown): Promise<LatestEncoding> {
+    const latest = await this.latest(`${this.names.topic(topic)}-${fullName}`);
+    if (latest === null) return { ok: false, reason: 'unknown_subject' };
+    const problems = undeclaredFields(latest.type, value, []);
+    latest.type.isValid(value, {
+      noUndeclaredFields: true,
+      errorHook: (path: string[], v: unknown, type: avro.Type) => {
+        if ((type.typeName === 'record' || type.typeName === 'error') && v !== null && typeof v === 'object' && !Array.isArray(v)) return; // reported above
+        problems.push(`${path.length > 0 ? path.join('.') : '(event)'}: expected ${describeType(type)}, got ${v === undefined ? 'nothing' : JSON.stringify(v)?.slice(0, 80)}`);
+      },
+    });
+    if (problems.length > 0) return { ok: false, reason: 'invalid', problems };
+    const header = Buffer.allocUnsafe(5);
+    header.writeUInt8(MAGIC, 0);
+    header.writeUInt32BE(latest.id, 1);
+    // clone() fills omitted fields with their schema defaults.
+    return { ok: true, bytes: Buffer.concat([header, latest.type.toBuffer(latest.type.clone(value))]), schemaId: latest.id };
+  }
+
+  private async latest(subject: string): Promise<LatestSchema | null> {
+    const hit = this.latestCache.get(subject);
+    if (hit && Date.now() - hit.fetchedAt < (hit.value ? 30_000 : 5_000)) return hit.value;
+    const found = await this.registry.latest(subject);
+    const value = found === null ? null : { id: found.id, type: avro.Type.forSchema(found.schema as avro.Schema, { wrapUnions: 'auto' }) };
+    this.latestCache.set(subject, { value, fetchedAt: Date.now() });
+    return value;
   }
 
   /** Registers every record schema of a topic under its subjects. */

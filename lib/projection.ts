@@ -1,0 +1,156 @@
+/**
+ * The projection runner: consumes topics and applies each partition batch in ONE Postgres
+ * transaction together with the partition's checkpoint, so every record takes effect exactly once
+ * whatever crashes, rebalances or redeliveries happen.
+ *
+ * Per batch:  BEGIN → lock the checkpoint row (FOR UPDATE) → seek instead if the batch starts past
+ * it (records missing) → drop records below it (already applied) → apply → advance the checkpoint
+ * → COMMIT. The row lock serializes two members that both believe they own a partition (a consumer
+ * that lost it in a rebalance): each offset is applied once, by whichever commits first.
+ *
+ * A record whose application fails for a reason that will not go away (a bug, bad data) is sent to
+ * dlq.projection.<name>.v1 and skipped; connection trouble fails the batch so it is retried.
+ */
+import type { DbClient } from './db.ts';
+import { errorMessage, isEventlineError } from './errors.ts';
+import type { Batch, BatchOutcome, Incoming, RunningConsumer, TopicPartition } from './kafka.ts';
+import type { Logger } from './log.ts';
+import type { Runtime } from './runtime.ts';
+import type { AnyTopicName } from './topics.ts';
+
+export interface ProjectionContext {
+  readonly log: Logger;
+  /** Checkpoint name: the projection's name, with its version when it is being rebuilt. */
+  readonly checkpoint: string;
+}
+
+export interface Projection<T extends AnyTopicName> {
+  /** e.g. "mrr": consumer group projection.mrr, DLQ dlq.projection.mrr.v1. */
+  readonly name: string;
+  readonly topics: readonly T[];
+  /** Applies records (offset order within each partition; never a record twice) inside the transaction. */
+  apply(client: DbClient, records: readonly Incoming<T>[], ctx: ProjectionContext): Promise<void>;
+}
+
+export interface ProjectionOptions {
+  /** Checkpoint name (default: the projection name); a rebuild uses its own, e.g. "mrr@v2". */
+  readonly checkpoint?: string;
+  /** Consumer group (default: projection.<name>). */
+  readonly group?: string;
+  readonly partitionsConsumedConcurrently?: number;
+  readonly maxBytesPerPartition?: number;
+  /** Called after each committed batch (progress bars, tests). */
+  readonly onCommitted?: (info: { topic: AnyTopicName; partition: number; nextOffset: string; applied: number }) => void;
+}
+
+function isTransient(err: unknown): boolean {
+  if (isEventlineError(err)) return err.canRetry;
+  const code = err && typeof err === 'object' && 'code' in err ? String(err.code) : '';
+  // Connection errors, serialization failures, deadlocks, admin shutdown: retry the batch.
+  return /^(ECONN|ETIMEDOUT|EPIPE|08|40001|40P01|57P)/.test(code) || /Connection terminated|timeout/i.test(errorMessage(err));
+}
+
+/** Reads the stored next offsets of a projection (used on assignment and by `eventline status`). */
+export async function storedOffsets(
+  rt: Runtime,
+  checkpoint: string,
+): Promise<Map<string, string>> {
+  const res = await rt.db.query<{ topic: string; partition: number; next_offset: string | number }>(
+    'SELECT topic, partition, next_offset FROM public.projection_checkpoints WHERE projection = $1',
+    [checkpoint],
+  );
+  return new Map(res.rows.map((r) => [`${r.topic}/${r.partition}`, String(r.next_offset)]));
+}
+
+export async function runProjection<T extends AnyTopicName>(rt: Runtime, projection: Projection<T>, options: ProjectionOptions = {}): Promise<RunningConsumer> {
+  const checkpoint = options.checkpoint ?? projection.name;
+  const group = options.group ?? `projection.${projection.name}`;
+  const log = rt.log.child({ projection: checkpoint });
+  const ctx: ProjectionContext = { log, checkpoint };
+  const lowWatermarks = new Map<string, string>();
+
+  async function low(topic: AnyTopicName, partition: number): Promise<string> {
+    const key = `${topic}/${partition}`;
+    let value = lowWatermarks.get(key);
+    if (value === undefined) {
+      for (const o of await rt.kafka.topicOffsets(topic)) lowWatermarks.set(`${topic}/${o.partition}`, o.low);
+      value = lowWatermarks.get(key) ?? '0';
+    }
+    return value;
+  }
+
+  async function applyWithDeadLetters(client: DbClient, records: readonly Incoming<T>[]): Promise<number> {
+    await client.query('SAVEPOINT batch');
+    try {
+      await projection.apply(client, records, ctx);
+      return records.length;
+    } catch (err) {
+      await client.query('ROLLBACK TO SAVEPOINT batch');
+      if (isTransient(err)) throw err;
+      log.warn({ err: errorMessage(err), records: records.length }, 'batch failed; applying record by record');
+    }
+    let applied = 0;
+    for (const record of records) {
+      await client.query('SAVEPOINT one');
+      try {
+        await projection.apply(client, [record], ctx);
+        applied++;
+      } catch (err) {
+        await client.query('ROLLBACK TO SAVEPOINT one');
+        if (isTransient(err)) throw err;
+        await rt.kafka.deadLetter(group, record, { code: isEventlineError(err) ? err.code : 'projection_failed', message: errorMessage(err) }, 'apply');
+      }
+    }
+    return applied;
+  }
+
+  async function onBatch(batch: Batch<T>): Promise<BatchOutcome> {
+    const next = (BigInt(batch.lastOffset) + 1n).toString();
+    let applied = 0;
+    const outcome = await rt.db.transaction(async (client): Promise<BatchOutcome> => {
+      await client.query(
+        'INSERT INTO public.projection_checkpoints (projection, topic, partition, next_offset) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+        [checkpoint, batch.topic, batch.partition, await low(batch.topic, batch.partition)],
+      );
+      const row = await client.query<{ next_offset: string | number }>(
+        'SELECT next_offset FROM public.projection_checkpoints WHERE projection = $1 AND topic = $2 AND partition = $3 FOR UPDATE',
+        [checkpoint, batch.topic, batch.partition],
+      );
+      const expected = BigInt(row.rows[0]?.next_offset ?? 0);
+      if (BigInt(batch.firstOffset) > expected) {
+        // Records between the checkpoint and this batch were never applied: go back for them.
+        return { seek: expected.toString() };
+      }
+      if (BigInt(batch.lastOffset) < expected) return { commit: expected.toString() };
+      const fresh = batch.records.filter((r) => BigInt(r.offset) >= expected);
+      applied = fresh.length > 0 ? await applyWithDeadLetters(client, fresh) : 0;
+      await client.query(
+        'UPDATE public.projection_checkpoints SET next_offset = $4, updated_at = now() WHERE projection = $1 AND topic = $2 AND partition = $3',
+        [checkpoint, batch.topic, batch.partition, next],
+      );
+      return { commit: next };
+    });
+    if ('commit' in outcome && outcome.commit === next) {
+      options.onCommitted?.({ topic: batch.topic, partition: batch.partition, nextOffset: next, applied });
+    }
+    return outcome;
+  }
+
+  return rt.kafka.consume({
+    group,
+    topics: projection.topics,
+    fromBeginning: true,
+    partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 2,
+    maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 1024 * 1024,
+    onBatch,
+    onAssign: async (assigned: readonly TopicPartition[]) => {
+      const stored = await storedOffsets(rt, checkpoint);
+      const seeks: (TopicPartition & { offset: string })[] = [];
+      for (const tp of assigned) {
+        const offset = stored.get(`${tp.topic}/${tp.partition}`) ?? (await low(tp.topic, tp.partition));
+        seeks.push({ ...tp, offset });
+      }
+      return seeks;
+    },
+  });
+}
