@@ -17,6 +17,7 @@ import {
   type Consumer as KafkaConsumer,
   type IHeaders,
   type KafkaMessage,
+  type Message,
   type Producer as KafkaProducer,
 } from 'kafkajs';
 import type { Config } from './config.ts';
@@ -357,12 +358,29 @@ export class Kafka {
   }
 }
 
+interface PendingAppend {
+  readonly topicMessages: readonly { topic: string; messages: Message[] }[];
+  readonly count: number;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
+ * Appends with group commit: while Produce requests are in flight, new appends wait and are then
+ * sent together in one request (like the Java producer's batching, without a fixed linger). Every
+ * caller still resolves only when the broker acknowledged its own records (acks=all).
+ */
 export class Appender {
   private readonly producer: KafkaProducer;
   private readonly serde: Serde;
   private readonly names: Names;
   private readonly timeoutMs: number;
   private readonly log: Logger;
+  private readonly maxInFlight = 4;
+  private readonly maxBatchRecords = 2000;
+  private pending: PendingAppend[] = [];
+  private inFlight = 0;
+  private flushScheduled = false;
 
   constructor(producer: KafkaProducer, serde: Serde, names: Names, timeoutMs: number, log: Logger) {
     this.producer = producer;
@@ -377,7 +395,7 @@ export class Appender {
     return this.appendMany([{ topic, records } as unknown as OutgoingGroup]);
   }
 
-  /** Appends to several topics in one request. Not atomic across topics: callers use deterministic event ids. */
+  /** Appends to several topics. Not atomic across topics: callers use deterministic event ids. */
   async appendMany(groups: readonly OutgoingGroup[]): Promise<void> {
     const nonEmpty = (groups as readonly { topic: AnyTopicName; records: readonly LooseOutgoing[] }[]).filter((g) => g.records.length > 0);
     if (nonEmpty.length === 0) return;
@@ -393,42 +411,78 @@ export class Appender {
         ),
       })),
     );
-    const started = process.hrtime.bigint();
-    try {
-      await withTimeout(
-        this.producer.sendBatch({ acks: -1, compression: CompressionTypes.None, topicMessages }),
-        this.timeoutMs,
-        () => new EventlineError('kafka_unavailable', `no acknowledgement from Kafka within ${this.timeoutMs} ms`),
-      );
-    } catch (err) {
-      for (const g of nonEmpty) metrics.appends.inc({ topic: g.topic, result: 'failed' }, g.records.length);
-      this.log.warn({ err: errorMessage(err), topics: nonEmpty.map((g) => g.topic) }, 'append failed');
-      if (isEventlineError(err)) throw err;
-      throw new EventlineError('kafka_unavailable', `Kafka did not acknowledge the append: ${errorMessage(err)}`, { cause: err });
-    }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    for (const g of nonEmpty) {
-      metrics.appends.inc({ topic: g.topic, result: 'acked' }, g.records.length);
-      metrics.appendDuration.observe({ topic: g.topic }, seconds);
-    }
+    await this.submit(nonEmpty.map((g) => ({ topic: g.topic, count: g.records.length })), topicMessages);
   }
 
   /**
    * Appends already-encoded values (bytes as another producer or a DLQ kept them). Used to replay
-   * dead letters and by tests that need records this code would never write.
+   * dead letters, for record types validated against the registry, and by tests.
    */
   async appendRaw(topic: AnyTopicName, records: readonly { key: string | null; value: Buffer | null; headers?: Readonly<Record<string, string>> }[]): Promise<void> {
     if (records.length === 0) return;
-    await withTimeout(
-      this.producer.send({
-        topic: this.names.topic(topic),
-        acks: -1,
-        messages: records.map((r) => ({ key: r.key, value: r.value, ...(r.headers ? { headers: { ...r.headers } } : {}) })),
-      }),
-      this.timeoutMs,
-      () => new EventlineError('kafka_unavailable', `no acknowledgement from Kafka within ${this.timeoutMs} ms`),
-    );
-    metrics.appends.inc({ topic, result: 'acked' }, records.length);
+    const messages = records.map((r) => ({ key: r.key, value: r.value, ...(r.headers ? { headers: { ...r.headers } } : {}) }));
+    await this.submit([{ topic, count: records.length }], [{ topic: this.names.topic(topic), messages }]);
+  }
+
+  private async submit(counts: readonly { topic: AnyTopicName; count: number }[], topicMessages: readonly { topic: string; messages: Message[] }[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    const acked = new Promise<void>((resolve, reject) => {
+      this.pending.push({ topicMessages, count: topicMessages.reduce((n, t) => n + t.messages.length, 0), resolve, reject });
+    });
+    this.scheduleFlush();
+    try {
+      await withTimeout(acked, this.timeoutMs, () => new EventlineError('kafka_unavailable', `no acknowledgement from Kafka within ${this.timeoutMs} ms`));
+    } catch (err) {
+      for (const c of counts) metrics.appends.inc({ topic: c.topic, result: 'failed' }, c.count);
+      this.log.warn({ err: errorMessage(err), topics: counts.map((c) => c.topic) }, 'append failed');
+      if (isEventlineError(err)) throw err;
+      throw new EventlineError('kafka_unavailable', `Kafka did not acknowledge the append: ${errorMessage(err)}`, { cause: err });
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    for (const c of counts) {
+      metrics.appends.inc({ topic: c.topic, result: 'acked' }, c.count);
+      metrics.appendDuration.observe({ topic: c.topic }, seconds);
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    while (this.inFlight < this.maxInFlight && this.pending.length > 0) {
+      const batch: PendingAppend[] = [];
+      let records = 0;
+      while (this.pending.length > 0 && (batch.length === 0 || records + (this.pending[0]?.count ?? 0) <= this.maxBatchRecords)) {
+        const next = this.pending.shift() as PendingAppend;
+        batch.push(next);
+        records += next.count;
+      }
+      const byTopic = new Map<string, Message[]>();
+      for (const p of batch) {
+        for (const tm of p.topicMessages) {
+          const list = byTopic.get(tm.topic) ?? [];
+          list.push(...tm.messages);
+          byTopic.set(tm.topic, list);
+        }
+      }
+      this.inFlight++;
+      this.producer
+        .sendBatch({ acks: -1, compression: CompressionTypes.None, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })
+        .then(
+          () => batch.forEach((p) => p.resolve()),
+          (err: unknown) => batch.forEach((p) => p.reject(err)),
+        )
+        .finally(() => {
+          this.inFlight--;
+          if (this.pending.length > 0) this.scheduleFlush();
+        });
+    }
   }
 
   async close(): Promise<void> {
