@@ -1,0 +1,61 @@
+/**
+ * eventline keys create --name <name> --scopes <list> | list | revoke <id>
+ */
+import type { Command } from 'commander';
+import { Runtime } from '../../lib/runtime.ts';
+import { ApiKeys, parseScopes, scopes } from '../../producers/keys/store.ts';
+import { line, table } from '../output.ts';
+
+async function withKeys<T>(fn: (keys: ApiKeys) => Promise<T>): Promise<T> {
+  const rt = Runtime.forCli();
+  try {
+    return await fn(new ApiKeys(rt.db, rt.config.apiKeys));
+  } finally {
+    await rt.close();
+  }
+}
+
+export function registerKeysCommands(program: Command): void {
+  const keys = program.command('keys').description('API keys for the /v1 routes and the dashboard');
+  keys
+    .command('create')
+    .description('create a key; it is printed once and only its hash is stored')
+    .requiredOption('-n, --name <name>', 'who or what uses it, e.g. billing-service')
+    .option('-s, --scopes <list>', `comma-separated: ${scopes.join(', ')}`, 'read')
+    .action((opts: { name: string; scopes: string }) =>
+      withKeys(async (k) => {
+        const created = await k.create(opts.name, parseScopes(opts.scopes));
+        line(created.key);
+        process.stderr.write(`key ${created.id} (${opts.name}, scopes ${opts.scopes}); store it now, it is not shown again\n`);
+      }),
+    );
+  keys
+    .command('list')
+    .description('keys with their scopes and status (never their secrets)')
+    .action(() =>
+      withKeys(async (k) => {
+        const rows = (await k.list()).map((r) => [
+          r.id,
+          r.name,
+          r.scopes.join(','),
+          r.createdAt?.toISOString() ?? '',
+          r.revokedAt ? `revoked ${r.revokedAt.toISOString()}` : 'active',
+          r.lastUsedAt?.toISOString() ?? 'never',
+        ]);
+        table([['id', 'name', 'scopes', 'created', 'status', 'last used'], ...rows]);
+      }),
+    );
+  keys
+    .command('revoke <id>')
+    .description('revoke a key (takes effect within 10 s on running processes)')
+    .action((id: string) =>
+      withKeys(async (k) => {
+        if (!(await k.revoke(id))) {
+          process.stderr.write(`no active key ${id}\n`);
+          process.exitCode = 1;
+          return;
+        }
+        line(`revoked ${id}`);
+      }),
+    );
+}

@@ -1,0 +1,139 @@
+/**
+ * GET /openapi.json — the OpenAPI 3.1 document of Eventline's HTTP routes. Request bodies come from
+ * the same zod schemas the routes validate with, so the document cannot drift from the code.
+ */
+import { Router } from 'express';
+import { z } from 'zod';
+import { readFileSync } from 'node:fs';
+import { domainEventInput } from '../domain/publisher.ts';
+import { preferencesInput } from '../../projections/preferences/document.ts';
+
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const error = { $ref: '#/components/schemas/Error' };
+const json = (schema: object) => ({ 'application/json': { schema } });
+const errors = (...codes: number[]) =>
+  Object.fromEntries(
+    codes.map((c) => [
+      String(c),
+      {
+        description:
+          {
+            400: 'bad input: malformed JSON, bad signature, stale timestamp',
+            401: 'no valid API key',
+            403: 'the key lacks the scope',
+            404: 'not found',
+            410: 'gone: link expired or already used',
+            413: 'body too large',
+            415: 'wrong content type',
+            422: 'valid JSON, invalid content',
+            503: 'a dependency (Kafka) is unavailable, or the route is not configured; retry',
+          }[c] ?? 'error',
+        content: json(error),
+      },
+    ]),
+  );
+
+function schemaOf(s: z.ZodType): object {
+  return z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as object;
+}
+
+export function openapiDocument(): object {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Eventline',
+      version,
+      description: 'Event-sourced billing and messaging backbone. Webhooks are authenticated by provider signatures, /v1 routes by `Authorization: Bearer <api key>`.',
+    },
+    components: {
+      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'evl_<id>_<secret> from `eventline keys create`' } },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error', 'detail'],
+          properties: { error: { type: 'string', description: 'a stable code' }, detail: { type: 'string' }, problems: { type: 'array', items: { type: 'string' } } },
+        },
+        PreferencesInput: schemaOf(preferencesInput),
+        DomainEventInput: schemaOf(domainEventInput),
+      },
+    },
+    paths: {
+      '/webhooks/stripe': {
+        post: {
+          summary: 'Stripe webhook endpoint',
+          description: 'Verifies Stripe-Signature (300 s tolerance) on the raw body and appends the event to stripe.events.v1. 200 only after Kafka acknowledged it.',
+          parameters: [{ name: 'Stripe-Signature', in: 'header', required: true, schema: { type: 'string' } }],
+          requestBody: { required: true, content: json({ type: 'object', description: 'a Stripe event' }) },
+          responses: { 200: { description: 'appended (or a duplicate already appended)', content: json({ type: 'object' }) }, ...errors(400, 413, 503) },
+        },
+      },
+      '/webhooks/sendgrid': {
+        post: {
+          summary: 'SendGrid signed event webhook',
+          parameters: [
+            { name: 'X-Twilio-Email-Event-Webhook-Signature', in: 'header', required: true, schema: { type: 'string' } },
+            { name: 'X-Twilio-Email-Event-Webhook-Timestamp', in: 'header', required: true, schema: { type: 'string' } },
+          ],
+          requestBody: { required: true, content: json({ type: 'array', items: { type: 'object' } }) },
+          responses: { 200: { description: 'every event of the batch appended', content: json({ type: 'object' }) }, ...errors(400, 413, 503) },
+        },
+      },
+      '/webhooks/twilio/status': {
+        post: {
+          summary: 'Twilio message status callback',
+          parameters: [
+            { name: 'X-Twilio-Signature', in: 'header', required: true, schema: { type: 'string' } },
+            { name: 'notification_id', in: 'query', required: false, schema: { type: 'string' } },
+          ],
+          requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: { type: 'object' } } } },
+          responses: { 200: { description: 'appended', content: { 'text/xml': { schema: { type: 'string' } } } }, ...errors(400, 413, 415, 503) },
+        },
+      },
+      '/v1/users/{userId}/preferences': {
+        parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_.:@+-]{1,128}$' } }],
+        get: {
+          summary: "A user's current notification preferences (defaults when never set)",
+          security: [{ apiKey: [] }],
+          responses: { 200: { description: 'preferences', content: json({ type: 'object' }) }, ...errors(400, 401, 403) },
+        },
+        put: {
+          summary: 'Replace the preferences; appends a change event (who: the key, why: reason)',
+          security: [{ apiKey: [] }],
+          requestBody: { required: true, content: json({ $ref: '#/components/schemas/PreferencesInput' }) },
+          responses: { 200: { description: 'stored', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 413, 415, 422, 503) },
+        },
+      },
+      '/v1/unsubscribe/{token}': {
+        parameters: [{ name: 'token', in: 'path', required: true, schema: { type: 'string' } }],
+        get: { summary: 'Confirmation page (does not unsubscribe)', responses: { 200: { description: 'HTML page, or JSON' }, ...errors(400, 410, 422, 503) } },
+        post: {
+          summary: 'Unsubscribe (RFC 8058 one-click: body List-Unsubscribe=One-Click); a token works once',
+          requestBody: { content: { 'application/x-www-form-urlencoded': { schema: { type: 'object' } } } },
+          responses: { 200: { description: 'unsubscribed' }, ...errors(400, 410, 422, 503) },
+        },
+      },
+      '/v1/events': {
+        post: {
+          summary: 'Publish a domain event, validated against the schema registered for its type',
+          security: [{ apiKey: [] }],
+          requestBody: { required: true, content: json({ $ref: '#/components/schemas/DomainEventInput' }) },
+          responses: { 202: { description: 'acknowledged by Kafka', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 413, 415, 422, 503) },
+        },
+      },
+      '/healthz': { get: { summary: 'Liveness', responses: { 200: { description: 'the process answers' } } } },
+      '/readyz': { get: { summary: 'Readiness: Kafka, registry, Postgres, Redis', responses: { 200: { description: 'ready' }, 503: { description: 'a dependency is down' } } } },
+      '/metrics': { get: { summary: 'Prometheus metrics (incl. consumer lag)', responses: { 200: { description: 'text exposition format' } } } },
+      '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
+    },
+  };
+}
+
+export function openapiRoutes(): Router {
+  const router = Router();
+  const doc = openapiDocument();
+  router.get('/openapi.json', (_req, res) => {
+    res.json(doc);
+  });
+  return router;
+}

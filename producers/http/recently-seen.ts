@@ -1,0 +1,50 @@
+/**
+ * A best-effort memory of event ids appended recently (Redis keys with a TTL), so a provider's
+ * duplicate delivery is answered without appending again. Correctness never depends on it —
+ * consumers dedupe by event id — so Redis trouble only costs a re-append, never a failed request.
+ */
+import type { Redis } from '../../lib/redis.ts';
+
+export class RecentlySeen {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly ttlSeconds: number;
+  private readonly timeoutMs: number;
+
+  constructor(redis: Redis, prefix: string, ttlSeconds = 7 * 86_400, timeoutMs = 250) {
+    this.redis = redis;
+    this.prefix = prefix;
+    this.ttlSeconds = ttlSeconds;
+    this.timeoutMs = timeoutMs;
+  }
+
+  /** The subset of ids already seen (empty when Redis does not answer in time). */
+  async seen(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const found = await this.bounded(this.redis.mget(...ids.map((id) => this.key(id))));
+    if (!found) return new Set();
+    return new Set(ids.filter((_, i) => found[i] !== null));
+  }
+
+  async mark(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.set(this.key(id), '1', 'EX', this.ttlSeconds);
+    await this.bounded(pipeline.exec());
+  }
+
+  private key(id: string): string {
+    return `${this.prefix}:${id}`;
+  }
+
+  private async bounded<T>(p: Promise<T>): Promise<T | null> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([p, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), this.timeoutMs)))]);
+    } catch {
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Every HTTP route of Eventline, assembled for one runtime: health, OpenAPI, webhooks, the /v1 API.
+ */
+import type express from 'express';
+import type { Runtime } from '../../lib/runtime.ts';
+import { DomainPublisher } from '../domain/publisher.ts';
+import { domainEventRoutes } from '../domain/route.ts';
+import { ApiKeys } from '../keys/store.ts';
+import { preferenceRoutes } from '../preferences/route.ts';
+import { loadSendgridPublicKey } from '../sendgrid/verify.ts';
+import { sendgridWebhookRoutes } from '../sendgrid/route.ts';
+import { stripeWebhookRoutes } from '../stripe/route.ts';
+import { TwilioMessageIndex } from '../twilio/message-index.ts';
+import { twilioWebhookRoutes } from '../twilio/route.ts';
+import { unsubscribeRoutes } from '../unsubscribe/route.ts';
+import { createApp } from './app.ts';
+import { healthRoutes } from './health.ts';
+import { openapiRoutes } from './openapi.ts';
+import { RecentlySeen } from './recently-seen.ts';
+
+export interface HttpDeps {
+  readonly keys: ApiKeys;
+}
+
+export function buildHttpApp(rt: Runtime, extra: readonly express.Router[] = []): { app: express.Express; deps: HttpDeps } {
+  const { config } = rt;
+  const log = rt.log.child({ component: 'http' });
+  const keys = new ApiKeys(rt.db, config.apiKeys);
+  const limit = config.http.bodyLimitBytes;
+  const routers = [
+    healthRoutes(rt),
+    openapiRoutes(),
+    stripeWebhookRoutes({ kafka: rt.kafka, secret: config.stripe.webhookSecret, seen: new RecentlySeen(rt.redis, 'stripe:seen'), bodyLimitBytes: limit, log }),
+    sendgridWebhookRoutes({
+      kafka: rt.kafka,
+      publicKey: config.sendgrid.webhookPublicKey ? loadSendgridPublicKey(config.sendgrid.webhookPublicKey) : null,
+      seen: new RecentlySeen(rt.redis, 'sendgrid:seen'),
+      bodyLimitBytes: limit,
+      toleranceSeconds: config.http.webhookToleranceSeconds,
+      log,
+    }),
+    twilioWebhookRoutes({
+      kafka: rt.kafka,
+      authToken: config.twilio.authToken,
+      publicUrl: config.http.publicUrl,
+      index: new TwilioMessageIndex(rt.redis),
+      seen: new RecentlySeen(rt.redis, 'twilio:seen'),
+      bodyLimitBytes: limit,
+      log,
+    }),
+    preferenceRoutes(rt, keys),
+    unsubscribeRoutes(rt),
+    domainEventRoutes(rt, keys, new DomainPublisher(rt.kafka, new RecentlySeen(rt.redis, 'domain:seen'))),
+    ...extra,
+  ];
+  return { app: createApp(routers, log), deps: { keys } };
+}

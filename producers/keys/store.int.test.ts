@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
+import { ApiKeys, hasScope } from './store.ts';
+
+describe('API keys and the analyst role in a real Postgres', () => {
+  let t: TestEnv;
+  before(async () => {
+    t = await createTestEnv('keys');
+  });
+  after(() => t.cleanup());
+
+  it('given a created key, then it authenticates with its scopes until revoked, and only its hash is stored', async () => {
+    const keys = new ApiKeys(t.rt.db, [], 0);
+    const { id, key } = await keys.create('billing-service', ['publish', 'read']);
+    const principal = await keys.authenticate(key);
+    assert.deepEqual(principal, { keyId: id, scopes: ['publish', 'read'] });
+    assert.ok(principal && hasScope(principal, 'publish') && !hasScope(principal, 'preferences'));
+    const stored = await t.rt.db.query<{ secret_hash: string }>('SELECT secret_hash FROM public.api_keys WHERE id = $1', [id]);
+    assert.ok(!key.includes(stored.rows[0]!.secret_hash) && stored.rows[0]!.secret_hash.length === 64);
+    assert.equal(await keys.authenticate(`${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`), null);
+    assert.equal(await keys.revoke(id), true);
+    assert.equal(await keys.authenticate(key), null);
+    assert.equal(await keys.revoke(id), false);
+    assert.deepEqual((await keys.list()).map((k) => [k.id, k.revokedAt !== null]), [[id, true]]);
+  });
+
+  it('given EVENTLINE_API_KEYS, then those keys have full access without being stored', async () => {
+    const keys = new ApiKeys(t.rt.db, ['bootstrap-secret-1'], 0);
+    const p = await keys.authenticate('bootstrap-secret-1');
+    assert.ok(p && hasScope(p, 'admin') && hasScope(p, 'preferences'));
+    assert.equal(await keys.authenticate('bootstrap-secret-2'), null);
+  });
+
+  it('given the analyst role, then it reads analytics views and nothing else', async () => {
+    await t.rt.db.query("INSERT INTO preferences.user_preferences (user_id, preferences, changed_at, event_id, change, actor) VALUES ('u1', '{\"locale\":\"en-US\",\"unsubscribed\":false}', now(), 'e1', 'updated', 'k')");
+    const url = new URL(t.config.database.url);
+    url.username = 'eventline_analyst';
+    const analyst = new pg.Client({ connectionString: url.toString() });
+    await analyst.connect();
+    try {
+      const rows = await analyst.query('SELECT user_id, locale FROM analytics.user_preferences');
+      assert.deepEqual(rows.rows, [{ user_id: 'u1', locale: 'en-US' }]);
+      for (const sql of ['SELECT * FROM public.api_keys', 'SELECT * FROM preferences.user_preferences', 'SELECT * FROM public.projection_checkpoints']) {
+        await assert.rejects(() => analyst.query(sql), /permission denied/, sql);
+      }
+      await assert.rejects(() => analyst.query("DELETE FROM analytics.user_preferences WHERE user_id = 'u1'"), /permission denied|cannot delete/);
+      await assert.rejects(() => analyst.query('CREATE TABLE analytics.mine (x int)'), /permission denied/);
+    } finally {
+      await analyst.end();
+    }
+  });
+});
