@@ -1,0 +1,70 @@
+/**
+ * POST /webhooks/twilio/status — validate X-Twilio-Signature with the twilio SDK against the public
+ * URL Twilio called (EVENTLINE_PUBLIC_URL + path and query), then append the status callback to
+ * notify.delivery-events.v1, keyed by notification id (query parameter, else the SID index).
+ */
+import { Router } from 'express';
+import twilio from 'twilio';
+import { EventlineError } from '../../lib/errors.ts';
+import type { Kafka } from '../../lib/kafka.ts';
+import type { Logger } from '../../lib/log.ts';
+import { metrics } from '../../lib/metrics.ts';
+import { bodyBytes, rawBody, requireContentType } from '../http/body.ts';
+import type { RecentlySeen } from '../http/recently-seen.ts';
+import type { TwilioMessageIndex } from './message-index.ts';
+import { toDeliveryEvent } from './to-event.ts';
+
+export interface TwilioWebhookDeps {
+  readonly kafka: Kafka;
+  readonly authToken: string | null;
+  readonly publicUrl: string;
+  readonly index: TwilioMessageIndex;
+  readonly seen: RecentlySeen;
+  readonly bodyLimitBytes: number;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+function reject(reason: string, err: EventlineError): never {
+  metrics.ingestRejections.inc({ route: '/webhooks/twilio/status', reason });
+  throw err;
+}
+
+export function twilioWebhookRoutes(deps: TwilioWebhookDeps): Router {
+  const router = Router();
+  const now = deps.now ?? Date.now;
+  if (!deps.authToken) deps.log.warn({ route: '/webhooks/twilio/status' }, 'TWILIO_AUTH_TOKEN is not set: every Twilio callback will be rejected with 503');
+
+  router.post('/webhooks/twilio/status', rawBody(deps.bodyLimitBytes), async (req, res) => {
+    if (!deps.authToken) reject('not_configured', new EventlineError('not_configured', 'TWILIO_AUTH_TOKEN is not configured on this Eventline'));
+    try {
+      requireContentType(req, ['application/x-www-form-urlencoded']);
+    } catch (err) {
+      reject('content_type', err as EventlineError);
+    }
+    const signature = req.get('x-twilio-signature');
+    if (!signature) reject('signature', new EventlineError('signature_invalid', 'missing X-Twilio-Signature header'));
+    const params: Record<string, string> = {};
+    for (const [k, v] of new URLSearchParams(bodyBytes(req).toString('utf8'))) params[k] = v;
+    const url = `${deps.publicUrl}${req.originalUrl}`;
+    if (!twilio.validateRequest(deps.authToken, signature, url, params)) {
+      reject('signature', new EventlineError('signature_invalid', `X-Twilio-Signature does not match ${url} and the posted fields`));
+    }
+    const fromQuery = typeof req.query.notification_id === 'string' && req.query.notification_id !== '' ? req.query.notification_id : null;
+    const sid = params.MessageSid ?? params.SmsSid ?? '';
+    const notificationId = fromQuery ?? (sid ? await deps.index.lookup(sid) : null);
+    let record;
+    try {
+      record = toDeliveryEvent(params, notificationId, now());
+    } catch (err) {
+      reject('shape', err as EventlineError);
+    }
+    if ((await deps.seen.seen([record.value.event_id])).size === 0) {
+      const appender = await deps.kafka.appender();
+      await appender.append('notify.delivery-events.v1', [{ key: record.key, record: 'DeliveryEventReceived', value: record.value }]);
+      await deps.seen.mark([record.value.event_id]);
+    }
+    res.status(200).type('text/xml').send('<Response/>');
+  });
+  return router;
+}
