@@ -1,0 +1,127 @@
+/**
+ * The notification-preference document: its validated input shape, defaults, and the rules every
+ * writer shares (essential categories cannot be turned off). Pure; no I/O.
+ */
+import { z } from 'zod';
+import type { Preferences } from '../../lib/topics.ts';
+
+export type { Preferences } from '../../lib/topics.ts';
+
+export const channels = ['email', 'sms', 'push', 'in_app'] as const;
+export type Channel = (typeof channels)[number];
+
+/** Categories that carry security and payment messages: always delivered, never unsubscribable. */
+export const essentialCategories: readonly string[] = ['security', 'payment'];
+
+export function isEssential(category: string): boolean {
+  return essentialCategories.includes(category);
+}
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM (24 h)');
+const channelFlags = z
+  .object({ email: z.boolean(), sms: z.boolean(), push: z.boolean(), in_app: z.boolean() })
+  .partial()
+  .strict();
+
+/** What PUT /v1/users/:userId/preferences accepts: the whole document (omitted fields take defaults) and an optional reason. */
+export const preferencesInput = z
+  .object({
+    email: z.email().max(254).nullable().default(null),
+    phone: z.string().regex(/^\+[1-9]\d{6,14}$/, 'expected an E.164 number like +14155550123').nullable().default(null),
+    locale: z.string().regex(/^[a-z]{2,3}(-[A-Z][a-z]{3})?(-[A-Z]{2}|-\d{3})?$/, 'expected a BCP 47 tag like en-US').default('en-US'),
+    timezone: z.string().refine(isTimeZone, 'expected an IANA time zone like Europe/Paris').default('UTC'),
+    channels: channelFlags.default({}),
+    categories: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'category names are lowercase words'), channelFlags).default({}),
+    quiet_hours: z.object({ start: hhmm, end: hhmm }).strict().nullable().default(null),
+    daily_max: z.number().int().min(1).max(1000).nullable().default(null),
+    digest: z
+      .object({ enabled: z.boolean().default(true), hour: z.number().int().min(0).max(23).default(9) })
+      .strict()
+      .default({ enabled: true, hour: 9 }),
+    unsubscribed: z.boolean().default(false),
+    reason: z.string().max(500).optional(),
+  })
+  .strict();
+
+export type PreferencesInput = z.infer<typeof preferencesInput>;
+
+export const defaultChannels: Readonly<Record<Channel, boolean>> = { email: true, sms: true, push: false, in_app: true };
+
+export function defaultPreferences(): Preferences {
+  return {
+    email: null,
+    phone: null,
+    locale: 'en-US',
+    timezone: 'UTC',
+    channels: { ...defaultChannels },
+    categories: {},
+    quiet_hours: null,
+    daily_max: null,
+    digest: { enabled: true, hour: 9 },
+    unsubscribed: false,
+  };
+}
+
+/** Problems that make a valid-looking document unacceptable (422): turning off an essential category. */
+export function essentialViolations(doc: Preferences): string[] {
+  const out: string[] = [];
+  for (const category of essentialCategories) {
+    const flags = doc.categories[category] ?? {};
+    for (const [channel, on] of Object.entries(flags)) {
+      if (on === false) out.push(`categories.${category}.${channel}: ${category} notifications cannot be turned off`);
+    }
+  }
+  return out;
+}
+
+export function toPreferences(input: PreferencesInput): Preferences {
+  return {
+    email: input.email,
+    phone: input.phone,
+    locale: input.locale,
+    timezone: input.timezone,
+    channels: { ...defaultChannels, ...input.channels },
+    categories: Object.fromEntries(Object.entries(input.categories).map(([c, flags]) => [c, { ...flags }])),
+    quiet_hours: input.quiet_hours,
+    daily_max: input.daily_max,
+    digest: { enabled: input.digest.enabled, hour: input.digest.hour },
+    unsubscribed: input.unsubscribed,
+  };
+}
+
+/** Turns one non-essential category (or, with null, every non-essential one) off on every channel. */
+export function unsubscribe(doc: Preferences, category: string | null): Preferences {
+  if (category === null) return { ...doc, unsubscribed: true };
+  const off = Object.fromEntries(channels.map((c) => [c, false]));
+  return { ...doc, categories: { ...doc.categories, [category]: off } };
+}
+
+/** The inverse: category back on (or the global opt-out lifted). */
+export function resubscribe(doc: Preferences, category: string | null): Preferences {
+  if (category === null) return { ...doc, unsubscribed: false };
+  const rest = { ...doc.categories };
+  delete rest[category];
+  return { ...doc, categories: rest };
+}
+
+/** Whether a message of `category` may go to a user on `channel` under these preferences. */
+export function allows(doc: Preferences, category: string, channel: Channel): boolean {
+  if (isEssential(category)) return true;
+  if (doc.unsubscribed) return false;
+  if (doc.channels[channel] === false) return false;
+  return doc.categories[category]?.[channel] !== false;
+}
+
+/** A plain JSON copy of a document (decoded Avro values are class instances). */
+export function plainPreferences(doc: Preferences): Preferences {
+  return JSON.parse(JSON.stringify(doc)) as Preferences;
+}
