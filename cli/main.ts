@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { registerBootstrapCommand } from './commands/bootstrap.ts';
+import { registerKeysCommands } from './commands/keys.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerSetupCommands } from './commands/setup.ts';
 import { fail } from './output.ts';
@@ -13,5 +14,6 @@ program.name('eventline').description('Event-sourced billing and messaging backb
 registerSetupCommands(program);
 registerRunCommand(program);
 registerBootstrapCommand(program);
+registerKeysCommands(program);
 
 program.parseAsync(process.argv).catch(fail);

@@ -79,30 +79,33 @@ async function waitReady(): Promise<void> {
     ['kafka', () => probeKafka(config, log)],
     ['registry', () => probeRegistry(config.registry.url, { ensureBackward: true })],
   ]);
-  let lastError = new Map<string, string>();
+  const lastError = new Map<string, string>();
   while (pending.size > 0) {
-    for (const [name, probe] of [...pending]) {
+    for (const name of pending.keys()) {
       if (pidAlive(name) === false) {
         out(`${name} exited during start-up; last lines of its log:`);
         const logFile = join(state, 'logs', name === 'kafka' ? 'kafka.out' : 'registry.log');
         if (existsSync(logFile)) process.stderr.write(readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n') + '\n');
         process.exit(1);
       }
-      try {
-        await probe();
-        pending.delete(name);
-        out(`${name} ready after ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      } catch (err) {
-        lastError.set(name, errorMessage(err));
-      }
     }
+    await Promise.all(
+      [...pending].map(async ([name, probe]) => {
+        try {
+          await probe();
+          pending.delete(name);
+          out(`${name} ready after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        } catch (err) {
+          lastError.set(name, errorMessage(err));
+        }
+      }),
+    );
     if (pending.size === 0) break;
     if (Date.now() > deadline) {
       out(`not ready after 180 s: ${[...pending.keys()].map((n) => `${n} (${lastError.get(n) ?? '?'})`).join(', ')}`);
       process.exit(1);
     }
     await new Promise((r) => setTimeout(r, 250));
-    lastError = new Map(lastError);
   }
 }
 

@@ -22,6 +22,12 @@ export async function runMigrations(rt: Runtime): Promise<void> {
   const report = await migrate(rt.db, rt.log);
   line(`migrations: ${report.applied.length} applied, ${report.alreadyApplied} already in place`);
   for (const f of report.applied) line(`  + ${f}`);
+  if (rt.config.analystPassword) {
+    // A literal is required by ALTER ROLE; quote it the way Postgres does.
+    const quoted = `'${rt.config.analystPassword.replace(/'/g, "''")}'`;
+    await rt.db.query(`ALTER ROLE eventline_analyst WITH LOGIN PASSWORD ${quoted}`);
+    line('analyst role: password set from EVENTLINE_ANALYST_PASSWORD');
+  }
 }
 
 export async function runTopicsCreate(rt: Runtime, partitions = ''): Promise<void> {

@@ -5,13 +5,17 @@ import type { Incoming, Kafka } from '../../lib/kafka.ts';
 import type { AnyTopicName } from '../../lib/topics.ts';
 import { eventually } from './env.ts';
 
-/** Consumes `topics` from the beginning with a fresh group until `count` records arrived; returns them. */
+/**
+ * Consumes `topics` from the beginning with a fresh group until `count` records arrived (or, given
+ * a function, until it returns true for what arrived so far); returns them.
+ */
 export async function collect<T extends AnyTopicName>(
   kafka: Kafka,
   topics: readonly T[],
-  count: number,
+  until: number | ((records: readonly Incoming<T>[]) => boolean),
   options: { group?: string; timeoutMs?: number } = {},
 ): Promise<Incoming<T>[]> {
+  const done = typeof until === 'number' ? (r: readonly Incoming<T>[]) => r.length >= until : until;
   const received: Incoming<T>[] = [];
   const consumer = await kafka.consume({
     group: options.group ?? `test.collect.${Math.random().toString(36).slice(2, 8)}`,
@@ -23,7 +27,10 @@ export async function collect<T extends AnyTopicName>(
     },
   });
   try {
-    await eventually(() => (received.length >= count ? true : undefined), { timeoutMs: options.timeoutMs ?? 30000, what: `${count} records from ${topics.join(', ')} (got ${received.length})` });
+    await eventually(() => (done(received) ? true : undefined), {
+      timeoutMs: options.timeoutMs ?? 30000,
+      what: () => `${typeof until === 'number' ? `${until} records` : 'the expected records'} from ${topics.join(', ')} (got ${received.length})`,
+    });
   } finally {
     await consumer.stop();
   }
@@ -35,4 +42,10 @@ export function plain(value: unknown): unknown {
   if (Buffer.isBuffer(value) || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map(plain);
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+}
+
+/** How many records a topic holds (sum over partitions of end - start offsets). */
+export async function recordCount(kafka: Kafka, topic: AnyTopicName): Promise<number> {
+  const offsets = await kafka.topicOffsets(topic);
+  return offsets.reduce((n, o) => n + Number(BigInt(o.high) - BigInt(o.low)), 0);
 }

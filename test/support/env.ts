@@ -70,7 +70,10 @@ export async function createTestEnv(label: string, extra: Readonly<Record<string
 }
 
 /** Polls until `fn` returns a value that is not undefined (never a fixed sleep). */
-export async function eventually<T>(fn: () => Promise<T | undefined> | T | undefined, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined> | T | undefined,
+  options: { timeoutMs?: number; intervalMs?: number; what?: string | (() => string) } = {},
+): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? 20000);
   let lastError: unknown;
   for (;;) {
@@ -81,7 +84,8 @@ export async function eventually<T>(fn: () => Promise<T | undefined> | T | undef
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${options.what ?? 'a condition'}${lastError ? `: ${String(lastError)}` : ''}`);
+      const what = typeof options.what === 'function' ? options.what() : (options.what ?? 'a condition');
+      throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 50));
   }

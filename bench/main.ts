@@ -1,0 +1,24 @@
+/**
+ * Eventline benchmarks. Needs the local stack (infra/stack.sh up, or npm start).
+ *
+ *   npm run bench -- stripe-webhooks [--events 20000] [--concurrency 64]
+ */
+import { stripeWebhooksBench } from './stripe-webhooks.ts';
+
+function flag(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const scenarios: Record<string, () => Promise<void>> = {
+  'stripe-webhooks': () => stripeWebhooksBench({ events: flag('events', 20_000), concurrency: flag('concurrency', 64) }),
+};
+
+const name = process.argv[2] ?? '';
+const scenario = scenarios[name];
+if (!scenario) {
+  console.error(`usage: npm run bench -- <${Object.keys(scenarios).join('|')}> [options]`);
+  process.exit(2);
+}
+await scenario();
+process.exit(process.exitCode ?? 0);

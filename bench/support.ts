@@ -1,0 +1,141 @@
+/**
+ * Shared benchmark plumbing: an isolated namespace and database, Kafka's own perf tools from the
+ * same jars the local broker runs, percentiles, and a results file.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { loadConfig } from '../lib/config.ts';
+import { dropDatabase, ensureDatabase } from '../lib/db.ts';
+import { createLogger } from '../lib/log.ts';
+import { migrate, projectRoot } from '../lib/migrate.ts';
+import { Runtime } from '../lib/runtime.ts';
+
+export interface BenchEnv {
+  readonly namespace: string;
+  readonly env: Record<string, string>;
+  readonly rt: Runtime;
+  cleanup(): Promise<void>;
+}
+
+export async function benchEnv(label: string, extra: Record<string, string> = {}): Promise<BenchEnv> {
+  const namespace = `bench-${label}-${randomBytes(3).toString('hex')}`;
+  const base: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) base[k] = v;
+  const db = new URL(base.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/eventline');
+  db.pathname = `/eventline_${namespace.replace(/-/g, '_')}`;
+  const env = { ...base, EVENTLINE_NAMESPACE: namespace, DATABASE_URL: db.toString(), LOG_LEVEL: 'warn', KAFKAJS_NO_PARTITIONER_WARNING: '1', ...extra };
+  const config = loadConfig(env, `bench-${label}`);
+  await ensureDatabase(config.database.url);
+  const rt = new Runtime(config, createLogger(config));
+  await migrate(rt.db, rt.log);
+  return {
+    namespace,
+    env,
+    rt,
+    async cleanup() {
+      try {
+        await rt.kafka.deleteTopics((await rt.kafka.listTopics()).filter((t) => t.startsWith(`${namespace}.`)));
+        for (const s of await rt.kafka.registry.subjects(`${namespace}.`)) await rt.kafka.registry.deleteSubject(s);
+      } finally {
+        await rt.close();
+        await dropDatabase(config.database.url);
+      }
+    },
+  };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** Starts `eventline run` as a separate process (the benchmark client must not share its event loop). */
+export async function startEventline(env: Record<string, string>, only: string, port: number): Promise<ChildProcess> {
+  // BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the Eventline process.
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', join(projectRoot, 'cli', 'main.ts'), 'run', '--only', only, '--no-migrate'], {
+    env: { ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (res.ok) return child;
+    } catch {
+      // not listening yet
+    }
+    if (child.exitCode !== null) throw new Error(`eventline exited with ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error('eventline did not start within 30 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function kafkaClasspath(): string {
+  const file = readdirSync(join(projectRoot, '.infra')).find((f) => /^kafka-[0-9a-f]+\.classpath$/.test(f));
+  if (!file) throw new Error('no Kafka classpath in .infra/; run infra/stack.sh up first');
+  return readFileSync(join(projectRoot, '.infra', file), 'utf8').trim();
+}
+
+export interface ProducerPerf {
+  readonly recordsPerSec: number;
+  readonly mbPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly line: string;
+}
+
+/** Kafka's ProducerPerformance with the same record count, size and acks as the scenario. */
+export function kafkaProducerPerf(topic: string, records: number, recordSize: number, props: Record<string, string>): ProducerPerf {
+  const args = [
+    '-Xmx512m',
+    '-cp',
+    kafkaClasspath(),
+    `-Dlog4j2.configurationFile=${join(projectRoot, 'infra', 'kafka', 'log4j2.properties')}`,
+    `-Dkafka.logs.dir=${join(projectRoot, '.infra', 'logs')}`,
+    'org.apache.kafka.tools.ProducerPerformance',
+    '--topic',
+    topic,
+    '--num-records',
+    String(records),
+    '--record-size',
+    String(recordSize),
+    '--throughput',
+    '-1',
+    '--producer-props',
+    'bootstrap.servers=127.0.0.1:9092',
+    ...Object.entries(props).map(([k, v]) => `${k}=${v}`),
+  ];
+  const out = execFileSync('java', args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  const line = out.trim().split('\n').filter((l) => l.includes('records sent')).pop() ?? '';
+  const m = /([\d.]+) records\/sec \(([\d.]+) MB\/sec\).*?([\d.]+) ms 50th, [\d.]+ ms 95th, ([\d.]+) ms 99th/.exec(line);
+  if (!m) throw new Error(`unexpected ProducerPerformance output: ${out.slice(-500)}`);
+  return { recordsPerSec: Number(m[1]), mbPerSec: Number(m[2]), p50Ms: Number(m[3]), p99Ms: Number(m[4]), line };
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+export function saveResult(name: string, result: object): string {
+  const dir = join(projectRoot, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify({ name, at: new Date().toISOString(), ...result }, null, 2)}\n`);
+  return file;
+}
+
+export function machine(): string {
+  const cpus = execFileSync('nproc', { encoding: 'utf8' }).trim();
+  return `${cpus} cores, node ${process.version}`;
+}
