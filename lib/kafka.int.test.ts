@@ -145,4 +145,22 @@ describe('Kafka backbone against the real broker and schema registry', () => {
     assert.equal(letter.key?.toString(), 'cus_bad');
     assert.equal(dead[0]!.key, 'cus_bad');
   });
+
+  it('given an append larger than one produce request may carry, then it is split, arrives complete, and keeps order per key', async () => {
+    const base = sampleRecords['stripe.events.v1'][0]!.value;
+    const records = Array.from({ length: 3000 }, (_, i) => ({
+      key: `cus_big${i % 7}`,
+      record: 'StripeEventReceived' as const,
+      value: { ...base, event_id: `evt_big_${String(i).padStart(5, '0')}`, customer_id: `cus_big${i % 7}`, payload: 'x'.repeat(900) },
+    }));
+    const appender = await t.rt.kafka.appender();
+    await appender.append('stripe.events.v1', records);
+    const got = await collect(t.rt.kafka, ['stripe.events.v1'], (r) => r.filter((x) => x.value.event_id.startsWith('evt_big_')).length >= 3000, { group: 'test.big' });
+    const mine = got.filter((x) => x.value.event_id.startsWith('evt_big_'));
+    assert.equal(mine.length, 3000);
+    for (let k = 0; k < 7; k++) {
+      const ids = mine.filter((x) => x.key === `cus_big${k}`).map((x) => x.value.event_id);
+      assert.deepEqual(ids, [...ids].sort(), `order of key cus_big${k}`);
+    }
+  });
 });

@@ -133,6 +133,13 @@ function headersOf(headers: IHeaders | undefined): Record<string, string> {
   return out;
 }
 
+/** Approximate size of a record in a produce request (key, value, headers, record overhead). */
+function messageBytes(m: Message): number {
+  let size = 70 + (m.key ? Buffer.byteLength(m.key) : 0) + (m.value ? Buffer.byteLength(m.value) : 0);
+  for (const [k, v] of Object.entries(m.headers ?? {})) size += k.length + (typeof v === 'string' || Buffer.isBuffer(v) ? Buffer.byteLength(v) : 0);
+  return size;
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -148,6 +155,7 @@ export class Kafka {
   private readonly client: KafkaJs;
   private readonly log: Logger;
   private readonly appendTimeoutMs: number;
+  private readonly consumerDefaults: { readonly batchBytes: number; readonly sessionTimeoutMs: number };
   private appenderPromise: Promise<Appender> | null = null;
   private readonly consumers = new Set<{ stop(): Promise<void> }>();
   private adminClient: Promise<KafkaAdmin> | null = null;
@@ -159,6 +167,7 @@ export class Kafka {
     this.serde = new Serde(this.registry, this.names);
     this.log = log.child({ component: 'kafka' });
     this.appendTimeoutMs = config.kafka.appendTimeoutMs;
+    this.consumerDefaults = { batchBytes: config.kafka.consumerBatchBytes, sessionTimeoutMs: config.kafka.sessionTimeoutMs };
     this.client = new KafkaJs({
       clientId: config.kafka.clientId,
       brokers: [...config.kafka.brokers],
@@ -282,9 +291,9 @@ export class Kafka {
     const consumer = this.client.consumer({
       groupId: group,
       allowAutoTopicCreation: false,
-      sessionTimeout: options.sessionTimeoutMs ?? 30000,
-      heartbeatInterval: 3000,
-      maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
+      sessionTimeout: options.sessionTimeoutMs ?? this.consumerDefaults.sessionTimeoutMs,
+      heartbeatInterval: Math.min(3000, Math.floor((options.sessionTimeoutMs ?? this.consumerDefaults.sessionTimeoutMs) / 3)),
+      maxBytesPerPartition: options.maxBytesPerPartition ?? this.consumerDefaults.batchBytes,
       maxWaitTimeInMs: options.maxWaitTimeInMs ?? 250,
       retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 10 },
     });
@@ -361,6 +370,7 @@ export class Kafka {
 interface PendingAppend {
   readonly topicMessages: readonly { topic: string; messages: Message[] }[];
   readonly count: number;
+  readonly bytes: number;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
@@ -378,6 +388,8 @@ export class Appender {
   private readonly log: Logger;
   private readonly maxInFlight = 4;
   private readonly maxBatchRecords = 2000;
+  /** Stay under the broker's message.max.bytes (1 MiB by default) for one partition's record batch. */
+  private readonly maxRequestBytes = 768 * 1024;
   private pending: PendingAppend[] = [];
   private inFlight = 0;
   private flushScheduled = false;
@@ -426,16 +438,22 @@ export class Appender {
 
   private async submit(counts: readonly { topic: AnyTopicName; count: number }[], topicMessages: readonly { topic: string; messages: Message[] }[]): Promise<void> {
     const started = process.hrtime.bigint();
-    const acked = new Promise<void>((resolve, reject) => {
-      this.pending.push({ topicMessages, count: topicMessages.reduce((n, t) => n + t.messages.length, 0), resolve, reject });
-    });
-    this.scheduleFlush();
     try {
-      await withTimeout(acked, this.timeoutMs, () => new EventlineError('kafka_unavailable', `no acknowledgement from Kafka within ${this.timeoutMs} ms`));
+      // One caller's records go in order: chunk after chunk, each within the request size limit.
+      for (const chunk of this.chunks(topicMessages)) {
+        const acked = new Promise<void>((resolve, reject) => {
+          this.pending.push({ ...chunk, resolve, reject });
+        });
+        this.scheduleFlush();
+        await withTimeout(acked, this.timeoutMs, () => new EventlineError('kafka_unavailable', `no acknowledgement from Kafka within ${this.timeoutMs} ms`));
+      }
     } catch (err) {
       for (const c of counts) metrics.appends.inc({ topic: c.topic, result: 'failed' }, c.count);
       this.log.warn({ err: errorMessage(err), topics: counts.map((c) => c.topic) }, 'append failed');
       if (isEventlineError(err)) throw err;
+      if (/MESSAGE_TOO_LARGE|RecordBatchTooLarge|too large/i.test(`${(err as { type?: string }).type ?? ''} ${errorMessage(err)}`)) {
+        throw new EventlineError('payload_too_large', `a record is larger than the broker accepts: ${errorMessage(err)}`, { cause: err });
+      }
       throw new EventlineError('kafka_unavailable', `Kafka did not acknowledge the append: ${errorMessage(err)}`, { cause: err });
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -443,6 +461,27 @@ export class Appender {
       metrics.appends.inc({ topic: c.topic, result: 'acked' }, c.count);
       metrics.appendDuration.observe({ topic: c.topic }, seconds);
     }
+  }
+
+  private chunks(topicMessages: readonly { topic: string; messages: Message[] }[]): { topicMessages: { topic: string; messages: Message[] }[]; count: number; bytes: number }[] {
+    const out: { topicMessages: { topic: string; messages: Message[] }[]; count: number; bytes: number }[] = [];
+    let current = { topicMessages: [] as { topic: string; messages: Message[] }[], count: 0, bytes: 0 };
+    for (const tm of topicMessages) {
+      for (const m of tm.messages) {
+        const size = messageBytes(m);
+        if (current.count > 0 && (current.bytes + size > this.maxRequestBytes || current.count >= this.maxBatchRecords)) {
+          out.push(current);
+          current = { topicMessages: [], count: 0, bytes: 0 };
+        }
+        const last = current.topicMessages[current.topicMessages.length - 1];
+        if (last && last.topic === tm.topic) last.messages.push(m);
+        else current.topicMessages.push({ topic: tm.topic, messages: [m] });
+        current.count++;
+        current.bytes += size;
+      }
+    }
+    if (current.count > 0) out.push(current);
+    return out;
   }
 
   private scheduleFlush(): void {
@@ -458,10 +497,16 @@ export class Appender {
     while (this.inFlight < this.maxInFlight && this.pending.length > 0) {
       const batch: PendingAppend[] = [];
       let records = 0;
-      while (this.pending.length > 0 && (batch.length === 0 || records + (this.pending[0]?.count ?? 0) <= this.maxBatchRecords)) {
+      let bytes = 0;
+      while (
+        this.pending.length > 0 &&
+        (batch.length === 0 ||
+          (records + (this.pending[0]?.count ?? 0) <= this.maxBatchRecords && bytes + (this.pending[0]?.bytes ?? 0) <= this.maxRequestBytes))
+      ) {
         const next = this.pending.shift() as PendingAppend;
         batch.push(next);
         records += next.count;
+        bytes += next.bytes;
       }
       const byTopic = new Map<string, Message[]>();
       for (const p of batch) {
