@@ -65,6 +65,8 @@ const schema = z.object({
   EVENTLINE_RISK_TEAM_USER: z.string().trim().default('risk-team'),
   EVENTLINE_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   EVENTLINE_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  EVENTLINE_CONSUMER_BATCH_BYTES: z.coerce.number().int().min(1024).default(4 * 1_048_576),
+  EVENTLINE_CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(30_000),
   EVENTLINE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(30).max(86_400).default(300),
   EVENTLINE_ANALYST_PASSWORD: optionalText,
   STRIPE_API_URL: optionalText,
@@ -76,7 +78,14 @@ const schema = z.object({
 export interface Config {
   readonly service: { readonly name: string; readonly version: string };
   readonly namespace: string | null;
-  readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string; readonly appendTimeoutMs: number };
+  readonly kafka: {
+    readonly brokers: readonly string[];
+    readonly clientId: string;
+    readonly appendTimeoutMs: number;
+    /** Most bytes fetched per partition per batch (projection batch size). */
+    readonly consumerBatchBytes: number;
+    readonly sessionTimeoutMs: number;
+  };
   readonly registry: { readonly url: string };
   readonly database: { readonly url: string };
   readonly redis: { readonly url: string };
@@ -122,7 +131,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   return deepFreeze<Config>({
     service: { name: service, version: packageVersion },
     namespace: e.EVENTLINE_NAMESPACE,
-    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.EVENTLINE_NAMESPACE ? `eventline-${e.EVENTLINE_NAMESPACE}` : 'eventline', appendTimeoutMs: e.EVENTLINE_APPEND_TIMEOUT_MS },
+    kafka: {
+      brokers: e.KAFKA_BROKERS,
+      clientId: e.EVENTLINE_NAMESPACE ? `eventline-${e.EVENTLINE_NAMESPACE}` : 'eventline',
+      appendTimeoutMs: e.EVENTLINE_APPEND_TIMEOUT_MS,
+      consumerBatchBytes: e.EVENTLINE_CONSUMER_BATCH_BYTES,
+      sessionTimeoutMs: e.EVENTLINE_CONSUMER_SESSION_TIMEOUT_MS,
+    },
     registry: { url: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, '') },
     database: { url: e.DATABASE_URL },
     redis: { url: e.REDIS_URL },

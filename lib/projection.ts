@@ -13,6 +13,16 @@
  */
 import type { DbClient } from './db.ts';
 import { errorMessage, isEventlineError } from './errors.ts';
+import {
+  activateVersion,
+  activeVersion,
+  checkpointName,
+  createVersion,
+  ensureActive,
+  groupName,
+  type ProjectionVersion,
+  type VersionedTables,
+} from './projection-versions.ts';
 import type { Batch, BatchOutcome, Incoming, RunningConsumer, TopicPartition } from './kafka.ts';
 import type { Logger } from './log.ts';
 import type { Runtime } from './runtime.ts';
@@ -32,6 +42,12 @@ export interface Projection<T extends AnyTopicName> {
   apply(client: DbClient, records: readonly Incoming<T>[], ctx: ProjectionContext): Promise<void>;
 }
 
+/** A projection whose tables are versioned (rebuilt blue/green); `forSchema` binds it to one version. */
+export interface VersionedProjection<T extends AnyTopicName> extends VersionedTables {
+  readonly topics: readonly T[];
+  forSchema(schema: string): Projection<T>;
+}
+
 export interface ProjectionOptions {
   /** Checkpoint name (default: the projection name); a rebuild uses its own, e.g. "mrr@v2". */
   readonly checkpoint?: string;
@@ -41,6 +57,8 @@ export interface ProjectionOptions {
   readonly maxBytesPerPartition?: number;
   /** Called after each committed batch (progress bars, tests). */
   readonly onCommitted?: (info: { topic: AnyTopicName; partition: number; nextOffset: string; applied: number }) => void;
+  /** Only apply records received up to this time (ms): the data as it was known then. */
+  readonly until?: number;
 }
 
 function isTransient(err: unknown): boolean {
@@ -122,7 +140,10 @@ export async function runProjection<T extends AnyTopicName>(rt: Runtime, project
         return { seek: expected.toString() };
       }
       if (BigInt(batch.lastOffset) < expected) return { commit: expected.toString() };
-      const fresh = batch.records.filter((r) => BigInt(r.offset) >= expected);
+      const until = options.until;
+      const fresh = batch.records.filter(
+        (r) => BigInt(r.offset) >= expected && (until === undefined || (r.value as { received_at: number }).received_at <= until),
+      );
       applied = fresh.length > 0 ? await applyWithDeadLetters(client, fresh) : 0;
       await client.query(
         'UPDATE public.projection_checkpoints SET next_offset = $4, updated_at = now() WHERE projection = $1 AND topic = $2 AND partition = $3',
@@ -141,7 +162,7 @@ export async function runProjection<T extends AnyTopicName>(rt: Runtime, project
     topics: projection.topics,
     fromBeginning: true,
     partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 2,
-    maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 1024 * 1024,
+    ...(options.maxBytesPerPartition !== undefined ? { maxBytesPerPartition: options.maxBytesPerPartition } : {}),
     onBatch,
     onAssign: async (assigned: readonly TopicPartition[]) => {
       const stored = await storedOffsets(rt, checkpoint);
@@ -153,4 +174,110 @@ export async function runProjection<T extends AnyTopicName>(rt: Runtime, project
       return seeks;
     },
   });
+}
+
+/** Records between a checkpoint and the end of its topics (sum over partitions). */
+export async function projectionLag(rt: Runtime, checkpoint: string, topics: readonly AnyTopicName[]): Promise<number> {
+  const stored = await storedOffsets(rt, checkpoint);
+  let lag = 0n;
+  for (const topic of topics) {
+    for (const o of await rt.kafka.topicOffsets(topic)) {
+      const next = BigInt(stored.get(`${topic}/${o.partition}`) ?? o.low);
+      if (BigInt(o.high) > next) lag += BigInt(o.high) - next;
+    }
+  }
+  return Number(lag);
+}
+
+export interface BuildProgress {
+  readonly version: ProjectionVersion;
+  readonly applied: number;
+  readonly lag: number;
+  readonly eventsPerSecond: number;
+}
+
+/**
+ * Builds a new version of a projection from the beginning of its topics while the active version
+ * keeps serving, and (unless `until` is given) activates it once it has caught up: the analytics
+ * views switch in one transaction. Running processes notice and continue on the new version.
+ */
+export async function buildVersion<T extends AnyTopicName>(
+  rt: Runtime,
+  def: VersionedProjection<T>,
+  options: { until?: Date; activate?: boolean; maxLag?: number; onProgress?: (p: BuildProgress) => void } = {},
+): Promise<ProjectionVersion> {
+  const version = await createVersion(rt.db, def, options.until ? { until: options.until } : {});
+  const checkpoint = checkpointName(version);
+  let applied = 0;
+  const started = Date.now();
+  const consumer = await runProjection(rt, def.forSchema(version.schema), {
+    checkpoint,
+    group: groupName(version),
+    ...(options.until ? { until: options.until.getTime() } : {}),
+    onCommitted: (info) => {
+      applied += info.applied;
+    },
+  });
+  try {
+    for (;;) {
+      const lag = await projectionLag(rt, checkpoint, def.topics);
+      const seconds = Math.max(0.001, (Date.now() - started) / 1000);
+      options.onProgress?.({ version, applied, lag, eventsPerSecond: applied / seconds });
+      if (lag <= (options.until ? 0 : (options.maxLag ?? 0))) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    await consumer.stop();
+  }
+  if (options.until || options.activate === false) return version;
+  return activateVersion(rt.db, def, version.version);
+}
+
+/**
+ * Runs a versioned projection for as long as the process lives: consumes into the active version,
+ * switches when another version becomes active (a replay finished), and, when this code's revision
+ * differs from the active version's, rebuilds into a new version first — the old one keeps serving
+ * until the new one has caught up.
+ */
+export async function runVersionedProjection<T extends AnyTopicName>(rt: Runtime, def: VersionedProjection<T>, options: { pollMs?: number } = {}): Promise<{ stop(): Promise<void> }> {
+  const log = rt.log.child({ projection: def.name });
+  let current: { version: ProjectionVersion; consumer: RunningConsumer } | null = null;
+  let stopped = false;
+  let building: Promise<unknown> | null = null;
+
+  async function follow(version: ProjectionVersion): Promise<void> {
+    if (current?.version.version === version.version) return;
+    if (current) await current.consumer.stop();
+    const consumer = await runProjection(rt, def.forSchema(version.schema), { checkpoint: checkpointName(version), group: groupName(version) });
+    current = { version, consumer };
+    log.info({ version: version.version, schema: version.schema }, 'projecting into version');
+  }
+
+  async function tick(): Promise<void> {
+    const active = (await activeVersion(rt.db, def.name)) ?? (await ensureActive(rt.db, def));
+    if (active.revision !== def.revision) {
+      if (!building) {
+        log.warn({ active: active.version, activeRevision: active.revision, revision: def.revision }, 'projection definition changed: rebuilding into a new version');
+        building = buildVersion(rt, def, { maxLag: 100 })
+          .catch((err: unknown) => log.error({ err: errorMessage(err) }, 'rebuild failed'))
+          .finally(() => {
+            building = null;
+          });
+      }
+      return;
+    }
+    await follow(active);
+  }
+
+  await tick();
+  const timer = setInterval(() => {
+    if (!stopped) tick().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'checking the active version failed'));
+  }, options.pollMs ?? 5000);
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      if (current) await current.consumer.stop();
+    },
+  };
 }
