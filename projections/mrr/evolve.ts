@@ -1,0 +1,157 @@
+/**
+ * A customer's MRR timeline, pure: from every subscription version, discount and coupon definition
+ * known for the customer, compute each change of its MRR (per currency) as a movement.
+ *
+ * Policy (ARCHITECTURE §6): a subscription's state at time t is the object in its latest event (by
+ * created, ties by event id) at or before t. A referenced discount (and a coupon referenced by id)
+ * resolves to its latest definition at or before t — or, when none is known yet at t, to the
+ * earliest one after (the discount existed, since the subscription referenced it). A discount
+ * deleted at or before t no longer applies. The result depends only on the set of inputs, never on
+ * the order they arrived in.
+ */
+import { monthlyCents, type CouponTerms, type DiscountTerms, type SubscriptionState } from './policy.ts';
+
+export interface Point {
+  /** Event time (Stripe `created`) in ms. */
+  readonly at: number;
+  readonly eventId: string;
+}
+
+export interface SubscriptionVersion extends Point {
+  readonly state: SubscriptionState;
+}
+export interface DiscountVersion extends Point {
+  readonly terms: DiscountTerms;
+}
+export interface CouponVersion extends Point {
+  readonly couponId: string;
+  readonly terms: CouponTerms | null;
+}
+
+export type MovementType = 'new' | 'expansion' | 'contraction' | 'churn' | 'reactivation';
+
+export interface Movement {
+  readonly customerId: string;
+  readonly currency: string;
+  /** Position in the customer's timeline (orders movements at the same instant). */
+  readonly seq: number;
+  readonly occurredAt: number;
+  readonly movement: MovementType;
+  readonly deltaCents: number;
+  readonly mrrBeforeCents: number;
+  readonly mrrAfterCents: number;
+  readonly stripeEventId: string;
+}
+
+export interface CustomerMrr {
+  readonly customerId: string;
+  readonly currency: string;
+  readonly mrrCents: number;
+  readonly firstPaidAt: number | null;
+  readonly lastMovementAt: number;
+}
+
+export function comparePoints(a: Point, b: Point): number {
+  if (a.at !== b.at) return a.at < b.at ? -1 : 1;
+  return a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0;
+}
+
+/** The version in force at `p`: the latest at or before it, else (when `fallForward`) the earliest after it. */
+function resolve<V extends Point>(sorted: readonly V[] | undefined, p: Point, fallForward: boolean): { version: V; atOrBefore: boolean } | null {
+  if (!sorted || sorted.length === 0) return null;
+  let lo = 0;
+  let hi = sorted.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (comparePoints(sorted[mid] as V, p) <= 0) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  if (found >= 0) return { version: sorted[found] as V, atOrBefore: true };
+  return fallForward ? { version: sorted[0] as V, atOrBefore: false } : null;
+}
+
+function groupSorted<V extends Point>(items: readonly V[], keyOf: (v: V) => string): Map<string, V[]> {
+  const out = new Map<string, V[]>();
+  for (const v of items) {
+    const list = out.get(keyOf(v)) ?? [];
+    list.push(v);
+    out.set(keyOf(v), list);
+  }
+  for (const list of out.values()) list.sort(comparePoints);
+  return out;
+}
+
+export function customerTimeline(
+  customerId: string,
+  subscriptions: readonly SubscriptionVersion[],
+  discounts: readonly DiscountVersion[],
+  coupons: readonly CouponVersion[],
+): { movements: Movement[]; current: CustomerMrr[] } {
+  const subsById = groupSorted(subscriptions, (v) => v.state.subscriptionId);
+  const discountsById = groupSorted(discounts, (v) => v.terms.discountId);
+  const couponsById = groupSorted(coupons, (v) => v.couponId);
+
+  const points = [...subscriptions, ...discounts, ...coupons].map((v) => ({ at: v.at, eventId: v.eventId })).sort(comparePoints);
+  const unique = points.filter((p, i) => i === 0 || comparePoints(p, points[i - 1] as Point) !== 0);
+
+  const couponAt = (couponId: string, p: Point): CouponTerms | null => resolve(couponsById.get(couponId), p, true)?.version.terms ?? null;
+  const discountAt = (discountId: string, p: Point): CouponTerms | null => {
+    const r = resolve(discountsById.get(discountId), p, true);
+    if (!r) return null;
+    if (r.version.terms.deleted && r.atOrBefore) return null;
+    return r.version.terms.coupon ?? (r.version.terms.couponId ? couponAt(r.version.terms.couponId, p) : null);
+  };
+
+  const movements: Movement[] = [];
+  const mrr = new Map<string, number>();
+  const hadNew = new Set<string>();
+  for (const p of unique) {
+    const totals = new Map<string, number>();
+    for (const versions of subsById.values()) {
+      const r = resolve(versions, p, false);
+      if (!r) continue;
+      const state = r.version.state;
+      const referenced = state.discountIds.map((id) => discountAt(id, p)).filter((c): c is CouponTerms => c !== null);
+      totals.set(state.currency, (totals.get(state.currency) ?? 0) + monthlyCents(state, referenced));
+    }
+    const currencies = new Set([...mrr.keys(), ...totals.keys()]);
+    for (const currency of [...currencies].sort()) {
+      const before = mrr.get(currency) ?? 0;
+      const after = totals.get(currency) ?? 0;
+      if (before === after) continue;
+      let movement: MovementType;
+      if (before === 0) movement = hadNew.has(currency) ? 'reactivation' : 'new';
+      else if (after === 0) movement = 'churn';
+      else movement = after > before ? 'expansion' : 'contraction';
+      if (movement === 'new') hadNew.add(currency);
+      movements.push({
+        customerId,
+        currency,
+        seq: movements.length,
+        occurredAt: p.at,
+        movement,
+        deltaCents: after - before,
+        mrrBeforeCents: before,
+        mrrAfterCents: after,
+        stripeEventId: p.eventId,
+      });
+      mrr.set(currency, after);
+    }
+  }
+
+  const current: CustomerMrr[] = [...mrr.keys()].sort().map((currency) => {
+    const mine = movements.filter((m) => m.currency === currency);
+    const first = mine.find((m) => m.movement === 'new');
+    return {
+      customerId,
+      currency,
+      mrrCents: mrr.get(currency) ?? 0,
+      firstPaidAt: first ? first.occurredAt : null,
+      lastMovementAt: (mine[mine.length - 1] as Movement).occurredAt,
+    };
+  });
+  return { movements, current };
+}

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { discount, subscription, type ApiVersion, type CouponSpec, type ItemSpec } from '../../cli/demo/stripe-objects.ts';
+import { customerTimeline, type CouponVersion, type DiscountVersion, type SubscriptionVersion } from './evolve.ts';
+import { parseCoupon, parseDiscount, parseSubscription } from './policy.ts';
+
+const day = 86_400_000;
+const t0 = Date.UTC(2026, 0, 5);
+
+function sv(at: number, eventId: string, spec: { id?: string; status: string; items: ItemSpec[]; cancelAtPeriodEnd?: boolean; currency?: string; discountIds?: string[]; coupon?: CouponSpec }, v: ApiVersion = '2025-03-31.basil'): SubscriptionVersion {
+  const state = parseSubscription(subscription(v, { id: spec.id ?? 'sub_1', customer: 'cus_1', created: Math.floor(t0 / 1000), ...spec }));
+  assert.ok(state);
+  return { at, eventId, state };
+}
+
+function summary(m: ReturnType<typeof customerTimeline>['movements']): string[] {
+  return m.map((x) => `${(x.occurredAt - t0) / day}d ${x.currency} ${x.movement} ${x.deltaCents} ${x.mrrBeforeCents}->${x.mrrAfterCents} ${x.stripeEventId}`);
+}
+
+describe('MRR timeline: movements of one customer', () => {
+  it('trial → active is new at activation; cancel_at_period_end keeps MRR until the deletion churns it', () => {
+    const { movements, current } = customerTimeline(
+      'cus_1',
+      [
+        sv(t0, 'evt_a', { status: 'trialing', items: [{ unitAmount: 2900 }] }),
+        sv(t0 + 14 * day, 'evt_b', { status: 'active', items: [{ unitAmount: 2900 }] }),
+        sv(t0 + 20 * day, 'evt_c', { status: 'active', items: [{ unitAmount: 2900 }], cancelAtPeriodEnd: true }),
+        sv(t0 + 44 * day, 'evt_d', { status: 'canceled', items: [{ unitAmount: 2900 }], cancelAtPeriodEnd: true }),
+      ],
+      [],
+      [],
+    );
+    assert.deepEqual(summary(movements), ['14d usd new 2900 0->2900 evt_b', '44d usd churn -2900 2900->0 evt_d']);
+    assert.deepEqual(current, [{ customerId: 'cus_1', currency: 'usd', mrrCents: 0, firstPaidAt: t0 + 14 * day, lastMovementAt: t0 + 44 * day }]);
+  });
+
+  it('past_due keeps MRR, unpaid drops it, paying again is a reactivation', () => {
+    const items = [{ unitAmount: 5000 }];
+    const { movements } = customerTimeline(
+      'cus_1',
+      [
+        sv(t0, 'evt_1', { status: 'active', items }),
+        sv(t0 + 30 * day, 'evt_2', { status: 'past_due', items }),
+        sv(t0 + 45 * day, 'evt_3', { status: 'unpaid', items }),
+        sv(t0 + 50 * day, 'evt_4', { status: 'active', items }),
+      ],
+      [],
+      [],
+    );
+    assert.deepEqual(summary(movements), ['0d usd new 5000 0->5000 evt_1', '45d usd churn -5000 5000->0 evt_3', '50d usd reactivation 5000 0->5000 evt_4']);
+  });
+
+  it('a second subscription is an expansion, cancelling one of two a contraction, an upgrade an expansion', () => {
+    const { movements } = customerTimeline(
+      'cus_1',
+      [
+        sv(t0, 'evt_1', { id: 'sub_1', status: 'active', items: [{ unitAmount: 2000 }] }),
+        sv(t0 + 1 * day, 'evt_2', { id: 'sub_2', status: 'active', items: [{ unitAmount: 500, quantity: 2 }] }),
+        sv(t0 + 2 * day, 'evt_3', { id: 'sub_1', status: 'active', items: [{ unitAmount: 2000, quantity: 3 }] }),
+        sv(t0 + 3 * day, 'evt_4', { id: 'sub_2', status: 'canceled', items: [{ unitAmount: 500, quantity: 2 }] }),
+      ],
+      [],
+      [],
+    );
+    assert.deepEqual(summary(movements), [
+      '0d usd new 2000 0->2000 evt_1',
+      '1d usd expansion 1000 2000->3000 evt_2',
+      '2d usd expansion 4000 3000->7000 evt_3',
+      '3d usd contraction -1000 7000->6000 evt_4',
+    ]);
+  });
+
+  it('keeps currencies apart: each has its own new movement and MRR', () => {
+    const { movements, current } = customerTimeline(
+      'cus_1',
+      [
+        sv(t0, 'evt_1', { id: 'sub_usd', status: 'active', items: [{ unitAmount: 1000, currency: 'usd' }], currency: 'usd' }),
+        sv(t0 + day, 'evt_2', { id: 'sub_eur', status: 'active', items: [{ unitAmount: 900, currency: 'eur' }], currency: 'eur' }),
+      ],
+      [],
+      [],
+    );
+    assert.deepEqual(summary(movements), ['0d usd new 1000 0->1000 evt_1', '1d eur new 900 0->900 evt_2']);
+    assert.deepEqual(current.map((c) => [c.currency, c.mrrCents]), [['eur', 900], ['usd', 1000]]);
+  });
+
+  it('resolves a discount referenced by id (basil) and its coupon by id (clover), whatever order they arrived in', () => {
+    const sub = sv(t0, 'evt_s', { status: 'active', items: [{ unitAmount: 4000 }], discountIds: ['di_1'] }, '2025-09-30.clover');
+    const disc: DiscountVersion = {
+      at: t0,
+      eventId: 'evt_d',
+      terms: parseDiscount(discount('2025-09-30.clover', { id: 'di_1', customer: 'cus_1', subscription: 'sub_1', coupon: { id: 'Q25', percentOff: 25 }, start: 0 }), false)!,
+    };
+    const coupon: CouponVersion = { at: t0 - 30 * day, eventId: 'evt_c', couponId: 'Q25', terms: parseCoupon({ percent_off: 25 }) };
+    const { movements } = customerTimeline('cus_1', [sub], [disc], [coupon]);
+    assert.deepEqual(summary(movements), ['0d usd new 3000 0->3000 evt_s']); // evt_d sorts before evt_s at the same instant
+    // The discount definition is timestamped a second after the subscription that references it.
+    const late = { ...disc, at: t0 + 1000 };
+    assert.deepEqual(summary(customerTimeline('cus_1', [sub], [late], [coupon]).movements), ['0d usd new 3000 0->3000 evt_s']);
+  });
+
+  it('a deleted discount stops applying at its deletion: expansion', () => {
+    const sub = sv(t0, 'evt_s', { status: 'active', items: [{ unitAmount: 2000 }], discountIds: ['di_1'] });
+    const terms = parseDiscount(discount('2025-03-31.basil', { id: 'di_1', customer: 'cus_1', subscription: 'sub_1', coupon: { id: 'OFF5', amountOff: 500 }, start: 0 }), false)!;
+    const { movements } = customerTimeline(
+      'cus_1',
+      [sub],
+      [
+        { at: t0, eventId: 'evt_d1', terms },
+        { at: t0 + 90 * day, eventId: 'evt_d2', terms: { ...terms, deleted: true } },
+      ],
+      [],
+    );
+    assert.deepEqual(summary(movements), ['0d usd new 1500 0->1500 evt_s', '90d usd expansion 500 1500->2000 evt_d2']);
+  });
+
+  it('gives the same movements whatever order and however often its inputs are listed', () => {
+    const versions = [
+      sv(t0, 'evt_1', { status: 'active', items: [{ unitAmount: 1000 }] }),
+      sv(t0, 'evt_0', { status: 'active', items: [{ unitAmount: 3000 }] }),
+      sv(t0 + day, 'evt_2', { status: 'canceled', items: [{ unitAmount: 1000 }] }),
+    ];
+    const a = customerTimeline('cus_1', versions, [], []);
+    const b = customerTimeline('cus_1', [versions[2]!, versions[1]!, versions[0]!, versions[1]!], [], []);
+    assert.deepEqual(b, a);
+    // ties at the same instant go by event id: evt_0 (3000) then evt_1 (1000)
+    assert.deepEqual(summary(a.movements), ['0d usd new 3000 0->3000 evt_0', '0d usd contraction -2000 3000->1000 evt_1', '1d usd churn -1000 1000->0 evt_2']);
+  });
+});

@@ -1,0 +1,32 @@
+/**
+ * The MRR projection: stripe.events.v1 → subscription versions, discounts, coupons → movements and
+ * customer MRR, in a versioned schema (mrr_v<N>) behind the analytics views mrr_movements,
+ * customer_mrr, mrr_daily, mrr_monthly and cohort_retention. Safe to replay; order-independent.
+ */
+import { readFileSync } from 'node:fs';
+import type { VersionedProjection } from '../../lib/projection.ts';
+import { applyStripeEvents } from './store.ts';
+
+const template = (file: string) => readFileSync(new URL(file, import.meta.url), 'utf8');
+const tablesSql = template('./tables.sql');
+const viewsSql = template('./views.sql');
+
+export const mrrProjection: VersionedProjection<'stripe.events.v1'> = {
+  name: 'mrr',
+  revision: 1,
+  topics: ['stripe.events.v1'],
+  tables: (schema) => tablesSql.replaceAll('{{schema}}', schema),
+  views: (schema) => viewsSql.replaceAll('{{schema}}', schema),
+  viewNames: ['mrr_movements', 'customer_mrr', 'mrr_daily', 'mrr_monthly', 'cohort_retention'],
+  forSchema: (schema) => ({
+    name: 'mrr',
+    topics: ['stripe.events.v1'],
+    async apply(client, records) {
+      await applyStripeEvents(
+        client,
+        schema,
+        records.map((r) => r.value),
+      );
+    },
+  }),
+};

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import type { StripeEventReceived } from '../../lib/topics.ts';
+import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
+import { stripeRecords } from '../../test/support/stripe-records.ts';
+import { coupon, discount, event, subscription, type ApiVersion, type Interval } from '../../cli/demo/stripe-objects.ts';
+import { mrrProjection } from './main.ts';
+import { applyStripeEvents } from './store.ts';
+
+const base = Date.UTC(2026, 2, 1) / 1000;
+const statuses = ['active', 'active', 'active', 'past_due', 'trialing', 'canceled', 'unpaid', 'paused', 'incomplete'];
+const versions: ApiVersion[] = ['2024-06-20', '2024-10-28.acacia', '2025-03-31.basil', '2025-09-30.clover'];
+
+const item = fc.record({
+  unitAmount: fc.integer({ min: 0, max: 50_000 }),
+  quantity: fc.integer({ min: 1, max: 5 }),
+  interval: fc.constantFrom<Interval>('day', 'week', 'month', 'year'),
+  intervalCount: fc.integer({ min: 1, max: 3 }),
+});
+
+const subscriptionVersion = fc.record({
+  day: fc.integer({ min: 0, max: 60 }), // few distinct days: ties at the same instant are common
+  status: fc.constantFrom(...statuses),
+  items: fc.array(item, { minLength: 1, maxLength: 2 }),
+  version: fc.constantFrom(...versions),
+  currency: fc.constantFrom('usd', 'usd', 'eur'),
+  discounted: fc.boolean(),
+  cancelAtPeriodEnd: fc.boolean(),
+});
+
+const story = fc.record({
+  subscriptions: fc.array(fc.array(subscriptionVersion, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 3 }),
+  couponPercent: fc.integer({ min: 5, max: 90 }),
+  couponDay: fc.integer({ min: -10, max: 60 }),
+  discountDeletedDay: fc.option(fc.integer({ min: 0, max: 60 })),
+});
+
+type Story = typeof story extends fc.Arbitrary<infer S> ? S : never;
+
+/** Stripe events for a few customers' random histories. */
+function eventsFor(stories: readonly Story[]): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  let n = 0;
+  stories.forEach((s, c) => {
+    const customer = `cus_p${c}`;
+    const couponId = `CPN${c}`;
+    const discountId = `di_p${c}`;
+    s.subscriptions.forEach((history, k) => {
+      for (const h of history) {
+        const discountIds = h.discounted && h.version >= '2025-03-31' ? [discountId] : [];
+        out.push(
+          event(h.version, {
+            id: `evt_p${String(n++).padStart(5, '0')}`,
+            type: 'customer.subscription.updated',
+            created: base + h.day * 86_400,
+            object: subscription(h.version, {
+              id: `sub_p${c}_${k}`,
+              customer,
+              status: h.status,
+              created: base,
+              currency: h.currency,
+              items: h.items.map((i) => ({ ...i, currency: h.currency })),
+              cancelAtPeriodEnd: h.cancelAtPeriodEnd,
+              coupon: h.discounted && h.version < '2025-03-31' ? { id: couponId, percentOff: s.couponPercent } : null,
+              discountIds,
+            }),
+          }),
+        );
+      }
+    });
+    const d = { id: discountId, customer, subscription: `sub_p${c}_0`, coupon: { id: couponId, percentOff: s.couponPercent }, start: base };
+    out.push(event('2025-09-30.clover', { id: `evt_p${String(n++).padStart(5, '0')}`, type: 'customer.discount.created', created: base, object: discount('2025-09-30.clover', d) }));
+    if (s.discountDeletedDay !== null) {
+      out.push(event('2025-09-30.clover', { id: `evt_p${String(n++).padStart(5, '0')}`, type: 'customer.discount.deleted', created: base + s.discountDeletedDay * 86_400, object: discount('2025-09-30.clover', d) }));
+    }
+    out.push(event('2025-09-30.clover', { id: `evt_p${String(n++).padStart(5, '0')}`, type: 'coupon.created', created: base + s.couponDay * 86_400, object: coupon({ id: couponId, percentOff: s.couponPercent }) }));
+  });
+  return out;
+}
+
+describe('MRR projection: the tables depend only on the set of events', () => {
+  let t: TestEnv;
+  before(async () => {
+    t = await createTestEnv('mrrorder');
+  });
+  after(() => t.cleanup());
+
+  async function freshSchema(name: string): Promise<string> {
+    await t.rt.db.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
+    await t.rt.db.query(`CREATE SCHEMA ${name}`);
+    await t.rt.db.query(mrrProjection.tables(name));
+    return name;
+  }
+
+  async function snapshot(schema: string): Promise<unknown[]> {
+    const movements = await t.rt.db.query(`SELECT customer_id, seq, currency, occurred_at, movement, delta_cents, mrr_before_cents, mrr_after_cents, stripe_event_id FROM ${schema}.movements ORDER BY customer_id, seq`);
+    const current = await t.rt.db.query(`SELECT * FROM ${schema}.customer_mrr ORDER BY customer_id, currency`);
+    return [movements.rows, current.rows];
+  }
+
+  it('given random histories delivered in random orders, batches and duplicates by two concurrent writers, then the tables equal one in-order pass', async () => {
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(story, { minLength: 1, maxLength: 4 }),
+        fc.infiniteStream(fc.double({ min: 0, max: 1, noNaN: true })),
+        fc.integer({ min: 1, max: 6 }),
+        async (stories, randoms, batchSize) => {
+          runs++;
+          const records = stripeRecords(eventsFor(stories)).map((r) => r.value as StripeEventReceived);
+          const inOrder = [...records].sort((a, b) => a.occurred_at - b.occurred_at || (a.event_id < b.event_id ? -1 : 1));
+          const a = await freshSchema('prop_a');
+          await t.rt.db.transaction((client) => applyStripeEvents(client, a, inOrder));
+
+          const rand = randoms[Symbol.iterator]();
+          const next = () => rand.next().value as number;
+          const shuffled = [...records, ...records.filter(() => next() < 0.3)].sort(() => next() - 0.5);
+          const b = await freshSchema('prop_b');
+          const batches: StripeEventReceived[][] = [];
+          for (let i = 0; i < shuffled.length; i += batchSize) batches.push(shuffled.slice(i, i + batchSize));
+          // Two writers, like two partitions consumed at once.
+          let cursor = 0;
+          const worker = async () => {
+            while (cursor < batches.length) {
+              const batch = batches[cursor++] as StripeEventReceived[];
+              await t.rt.db.transaction((client) => applyStripeEvents(client, b, batch));
+            }
+          };
+          await Promise.all([worker(), worker()]);
+          assert.deepEqual(await snapshot(b), await snapshot(a));
+        },
+      ),
+      { numRuns: 40, seed: Number(process.env.PROPERTY_SEED ?? Date.now() % 100000) },
+    );
+    assert.equal(runs >= 40, true);
+  });
+});

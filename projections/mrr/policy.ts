@@ -1,0 +1,361 @@
+/**
+ * The MRR policy (ARCHITECTURE §6), pure: reading subscriptions, discounts and coupons out of Stripe
+ * payloads of every API version from 2024-06-20 on, and a subscription's monthly value in cents.
+ *
+ * Arithmetic is exact (rationals over BigInt) and rounds once, per subscription, to the nearest cent
+ * half away from zero.
+ */
+
+// ---------------------------------------------------------------- exact arithmetic
+export interface Rational {
+  readonly n: bigint;
+  readonly d: bigint;
+}
+
+function gcd(a: bigint, b: bigint): bigint {
+  let x = a < 0n ? -a : a;
+  let y = b < 0n ? -b : b;
+  while (y !== 0n) [x, y] = [y, x % y];
+  return x === 0n ? 1n : x;
+}
+
+export function rat(n: bigint, d = 1n): Rational {
+  if (d === 0n) throw new RangeError('zero denominator');
+  const sign = d < 0n ? -1n : 1n;
+  const g = gcd(n, d);
+  return { n: (sign * n) / g, d: (sign * d) / g };
+}
+
+export const ZERO = rat(0n);
+export const add = (a: Rational, b: Rational): Rational => rat(a.n * b.d + b.n * a.d, a.d * b.d);
+export const sub = (a: Rational, b: Rational): Rational => rat(a.n * b.d - b.n * a.d, a.d * b.d);
+export const mul = (a: Rational, b: Rational): Rational => rat(a.n * b.n, a.d * b.d);
+export const isNegative = (a: Rational): boolean => a.n < 0n;
+
+/** Parses a decimal number or string ("12", "12.345", 33.3) exactly. */
+export function decimal(value: number | string): Rational | null {
+  const text = typeof value === 'number' ? (Number.isFinite(value) ? value.toString() : '') : value.trim();
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/i.exec(text);
+  if (!m) return null;
+  const [, sign, int, frac = '', exp = '0'] = m;
+  let r = rat(BigInt(`${sign}${int}${frac}`), 10n ** BigInt(frac.length));
+  const e = Number(exp);
+  if (e > 0) r = mul(r, rat(10n ** BigInt(e)));
+  if (e < 0) r = mul(r, rat(1n, 10n ** BigInt(-e)));
+  return r;
+}
+
+/** Nearest integer, half away from zero. */
+export function roundHalfAwayFromZero(a: Rational): number {
+  const negative = a.n < 0n;
+  const n = negative ? -a.n : a.n;
+  const q = n / a.d;
+  const r = n % a.d;
+  const rounded = 2n * r >= a.d ? q + 1n : q;
+  return Number(negative ? -rounded : rounded);
+}
+
+// ---------------------------------------------------------------- subscription state
+export type Interval = 'day' | 'week' | 'month' | 'year';
+
+export interface PriceTerms {
+  /** Unit amount in minor units (exact; sub-cent prices allowed), or null when not per-unit (tiered). */
+  readonly unitAmount: Rational | null;
+  readonly interval: Interval;
+  readonly intervalCount: number;
+  readonly metered: boolean;
+  readonly currency: string;
+}
+
+export interface ItemState {
+  readonly price: PriceTerms;
+  readonly quantity: number;
+}
+
+export interface CouponTerms {
+  readonly percentOff: Rational | null;
+  readonly amountOff: number | null;
+  readonly currency: string | null;
+}
+
+export interface SubscriptionState {
+  readonly subscriptionId: string;
+  readonly customerId: string;
+  readonly currency: string;
+  readonly status: string;
+  readonly cancelAtPeriodEnd: boolean;
+  readonly items: readonly ItemState[];
+  /** Discounts whose coupon travels with the subscription (legacy `discount.coupon`, expanded discounts). */
+  readonly embeddedCoupons: readonly CouponTerms[];
+  /** Discounts referenced by id (2025-03-31.basil and later), resolved through customer.discount.* events. */
+  readonly discountIds: readonly string[];
+}
+
+/** How a referenced discount applies: its coupon (embedded), or the coupon id to resolve through coupon.* events. */
+export interface DiscountTerms {
+  readonly discountId: string;
+  readonly customerId: string | null;
+  readonly subscriptionId: string | null;
+  readonly coupon: CouponTerms | null;
+  readonly couponId: string | null;
+  readonly deleted: boolean;
+}
+
+/** Statuses whose subscriptions count towards MRR. */
+export const countingStatuses: ReadonlySet<string> = new Set(['active', 'past_due']);
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' && v !== '' ? v : null;
+}
+
+function idOf(v: unknown): string | null {
+  return str(v) ?? (isObject(v) ? str(v.id) : null);
+}
+
+const intervals: ReadonlySet<string> = new Set(['day', 'week', 'month', 'year']);
+
+function priceTerms(item: Json, fallbackCurrency: string): PriceTerms | null {
+  // Current versions carry `price`; older payloads may carry only the legacy `plan`.
+  const price = isObject(item.price) ? item.price : null;
+  const plan = isObject(item.plan) ? item.plan : null;
+  if (price) {
+    const recurring = isObject(price.recurring) ? price.recurring : null;
+    const interval = str(recurring?.interval);
+    if (!recurring || !interval || !intervals.has(interval)) return null;
+    const unit =
+      typeof price.unit_amount === 'number'
+        ? rat(BigInt(Math.trunc(price.unit_amount)))
+        : price.unit_amount_decimal !== undefined && price.unit_amount_decimal !== null
+          ? decimal(price.unit_amount_decimal as string)
+          : null;
+    return {
+      unitAmount: price.billing_scheme === 'tiered' ? null : unit,
+      interval: interval as Interval,
+      intervalCount: typeof recurring.interval_count === 'number' && recurring.interval_count > 0 ? recurring.interval_count : 1,
+      metered: recurring.usage_type === 'metered',
+      currency: (str(price.currency) ?? fallbackCurrency).toLowerCase(),
+    };
+  }
+  if (plan) {
+    const interval = str(plan.interval);
+    if (!interval || !intervals.has(interval)) return null;
+    const unit =
+      typeof plan.amount === 'number'
+        ? rat(BigInt(Math.trunc(plan.amount)))
+        : plan.amount_decimal !== undefined && plan.amount_decimal !== null
+          ? decimal(plan.amount_decimal as string)
+          : null;
+    return {
+      unitAmount: plan.billing_scheme === 'tiered' ? null : unit,
+      interval: interval as Interval,
+      intervalCount: typeof plan.interval_count === 'number' && plan.interval_count > 0 ? plan.interval_count : 1,
+      metered: plan.usage_type === 'metered',
+      currency: (str(plan.currency) ?? fallbackCurrency).toLowerCase(),
+    };
+  }
+  return null;
+}
+
+export function parseCoupon(coupon: unknown): CouponTerms | null {
+  if (!isObject(coupon)) return null;
+  const percent = typeof coupon.percent_off === 'number' || typeof coupon.percent_off === 'string' ? decimal(coupon.percent_off) : null;
+  const amount = typeof coupon.amount_off === 'number' ? Math.trunc(coupon.amount_off) : null;
+  if (percent === null && amount === null) return null;
+  return { percentOff: percent, amountOff: amount, currency: str(coupon.currency)?.toLowerCase() ?? null };
+}
+
+/** A Discount object (any version): embedded `coupon`, or `source.coupon` (2025-09-30.clover+). */
+export function parseDiscount(discount: unknown, deleted: boolean): DiscountTerms | null {
+  if (!isObject(discount)) return null;
+  const discountId = str(discount.id);
+  if (!discountId) return null;
+  const embedded = parseCoupon(discount.coupon);
+  const source = isObject(discount.source) ? discount.source : null;
+  const couponId = idOf(discount.coupon) ?? (source ? idOf(source.coupon) : null);
+  return {
+    discountId,
+    customerId: idOf(discount.customer),
+    subscriptionId: idOf(discount.subscription),
+    coupon: embedded ?? (source && isObject(source.coupon) ? parseCoupon(source.coupon) : null),
+    couponId,
+    deleted,
+  };
+}
+
+/** Reads a subscription object of any API version; null when it is not one. */
+export function parseSubscription(object: unknown): SubscriptionState | null {
+  if (!isObject(object) || object.object !== 'subscription') return null;
+  const subscriptionId = str(object.id);
+  const customerId = idOf(object.customer);
+  if (!subscriptionId || !customerId) return null;
+  const currency = (str(object.currency) ?? '').toLowerCase();
+  const rawItems = isObject(object.items) && Array.isArray(object.items.data) ? (object.items.data as unknown[]) : [];
+  const items: ItemState[] = [];
+  for (const raw of rawItems) {
+    if (!isObject(raw)) continue;
+    const price = priceTerms(raw, currency || 'usd');
+    if (!price) continue;
+    items.push({ price, quantity: typeof raw.quantity === 'number' && raw.quantity >= 0 ? raw.quantity : 1 });
+  }
+  const embeddedCoupons: CouponTerms[] = [];
+  const seen = new Set<string>();
+  // Legacy: the subscription embeds its discount with the coupon (2024-06-20, acacia).
+  if (isObject(object.discount)) {
+    const c = parseCoupon(object.discount.coupon);
+    if (c) embeddedCoupons.push(c);
+    const id = str(object.discount.id);
+    if (id) seen.add(id);
+  }
+  const discountIds: string[] = [];
+  if (Array.isArray(object.discounts)) {
+    for (const d of object.discounts as unknown[]) {
+      const id = idOf(d);
+      if (!id || seen.has(id)) continue;
+      seen.add(id);
+      // An expanded Discount carries its coupon; an id is resolved through customer.discount.* events.
+      const expanded = isObject(d) ? parseDiscount(d, false) : null;
+      if (expanded?.coupon) embeddedCoupons.push(expanded.coupon);
+      else discountIds.push(id);
+    }
+  }
+  return {
+    subscriptionId,
+    customerId,
+    currency: currency || items[0]?.price.currency || 'usd',
+    status: str(object.status) ?? 'unknown',
+    cancelAtPeriodEnd: object.cancel_at_period_end === true,
+    items,
+    embeddedCoupons,
+    discountIds,
+  };
+}
+
+// ---------------------------------------------------------------- monthly value
+/** month ÷ interval_count; year ÷ (12 × interval_count); week × 52/12 ÷ interval_count; day × 365/12 ÷ interval_count. */
+export function monthlyFactor(interval: Interval, intervalCount: number): Rational {
+  const count = BigInt(Math.max(1, Math.trunc(intervalCount)));
+  switch (interval) {
+    case 'month':
+      return rat(1n, count);
+    case 'year':
+      return rat(1n, 12n * count);
+    case 'week':
+      return rat(52n, 12n * count);
+    case 'day':
+      return rat(365n, 12n * count);
+  }
+}
+
+/**
+ * A subscription's monthly value in cents: 0 unless active or past_due; items × quantity normalized
+ * to a month and summed; then each discount in order (percent_off, or amount_off normalized by the
+ * subscription's interval), never below 0; rounded once, half away from zero. Tax excluded.
+ */
+export function monthlyCents(state: SubscriptionState, referenced: readonly CouponTerms[]): number {
+  if (!countingStatuses.has(state.status)) return 0;
+  let total = ZERO;
+  for (const item of state.items) {
+    if (item.price.metered || item.price.unitAmount === null) continue;
+    total = add(total, mul(mul(item.price.unitAmount, rat(BigInt(Math.trunc(item.quantity)))), monthlyFactor(item.price.interval, item.price.intervalCount)));
+  }
+  const first = state.items[0]?.price;
+  const billingFactor = first ? monthlyFactor(first.interval, first.intervalCount) : rat(1n);
+  for (const coupon of [...state.embeddedCoupons, ...referenced]) {
+    if (coupon.percentOff !== null) {
+      total = mul(total, sub(rat(1n), mul(coupon.percentOff, rat(1n, 100n))));
+    } else if (coupon.amountOff !== null && (coupon.currency === null || coupon.currency === state.currency)) {
+      total = sub(total, mul(rat(BigInt(coupon.amountOff)), billingFactor));
+    }
+  }
+  if (isNegative(total)) total = ZERO;
+  return roundHalfAwayFromZero(total);
+}
+
+// ---------------------------------------------------------------- storage form
+/** JSON form of rationals: "n/d". */
+const encodeRat = (r: Rational | null): string | null => (r === null ? null : `${r.n}/${r.d}`);
+function decodeRat(text: unknown): Rational | null {
+  if (typeof text !== 'string') return null;
+  const [n, d] = text.split('/');
+  return n !== undefined && d !== undefined ? rat(BigInt(n), BigInt(d)) : null;
+}
+
+export function encodeCoupon(c: CouponTerms): Json {
+  return { percent_off: encodeRat(c.percentOff), amount_off: c.amountOff, currency: c.currency };
+}
+
+export function decodeCoupon(j: unknown): CouponTerms | null {
+  if (!isObject(j)) return null;
+  return { percentOff: decodeRat(j.percent_off), amountOff: typeof j.amount_off === 'number' ? j.amount_off : null, currency: str(j.currency) };
+}
+
+export function encodeState(s: SubscriptionState): Json {
+  return {
+    subscription_id: s.subscriptionId,
+    customer_id: s.customerId,
+    currency: s.currency,
+    status: s.status,
+    cancel_at_period_end: s.cancelAtPeriodEnd,
+    items: s.items.map((i) => ({
+      unit_amount: encodeRat(i.price.unitAmount),
+      interval: i.price.interval,
+      interval_count: i.price.intervalCount,
+      metered: i.price.metered,
+      currency: i.price.currency,
+      quantity: i.quantity,
+    })),
+    embedded_coupons: s.embeddedCoupons.map(encodeCoupon),
+    discount_ids: [...s.discountIds],
+  };
+}
+
+export function decodeState(j: Json): SubscriptionState {
+  const items = (Array.isArray(j.items) ? (j.items as Json[]) : []).map((i) => ({
+    price: {
+      unitAmount: decodeRat(i.unit_amount),
+      interval: i.interval as Interval,
+      intervalCount: Number(i.interval_count),
+      metered: i.metered === true,
+      currency: String(i.currency),
+    },
+    quantity: Number(i.quantity),
+  }));
+  return {
+    subscriptionId: String(j.subscription_id),
+    customerId: String(j.customer_id),
+    currency: String(j.currency),
+    status: String(j.status),
+    cancelAtPeriodEnd: j.cancel_at_period_end === true,
+    items,
+    embeddedCoupons: (Array.isArray(j.embedded_coupons) ? (j.embedded_coupons as unknown[]) : []).map(decodeCoupon).filter((c): c is CouponTerms => c !== null),
+    discountIds: Array.isArray(j.discount_ids) ? (j.discount_ids as unknown[]).map(String) : [],
+  };
+}
+
+export function encodeDiscount(d: DiscountTerms): Json {
+  return {
+    discount_id: d.discountId,
+    customer_id: d.customerId,
+    subscription_id: d.subscriptionId,
+    coupon: d.coupon ? encodeCoupon(d.coupon) : null,
+    coupon_id: d.couponId,
+    deleted: d.deleted,
+  };
+}
+
+export function decodeDiscount(j: Json): DiscountTerms {
+  return {
+    discountId: String(j.discount_id),
+    customerId: str(j.customer_id),
+    subscriptionId: str(j.subscription_id),
+    coupon: decodeCoupon(j.coupon),
+    couponId: str(j.coupon_id),
+    deleted: j.deleted === true,
+  };
+}

@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
+import { projectionLag, runVersionedProjection } from '../../lib/projection.ts';
+import { activeVersion, checkpointName } from '../../lib/projection-versions.ts';
+import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.ts';
+import { stripeRecords } from '../../test/support/stripe-records.ts';
+import { coupon, discount, event, subscription, type ApiVersion, type CouponSpec, type ItemSpec } from '../../cli/demo/stripe-objects.ts';
+import { mrrProjection } from './main.ts';
+
+const DAY = 86_400;
+const jan1 = Date.UTC(2026, 0, 1) / 1000;
+let seq = 0;
+
+/** One subscription event for a customer's story. */
+function sub(
+  v: ApiVersion,
+  customer: string,
+  at: number,
+  spec: { id?: string; status: string; items: ItemSpec[]; type?: string; cancelAtPeriodEnd?: boolean; currency?: string; coupon?: CouponSpec; discountIds?: string[] },
+): Record<string, unknown> {
+  const type = spec.type ?? 'customer.subscription.updated';
+  seq++;
+  return event(v, {
+    id: `evt_${customer}_${String(seq).padStart(4, '0')}`,
+    type,
+    created: at,
+    object: subscription(v, { id: spec.id ?? `sub_${customer}`, customer, created: jan1, ...spec }),
+  });
+}
+
+describe('MRR projection through Kafka into the analytics views', () => {
+  let t: TestEnv;
+  let running: { stop(): Promise<void> };
+  const events: Record<string, unknown>[] = [];
+  const v: ApiVersion = '2025-03-31.basil';
+  const legacy: ApiVersion = '2024-06-20';
+  const clover: ApiVersion = '2025-09-30.clover';
+
+  // Interval normalization, quantity, items (one customer each; MRR computed by hand).
+  events.push(sub(v, 'cus_month', jan1, { status: 'active', items: [{ unitAmount: 2900 }], type: 'customer.subscription.created' })); // 2900
+  events.push(sub(legacy, 'cus_year', jan1, { status: 'active', items: [{ unitAmount: 29000, interval: 'year' }] })); // 2416.67 → 2417
+  events.push(sub(v, 'cus_week', jan1, { status: 'active', items: [{ unitAmount: 1000, interval: 'week' }] })); // 4333.33 → 4333
+  events.push(sub(clover, 'cus_day', jan1, { status: 'active', items: [{ unitAmount: 100, interval: 'day' }] })); // 3041.67 → 3042
+  events.push(sub(v, 'cus_quarter', jan1, { status: 'active', items: [{ unitAmount: 9000, interval: 'month', intervalCount: 3 }] })); // 3000
+  events.push(sub(v, 'cus_qty', jan1, { status: 'active', items: [{ unitAmount: 1200, quantity: 5 }] })); // 6000
+  events.push(sub(legacy, 'cus_items', jan1, { status: 'active', items: [{ unitAmount: 2900 }, { unitAmount: 12000, interval: 'year' }] })); // 2900 + 1000
+  // Discounts: embedded (legacy), by reference (basil), by reference to a coupon delivered late (clover).
+  events.push(sub(legacy, 'cus_pct', jan1, { status: 'active', items: [{ unitAmount: 4000 }], coupon: { id: 'Q25', percentOff: 25 } })); // 3000
+  events.push(sub(v, 'cus_amt', jan1, { status: 'active', items: [{ unitAmount: 24000, interval: 'year' }], discountIds: ['di_amt'] })); // 2000 − 6000/12 = 1500
+  events.push(event(v, { id: 'evt_cus_amt_disc', type: 'customer.discount.created', created: jan1, object: discount(v, { id: 'di_amt', customer: 'cus_amt', subscription: 'sub_cus_amt', coupon: { id: 'OFF60', amountOff: 6000 }, start: jan1 }) }));
+  events.push(sub(clover, 'cus_late', jan1, { status: 'active', items: [{ unitAmount: 5000 }], discountIds: ['di_late'] })); // 5000 × 0.8 = 4000
+  events.push(event(clover, { id: 'evt_cus_late_disc', type: 'customer.discount.created', created: jan1, object: discount(clover, { id: 'di_late', customer: 'cus_late', subscription: 'sub_cus_late', coupon: { id: 'SAVE20', percentOff: 20 }, start: jan1 }) }));
+  const lateCoupon = event(clover, { id: 'evt_coupon_save20', type: 'coupon.created', created: jan1 - 10 * DAY, object: coupon({ id: 'SAVE20', percentOff: 20 }) });
+  // Lifecycles.
+  events.push(sub(v, 'cus_trial', jan1, { status: 'trialing', items: [{ unitAmount: 4900 }], type: 'customer.subscription.created' }));
+  events.push(sub(v, 'cus_trial', jan1 + 14 * DAY, { status: 'active', items: [{ unitAmount: 4900 }] })); // new on Jan 15
+  events.push(sub(v, 'cus_pastdue', jan1, { status: 'active', items: [{ unitAmount: 1000 }] }));
+  events.push(sub(v, 'cus_pastdue', jan1 + 31 * DAY, { status: 'past_due', items: [{ unitAmount: 1000 }] })); // still 1000
+  events.push(sub(v, 'cus_unpaid', jan1, { status: 'active', items: [{ unitAmount: 1500 }] }));
+  events.push(sub(v, 'cus_unpaid', jan1 + 45 * DAY, { status: 'unpaid', items: [{ unitAmount: 1500 }] })); // churn Feb 15
+  events.push(sub(v, 'cus_cape', jan1, { status: 'active', items: [{ unitAmount: 2000 }] }));
+  events.push(sub(v, 'cus_cape', jan1 + 10 * DAY, { status: 'active', items: [{ unitAmount: 2000 }], cancelAtPeriodEnd: true })); // no movement
+  events.push(sub(v, 'cus_cape', jan1 + 31 * DAY, { status: 'canceled', items: [{ unitAmount: 2000 }], cancelAtPeriodEnd: true, type: 'customer.subscription.deleted' })); // churn Feb 1
+  events.push(sub(v, 'cus_cancel', jan1, { status: 'active', items: [{ unitAmount: 800 }] }));
+  events.push(sub(v, 'cus_cancel', jan1 + 5 * DAY, { status: 'canceled', items: [{ unitAmount: 800 }], type: 'customer.subscription.deleted' })); // churn Jan 6
+  events.push(sub(v, 'cus_back', jan1, { id: 'sub_back1', status: 'active', items: [{ unitAmount: 1000 }] }));
+  events.push(sub(v, 'cus_back', jan1 + 20 * DAY, { id: 'sub_back1', status: 'canceled', items: [{ unitAmount: 1000 }] })); // churn Jan 21
+  events.push(sub(v, 'cus_back', jan1 + 70 * DAY, { id: 'sub_back2', status: 'active', items: [{ unitAmount: 1200 }], type: 'customer.subscription.created' })); // reactivation Mar 12
+  events.push(sub(v, 'cus_two', jan1, { id: 'sub_two_a', status: 'active', items: [{ unitAmount: 3000 }] }));
+  events.push(sub(v, 'cus_two', jan1 + 40 * DAY, { id: 'sub_two_b', status: 'active', items: [{ unitAmount: 500 }] })); // expansion Feb 10
+  events.push(sub(v, 'cus_two', jan1 + 60 * DAY, { id: 'sub_two_a', status: 'canceled', items: [{ unitAmount: 3000 }] })); // contraction Mar 2
+  events.push(sub(v, 'cus_fx', jan1, { id: 'sub_fx_usd', status: 'active', items: [{ unitAmount: 1000, currency: 'usd' }], currency: 'usd' }));
+  events.push(sub(v, 'cus_fx', jan1 + DAY, { id: 'sub_fx_eur', status: 'active', items: [{ unitAmount: 900, currency: 'eur' }], currency: 'eur' }));
+
+  before(async () => {
+    t = await createTestEnv('mrr');
+    await createTopics(t.rt.kafka);
+    await registerSchemas(t.rt.kafka);
+    const appender = await t.rt.kafka.appender();
+    // Out of order and with duplicates, as Stripe delivers: reversed, then everything again; the coupon last.
+    await appender.append('stripe.events.v1', stripeRecords([...events].reverse()));
+    await appender.append('stripe.events.v1', stripeRecords(events.slice(0, 12)));
+    await appender.append('stripe.events.v1', stripeRecords([lateCoupon]));
+    running = await runVersionedProjection(t.rt, mrrProjection, { pollMs: 200 });
+    await eventually(async () => {
+      const version = await activeVersion(t.rt.db, 'mrr');
+      return version && (await projectionLag(t.rt, checkpointName(version), ['stripe.events.v1'])) === 0 ? true : undefined;
+    }, { what: 'the MRR projection to catch up' });
+  });
+  after(async () => {
+    await running.stop();
+    await t.cleanup();
+  });
+
+  const q = async <R extends Record<string, unknown>>(sql: string, values: unknown[] = []) => (await t.rt.db.query<R>(sql, values)).rows;
+
+  it('computes each customer MRR as the policy says (values computed by hand)', async () => {
+    const rows = await q<{ customer_id: string; currency: string; mrr_cents: number }>('SELECT customer_id, currency, mrr_cents FROM analytics.customer_mrr ORDER BY 1, 2');
+    const got = Object.fromEntries(rows.map((r) => [`${r.customer_id}/${r.currency}`, r.mrr_cents]));
+    assert.deepEqual(got, {
+      'cus_amt/usd': 1500,
+      'cus_back/usd': 1200,
+      'cus_cancel/usd': 0,
+      'cus_cape/usd': 0,
+      'cus_day/usd': 3042,
+      'cus_fx/eur': 900,
+      'cus_fx/usd': 1000,
+      'cus_items/usd': 3900,
+      'cus_late/usd': 4000,
+      'cus_month/usd': 2900,
+      'cus_pastdue/usd': 1000,
+      'cus_pct/usd': 3000,
+      'cus_qty/usd': 6000,
+      'cus_quarter/usd': 3000,
+      'cus_trial/usd': 4900,
+      'cus_two/usd': 500,
+      'cus_unpaid/usd': 0,
+      'cus_week/usd': 4333,
+      'cus_year/usd': 2417,
+    });
+  });
+
+  it('records each lifecycle change as the right movement at the right time', async () => {
+    const rows = await q<{ customer_id: string; day: string; movement: string; delta_cents: number }>(
+      `SELECT customer_id, to_char(occurred_at AT TIME ZONE 'UTC', 'MM-DD') AS day, movement, delta_cents FROM analytics.mrr_movements
+       WHERE customer_id IN ('cus_trial','cus_pastdue','cus_unpaid','cus_cape','cus_cancel','cus_back','cus_two','cus_fx') ORDER BY customer_id, occurred_at, currency`,
+    );
+    assert.deepEqual(
+      rows.map((r) => `${r.customer_id} ${r.day} ${r.movement} ${r.delta_cents}`),
+      [
+        'cus_back 01-01 new 1000',
+        'cus_back 01-21 churn -1000',
+        'cus_back 03-12 reactivation 1200',
+        'cus_cancel 01-01 new 800',
+        'cus_cancel 01-06 churn -800',
+        'cus_cape 01-01 new 2000',
+        'cus_cape 02-01 churn -2000',
+        'cus_fx 01-01 new 1000',
+        'cus_fx 01-02 new 900',
+        'cus_pastdue 01-01 new 1000',
+        'cus_trial 01-15 new 4900',
+        'cus_two 01-01 new 3000',
+        'cus_two 02-10 expansion 500',
+        'cus_two 03-02 contraction -3000',
+        'cus_unpaid 01-01 new 1500',
+        'cus_unpaid 02-15 churn -1500',
+      ],
+    );
+  });
+
+  it('bridges every month: opening + movements = closing, closing = next opening, matching customer MRR now', async () => {
+    const months = await q<{ month: string; opening_mrr_cents: number; new_cents: number; expansion_cents: number; contraction_cents: number; churn_cents: number; reactivation_cents: number; closing_mrr_cents: number }>(
+      "SELECT to_char(month, 'YYYY-MM') AS month, opening_mrr_cents, new_cents, expansion_cents, contraction_cents, churn_cents, reactivation_cents, closing_mrr_cents FROM analytics.mrr_monthly WHERE currency = 'usd' ORDER BY 1",
+    );
+    assert.equal(months[0]?.month, '2026-01');
+    assert.equal(months.at(-1)?.month, new Date().toISOString().slice(0, 7));
+    for (const [i, m] of months.entries()) {
+      assert.equal(m.opening_mrr_cents + m.new_cents + m.expansion_cents + m.contraction_cents + m.churn_cents + m.reactivation_cents, m.closing_mrr_cents, m.month);
+      if (i > 0) assert.equal(m.opening_mrr_cents, months[i - 1]?.closing_mrr_cents, m.month);
+    }
+    // February by hand: expansion 500 (cus_two); churn −2000 (cus_cape) −1500 (cus_unpaid).
+    const feb = months.find((m) => m.month === '2026-02');
+    assert.deepEqual([feb?.new_cents, feb?.expansion_cents, feb?.contraction_cents, feb?.churn_cents, feb?.reactivation_cents], [0, 500, 0, -3500, 0]);
+    const [now] = await q<{ total: number }>("SELECT sum(mrr_cents)::bigint AS total FROM analytics.customer_mrr WHERE currency = 'usd'");
+    assert.equal(months.at(-1)?.closing_mrr_cents, now?.total);
+  });
+
+  it('has a row for every UTC day from the first movement to today, with paying customers', async () => {
+    const [span] = await q<{ days: number; rows: number }>(
+      "SELECT (current_date - '2026-01-01'::date + 1) AS days, count(*)::int AS rows FROM analytics.mrr_daily WHERE currency = 'usd'",
+    );
+    assert.equal(span?.rows, span?.days);
+    const [jan6] = await q<{ mrr_cents: number; paying_customers: number }>("SELECT mrr_cents, paying_customers FROM analytics.mrr_daily WHERE currency = 'usd' AND day = '2026-01-06'");
+    // Jan 6: every usd customer active on Jan 1 minus cus_cancel (churned that day); cus_trial not yet paying.
+    assert.deepEqual(jan6, { mrr_cents: 2900 + 2417 + 4333 + 3042 + 3000 + 6000 + 3900 + 3000 + 1500 + 4000 + 1000 + 1500 + 2000 + 1000 + 3000 + 1000, paying_customers: 16 });
+  });
+
+  it('builds revenue cohorts from first new movements; a returning customer stays in its cohort', async () => {
+    const rows = await q<{ cohort: string; k: number; cohort_customers: number; retained_customers: number; cohort_mrr_cents: number; retained_mrr_cents: number }>(
+      "SELECT to_char(cohort_month, 'YYYY-MM') AS cohort, months_since_start AS k, cohort_customers, retained_customers, cohort_mrr_cents, retained_mrr_cents FROM analytics.cohort_retention WHERE currency = 'usd' AND months_since_start <= 2 ORDER BY 1, 2",
+    );
+    // January usd cohort: 18 customers (all but cus_fx's eur side); new MRR as computed above + cus_trial 4900.
+    const jan = rows.filter((r) => r.cohort === '2026-01');
+    assert.equal(jan.length, 3);
+    const janMrr = 2900 + 2417 + 4333 + 3042 + 3000 + 6000 + 3900 + 3000 + 1500 + 4000 + 4900 + 1000 + 1500 + 2000 + 800 + 1000 + 3000 + 1000;
+    assert.deepEqual(jan[0], { cohort: '2026-01', k: 0, cohort_customers: 18, retained_customers: 16, cohort_mrr_cents: janMrr, retained_mrr_cents: janMrr - 800 - 1000 });
+    // End of February: also cus_cape and cus_unpaid gone; cus_two at 3500.
+    assert.equal(jan[1]?.retained_customers, 14);
+    assert.equal(jan[1]?.retained_mrr_cents, janMrr - 800 - 1000 - 2000 - 1500 + 500);
+    // End of March: cus_back is back (1200, counted in its January cohort); cus_two down to 500.
+    assert.equal(jan[2]?.retained_customers, 15);
+    assert.equal(jan[2]?.retained_mrr_cents, janMrr - 800 - 1000 - 2000 - 1500 + 500 - 3000 + 1200);
+  });
+});

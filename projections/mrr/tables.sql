@@ -1,0 +1,60 @@
+-- MRR projection tables, created per version in schema {{schema}} (see lib/projection-versions.ts).
+
+-- Every subscription version received: (subscription, created, event) → normalized state.
+-- Inserting the same event twice is a no-op; a customer's MRR is recomputed from these.
+CREATE TABLE {{schema}}.subscription_versions (
+  subscription_id text NOT NULL,
+  created_at timestamptz NOT NULL,
+  event_id text NOT NULL,
+  customer_id text NOT NULL,
+  state jsonb NOT NULL,
+  PRIMARY KEY (subscription_id, created_at, event_id)
+);
+CREATE INDEX ON {{schema}}.subscription_versions (customer_id);
+
+-- Discount definitions (customer.discount.*), for subscriptions that reference discounts by id.
+CREATE TABLE {{schema}}.discount_versions (
+  discount_id text NOT NULL,
+  created_at timestamptz NOT NULL,
+  event_id text NOT NULL,
+  customer_id text,
+  coupon_id text,
+  terms jsonb NOT NULL,
+  PRIMARY KEY (discount_id, created_at, event_id)
+);
+CREATE INDEX ON {{schema}}.discount_versions (customer_id);
+CREATE INDEX ON {{schema}}.discount_versions (coupon_id);
+
+-- Coupon definitions (coupon.*), for discounts that reference their coupon by id (clover+).
+CREATE TABLE {{schema}}.coupon_versions (
+  coupon_id text NOT NULL,
+  created_at timestamptz NOT NULL,
+  event_id text NOT NULL,
+  terms jsonb,
+  PRIMARY KEY (coupon_id, created_at, event_id)
+);
+
+-- Each change of a customer's MRR per currency; replaced whole when the customer is recomputed.
+CREATE TABLE {{schema}}.movements (
+  customer_id text NOT NULL,
+  seq int NOT NULL,
+  currency text NOT NULL,
+  occurred_at timestamptz NOT NULL,
+  movement text NOT NULL CHECK (movement IN ('new', 'expansion', 'contraction', 'churn', 'reactivation')),
+  delta_cents bigint NOT NULL,
+  mrr_before_cents bigint NOT NULL,
+  mrr_after_cents bigint NOT NULL,
+  stripe_event_id text NOT NULL,
+  PRIMARY KEY (customer_id, seq)
+);
+CREATE INDEX ON {{schema}}.movements (currency, occurred_at);
+CREATE INDEX ON {{schema}}.movements (customer_id, currency, occurred_at, seq);
+
+CREATE TABLE {{schema}}.customer_mrr (
+  customer_id text NOT NULL,
+  currency text NOT NULL,
+  mrr_cents bigint NOT NULL,
+  first_paid_at timestamptz,
+  last_movement_at timestamptz NOT NULL,
+  PRIMARY KEY (customer_id, currency)
+);

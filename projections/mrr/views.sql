@@ -1,0 +1,117 @@
+-- Analytics views over MRR projection version {{schema}}. Created when the version is activated.
+
+CREATE VIEW analytics.mrr_movements AS
+SELECT occurred_at, customer_id, currency, movement, delta_cents, mrr_before_cents, mrr_after_cents, stripe_event_id
+FROM {{schema}}.movements;
+COMMENT ON VIEW analytics.mrr_movements IS 'Every change of a customer''s MRR, one row per change, at the Stripe event''s created time. Money in minor units.';
+COMMENT ON COLUMN analytics.mrr_movements.occurred_at IS 'When the change happened: the created time of the Stripe event that caused it.';
+COMMENT ON COLUMN analytics.mrr_movements.customer_id IS 'Stripe customer id.';
+COMMENT ON COLUMN analytics.mrr_movements.currency IS 'Lowercase ISO 4217 currency; MRR is never converted between currencies.';
+COMMENT ON COLUMN analytics.mrr_movements.movement IS 'new (0 → >0, first time), reactivation (0 → >0 again), expansion (up), contraction (down), churn (>0 → 0).';
+COMMENT ON COLUMN analytics.mrr_movements.delta_cents IS 'mrr_after_cents − mrr_before_cents: positive for new, reactivation, expansion; negative for contraction, churn.';
+COMMENT ON COLUMN analytics.mrr_movements.mrr_before_cents IS 'The customer''s MRR in this currency just before the change.';
+COMMENT ON COLUMN analytics.mrr_movements.mrr_after_cents IS 'The customer''s MRR in this currency just after the change.';
+COMMENT ON COLUMN analytics.mrr_movements.stripe_event_id IS 'The Stripe event (evt_...) at which the change happened.';
+
+CREATE VIEW analytics.customer_mrr AS
+SELECT customer_id, currency, mrr_cents, first_paid_at, last_movement_at
+FROM {{schema}}.customer_mrr;
+COMMENT ON VIEW analytics.customer_mrr IS 'Each customer''s MRR now, per currency (0 for churned customers).';
+COMMENT ON COLUMN analytics.customer_mrr.customer_id IS 'Stripe customer id.';
+COMMENT ON COLUMN analytics.customer_mrr.currency IS 'Lowercase ISO 4217 currency.';
+COMMENT ON COLUMN analytics.customer_mrr.mrr_cents IS 'Monthly recurring revenue now, in minor units, after discounts, before tax.';
+COMMENT ON COLUMN analytics.customer_mrr.first_paid_at IS 'Time of the customer''s first new movement in this currency (its cohort).';
+COMMENT ON COLUMN analytics.customer_mrr.last_movement_at IS 'Time of its latest movement.';
+
+CREATE VIEW analytics.mrr_daily AS
+WITH bounds AS (
+  SELECT currency, min((occurred_at AT TIME ZONE 'UTC')::date) AS first_day FROM {{schema}}.movements GROUP BY currency
+), days AS (
+  SELECT b.currency, d::date AS day
+  FROM bounds b, generate_series(b.first_day, (now() AT TIME ZONE 'UTC')::date, interval '1 day') AS d
+), per_day AS (
+  SELECT currency, (occurred_at AT TIME ZONE 'UTC')::date AS day,
+         sum(delta_cents) AS delta_cents,
+         sum(CASE WHEN mrr_before_cents = 0 AND mrr_after_cents > 0 THEN 1 WHEN mrr_before_cents > 0 AND mrr_after_cents = 0 THEN -1 ELSE 0 END) AS delta_customers
+  FROM {{schema}}.movements GROUP BY 1, 2
+)
+SELECT d.day, d.currency,
+       (sum(COALESCE(p.delta_cents, 0)) OVER w)::bigint AS mrr_cents,
+       (sum(COALESCE(p.delta_customers, 0)) OVER w)::bigint AS paying_customers
+FROM days d LEFT JOIN per_day p ON p.currency = d.currency AND p.day = d.day
+WINDOW w AS (PARTITION BY d.currency ORDER BY d.day);
+COMMENT ON VIEW analytics.mrr_daily IS 'MRR at the end of every UTC day, per currency, from the first movement to today (no gaps).';
+COMMENT ON COLUMN analytics.mrr_daily.day IS 'UTC calendar day.';
+COMMENT ON COLUMN analytics.mrr_daily.currency IS 'Lowercase ISO 4217 currency.';
+COMMENT ON COLUMN analytics.mrr_daily.mrr_cents IS 'Total MRR at the end of the day, in minor units.';
+COMMENT ON COLUMN analytics.mrr_daily.paying_customers IS 'Customers with MRR > 0 at the end of the day.';
+
+CREATE VIEW analytics.mrr_monthly AS
+WITH bounds AS (
+  SELECT currency, min(date_trunc('month', occurred_at AT TIME ZONE 'UTC'))::date AS first_month FROM {{schema}}.movements GROUP BY currency
+), months AS (
+  SELECT b.currency, m::date AS month
+  FROM bounds b, generate_series(b.first_month, date_trunc('month', now() AT TIME ZONE 'UTC')::date, interval '1 month') AS m
+), per_month AS (
+  SELECT currency, date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date AS month,
+         sum(delta_cents) FILTER (WHERE movement = 'new') AS new_cents,
+         sum(delta_cents) FILTER (WHERE movement = 'expansion') AS expansion_cents,
+         sum(delta_cents) FILTER (WHERE movement = 'contraction') AS contraction_cents,
+         sum(delta_cents) FILTER (WHERE movement = 'churn') AS churn_cents,
+         sum(delta_cents) FILTER (WHERE movement = 'reactivation') AS reactivation_cents,
+         sum(delta_cents) AS net_cents
+  FROM {{schema}}.movements GROUP BY 1, 2
+)
+SELECT m.month, m.currency,
+       (COALESCE(sum(p.net_cents) OVER w, 0) - COALESCE(p.net_cents, 0))::bigint AS opening_mrr_cents,
+       COALESCE(p.new_cents, 0)::bigint AS new_cents,
+       COALESCE(p.expansion_cents, 0)::bigint AS expansion_cents,
+       COALESCE(p.contraction_cents, 0)::bigint AS contraction_cents,
+       COALESCE(p.churn_cents, 0)::bigint AS churn_cents,
+       COALESCE(p.reactivation_cents, 0)::bigint AS reactivation_cents,
+       COALESCE(sum(p.net_cents) OVER w, 0)::bigint AS closing_mrr_cents
+FROM months m LEFT JOIN per_month p ON p.currency = m.currency AND p.month = m.month
+WINDOW w AS (PARTITION BY m.currency ORDER BY m.month);
+COMMENT ON VIEW analytics.mrr_monthly IS 'MRR bridge per UTC month and currency: opening + new + expansion + contraction + churn + reactivation = closing (contraction and churn are negative).';
+COMMENT ON COLUMN analytics.mrr_monthly.month IS 'First day of the UTC month.';
+COMMENT ON COLUMN analytics.mrr_monthly.currency IS 'Lowercase ISO 4217 currency.';
+COMMENT ON COLUMN analytics.mrr_monthly.opening_mrr_cents IS 'MRR at the start of the month (= previous month''s closing).';
+COMMENT ON COLUMN analytics.mrr_monthly.new_cents IS 'Sum of new movements (customers paying for the first time).';
+COMMENT ON COLUMN analytics.mrr_monthly.expansion_cents IS 'Sum of expansions (positive).';
+COMMENT ON COLUMN analytics.mrr_monthly.contraction_cents IS 'Sum of contractions (negative).';
+COMMENT ON COLUMN analytics.mrr_monthly.churn_cents IS 'Sum of churn (negative).';
+COMMENT ON COLUMN analytics.mrr_monthly.reactivation_cents IS 'Sum of reactivations (returning customers, positive).';
+COMMENT ON COLUMN analytics.mrr_monthly.closing_mrr_cents IS 'MRR at the end of the month.';
+
+CREATE VIEW analytics.cohort_retention AS
+WITH members AS (
+  SELECT customer_id, currency, date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date AS cohort_month, delta_cents AS new_cents
+  FROM {{schema}}.movements WHERE movement = 'new'
+), grid AS (
+  SELECT m.*, k.k AS months_since_start
+  FROM members m,
+       generate_series(0, ((extract(year FROM now() AT TIME ZONE 'UTC') * 12 + extract(month FROM now() AT TIME ZONE 'UTC'))
+                          - (extract(year FROM m.cohort_month) * 12 + extract(month FROM m.cohort_month)))::int) AS k(k)
+), state AS (
+  SELECT g.*,
+         (SELECT mv.mrr_after_cents FROM {{schema}}.movements mv
+          WHERE mv.customer_id = g.customer_id AND mv.currency = g.currency
+            AND mv.occurred_at < ((g.cohort_month + (g.months_since_start + 1) * interval '1 month')::timestamp AT TIME ZONE 'UTC')
+          ORDER BY mv.occurred_at DESC, mv.seq DESC LIMIT 1) AS mrr_then
+  FROM grid g
+)
+SELECT cohort_month, currency, months_since_start,
+       count(*)::bigint AS cohort_customers,
+       (count(*) FILTER (WHERE mrr_then > 0))::bigint AS retained_customers,
+       sum(new_cents)::bigint AS cohort_mrr_cents,
+       COALESCE(sum(mrr_then) FILTER (WHERE mrr_then > 0), 0)::bigint AS retained_mrr_cents
+FROM state
+GROUP BY cohort_month, currency, months_since_start;
+COMMENT ON VIEW analytics.cohort_retention IS 'Revenue cohorts: customers grouped by the UTC month of their first new movement (returning customers stay in it), and how many are still paying k months later.';
+COMMENT ON COLUMN analytics.cohort_retention.cohort_month IS 'First day of the UTC month of the members'' first new movement.';
+COMMENT ON COLUMN analytics.cohort_retention.currency IS 'Lowercase ISO 4217 currency.';
+COMMENT ON COLUMN analytics.cohort_retention.months_since_start IS 'k: retention is measured at the end of month cohort_month + k (0 = the cohort month itself).';
+COMMENT ON COLUMN analytics.cohort_retention.cohort_customers IS 'Customers in the cohort.';
+COMMENT ON COLUMN analytics.cohort_retention.retained_customers IS 'Members with MRR > 0 at the end of month cohort_month + k.';
+COMMENT ON COLUMN analytics.cohort_retention.cohort_mrr_cents IS 'Sum of the members'' new movements (their starting MRR).';
+COMMENT ON COLUMN analytics.cohort_retention.retained_mrr_cents IS 'Sum of the retained members'' MRR at the end of month cohort_month + k.';
