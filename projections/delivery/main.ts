@@ -1,0 +1,27 @@
+/**
+ * The delivery projection: dispatch requests, dispatch outcomes and provider delivery events →
+ * notifications with their timelines, unique messages per channel, and the analytics views
+ * notifications and delivery_metrics_daily. Safe to replay; order-independent.
+ */
+import { readFileSync } from 'node:fs';
+import type { VersionedProjection } from '../../lib/projection.ts';
+import { applyNotificationRecords, type DeliveryTopic } from './store.ts';
+
+const template = (file: string) => readFileSync(new URL(file, import.meta.url), 'utf8');
+const tablesSql = template('./tables.sql');
+const viewsSql = template('./views.sql');
+const topics: readonly DeliveryTopic[] = ['notify.dispatch-requests.v1', 'notify.dispatches.v1', 'notify.delivery-events.v1'];
+
+export const deliveryProjection: VersionedProjection<DeliveryTopic> = {
+  name: 'delivery',
+  revision: 1,
+  topics,
+  tables: (schema) => tablesSql.replaceAll('{{schema}}', schema),
+  views: (schema) => viewsSql.replaceAll('{{schema}}', schema),
+  viewNames: ['notifications', 'delivery_metrics_daily'],
+  forSchema: (schema) => ({
+    name: 'delivery',
+    topics,
+    apply: (client, records) => applyNotificationRecords(client, schema, records),
+  }),
+};

@@ -1,0 +1,213 @@
+/**
+ * Applies notification records (requests, dispatch outcomes, provider delivery events) to a
+ * delivery projection version. Every write is a merge that does not depend on order or repetition:
+ * steps are kept once per event id, message times keep the earliest, and a notification's status is
+ * recomputed from its steps as the highest-ranked one.
+ */
+import type { DbClient } from '../../lib/db.ts';
+import type { Incoming } from '../../lib/kafka.ts';
+import type { DeliveryEventReceived } from '../../lib/topics.ts';
+import { deliveryFact, deliveryStep, dispatchStep, normalizeMessageId, rankOf, requestedStep, type MessageFact, type Step } from './steps.ts';
+
+export type DeliveryTopic = 'notify.dispatch-requests.v1' | 'notify.dispatches.v1' | 'notify.delivery-events.v1';
+
+interface NotificationRow {
+  user_id: string | null;
+  template: string | null;
+  category: string | null;
+  priority: string | null;
+  requested_at: number | null;
+}
+
+interface MessageRow {
+  provider: string | null;
+  provider_message_id: string | null;
+  attempts: number;
+  facts: Partial<Record<MessageFact, number>>;
+}
+
+const facts: readonly MessageFact[] = ['sent_at', 'delivered_at', 'opened_at', 'clicked_at', 'bounced_at', 'failed_at', 'unsubscribed_at'];
+
+class Batch {
+  readonly notifications = new Map<string, NotificationRow>();
+  readonly messages = new Map<string, MessageRow>();
+  readonly steps = new Map<string, Step>();
+  readonly messageIds = new Map<string, { notificationId: string; channel: string }>();
+
+  notification(id: string, patch: Partial<NotificationRow> = {}): void {
+    const row = this.notifications.get(id) ?? { user_id: null, template: null, category: null, priority: null, requested_at: null };
+    this.notifications.set(id, {
+      user_id: row.user_id ?? patch.user_id ?? null,
+      template: row.template ?? patch.template ?? null,
+      category: row.category ?? patch.category ?? null,
+      priority: row.priority ?? patch.priority ?? null,
+      requested_at: row.requested_at === null ? (patch.requested_at ?? null) : Math.min(row.requested_at, patch.requested_at ?? row.requested_at),
+    });
+  }
+
+  message(notificationId: string, channel: string, patch: { provider?: string | null; providerMessageId?: string | null; attempts?: number; fact?: MessageFact; at?: number }): void {
+    const key = `${notificationId}|${channel}`;
+    const row = this.messages.get(key) ?? { provider: null, provider_message_id: null, attempts: 0, facts: {} };
+    row.provider = row.provider ?? patch.provider ?? null;
+    row.provider_message_id = row.provider_message_id ?? patch.providerMessageId ?? null;
+    row.attempts = Math.max(row.attempts, patch.attempts ?? 0);
+    if (patch.fact && patch.at !== undefined) row.facts[patch.fact] = Math.min(row.facts[patch.fact] ?? patch.at, patch.at);
+    this.messages.set(key, row);
+  }
+
+  step(s: Step): void {
+    this.steps.set(`${s.notificationId}|${s.eventId}`, s);
+    this.notification(s.notificationId);
+  }
+
+  delivery(e: DeliveryEventReceived, notificationId: string): void {
+    this.step(deliveryStep(e, notificationId));
+    const fact = deliveryFact(e);
+    this.message(notificationId, e.channel, { provider: e.provider, ...(fact ? { fact, at: e.occurred_at } : {}) });
+  }
+}
+
+export async function applyNotificationRecords(client: DbClient, schema: string, records: readonly Incoming<DeliveryTopic>[]): Promise<void> {
+  const batch = new Batch();
+  const unresolved: DeliveryEventReceived[] = [];
+  for (const r of records) {
+    switch (r.record) {
+      case 'NotificationRequested': {
+        const v = r.value;
+        batch.notification(v.notification_id, { user_id: v.user_id, template: v.template, category: v.category, priority: v.priority, requested_at: v.occurred_at });
+        batch.step(requestedStep(v));
+        break;
+      }
+      case 'NotificationDispatched': {
+        const v = r.value;
+        batch.notification(v.notification_id, { user_id: v.user_id, template: v.template, category: v.category, priority: v.priority });
+        batch.step(dispatchStep(v));
+        if (v.channel && (v.status === 'sent' || v.status === 'failed' || v.status === 'retrying')) {
+          batch.message(v.notification_id, v.channel, {
+            provider: v.provider,
+            providerMessageId: v.provider_message_id,
+            attempts: v.attempt,
+            ...(v.status === 'sent' ? { fact: 'sent_at' as const, at: v.occurred_at } : v.status === 'failed' ? { fact: 'failed_at' as const, at: v.occurred_at } : {}),
+          });
+          if (v.provider_message_id) batch.messageIds.set(normalizeMessageId(v.provider_message_id), { notificationId: v.notification_id, channel: v.channel });
+        }
+        break;
+      }
+      case 'DeliveryEventReceived': {
+        if (r.value.notification_id) batch.delivery(r.value, r.value.notification_id);
+        else unresolved.push(r.value);
+        break;
+      }
+      default: {
+        const _exhaustive: never = r;
+        void _exhaustive;
+      }
+    }
+  }
+
+  // Delivery events without a notification id: through message ids known before or in this batch.
+  const wanted = [...new Set(unresolved.map((e) => normalizeMessageId(e.provider_message_id ?? '')).filter(Boolean))];
+  const adopted = [...batch.messageIds.keys()];
+  const locks = [...new Set([...wanted, ...adopted])].sort();
+  if (locks.length > 0) {
+    // A message id registered by one partition's batch and an event parked for it by another's
+    // must not miss each other: both lock the id (sorted, before any row write) and the second sees the first.
+    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1 || m, 0)) FROM unnest($2::text[]) AS m ORDER BY m', [`${schema}:message:`, locks]);
+  }
+  const known = new Map(batch.messageIds);
+  if (wanted.length > 0) {
+    const res = await client.query<{ provider_message_id: string; notification_id: string; channel: string }>(
+      `SELECT provider_message_id, notification_id, channel FROM ${schema}.message_ids WHERE provider_message_id = ANY($1::text[])`,
+      [wanted],
+    );
+    for (const row of res.rows) known.set(row.provider_message_id, { notificationId: row.notification_id, channel: row.channel });
+  }
+  const orphans: DeliveryEventReceived[] = [];
+  for (const e of unresolved) {
+    const found = known.get(normalizeMessageId(e.provider_message_id ?? ''));
+    if (found) batch.delivery(e, found.notificationId);
+    else orphans.push(e);
+  }
+  // Orphans parked earlier whose message became known in this batch.
+  if (adopted.length > 0) {
+    const res = await client.query<{ provider_message_id: string; event: DeliveryEventReceived }>(
+      `DELETE FROM ${schema}.orphan_events WHERE provider_message_id = ANY($1::text[]) RETURNING provider_message_id, event`,
+      [adopted],
+    );
+    for (const row of res.rows) batch.delivery(row.event, (batch.messageIds.get(row.provider_message_id) as { notificationId: string }).notificationId);
+  }
+
+  await write(client, schema, batch, orphans);
+}
+
+async function write(client: DbClient, schema: string, batch: Batch, orphans: readonly DeliveryEventReceived[]): Promise<void> {
+  const ts = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms));
+  const n = [...batch.notifications];
+  if (n.length > 0) {
+    await client.query(
+      `INSERT INTO ${schema}.notifications AS t (notification_id, user_id, template, category, priority, requested_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+       ON CONFLICT (notification_id) DO UPDATE SET
+         user_id = COALESCE(t.user_id, excluded.user_id), template = COALESCE(t.template, excluded.template),
+         category = COALESCE(t.category, excluded.category), priority = COALESCE(t.priority, excluded.priority),
+         requested_at = LEAST(t.requested_at, excluded.requested_at)`,
+      [n.map(([id]) => id), n.map(([, r]) => r.user_id), n.map(([, r]) => r.template), n.map(([, r]) => r.category), n.map(([, r]) => r.priority), n.map(([, r]) => ts(r.requested_at))],
+    );
+  }
+  const s = [...batch.steps.values()];
+  if (s.length > 0) {
+    await client.query(
+      `INSERT INTO ${schema}.steps (notification_id, event_id, step, status, rank, at, channel, provider, detail)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::text[], $8::text[], $9::text[])
+       ON CONFLICT DO NOTHING`,
+      [s.map((x) => x.notificationId), s.map((x) => x.eventId), s.map((x) => x.step), s.map((x) => x.status), s.map((x) => rankOf(x.status)), s.map((x) => ts(x.at)), s.map((x) => x.channel), s.map((x) => x.provider), s.map((x) => x.detail)],
+    );
+  }
+  const m = [...batch.messages];
+  if (m.length > 0) {
+    const cols = facts.map((f) => `${f} = LEAST(t.${f}, excluded.${f})`).join(', ');
+    await client.query(
+      `INSERT INTO ${schema}.messages AS t (notification_id, channel, provider, provider_message_id, attempts, ${facts.join(', ')})
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], ${facts.map((_, i) => `$${i + 6}::timestamptz[]`).join(', ')})
+       ON CONFLICT (notification_id, channel) DO UPDATE SET
+         provider = COALESCE(t.provider, excluded.provider), provider_message_id = COALESCE(t.provider_message_id, excluded.provider_message_id),
+         attempts = GREATEST(t.attempts, excluded.attempts), ${cols}`,
+      [
+        m.map(([k]) => k.split('|')[0]),
+        m.map(([k]) => k.split('|')[1]),
+        m.map(([, r]) => r.provider),
+        m.map(([, r]) => r.provider_message_id),
+        m.map(([, r]) => r.attempts),
+        ...facts.map((f) => m.map(([, r]) => ts(r.facts[f]))),
+      ],
+    );
+  }
+  const ids = [...batch.messageIds];
+  if (ids.length > 0) {
+    await client.query(
+      `INSERT INTO ${schema}.message_ids (provider_message_id, notification_id, channel)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING`,
+      [ids.map(([k]) => k), ids.map(([, v]) => v.notificationId), ids.map(([, v]) => v.channel)],
+    );
+  }
+  if (orphans.length > 0) {
+    await client.query(
+      `INSERT INTO ${schema}.orphan_events (provider_message_id, event_id, event)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) ON CONFLICT DO NOTHING`,
+      [orphans.map((e) => normalizeMessageId(e.provider_message_id ?? '')), orphans.map((e) => e.event_id), orphans.map((e) => JSON.stringify(e))],
+    );
+  }
+  const touched = [...batch.notifications.keys()];
+  if (touched.length > 0) {
+    // Monotonic: a concurrent batch of another partition may have committed a further step; the row's
+    // latest version is compared here, so a status is never replaced by a lower one.
+    await client.query(
+      `UPDATE ${schema}.notifications n SET status = s.status, status_rank = s.rank, status_at = s.at
+       FROM (SELECT DISTINCT ON (notification_id) notification_id, status, rank, at FROM ${schema}.steps
+             WHERE notification_id = ANY($1::text[]) AND status IS NOT NULL ORDER BY notification_id, rank DESC, at DESC, event_id DESC) s
+       WHERE n.notification_id = s.notification_id
+         AND (s.rank, s.at) > (n.status_rank, COALESCE(n.status_at, '-infinity'::timestamptz))`,
+      [touched],
+    );
+  }
+}

@@ -1,0 +1,61 @@
+-- Analytics views over delivery projection version {{schema}}.
+
+CREATE VIEW analytics.notifications AS
+SELECT n.notification_id, n.user_id, n.template, n.category, n.priority, n.status, n.requested_at, n.status_at,
+       (SELECT array_agg(m.channel ORDER BY m.channel) FROM {{schema}}.messages m WHERE m.notification_id = n.notification_id AND m.sent_at IS NOT NULL) AS channels,
+       (SELECT min(m.sent_at) FROM {{schema}}.messages m WHERE m.notification_id = n.notification_id) AS sent_at,
+       (SELECT min(m.delivered_at) FROM {{schema}}.messages m WHERE m.notification_id = n.notification_id) AS delivered_at,
+       (SELECT min(m.opened_at) FROM {{schema}}.messages m WHERE m.notification_id = n.notification_id) AS opened_at,
+       (SELECT min(m.clicked_at) FROM {{schema}}.messages m WHERE m.notification_id = n.notification_id) AS clicked_at
+FROM {{schema}}.notifications n;
+COMMENT ON VIEW analytics.notifications IS 'One row per notification: what was requested, and the furthest status it reached on any channel.';
+COMMENT ON COLUMN analytics.notifications.notification_id IS 'Eventline notification id (ntf_...).';
+COMMENT ON COLUMN analytics.notifications.user_id IS 'Recipient user id.';
+COMMENT ON COLUMN analytics.notifications.template IS 'Template, e.g. payment_failed.';
+COMMENT ON COLUMN analytics.notifications.category IS 'security, payment (essential), billing, account, product, marketing, ...';
+COMMENT ON COLUMN analytics.notifications.priority IS 'CRITICAL, HIGH, NORMAL or LOW.';
+COMMENT ON COLUMN analytics.notifications.status IS 'Furthest status reached, never regressed by a late callback: requested < deferred < batched < suppressed < retrying < sent < failed < bounced < delivered < opened < clicked.';
+COMMENT ON COLUMN analytics.notifications.requested_at IS 'When it was requested.';
+COMMENT ON COLUMN analytics.notifications.status_at IS 'When it reached its status.';
+COMMENT ON COLUMN analytics.notifications.channels IS 'Channels it was sent on.';
+COMMENT ON COLUMN analytics.notifications.sent_at IS 'First send on any channel.';
+COMMENT ON COLUMN analytics.notifications.delivered_at IS 'First delivery on any channel.';
+COMMENT ON COLUMN analytics.notifications.opened_at IS 'First open.';
+COMMENT ON COLUMN analytics.notifications.clicked_at IS 'First click.';
+
+CREATE VIEW analytics.delivery_metrics_daily AS
+SELECT (COALESCE(m.sent_at, m.failed_at) AT TIME ZONE 'UTC')::date AS day,
+       m.channel,
+       COALESCE(n.category, 'unknown') AS category,
+       COALESCE(n.template, 'unknown') AS template,
+       count(m.sent_at)::bigint AS sent,
+       count(m.delivered_at)::bigint AS delivered,
+       count(m.opened_at)::bigint AS opened,
+       count(m.clicked_at)::bigint AS clicked,
+       count(m.bounced_at)::bigint AS bounced,
+       count(m.failed_at)::bigint AS failed,
+       count(m.unsubscribed_at)::bigint AS unsubscribed,
+       round(count(m.delivered_at)::numeric / NULLIF(count(m.sent_at), 0), 4) AS delivery_rate,
+       round(count(m.opened_at)::numeric / NULLIF(count(m.delivered_at), 0), 4) AS open_rate,
+       round(count(m.clicked_at)::numeric / NULLIF(count(m.delivered_at), 0), 4) AS click_rate,
+       round(count(m.bounced_at)::numeric / NULLIF(count(m.sent_at), 0), 4) AS bounce_rate
+FROM {{schema}}.messages m
+LEFT JOIN {{schema}}.notifications n USING (notification_id)
+WHERE COALESCE(m.sent_at, m.failed_at) IS NOT NULL
+GROUP BY 1, 2, 3, 4;
+COMMENT ON VIEW analytics.delivery_metrics_daily IS 'Unique messages (one per notification and channel; three opens count once) by the UTC day they were sent (or failed to send), channel, category and template.';
+COMMENT ON COLUMN analytics.delivery_metrics_daily.day IS 'UTC day the message was sent (for messages that never went out: the day sending failed).';
+COMMENT ON COLUMN analytics.delivery_metrics_daily.channel IS 'email or sms.';
+COMMENT ON COLUMN analytics.delivery_metrics_daily.category IS 'Notification category.';
+COMMENT ON COLUMN analytics.delivery_metrics_daily.template IS 'Notification template.';
+COMMENT ON COLUMN analytics.delivery_metrics_daily.sent IS 'Messages handed to the provider (or the local outbox).';
+COMMENT ON COLUMN analytics.delivery_metrics_daily.delivered IS 'Messages the provider reported delivered.';
+COMMENT ON COLUMN analytics.delivery_metrics_daily.opened IS 'Messages opened at least once (email; SMS read receipts where available).';
+COMMENT ON COLUMN analytics.delivery_metrics_daily.clicked IS 'Messages with at least one click.';
+COMMENT ON COLUMN analytics.delivery_metrics_daily.bounced IS 'Messages that bounced (email).';
+COMMENT ON COLUMN analytics.delivery_metrics_daily.failed IS 'Messages that failed: send failed, dropped by the provider, SMS failed or undelivered.';
+COMMENT ON COLUMN analytics.delivery_metrics_daily.unsubscribed IS 'Messages whose recipient unsubscribed or reported spam from them.';
+COMMENT ON COLUMN analytics.delivery_metrics_daily.delivery_rate IS 'delivered / sent (null when nothing was sent).';
+COMMENT ON COLUMN analytics.delivery_metrics_daily.open_rate IS 'opened / delivered.';
+COMMENT ON COLUMN analytics.delivery_metrics_daily.click_rate IS 'clicked / delivered.';
+COMMENT ON COLUMN analytics.delivery_metrics_daily.bounce_rate IS 'bounced / sent.';

@@ -1,0 +1,10 @@
+/** Every versioned projection, by name (for `eventline replay`, `status` and `run`). */
+import type { VersionedProjection } from '../lib/projection.ts';
+import type { AnyTopicName } from '../lib/topics.ts';
+import { deliveryProjection } from './delivery/main.ts';
+import { mrrProjection } from './mrr/main.ts';
+
+export const versionedProjections: Readonly<Record<string, VersionedProjection<AnyTopicName>>> = {
+  mrr: mrrProjection as VersionedProjection<AnyTopicName>,
+  delivery: deliveryProjection as VersionedProjection<AnyTopicName>,
+};
