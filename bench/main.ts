@@ -2,7 +2,9 @@
  * Eventline benchmarks. Needs the local stack (infra/stack.sh up, or npm start).
  *
  *   npm run bench -- stripe-webhooks [--events 20000] [--concurrency 64]
+ *   npm run bench -- projection-replay [--events 200000]
  */
+import { projectionReplayBench } from './projection-replay.ts';
 import { stripeWebhooksBench } from './stripe-webhooks.ts';
 
 function flag(name: string, fallback: number): number {
@@ -11,6 +13,7 @@ function flag(name: string, fallback: number): number {
 }
 
 const scenarios: Record<string, () => Promise<void>> = {
+  'projection-replay': () => projectionReplayBench({ events: flag('events', 200_000) }),
   'stripe-webhooks': () => stripeWebhooksBench({ events: flag('events', 20_000), concurrency: flag('concurrency', 64) }),
 };
 

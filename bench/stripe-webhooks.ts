@@ -7,7 +7,7 @@
 import { Agent, request } from 'node:http';
 import Stripe from 'stripe';
 import { createTopics, registerSchemas } from '../lib/catalogue.ts';
-import { event, invoice, stripeId, subscription, type ApiVersion } from '../test/fixtures/stripe.ts';
+import { event, invoice, stripeId, subscription, type ApiVersion } from '../cli/demo/stripe-objects.ts';
 import { recordCount } from '../test/support/consume.ts';
 import { benchEnv, freePort, kafkaProducerPerf, machine, percentile, saveResult, startEventline } from './support.ts';
 

@@ -139,3 +139,39 @@ export function machine(): string {
   const cpus = execFileSync('nproc', { encoding: 'utf8' }).trim();
   return `${cpus} cores, node ${process.version}`;
 }
+
+export interface ConsumerPerf {
+  readonly recordsPerSec: number;
+  readonly fetchRecordsPerSec: number;
+  readonly line: string;
+}
+
+/** Kafka's ConsumerPerformance reading `records` records of a topic from the beginning. */
+export function kafkaConsumerPerf(topic: string, records: number): ConsumerPerf {
+  const args = [
+    '-Xmx512m',
+    '-cp',
+    kafkaClasspath(),
+    `-Dlog4j2.configurationFile=${join(projectRoot, 'infra', 'kafka', 'log4j2.properties')}`,
+    `-Dkafka.logs.dir=${join(projectRoot, '.infra', 'logs')}`,
+    'org.apache.kafka.tools.ConsumerPerformance',
+    '--bootstrap-server',
+    '127.0.0.1:9092',
+    '--topic',
+    topic,
+    '--messages',
+    String(records),
+    '--group',
+    `bench-perf-${randomBytes(3).toString('hex')}`,
+    '--timeout',
+    '60000',
+  ];
+  const out = execFileSync('java', args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  const lines = out.trim().split('\n');
+  const header = lines.findIndex((l) => l.includes('nMsg.sec'));
+  const names = (lines[header] ?? '').split(',').map((x) => x.trim());
+  const values = (lines[header + 1] ?? '').split(',').map((x) => x.trim());
+  const get = (name: string) => Number(values[names.indexOf(name)]);
+  if (header < 0 || Number.isNaN(get('nMsg.sec'))) throw new Error(`unexpected ConsumerPerformance output: ${out.slice(-500)}`);
+  return { recordsPerSec: get('nMsg.sec'), fetchRecordsPerSec: get('fetch.nMsg.sec'), line: lines[header + 1] ?? '' };
+}

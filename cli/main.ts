@@ -5,7 +5,9 @@
 import { Command } from 'commander';
 import { registerBootstrapCommand } from './commands/bootstrap.ts';
 import { registerKeysCommands } from './commands/keys.ts';
+import { registerReplayCommands } from './commands/replay.ts';
 import { registerRunCommand } from './commands/run.ts';
+import { registerStatusCommand } from './commands/status.ts';
 import { registerSetupCommands } from './commands/setup.ts';
 import { fail } from './output.ts';
 
@@ -15,5 +17,7 @@ registerSetupCommands(program);
 registerRunCommand(program);
 registerBootstrapCommand(program);
 registerKeysCommands(program);
+registerReplayCommands(program);
+registerStatusCommand(program);
 
 program.parseAsync(process.argv).catch(fail);

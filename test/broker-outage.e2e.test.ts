@@ -6,7 +6,7 @@ import { collect } from './support/consume.ts';
 import { createTestEnv, eventually, type TestEnv } from './support/env.ts';
 import { providerEnv, stripeSignature } from './support/providers.ts';
 import { killBroker, startBroker } from './support/stack.ts';
-import { event, invoice, stripeId } from './fixtures/stripe.ts';
+import { event, invoice, stripeId } from '../cli/demo/stripe-objects.ts';
 
 function paymentFailed(customer: string): { id: string; body: string } {
   const id = stripeId('evt');
