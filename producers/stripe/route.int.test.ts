@@ -5,7 +5,7 @@ import { startApp, type RunningApp } from '../../test/support/app.ts';
 import { collect, recordCount } from '../../test/support/consume.ts';
 import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
 import { providerEnv, stripeSignature } from '../../test/support/providers.ts';
-import { event, invoice, stripeId, subscription } from '../../test/fixtures/stripe.ts';
+import { event, invoice, stripeId, subscription } from '../../cli/demo/stripe-objects.ts';
 
 function paymentFailed(id = stripeId('evt')): string {
   const created = Math.floor(Date.now() / 1000) - 5;

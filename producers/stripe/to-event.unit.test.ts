@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isEventlineError } from '../../lib/errors.ts';
-import { charge, coupon, customer, event, invoice, subscription } from '../../test/fixtures/stripe.ts';
+import { charge, coupon, customer, event, invoice, subscription } from '../../cli/demo/stripe-objects.ts';
 import { parseStripeEvent, stripeCustomerId, toStripeEventReceived } from './to-event.ts';
 
 describe('Stripe event to record', () => {
