@@ -16,6 +16,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's browser script.
+    files: ['web/assets/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', Node: 'readonly', URLSearchParams: 'readonly', Intl: 'readonly' } },
+  },
+  {
     files: ['**/*.test.ts'],
     rules: {
       'no-restricted-syntax': [

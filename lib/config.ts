@@ -69,6 +69,7 @@ const schema = z.object({
   EVENTLINE_CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(30_000),
   EVENTLINE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(30).max(86_400).default(300),
   EVENTLINE_ANALYST_PASSWORD: optionalText,
+  EVENTLINE_SESSION_SECRET: optionalText,
   STRIPE_API_URL: optionalText,
   SENDGRID_API_URL: optionalText,
   TWILIO_API_URL: optionalText,
@@ -108,6 +109,8 @@ export interface Config {
   readonly demo: boolean;
   readonly riskTeamUser: string;
   readonly analystPassword: string | null;
+  /** Signs dashboard session cookies; when unset, a random one per process (sessions end at restart). */
+  readonly sessionSecret: string | null;
   readonly logLevel: z.infer<typeof schema>['LOG_LEVEL'];
 }
 
@@ -165,6 +168,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     demo: e.EVENTLINE_DEMO === 'on',
     riskTeamUser: e.EVENTLINE_RISK_TEAM_USER,
     analystPassword: e.EVENTLINE_ANALYST_PASSWORD,
+    sessionSecret: e.EVENTLINE_SESSION_SECRET,
     logLevel: e.LOG_LEVEL,
   });
 }

@@ -270,6 +270,11 @@ export class Kafka {
     return offsets.map((o) => ({ partition: o.partition, low: o.low, high: o.high })).sort((a, b) => a.partition - b.partition);
   }
 
+  /** How many records a topic holds (sum over partitions of end − start offsets). */
+  async recordCount(topic: AnyTopicName): Promise<number> {
+    return (await this.topicOffsets(topic)).reduce((n, o) => n + Number(BigInt(o.high) - BigInt(o.low)), 0);
+  }
+
   /** Offsets a group has committed in Kafka, per partition ('-1' when none). */
   async committedOffsets(group: string, topic: AnyTopicName): Promise<{ partition: number; offset: string }[]> {
     const admin = await this.admin();

@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { projectRoot } from '../../lib/migrate.ts';
 import { Runtime } from '../../lib/runtime.ts';
 import { ApiKeys } from '../../producers/keys/store.ts';
+import { loadDemo } from '../demo/load.ts';
 import { line } from '../output.ts';
 
 const adminKeyFile = join(projectRoot, '.infra', 'admin.key');
@@ -35,10 +36,17 @@ export function registerBootstrapCommand(program: Command): void {
       try {
         const url = rt.config.http.publicUrl;
         const adminKey = await ensureLocalAdminKey(rt);
+        let demo = 'off (EVENTLINE_DEMO=off)';
+        if (rt.config.demo) {
+          const started = Date.now();
+          const result = await loadDemo(rt);
+          demo = result.loaded ? `loaded ${result.stripeEvents} Stripe events through the webhook in ${((Date.now() - started) / 1000).toFixed(1)} s` : `not loaded: ${result.reason}`;
+        }
         line('');
         line('Eventline is running.');
         line(`  dashboard      ${url}/`);
         line(`  admin API key  ${adminKey}`);
+        line(`  demo data      ${demo}`);
         line(`  API            ${url}/openapi.json   (Authorization: Bearer <key>)`);
         line(`  webhooks       ${url}/webhooks/stripe   ${url}/webhooks/sendgrid   ${url}/webhooks/twilio/status`);
         line(`  secrets        .infra/dev.env (local webhook secrets; set the real ones in the environment)`);

@@ -13,6 +13,7 @@ import { stripeWebhookRoutes } from '../stripe/route.ts';
 import { TwilioMessageIndex } from '../twilio/message-index.ts';
 import { twilioWebhookRoutes } from '../twilio/route.ts';
 import { unsubscribeRoutes } from '../unsubscribe/route.ts';
+import { dashboardRoutes } from '../../web/routes.ts';
 import { createApp } from './app.ts';
 import { healthRoutes } from './health.ts';
 import { openapiRoutes } from './openapi.ts';
@@ -51,6 +52,7 @@ export function buildHttpApp(rt: Runtime, extra: readonly express.Router[] = [])
     preferenceRoutes(rt, keys),
     unsubscribeRoutes(rt),
     domainEventRoutes(rt, keys, new DomainPublisher(rt.kafka, new RecentlySeen(rt.redis, 'domain:seen'))),
+    dashboardRoutes(rt, keys),
     ...extra,
   ];
   return { app: createApp(routers, log), deps: { keys } };

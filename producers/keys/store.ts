@@ -99,6 +99,13 @@ export class ApiKeys {
     return res.rows[0]?.n ?? 0;
   }
 
+  /** The principal for a key id (a dashboard session), or null when unknown or revoked. */
+  async principalById(keyId: string): Promise<Principal | null> {
+    for (const p of this.envKeys.values()) if (p.keyId === keyId) return p;
+    const key = await this.lookup(keyId);
+    return key && !key.revoked ? { keyId, scopes: key.scopes } : null;
+  }
+
   /** The principal a presented key stands for, or null when it is unknown, malformed or revoked. */
   async authenticate(presented: string): Promise<Principal | null> {
     const fromEnv = this.envKeys.get(sha256(presented).toString('hex'));

@@ -1,0 +1,87 @@
+/**
+ * What the dashboard shows, read from the analytics views (the same numbers analysts query).
+ * A view that does not exist yet (its projection never ran) reads as empty.
+ */
+import type { Db, QueryResultRow } from '../lib/db.ts';
+
+async function rows<R extends QueryResultRow>(db: Db, sql: string, values: unknown[] = []): Promise<R[]> {
+  try {
+    return (await db.query<R>(sql, values)).rows;
+  } catch (err) {
+    if ((err as { code?: string }).code === '42P01') return [];
+    throw err;
+  }
+}
+
+export interface DashboardData {
+  readonly currency: string;
+  readonly currencies: readonly string[];
+  readonly kpis: { mrrCents: number; payingCustomers: number; netNewCents: number; churnCents: number; arpaCents: number | null };
+  readonly daily: readonly { day: string; mrr_cents: number; paying_customers: number }[];
+  readonly monthly: readonly Record<string, unknown>[];
+  readonly movements: readonly Record<string, unknown>[];
+  readonly cohorts: readonly { cohort_month: string; months_since_start: number; cohort_customers: number; retained_customers: number; cohort_mrr_cents: number; retained_mrr_cents: number }[];
+  readonly delivery: readonly Record<string, unknown>[];
+  readonly notifications: readonly Record<string, unknown>[];
+}
+
+export async function dashboardData(db: Db, requested: string | undefined): Promise<DashboardData> {
+  const currencies = (await rows<{ currency: string }>(db, 'SELECT currency FROM analytics.customer_mrr GROUP BY currency ORDER BY sum(mrr_cents) DESC')).map((r) => r.currency);
+  const currency = requested && currencies.includes(requested) ? requested : (currencies[0] ?? 'usd');
+  const [now] = await rows<{ mrr: number | null; paying: number }>(
+    db,
+    'SELECT sum(mrr_cents)::bigint AS mrr, (count(*) FILTER (WHERE mrr_cents > 0))::int AS paying FROM analytics.customer_mrr WHERE currency = $1',
+    [currency],
+  );
+  const monthly = await rows(
+    db,
+    `SELECT to_char(month, 'YYYY-MM') AS month, opening_mrr_cents, new_cents, expansion_cents, contraction_cents, churn_cents, reactivation_cents, closing_mrr_cents
+     FROM analytics.mrr_monthly WHERE currency = $1 ORDER BY month DESC LIMIT 12`,
+    [currency],
+  );
+  const current = monthly[0] as { closing_mrr_cents?: number; opening_mrr_cents?: number; churn_cents?: number } | undefined;
+  const mrr = Number(now?.mrr ?? 0);
+  const paying = now?.paying ?? 0;
+  return {
+    currency,
+    currencies,
+    kpis: {
+      mrrCents: mrr,
+      payingCustomers: paying,
+      netNewCents: current ? Number(current.closing_mrr_cents) - Number(current.opening_mrr_cents) : 0,
+      churnCents: current ? Number(current.churn_cents) : 0,
+      arpaCents: paying > 0 ? Math.round(mrr / paying) : null,
+    },
+    daily: await rows(
+      db,
+      "SELECT to_char(day, 'YYYY-MM-DD') AS day, mrr_cents, paying_customers FROM analytics.mrr_daily WHERE currency = $1 AND day > current_date - 400 ORDER BY day",
+      [currency],
+    ),
+    monthly: [...monthly].reverse(),
+    movements: await rows(
+      db,
+      `SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS at, customer_id, movement, delta_cents, mrr_after_cents
+       FROM analytics.mrr_movements WHERE currency = $1 ORDER BY occurred_at DESC, customer_id LIMIT 25`,
+      [currency],
+    ),
+    cohorts: await rows(
+      db,
+      `SELECT to_char(cohort_month, 'YYYY-MM') AS cohort_month, months_since_start, cohort_customers, retained_customers, cohort_mrr_cents, retained_mrr_cents
+       FROM analytics.cohort_retention WHERE currency = $1 AND cohort_month > current_date - interval '13 months' AND months_since_start <= 12
+       ORDER BY cohort_month, months_since_start`,
+      [currency],
+    ),
+    delivery: await rows(
+      db,
+      `SELECT channel, template, sum(sent)::int AS sent, sum(delivered)::int AS delivered, sum(opened)::int AS opened, sum(clicked)::int AS clicked,
+              sum(bounced)::int AS bounced, sum(failed)::int AS failed, round(sum(delivered)::numeric / NULLIF(sum(sent), 0), 3)::float8 AS delivery_rate,
+              round(sum(opened)::numeric / NULLIF(sum(delivered), 0), 3)::float8 AS open_rate
+       FROM analytics.delivery_metrics_daily WHERE day > current_date - 30 GROUP BY 1, 2 ORDER BY sent DESC LIMIT 30`,
+    ),
+    notifications: await rows(
+      db,
+      `SELECT notification_id, user_id, template, category, priority, status, to_char(requested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS requested_at, channels
+       FROM analytics.notifications ORDER BY requested_at DESC NULLS LAST LIMIT 25`,
+    ),
+  };
+}

@@ -1,0 +1,42 @@
+/** The dashboard's two HTML pages: sign-in with an API key, and the dashboard shell. */
+
+function escape(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+}
+
+function layout(title: string, body: string, scripts: string[] = []): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escape(title)}</title><link rel="stylesheet" href="/assets/dashboard.css"></head>
+<body>${body}${scripts.map((s) => `<script src="${s}"></script>`).join('')}</body></html>`;
+}
+
+export function loginPage(error: string | null): string {
+  return layout(
+    'Eventline — sign in',
+    `<main class="login"><h1>Eventline</h1><p>Paste an API key (any scope; <code>eventline keys create --name me --scopes read</code> makes one).</p>
+${error ? `<p class="error">${escape(error)}</p>` : ''}
+<form method="post" action="/login"><input type="password" name="key" autocomplete="off" placeholder="evl_…" required autofocus>
+<button type="submit">Sign in</button></form></main>`,
+  );
+}
+
+export function dashboardPage(namespace: string | null): string {
+  return layout(
+    'Eventline dashboard',
+    `<header><h1>Eventline${namespace ? ` <small>${escape(namespace)}</small>` : ''}</h1>
+<label>Currency <select id="currency"></select></label>
+<form method="post" action="/logout"><button type="submit" class="link">Sign out</button></form></header>
+<main id="app">
+<section class="kpis" id="kpis"></section>
+<section><h2>MRR, end of day</h2><div class="chart"><canvas id="mrr-chart"></canvas></div></section>
+<section><h2>MRR bridge by month</h2><div id="monthly"></div></section>
+<section class="two"><div><h2>Latest movements</h2><div id="movements"></div></div>
+<div><h2>Cohorts: logo retention</h2><div id="cohorts"></div></div></section>
+<section><h2>Delivery, last 30 days</h2><div id="delivery"></div></section>
+<section><h2>Latest notifications</h2><div id="notifications"></div></section>
+<p class="muted">Numbers come from the <code>analytics</code> views (see docs/analytics.md); money in the selected currency.</p>
+</main>`,
+    ['/assets/chart.js', '/assets/dashboard.js'],
+  );
+}
