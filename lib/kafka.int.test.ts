@@ -31,7 +31,7 @@ describe('Kafka backbone against the real broker and schema registry', () => {
     t = await createTestEnv('backbone');
     await createTopics(t.rt.kafka);
   });
-  after(() => t.cleanup());
+  after(() => t?.cleanup());
 
   it('given the catalogue, when schemas are registered, then every record has a subject <topic>-<record full name>', async () => {
     const registered = await registerSchemas(t.rt.kafka);

@@ -133,6 +133,22 @@ function headersOf(headers: IHeaders | undefined): Record<string, string> {
   return out;
 }
 
+/**
+ * Retries an admin read while Kafka answers with a retriable error (a partition whose leader is
+ * still being set up: NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE).
+ */
+async function retryRetriable<T>(fn: () => Promise<T>, attempts = 30): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const retriable = err !== null && typeof err === 'object' && 'retriable' in err && err.retriable === true;
+      if (!retriable || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(50 * i, 500)));
+    }
+  }
+}
+
 /** Approximate size of a record in a produce request (key, value, headers, record overhead). */
 function messageBytes(m: Message): number {
   let size = 70 + (m.key ? Buffer.byteLength(m.key) : 0) + (m.value ? Buffer.byteLength(m.value) : 0);
@@ -221,11 +237,13 @@ export class Kafka {
     wanted: readonly { topic: AnyTopicName; partitions: number; config?: Readonly<Record<string, string>> }[],
   ): Promise<TopicCreation[]> {
     const admin = await this.admin();
-    const existing = new Set(await admin.listTopics());
+    const existing = new Set(await retryRetriable(() => admin.listTopics()));
     const toCreate = wanted.filter((w) => !existing.has(this.names.topic(w.topic)));
     if (toCreate.length > 0) {
       await admin.createTopics({
-        waitForLeaders: true,
+        // kafkajs' own wait retries LEADER_NOT_AVAILABLE only; a new topic can also answer
+        // UNKNOWN_TOPIC_OR_PARTITION for a moment, so this waits below instead.
+        waitForLeaders: false,
         topics: toCreate.map((w) => ({
           topic: this.names.topic(w.topic),
           numPartitions: w.partitions,
@@ -234,10 +252,11 @@ export class Kafka {
         })),
       });
     }
+    if (toCreate.length > 0) await this.waitForLeaders(toCreate.map((w) => ({ topic: this.names.topic(w.topic), partitions: w.partitions })));
     const out: TopicCreation[] = toCreate.map((w) => ({ topic: this.names.topic(w.topic), partitions: w.partitions, action: 'created' }));
     const present = wanted.filter((w) => existing.has(this.names.topic(w.topic)));
     if (present.length > 0) {
-      const meta = await admin.fetchTopicMetadata({ topics: present.map((w) => this.names.topic(w.topic)) });
+      const meta = await retryRetriable(() => admin.fetchTopicMetadata({ topics: present.map((w) => this.names.topic(w.topic)) }));
       const grow: { topic: string; count: number }[] = [];
       for (const w of present) {
         const physical = this.names.topic(w.topic);
@@ -248,6 +267,28 @@ export class Kafka {
       if (grow.length > 0) await admin.createPartitions({ topicPartitions: grow });
     }
     return out;
+  }
+
+  /** Polls metadata until every partition of the topics has a leader (30 s at most). */
+  private async waitForLeaders(topics: readonly { topic: string; partitions: number }[]): Promise<void> {
+    const admin = await this.admin();
+    const deadline = Date.now() + 30_000;
+    let last = '';
+    for (;;) {
+      try {
+        const meta = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
+        const ready = topics.every((t) => {
+          const found = meta.topics.find((m) => m.name === t.topic);
+          return found !== undefined && found.partitions.length >= t.partitions && found.partitions.every((p) => p.leader >= 0);
+        });
+        if (ready) return;
+        last = 'partitions without a leader';
+      } catch (err) {
+        last = errorMessage(err);
+      }
+      if (Date.now() > deadline) throw new EventlineError('kafka_unavailable', `topics have no leaders after 30 s: ${last}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** Physical topic names in this namespace (all of them when the namespace is null). */
@@ -266,7 +307,7 @@ export class Kafka {
   /** Earliest and end offsets of every partition of a topic. */
   async topicOffsets(topic: AnyTopicName): Promise<{ partition: number; low: string; high: string }[]> {
     const admin = await this.admin();
-    const offsets = await admin.fetchTopicOffsets(this.names.topic(topic));
+    const offsets = await retryRetriable(() => admin.fetchTopicOffsets(this.names.topic(topic)));
     return offsets.map((o) => ({ partition: o.partition, low: o.low, high: o.high })).sort((a, b) => a.partition - b.partition);
   }
 
@@ -278,7 +319,7 @@ export class Kafka {
   /** Offsets a group has committed in Kafka, per partition ('-1' when none). */
   async committedOffsets(group: string, topic: AnyTopicName): Promise<{ partition: number; offset: string }[]> {
     const admin = await this.admin();
-    const res = await admin.fetchOffsets({ groupId: this.names.group(group), topics: [this.names.topic(topic)] });
+    const res = await retryRetriable(() => admin.fetchOffsets({ groupId: this.names.group(group), topics: [this.names.topic(topic)] }));
     return (res[0]?.partitions ?? []).map((p) => ({ partition: p.partition, offset: p.offset }));
   }
 

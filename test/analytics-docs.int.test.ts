@@ -24,7 +24,7 @@ describe('every query in docs/analytics.md runs as the analyst role', () => {
     await buildVersion(t.rt, mrrProjection);
     await ensureActive(t.rt.db, deliveryProjection);
   });
-  after(() => t.cleanup());
+  after(() => t?.cleanup());
 
   it('runs each SQL block, and the MRR ones return rows', async () => {
     const doc = readFileSync(join(projectRoot, 'docs', 'analytics.md'), 'utf8');

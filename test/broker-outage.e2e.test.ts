@@ -28,8 +28,8 @@ describe('the broker dies in the middle of webhook traffic', () => {
     app = await startApp(t.rt);
   });
   after(async () => {
-    await app.close();
-    await t.cleanup();
+    await app?.close();
+    await t?.cleanup();
   });
 
   const deliver = (e: { body: string }) =>

@@ -24,7 +24,7 @@ describe('the MRR projection is killed -9 in the middle of batches, again and ag
     const appender = await t.rt.kafka.appender();
     for (let i = 0; i < history.length; i += 2000) await appender.append('stripe.events.v1', stripeRecords(history.slice(i, i + 2000)));
   });
-  after(() => t.cleanup());
+  after(() => t?.cleanup());
 
   async function progress(checkpoint: string): Promise<bigint> {
     let sum = 0n;

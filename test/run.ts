@@ -42,7 +42,9 @@ for (const tier of selected) {
   const started = Date.now();
   const result = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency[tier]}`, '--test-reporter=spec', ...files],
+    // --test-force-exit: a file whose tests are done exits even if something leaked a connection;
+    // --test-timeout: no single test may hang CI.
+    ['--import', 'tsx', '--test', '--test-force-exit', `--test-timeout=${tier === 'e2e' ? 600_000 : 180_000}`, `--test-concurrency=${concurrency[tier]}`, '--test-reporter=spec', ...files],
     { cwd: projectRoot, stdio: 'inherit', env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1' } },
   );
   console.log(`== ${tier} tests ${result.status === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -22,8 +22,8 @@ describe('the analyst dashboard', () => {
     app = await startApp(t.rt);
   });
   after(async () => {
-    await app.close();
-    await t.cleanup();
+    await app?.close();
+    await t?.cleanup();
   });
 
   const login = (key: string) => fetch(`${app.url}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `key=${encodeURIComponent(key)}`, redirect: 'manual' });

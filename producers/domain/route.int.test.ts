@@ -21,8 +21,8 @@ describe('POST /v1/events and the producer SDK against the real stack', () => {
     key = await createKey(t, ['publish']);
   });
   after(async () => {
-    await app.close();
-    await t.cleanup();
+    await app?.close();
+    await t?.cleanup();
   });
 
   const post = (body: unknown, headers = bearer(key)) =>

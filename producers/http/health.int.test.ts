@@ -13,8 +13,8 @@ describe('health, readiness, metrics and the OpenAPI document', () => {
     app = await startApp(t.rt);
   });
   after(async () => {
-    await app.close();
-    await t.cleanup();
+    await app?.close();
+    await t?.cleanup();
   });
 
   it('given every dependency up, then /readyz is 200 with each check, and /healthz answers', async () => {

@@ -9,7 +9,7 @@ describe('API keys and the analyst role in a real Postgres', () => {
   before(async () => {
     t = await createTestEnv('keys');
   });
-  after(() => t.cleanup());
+  after(() => t?.cleanup());
 
   it('given a created key, then it authenticates with its scopes until revoked, and only its hash is stored', async () => {
     const keys = new ApiKeys(t.rt.db, [], 0);

@@ -25,8 +25,8 @@ describe('preferences API against the real stack', () => {
     keyId = key.split('_')[1] ?? '';
   });
   after(async () => {
-    await app.close();
-    await t.cleanup();
+    await app?.close();
+    await t?.cleanup();
   });
 
   const url = (user: string) => `${app.url}/v1/users/${user}/preferences`;

@@ -32,8 +32,8 @@ describe('POST /webhooks/sendgrid against the real stack', () => {
     app = await startApp(t.rt);
   });
   after(async () => {
-    await app.close();
-    await t.cleanup();
+    await app?.close();
+    await t?.cleanup();
   });
 
   const post = (body: string, headers: Record<string, string>) => fetch(`${app.url}/webhooks/sendgrid`, { method: 'POST', headers, body });

@@ -32,8 +32,8 @@ describe('POST /webhooks/stripe against the real stack', () => {
     app = await startApp(t.rt);
   });
   after(async () => {
-    await app.close();
-    await t.cleanup();
+    await app?.close();
+    await t?.cleanup();
   });
 
   const post = (body: string | Buffer, headers: Record<string, string>) =>

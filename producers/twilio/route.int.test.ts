@@ -22,8 +22,8 @@ describe('POST /webhooks/twilio/status against the real stack', () => {
     app = await startApp(t.rt);
   });
   after(async () => {
-    await app.close();
-    await t.cleanup();
+    await app?.close();
+    await t?.cleanup();
   });
 
   /** Posts to the app, signing with the public URL Twilio would have called (the app sits behind a proxy). */

@@ -19,8 +19,8 @@ describe('unsubscribe links against the real stack', () => {
     app = await startApp(t.rt);
   });
   after(async () => {
-    await app.close();
-    await t.cleanup();
+    await app?.close();
+    await t?.cleanup();
   });
 
   const link = (token: string) => `${app.url}/v1/unsubscribe/${token}`;

@@ -126,8 +126,8 @@ describe('delivery projection', () => {
     }, { what: 'the delivery projection to catch up' });
   });
   after(async () => {
-    await running.stop();
-    await t.cleanup();
+    await running?.stop();
+    await t?.cleanup();
   });
 
   it('gives each notification the furthest status it reached, whatever the order of callbacks', async () => {

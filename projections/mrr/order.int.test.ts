@@ -84,7 +84,7 @@ describe('MRR projection: the tables depend only on the set of events', () => {
   before(async () => {
     t = await createTestEnv('mrrorder');
   });
-  after(() => t.cleanup());
+  after(() => t?.cleanup());
 
   async function freshSchema(name: string): Promise<string> {
     await t.rt.db.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);

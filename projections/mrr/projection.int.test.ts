@@ -89,8 +89,8 @@ describe('MRR projection through Kafka into the analytics views', () => {
     }, { what: 'the MRR projection to catch up' });
   });
   after(async () => {
-    await running.stop();
-    await t.cleanup();
+    await running?.stop();
+    await t?.cleanup();
   });
 
   const q = async <R extends Record<string, unknown>>(sql: string, values: unknown[] = []) => (await t.rt.db.query<R>(sql, values)).rows;

@@ -26,8 +26,8 @@ describe('replaying the MRR projection (blue/green)', () => {
     await caughtUp();
   });
   after(async () => {
-    await running.stop();
-    await t.cleanup();
+    await running?.stop();
+    await t?.cleanup();
   });
 
   async function caughtUp(): Promise<void> {
