@@ -63,8 +63,14 @@ const schema = z.object({
   EVENTLINE_PUBLIC_URL: optionalText,
   EVENTLINE_EMAIL_FROM: z.string().trim().default('Eventline <notifications@eventline.local>'),
   EVENTLINE_RISK_TEAM_USER: z.string().trim().default('risk-team'),
+  EVENTLINE_RISK_TEAM_EMAIL: z.string().trim().default('risk@eventline.local'),
+  EVENTLINE_RETENTION_TEAM_USER: z.string().trim().default('retention-team'),
+  EVENTLINE_RETENTION_TEAM_EMAIL: z.string().trim().default('retention@eventline.local'),
   EVENTLINE_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   EVENTLINE_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  EVENTLINE_EMAIL_PER_SECOND: z.coerce.number().int().min(1).default(100),
+  EVENTLINE_SMS_PER_SECOND: z.coerce.number().int().min(1).default(10),
+  EVENTLINE_DISPATCH_RECONCILE_MS: z.coerce.number().int().min(0).default(300_000),
   EVENTLINE_CONSUMER_BATCH_BYTES: z.coerce.number().int().min(1024).default(4 * 1_048_576),
   EVENTLINE_CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(30_000),
   EVENTLINE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(30).max(86_400).default(300),
@@ -105,9 +111,19 @@ export interface Config {
     readonly apiUrl: string | null;
   };
   readonly unsubscribeSecret: string | null;
+  readonly dispatch: {
+    /** Shared across every instance (Redis). */
+    readonly emailPerSecond: number;
+    readonly smsPerSecond: number;
+    /** How long a send whose outcome was lost in a crash waits for provider evidence before it is sent again. */
+    readonly reconcileMs: number;
+  };
   readonly apiKeys: readonly string[];
   readonly demo: boolean;
   readonly riskTeamUser: string;
+  readonly retentionTeamUser: string;
+  /** Contact addresses of internal teams that receive notifications (by user id). */
+  readonly teamEmails: Readonly<Record<string, string>>;
   readonly analystPassword: string | null;
   /** Signs dashboard session cookies; when unset, a random one per process (sessions end at restart). */
   readonly sessionSecret: string | null;
@@ -164,9 +180,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       apiUrl: e.TWILIO_API_URL,
     },
     unsubscribeSecret: e.UNSUBSCRIBE_SECRET,
+    dispatch: { emailPerSecond: e.EVENTLINE_EMAIL_PER_SECOND, smsPerSecond: e.EVENTLINE_SMS_PER_SECOND, reconcileMs: e.EVENTLINE_DISPATCH_RECONCILE_MS },
     apiKeys: e.EVENTLINE_API_KEYS,
     demo: e.EVENTLINE_DEMO === 'on',
     riskTeamUser: e.EVENTLINE_RISK_TEAM_USER,
+    retentionTeamUser: e.EVENTLINE_RETENTION_TEAM_USER,
+    teamEmails: { [e.EVENTLINE_RISK_TEAM_USER]: e.EVENTLINE_RISK_TEAM_EMAIL, [e.EVENTLINE_RETENTION_TEAM_USER]: e.EVENTLINE_RETENTION_TEAM_EMAIL },
     analystPassword: e.EVENTLINE_ANALYST_PASSWORD,
     sessionSecret: e.EVENTLINE_SESSION_SECRET,
     logLevel: e.LOG_LEVEL,

@@ -323,6 +323,12 @@ export class Kafka {
     return (res[0]?.partitions ?? []).map((p) => ({ partition: p.partition, offset: p.offset }));
   }
 
+  /** Moves a consumer group (with no running members) back to the start of a topic: its next run re-reads everything. */
+  async resetOffsets(group: string, topic: AnyTopicName): Promise<void> {
+    const admin = await this.admin();
+    await admin.resetOffsets({ groupId: this.names.group(group), topic: this.names.topic(topic), earliest: true });
+  }
+
   /** Broker ids and controller: a cheap readiness probe. */
   async describeCluster(): Promise<{ brokers: number; controller: number | null }> {
     const admin = await this.admin();

@@ -6,6 +6,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { domainEventInput } from '../domain/publisher.ts';
+import { notificationInput } from '../notifications/route.ts';
 import { preferencesInput } from '../../projections/preferences/document.ts';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -23,6 +24,7 @@ const errors = (...codes: number[]) =>
             401: 'no valid API key',
             403: 'the key lacks the scope',
             404: 'not found',
+            409: 'conflict: an idempotency key reused with a different request',
             410: 'gone: link expired or already used',
             413: 'body too large',
             415: 'wrong content type',
@@ -56,6 +58,7 @@ export function openapiDocument(): object {
         },
         PreferencesInput: schemaOf(preferencesInput),
         DomainEventInput: schemaOf(domainEventInput),
+        NotificationInput: schemaOf(notificationInput),
       },
     },
     paths: {
@@ -121,6 +124,26 @@ export function openapiDocument(): object {
           responses: { 202: { description: 'acknowledged by Kafka', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 413, 415, 422, 503) },
         },
       },
+      '/v1/notifications': {
+        post: {
+          summary: 'Request a notification; 202 with its id (the same id again for a repeated idempotency_key)',
+          security: [{ apiKey: [] }],
+          requestBody: { required: true, content: json({ $ref: '#/components/schemas/NotificationInput' }) },
+          responses: { 202: { description: 'appended to notify.dispatch-requests.v1', content: json({ type: 'object', properties: { notification_id: { type: 'string' } } }) }, ...errors(400, 401, 403, 409, 413, 415, 422, 503) },
+        },
+      },
+      '/v1/notifications/{id}': {
+        get: {
+          summary: 'Status (the furthest reached, never regressed) and timeline of a notification',
+          security: [{ apiKey: [] }],
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { 200: { description: 'status and timeline', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 404) },
+        },
+      },
+      '/v1/dashboard': {
+        get: { summary: 'The dashboard data (scope read; session cookie or bearer key)', security: [{ apiKey: [] }], responses: { 200: { description: 'dashboard data' }, ...errors(401, 403) } },
+      },
+      '/': { get: { summary: 'The analyst dashboard (asks for an API key once, then keeps a session cookie)', responses: { 200: { description: 'HTML' } } } },
       '/healthz': { get: { summary: 'Liveness', responses: { 200: { description: 'the process answers' } } } },
       '/readyz': { get: { summary: 'Readiness: Kafka, registry, Postgres, Redis', responses: { 200: { description: 'ready' }, 503: { description: 'a dependency is down' } } } },
       '/metrics': { get: { summary: 'Prometheus metrics (incl. consumer lag)', responses: { 200: { description: 'text exposition format' } } } },

@@ -6,6 +6,7 @@ import type { Runtime } from '../../lib/runtime.ts';
 import { DomainPublisher } from '../domain/publisher.ts';
 import { domainEventRoutes } from '../domain/route.ts';
 import { ApiKeys } from '../keys/store.ts';
+import { notificationRoutes } from '../notifications/route.ts';
 import { preferenceRoutes } from '../preferences/route.ts';
 import { loadSendgridPublicKey } from '../sendgrid/verify.ts';
 import { sendgridWebhookRoutes } from '../sendgrid/route.ts';
@@ -14,6 +15,7 @@ import { TwilioMessageIndex } from '../twilio/message-index.ts';
 import { twilioWebhookRoutes } from '../twilio/route.ts';
 import { unsubscribeRoutes } from '../unsubscribe/route.ts';
 import { dashboardRoutes } from '../../web/routes.ts';
+import { SendEvidence } from '../../processors/dispatch/evidence.ts';
 import { createApp } from './app.ts';
 import { healthRoutes } from './health.ts';
 import { openapiRoutes } from './openapi.ts';
@@ -28,6 +30,7 @@ export function buildHttpApp(rt: Runtime, extra: readonly express.Router[] = [])
   const log = rt.log.child({ component: 'http' });
   const keys = new ApiKeys(rt.db, config.apiKeys);
   const limit = config.http.bodyLimitBytes;
+  const evidence = new SendEvidence(rt.redis);
   const routers = [
     healthRoutes(rt),
     openapiRoutes(),
@@ -36,6 +39,7 @@ export function buildHttpApp(rt: Runtime, extra: readonly express.Router[] = [])
       kafka: rt.kafka,
       publicKey: config.sendgrid.webhookPublicKey ? loadSendgridPublicKey(config.sendgrid.webhookPublicKey) : null,
       seen: new RecentlySeen(rt.redis, 'sendgrid:seen'),
+      evidence,
       bodyLimitBytes: limit,
       toleranceSeconds: config.http.webhookToleranceSeconds,
       log,
@@ -46,12 +50,14 @@ export function buildHttpApp(rt: Runtime, extra: readonly express.Router[] = [])
       publicUrl: config.http.publicUrl,
       index: new TwilioMessageIndex(rt.redis),
       seen: new RecentlySeen(rt.redis, 'twilio:seen'),
+      evidence,
       bodyLimitBytes: limit,
       log,
     }),
     preferenceRoutes(rt, keys),
     unsubscribeRoutes(rt),
     domainEventRoutes(rt, keys, new DomainPublisher(rt.kafka, new RecentlySeen(rt.redis, 'domain:seen'))),
+    notificationRoutes(rt, keys),
     dashboardRoutes(rt, keys),
     ...extra,
   ];

@@ -10,6 +10,7 @@ import type { Kafka } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/log.ts';
 import { metrics } from '../../lib/metrics.ts';
 import { bodyBytes, parseJson, rawBody } from '../http/body.ts';
+import type { SendEvidence } from '../../processors/dispatch/evidence.ts';
 import type { RecentlySeen } from '../http/recently-seen.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, checkSendgridSignature } from './verify.ts';
 import { parseSendgridBatch, toDeliveryEvent } from './to-event.ts';
@@ -18,6 +19,7 @@ export interface SendgridWebhookDeps {
   readonly kafka: Kafka;
   readonly publicKey: KeyObject | null;
   readonly seen: RecentlySeen;
+  readonly evidence: SendEvidence;
   readonly bodyLimitBytes: number;
   readonly toleranceSeconds: number;
   readonly log: Logger;
@@ -55,6 +57,7 @@ export function sendgridWebhookRoutes(deps: SendgridWebhookDeps): Router {
       fresh.map((r) => ({ key: r.key, record: 'DeliveryEventReceived' as const, value: r.value })),
     );
     await deps.seen.mark(fresh.map((r) => r.value.event_id));
+    await deps.evidence.recordAll(records.map((r) => ({ notificationId: r.value.notification_id, channel: 'email', providerMessageId: r.value.provider_message_id })));
     res.status(200).json({ received: records.length, appended: fresh.length, duplicates: records.length - fresh.length });
   });
   return router;

@@ -10,6 +10,7 @@ import type { Kafka } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/log.ts';
 import { metrics } from '../../lib/metrics.ts';
 import { bodyBytes, rawBody, requireContentType } from '../http/body.ts';
+import type { SendEvidence } from '../../processors/dispatch/evidence.ts';
 import type { RecentlySeen } from '../http/recently-seen.ts';
 import type { TwilioMessageIndex } from './message-index.ts';
 import { toDeliveryEvent } from './to-event.ts';
@@ -20,6 +21,7 @@ export interface TwilioWebhookDeps {
   readonly publicUrl: string;
   readonly index: TwilioMessageIndex;
   readonly seen: RecentlySeen;
+  readonly evidence: SendEvidence;
   readonly bodyLimitBytes: number;
   readonly log: Logger;
   readonly now?: () => number;
@@ -64,6 +66,7 @@ export function twilioWebhookRoutes(deps: TwilioWebhookDeps): Router {
       await appender.append('notify.delivery-events.v1', [{ key: record.key, record: 'DeliveryEventReceived', value: record.value }]);
       await deps.seen.mark([record.value.event_id]);
     }
+    await deps.evidence.recordAll([{ notificationId: record.value.notification_id, channel: 'sms', providerMessageId: record.value.provider_message_id }]);
     res.status(200).type('text/xml').send('<Response/>');
   });
   return router;

@@ -98,6 +98,9 @@ export async function applyNotificationRecords(client: DbClient, schema: string,
         else unresolved.push(r.value);
         break;
       }
+      case 'NotificationDue':
+        // A timer; what it leads to arrives as a NotificationDispatched.
+        break;
       default: {
         const _exhaustive: never = r;
         void _exhaustive;

@@ -1,0 +1,150 @@
+/**
+ * The dispatch processor's state and side effects: each notification's progress, daily caps,
+ * digests, shared per-channel rate limits, provider-callback evidence, and guarded sends.
+ *
+ * A send is guarded by its idempotency key (the request's event id + channel):
+ *   1. the marker says "sent"    → the recorded result, no second send;
+ *   2. the marker says "pending" → a crash (or a network error) lost the outcome: if the provider
+ *      is idempotent (the outbox) send again; else if a provider callback proves it was accepted,
+ *      treat it as sent; else wait until the reconcile window has passed, then send again;
+ *   3. no marker → mark pending, call the provider, mark sent (or clear the mark when the provider
+ *      answered that it did not accept the message).
+ */
+import type { Redis } from '../../lib/redis.ts';
+import type { NotificationRequested } from '../../lib/topics.ts';
+import type { Channel } from '../../projections/preferences/document.ts';
+import { type SendEvidence } from './evidence.ts';
+import { ProviderError, type EmailMessage, type Providers, type SendResult, type SmsMessage } from './providers.ts';
+
+const TTL = 60 * 86_400;
+
+export interface NotificationState {
+  readonly request: NotificationRequested;
+  readonly status: 'deferred' | 'batched' | 'sent' | 'suppressed' | 'failed' | 'retrying' | 'reconciling';
+  readonly sent: readonly Channel[];
+  readonly fallback: readonly Channel[];
+  readonly locale: string | null;
+}
+
+export type SendOutcome =
+  | { readonly kind: 'sent'; readonly result: SendResult; readonly at: number }
+  | { readonly kind: 'failed'; readonly error: ProviderError }
+  | { readonly kind: 'reconciling'; readonly until: number };
+
+export class DispatchStore {
+  private readonly redis: Redis;
+
+  constructor(redis: Redis) {
+    this.redis = redis;
+  }
+
+  async get(notificationId: string): Promise<NotificationState | null> {
+    const raw = await this.redis.get(`dispatch:ntf:${notificationId}`);
+    return raw === null ? null : (JSON.parse(raw) as NotificationState);
+  }
+
+  async put(state: NotificationState): Promise<void> {
+    await this.redis.set(`dispatch:ntf:${state.request.notification_id}`, JSON.stringify(state), 'EX', TTL);
+  }
+
+  /** Non-critical messages sent to a user on a local day, not counting `except`. */
+  async sentOn(userId: string, date: string, except: string): Promise<number> {
+    const key = `dispatch:cap:${userId}:${date}`;
+    const [count, self] = await Promise.all([this.redis.scard(key), this.redis.sismember(key, except)]);
+    return count - self;
+  }
+
+  /** Counts a notification towards the day's cap (once, however often it is recorded). */
+  async countSent(userId: string, date: string, notificationId: string): Promise<void> {
+    const key = `dispatch:cap:${userId}:${date}`;
+    await this.redis.multi().sadd(key, notificationId).expire(key, 3 * 86_400).exec();
+  }
+
+  async addToDigest(userId: string, date: string, notificationId: string, item: Record<string, unknown>): Promise<void> {
+    const key = `dispatch:digest:${userId}:${date}`;
+    await this.redis.multi().hset(key, notificationId, JSON.stringify(item)).expire(key, 7 * 86_400).exec();
+  }
+
+  async digest(userId: string, date: string): Promise<Record<string, unknown>[]> {
+    const all = await this.redis.hgetall(`dispatch:digest:${userId}:${date}`);
+    return Object.entries(all)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([, v]) => JSON.parse(v) as Record<string, unknown>);
+  }
+
+  async clearDigest(userId: string, date: string): Promise<void> {
+    await this.redis.del(`dispatch:digest:${userId}:${date}`);
+  }
+
+}
+
+/** Fixed one-second windows in Redis, shared by every instance. */
+export class RateLimiter {
+  private readonly redis: Redis;
+  private readonly limits: Readonly<Record<Channel, number>>;
+
+  constructor(redis: Redis, limits: Readonly<Record<Channel, number>>) {
+    this.redis = redis;
+    this.limits = limits;
+  }
+
+  async acquire(channel: Channel): Promise<void> {
+    const limit = this.limits[channel];
+    for (;;) {
+      const second = Math.floor(Date.now() / 1000);
+      const key = `rate:${channel}:${second}`;
+      const [[, n]] = ((await this.redis.multi().incr(key).expire(key, 2).exec()) ?? [[null, 0]]) as [[Error | null, number]];
+      if (n <= limit) return;
+      await new Promise((r) => setTimeout(r, (second + 1) * 1000 - Date.now() + 1));
+    }
+  }
+}
+
+export class Sender {
+  private readonly redis: Redis;
+  private readonly providers: Providers;
+  private readonly limiter: RateLimiter;
+  private readonly evidence: SendEvidence;
+  private readonly reconcileMs: number;
+
+  constructor(redis: Redis, providers: Providers, limiter: RateLimiter, evidence: SendEvidence, reconcileMs: number) {
+    this.redis = redis;
+    this.providers = providers;
+    this.limiter = limiter;
+    this.evidence = evidence;
+    this.reconcileMs = reconcileMs;
+  }
+
+  async send(channel: Channel, message: EmailMessage | SmsMessage): Promise<SendOutcome> {
+    const markerKey = `dispatch:send:${message.idempotencyKey}`;
+    const provider = channel === 'email' ? this.providers.email : this.providers.sms;
+    const marker = await this.redis.get(markerKey);
+    if (marker?.startsWith('sent|')) {
+      const [, name, id, at] = marker.split('|');
+      return { kind: 'sent', result: { provider: name ?? provider.name, providerMessageId: id || null }, at: Number(at) };
+    }
+    if (marker?.startsWith('pending|') && provider.name !== 'outbox') {
+      const since = Number(marker.split('|')[1]);
+      const evidence = await this.evidence.get(message.notificationId, channel);
+      if (evidence !== null) {
+        await this.redis.set(markerKey, `sent|${provider.name}|${evidence}|${since}`, 'EX', TTL);
+        return { kind: 'sent', result: { provider: provider.name, providerMessageId: evidence || null }, at: since };
+      }
+      if (Date.now() < since + this.reconcileMs) return { kind: 'reconciling', until: since + this.reconcileMs };
+    }
+    const started = Date.now();
+    await this.redis.set(markerKey, `pending|${started}`, 'EX', TTL);
+    await this.limiter.acquire(channel);
+    try {
+      const result = channel === 'email' ? await this.providers.email.send(message as EmailMessage) : await this.providers.sms.send(message as SmsMessage);
+      await this.redis.set(markerKey, `sent|${result.provider}|${result.providerMessageId ?? ''}|${started}`, 'EX', TTL);
+      return { kind: 'sent', result, at: started };
+    } catch (err) {
+      const error = err instanceof ProviderError ? err : new ProviderError(String(err), true, null);
+      // The provider answered: it did not take the message, so a retry must send. A network error
+      // (no answer) leaves "pending": the message may have gone out.
+      if (error.status !== null) await this.redis.del(markerKey);
+      return { kind: 'failed', error };
+    }
+  }
+}

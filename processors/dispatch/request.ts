@@ -1,0 +1,45 @@
+/**
+ * Building a NotificationRequested, for every producer of requests (processors and the API): the
+ * notification id and event id derive from the source (an event id, or an API idempotency key),
+ * so the same cause always yields the same notification — and it is sent once.
+ */
+import { createHash } from 'node:crypto';
+import type { NotificationRequested } from '../../lib/topics.ts';
+
+export const priorities = ['CRITICAL', 'HIGH', 'NORMAL', 'LOW'] as const;
+export type Priority = (typeof priorities)[number];
+
+export function notificationIdFor(source: string): string {
+  return `ntf_${createHash('sha256').update(source).digest('base64url').replace(/[-_]/g, '').slice(0, 22)}`;
+}
+
+export function notificationRequest(r: {
+  source: string;
+  userId: string;
+  template: string;
+  category: string;
+  priority: Priority;
+  channel?: string | null;
+  data?: Record<string, unknown>;
+  requestedBy: string;
+  sourceEventId?: string | null;
+  idempotencyKey?: string | null;
+  at: number;
+  receivedAt?: number;
+}): NotificationRequested {
+  return {
+    event_id: `req:${r.source}`,
+    occurred_at: r.at,
+    received_at: r.receivedAt ?? r.at,
+    notification_id: notificationIdFor(r.source),
+    user_id: r.userId,
+    template: r.template,
+    category: r.category,
+    priority: r.priority,
+    channel: r.channel ?? null,
+    data: JSON.stringify(r.data ?? {}),
+    idempotency_key: r.idempotencyKey ?? null,
+    requested_by: r.requestedBy,
+    source_event_id: r.sourceEventId ?? null,
+  };
+}

@@ -1,0 +1,286 @@
+/**
+ * Dunning, pure: a state machine per failed invoice, and the subscription lifecycle notifications.
+ * decide(input, case, now) → the case after, the decisions to append, timers to set or cancel, and
+ * notification requests. Time is the input's event time. Imports nothing from lib/.
+ */
+import { notificationRequest, type Priority } from '../dispatch/request.ts';
+import type { DunningStepDecided, NotificationRequested } from '../../lib/topics.ts';
+
+const DAY = 86_400_000;
+
+export type CaseStatus = 'open' | 'recovered' | 'lost' | 'exhausted';
+
+export interface DunningCase {
+  readonly caseId: string;
+  readonly customerId: string;
+  readonly userId: string;
+  readonly subscriptionId: string | null;
+  readonly openedAt: number;
+  readonly amountDue: number;
+  readonly currency: string;
+  readonly hostedInvoiceUrl: string | null;
+  readonly attemptCount: number;
+  readonly churnRisk: number;
+  readonly status: CaseStatus;
+  readonly sourceEventId: string;
+}
+
+/** The reminder schedule after the first failure, then the end action. */
+export const schedule = [
+  { step: 'day_0', days: 0, action: 'send_retry_notice', template: 'payment_failed', priority: 'HIGH' },
+  { step: 'day_3', days: 3, action: 'send_update_payment_method', template: 'update_payment_method', priority: 'HIGH' },
+  { step: 'day_7', days: 7, action: 'send_update_payment_method', template: 'update_payment_method', priority: 'HIGH' },
+  { step: 'day_14', days: 14, action: 'send_final_notice', template: 'final_notice', priority: 'CRITICAL' },
+  { step: 'end', days: 21, action: 'mark_exhausted', template: null, priority: null },
+] as const satisfies readonly { step: string; days: number; action: string; template: string | null; priority: Priority | null }[];
+
+export type Step = (typeof schedule)[number]['step'];
+
+export type DunningInput =
+  | {
+      readonly kind: 'payment_failed';
+      readonly eventId: string;
+      readonly at: number;
+      readonly invoiceId: string;
+      readonly customerId: string;
+      readonly userId: string;
+      readonly subscriptionId: string | null;
+      readonly amountDue: number;
+      readonly currency: string;
+      readonly hostedInvoiceUrl: string | null;
+      readonly attemptCount: number;
+      /** Earlier cases of this customer opened in the 90 days before. */
+      readonly priorFailures90d: number;
+      /** When the customer was created, if known. */
+      readonly customerSince: number | null;
+    }
+  | { readonly kind: 'invoice_paid'; readonly eventId: string; readonly at: number; readonly invoiceId: string }
+  | { readonly kind: 'subscription_ended'; readonly eventId: string; readonly at: number; readonly subscriptionId: string; readonly status: string }
+  | { readonly kind: 'step_due'; readonly eventId: string; readonly at: number; readonly caseId: string; readonly step: string };
+
+export interface Timer {
+  readonly id: string;
+  readonly dueAt: number;
+  readonly step: Step;
+}
+
+export interface DunningDecision {
+  readonly case: DunningCase | null;
+  readonly decided: readonly DunningStepDecided[];
+  readonly timers: readonly Timer[];
+  readonly cancelTimers: readonly string[];
+  readonly requests: readonly NotificationRequested[];
+}
+
+const none = (c: DunningCase | null): DunningDecision => ({ case: c, decided: [], timers: [], cancelTimers: [], requests: [] });
+
+export function stepEventId(caseId: string, step: string): string {
+  return `dunning:${caseId}:${step}`;
+}
+
+export function timerId(caseId: string, step: string): string {
+  return `${caseId}:${step}`;
+}
+
+/**
+ * Churn risk on a payment failure, 0..1: a base of 0.2, +0.15 per retry beyond the first (up to 3),
+ * +0.15 per earlier failure in the last 90 days (up to 3), +0.15 for a customer younger than 60
+ * days, +0.10 for an amount of 100.00 or more.
+ */
+export function churnRisk(input: Extract<DunningInput, { kind: 'payment_failed' }>): number {
+  let risk = 0.2;
+  risk += 0.15 * Math.min(Math.max(input.attemptCount - 1, 0), 3);
+  risk += 0.15 * Math.min(input.priorFailures90d, 3);
+  if (input.customerSince !== null && input.at - input.customerSince < 60 * DAY) risk += 0.15;
+  if (input.amountDue >= 10_000) risk += 0.1;
+  return Math.round(Math.min(1, risk) * 100) / 100;
+}
+
+export const RETENTION_ALERT_ABOVE = 0.7;
+
+function decided(c: DunningCase, step: string, action: string, dueAt: number, at: number, sourceEventId: string, status: CaseStatus): DunningStepDecided {
+  return {
+    event_id: stepEventId(c.caseId, step),
+    occurred_at: at,
+    received_at: at,
+    case_id: c.caseId,
+    customer_id: c.customerId,
+    subscription_id: c.subscriptionId,
+    step,
+    action,
+    due_at: dueAt,
+    case_status: status,
+    amount_due: c.amountDue,
+    currency: c.currency,
+    hosted_invoice_url: c.hostedInvoiceUrl,
+    attempt_count: c.attemptCount,
+    churn_risk: c.churnRisk,
+    source_event_id: sourceEventId,
+  };
+}
+
+function close(c: DunningCase, status: CaseStatus, step: string, at: number, eventId: string): DunningDecision {
+  const closed = { ...c, status };
+  return {
+    case: closed,
+    decided: [decided(closed, step, 'close', at, at, eventId, status)],
+    timers: [],
+    cancelTimers: schedule.map((s) => timerId(c.caseId, s.step)),
+    requests: [],
+  };
+}
+
+export function decideDunning(input: DunningInput, current: DunningCase | null, options: { retentionTeamUser: string }): DunningDecision {
+  switch (input.kind) {
+    case 'payment_failed': {
+      if (current) {
+        // A retry of a case already open: remember the attempt count, nothing new to decide.
+        return none(current.status === 'open' ? { ...current, attemptCount: Math.max(current.attemptCount, input.attemptCount) } : current);
+      }
+      const c: DunningCase = {
+        caseId: input.invoiceId,
+        customerId: input.customerId,
+        userId: input.userId,
+        subscriptionId: input.subscriptionId,
+        openedAt: input.at,
+        amountDue: input.amountDue,
+        currency: input.currency,
+        hostedInvoiceUrl: input.hostedInvoiceUrl,
+        attemptCount: input.attemptCount,
+        churnRisk: churnRisk(input),
+        status: 'open',
+        sourceEventId: input.eventId,
+      };
+      const requests: NotificationRequested[] = [];
+      if (c.churnRisk > RETENTION_ALERT_ABOVE) {
+        requests.push(
+          notificationRequest({
+            source: `retention:${c.caseId}`,
+            userId: options.retentionTeamUser,
+            template: 'retention_alert',
+            category: 'account',
+            priority: 'HIGH',
+            data: { customer_id: c.customerId, invoice_id: c.caseId, amount_due: c.amountDue, currency: c.currency, churn_risk: c.churnRisk },
+            requestedBy: 'processor.dunning',
+            sourceEventId: input.eventId,
+            at: input.at,
+          }),
+        );
+      }
+      return {
+        case: c,
+        decided: schedule.map((s) => decided(c, s.step, s.action, c.openedAt + s.days * DAY, input.at, input.eventId, 'open')),
+        timers: schedule.map((s) => ({ id: timerId(c.caseId, s.step), dueAt: c.openedAt + s.days * DAY, step: s.step })),
+        cancelTimers: [],
+        requests,
+      };
+    }
+    case 'invoice_paid': {
+      if (!current || current.status !== 'open') return none(current);
+      const result = close(current, 'recovered', 'recovered', input.at, input.eventId);
+      return {
+        ...result,
+        requests: [
+          notificationRequest({
+            source: `dunning:${current.caseId}:recovered`,
+            userId: current.userId,
+            template: 'receipt',
+            category: 'payment',
+            priority: 'NORMAL',
+            data: { amount_due: current.amountDue, currency: current.currency, invoice_id: current.caseId, hosted_invoice_url: current.hostedInvoiceUrl, recovered: true },
+            requestedBy: 'processor.dunning',
+            sourceEventId: input.eventId,
+            at: input.at,
+          }),
+        ],
+      };
+    }
+    case 'subscription_ended': {
+      if (!current || current.status !== 'open') return none(current);
+      return close(current, 'lost', 'lost', input.at, input.eventId);
+    }
+    case 'step_due': {
+      if (!current || current.status !== 'open') return none(current);
+      const s = schedule.find((x) => x.step === input.step);
+      if (!s) return none(current);
+      if (s.step === 'end') return close(current, 'exhausted', 'exhausted', input.at, input.eventId);
+      return {
+        case: current,
+        decided: [],
+        timers: [],
+        cancelTimers: [],
+        requests: [
+          notificationRequest({
+            source: stepEventId(current.caseId, s.step),
+            userId: current.userId,
+            template: s.template,
+            category: 'payment',
+            priority: s.priority,
+            data: {
+              amount_due: current.amountDue,
+              currency: current.currency,
+              invoice_id: current.caseId,
+              hosted_invoice_url: current.hostedInvoiceUrl,
+              days_since_failure: s.days,
+              days_left: 21 - s.days,
+            },
+            requestedBy: 'processor.dunning',
+            sourceEventId: input.eventId,
+            at: input.at,
+          }),
+        ],
+      };
+    }
+    default: {
+      const _exhaustive: never = input;
+      return _exhaustive;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- lifecycle notifications
+export interface LifecycleFacts {
+  readonly eventId: string;
+  readonly type: string;
+  readonly at: number;
+  readonly userId: string;
+  readonly subscription: Readonly<Record<string, unknown>>;
+  readonly previous: Readonly<Record<string, unknown>> | null;
+}
+
+function planOf(sub: Readonly<Record<string, unknown>>): { plan: string | null; amount: number | null; interval: string | null; quantity: number } {
+  const items = (sub.items as { data?: Record<string, unknown>[] } | undefined)?.data ?? [];
+  const first = items[0] ?? {};
+  const price = (first.price ?? first.plan ?? {}) as Record<string, unknown>;
+  const recurring = (price.recurring ?? {}) as Record<string, unknown>;
+  return {
+    plan: typeof price.nickname === 'string' ? price.nickname : typeof price.id === 'string' ? price.id : null,
+    amount: typeof price.unit_amount === 'number' ? price.unit_amount : typeof price.amount === 'number' ? price.amount : null,
+    interval: typeof recurring.interval === 'string' ? recurring.interval : typeof price.interval === 'string' ? price.interval : null,
+    quantity: typeof first.quantity === 'number' ? first.quantity : 1,
+  };
+}
+
+/** Welcome, plan change, trial ending and cancellation notices for subscription events. */
+export function lifecycleRequest(f: LifecycleFacts): NotificationRequested | null {
+  const sub = f.subscription;
+  const plan = planOf(sub);
+  const base = { source: `lifecycle:${f.eventId}`, userId: f.userId, requestedBy: 'processor.dunning', sourceEventId: f.eventId, at: f.at };
+  const currency = typeof sub.currency === 'string' ? sub.currency : 'usd';
+  switch (f.type) {
+    case 'customer.subscription.created':
+      return notificationRequest({ ...base, template: 'welcome_subscription', category: 'account', priority: 'NORMAL', data: { ...plan, currency, status: sub.status, trial_end: sub.trial_end ?? null } });
+    case 'customer.subscription.trial_will_end':
+      return notificationRequest({ ...base, template: 'trial_ending', category: 'billing', priority: 'NORMAL', data: { ...plan, currency, trial_end: sub.trial_end ?? null } });
+    case 'customer.subscription.deleted':
+      return notificationRequest({ ...base, template: 'subscription_canceled', category: 'billing', priority: 'NORMAL', data: { ...plan, currency, canceled_at: sub.canceled_at ?? null } });
+    case 'customer.subscription.updated': {
+      const prev = f.previous ?? {};
+      const planChanged = 'items' in prev || 'plan' in prev || 'quantity' in prev;
+      if (!planChanged || (sub.status !== 'active' && sub.status !== 'trialing')) return null;
+      return notificationRequest({ ...base, template: 'plan_changed', category: 'billing', priority: 'NORMAL', data: { ...plan, currency } });
+    }
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { churnRisk, decideDunning, lifecycleRequest, type DunningInput } from './decide.ts';
+
+const DAY = 86_400_000;
+const t0 = Date.UTC(2026, 10, 2, 8);
+const options = { retentionTeamUser: 'retention-team' };
+const failed = (over: Partial<Extract<DunningInput, { kind: 'payment_failed' }>> = {}): Extract<DunningInput, { kind: 'payment_failed' }> => ({
+  kind: 'payment_failed',
+  eventId: 'evt_fail',
+  at: t0,
+  invoiceId: 'in_1',
+  customerId: 'cus_1',
+  userId: 'user_1',
+  subscriptionId: 'sub_1',
+  amountDue: 4900,
+  currency: 'usd',
+  hostedInvoiceUrl: 'https://invoice.stripe.com/i/x',
+  attemptCount: 1,
+  priorFailures90d: 0,
+  customerSince: t0 - 400 * DAY,
+  ...over,
+});
+
+describe('dunning state machine', () => {
+  it('a first failure opens a case and decides reminders on day 0, 3, 7, 14 and the end action on day 21', () => {
+    const d = decideDunning(failed(), null, options);
+    assert.equal(d.case?.status, 'open');
+    assert.deepEqual(
+      d.decided.map((s) => [s.step, s.action, (s.due_at - t0) / DAY, s.event_id]),
+      [
+        ['day_0', 'send_retry_notice', 0, 'dunning:in_1:day_0'],
+        ['day_3', 'send_update_payment_method', 3, 'dunning:in_1:day_3'],
+        ['day_7', 'send_update_payment_method', 7, 'dunning:in_1:day_7'],
+        ['day_14', 'send_final_notice', 14, 'dunning:in_1:day_14'],
+        ['end', 'mark_exhausted', 21, 'dunning:in_1:end'],
+      ],
+    );
+    assert.deepEqual(d.timers.map((x) => x.id), ['in_1:day_0', 'in_1:day_3', 'in_1:day_7', 'in_1:day_14', 'in_1:end']);
+    assert.deepEqual(d.requests, [], 'risk 0.2: no retention alert');
+  });
+
+  it('sends the step notification when a step comes due, with the hosted invoice URL; the final notice is CRITICAL', () => {
+    const open = decideDunning(failed(), null, options).case;
+    const day3 = decideDunning({ kind: 'step_due', eventId: 'due:dunning:in_1:day_3', at: t0 + 3 * DAY, caseId: 'in_1', step: 'day_3' }, open, options);
+    assert.equal(day3.requests.length, 1);
+    const r = day3.requests[0]!;
+    assert.deepEqual([r.template, r.category, r.priority, r.user_id], ['update_payment_method', 'payment', 'HIGH', 'user_1']);
+    assert.equal(JSON.parse(r.data).hosted_invoice_url, 'https://invoice.stripe.com/i/x');
+    assert.equal(r.event_id, 'req:dunning:in_1:day_3');
+    const day14 = decideDunning({ kind: 'step_due', eventId: 'x', at: t0 + 14 * DAY, caseId: 'in_1', step: 'day_14' }, open, options);
+    assert.deepEqual([day14.requests[0]?.template, day14.requests[0]?.priority], ['final_notice', 'CRITICAL']);
+    const end = decideDunning({ kind: 'step_due', eventId: 'x', at: t0 + 21 * DAY, caseId: 'in_1', step: 'end' }, open, options);
+    assert.equal(end.case?.status, 'exhausted');
+    assert.deepEqual(end.decided.map((s) => [s.step, s.case_status]), [['exhausted', 'exhausted']]);
+  });
+
+  it('invoice.paid recovers the case, cancels the remaining timers and sends a receipt; later steps then do nothing', () => {
+    const open = decideDunning(failed(), null, options).case;
+    const paid = decideDunning({ kind: 'invoice_paid', eventId: 'evt_paid', at: t0 + 2 * DAY, invoiceId: 'in_1' }, open, options);
+    assert.equal(paid.case?.status, 'recovered');
+    assert.deepEqual(paid.decided.map((s) => [s.step, s.case_status]), [['recovered', 'recovered']]);
+    assert.equal(paid.cancelTimers.length, 5);
+    assert.equal(paid.requests[0]?.template, 'receipt');
+    const late = decideDunning({ kind: 'step_due', eventId: 'x', at: t0 + 3 * DAY, caseId: 'in_1', step: 'day_3' }, paid.case, options);
+    assert.deepEqual([late.requests.length, late.decided.length], [0, 0]);
+  });
+
+  it('cancellation or unpaid loses the case', () => {
+    const open = decideDunning(failed(), null, options).case;
+    const lost = decideDunning({ kind: 'subscription_ended', eventId: 'evt_del', at: t0 + 9 * DAY, subscriptionId: 'sub_1', status: 'canceled' }, open, options);
+    assert.deepEqual([lost.case?.status, lost.decided[0]?.step, lost.cancelTimers.length], ['lost', 'lost', 5]);
+  });
+
+  it('a retry failure of an open case decides nothing new; processing a failure twice is harmless', () => {
+    const first = decideDunning(failed(), null, options);
+    const again = decideDunning(failed({ attemptCount: 2, eventId: 'evt_fail2' }), first.case, options);
+    assert.deepEqual([again.decided.length, again.timers.length, again.requests.length, again.case?.attemptCount], [0, 0, 0, 2]);
+  });
+
+  it('scores churn risk by retries, earlier failures, tenure and amount; above 0.7 alerts the retention team', () => {
+    assert.equal(churnRisk(failed()), 0.2);
+    assert.equal(churnRisk(failed({ attemptCount: 3, priorFailures90d: 1 })), 0.65); // 0.2 + 0.30 + 0.15
+    assert.equal(churnRisk(failed({ attemptCount: 2, priorFailures90d: 2, customerSince: t0 - 10 * DAY, amountDue: 20_000 })), 0.9); // 0.2 + 0.15 + 0.30 + 0.15 + 0.10
+    const risky = decideDunning(failed({ attemptCount: 2, priorFailures90d: 2, customerSince: t0 - 10 * DAY, amountDue: 20_000 }), null, options);
+    assert.deepEqual(risky.requests.map((r) => [r.user_id, r.template, r.priority]), [['retention-team', 'retention_alert', 'HIGH']]);
+  });
+
+  it('asks for welcome, plan change, trial ending and cancellation notices', () => {
+    const sub = { id: 'sub_1', status: 'active', currency: 'usd', items: { data: [{ price: { id: 'price_pro', unit_amount: 4900, recurring: { interval: 'month' } }, quantity: 1 }] } };
+    const at = (type: string, previous: Record<string, unknown> | null = null) => lifecycleRequest({ eventId: `evt_${type}`, type, at: t0, userId: 'user_1', subscription: sub, previous });
+    assert.equal(at('customer.subscription.created')?.template, 'welcome_subscription');
+    assert.equal(at('customer.subscription.trial_will_end')?.template, 'trial_ending');
+    assert.equal(at('customer.subscription.deleted')?.template, 'subscription_canceled');
+    assert.equal(at('customer.subscription.updated', { items: {} })?.template, 'plan_changed');
+    assert.equal(at('customer.subscription.updated', { status: 'past_due' }), null, 'a status change is not a plan change');
+    assert.equal(at('customer.subscription.created')?.notification_id, at('customer.subscription.created')?.notification_id, 'deterministic');
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * POST /v1/notifications  {user_id, template, category, priority?, channel?, data?, idempotency_key?}
+ *                          → 202 {notification_id}; the same id again for a repeated idempotency key
+ * GET  /v1/notifications/:id → {notification_id, status, timeline}: the furthest status reached
+ *                          (never regressed by a late callback) and every step with its time
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { Router } from 'express';
+import { z } from 'zod';
+import { EventlineError } from '../../lib/errors.ts';
+import { activeVersion } from '../../lib/projection-versions.ts';
+import type { Runtime } from '../../lib/runtime.ts';
+import { Templates } from '../../processors/dispatch/render.ts';
+import { notificationRequest, priorities } from '../../processors/dispatch/request.ts';
+import { principalOf, requireScope } from '../http/auth.ts';
+import { bodyBytes, parseJson, rawBody, requireContentType } from '../http/body.ts';
+import type { ApiKeys } from '../keys/store.ts';
+import { USER_ID } from '../preferences/route.ts';
+
+export const notificationInput = z
+  .object({
+    user_id: z.string().regex(USER_ID, '1..128 letters, digits or _.:@+-'),
+    template: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a template name like payment_failed'),
+    category: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'a category like billing'),
+    priority: z.enum(priorities).default('NORMAL'),
+    channel: z.enum(['email', 'sms']).optional(),
+    data: z.record(z.string(), z.unknown()).default({}),
+    idempotency_key: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+
+interface Requested {
+  readonly notification_id: string;
+  readonly body_hash: string;
+  readonly requested_at: number;
+}
+
+export function notificationRoutes(rt: Runtime, keys: ApiKeys): Router {
+  const router = Router();
+  const templates = new Templates();
+
+  router.post('/v1/notifications', requireScope(keys, 'publish'), rawBody(rt.config.http.bodyLimitBytes), async (req, res) => {
+    requireContentType(req, ['application/json']);
+    const body = parseJson(bodyBytes(req));
+    const parsed = notificationInput.safeParse(body);
+    if (!parsed.success) throw new EventlineError('unprocessable', 'invalid notification request', { detail: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) });
+    const input = parsed.data;
+    if (!templates.has(input.template)) throw new EventlineError('unprocessable', `unknown template ${input.template}; templates: ${templates.templates().join(', ')}`);
+    const keyId = principalOf(res).keyId;
+    const bodyHash = createHash('sha256').update(JSON.stringify({ ...input, idempotency_key: undefined })).digest('hex');
+    const idemKey = input.idempotency_key ? `api:idempotency:${keyId}:${input.idempotency_key}` : null;
+    if (idemKey) {
+      const seen = await rt.redis.get(idemKey);
+      if (seen) {
+        const previous = JSON.parse(seen) as Requested;
+        if (previous.body_hash !== bodyHash) throw new EventlineError('conflict', 'this idempotency_key was used with a different request');
+        res.status(202).json({ notification_id: previous.notification_id, duplicate: true });
+        return;
+      }
+    }
+    const now = Date.now();
+    const request = notificationRequest({
+      source: input.idempotency_key ? `api:${keyId}:${input.idempotency_key}` : `api:${randomUUID()}`,
+      userId: input.user_id,
+      template: input.template,
+      category: input.category,
+      priority: input.priority,
+      channel: input.channel ?? null,
+      data: input.data,
+      requestedBy: `key:${keyId}`,
+      idempotencyKey: input.idempotency_key ?? null,
+      at: now,
+    });
+    const appender = await rt.kafka.appender();
+    await appender.append('notify.dispatch-requests.v1', [{ key: request.user_id, record: 'NotificationRequested', value: request }]);
+    const requested: Requested = { notification_id: request.notification_id, body_hash: bodyHash, requested_at: now };
+    const m = rt.redis.multi().set(`api:notification:${request.notification_id}`, JSON.stringify({ ...requested, user_id: input.user_id, template: input.template, category: input.category, priority: input.priority }), 'EX', 7 * 86_400);
+    if (idemKey) m.set(idemKey, JSON.stringify(requested), 'EX', 7 * 86_400);
+    await m.exec();
+    res.status(202).json({ notification_id: request.notification_id });
+  });
+
+  router.get('/v1/notifications/:id', requireScope(keys, 'read'), async (req, res) => {
+    const id = String(req.params.id ?? '');
+    if (!/^ntf_[A-Za-z0-9]{1,64}$/.test(id)) throw new EventlineError('bad_request', 'a notification id looks like ntf_...');
+    const version = await activeVersion(rt.db, 'delivery');
+    if (version) {
+      const n = await rt.db.query<{ user_id: string; template: string; category: string; priority: string; status: string; requested_at: Date | null; status_at: Date | null }>(
+        `SELECT user_id, template, category, priority, status, requested_at, status_at FROM ${version.schema}.notifications WHERE notification_id = $1`,
+        [id],
+      );
+      const row = n.rows[0];
+      if (row) {
+        const steps = await rt.db.query<{ step: string; at: Date; channel: string | null; provider: string | null; detail: string | null }>(
+          `SELECT step, at, channel, provider, detail FROM ${version.schema}.steps WHERE notification_id = $1 ORDER BY at, rank, event_id`,
+          [id],
+        );
+        res.json({
+          notification_id: id,
+          status: row.status ?? 'requested',
+          user_id: row.user_id,
+          template: row.template,
+          category: row.category,
+          priority: row.priority,
+          requested_at: row.requested_at?.toISOString() ?? null,
+          status_at: row.status_at?.toISOString() ?? null,
+          timeline: steps.rows.map((s) => ({ step: s.step, at: s.at.toISOString(), channel: s.channel, provider: s.provider, detail: s.detail })),
+        });
+        return;
+      }
+    }
+    const pending = await rt.redis.get(`api:notification:${id}`);
+    if (pending) {
+      const p = JSON.parse(pending) as Requested & { user_id: string; template: string; category: string; priority: string };
+      const at = new Date(p.requested_at).toISOString();
+      res.json({ notification_id: id, status: 'requested', user_id: p.user_id, template: p.template, category: p.category, priority: p.priority, requested_at: at, status_at: at, timeline: [{ step: 'requested', at, channel: null, provider: null, detail: null }] });
+      return;
+    }
+    throw new EventlineError('not_found', `no notification ${id}`);
+  });
+
+  return router;
+}

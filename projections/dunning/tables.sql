@@ -1,0 +1,27 @@
+-- Dunning projection tables, per version in schema {{schema}}.
+CREATE TABLE {{schema}}.decisions (
+  event_id text PRIMARY KEY,
+  case_id text NOT NULL,
+  customer_id text NOT NULL,
+  subscription_id text,
+  step text NOT NULL,
+  action text NOT NULL,
+  due_at timestamptz NOT NULL,
+  decided_at timestamptz NOT NULL,
+  case_status text NOT NULL,
+  amount_due bigint NOT NULL,
+  currency text NOT NULL,
+  hosted_invoice_url text,
+  attempt_count int NOT NULL,
+  churn_risk numeric(4, 2)
+);
+CREATE INDEX ON {{schema}}.decisions (case_id);
+
+-- Steps whose time came (the scheduler's timers fired).
+CREATE TABLE {{schema}}.fired (
+  event_id text PRIMARY KEY,
+  case_id text NOT NULL,
+  step text NOT NULL,
+  fired_at timestamptz NOT NULL
+);
+CREATE INDEX ON {{schema}}.fired (case_id);

@@ -1,0 +1,28 @@
+CREATE VIEW analytics.dunning_cases AS
+WITH opened AS (
+  SELECT DISTINCT ON (case_id) case_id, customer_id, subscription_id, decided_at AS opened_at, amount_due, currency, hosted_invoice_url, attempt_count, churn_risk
+  FROM {{schema}}.decisions WHERE step = 'day_0' ORDER BY case_id, decided_at
+), closed AS (
+  SELECT DISTINCT ON (case_id) case_id, case_status AS status, decided_at AS closed_at
+  FROM {{schema}}.decisions WHERE step IN ('recovered', 'lost', 'exhausted') ORDER BY case_id, decided_at, event_id
+), fired AS (
+  SELECT case_id, count(*) FILTER (WHERE step <> 'end') AS reminders_sent, max(fired_at) AS last_reminder_at FROM {{schema}}.fired GROUP BY case_id
+)
+SELECT o.case_id AS invoice_id, o.customer_id, o.subscription_id, o.opened_at, COALESCE(c.status, 'open') AS status, c.closed_at,
+       o.amount_due AS amount_due_cents, o.currency, o.attempt_count, o.churn_risk,
+       COALESCE(f.reminders_sent, 0)::int AS reminders_sent, f.last_reminder_at, o.hosted_invoice_url
+FROM opened o LEFT JOIN closed c USING (case_id) LEFT JOIN fired f USING (case_id);
+COMMENT ON VIEW analytics.dunning_cases IS 'One row per failed invoice handled by dunning: when it opened, how it ended (recovered, lost, exhausted) or that it is still open, and the reminders sent.';
+COMMENT ON COLUMN analytics.dunning_cases.invoice_id IS 'The Stripe invoice whose payment failed (the case id).';
+COMMENT ON COLUMN analytics.dunning_cases.customer_id IS 'Stripe customer id.';
+COMMENT ON COLUMN analytics.dunning_cases.subscription_id IS 'The invoice''s subscription.';
+COMMENT ON COLUMN analytics.dunning_cases.opened_at IS 'Time of the first payment failure.';
+COMMENT ON COLUMN analytics.dunning_cases.status IS 'open, recovered (invoice paid), lost (subscription canceled or unpaid) or exhausted (every reminder sent, still unpaid).';
+COMMENT ON COLUMN analytics.dunning_cases.closed_at IS 'When the case closed.';
+COMMENT ON COLUMN analytics.dunning_cases.amount_due_cents IS 'Amount due in minor units.';
+COMMENT ON COLUMN analytics.dunning_cases.currency IS 'Lowercase ISO 4217 currency.';
+COMMENT ON COLUMN analytics.dunning_cases.attempt_count IS 'Payment attempts when the case opened.';
+COMMENT ON COLUMN analytics.dunning_cases.churn_risk IS 'Churn-risk score 0..1 at the failure (above 0.7 alerts the retention team).';
+COMMENT ON COLUMN analytics.dunning_cases.reminders_sent IS 'Reminder steps whose time came (day 0, 3, 7, 14) while the case was open.';
+COMMENT ON COLUMN analytics.dunning_cases.last_reminder_at IS 'When the latest reminder step fired.';
+COMMENT ON COLUMN analytics.dunning_cases.hosted_invoice_url IS 'Where the customer can pay.';

@@ -1,0 +1,171 @@
+/**
+ * Local HTTP servers that answer like SendGrid's and Twilio's APIs, for the real SDKs to talk to
+ * (SENDGRID_API_URL / TWILIO_API_URL). They record every call, can be told to fail the next
+ * requests (429, 5xx, 4xx), and the SendGrid one can post signed "processed" events back to
+ * Eventline's webhook, as SendGrid's event webhook does.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { sendgridHeaders } from './providers.ts';
+
+export interface SentEmail {
+  readonly to: string;
+  readonly subject: string;
+  readonly customArgs: Record<string, string>;
+  readonly headers: Record<string, string>;
+  readonly messageId: string;
+  readonly text: string;
+  readonly html: string;
+}
+
+export interface SentSms {
+  readonly to: string;
+  readonly from: string;
+  readonly body: string;
+  readonly statusCallback: string;
+  readonly sid: string;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+export class FakeSendGrid {
+  readonly sent: SentEmail[] = [];
+  readonly attempts: { status: number }[] = [];
+  url = '';
+  /** Statuses to answer to the next requests (then 202). */
+  failNext: number[] = [];
+  /** When set, each accepted message is followed by a signed "processed" event to this webhook URL. */
+  webhookUrl: string | null = null;
+  /** Delay before answering an accepted message (the message is recorded at once, like a provider that accepted it). */
+  delayMs = 0;
+  private readonly server: Server;
+
+  constructor() {
+    this.server = createServer(async (req, res) => {
+      const body = await readBody(req);
+      if (req.method !== 'POST' || req.url !== '/v3/mail/send') {
+        res.writeHead(404).end();
+        return;
+      }
+      if (!/^Bearer SG\./.test(req.headers.authorization ?? '')) {
+        res.writeHead(401, { 'content-type': 'application/json' }).end('{"errors":[{"message":"The provided authorization grant is invalid"}]}');
+        return;
+      }
+      const fail = this.failNext.shift();
+      if (fail !== undefined) {
+        this.attempts.push({ status: fail });
+        res.writeHead(fail, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: `fake failure ${fail}` }] }));
+        return;
+      }
+      const mail = JSON.parse(body) as {
+        personalizations: { to: { email: string }[] }[];
+        subject: string;
+        custom_args?: Record<string, string>;
+        headers?: Record<string, string>;
+        content: { type: string; value: string }[];
+      };
+      const messageId = randomBytes(11).toString('base64url');
+      const email: SentEmail = {
+        to: mail.personalizations[0]?.to[0]?.email ?? '',
+        subject: mail.subject,
+        customArgs: mail.custom_args ?? {},
+        headers: mail.headers ?? {},
+        messageId,
+        text: mail.content.find((c) => c.type === 'text/plain')?.value ?? '',
+        html: mail.content.find((c) => c.type === 'text/html')?.value ?? '',
+      };
+      this.sent.push(email);
+      this.attempts.push({ status: 202 });
+      if (this.webhookUrl) void this.postEvent(email, 'processed').catch(() => undefined);
+      if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+      if (!res.destroyed) res.writeHead(202, { 'x-message-id': messageId }).end();
+    });
+  }
+
+  async start(): Promise<this> {
+    this.url = await listen(this.server);
+    return this;
+  }
+
+  /** Posts a signed event-webhook event for a message to Eventline, as SendGrid would. */
+  async postEvent(email: SentEmail, event: string, extra: Record<string, unknown> = {}, webhookUrl = this.webhookUrl): Promise<number> {
+    if (!webhookUrl) throw new Error('no webhook URL');
+    const body = JSON.stringify([
+      {
+        email: email.to,
+        timestamp: Math.floor(Date.now() / 1000),
+        event,
+        sg_event_id: randomBytes(12).toString('base64url'),
+        sg_message_id: `${email.messageId}.filterdrecv-5f6d7c4b9-abcde-1-0`,
+        ...email.customArgs,
+        ...extra,
+      },
+    ]);
+    const res = await fetch(webhookUrl, { method: 'POST', headers: sendgridHeaders(body), body });
+    return res.status;
+  }
+
+  byNotification(id: string): SentEmail[] {
+    return this.sent.filter((m) => m.customArgs.notification_id === id);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}
+
+export class FakeTwilio {
+  readonly sent: SentSms[] = [];
+  url = '';
+  failNext: number[] = [];
+  private readonly server: Server;
+
+  constructor() {
+    this.server = createServer(async (req, res) => {
+      const body = await readBody(req);
+      const m = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Messages\.json$/.exec(req.url ?? '');
+      if (req.method !== 'POST' || !m) {
+        res.writeHead(404).end();
+        return;
+      }
+      const fail = this.failNext.shift();
+      if (fail !== undefined) {
+        res.writeHead(fail, { 'content-type': 'application/json' }).end(JSON.stringify({ code: fail === 400 ? 21211 : 20500, message: `fake failure ${fail}`, status: fail }));
+        return;
+      }
+      const form = new URLSearchParams(body);
+      const sid = `SM${randomBytes(16).toString('hex')}`;
+      this.sent.push({ to: form.get('To') ?? '', from: form.get('From') ?? '', body: form.get('Body') ?? '', statusCallback: form.get('StatusCallback') ?? '', sid });
+      res.writeHead(201, { 'content-type': 'application/json' }).end(
+        JSON.stringify({ sid, account_sid: m[1], to: form.get('To'), from: form.get('From'), body: form.get('Body'), status: 'queued', num_segments: '1', direction: 'outbound-api', api_version: '2010-04-01', date_created: new Date().toUTCString(), uri: `/2010-04-01/Accounts/${m[1]}/Messages/${sid}.json` }),
+      );
+    });
+  }
+
+  async start(): Promise<this> {
+    this.url = await listen(this.server);
+    return this;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}
