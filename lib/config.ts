@@ -70,6 +70,11 @@ const schema = z.object({
   EVENTLINE_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
   EVENTLINE_EMAIL_PER_SECOND: z.coerce.number().int().min(1).default(100),
   EVENTLINE_SMS_PER_SECOND: z.coerce.number().int().min(1).default(10),
+  EVENTLINE_DISPATCH_RETRY_BACKOFF_MS: z
+    .string()
+    .default('10000,30000,60000')
+    .transform((s) => s.split(',').map((x) => Number(x.trim())))
+    .refine((xs) => xs.length > 0 && xs.every((x) => Number.isInteger(x) && x >= 0), 'comma-separated milliseconds, e.g. 10000,30000,60000'),
   EVENTLINE_DISPATCH_RECONCILE_MS: z.coerce.number().int().min(0).default(300_000),
   EVENTLINE_CONSUMER_BATCH_BYTES: z.coerce.number().int().min(1024).default(4 * 1_048_576),
   EVENTLINE_CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(30_000),
@@ -117,6 +122,8 @@ export interface Config {
     readonly smsPerSecond: number;
     /** How long a send whose outcome was lost in a crash waits for provider evidence before it is sent again. */
     readonly reconcileMs: number;
+    /** Waits before each retry of a failed send; after the last, the send fails (and is dead-lettered). */
+    readonly retryBackoffMs: readonly number[];
   };
   readonly apiKeys: readonly string[];
   readonly demo: boolean;
@@ -180,7 +187,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       apiUrl: e.TWILIO_API_URL,
     },
     unsubscribeSecret: e.UNSUBSCRIBE_SECRET,
-    dispatch: { emailPerSecond: e.EVENTLINE_EMAIL_PER_SECOND, smsPerSecond: e.EVENTLINE_SMS_PER_SECOND, reconcileMs: e.EVENTLINE_DISPATCH_RECONCILE_MS },
+    dispatch: {
+      emailPerSecond: e.EVENTLINE_EMAIL_PER_SECOND,
+      smsPerSecond: e.EVENTLINE_SMS_PER_SECOND,
+      reconcileMs: e.EVENTLINE_DISPATCH_RECONCILE_MS,
+      retryBackoffMs: e.EVENTLINE_DISPATCH_RETRY_BACKOFF_MS,
+    },
     apiKeys: e.EVENTLINE_API_KEYS,
     demo: e.EVENTLINE_DEMO === 'on',
     riskTeamUser: e.EVENTLINE_RISK_TEAM_USER,

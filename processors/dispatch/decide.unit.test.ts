@@ -74,6 +74,7 @@ describe('templates and SMS', () => {
     assert.match(r.text, /Unsubscribe: https:\/\/e\.test\/u\/1/);
     const jpy = t.render('receipt', 'en-US', { amount_due: 5000, currency: 'jpy' }, { timezone: 'UTC', unsubscribeUrl: null });
     assert.match(jpy.subject, /¥5,000/);
+    assert.match(jpy.text, /^Hi,\n/, 'no dangling space without a name');
   });
 
   it('counts SMS segments (GSM-7 160/153, UCS-2 70/67) and cuts to fit', () => {

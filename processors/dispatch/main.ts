@@ -23,7 +23,6 @@ import { providersFor, type EmailMessage, type Providers, type SmsMessage } from
 import { fitSms, Templates } from './render.ts';
 import { notificationIdFor, notificationRequest } from './request.ts';
 
-export const RETRY_BACKOFF_MS = [10_000, 30_000, 60_000] as const;
 const MAX_SMS_SEGMENTS = 3;
 type Topic = 'notify.dispatch-requests.v1' | 'notify.delivery-events.v1';
 
@@ -35,6 +34,7 @@ export interface DispatchParts {
 
 export function dispatchProcessor(rt: Runtime, options: { providers?: Providers } = {}): DispatchParts {
   const log = rt.log.child({ processor: 'dispatch' });
+  const backoff = rt.config.dispatch.retryBackoffMs;
   const store = new DispatchStore(rt.redis);
   const directory = new CustomerDirectory(rt.redis);
   const templates = new Templates();
@@ -148,8 +148,8 @@ export function dispatchProcessor(rt: Runtime, options: { providers?: Providers 
       return { records: [], state: { ...state, status: 'reconciling' } };
     }
     const error = result.error;
-    if (error.retryable && attempt <= RETRY_BACKOFF_MS.length) {
-      const at = Date.now() + (RETRY_BACKOFF_MS[attempt - 1] ?? 60_000);
+    if (error.retryable && attempt <= backoff.length) {
+      const at = Date.now() + (backoff[attempt - 1] ?? 60_000);
       await schedule(due(r, 'retry', attempt + 1, channel, at));
       return { records: [outcome(r, 'retrying', Date.now(), { channel, attempt, reason: error.message, provider: channel === 'email' ? providers.email.name : providers.sms.name })], state: { ...state, status: 'retrying' } };
     }

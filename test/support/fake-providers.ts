@@ -42,6 +42,8 @@ async function listen(server: Server): Promise<string> {
 
 export class FakeSendGrid {
   readonly sent: SentEmail[] = [];
+  /** When each message was accepted (ms). */
+  readonly acceptedAt: number[] = [];
   readonly attempts: { status: number }[] = [];
   url = '';
   /** Statuses to answer to the next requests (then 202). */
@@ -87,6 +89,7 @@ export class FakeSendGrid {
         html: mail.content.find((c) => c.type === 'text/html')?.value ?? '',
       };
       this.sent.push(email);
+      this.acceptedAt.push(Date.now());
       this.attempts.push({ status: 202 });
       if (this.webhookUrl) void this.postEvent(email, 'processed').catch(() => undefined);
       if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
+import { startApp, type RunningApp } from '../../test/support/app.ts';
+import { collect, recordCount } from '../../test/support/consume.ts';
+import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
+import { bearer, createKey } from '../../test/support/keys.ts';
+import { providerEnv } from '../../test/support/providers.ts';
+
+describe('POST /v1/notifications and GET /v1/notifications/:id', () => {
+  let t: TestEnv;
+  let app: RunningApp;
+  let key: string;
+
+  before(async () => {
+    t = await createTestEnv('ntfapi', providerEnv);
+    await createTopics(t.rt.kafka);
+    await registerSchemas(t.rt.kafka);
+    app = await startApp(t.rt);
+    key = await createKey(t, ['publish', 'read']);
+  });
+  after(async () => {
+    await app?.close();
+    await t?.cleanup();
+  });
+
+  const post = (body: unknown, headers = bearer(key)) => fetch(`${app.url}/v1/notifications`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+  it('accepts a request with 202 and its id, appends it, and shows it as requested right away', async () => {
+    const res = await post({ user_id: 'user_1', template: 'receipt', category: 'billing', priority: 'LOW', data: { amount_due: 990, currency: 'usd' } });
+    assert.equal(res.status, 202);
+    const { notification_id } = (await res.json()) as { notification_id: string };
+    assert.match(notification_id, /^ntf_/);
+    const [record] = await collect(t.rt.kafka, ['notify.dispatch-requests.v1'], 1);
+    assert.ok(record && record.record === 'NotificationRequested');
+    assert.deepEqual([record.key, record.value.notification_id, record.value.priority, JSON.parse(record.value.data).amount_due], ['user_1', notification_id, 'LOW', 990]);
+    const status = (await (await fetch(`${app.url}/v1/notifications/${notification_id}`, { headers: bearer(key) })).json()) as { status: string; timeline: { step: string }[] };
+    assert.equal(status.status, 'requested');
+    assert.deepEqual(status.timeline.map((s) => s.step), ['requested']);
+  });
+
+  it('answers the same id for a repeated idempotency key (appending once), and 409 when the key is reused for another request', async () => {
+    const body = { user_id: 'user_2', template: 'welcome_subscription', category: 'account', idempotency_key: 'signup-2' };
+    const before = await recordCount(t.rt.kafka, 'notify.dispatch-requests.v1');
+    const a = (await (await post(body)).json()) as { notification_id: string };
+    const b = (await (await post(body)).json()) as { notification_id: string; duplicate?: boolean };
+    assert.equal(b.notification_id, a.notification_id);
+    assert.equal(b.duplicate, true);
+    assert.equal(await recordCount(t.rt.kafka, 'notify.dispatch-requests.v1'), before + 1);
+    const other = await post({ ...body, template: 'receipt' });
+    assert.equal(other.status, 409);
+    assert.equal(((await other.json()) as { error: string }).error, 'conflict');
+  });
+
+  it('rejects bad input with a JSON error and appends nothing', async () => {
+    const readOnly = await createKey(t, ['read']);
+    const before = await recordCount(t.rt.kafka, 'notify.dispatch-requests.v1');
+    const cases: [string, Promise<Response>, number, string][] = [
+      ['no key', post({}, { 'content-type': 'application/json' }), 401, 'unauthorized'],
+      ['read-only key', post({ user_id: 'u', template: 'receipt', category: 'billing' }, bearer(readOnly)), 403, 'forbidden'],
+      ['unknown template', post({ user_id: 'u', template: 'does_not_exist', category: 'billing' }), 422, 'unprocessable'],
+      ['bad priority', post({ user_id: 'u', template: 'receipt', category: 'billing', priority: 'URGENT' }), 422, 'unprocessable'],
+      ['bad channel', post({ user_id: 'u', template: 'receipt', category: 'billing', channel: 'fax' }), 422, 'unprocessable'],
+      ['missing user', post({ template: 'receipt', category: 'billing' }), 422, 'unprocessable'],
+      ['unknown field', post({ user_id: 'u', template: 'receipt', category: 'billing', urgent: true }), 422, 'unprocessable'],
+      ['malformed JSON', post('{"user_id":'), 400, 'bad_request'],
+      ['not JSON', post('user_id=u', bearer(key, { 'content-type': 'text/plain' })), 415, 'unsupported_media_type'],
+    ];
+    for (const [name, response, status, error] of cases) {
+      const res = await response;
+      assert.equal(res.status, status, name);
+      assert.equal(((await res.json()) as { error: string }).error, error, name);
+    }
+    assert.equal(await recordCount(t.rt.kafka, 'notify.dispatch-requests.v1'), before);
+    assert.equal((await fetch(`${app.url}/v1/notifications/ntf_unknown123`, { headers: bearer(key) })).status, 404);
+    assert.equal((await fetch(`${app.url}/v1/notifications/not-an-id`, { headers: bearer(key) })).status, 400);
+  });
+});
