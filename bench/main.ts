@@ -3,7 +3,9 @@
  *
  *   npm run bench -- stripe-webhooks [--events 20000] [--concurrency 64]
  *   npm run bench -- projection-replay [--events 200000]
+ *   npm run bench -- dispatch-latency [--events 300] [--rate 20]
  */
+import { dispatchLatencyBench } from './dispatch-latency.ts';
 import { projectionReplayBench } from './projection-replay.ts';
 import { stripeWebhooksBench } from './stripe-webhooks.ts';
 
@@ -13,6 +15,7 @@ function flag(name: string, fallback: number): number {
 }
 
 const scenarios: Record<string, () => Promise<void>> = {
+  'dispatch-latency': () => dispatchLatencyBench({ events: flag('events', 300), perSecond: flag('rate', 20) }),
   'projection-replay': () => projectionReplayBench({ events: flag('events', 200_000) }),
   'stripe-webhooks': () => stripeWebhooksBench({ events: flag('events', 20_000), concurrency: flag('concurrency', 64) }),
 };

@@ -15,6 +15,7 @@ import { errorMessage } from '../lib/errors.ts';
 import { createLogger } from '../lib/log.ts';
 import { projectRoot } from '../lib/migrate.ts';
 import { probeKafka, probeRedis, probeRegistry } from '../lib/probes.ts';
+import { clearNamespace, createRedis } from '../lib/redis.ts';
 
 const config = loadConfig();
 const state = join(projectRoot, '.infra');
@@ -138,6 +139,15 @@ async function dropRegistryDb(): Promise<void> {
   for (const v of ['3', '2.']) await dropDatabase(registryDbUrl(v).toString());
 }
 
+/** Drops the project's database and its Redis keys (stack reset). */
+async function dropData(): Promise<void> {
+  await dropDatabase(config.database.url);
+  const redis = createRedis(config, log);
+  const deleted = await clearNamespace(redis);
+  redis.disconnect();
+  out(`dropped database ${new URL(config.database.url).pathname.slice(1)} and ${deleted} Redis keys of ${config.namespace ?? 'eventline'}`);
+}
+
 const [command, arg] = process.argv.slice(2);
 try {
   switch (command) {
@@ -152,6 +162,9 @@ try {
       break;
     case 'drop-registry-db':
       await dropRegistryDb();
+      break;
+    case 'drop-data':
+      await dropData();
       break;
     case 'wait-app':
       await waitApp(arg ?? `${config.http.publicUrl}/readyz`);

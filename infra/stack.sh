@@ -5,7 +5,7 @@
 #   infra/stack.sh up        start what is not running yet (idempotent), wait until ready
 #   infra/stack.sh stop [svc] stop what this script started (by pidfile), Kafka last; or one of app|kafka|registry
 #   infra/stack.sh status    what runs, with pids and memory
-#   infra/stack.sh reset     stop, then delete Kafka's data and the registry's database
+#   infra/stack.sh reset     stop, then delete Kafka's data, the registry's and the project's databases, Redis keys
 #
 # State lives in .infra/ (ignored by git): pidfiles, logs, Kafka data, the resolved classpath.
 # A service that already answers on its port (started by someone else, e.g. docker compose) is
@@ -199,9 +199,10 @@ cmd_up() {
 
 cmd_reset() {
   cmd_stop
-  rm -rf "$STATE/kafka"
+  rm -rf "$STATE/kafka" "$STATE/admin.key"
   node --import tsx "$ROOT/infra/check.ts" drop-registry-db
-  say "Kafka data and the registry database are gone; 'npm start' begins from scratch"
+  node --import tsx "$ROOT/infra/check.ts" drop-data
+  say "Kafka data, the registry and project databases and the Redis keys are gone; 'npm start' begins from scratch"
 }
 
 case "${1:-}" in

@@ -75,6 +75,8 @@ const schema = z.object({
     .default('10000,30000,60000')
     .transform((s) => s.split(',').map((x) => Number(x.trim())))
     .refine((xs) => xs.length > 0 && xs.every((x) => Number.isInteger(x) && x >= 0), 'comma-separated milliseconds, e.g. 10000,30000,60000'),
+  EVENTLINE_DISPATCH_MAX_AGE_HOURS: z.coerce.number().min(0).default(168),
+  EVENTLINE_DEV_SENDGRID_PRIVATE_KEY: optionalText,
   EVENTLINE_DISPATCH_RECONCILE_MS: z.coerce.number().int().min(0).default(300_000),
   EVENTLINE_CONSUMER_BATCH_BYTES: z.coerce.number().int().min(1024).default(4 * 1_048_576),
   EVENTLINE_CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(30_000),
@@ -124,6 +126,8 @@ export interface Config {
     readonly reconcileMs: number;
     /** Waits before each retry of a failed send; after the last, the send fails (and is dead-lettered). */
     readonly retryBackoffMs: readonly number[];
+    /** Requests older than this (event time vs now) are not sent: replays and backfills do not message customers about the past. */
+    readonly maxAgeMs: number;
   };
   readonly apiKeys: readonly string[];
   readonly demo: boolean;
@@ -132,6 +136,8 @@ export interface Config {
   /** Contact addresses of internal teams that receive notifications (by user id). */
   readonly teamEmails: Readonly<Record<string, string>>;
   readonly analystPassword: string | null;
+  /** Local development only: lets the demo sign SendGrid events with the key pair npm start generated. */
+  readonly devSendgridPrivateKey: string | null;
   /** Signs dashboard session cookies; when unset, a random one per process (sessions end at restart). */
   readonly sessionSecret: string | null;
   readonly logLevel: z.infer<typeof schema>['LOG_LEVEL'];
@@ -192,7 +198,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       smsPerSecond: e.EVENTLINE_SMS_PER_SECOND,
       reconcileMs: e.EVENTLINE_DISPATCH_RECONCILE_MS,
       retryBackoffMs: e.EVENTLINE_DISPATCH_RETRY_BACKOFF_MS,
+      maxAgeMs: e.EVENTLINE_DISPATCH_MAX_AGE_HOURS * 3_600_000,
     },
+    devSendgridPrivateKey: e.EVENTLINE_DEV_SENDGRID_PRIVATE_KEY,
     apiKeys: e.EVENTLINE_API_KEYS,
     demo: e.EVENTLINE_DEMO === 'on',
     riskTeamUser: e.EVENTLINE_RISK_TEAM_USER,

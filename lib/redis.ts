@@ -9,6 +9,20 @@ import { Names } from './topics.ts';
 
 export type { Redis } from 'ioredis';
 
+/** Deletes every key of this client's namespace (keyPrefix); returns how many. */
+export async function clearNamespace(client: Redis): Promise<number> {
+  const prefix = client.options.keyPrefix ?? '';
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    // keyPrefix does not apply to SCAN's pattern nor to the keys it returns.
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await client.unlink(...keys.map((k) => k.slice(prefix.length)));
+  } while (cursor !== '0');
+  return deleted;
+}
+
 export function createRedis(config: Pick<Config, 'redis' | 'namespace'>, log: Logger): Redis {
   const redisLog = log.child({ component: 'redis' });
   const client = new Redis(config.redis.url, {

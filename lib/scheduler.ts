@@ -42,6 +42,8 @@ export class Scheduler {
   private readonly redis: Redis;
   private readonly keys: { due: string; claimed: string; payload: string };
   private readonly log: Logger;
+  /** Wakes this process's runner when a timer is scheduled already due (instead of waiting for the next poll). */
+  private wake: (() => void) | null = null;
 
   constructor(redis: Redis, name: string, log: Logger) {
     this.redis = redis;
@@ -51,6 +53,7 @@ export class Scheduler {
 
   async schedule(id: string, dueAt: number, payload: TimerPayload): Promise<void> {
     await this.redis.multi().hset(this.keys.payload, id, JSON.stringify(payload)).zadd(this.keys.due, dueAt, id).exec();
+    if (dueAt <= Date.now()) this.wake?.();
   }
 
   async cancel(ids: readonly string[]): Promise<void> {
@@ -130,7 +133,17 @@ export class Scheduler {
         } catch (err) {
           this.log.warn({ err: errorMessage(err) }, 'scheduler tick failed');
         }
-        if (fired === 0) await new Promise((r) => setTimeout(r, options.intervalMs ?? 250));
+        if (fired === 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(done, options.intervalMs ?? 250);
+            function done() {
+              clearTimeout(timer);
+              resolve();
+            }
+            this.wake = done;
+          });
+          this.wake = null;
+        }
       }
     };
     current = loop();

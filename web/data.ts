@@ -23,6 +23,9 @@ export interface DashboardData {
   readonly cohorts: readonly { cohort_month: string; months_since_start: number; cohort_customers: number; retained_customers: number; cohort_mrr_cents: number; retained_mrr_cents: number }[];
   readonly delivery: readonly Record<string, unknown>[];
   readonly notifications: readonly Record<string, unknown>[];
+  readonly outbox: readonly Record<string, unknown>[];
+  readonly fraud: readonly Record<string, unknown>[];
+  readonly dunning: { readonly byStatus: readonly Record<string, unknown>[]; readonly latest: readonly Record<string, unknown>[] };
 }
 
 export async function dashboardData(db: Db, requested: string | undefined): Promise<DashboardData> {
@@ -83,5 +86,23 @@ export async function dashboardData(db: Db, requested: string | undefined): Prom
       `SELECT notification_id, user_id, template, category, priority, status, to_char(requested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS requested_at, channels
        FROM analytics.notifications ORDER BY requested_at DESC NULLS LAST LIMIT 25`,
     ),
+    outbox: await rows(
+      db,
+      `SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS at, channel, recipient, COALESCE(subject, left(body_text, 80)) AS summary, notification_id
+       FROM dispatch.outbox ORDER BY id DESC LIMIT 20`,
+    ),
+    fraud: await rows(
+      db,
+      `SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS at, customer_id, payment_id, amount_cents, currency, score::float8 AS score, action, factor_names
+       FROM analytics.fraud_scores WHERE action <> 'allow' ORDER BY occurred_at DESC LIMIT 15`,
+    ),
+    dunning: {
+      byStatus: await rows(db, `SELECT status, count(*)::int AS cases, sum(amount_due_cents)::bigint AS amount_cents FROM analytics.dunning_cases GROUP BY status ORDER BY cases DESC`),
+      latest: await rows(
+        db,
+        `SELECT invoice_id, customer_id, to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS opened, status, amount_due_cents, currency, churn_risk::float8 AS churn_risk, reminders_sent
+         FROM analytics.dunning_cases ORDER BY opened_at DESC LIMIT 15`,
+      ),
+    },
   };
 }

@@ -34,7 +34,10 @@ export function dashboardPage(namespace: string | null): string {
 <section class="two"><div><h2>Latest movements</h2><div id="movements"></div></div>
 <div><h2>Cohorts: logo retention</h2><div id="cohorts"></div></div></section>
 <section><h2>Delivery, last 30 days</h2><div id="delivery"></div></section>
+<section class="two"><div><h2>Dunning</h2><div id="dunning"></div></div>
+<div><h2>Fraud: payments not simply allowed</h2><div id="fraud"></div></div></section>
 <section><h2>Latest notifications</h2><div id="notifications"></div></section>
+<section><h2>Local outbox <small class="muted">(email and SMS "sent" without provider credentials)</small></h2><div id="outbox"></div></section>
 <p class="muted">Numbers come from the <code>analytics</code> views (see docs/analytics.md); money in the selected currency.</p>
 </main>`,
     ['/assets/chart.js', '/assets/dashboard.js'],

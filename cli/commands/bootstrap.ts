@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { projectRoot } from '../../lib/migrate.ts';
 import { Runtime } from '../../lib/runtime.ts';
 import { ApiKeys } from '../../producers/keys/store.ts';
+import { settle, simulateDeliveries } from '../demo/deliveries.ts';
 import { loadDemo } from '../demo/load.ts';
 import { line } from '../output.ts';
 
@@ -40,7 +41,11 @@ export function registerBootstrapCommand(program: Command): void {
         if (rt.config.demo) {
           const started = Date.now();
           const result = await loadDemo(rt);
-          demo = result.loaded ? `loaded ${result.stripeEvents} Stripe events through the webhook in ${((Date.now() - started) / 1000).toFixed(1)} s` : `not loaded: ${result.reason}`;
+          if (result.loaded) {
+            await settle(rt);
+            const delivered = await simulateDeliveries(rt);
+            demo = `loaded ${result.stripeEvents} Stripe events through the webhook, then provider events for ${delivered.emails} emails and ${delivered.sms} SMS in the outbox (${((Date.now() - started) / 1000).toFixed(1)} s)`;
+          } else demo = `not loaded: ${result.reason}`;
         }
         line('');
         line('Eventline is running.');

@@ -139,16 +139,19 @@ describe('dispatch processor against the real stack and local provider APIs', ()
 
   it('defers a notification to the end of quiet hours in the user time zone, then sends it', async () => {
     const u = await user({ timezone: 'Asia/Tokyo', quiet_hours: { start: '22:00', end: '07:00' } });
-    const night = Date.UTC(2026, 10, 20, 15, 30); // 00:30 in Tokyo
+    const yesterday = new Date(Date.now() - 86_400_000);
+    const night = Date.UTC(yesterday.getUTCFullYear(), yesterday.getUTCMonth(), yesterday.getUTCDate(), 15, 30); // 00:30 in Tokyo
     const r = await request(u, 'payment_failed', 'payment', 'HIGH', night);
     const got = await outcomes(r.notification_id, (s) => s.includes('sent'));
     assert.deepEqual(got.map((o) => o.value.status), ['deferred', 'sent']);
-    assert.equal(got[0]?.value.deferred_until, Date.UTC(2026, 10, 20, 22, 0)); // 07:00 Tokyo
+    assert.equal(got[0]?.value.deferred_until, night + 6.5 * 3_600_000); // 07:00 in Tokyo
   });
 
   it('batches LOW notifications into one digest at the user digest hour', async () => {
     const u = await user({ timezone: 'Europe/Paris', digest: { enabled: true, hour: 8 } });
-    const day = Date.UTC(2026, 10, 18, 12, 0);
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    const day = Date.UTC(twoDaysAgo.getUTCFullYear(), twoDaysAgo.getUTCMonth(), twoDaysAgo.getUTCDate(), 12, 0);
+    const nextDay = new Date(day + 86_400_000).toISOString().slice(0, 10);
     // Both at once: the digest hour of that (past) day is already over, so its timer fires right away.
     const [a, b] = [
       notificationRequest({ source: `digest-a:${u}`, userId: u, template: 'receipt', category: 'billing', priority: 'LOW', data: { amount_due: 1500, currency: 'eur' }, requestedBy: 'test', at: day }),
@@ -156,7 +159,7 @@ describe('dispatch processor against the real stack and local provider APIs', ()
     ] as const;
     await (await t.rt.kafka.appender()).append('notify.dispatch-requests.v1', [a, b].map((value) => ({ key: value.user_id, record: 'NotificationRequested' as const, value })));
     const batched = await outcomes(a.notification_id, (s) => s.includes('batched'));
-    assert.equal(batched[0]?.value.reason, 'daily digest of 2026-11-19');
+    assert.equal(batched[0]?.value.reason, `daily digest of ${nextDay}`); // 13:00 in Paris: the next 08:00 is the next day
     const digestId = batched[0]?.value.digest_id ?? '';
     await outcomes(b.notification_id, (s) => s.includes('batched'));
     const digest = await eventually(() => sendgrid.byNotification(digestId)[0], { what: 'the digest email' });
@@ -189,6 +192,14 @@ describe('dispatch processor against the real stack and local provider APIs', ()
     const changes = await collect(t.rt.kafka, ['notify.preference-changes.v1'], (records) => records.some((c) => c.value.user_id === u));
     const change = changes.find((c) => c.value.user_id === u)?.value;
     assert.deepEqual([change?.actor, change?.source, change?.change, change?.category], ['sendgrid', 'provider', 'unsubscribed', 'product']);
+  });
+
+  it('does not send requests from the distant past (replays, backfills): suppressed as stale', async () => {
+    const u = await user();
+    const r = await request(u, 'payment_failed', 'payment', 'CRITICAL', Date.now() - 10 * 86_400_000);
+    const got = await outcomes(r.notification_id, (s) => s.includes('suppressed'));
+    assert.match(got[0]?.value.reason ?? '', /^stale: requested 24\d h ago$/);
+    assert.equal(sendgrid.byNotification(r.notification_id).length, 0);
   });
 
   it('shares the per-channel rate limit: never more than 3 emails a second', async () => {

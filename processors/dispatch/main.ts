@@ -213,6 +213,12 @@ export function dispatchProcessor(rt: Runtime, options: { providers?: Providers 
       await store.put({ request: r, status: 'failed', sent: [], fallback: [], locale: null });
       return;
     }
+    const age = Date.now() - r.occurred_at;
+    if (age > rt.config.dispatch.maxAgeMs) {
+      // A replay or a backfill of old events: never message people about the distant past.
+      await execute(record, r, { kind: 'suppress', reason: `stale: requested ${Math.round(age / 3_600_000)} h ago` }, now);
+      return;
+    }
     const { recipient, prefs } = await recipientOf(r.user_id);
     const sentToday = await store.sentOn(r.user_id, localParts(now, prefs.timezone).date, r.notification_id);
     await execute(record, r, planDispatch({ priority: r.priority as 'CRITICAL' | 'HIGH' | 'NORMAL' | 'LOW', category: r.category, channel: r.channel }, { prefs, recipient, sentToday, now }), now);

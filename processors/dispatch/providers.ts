@@ -145,7 +145,7 @@ export class Outbox implements EmailProvider, SmsProvider {
     const email = 'subject' in m ? m : null;
     const res = await this.db.query<{ message_id: string }>(
       `INSERT INTO dispatch.outbox (idempotency_key, notification_id, channel, recipient, subject, body_text, body_html, headers, message_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'outbox_' || md5($1))
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $3 = 'sms' THEN 'SM' || md5($1) ELSE 'outbox_' || md5($1) END)
        ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = excluded.idempotency_key
        RETURNING message_id`,
       [

@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../../lib/config.ts';
 import { dropDatabase, ensureDatabase } from '../../lib/db.ts';
 import { createLogger } from '../../lib/log.ts';
 import { migrate } from '../../lib/migrate.ts';
+import { clearNamespace } from '../../lib/redis.ts';
 import { Runtime } from '../../lib/runtime.ts';
 
 export interface TestEnv {
@@ -54,13 +55,7 @@ export async function createTestEnv(label: string, extra: Readonly<Record<string
         const topics = await rt.kafka.listTopics();
         await rt.kafka.deleteTopics(topics.filter((t) => t.startsWith(`${namespace}.`)));
         for (const subject of await rt.kafka.registry.subjects(`${namespace}.`)) await rt.kafka.registry.deleteSubject(subject);
-        let cursor = '0';
-        do {
-          // keyPrefix does not apply to SCAN's pattern: match the full key.
-          const [next, keys] = await rt.redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 500);
-          cursor = next;
-          if (keys.length > 0) await rt.redis.unlink(...keys.map((k) => k.slice(namespace.length + 1)));
-        } while (cursor !== '0');
+        await clearNamespace(rt.redis);
       } finally {
         await rt.close();
         await dropDatabase(config.database.url);

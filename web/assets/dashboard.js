@@ -137,13 +137,64 @@
     );
   }
 
+  function renderOperations(d) {
+    $('dunning').replaceChildren(
+      table(
+        [
+          { key: 'status', label: 'Status', format: (s) => h('span', { class: `tag ${s}` }, s) },
+          { key: 'cases', label: 'Cases', num: true },
+          { key: 'amount_cents', label: 'Amount due', num: true, format: money },
+        ],
+        d.dunning.byStatus,
+      ),
+      table(
+        [
+          { key: 'opened', label: 'Opened' },
+          { key: 'customer_id', label: 'Customer' },
+          { key: 'status', label: 'Status', format: (s) => h('span', { class: `tag ${s}` }, s) },
+          { key: 'amount_due_cents', label: 'Due', num: true, format: money },
+          { key: 'churn_risk', label: 'Churn risk', num: true },
+          { key: 'reminders_sent', label: 'Reminders', num: true },
+        ],
+        d.dunning.latest,
+      ),
+    );
+    $('fraud').replaceChildren(
+      table(
+        [
+          { key: 'at', label: 'When (UTC)' },
+          { key: 'customer_id', label: 'Customer' },
+          { key: 'amount_cents', label: 'Amount', num: true, format: money },
+          { key: 'score', label: 'Score', num: true },
+          { key: 'action', label: 'Action', format: (a) => h('span', { class: `tag ${a === 'block' ? 'failed' : 'deferred'}` }, a) },
+          { key: 'factor_names', label: 'Factors', format: (f) => (f || []).join(', ') },
+        ],
+        d.fraud,
+      ),
+    );
+    $('outbox').replaceChildren(
+      table(
+        [
+          { key: 'at', label: 'When (UTC)' },
+          { key: 'channel', label: 'Channel' },
+          { key: 'recipient', label: 'To' },
+          { key: 'summary', label: 'Subject / text' },
+          { key: 'notification_id', label: 'Notification' },
+        ],
+        d.outbox,
+      ),
+    );
+  }
+
   async function load() {
     const res = await fetch(`/v1/dashboard${currency ? `?currency=${encodeURIComponent(currency)}` : ''}`, { credentials: 'same-origin' });
     if (res.status === 401) {
       window.location.reload();
       return;
     }
-    render(await res.json());
+    const data = await res.json();
+    render(data);
+    renderOperations(data);
   }
 
   $('currency').addEventListener('change', (e) => {
