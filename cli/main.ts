@@ -1,9 +1,10 @@
 /**
- * eventline — operate an Eventline deployment: setup, run, topics, schemas (and, as they land,
- * keys, replay, backfill, dlq, status). Configuration comes from the environment (see README).
+ * eventline — operate an Eventline deployment: setup, run, topics, schemas, keys, replay,
+ * backfill, dlq, status. Configuration comes from the environment (see README).
  */
 import { Command } from 'commander';
 import { registerBootstrapCommand } from './commands/bootstrap.ts';
+import { registerDlqCommands } from './commands/dlq.ts';
 import { registerKeysCommands } from './commands/keys.ts';
 import { registerReplayCommands } from './commands/replay.ts';
 import { registerRunCommand } from './commands/run.ts';
@@ -19,5 +20,6 @@ registerBootstrapCommand(program);
 registerKeysCommands(program);
 registerReplayCommands(program);
 registerStatusCommand(program);
+registerDlqCommands(program);
 
 program.parseAsync(process.argv).catch(fail);

@@ -9,6 +9,7 @@
  *   dead-letters what cannot be decoded, and lets the handler decide where to continue: commit
  *   (processors: at-least-once) or seek (projections that keep their offsets in Postgres).
  */
+import { randomUUID } from 'node:crypto';
 import {
   Kafka as KafkaJs,
   CompressionTypes,
@@ -121,6 +122,14 @@ export interface TopicCreation {
   readonly partitions: number;
   readonly action: 'created' | 'exists' | 'partitions_added';
 }
+
+/**
+ * Headers of a record re-appended from a dead-letter queue: only the group named in REPLAY_FOR
+ * processes it (every other group skips it, having processed or dead-lettered the original).
+ */
+export const REPLAY_FOR = 'eventline-replay-for';
+export const REPLAY_OF = 'eventline-replay-of';
+export const REPLAY_ATTEMPT = 'eventline-replay-attempt';
 
 function headersOf(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -336,6 +345,65 @@ export class Kafka {
     return { brokers: cluster.brokers.length, controller: cluster.controller };
   }
 
+  /**
+   * Reads a topic from its beginning (or from the first record at or after `fromTimestamp`) up to
+   * its end as of the call, partition by partition in offset order, with a throwaway consumer group
+   * that is deleted afterwards. Returns how many records were handed to `each`.
+   */
+  async readToEnd<T extends AnyTopicName>(topic: T, each: (record: Incoming<T>) => Promise<void> | void, options: { fromTimestamp?: number } = {}): Promise<number> {
+    const admin = await this.admin();
+    const physical = this.names.topic(topic);
+    const ends = new Map((await this.topicOffsets(topic)).map((o) => [o.partition, { start: BigInt(o.low), end: BigInt(o.high) }]));
+    if (options.fromTimestamp !== undefined) {
+      for (const o of await retryRetriable(() => admin.fetchTopicOffsetsByTimestamp(physical, options.fromTimestamp))) {
+        const range = ends.get(o.partition);
+        if (range && BigInt(o.offset) > range.start) range.start = BigInt(o.offset);
+      }
+    }
+    const pending = new Set([...ends].filter(([, r]) => r.end > r.start).map(([p]) => p));
+    if (pending.size === 0) return 0;
+    let count = 0;
+    let done: () => void = () => undefined;
+    let failed: (err: unknown) => void = () => undefined;
+    const finished = new Promise<void>((resolve, reject) => {
+      done = resolve;
+      failed = reject;
+    });
+    const group = `read.${randomUUID()}`;
+    const consumer = await this.consume({
+      group,
+      topics: [topic],
+      fromBeginning: true,
+      onAssign: async (assigned) => assigned.flatMap((a) => (ends.has(a.partition) ? [{ ...a, offset: ends.get(a.partition)!.start.toString() }] : [])),
+      onBatch: async (batch) => {
+        const range = ends.get(batch.partition);
+        if (!range) return { commit: (BigInt(batch.lastOffset) + 1n).toString() };
+        try {
+          for (const r of batch.records) {
+            const offset = BigInt(r.offset);
+            if (offset < range.start) continue;
+            if (offset >= range.end) break;
+            await each(r);
+            count++;
+          }
+        } catch (err) {
+          failed(err);
+          return { commit: batch.firstOffset };
+        }
+        if (BigInt(batch.lastOffset) + 1n >= range.end) pending.delete(batch.partition);
+        if (pending.size === 0) done();
+        return { commit: (BigInt(batch.lastOffset) + 1n).toString() };
+      },
+    });
+    try {
+      await finished;
+    } finally {
+      await consumer.stop();
+      await admin.deleteGroups([this.names.group(group)]).catch(() => undefined);
+    }
+    return count;
+  }
+
   /** Consumes topics as a group until stopped. */
   async consume<T extends AnyTopicName>(options: ConsumerOptions<T>): Promise<RunningConsumer> {
     const group = this.names.group(options.group);
@@ -398,7 +466,7 @@ export class Kafka {
           headers: { ...origin.headers },
           error: error.message,
           error_code: error.code,
-          attempts: 1,
+          attempts: Number(origin.headers[REPLAY_ATTEMPT] ?? 0) + 1,
         },
       },
     ]);
@@ -693,6 +761,11 @@ class ConsumerRunner<T extends AnyTopicName> {
   private async decodeBatch(topic: T, partition: number, messages: readonly KafkaMessage[]): Promise<Incoming<T>[]> {
     const out: Incoming<T>[] = [];
     for (const m of messages) {
+      const replayFor = m.headers?.[REPLAY_FOR];
+      if (replayFor !== undefined && String(replayFor) !== this.options.group) {
+        metrics.skipped.inc({ group: this.options.group, topic, reason: 'replay_for_other_group' });
+        continue;
+      }
       try {
         const { envelope, schemaId } = await this.kafka.serde.decode(topic, m.value);
         out.push({

@@ -45,34 +45,7 @@ export async function markStateComplete(rt: Runtime): Promise<void> {
   await rt.redis.set(SENTINEL, new Date().toISOString());
 }
 
-/** Reads a topic from its start to its end as of now. */
-async function readAll<T extends AnyTopicName>(rt: Runtime, topic: T, each: (r: Incoming<T>) => Promise<void> | void): Promise<number> {
-  const ends = new Map((await rt.kafka.topicOffsets(topic)).map((o) => [o.partition, { low: BigInt(o.low), high: BigInt(o.high) }]));
-  const pending = new Set([...ends].filter(([, o]) => o.high > o.low).map(([p]) => p));
-  if (pending.size === 0) return 0;
-  let count = 0;
-  let done: () => void = () => undefined;
-  const finished = new Promise<void>((resolve) => (done = resolve));
-  const consumer = await rt.kafka.consume({
-    group: `recovery.${randomUUID()}`,
-    topics: [topic],
-    fromBeginning: true,
-    onBatch: async (batch) => {
-      const end = ends.get(batch.partition)?.high ?? 0n;
-      for (const r of batch.records) {
-        if (BigInt(r.offset) >= end) break;
-        await each(r);
-        count++;
-      }
-      if (BigInt(batch.lastOffset) + 1n >= end) pending.delete(batch.partition);
-      if (pending.size === 0) done();
-      return { commit: (BigInt(batch.lastOffset) + 1n).toString() };
-    },
-  });
-  await finished;
-  await consumer.stop();
-  return count;
-}
+const readAll = <T extends AnyTopicName>(rt: Runtime, topic: T, each: (r: Incoming<T>) => Promise<void> | void): Promise<number> => rt.kafka.readToEnd(topic, each);
 
 export interface RebuildReport {
   readonly customers: number;

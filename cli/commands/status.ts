@@ -1,7 +1,8 @@
 /**
- * eventline status — lag per consumer group and topic, and projection versions.
+ * eventline status — lag per consumer group and topic, projection versions, dead-letter queues.
  */
 import type { Command } from 'commander';
+import { summarizeDlqs } from '../../lib/dlq.ts';
 import { projectionLag } from '../../lib/projection.ts';
 import { checkpointName, listVersions } from '../../lib/projection-versions.ts';
 import { Runtime } from '../../lib/runtime.ts';
@@ -48,6 +49,10 @@ export function registerStatusCommand(program: Command): void {
           versionRows.push([v.projection, v.version, v.schema, v.status, lag]);
         }
         table(versionRows);
+        const dlqs = await summarizeDlqs(rt);
+        line('');
+        if (dlqs.length === 0) line('dead letters: none');
+        else table([['dead-letter queue', 'dead letters', 'replayed', 'pending'], ...dlqs.map((d) => [d.topic, d.total, d.replayed, d.pending])]);
       } finally {
         await rt.close();
       }

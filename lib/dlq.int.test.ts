@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { EventlinePublisher } from '../producers/sdk/index.ts';
+import { createTestEnv, eventually, type TestEnv } from '../test/support/env.ts';
+import { runEventline } from '../test/support/process.ts';
+import { createTopics, registerSchemas } from './catalogue.ts';
+import { listDeadLetters, summarizeDlqs } from './dlq.ts';
+import type { RunningConsumer } from './kafka.ts';
+import { runProcessor } from './processor.ts';
+
+describe('dead letters: list and replay for one group', () => {
+  let t: TestEnv;
+  let publisher: EventlinePublisher;
+  const running: RunningConsumer[] = [];
+  // What each processor handled, by event id; the ledger cannot process "poisoned" users until fixed.
+  const ledger = new Map<string, number>();
+  const bystander = new Map<string, number>();
+  let fixed = false;
+  const count = (m: Map<string, number>, id: string) => m.set(id, (m.get(id) ?? 0) + 1);
+
+  before(async () => {
+    t = await createTestEnv('dlq');
+    await createTopics(t.rt.kafka);
+    await registerSchemas(t.rt.kafka);
+    publisher = await EventlinePublisher.connect({ producer: 'dlq-test', config: t.config });
+    running.push(
+      await runProcessor(t.rt, {
+        name: 'ledger',
+        topics: ['domain.events.v1'],
+        handle: async (r) => {
+          if (r.record === 'UserSignedUp' && r.value.data.user_id.startsWith('poisoned') && !fixed) throw new Error(`no ledger account for ${r.value.data.user_id}`);
+          count(ledger, r.value.event_id);
+        },
+      }),
+      await runProcessor(t.rt, { name: 'bystander', topics: ['domain.events.v1'], handle: async (r) => void count(bystander, r.value.event_id) }),
+    );
+  });
+  after(async () => {
+    for (const r of running) await r.stop();
+    await publisher?.close();
+    await t?.cleanup();
+  });
+
+  const signUp = (userId: string) => publisher.publish('UserSignedUp', userId, { user_id: userId, email: `${userId}@example.com`, name: null, locale: null, stripe_customer_id: null }, { eventId: `evt_${userId}` });
+
+  it('keeps what failed with its error, replays it once fixed to that group only, and never twice', async () => {
+    for (const u of ['ok_1', 'poisoned_1', 'ok_2', 'poisoned_2', 'ok_3']) await signUp(u);
+    await eventually(() => (bystander.size === 5 && ledger.size === 3 ? true : undefined), { what: 'both groups to go past every record' });
+    const dead = await eventually(async () => {
+      const entries = await listDeadLetters(t.rt, 'processor.ledger');
+      return entries.length === 2 ? entries : undefined;
+    });
+    assert.deepEqual(
+      dead.map((e) => [e.letter.headers['eventline-replay-for'] ?? null, e.errorCode, e.error, e.attempts, e.replayedAt]),
+      [
+        [null, 'processor_failed', 'no ledger account for poisoned_1', 1, null],
+        [null, 'processor_failed', 'no ledger account for poisoned_2', 1, null],
+      ],
+    );
+    assert.deepEqual(await summarizeDlqs(t.rt), [{ group: 'processor.ledger', topic: 'dlq.processor.ledger.v1', total: 2, replayed: 0, pending: 2 }]);
+
+    // The CLI shows the same, for people and for scripts.
+    const summary = await runEventline(t.env, ['dlq', 'list']);
+    assert.equal(summary.code, 0, summary.stderr);
+    assert.match(summary.stdout, /processor\.ledger\s+dlq\.processor\.ledger\.v1\s+2\s+0\s+2/);
+    const listed = await runEventline(t.env, ['dlq', 'list', 'processor.ledger', '--json']);
+    const rows = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { offset: string; origin: string; key: string; replayed_at: string | null });
+    assert.deepEqual(rows.map((r) => [r.offset, r.key, r.replayed_at]), [['0', 'poisoned_1', null], ['1', 'poisoned_2', null]]);
+    assert.equal(rows[0]?.origin, `domain.events.v1:${dead[0]?.origin.partition}:${dead[0]?.origin.offset}`);
+
+    // A dry run appends nothing.
+    const topicBefore = await t.rt.kafka.recordCount('domain.events.v1');
+    const dry = await runEventline(t.env, ['dlq', 'replay', 'processor.ledger', '--dry-run']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /2 dead letters would be replayed/);
+    assert.equal(await t.rt.kafka.recordCount('domain.events.v1'), topicBefore);
+
+    fixed = true;
+    const replay = await runEventline(t.env, ['dlq', 'replay', 'processor.ledger']);
+    assert.equal(replay.code, 0, replay.stderr);
+    assert.match(replay.stdout, /2 dead letters replayed for processor\.ledger/);
+    await eventually(() => (ledger.size === 5 ? true : undefined), { what: 'the ledger to process the replayed records' });
+    assert.equal(await t.rt.kafka.recordCount('domain.events.v1'), topicBefore + 2);
+
+    // A second replay has nothing left to do.
+    const again = await runEventline(t.env, ['dlq', 'replay', 'processor.ledger']);
+    assert.match(again.stdout, /0 dead letters replayed/);
+    assert.equal(await t.rt.kafka.recordCount('domain.events.v1'), topicBefore + 2);
+    assert.deepEqual(
+      (await listDeadLetters(t.rt, 'processor.ledger')).map((e) => e.replayedTimes),
+      [1, 1],
+    );
+
+    // The bystander group skipped the copies; the ledger saw every event exactly once.
+    const ends = await t.rt.kafka.topicOffsets('domain.events.v1');
+    await eventually(async () => {
+      const committed = await t.rt.kafka.committedOffsets('processor.bystander', 'domain.events.v1');
+      return ends.every((e) => e.high === '0' || committed.some((c) => c.partition === e.partition && BigInt(c.offset) >= BigInt(e.high))) ? true : undefined;
+    }, { what: 'the bystander to go past the copies' });
+    assert.deepEqual([...bystander.values()], [1, 1, 1, 1, 1]);
+    assert.deepEqual([...ledger.values()], [1, 1, 1, 1, 1]);
+  });
+
+  it('a replayed record that fails again is dead-lettered again with its attempt count', async () => {
+    fixed = false;
+    await signUp('poisoned_3');
+    const first = await eventually(async () => (await listDeadLetters(t.rt, 'processor.ledger')).find((e) => e.key === 'poisoned_3'));
+    const replay = await runEventline(t.env, ['dlq', 'replay', 'processor.ledger', '--offset', first.dlqOffset]);
+    assert.equal(replay.code, 0, replay.stderr);
+    const second = await eventually(async () => (await listDeadLetters(t.rt, 'processor.ledger')).find((e) => e.key === 'poisoned_3' && e.dlqOffset !== first.dlqOffset));
+    assert.equal(second.attempts, 2);
+    assert.equal(second.letter.headers['eventline-replay-of'], `${first.origin.topic}:${first.origin.partition}:${first.origin.offset}`, 'the copy names the original');
+    assert.equal(ledger.has('evt_poisoned_3'), false);
+  });
+
+  it('refuses bad input with a clear error and appends nothing', async () => {
+    const before = await t.rt.kafka.recordCount('domain.events.v1');
+    const unknown = await runEventline(t.env, ['dlq', 'replay', 'processor.nobody']);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /no dead-letter queue for group processor\.nobody .*\[not_found\]/);
+    const badOffset = await runEventline(t.env, ['dlq', 'replay', 'processor.ledger', '--offset', 'abc']);
+    assert.equal(badOffset.code, 2);
+    assert.match(badOffset.stderr, /--offset abc is not an offset/);
+    const missing = await runEventline(t.env, ['dlq', 'replay', 'processor.ledger', '--offset', '999']);
+    assert.match(missing.stderr, /no dead letter at offset 999/);
+    const listUnknown = await runEventline(t.env, ['dlq', 'list', 'processor.nobody']);
+    assert.match(listUnknown.stderr, /groups with one: processor\.ledger/);
+    assert.equal(await t.rt.kafka.recordCount('domain.events.v1'), before);
+  });
+});
