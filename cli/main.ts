@@ -3,6 +3,7 @@
  * backfill, dlq, status. Configuration comes from the environment (see README).
  */
 import { Command } from 'commander';
+import { registerBackfillCommands } from './commands/backfill.ts';
 import { registerBootstrapCommand } from './commands/bootstrap.ts';
 import { registerDlqCommands } from './commands/dlq.ts';
 import { registerKeysCommands } from './commands/keys.ts';
@@ -21,5 +22,6 @@ registerKeysCommands(program);
 registerReplayCommands(program);
 registerStatusCommand(program);
 registerDlqCommands(program);
+registerBackfillCommands(program);
 
 program.parseAsync(process.argv).catch(fail);

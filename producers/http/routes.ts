@@ -10,7 +10,7 @@ import { notificationRoutes } from '../notifications/route.ts';
 import { preferenceRoutes } from '../preferences/route.ts';
 import { loadSendgridPublicKey } from '../sendgrid/verify.ts';
 import { sendgridWebhookRoutes } from '../sendgrid/route.ts';
-import { stripeWebhookRoutes } from '../stripe/route.ts';
+import { STRIPE_SEEN_PREFIX, stripeWebhookRoutes } from '../stripe/route.ts';
 import { TwilioMessageIndex } from '../twilio/message-index.ts';
 import { twilioWebhookRoutes } from '../twilio/route.ts';
 import { unsubscribeRoutes } from '../unsubscribe/route.ts';
@@ -34,7 +34,7 @@ export function buildHttpApp(rt: Runtime, extra: readonly express.Router[] = [])
   const routers = [
     healthRoutes(rt),
     openapiRoutes(),
-    stripeWebhookRoutes({ kafka: rt.kafka, secret: config.stripe.webhookSecret, seen: new RecentlySeen(rt.redis, 'stripe:seen'), bodyLimitBytes: limit, log }),
+    stripeWebhookRoutes({ kafka: rt.kafka, secret: config.stripe.webhookSecret, seen: new RecentlySeen(rt.redis, STRIPE_SEEN_PREFIX), bodyLimitBytes: limit, log }),
     sendgridWebhookRoutes({
       kafka: rt.kafka,
       publicKey: config.sendgrid.webhookPublicKey ? loadSendgridPublicKey(config.sendgrid.webhookPublicKey) : null,

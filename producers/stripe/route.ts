@@ -14,6 +14,8 @@ import type { RecentlySeen } from '../http/recently-seen.ts';
 import { parseStripeEvent, toStripeEventReceived } from './to-event.ts';
 
 export const STRIPE_TOLERANCE_SECONDS = 300;
+/** RecentlySeen prefix of Stripe event ids already appended (by the webhook or a backfill). */
+export const STRIPE_SEEN_PREFIX = 'stripe:seen';
 
 export interface StripeWebhookDeps {
   readonly kafka: Kafka;

@@ -1,6 +1,6 @@
 /**
- * Local HTTP servers that answer like SendGrid's and Twilio's APIs, for the real SDKs to talk to
- * (SENDGRID_API_URL / TWILIO_API_URL). They record every call, can be told to fail the next
+ * Local HTTP servers that answer like SendGrid's, Twilio's and Stripe's APIs, for the real SDKs to
+ * talk to (SENDGRID_API_URL / TWILIO_API_URL / STRIPE_API_URL). They record every call, can be told to fail the next
  * requests (429, 5xx, 4xx), and the SendGrid one can post signed "processed" events back to
  * Eventline's webhook, as SendGrid's event webhook does.
  */
@@ -157,6 +157,55 @@ export class FakeTwilio {
       res.writeHead(201, { 'content-type': 'application/json' }).end(
         JSON.stringify({ sid, account_sid: m[1], to: form.get('To'), from: form.get('From'), body: form.get('Body'), status: 'queued', num_segments: '1', direction: 'outbound-api', api_version: '2010-04-01', date_created: new Date().toUTCString(), uri: `/2010-04-01/Accounts/${m[1]}/Messages/${sid}.json` }),
       );
+    });
+  }
+
+  async start(): Promise<this> {
+    this.url = await listen(this.server);
+    return this;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}
+
+/**
+ * Stripe's events API (GET /v1/events): newest first, `created[gte]`, `limit`, `starting_after`
+ * pagination, Stripe's error bodies (401 for another key, 429, 5xx on demand).
+ */
+export class FakeStripe {
+  readonly events: Record<string, unknown>[] = [];
+  readonly requests: { query: URLSearchParams; status: number }[] = [];
+  failNext: number[] = [];
+  url = '';
+  private readonly server: Server;
+
+  constructor(readonly apiKey = 'sk_test_eventline') {
+    this.server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const answer = (status: number, body: unknown) => {
+        this.requests.push({ query: url.searchParams, status });
+        res.writeHead(status, { 'content-type': 'application/json', 'request-id': `req_${randomBytes(7).toString('hex')}` }).end(JSON.stringify(body));
+      };
+      if (req.method !== 'GET' || url.pathname !== '/v1/events') return answer(404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${url.pathname})` } });
+      if (req.headers.authorization !== `Bearer ${this.apiKey}`) return answer(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided: sk_test_****' } });
+      const fail = this.failNext.shift();
+      if (fail === 429) return answer(429, { error: { type: 'invalid_request_error', code: 'rate_limit', message: 'Too many requests hit the API too quickly.' } });
+      if (fail !== undefined) return answer(fail, { error: { type: 'api_error', message: `fake failure ${fail}` } });
+      const limit = Math.min(100, Number(url.searchParams.get('limit') ?? 10));
+      const gte = Number(url.searchParams.get('created[gte]') ?? 0);
+      const newestFirst = this.events
+        .filter((e) => (e.created as number) >= gte)
+        .sort((a, b) => (b.created as number) - (a.created as number) || ((b.id as string) < (a.id as string) ? -1 : 1));
+      const after = url.searchParams.get('starting_after');
+      const start = after ? newestFirst.findIndex((e) => e.id === after) + 1 : 0;
+      if (after && start === 0) return answer(400, { error: { type: 'invalid_request_error', message: `No such event: '${after}'`, param: 'starting_after' } });
+      const data = newestFirst.slice(start, start + limit);
+      answer(200, { object: 'list', url: '/v1/events', has_more: start + limit < newestFirst.length, data });
     });
   }
 
