@@ -42,24 +42,37 @@ export class Db implements Queryable {
     }
   }
 
-  /** Runs fn in one transaction: COMMIT when it resolves, ROLLBACK when it throws. */
+  /**
+   * Runs fn in one transaction: COMMIT when it resolves, ROLLBACK when it throws. A connection that
+   * fails while checked out (Postgres restarting, an administrator terminating it) is reported as
+   * database_unavailable and discarded, never returned to the pool — and never crashes the process.
+   */
   async transaction<T>(fn: (client: DbClient) => Promise<T>): Promise<T> {
-    let client: DbClient;
+    let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
     } catch (err) {
       throw asDbError(err);
     }
+    let broken: Error | undefined;
+    const onError = (err: Error): void => {
+      broken = err;
+      this.log.warn({ err: err.message }, 'database connection failed during a transaction');
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await fn(client);
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
+      await client.query('ROLLBACK').catch((rollbackErr: unknown) => {
+        broken ??= rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+      });
+      throw asDbError(err);
     } finally {
-      client.release();
+      client.off('error', onError);
+      client.release(broken);
     }
   }
 
