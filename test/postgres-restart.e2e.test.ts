@@ -4,12 +4,12 @@ import pg from 'pg';
 import { stripeHistory } from '../cli/demo/stripe-history.ts';
 import { createTopics, registerSchemas } from '../lib/catalogue.ts';
 import { summarizeDlqs } from '../lib/dlq.ts';
-import { buildVersion, projectionLag, storedOffsets } from '../lib/projection.ts';
+import { buildVersion, projectionLag } from '../lib/projection.ts';
 import { checkpointName, ensureActive } from '../lib/projection-versions.ts';
 import { mrrProjection } from '../projections/mrr/main.ts';
 import { createTestEnv, eventually, type TestEnv } from './support/env.ts';
 import { exited, spawnEventline } from './support/process.ts';
-import { stripeRecords } from './support/stripe-records.ts';
+import { appendStripeEvents, checkpointProgress } from './support/stripe-records.ts';
 
 describe('Postgres goes away under a running projection, again and again', () => {
   let t: TestEnv;
@@ -19,16 +19,11 @@ describe('Postgres goes away under a running projection, again and again', () =>
     await createTopics(t.rt.kafka);
     await registerSchemas(t.rt.kafka);
     const history = stripeHistory({ customers: 300, seed: 11, from: Date.UTC(2025, 8, 1) / 1000, to: Date.UTC(2026, 10, 1) / 1000 });
-    const appender = await t.rt.kafka.appender();
-    for (let i = 0; i < history.length; i += 2000) await appender.append('stripe.events.v1', stripeRecords(history.slice(i, i + 2000)));
+    await appendStripeEvents(t.rt.kafka, history);
   });
   after(() => t?.cleanup());
 
-  async function progress(checkpoint: string): Promise<bigint> {
-    let sum = 0n;
-    for (const v of (await storedOffsets(t.rt, checkpoint)).values()) sum += BigInt(v);
-    return sum;
-  }
+  const progress = (checkpoint: string) => checkpointProgress(t.rt, checkpoint);
 
   /** What a restart looks like from the clients: every connection dropped, new ones refused for a while. */
   async function restartLikeOutage(database: string): Promise<number> {

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTopics, registerSchemas } from '../lib/catalogue.ts';
-import { buildVersion, projectionLag, storedOffsets } from '../lib/projection.ts';
+import { buildVersion, projectionLag } from '../lib/projection.ts';
 import { checkpointName, ensureActive } from '../lib/projection-versions.ts';
 import { mrrProjection } from '../projections/mrr/main.ts';
 import { stripeHistory } from '../cli/demo/stripe-history.ts';
 import { createTestEnv, eventually, type TestEnv } from './support/env.ts';
 import { exited, spawnEventline } from './support/process.ts';
-import { stripeRecords } from './support/stripe-records.ts';
+import { appendStripeEvents, checkpointProgress } from './support/stripe-records.ts';
 
 describe('the MRR projection is killed -9 in the middle of batches, again and again', () => {
   let t: TestEnv;
@@ -21,16 +21,11 @@ describe('the MRR projection is killed -9 in the middle of batches, again and ag
     await registerSchemas(t.rt.kafka);
     const history = stripeHistory({ customers: 400, seed: 7, from: Date.UTC(2025, 5, 1) / 1000, to: Date.UTC(2026, 10, 1) / 1000 });
     events = history.length;
-    const appender = await t.rt.kafka.appender();
-    for (let i = 0; i < history.length; i += 2000) await appender.append('stripe.events.v1', stripeRecords(history.slice(i, i + 2000)));
+    await appendStripeEvents(t.rt.kafka, history);
   });
   after(() => t?.cleanup());
 
-  async function progress(checkpoint: string): Promise<bigint> {
-    let sum = 0n;
-    for (const v of (await storedOffsets(t.rt, checkpoint)).values()) sum += BigInt(v);
-    return sum;
-  }
+  const progress = (checkpoint: string) => checkpointProgress(t.rt, checkpoint);
 
   it('ends with exactly the tables of a clean run', { timeout: 300_000 }, async () => {
     const v1 = await ensureActive(t.rt.db, mrrProjection);

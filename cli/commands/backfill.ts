@@ -4,9 +4,9 @@
  */
 import type { Command } from 'commander';
 import { EventlineError } from '../../lib/errors.ts';
-import { Runtime } from '../../lib/runtime.ts';
 import { backfillStripe, STRIPE_EVENT_RETENTION_DAYS, stripeClient } from '../../producers/stripe/backfill.ts';
 import { line } from '../output.ts';
+import { withRuntime } from '../runtime.ts';
 
 const DAY = 86_400_000;
 
@@ -26,10 +26,9 @@ export function registerBackfillCommands(program: Command): void {
     .description(`page through Stripe's events API (about ${STRIPE_EVENT_RETENTION_DAYS} days of history) and append the events stripe.events.v1 does not hold`)
     .requiredOption('--since <date>', 'ISO date or time, or days ago (7d)')
     .option('--dry-run', 'count what is missing without appending')
-    .action(async (opts: { since: string; dryRun?: boolean }) => {
+    .action((opts: { since: string; dryRun?: boolean }) => {
       const since = parseSince(opts.since);
-      const rt = Runtime.forCli();
-      try {
+      return withRuntime(async (rt) => {
         const { apiKey, apiUrl } = rt.config.stripe;
         if (!apiKey) throw new EventlineError('not_configured', 'STRIPE_API_KEY is not set: a restricted key with read access to events is enough');
         if (Date.now() - since.getTime() > STRIPE_EVENT_RETENTION_DAYS * DAY) {
@@ -46,8 +45,6 @@ export function registerBackfillCommands(program: Command): void {
         const missing = report.listed - report.present - report.skippedMalformed.length;
         line(`Stripe events since ${since.toISOString()}: ${report.listed} listed, ${report.present} already in stripe.events.v1, ${opts.dryRun ? `${missing} missing (dry run: nothing appended)` : `${report.appended} appended`}`);
         if (report.skippedMalformed.length > 0) line(`not appended (not Stripe events): ${report.skippedMalformed.join(', ')}`);
-      } finally {
-        await rt.close();
-      }
+      });
     });
 }

@@ -4,17 +4,8 @@
 import type { Command } from 'commander';
 import { dlqGroups, listDeadLetters, replayDeadLetters, summarizeDlqs, type DeadLetterEntry } from '../../lib/dlq.ts';
 import { EventlineError } from '../../lib/errors.ts';
-import { Runtime } from '../../lib/runtime.ts';
 import { line, table } from '../output.ts';
-
-async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>): Promise<T> {
-  const rt = Runtime.forCli();
-  try {
-    return await fn(rt);
-  } finally {
-    await rt.close();
-  }
-}
+import { withRuntime } from '../runtime.ts';
 
 const origin = (e: DeadLetterEntry) => `${e.origin.topic}:${e.origin.partition}:${e.origin.offset}`;
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);

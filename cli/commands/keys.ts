@@ -2,17 +2,12 @@
  * eventline keys create --name <name> --scopes <list> | list | revoke <id>
  */
 import type { Command } from 'commander';
-import { Runtime } from '../../lib/runtime.ts';
 import { ApiKeys, parseScopes, scopes } from '../../producers/keys/store.ts';
 import { line, table } from '../output.ts';
+import { withRuntime } from '../runtime.ts';
 
-async function withKeys<T>(fn: (keys: ApiKeys) => Promise<T>): Promise<T> {
-  const rt = Runtime.forCli();
-  try {
-    return await fn(new ApiKeys(rt.db, rt.config.apiKeys));
-  } finally {
-    await rt.close();
-  }
+function withKeys<T>(fn: (keys: ApiKeys) => Promise<T>): Promise<T> {
+  return withRuntime((rt) => fn(new ApiKeys(rt.db, rt.config.apiKeys)));
 }
 
 export function registerKeysCommands(program: Command): void {

@@ -4,18 +4,10 @@
 import type { Command } from 'commander';
 import { checkSchemas, createTopics, parsePartitionOverrides, registerSchemas } from '../../lib/catalogue.ts';
 import { migrate } from '../../lib/migrate.ts';
-import { Runtime } from '../../lib/runtime.ts';
+import type { Runtime } from '../../lib/runtime.ts';
 import { ensureDatabase } from '../../lib/db.ts';
 import { line, table } from '../output.ts';
-
-async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>): Promise<T> {
-  const rt = Runtime.forCli();
-  try {
-    return await fn(rt);
-  } finally {
-    await rt.close();
-  }
-}
+import { withRuntime } from '../runtime.ts';
 
 export async function runMigrations(rt: Runtime): Promise<void> {
   await ensureDatabase(rt.config.database.url);

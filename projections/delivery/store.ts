@@ -143,9 +143,12 @@ export async function applyNotificationRecords(client: DbClient, schema: string,
   await write(client, schema, batch, orphans);
 }
 
-async function write(client: DbClient, schema: string, batch: Batch, orphans: readonly DeliveryEventReceived[]): Promise<void> {
+async function write(client: DbClient, schema: string, batch: Batch, parked: readonly DeliveryEventReceived[]): Promise<void> {
   const ts = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms));
-  const n = [...batch.notifications];
+  // Every multi-row write goes in key order, so concurrent batches of other partitions take row
+  // locks in the same order and cannot deadlock.
+  const byKey = <V>(entries: Iterable<[string, V]>): [string, V][] => [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const n = byKey(batch.notifications);
   if (n.length > 0) {
     await client.query(
       `INSERT INTO ${schema}.notifications AS t (notification_id, user_id, template, category, priority, requested_at)
@@ -157,7 +160,7 @@ async function write(client: DbClient, schema: string, batch: Batch, orphans: re
       [n.map(([id]) => id), n.map(([, r]) => r.user_id), n.map(([, r]) => r.template), n.map(([, r]) => r.category), n.map(([, r]) => r.priority), n.map(([, r]) => ts(r.requested_at))],
     );
   }
-  const s = [...batch.steps.values()];
+  const s = byKey([...batch.steps.values()].map((x): [string, typeof x] => [`${x.notificationId}\u0000${x.eventId}`, x])).map(([, x]) => x);
   if (s.length > 0) {
     await client.query(
       `INSERT INTO ${schema}.steps (notification_id, event_id, step, status, rank, at, channel, provider, detail)
@@ -166,7 +169,7 @@ async function write(client: DbClient, schema: string, batch: Batch, orphans: re
       [s.map((x) => x.notificationId), s.map((x) => x.eventId), s.map((x) => x.step), s.map((x) => x.status), s.map((x) => rankOf(x.status)), s.map((x) => ts(x.at)), s.map((x) => x.channel), s.map((x) => x.provider), s.map((x) => x.detail)],
     );
   }
-  const m = [...batch.messages];
+  const m = byKey(batch.messages);
   if (m.length > 0) {
     const cols = facts.map((f) => `${f} = LEAST(t.${f}, excluded.${f})`).join(', ');
     await client.query(
@@ -185,7 +188,7 @@ async function write(client: DbClient, schema: string, batch: Batch, orphans: re
       ],
     );
   }
-  const ids = [...batch.messageIds];
+  const ids = byKey(batch.messageIds);
   if (ids.length > 0) {
     await client.query(
       `INSERT INTO ${schema}.message_ids (provider_message_id, notification_id, channel)
@@ -193,6 +196,7 @@ async function write(client: DbClient, schema: string, batch: Batch, orphans: re
       [ids.map(([k]) => k), ids.map(([, v]) => v.notificationId), ids.map(([, v]) => v.channel)],
     );
   }
+  const orphans = byKey(parked.map((e): [string, DeliveryEventReceived] => [`${normalizeMessageId(e.provider_message_id ?? '')}\u0000${e.event_id}`, e])).map(([, e]) => e);
   if (orphans.length > 0) {
     await client.query(
       `INSERT INTO ${schema}.orphan_events (provider_message_id, event_id, event)
@@ -200,7 +204,7 @@ async function write(client: DbClient, schema: string, batch: Batch, orphans: re
       [orphans.map((e) => normalizeMessageId(e.provider_message_id ?? '')), orphans.map((e) => e.event_id), orphans.map((e) => JSON.stringify(e))],
     );
   }
-  const touched = [...batch.notifications.keys()];
+  const touched = n.map(([id]) => id);
   if (touched.length > 0) {
     // Monotonic: a concurrent batch of another partition may have committed a further step; the row's
     // latest version is compared here, so a status is never replaced by a lower one.

@@ -35,26 +35,40 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+/** A local HTTP server on a free port of 127.0.0.1. */
+abstract class FakeServer {
+  url = '';
+  protected abstract readonly server: Server;
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
 }
 
-export class FakeSendGrid {
+export class FakeSendGrid extends FakeServer {
   readonly sent: SentEmail[] = [];
   /** When each message was accepted (ms). */
   readonly acceptedAt: number[] = [];
   readonly attempts: { status: number }[] = [];
-  url = '';
   /** Statuses to answer to the next requests (then 202). */
   failNext: number[] = [];
   /** When set, each accepted message is followed by a signed "processed" event to this webhook URL. */
   webhookUrl: string | null = null;
   /** Delay before answering an accepted message (the message is recorded at once, like a provider that accepted it). */
   delayMs = 0;
-  private readonly server: Server;
+  protected readonly server: Server;
 
   constructor() {
+    super();
     this.server = createServer(async (req, res) => {
       const body = await readBody(req);
       if (req.method !== 'POST' || req.url !== '/v3/mail/send') {
@@ -97,11 +111,6 @@ export class FakeSendGrid {
     });
   }
 
-  async start(): Promise<this> {
-    this.url = await listen(this.server);
-    return this;
-  }
-
   /** Posts a signed event-webhook event for a message to Eventline, as SendGrid would. */
   async postEvent(email: SentEmail, event: string, extra: Record<string, unknown> = {}, webhookUrl = this.webhookUrl): Promise<number> {
     if (!webhookUrl) throw new Error('no webhook URL');
@@ -123,22 +132,15 @@ export class FakeSendGrid {
   byNotification(id: string): SentEmail[] {
     return this.sent.filter((m) => m.customArgs.notification_id === id);
   }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
-  }
 }
 
-export class FakeTwilio {
+export class FakeTwilio extends FakeServer {
   readonly sent: SentSms[] = [];
-  url = '';
   failNext: number[] = [];
-  private readonly server: Server;
+  protected readonly server: Server;
 
   constructor() {
+    super();
     this.server = createServer(async (req, res) => {
       const body = await readBody(req);
       const m = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Messages\.json$/.exec(req.url ?? '');
@@ -159,32 +161,20 @@ export class FakeTwilio {
       );
     });
   }
-
-  async start(): Promise<this> {
-    this.url = await listen(this.server);
-    return this;
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
-  }
 }
 
 /**
  * Stripe's events API (GET /v1/events): newest first, `created[gte]`, `limit`, `starting_after`
  * pagination, Stripe's error bodies (401 for another key, 429, 5xx on demand).
  */
-export class FakeStripe {
+export class FakeStripe extends FakeServer {
   readonly events: Record<string, unknown>[] = [];
   readonly requests: { query: URLSearchParams; status: number }[] = [];
   failNext: number[] = [];
-  url = '';
-  private readonly server: Server;
+  protected readonly server: Server;
 
   constructor(readonly apiKey = 'sk_test_eventline') {
+    super();
     this.server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const answer = (status: number, body: unknown) => {
@@ -206,18 +196,6 @@ export class FakeStripe {
       if (after && start === 0) return answer(400, { error: { type: 'invalid_request_error', message: `No such event: '${after}'`, param: 'starting_after' } });
       const data = newestFirst.slice(start, start + limit);
       answer(200, { object: 'list', url: '/v1/events', has_more: start + limit < newestFirst.length, data });
-    });
-  }
-
-  async start(): Promise<this> {
-    this.url = await listen(this.server);
-    return this;
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
     });
   }
 }
