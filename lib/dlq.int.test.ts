@@ -49,7 +49,7 @@ describe('dead letters: list and replay for one group', () => {
     // The two failures sit on different partitions, so which one reached the DLQ first is up to timing.
     const dead = await eventually(async () => {
       const entries = await listDeadLetters(t.rt, 'processor.ledger');
-      return entries.length === 2 ? entries.sort((a, b) => a.key.localeCompare(b.key)) : undefined;
+      return entries.length === 2 ? entries.sort((a, b) => (a.key ?? '').localeCompare(b.key ?? '')) : undefined;
     });
     assert.deepEqual(
       dead.map((e) => [e.letter.headers['eventline-replay-for'] ?? null, e.errorCode, e.error, e.attempts, e.replayedAt]),
