@@ -5,7 +5,7 @@ import { checkSchemas, createTopics, registerSchemas } from './catalogue.ts';
 import { isEventlineError } from './errors.ts';
 import { recordSchemas, topicNames, topicSpecs, type RecordName, type TopicName } from './topics.ts';
 import { collect, plain } from '../test/support/consume.ts';
-import { createTestEnv, type TestEnv } from '../test/support/env.ts';
+import { createTestEnv, eventually, type TestEnv } from '../test/support/env.ts';
 import { sampleRecords } from '../test/fixtures/records.ts';
 
 /** Confluent framing done by hand, so the test does not rely on the code under test to build it. */
@@ -162,5 +162,40 @@ describe('Kafka backbone against the real broker and schema registry', () => {
       const ids = mine.filter((x) => x.key === `cus_big${k}`).map((x) => x.value.event_id);
       assert.deepEqual(ids, [...ids].sort(), `order of key cus_big${k}`);
     }
+  });
+});
+
+describe('an append the caller gave up on', () => {
+  let t: TestEnv;
+
+  before(async () => {
+    // The topics do not exist yet: the producer keeps retrying the append until they do.
+    t = await createTestEnv('lateack', { EVENTLINE_APPEND_TIMEOUT_MS: '300' });
+    await registerSchemas(t.rt.kafka);
+  });
+  after(() => t?.cleanup());
+
+  it('is reported as kafka_unavailable in time, and once the broker acknowledges it after all, lateAck runs once and the record is there once', async () => {
+    const sample = sampleRecords['stripe.events.v1'][0]!;
+    const appender = await t.rt.kafka.appender();
+    let late = 0;
+    const started = Date.now();
+    await assert.rejects(
+      appender.append('stripe.events.v1', [{ ...sample, key: sample.value.customer_id ?? 'k' }], { lateAck: () => void late++ }),
+      (err: unknown) => isEventlineError(err) && err.code === 'kafka_unavailable',
+    );
+    assert.ok(Date.now() - started < 2000, 'the caller is answered at its timeout, not after the producer gives up');
+    assert.equal(late, 0);
+
+    await createTopics(t.rt.kafka);
+    await eventually(() => (late > 0 ? true : undefined), { timeoutMs: 15_000, what: 'the late acknowledgement' });
+    const got = await collect(t.rt.kafka, ['stripe.events.v1'], 1);
+    assert.deepEqual(got.map((r) => r.value.event_id), [sample.value.event_id]);
+
+    // An append acknowledged in time never calls it.
+    let onTime = 0;
+    await appender.append('stripe.events.v1', [{ ...sample, key: 'k2', value: { ...sample.value, event_id: 'evt_on_time' } }], { lateAck: () => void onTime++ });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual([late, onTime], [1, 0]);
   });
 });

@@ -487,6 +487,14 @@ export class Kafka {
   }
 }
 
+export interface AppendOptions {
+  /**
+   * Called when this append timed out (the caller was told Kafka is unavailable) and the broker
+   * acknowledged it afterwards, e.g. to remember the event ids so the sender's retry is a no-op.
+   */
+  readonly lateAck?: () => Promise<void> | void;
+}
+
 interface PendingAppend {
   readonly topicMessages: readonly { topic: string; messages: Message[] }[];
   readonly count: number;
@@ -523,12 +531,12 @@ export class Appender {
   }
 
   /** Appends records to one topic; resolves after the broker acknowledged all of them (acks=all). */
-  append<T extends AnyTopicName>(topic: T, records: readonly Outgoing<T>[]): Promise<void> {
-    return this.appendMany([{ topic, records } as unknown as OutgoingGroup]);
+  append<T extends AnyTopicName>(topic: T, records: readonly Outgoing<T>[], options?: AppendOptions): Promise<void> {
+    return this.appendMany([{ topic, records } as unknown as OutgoingGroup], options);
   }
 
   /** Appends to several topics. Not atomic across topics: callers use deterministic event ids. */
-  async appendMany(groups: readonly OutgoingGroup[]): Promise<void> {
+  async appendMany(groups: readonly OutgoingGroup[], options?: AppendOptions): Promise<void> {
     const nonEmpty = (groups as readonly { topic: AnyTopicName; records: readonly LooseOutgoing[] }[]).filter((g) => g.records.length > 0);
     if (nonEmpty.length === 0) return;
     const topicMessages = await Promise.all(
@@ -543,29 +551,45 @@ export class Appender {
         ),
       })),
     );
-    await this.submit(nonEmpty.map((g) => ({ topic: g.topic, count: g.records.length })), topicMessages);
+    await this.submit(nonEmpty.map((g) => ({ topic: g.topic, count: g.records.length })), topicMessages, options);
   }
 
   /**
    * Appends already-encoded values (bytes as another producer or a DLQ kept them). Used to replay
    * dead letters, for record types validated against the registry, and by tests.
    */
-  async appendRaw(topic: AnyTopicName, records: readonly { key: string | null; value: Buffer | null; headers?: Readonly<Record<string, string>> }[]): Promise<void> {
+  async appendRaw(
+    topic: AnyTopicName,
+    records: readonly { key: string | null; value: Buffer | null; headers?: Readonly<Record<string, string>> }[],
+    options?: AppendOptions,
+  ): Promise<void> {
     if (records.length === 0) return;
     const messages = records.map((r) => ({ key: r.key, value: r.value, ...(r.headers ? { headers: { ...r.headers } } : {}) }));
-    await this.submit([{ topic, count: records.length }], [{ topic: this.names.topic(topic), messages }]);
+    await this.submit([{ topic, count: records.length }], [{ topic: this.names.topic(topic), messages }], options);
   }
 
-  private async submit(counts: readonly { topic: AnyTopicName; count: number }[], topicMessages: readonly { topic: string; messages: Message[] }[]): Promise<void> {
+  private async submit(
+    counts: readonly { topic: AnyTopicName; count: number }[],
+    topicMessages: readonly { topic: string; messages: Message[] }[],
+    options: AppendOptions = {},
+  ): Promise<void> {
     const started = process.hrtime.bigint();
     try {
       // One caller's records go in order: chunk after chunk, each within the request size limit.
-      for (const chunk of this.chunks(topicMessages)) {
+      const chunks = this.chunks(topicMessages);
+      for (const [i, chunk] of chunks.entries()) {
         const acked = new Promise<void>((resolve, reject) => {
           this.pending.push({ ...chunk, resolve, reject });
         });
         this.scheduleFlush();
-        await withTimeout(acked, this.timeoutMs, () => new EventlineError('kafka_unavailable', `no acknowledgement from Kafka within ${this.timeoutMs} ms`));
+        try {
+          await withTimeout(acked, this.timeoutMs, () => new EventlineError('kafka_unavailable', `no acknowledgement from Kafka within ${this.timeoutMs} ms`));
+        } catch (err) {
+          // The caller gives up, but the producer keeps retrying what it already holds. When that was
+          // the last chunk, a late acknowledgement means the whole append did land after all.
+          if (options.lateAck && i === chunks.length - 1) this.watchLateAck(acked, counts, options.lateAck);
+          throw err;
+        }
       }
     } catch (err) {
       for (const c of counts) metrics.appends.inc({ topic: c.topic, result: 'failed' }, c.count);
@@ -581,6 +605,21 @@ export class Appender {
       metrics.appends.inc({ topic: c.topic, result: 'acked' }, c.count);
       metrics.appendDuration.observe({ topic: c.topic }, seconds);
     }
+  }
+
+  private watchLateAck(acked: Promise<void>, counts: readonly { topic: AnyTopicName; count: number }[], lateAck: () => Promise<void> | void): void {
+    acked.then(
+      async () => {
+        for (const c of counts) metrics.appends.inc({ topic: c.topic, result: 'acked_late' }, c.count);
+        this.log.warn({ topics: counts.map((c) => c.topic) }, 'an append reported as failed was acknowledged afterwards');
+        try {
+          await lateAck();
+        } catch (err) {
+          this.log.warn({ err: errorMessage(err) }, 'after a late acknowledgement: callback failed');
+        }
+      },
+      () => undefined,
+    );
   }
 
   private chunks(topicMessages: readonly { topic: string; messages: Message[] }[]): { topicMessages: { topic: string; messages: Message[] }[]; count: number; bytes: number }[] {

@@ -23,7 +23,7 @@ export const metrics = {
   }),
   appends: new client.Counter({
     name: 'eventline_appends_total',
-    help: 'Records appended to Kafka (acknowledged or failed), by logical topic.',
+    help: 'Records appended to Kafka by logical topic and result: acked, failed, or acked_late (reported as failed, acknowledged afterwards).',
     labelNames: ['topic', 'result'] as const,
     registers: [metricsRegistry],
   }),

@@ -69,7 +69,7 @@ export class DomainPublisher {
       return { event_id: eventId, type, duplicate: true };
     }
     const appender = await this.kafka.appender();
-    await appender.appendRaw('domain.events.v1', [{ key: input.key, value: encoded.bytes }]);
+    await appender.appendRaw('domain.events.v1', [{ key: input.key, value: encoded.bytes }], { lateAck: () => this.seen?.mark([eventId]) });
     if (this.seen) await this.seen.mark([eventId]);
     return { event_id: eventId, type, duplicate: false };
   }

@@ -55,6 +55,7 @@ export function sendgridWebhookRoutes(deps: SendgridWebhookDeps): Router {
     await appender.append(
       'notify.delivery-events.v1',
       fresh.map((r) => ({ key: r.key, record: 'DeliveryEventReceived' as const, value: r.value })),
+      { lateAck: () => deps.seen.mark(fresh.map((r) => r.value.event_id)) },
     );
     await deps.seen.mark(fresh.map((r) => r.value.event_id));
     await deps.evidence.recordAll(records.map((r) => ({ notificationId: r.value.notification_id, channel: 'email', providerMessageId: r.value.provider_message_id })));

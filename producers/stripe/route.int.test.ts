@@ -3,8 +3,10 @@ import { after, before, describe, it } from 'node:test';
 import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
 import { startApp, type RunningApp } from '../../test/support/app.ts';
 import { collect, recordCount } from '../../test/support/consume.ts';
-import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
+import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.ts';
 import { providerEnv, stripeSignature } from '../../test/support/providers.ts';
+import { RecentlySeen } from '../http/recently-seen.ts';
+import { STRIPE_SEEN_PREFIX } from './route.ts';
 import { event, invoice, stripeId, subscription } from '../../cli/demo/stripe-objects.ts';
 
 function paymentFailed(id = stripeId('evt')): string {
@@ -113,5 +115,40 @@ describe('POST /webhooks/stripe against the real stack', () => {
       await bareApp.close();
       await bare.cleanup();
     }
+  });
+});
+
+describe('POST /webhooks/stripe when the append lands only after the 503', () => {
+  let t: TestEnv;
+  let app: RunningApp;
+
+  before(async () => {
+    // No topics yet: the append times out (503) while the producer keeps retrying it.
+    t = await createTestEnv('stripelate', { ...providerEnv, EVENTLINE_APPEND_TIMEOUT_MS: '300' });
+    await registerSchemas(t.rt.kafka);
+    app = await startApp(t.rt);
+  });
+  after(async () => {
+    await app?.close();
+    await t?.cleanup();
+  });
+
+  it('then Stripe’s redelivery is answered as a duplicate and the topic holds the event once', async () => {
+    const id = stripeId('evt');
+    const body = paymentFailed(id);
+    const deliver = () =>
+      fetch(`${app.url}/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': stripeSignature(body) }, body });
+    const refused = await deliver();
+    assert.equal(refused.status, 503);
+
+    await createTopics(t.rt.kafka);
+    const seen = new RecentlySeen(t.rt.redis, STRIPE_SEEN_PREFIX);
+    await eventually(async () => ((await seen.seen([id])).has(id) ? true : undefined), { timeoutMs: 15_000, what: 'the late acknowledgement' });
+    const again = await deliver();
+    assert.equal(again.status, 200);
+    assert.deepEqual(await again.json(), { received: true, event_id: id, duplicate: true });
+    const records = await collect(t.rt.kafka, ['stripe.events.v1'], 1);
+    assert.deepEqual(records.map((r) => r.value.event_id), [id]);
+    assert.equal(await recordCount(t.rt.kafka, 'stripe.events.v1'), 1);
   });
 });

@@ -64,7 +64,8 @@ export function stripeWebhookRoutes(deps: StripeWebhookDeps): Router {
     }
     const record = toStripeEventReceived(bytes.toString('utf8'), shape, receivedAt, 'webhook');
     const appender = await deps.kafka.appender();
-    await appender.append('stripe.events.v1', [{ key: record.key, record: 'StripeEventReceived', value: record.value }]);
+    // Answered 503 but acknowledged later: remember the id, so Stripe's retry is a no-op.
+    await appender.append('stripe.events.v1', [{ key: record.key, record: 'StripeEventReceived', value: record.value }], { lateAck: () => deps.seen.mark([shape.id]) });
     await deps.seen.mark([shape.id]);
     res.status(200).json({ received: true, event_id: shape.id });
   });

@@ -63,7 +63,9 @@ export function twilioWebhookRoutes(deps: TwilioWebhookDeps): Router {
     }
     if ((await deps.seen.seen([record.value.event_id])).size === 0) {
       const appender = await deps.kafka.appender();
-      await appender.append('notify.delivery-events.v1', [{ key: record.key, record: 'DeliveryEventReceived', value: record.value }]);
+      await appender.append('notify.delivery-events.v1', [{ key: record.key, record: 'DeliveryEventReceived', value: record.value }], {
+        lateAck: () => deps.seen.mark([record.value.event_id]),
+      });
       await deps.seen.mark([record.value.event_id]);
     }
     await deps.evidence.recordAll([{ notificationId: record.value.notification_id, channel: 'sms', providerMessageId: record.value.provider_message_id }]);
