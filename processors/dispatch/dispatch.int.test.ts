@@ -202,15 +202,17 @@ describe('dispatch processor against the real stack and local provider APIs', ()
     assert.equal(sendgrid.byNotification(r.notification_id).length, 0);
   });
 
-  it('shares the per-channel rate limit: never more than 3 emails a second', async () => {
+  it('shares the per-channel rate limit: never more than 3 emails in any one second', async () => {
     const users = await Promise.all(Array.from({ length: 8 }, () => user()));
     const before = sendgrid.sent.length;
     const started = Date.now();
     const requests = await Promise.all(users.map((u) => request(u, 'final_notice', 'payment', 'CRITICAL', Date.now(), { amount_due: 100, currency: 'usd', days_left: 7 })));
     await eventually(() => (requests.every((r) => sendgrid.byNotification(r.notification_id).length === 1) ? true : undefined), { timeoutMs: 30_000, what: 'all 8 emails' });
-    const seconds = new Map<number, number>();
-    for (const at of sendgrid.acceptedAt.slice(before)) seconds.set(Math.floor(at / 1000), (seconds.get(Math.floor(at / 1000)) ?? 0) + 1);
-    assert.ok([...seconds.values()].every((c) => c <= 3), `per second: ${JSON.stringify([...seconds])}`);
-    assert.ok(Date.now() - started >= 1000, '8 emails at 3 a second need more than one second');
+    // Sliding windows, not calendar seconds: a limiter must hold wherever the second starts. The
+    // window is 900 ms wide, leaving 100 ms for the trip from the limiter to the provider.
+    const at = sendgrid.acceptedAt.slice(before).sort((a, b) => a - b);
+    const busiest = Math.max(...at.map((start) => at.filter((x) => x >= start && x < start + 900).length));
+    assert.ok(busiest <= 3, `${busiest} emails within 900 ms; received at +${at.map((x) => x - at[0]!).join(', +')} ms`);
+    assert.ok(Date.now() - started >= 1_990, `8 emails at 3 a second take two seconds, took ${Date.now() - started} ms`);
   });
 });

@@ -10,6 +10,7 @@
  *   3. no marker → mark pending, call the provider, mark sent (or clear the mark when the provider
  *      answered that it did not accept the message).
  */
+import { randomUUID } from 'node:crypto';
 import type { Redis } from '../../lib/redis.ts';
 import type { NotificationRequested } from '../../lib/topics.ts';
 import type { Channel } from '../../projections/preferences/document.ts';
@@ -78,7 +79,27 @@ export class DispatchStore {
 
 }
 
-/** Fixed one-second windows in Redis, shared by every instance. */
+/**
+ * Sliding one-second window per channel, shared by every instance: a sorted set of the grants of
+ * the last second, kept by one Lua script on Redis' clock (instances on other hosts may disagree
+ * on the time; Redis is the one clock they share). A grant is taken only while fewer than `limit`
+ * were taken in the 1,000 ms before it, so no second, wherever it starts, holds more than `limit`
+ * sends — unlike fixed windows, which allow twice the limit across a window boundary.
+ */
+const RATE_ACQUIRE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 1000)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], 1000)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return tonumber(oldest[2]) + 1000 - now + 1
+`;
+
 export class RateLimiter {
   private readonly redis: Redis;
   private readonly limits: Readonly<Record<Channel, number>>;
@@ -88,14 +109,15 @@ export class RateLimiter {
     this.limits = limits;
   }
 
+  /** Waits until a send on `channel` fits within the shared per-second limit, then takes it. */
   async acquire(channel: Channel): Promise<void> {
     const limit = this.limits[channel];
+    if (limit <= 0) throw new Error(`no ${channel} sends allowed (rate limit ${limit}/s)`);
+    const grant = randomUUID();
     for (;;) {
-      const second = Math.floor(Date.now() / 1000);
-      const key = `rate:${channel}:${second}`;
-      const [[, n]] = ((await this.redis.multi().incr(key).expire(key, 2).exec()) ?? [[null, 0]]) as [[Error | null, number]];
-      if (n <= limit) return;
-      await new Promise((r) => setTimeout(r, (second + 1) * 1000 - Date.now() + 1));
+      const waitMs = Number(await this.redis.eval(RATE_ACQUIRE, 1, `rate:${channel}`, String(limit), grant));
+      if (waitMs <= 0) return;
+      await new Promise((r) => setTimeout(r, waitMs));
     }
   }
 }
