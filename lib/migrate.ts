@@ -87,19 +87,27 @@ export async function migrate(db: Db, log: Logger, migrations: readonly Migratio
         }
         continue;
       }
-      try {
-        await client.query('BEGIN');
-        await client.query(m.sql);
-        await client.query('INSERT INTO public.eventline_migrations (component, version, name, checksum) VALUES ($1, $2, $3, $4)', [
-          m.component,
-          m.version,
-          m.name,
-          m.checksum,
-        ]);
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw new EventlineError('internal', `migration ${m.file} failed: ${(err as Error).message}`, { cause: err });
+      // Roles are cluster-wide while the advisory lock is per database: a migration in another
+      // database of the cluster may create the same role at the same moment (unique_violation on
+      // pg_authid). The second attempt sees the role and goes through.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await client.query('BEGIN');
+          await client.query(m.sql);
+          await client.query('INSERT INTO public.eventline_migrations (component, version, name, checksum) VALUES ($1, $2, $3, $4)', [
+            m.component,
+            m.version,
+            m.name,
+            m.checksum,
+          ]);
+          await client.query('COMMIT');
+          break;
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          const code = (err as { code?: string }).code;
+          if (attempt < 3 && (code === '23505' || code === '42710') && /pg_authid|role/.test((err as Error).message)) continue;
+          throw new EventlineError('internal', `migration ${m.file} failed: ${(err as Error).message}`, { cause: err });
+        }
       }
       applied.push(m.file);
       log.info({ migration: m.file }, 'migration applied');
