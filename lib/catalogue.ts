@@ -3,7 +3,7 @@
  * create topics, register every schema, check every schema against the registry.
  */
 import { EventlineError } from './errors.ts';
-import type { Kafka, TopicCreation } from './kafka.ts';
+import type { Kafka, TopicCreation } from './kafka/index.ts';
 import type { CompatibilityResult } from './registry.ts';
 import { recordSchemas, recordsOfTopic, topicNames, topicSpecs, type AnyTopicName, type RecordName, type TopicName } from './topics.ts';
 

@@ -78,6 +78,9 @@ const schema = z.object({
   EVENTLINE_DISPATCH_MAX_AGE_HOURS: z.coerce.number().min(0).default(168),
   EVENTLINE_DEV_SENDGRID_PRIVATE_KEY: optionalText,
   EVENTLINE_DISPATCH_RECONCILE_MS: z.coerce.number().int().min(0).default(300_000),
+  EVENTLINE_REBUILD_LEASE_MS: z.coerce.number().int().min(1000).default(10_000),
+  EVENTLINE_REBUILD_BATCH: z.coerce.number().int().min(1).max(10_000).default(500),
+  EVENTLINE_REBUILD_THROTTLE_MS: z.coerce.number().int().min(0).default(0),
   EVENTLINE_CONSUMER_BATCH_BYTES: z.coerce.number().int().min(1024).default(4 * 1_048_576),
   EVENTLINE_CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(30_000),
   EVENTLINE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(30).max(86_400).default(300),
@@ -128,6 +131,15 @@ export interface Config {
     readonly retryBackoffMs: readonly number[];
     /** Requests older than this (event time vs now) are not sent: replays and backfills do not message customers about the past. */
     readonly maxAgeMs: number;
+  };
+  /** Rebuilding a processor's state from the topics after Redis lost it. */
+  readonly rebuild: {
+    /** The rebuild lease: a dead holder's lapses after this; renewed every third of it. */
+    readonly leaseMs: number;
+    /** Facts folded per Redis round trip. */
+    readonly batch: number;
+    /** Pause between batches, bounding the rebuild's load on Redis. */
+    readonly throttleMs: number;
   };
   readonly apiKeys: readonly string[];
   readonly demo: boolean;
@@ -200,6 +212,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       retryBackoffMs: e.EVENTLINE_DISPATCH_RETRY_BACKOFF_MS,
       maxAgeMs: e.EVENTLINE_DISPATCH_MAX_AGE_HOURS * 3_600_000,
     },
+    rebuild: { leaseMs: e.EVENTLINE_REBUILD_LEASE_MS, batch: e.EVENTLINE_REBUILD_BATCH, throttleMs: e.EVENTLINE_REBUILD_THROTTLE_MS },
     devSendgridPrivateKey: e.EVENTLINE_DEV_SENDGRID_PRIVATE_KEY,
     apiKeys: e.EVENTLINE_API_KEYS,
     demo: e.EVENTLINE_DEMO === 'on',

@@ -4,7 +4,7 @@
  */
 import pg from 'pg';
 import type { Config } from './config.ts';
-import { EventlineError, errorMessage } from './errors.ts';
+import { EventlineError, errorMessage, fromDriverError, isEventlineError } from './errors.ts';
 import type { Logger } from './log.ts';
 
 export type DbClient = pg.PoolClient;
@@ -34,11 +34,24 @@ export class Db implements Queryable {
     this.pool.on('error', (err) => this.log.warn({ err: err.message }, 'idle database client failed'));
   }
 
+  /** One statement on a pooled connection; a connection that breaks under it is discarded. */
   async query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    const client = await this.connect();
+    let broken: Error | undefined;
+    const onError = (err: Error): void => {
+      broken = err;
+      this.log.warn({ err: err.message }, 'database connection failed during a query');
+    };
+    client.on('error', onError);
     try {
-      return await this.pool.query<R>(text, values);
+      return await client.query<R>(text, values);
     } catch (err) {
-      throw asDbError(err);
+      const mapped = asDbError(err);
+      if (isEventlineError(mapped, 'database_unavailable')) broken ??= err instanceof Error ? err : mapped;
+      throw mapped;
+    } finally {
+      client.off('error', onError);
+      client.release(broken);
     }
   }
 
@@ -48,12 +61,7 @@ export class Db implements Queryable {
    * database_unavailable and discarded, never returned to the pool — and never crashes the process.
    */
   async transaction<T>(fn: (client: DbClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw asDbError(err);
-    }
+    const client = await this.connect();
     let broken: Error | undefined;
     const onError = (err: Error): void => {
       broken = err;
@@ -76,6 +84,20 @@ export class Db implements Queryable {
     }
   }
 
+  /**
+   * A connection from the pool. Not getting one is database_unavailable whatever the reason (refused,
+   * timed out, the database not accepting connections, too many clients): the statement never ran.
+   */
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      const mapped = asDbError(err);
+      if (isEventlineError(mapped, 'database_unavailable')) throw mapped;
+      throw new EventlineError('database_unavailable', `cannot connect to Postgres: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
   async ping(): Promise<void> {
     await this.query('SELECT 1');
   }
@@ -85,13 +107,13 @@ export class Db implements Queryable {
   }
 }
 
-/** Connection-level failures become database_unavailable (retryable); SQL errors pass through. */
+/**
+ * Connection-level failures become database_unavailable (retryable, see fromDriverError); SQL
+ * errors pass through as pg raised them, so callers can still read their SQLSTATE.
+ */
 export function asDbError(err: unknown): unknown {
-  const code = err && typeof err === 'object' && 'code' in err ? String(err.code) : '';
-  if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|57P0[1-3]|08\d\d\d)$/.test(code) || /timeout exceeded when trying to connect|Connection terminated/i.test(errorMessage(err))) {
-    return new EventlineError('database_unavailable', `Postgres is unavailable: ${errorMessage(err)}`, { cause: err });
-  }
-  return err;
+  const mapped = fromDriverError(err);
+  return mapped.code === 'database_unavailable' ? mapped : err;
 }
 
 /** Creates the database named in the URL when it does not exist (connecting to the `postgres` database). */

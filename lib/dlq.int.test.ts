@@ -5,7 +5,7 @@ import { createTestEnv, eventually, type TestEnv } from '../test/support/env.ts'
 import { runEventline } from '../test/support/process.ts';
 import { createTopics, registerSchemas } from './catalogue.ts';
 import { listDeadLetters, summarizeDlqs } from './dlq.ts';
-import type { RunningConsumer } from './kafka.ts';
+import type { RunningConsumer } from './kafka/index.ts';
 import { runProcessor } from './processor.ts';
 
 describe('dead letters: list and replay for one group', () => {

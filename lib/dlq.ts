@@ -1,14 +1,14 @@
 /**
- * Dead-letter queues: what a consumer group could not process, and replaying it once the cause is
- * fixed. A replay re-appends the original bytes (key, value, headers) to the original topic with
- * `eventline-replay-for: <group>`, so only that group processes the copy; every other group already
- * handled the original. Which dead letters were replayed is kept in Postgres (public.dlq_replays).
+ * Dead-letter queues: listing what a consumer group could not process, and replaying it once the
+ * cause is fixed. What is dead-lettered, the DeadLetter record and the replayed copy (the original
+ * bytes, for that group only) are defined in lib/kafka/dead-letter.ts; this module reads the DLQ
+ * topics and keeps which dead letters were replayed in Postgres (public.dlq_replays).
  *
  * Replay is at-least-once: a crash between the append and the ledger row can re-append a record on
  * the next run; consumers deduplicate by event id as they do for any redelivery.
  */
 import { EventlineError } from './errors.ts';
-import { REPLAY_ATTEMPT, REPLAY_FOR, REPLAY_OF } from './kafka.ts';
+import { originId, replayCopy } from './kafka/index.ts';
 import type { Runtime } from './runtime.ts';
 import { dlqTopicFor, isTopicName, type DeadLetter, type DlqTopicName, type TopicName } from './topics.ts';
 
@@ -136,9 +136,8 @@ export async function replayDeadLetters(rt: Runtime, group: string, options: Rep
   const appender = await rt.kafka.appender();
   const topic = dlqTopicFor(group);
   for (const e of chosen) {
-    const origin = `${e.origin.topic}:${e.origin.partition}:${e.origin.offset}`;
-    const headers: Record<string, string> = { ...e.letter.headers, [REPLAY_FOR]: group, [REPLAY_OF]: e.letter.headers[REPLAY_OF] ?? origin, [REPLAY_ATTEMPT]: String(e.attempts) };
-    await appender.appendRaw(e.origin.topic as TopicName, [{ key: e.key, value: e.letter.value, headers }]);
+    const origin = originId(e.origin);
+    await appender.appendRaw(e.origin.topic as TopicName, [replayCopy(e.letter, group)]);
     await rt.db.query(
       `INSERT INTO public.dlq_replays (dlq_topic, dlq_partition, dlq_offset, group_name, origin) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (dlq_topic, dlq_partition, dlq_offset) DO UPDATE SET times = dlq_replays.times + 1, replayed_at = now()`,

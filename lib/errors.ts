@@ -1,6 +1,8 @@
 /**
  * One error class for Eventline with a closed set of codes. `canRetry` tells callers whether the
  * same operation may succeed later (broker down, timeout) or never will (bad input, bad schema).
+ * What the drivers (pg, ioredis, kafkajs) throw is mapped to these codes once, by
+ * `fromDriverError` (errors/driver.ts).
  */
 export const errorCodes = {
   config_invalid: { status: 500, canRetry: false },
@@ -23,8 +25,10 @@ export const errorCodes = {
   decode_failed: { status: 500, canRetry: false },
   encode_failed: { status: 422, canRetry: false },
   database_unavailable: { status: 503, canRetry: true },
+  redis_unavailable: { status: 503, canRetry: true },
   provider_failed: { status: 502, canRetry: true },
   timeout: { status: 504, canRetry: true },
+  state_rebuilding: { status: 503, canRetry: true },
   internal: { status: 500, canRetry: false },
 } as const satisfies Record<string, { status: number; canRetry: boolean }>;
 
@@ -55,3 +59,5 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return typeof err === 'string' ? err : JSON.stringify(err);
 }
+
+export { fromDriverError } from './errors/driver.ts';

@@ -4,7 +4,7 @@
  * due yesterday does not fire before the events of yesterday that may cancel it have been seen.
  * Once every partition is caught up, the wall clock rules (gate() is +∞).
  */
-import type { Batch } from './kafka.ts';
+import type { Batch } from './kafka/index.ts';
 import type { Redis } from './redis.ts';
 import type { AnyTopicName } from './topics.ts';
 

@@ -129,11 +129,13 @@ describe('Kafka backbone against the real broker and schema registry', () => {
     const appender = await t.rt.kafka.appender();
     await appender.appendRaw('risk.fraud-scores.v1', [{ key: 'cus_bad', value: garbage }]);
     const good = sampleRecords['risk.fraud-scores.v1'][0]!;
-    await appender.append('risk.fraud-scores.v1', [{ ...good, key: 'cus_bad', value: { ...good.value, event_id: 'fraud:after-garbage' } }]);
-    const received = await collect(t.rt.kafka, ['risk.fraud-scores.v1'], 2, { group: 'test.dlq' });
+    await appender.append('risk.fraud-scores.v1', [{ ...good, key: 'cus_bad', value: { ...good.value, event_id: 'fraud:after-garbage' } } as typeof good & { key: string }]);
+    // The topic holds the round-trip samples, the garbage and the record after it.
+    const samples = sampleRecords['risk.fraud-scores.v1'].map((s) => s.value.event_id);
+    const received = await collect(t.rt.kafka, ['risk.fraud-scores.v1'], samples.length + 1, { group: 'test.dlq' });
     assert.deepEqual(
       received.map((r) => r.value.event_id).sort(),
-      ['fraud:after-garbage', good.value.event_id].sort(),
+      ['fraud:after-garbage', ...samples].sort(),
     );
     const dead = await collect(t.rt.kafka, ['dlq.test.dlq.v1'], 1);
     assert.equal(dead.length, 1);

@@ -65,6 +65,18 @@ export const metrics = {
     labelNames: ['group', 'topic', 'reason'] as const,
     registers: [metricsRegistry],
   }),
+  processorPaused: new client.Gauge({
+    name: 'eventline_processor_paused',
+    help: '1 while a processor is paused because its state is being rebuilt from the topics.',
+    labelNames: ['processor'] as const,
+    registers: [metricsRegistry],
+  }),
+  rebuilds: new client.Counter({
+    name: 'eventline_processor_rebuilds_total',
+    help: 'Rebuilds of a processor state from the topics completed by this process.',
+    labelNames: ['processor'] as const,
+    registers: [metricsRegistry],
+  }),
   skipped: new client.Counter({
     name: 'eventline_skipped_records_total',
     help: 'Records skipped by a consumer (record types this version does not know).',

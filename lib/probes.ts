@@ -5,7 +5,7 @@
 import { Redis } from 'ioredis';
 import type { Config } from './config.ts';
 import { EventlineError } from './errors.ts';
-import { Kafka } from './kafka.ts';
+import { Kafka } from './kafka/index.ts';
 import type { Logger } from './log.ts';
 import { Registry } from './registry.ts';
 

@@ -7,9 +7,9 @@
  * dlq.processor.<name>.v1 with the error, and the partition moves on; transient failures
  * (Kafka, Redis, Postgres, providers) fail the batch so it is retried.
  */
-import { errorMessage, isEventlineError } from './errors.ts';
+import { errorMessage, fromDriverError, isEventlineError } from './errors.ts';
 import type { EventClock } from './event-clock.ts';
-import type { Incoming, RunningConsumer } from './kafka.ts';
+import type { Incoming, RunningConsumer } from './kafka/index.ts';
 import type { Logger } from './log.ts';
 import type { Runtime } from './runtime.ts';
 import type { AnyTopicName } from './topics.ts';
@@ -22,12 +22,6 @@ export interface ProcessorDefinition<T extends AnyTopicName> {
   /** Event-time clock to advance after each batch (processors with timers). */
   readonly clock?: EventClock;
   readonly partitionsConsumedConcurrently?: number;
-}
-
-function isTransient(err: unknown): boolean {
-  if (isEventlineError(err)) return err.canRetry;
-  const text = `${(err as { code?: string }).code ?? ''} ${errorMessage(err)}`;
-  return /ECONN|ETIMEDOUT|EPIPE|Connection|timeout|Command timed out|READONLY|LOADING|40001|40P01|57P/i.test(text);
 }
 
 export async function runProcessor<T extends AnyTopicName>(rt: Runtime, def: ProcessorDefinition<T>): Promise<RunningConsumer> {
@@ -44,7 +38,7 @@ export async function runProcessor<T extends AnyTopicName>(rt: Runtime, def: Pro
         try {
           await def.handle(record, log);
         } catch (err) {
-          if (isTransient(err)) throw err;
+          if (fromDriverError(err).canRetry) throw err;
           log.error({ topic: record.topic, partition: record.partition, offset: record.offset, err: errorMessage(err) }, 'record failed; dead-lettering it');
           await rt.kafka.deadLetter(group, record, { code: isEventlineError(err) ? err.code : 'processor_failed', message: errorMessage(err) }, 'handle');
         }

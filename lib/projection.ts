@@ -12,7 +12,7 @@
  * dlq.projection.<name>.v1 and skipped; connection trouble fails the batch so it is retried.
  */
 import type { DbClient } from './db.ts';
-import { errorMessage, isEventlineError } from './errors.ts';
+import { errorMessage, fromDriverError } from './errors.ts';
 import {
   activateVersion,
   activeVersion,
@@ -23,7 +23,7 @@ import {
   type ProjectionVersion,
   type VersionedTables,
 } from './projection-versions.ts';
-import type { Batch, BatchOutcome, Incoming, RunningConsumer, TopicPartition } from './kafka.ts';
+import { deadLetterCause, type Batch, type BatchOutcome, type Incoming, type RunningConsumer, type TopicPartition } from './kafka/index.ts';
 import type { Logger } from './log.ts';
 import type { Runtime } from './runtime.ts';
 import type { AnyTopicName } from './topics.ts';
@@ -59,13 +59,6 @@ export interface ProjectionOptions {
   readonly onCommitted?: (info: { topic: AnyTopicName; partition: number; nextOffset: string; applied: number }) => void;
   /** Only apply records received up to this time (ms): the data as it was known then. */
   readonly until?: number;
-}
-
-function isTransient(err: unknown): boolean {
-  if (isEventlineError(err)) return err.canRetry;
-  const code = err && typeof err === 'object' && 'code' in err ? String(err.code) : '';
-  // Connection errors, serialization failures, deadlocks, admin shutdown: retry the batch.
-  return /^(ECONN|ETIMEDOUT|EPIPE|08|40001|40P01|57P)/.test(code) || /Connection terminated|timeout/i.test(errorMessage(err));
 }
 
 /** Reads the stored next offsets of a projection (used on assignment and by `eventline status`). */
@@ -104,7 +97,8 @@ export async function runProjection<T extends AnyTopicName>(rt: Runtime, project
       return records.length;
     } catch (err) {
       await client.query('ROLLBACK TO SAVEPOINT batch');
-      if (isTransient(err)) throw err;
+      // Connection errors, serialization failures, deadlocks, admin shutdown: retry the batch.
+      if (fromDriverError(err).canRetry) throw err;
       log.warn({ err: errorMessage(err), records: records.length }, 'batch failed; applying record by record');
     }
     let applied = 0;
@@ -115,8 +109,8 @@ export async function runProjection<T extends AnyTopicName>(rt: Runtime, project
         applied++;
       } catch (err) {
         await client.query('ROLLBACK TO SAVEPOINT one');
-        if (isTransient(err)) throw err;
-        await rt.kafka.deadLetter(group, record, { code: isEventlineError(err) ? err.code : 'projection_failed', message: errorMessage(err) }, 'apply');
+        if (fromDriverError(err).canRetry) throw err;
+        await rt.kafka.deadLetter(group, record, deadLetterCause(err, 'projection_failed'), 'apply');
       }
     }
     return applied;

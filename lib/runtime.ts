@@ -4,7 +4,7 @@
  */
 import { loadConfig, type Config } from './config.ts';
 import { Db } from './db.ts';
-import { Kafka } from './kafka.ts';
+import { Kafka } from './kafka/index.ts';
 import { pino } from 'pino';
 import { createLogger, type Logger } from './log.ts';
 import { createRedis, type Redis } from './redis.ts';

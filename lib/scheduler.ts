@@ -9,7 +9,7 @@
  * - A gate bounds what may fire: timers due after gate() wait (event time during replays, ADR 0008).
  */
 import { errorMessage } from './errors.ts';
-import type { Kafka, OutgoingGroup } from './kafka.ts';
+import type { Kafka, OutgoingGroup } from './kafka/index.ts';
 import type { Logger } from './log.ts';
 import type { Redis } from './redis.ts';
 
@@ -54,6 +54,15 @@ export class Scheduler {
   async schedule(id: string, dueAt: number, payload: TimerPayload): Promise<void> {
     await this.redis.multi().hset(this.keys.payload, id, JSON.stringify(payload)).zadd(this.keys.due, dueAt, id).exec();
     if (dueAt <= Date.now()) this.wake?.();
+  }
+
+  /** Schedules many timers in one round trip (idempotent by id, like schedule). */
+  async scheduleMany(timers: readonly { id: string; dueAt: number; payload: TimerPayload }[]): Promise<void> {
+    if (timers.length === 0) return;
+    const m = this.redis.multi();
+    for (const t of timers) m.hset(this.keys.payload, t.id, JSON.stringify(t.payload)).zadd(this.keys.due, t.dueAt, t.id);
+    await m.exec();
+    if (timers.some((t) => t.dueAt <= Date.now())) this.wake?.();
   }
 
   async cancel(ids: readonly string[]): Promise<void> {

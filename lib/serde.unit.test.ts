@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { isEventlineError } from './errors.ts';
 import type { Registry } from './registry.ts';
 import { Serde, validateRecord } from './serde.ts';
-import { Names } from './topics.ts';
+import { Names, type FraudScored } from './topics.ts';
 import { sampleRecords } from '../test/fixtures/records.ts';
 
 // encode() validates before it asks the registry; a registry that must not be called proves it.
@@ -12,7 +12,9 @@ const unreachableRegistry = {
 } as unknown as Registry;
 
 describe('serde validation', () => {
-  const sample = sampleRecords['risk.fraud-scores.v1'][0]!.value;
+  const first = sampleRecords['risk.fraud-scores.v1'][0]!;
+  assert.equal(first.record, 'FraudScored');
+  const sample = first.value as FraudScored;
 
   it('given a valid value, then there are no validation errors', () => {
     assert.deepEqual(validateRecord('FraudScored', sample), []);

@@ -1,66 +1,116 @@
 /**
- * The processors of one process, run as a group under the state guard: before they start, and
- * whenever Redis loses their state, they are paused, the state is rebuilt from the topics, and
- * they resume.
+ * The processors of one process. Each runs under its own state guard: before it starts, and
+ * whenever Redis loses its state, it is paused, its state is rebuilt from the topics (by this
+ * instance or another, under a lease), and it resumes — the others keep running meanwhile.
  */
+import { pauseStatus, StateGuard, type PauseStatus, type RebuildSpec } from '../lib/decider/index.ts';
 import { runProcessor } from '../lib/processor.ts';
 import type { Runtime } from '../lib/runtime.ts';
 import { dispatchProcessor } from './dispatch/main.ts';
 import { dunningProcessor } from './dunning/main.ts';
 import { fraudProcessor } from './fraud/main.ts';
-import { StateGuard } from './recovery.ts';
 
 type Stoppable = { stop(): Promise<void> };
-export type ProcessorName = 'fraud' | 'dunning' | 'dispatch';
+export const processorNames = ['fraud', 'dunning', 'dispatch'] as const;
+export type ProcessorName = (typeof processorNames)[number];
 
-const starters: Record<ProcessorName, (rt: Runtime, timerIntervalMs: number) => Promise<Stoppable[]>> = {
-  fraud: async (rt) => [await runProcessor(rt, fraudProcessor(rt))],
-  dunning: async (rt, interval) => {
-    const parts = dunningProcessor(rt);
-    return [await runProcessor(rt, parts.processor), parts.scheduler.run(rt.kafka, () => parts.clock.gate(), { intervalMs: interval })];
-  },
-  dispatch: async (rt, interval) => {
-    const parts = dispatchProcessor(rt);
-    return [await runProcessor(rt, parts.processor), parts.scheduler.run(rt.kafka, () => parts.clock.gate(), { intervalMs: interval })];
-  },
-};
+interface Built {
+  readonly rebuild: RebuildSpec<never>;
+  start(): Promise<Stoppable[]>;
+}
+
+function build(rt: Runtime, name: ProcessorName, timerIntervalMs: number): Built {
+  switch (name) {
+    case 'fraud': {
+      const parts = fraudProcessor(rt);
+      return { rebuild: parts.rebuild as unknown as RebuildSpec<never>, start: async () => [await runProcessor(rt, parts.processor)] };
+    }
+    case 'dunning': {
+      const parts = dunningProcessor(rt);
+      return {
+        rebuild: parts.rebuild as unknown as RebuildSpec<never>,
+        start: async () => [await runProcessor(rt, parts.processor), parts.scheduler.run(rt.kafka, () => parts.clock.gate(), { intervalMs: timerIntervalMs })],
+      };
+    }
+    case 'dispatch': {
+      const parts = dispatchProcessor(rt);
+      return {
+        rebuild: parts.rebuild as unknown as RebuildSpec<never>,
+        start: async () => [await runProcessor(rt, parts.processor), parts.scheduler.run(rt.kafka, () => parts.clock.gate(), { intervalMs: timerIntervalMs })],
+      };
+    }
+    default: {
+      const _exhaustive: never = name;
+      return _exhaustive;
+    }
+  }
+}
+
+class Supervised {
+  private readonly built: Built;
+  readonly guard: StateGuard<never>;
+  private running: Stoppable[] = [];
+  private stopped = false;
+
+  constructor(rt: Runtime, name: ProcessorName, timerIntervalMs: number) {
+    this.built = build(rt, name, timerIntervalMs);
+    const r = rt.config.rebuild;
+    this.guard = new StateGuard(rt, this.built.rebuild, { leaseMs: r.leaseMs, batch: r.batch, throttleMs: r.throttleMs });
+  }
+
+  readonly hooks = {
+    pause: async () => {
+      const running = this.running;
+      this.running = [];
+      for (const r of running) await r.stop();
+    },
+    resume: async () => {
+      if (this.running.length > 0 || this.stopped) return;
+      this.running = await this.built.start();
+    },
+  };
+
+  async start(watchMs: number): Promise<void> {
+    await this.guard.ensure(this.hooks);
+    await this.hooks.resume();
+    this.guard.watch(this.hooks, watchMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.guard.stop();
+    await this.hooks.pause();
+  }
+}
 
 export class ProcessorGroup {
   private readonly rt: Runtime;
-  private readonly guard: StateGuard;
   private readonly names: readonly ProcessorName[];
   private readonly timerIntervalMs: number;
-  private running: Stoppable[] = [];
+  private supervised: Supervised[] = [];
 
   constructor(rt: Runtime, names: readonly ProcessorName[], options: { timerIntervalMs?: number } = {}) {
     this.rt = rt;
     this.names = names;
-    this.guard = new StateGuard(rt);
     this.timerIntervalMs = options.timerIntervalMs ?? 250;
   }
 
-  /** Makes sure the state is complete (rebuilding it if needed), starts the processors, and keeps watching. */
+  /**
+   * Starts every processor once its state is whole (each rebuilt if needed, concurrently), and keeps
+   * watching. Resolves when all run; one still waiting for a rebuild does not hold the others back.
+   */
   async start(options: { watchMs?: number } = {}): Promise<void> {
-    const pause = () => this.pause();
-    const resume = () => this.resume();
-    await this.guard.ensure(pause, resume);
-    if (this.running.length === 0) await this.resume();
-    this.guard.watch(pause, resume, options.watchMs ?? 5000);
-  }
-
-  async pause(): Promise<void> {
-    const running = this.running;
-    this.running = [];
-    for (const r of running) await r.stop();
-  }
-
-  async resume(): Promise<void> {
-    if (this.running.length > 0) return;
-    for (const n of this.names) this.running.push(...(await starters[n](this.rt, this.timerIntervalMs)));
+    this.supervised = this.names.map((n) => new Supervised(this.rt, n, this.timerIntervalMs));
+    await Promise.all(this.supervised.map((s) => s.start(options.watchMs ?? 5000)));
   }
 
   async stop(): Promise<void> {
-    await this.guard.stop();
-    await this.pause();
+    await Promise.all(this.supervised.map((s) => s.stop()));
+    this.supervised = [];
   }
+}
+
+/** Each processor's pause state, as any process sees it in Redis. */
+export async function processorStatus(rt: Runtime, names: readonly ProcessorName[] = processorNames): Promise<PauseStatus[]> {
+  return Promise.all(names.map((n) => pauseStatus(rt, n)));
 }

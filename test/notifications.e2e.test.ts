@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTopics, registerSchemas } from '../lib/catalogue.ts';
-import type { Incoming } from '../lib/kafka.ts';
+import type { Incoming } from '../lib/kafka/index.ts';
 import { charge, customer, event, invoice, subscription } from '../cli/demo/stripe-objects.ts';
 import { collect } from './support/consume.ts';
 import { createTestEnv, eventually, type TestEnv } from './support/env.ts';

@@ -1,13 +1,14 @@
 /**
  * The customer directory: who a Stripe customer is (user id, email, phone, country, created), from
- * the latest customer.* event by (created, event id). Kept in Redis; every processor that reads
- * stripe.events.v1 applies customer events itself, so it has seen a customer's creation before the
- * customer's later events (same key, same partition). Versioned writes make this idempotent.
+ * the latest customer.* event by (created, event id). Two entity kinds every processor that reads
+ * stripe.events.v1 folds (the same fold, idempotent), so each has seen a customer's creation before
+ * the customer's later events (same key, same partition), and a rebuild brings it back.
  *
  * Recipients (ARCHITECTURE §5): a user id is customer.metadata.user_id when the customer has one,
  * else the Stripe customer id.
  */
-import type { Redis } from '../../lib/redis.ts';
+import { entityKind, type EntityStore, type Fact } from '../../lib/decider/index.ts';
+import { readCustomer, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { StripeEventReceived } from '../../lib/topics.ts';
 
 export interface CustomerRecord {
@@ -22,61 +23,87 @@ export interface CustomerRecord {
   readonly deleted: boolean;
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+interface Versioned {
+  /** Event time and event id of the customer event this came from: the latest wins. */
+  readonly vt: number;
+  readonly vi: string;
+}
+type CustomerDoc = (CustomerRecord & Versioned) | null;
+type UserDoc = ({ readonly customerId: string } & Versioned) | null;
+
+const isCustomerEvent = (type: string): boolean => type.startsWith('customer.') && type.split('.').length === 2;
 
 /** The customer a customer.created|updated|deleted event describes (pure). */
 export function customerFromEvent(e: StripeEventReceived): CustomerRecord | null {
-  if (!e.type.startsWith('customer.') || e.type.split('.').length !== 2) return null;
-  const event = JSON.parse(e.payload) as Json;
-  const c = isObject(event.data) && isObject(event.data.object) ? event.data.object : null;
-  if (!c || c.object !== 'customer' || !str(c.id)) return null;
-  const metadata = isObject(c.metadata) ? c.metadata : {};
-  const address = isObject(c.address) ? c.address : {};
-  const locales = Array.isArray(c.preferred_locales) ? c.preferred_locales : [];
+  if (!isCustomerEvent(e.type)) return null;
+  const c = readCustomer(readStripeEvent(e.payload).object);
+  if (!c) return null;
   return {
-    customerId: c.id as string,
-    userId: str(metadata.user_id) ?? (c.id as string),
-    email: str(c.email),
-    phone: str(c.phone),
-    name: str(c.name),
-    country: str(address.country),
-    locale: str(locales[0]),
-    createdAt: typeof c.created === 'number' ? c.created * 1000 : null,
+    customerId: c.id,
+    userId: c.userId ?? c.id,
+    email: c.email,
+    phone: c.phone,
+    name: c.name,
+    country: c.country,
+    locale: c.locale,
+    createdAt: c.createdMs,
     deleted: e.type === 'customer.deleted',
   };
 }
 
-const UPSERT = `
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local c = cjson.decode(cur)
-  local t = tonumber(ARGV[2])
-  if c.vt > t or (c.vt == t and c.vi >= ARGV[3]) then return 0 end
-end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('SET', KEYS[2], ARGV[4])
-return 1`;
+const newer = (cur: Versioned | null, t: number, id: string): boolean => cur === null || t > cur.vt || (t === cur.vt && id > cur.vi);
 
-export class CustomerDirectory {
-  private readonly redis: Redis;
-
-  constructor(redis: Redis) {
-    this.redis = redis;
+const parsed = new WeakMap<object, CustomerRecord | null>();
+function customerOf(f: Fact): CustomerRecord | null {
+  if (f.topic !== 'stripe.events.v1' || !isCustomerEvent(f.value.type)) return null;
+  let c = parsed.get(f.value);
+  if (c === undefined) {
+    c = customerFromEvent(f.value);
+    parsed.set(f.value, c);
   }
+  return c;
+}
 
-  /** Applies a customer.* event if it is newer than what is known (others are ignored). */
-  async apply(e: StripeEventReceived): Promise<void> {
-    const c = customerFromEvent(e);
-    if (!c) return;
-    const doc = JSON.stringify({ ...c, vt: e.occurred_at, vi: e.event_id });
-    await this.redis.eval(UPSERT, 2, `customer:${c.customerId}`, `user:${c.userId}`, doc, String(e.occurred_at), e.event_id, c.customerId);
+export const customerKind = entityKind<Fact, CustomerDoc>({
+  name: 'directory:customer',
+  initial: null,
+  ttlSeconds: 400 * 86_400,
+  keys: (f) => {
+    const c = customerOf(f);
+    return c ? [c.customerId] : [];
+  },
+  evolve: (state, f) => {
+    const c = customerOf(f);
+    if (!c || !newer(state, f.value.occurred_at, f.value.event_id)) return state;
+    return { ...c, vt: f.value.occurred_at, vi: f.value.event_id };
+  },
+});
+
+export const userKind = entityKind<Fact, UserDoc>({
+  name: 'directory:user',
+  initial: null,
+  ttlSeconds: 400 * 86_400,
+  keys: (f) => {
+    const c = customerOf(f);
+    return c ? [c.userId] : [];
+  },
+  evolve: (state, f) => {
+    const c = customerOf(f);
+    if (!c || !newer(state, f.value.occurred_at, f.value.event_id)) return state;
+    return { customerId: c.customerId, vt: f.value.occurred_at, vi: f.value.event_id };
+  },
+});
+
+/** Reads the directory. */
+export class CustomerDirectory {
+  private readonly store: EntityStore;
+
+  constructor(store: EntityStore) {
+    this.store = store;
   }
 
   async get(customerId: string): Promise<CustomerRecord | null> {
-    const raw = await this.redis.get(`customer:${customerId}`);
-    return raw === null ? null : (JSON.parse(raw) as CustomerRecord);
+    return this.store.get<CustomerRecord>({ kind: 'directory:customer', key: customerId });
   }
 
   /** The user id for a Stripe customer (metadata.user_id, else the customer id). */
@@ -86,7 +113,7 @@ export class CustomerDirectory {
 
   /** The Stripe customer behind a user id, if known. */
   async byUser(userId: string): Promise<CustomerRecord | null> {
-    const customerId = (await this.redis.get(`user:${userId}`)) ?? userId;
-    return this.get(customerId);
+    const user = await this.store.get<{ customerId: string }>({ kind: 'directory:user', key: userId });
+    return this.get(user?.customerId ?? userId);
   }
 }

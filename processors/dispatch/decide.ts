@@ -1,8 +1,13 @@
 /**
- * Dispatch decisions, pure: given a request, the user's preferences, where they can be reached and
- * how many messages they had today, decide to send (on which channels, with which fallbacks),
- * defer (quiet hours), batch (LOW priority into the daily digest) or suppress (and why).
- * Time is the request's event time; local times use the user's IANA time zone.
+ * Dispatch, a decider, pure: decide(state, input, now) → the outcome events to append and the
+ * effects to execute (send on a channel, dead-letter, change preferences). `now` is event time: the
+ * request's occurred_at, a timer's due time, or — for a provider's answer, which comes back as an
+ * input — the time of the input that asked for the send. Retries, backoff, dead-lettering, fallback,
+ * caps and staleness are all decided here, so a replay of the inputs reproduces every decision.
+ *
+ * Planning a request: given the user's preferences, where they can be reached and how many messages
+ * they had today, send (on which channels, with which fallbacks), defer (quiet hours), batch (LOW
+ * priority into the daily digest) or suppress (and why). Local times use the user's IANA time zone.
  *
  *   CRITICAL  every allowed channel at once; ignores quiet hours and the daily cap
  *   HIGH      preferred channel, next channel (SMS) if it bounces or fails; quiet hours; no cap
@@ -11,8 +16,11 @@
  *
  * Essential categories (security, payment) ignore opt-outs and the cap, never quiet hours unless CRITICAL.
  */
+import type { Decision, Output } from '../../lib/decider/index.ts';
+import type { DeliveryEventReceived, NotificationDispatched, NotificationDue, NotificationRequested } from '../../lib/topics.ts';
 import { allows, isEssential, type Channel, type Preferences } from '../../projections/preferences/document.ts';
-import type { Priority } from './request.ts';
+import { DISPATCHER, DIGEST_TEMPLATE, nextSeq, type NotificationState, type DigestState, type OutcomeStatus } from './evolve.ts';
+import { notificationIdFor, notificationRequest, priorities, type Priority } from './request.ts';
 
 /** Channels Eventline can deliver on, in order of preference. */
 export const deliverable: readonly Channel[] = ['email', 'sms'];
@@ -24,14 +32,14 @@ export interface Recipient {
   readonly locale: string | null;
 }
 
-export interface DispatchInput {
+export interface PlanInput {
   readonly priority: Priority;
   readonly category: string;
   /** A channel the requester insists on, or null. */
   readonly channel: string | null;
 }
 
-export interface DispatchContext {
+export interface PlanContext {
   readonly prefs: Preferences;
   readonly recipient: Recipient;
   /** Non-critical messages sent to the user on their local day so far. */
@@ -96,7 +104,7 @@ function reachable(channel: Channel, r: Recipient): boolean {
   return (channel === 'email' && r.email !== null) || (channel === 'sms' && r.phone !== null);
 }
 
-export function planDispatch(input: DispatchInput, ctx: DispatchContext): Plan {
+export function planDispatch(input: PlanInput, ctx: PlanContext): Plan {
   const { prefs, recipient, now } = ctx;
   const tz = prefs.timezone;
   const essential = isEssential(input.category);
@@ -126,4 +134,285 @@ export function planDispatch(input: DispatchInput, ctx: DispatchContext): Plan {
   // NORMAL: the preferred channel the category allows, within the daily cap.
   if (!essential && prefs.daily_max !== null && ctx.sentToday >= prefs.daily_max) return { kind: 'suppress', reason: `daily cap of ${prefs.daily_max} reached` };
   return { kind: 'send', channels: [primary], fallback: [] };
+}
+
+// ---------------------------------------------------------------- the decider
+/** Ask a provider to send on one channel; the answer comes back as a send_* input. */
+export interface SendCommand {
+  readonly kind: 'send';
+  readonly notificationId: string;
+  readonly channel: Channel;
+  readonly attempt: number;
+  readonly reason: string | null;
+  /** Channels still planned as fallback after this one. */
+  readonly fallback: readonly Channel[];
+  /** The user's local date this message counts towards the daily cap, or null. */
+  readonly capDate: string | null;
+  /** Event time of the input that asked for the send: the time of its outcome. */
+  readonly at: number;
+}
+
+export type DispatchEffect =
+  | SendCommand
+  | { readonly kind: 'dead_letter'; readonly code: 'provider_retries_exhausted' | 'provider_rejected'; readonly message: string }
+  | { readonly kind: 'change_preferences'; readonly userId: string; readonly change: 'unsubscribed' | 'resubscribed'; readonly category: string | null; readonly actor: string; readonly reason: string };
+
+export type DispatchInput =
+  | { readonly kind: 'requested'; readonly request: NotificationRequested; /** When the request was appended to its topic (its log time). */ readonly loggedAt: number }
+  | { readonly kind: 'due'; readonly due: NotificationDue }
+  | { readonly kind: 'delivery'; readonly event: DeliveryEventReceived }
+  | { readonly kind: 'send_succeeded'; readonly send: SendCommand; readonly provider: string; readonly providerMessageId: string | null; readonly locale: string | null }
+  | { readonly kind: 'send_failed'; readonly send: SendCommand; readonly provider: string | null; readonly retryable: boolean; readonly message: string; /** No address for the channel: nothing to retry or dead-letter. */ readonly unreachable: boolean }
+  | { readonly kind: 'send_unknown'; readonly send: SendCommand; readonly until: number };
+
+/** What a decision reads besides the notification: the user as known now, and the digest when one is due. */
+export interface DispatchContext {
+  readonly prefs: Preferences;
+  readonly recipient: Recipient;
+  /** Non-critical messages counted towards the cap on the user's local day of `now`. */
+  readonly sentToday: number;
+  readonly templateKnown: boolean;
+}
+
+export interface DispatchState {
+  readonly notification: NotificationState;
+  readonly context: DispatchContext | null;
+  readonly digest: { readonly state: DigestState; readonly summaries: readonly { template: string; subject: string }[] } | null;
+}
+
+export interface DispatchPolicy {
+  readonly retryBackoffMs: readonly number[];
+  readonly maxAgeMs: number;
+}
+
+type Dec = Decision<DispatchEffect>;
+const none: Dec = { events: [], effects: [] };
+
+/** The event time of an input: what `now` is for its decision. */
+export function eventTimeOf(input: DispatchInput): number {
+  switch (input.kind) {
+    case 'requested':
+      return input.request.occurred_at;
+    case 'due':
+      return input.due.occurred_at;
+    case 'delivery':
+      return input.event.occurred_at;
+    case 'send_succeeded':
+    case 'send_failed':
+    case 'send_unknown':
+      return input.send.at;
+    default: {
+      const _exhaustive: never = input;
+      return _exhaustive;
+    }
+  }
+}
+
+export const isPriority = (p: string): p is Priority => (priorities as readonly string[]).includes(p);
+
+function outcome(s: NotificationState, status: OutcomeStatus, at: number, extra: Partial<NotificationDispatched> = {}): Output {
+  const r = s.request as NotificationRequested;
+  const channel = extra.channel ?? null;
+  const attempt = extra.attempt ?? 1;
+  const value: NotificationDispatched = {
+    event_id: `${r.notification_id}:${status}:${channel ?? 'none'}:${attempt}`,
+    occurred_at: at,
+    received_at: at,
+    notification_id: r.notification_id,
+    user_id: r.user_id,
+    template: r.template,
+    category: r.category,
+    priority: r.priority,
+    channel,
+    status,
+    reason: null,
+    provider: null,
+    provider_message_id: null,
+    attempt,
+    deferred_until: null,
+    locale: null,
+    digest_id: null,
+    request_event_id: r.event_id,
+    seq: nextSeq(s),
+    fallback: [],
+    due_at: null,
+    digest_date: null,
+    cap_date: null,
+    ...extra,
+  };
+  return { topic: 'notify.dispatches.v1', key: value.notification_id, record: 'NotificationDispatched', value };
+}
+
+const one = (event: Output, effects: readonly DispatchEffect[] = []): Dec => ({ events: [event], effects });
+
+/** Plans a request (new, or whose quiet hours just ended) and turns the plan into events and sends. */
+function plan(s: NotificationState, ctx: DispatchContext, now: number): Dec {
+  const r = s.request as NotificationRequested;
+  const priority = isPriority(r.priority) ? r.priority : 'NORMAL';
+  const p = planDispatch({ priority, category: r.category, channel: r.channel }, { prefs: ctx.prefs, recipient: ctx.recipient, sentToday: ctx.sentToday, now });
+  switch (p.kind) {
+    case 'suppress':
+      return one(outcome(s, 'suppressed', now, { reason: p.reason }));
+    case 'defer':
+      return one(outcome(s, 'deferred', now, { reason: p.reason, deferred_until: p.until, due_at: p.until }));
+    case 'batch':
+      return one(outcome(s, 'batched', now, { digest_id: notificationIdFor(`digest:${r.user_id}:${p.digestDate}`), digest_date: p.digestDate, due_at: p.sendAt, reason: `daily digest of ${p.digestDate}` }));
+    case 'send': {
+      const capDate = priority !== 'CRITICAL' && !isEssential(r.category) ? localParts(r.occurred_at, ctx.prefs.timezone).date : null;
+      return { events: [], effects: p.channels.map((channel) => ({ kind: 'send', notificationId: r.notification_id, channel, attempt: 1, reason: null, fallback: p.fallback, capDate, at: now })) };
+    }
+    default: {
+      const _exhaustive: never = p;
+      return _exhaustive;
+    }
+  }
+}
+
+/** The next planned fallback channel not tried yet. */
+function nextFallback(s: NotificationState, fallback: readonly Channel[], after: Channel): Channel | null {
+  return fallback.find((c) => c !== after && s.channels[c] === undefined) ?? null;
+}
+
+function fallbackSend(s: NotificationState, fallback: readonly Channel[], after: Channel, reason: string, capDate: string | null, at: number): SendCommand | null {
+  const next = nextFallback(s, fallback, after);
+  if (!next || !s.request) return null;
+  return { kind: 'send', notificationId: s.request.notification_id, channel: next, attempt: 1, reason, fallback: fallback.filter((c) => c !== next && c !== after), capDate, at };
+}
+
+const hardFailure = (e: DeliveryEventReceived): boolean => (e.channel === 'email' && (e.kind === 'bounced' || e.kind === 'dropped')) || (e.channel === 'sms' && (e.kind === 'failed' || e.kind === 'undelivered'));
+
+export function decide(state: DispatchState, input: DispatchInput, eventTime: number, policy: DispatchPolicy): Dec {
+  const s = state.notification;
+  // A notification's history never goes back in time: a provider's callback stamped to the second
+  // (SendGrid) can carry a time before the send it reports on, but what it causes comes after.
+  const now = Math.max(eventTime, s.top?.[1] ?? eventTime);
+  switch (input.kind) {
+    case 'requested': {
+      if (s.status !== 'none' && s.status !== 'requested') return none; // decided before; its outcome is on the topic
+      const st: NotificationState = s.request ? s : { ...s, request: input.request };
+      const ctx = state.context;
+      if (ctx && !ctx.templateKnown) return one(outcome(st, 'failed', now, { reason: `unknown template ${input.request.template}` }));
+      // Appended long after it happened (a backfill, a replay of old events): never message people about the past.
+      const age = input.loggedAt - input.request.occurred_at;
+      if (age > policy.maxAgeMs) return one(outcome(st, 'suppressed', now, { reason: `stale: requested ${Math.round(age / 3_600_000)} h ago` }));
+      return ctx ? plan(st, ctx, now) : none;
+    }
+    case 'due': {
+      const d = input.due;
+      if (s.fired.includes(d.event_id)) return none;
+      if (d.reason.startsWith('digest:')) {
+        const digest = state.digest;
+        if (!digest || digest.state.flushed || digest.state.items.length === 0) return none;
+        const date = d.reason.slice('digest:'.length);
+        const request = notificationRequest({
+          source: `digest:${d.user_id}:${date}`,
+          userId: d.user_id,
+          template: DIGEST_TEMPLATE,
+          category: 'product',
+          priority: 'NORMAL',
+          data: { items: digest.summaries, date },
+          requestedBy: DISPATCHER,
+          sourceEventId: d.event_id,
+          at: d.occurred_at,
+        });
+        return { events: [{ topic: 'notify.dispatch-requests.v1', key: request.user_id, record: 'NotificationRequested', value: request }], effects: [] };
+      }
+      if (!s.request) return none;
+      if (d.reason === 'quiet_hours_end') return s.status === 'deferred' && state.context ? plan(s, state.context, now) : none;
+      const channel = d.channel as Channel | null;
+      const progress = channel ? s.channels[channel] : undefined;
+      if (!channel || !progress) return none;
+      const capDate = state.context && isPriority(s.request.priority) && s.request.priority !== 'CRITICAL' && !isEssential(s.request.category) ? localParts(s.request.occurred_at, state.context.prefs.timezone).date : null;
+      const send = (reason: string | null): Dec => ({ events: [], effects: [{ kind: 'send', notificationId: s.request!.notification_id, channel, attempt: d.attempt, reason, fallback: s.fallback, capDate, at: now }] });
+      if (d.reason === 'retry' && progress.status === 'retrying' && progress.attempt === d.attempt - 1) return send(`retry ${d.attempt}`);
+      if (d.reason === 'reconcile' && progress.status === 'reconciling' && progress.attempt === d.attempt) return send(null);
+      return none;
+    }
+    case 'send_succeeded': {
+      const c = input.send.channel;
+      if (!s.request || s.channels[c]?.status === 'sent') return none;
+      return one(
+        outcome(s, 'sent', now, {
+          channel: c,
+          attempt: input.send.attempt,
+          reason: input.send.reason,
+          provider: input.provider,
+          provider_message_id: input.providerMessageId,
+          locale: input.locale,
+          fallback: [...input.send.fallback],
+          cap_date: input.send.capDate,
+        }),
+      );
+    }
+    case 'send_failed': {
+      const { send } = input;
+      if (!s.request || s.channels[send.channel]?.status === 'sent') return none;
+      if (input.unreachable) return one(outcome(s, 'failed', now, { channel: send.channel, attempt: send.attempt, reason: input.message, fallback: [...send.fallback] }));
+      if (input.retryable && send.attempt <= policy.retryBackoffMs.length) {
+        const dueAt = now + (policy.retryBackoffMs[send.attempt - 1] ?? 60_000);
+        return one(outcome(s, 'retrying', now, { channel: send.channel, attempt: send.attempt, reason: input.message, provider: input.provider, fallback: [...send.fallback], due_at: dueAt }));
+      }
+      // Out of retries, or refused for good: failed, dead-lettered, and the next planned channel if any.
+      const effects: DispatchEffect[] = [{ kind: 'dead_letter', code: input.retryable ? 'provider_retries_exhausted' : 'provider_rejected', message: input.message }];
+      const next = fallbackSend(s, send.fallback, send.channel, `fallback after ${send.channel} failed`, send.capDate, now);
+      if (next) effects.push(next);
+      return one(outcome(s, 'failed', now, { channel: send.channel, attempt: send.attempt, reason: input.message, provider: input.provider, fallback: [...send.fallback] }), effects);
+    }
+    case 'send_unknown': {
+      const { send } = input;
+      if (!s.request || s.channels[send.channel]?.status === 'sent') return none;
+      return one(outcome(s, 'reconciling', now, { channel: send.channel, attempt: send.attempt, reason: 'outcome lost in a crash: waiting for the provider events', fallback: [...send.fallback], due_at: input.until }));
+    }
+    case 'delivery': {
+      const e = input.event;
+      const r = s.request;
+      if (!r) return none;
+      if (hardFailure(e)) {
+        const capDate = state.context && r.priority !== 'CRITICAL' && !isEssential(r.category) ? localParts(r.occurred_at, state.context.prefs.timezone).date : null;
+        const next = fallbackSend(s, s.fallback, e.channel as Channel, `fallback after ${e.channel} ${e.kind}`, capDate, now);
+        return next ? { events: [], effects: [next] } : none;
+      }
+      // Unsubscribes and spam reports at the provider become preference changes (the audit trail).
+      if ((e.kind === 'unsubscribed' || e.kind === 'spam_reported' || e.kind === 'resubscribed') && !isEssential(r.category)) {
+        return {
+          events: [],
+          effects: [
+            {
+              kind: 'change_preferences',
+              userId: r.user_id,
+              change: e.kind === 'resubscribed' ? 'resubscribed' : 'unsubscribed',
+              category: e.kind === 'spam_reported' ? null : r.category,
+              actor: e.provider,
+              reason: `${e.provider} ${e.provider_event} on notification ${r.notification_id}`,
+            },
+          ],
+        };
+      }
+      return none;
+    }
+    default: {
+      const _exhaustive: never = input;
+      return _exhaustive;
+    }
+  }
+}
+
+/** Whether the decision for this input reads the user's preferences and recipient. */
+export function needsContext(input: DispatchInput, s: NotificationState): boolean {
+  switch (input.kind) {
+    case 'requested':
+      return s.status === 'none' || s.status === 'requested';
+    case 'due':
+      return input.due.reason === 'quiet_hours_end' || input.due.reason === 'retry' || input.due.reason === 'reconcile';
+    case 'delivery':
+      return hardFailure(input.event);
+    case 'send_succeeded':
+    case 'send_failed':
+    case 'send_unknown':
+      return false;
+    default: {
+      const _exhaustive: never = input;
+      return _exhaustive;
+    }
+  }
 }

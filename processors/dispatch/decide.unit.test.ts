@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { defaultPreferences, type Preferences } from '../../projections/preferences/document.ts';
-import { localParts, nextLocalTime, planDispatch, quietHoursEnd, type DispatchContext, type Recipient } from './decide.ts';
+import { localParts, nextLocalTime, planDispatch, quietHoursEnd, type PlanContext, type Recipient } from './decide.ts';
 import { fitSms, smsSize, Templates } from './render.ts';
 
 const both: Recipient = { email: 'ana@example.com', phone: '+14155550123', name: 'Ana', locale: null };
 const noon = Date.UTC(2026, 10, 20, 12, 0); // 13:00 in Paris
-const ctx = (prefs: Partial<Preferences> = {}, over: Partial<DispatchContext> = {}): DispatchContext => ({ prefs: { ...defaultPreferences(), ...prefs }, recipient: both, sentToday: 0, now: noon, ...over });
+const ctx = (prefs: Partial<Preferences> = {}, over: Partial<PlanContext> = {}): PlanContext => ({ prefs: { ...defaultPreferences(), ...prefs }, recipient: both, sentToday: 0, now: noon, ...over });
 
 describe('dispatch decisions', () => {
   it('CRITICAL goes to every allowed channel, even in quiet hours and past the cap', () => {

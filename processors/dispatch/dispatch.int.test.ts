@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
-import type { Incoming } from '../../lib/kafka.ts';
+import type { Incoming } from '../../lib/kafka/index.ts';
+import { StateGuard } from '../../lib/decider/index.ts';
 import { runProcessor } from '../../lib/processor.ts';
 import type { NotificationRequested } from '../../lib/topics.ts';
 import { defaultPreferences, type Preferences } from '../../projections/preferences/document.ts';
@@ -39,6 +40,8 @@ describe('dispatch processor against the real stack and local provider APIs', ()
     await registerSchemas(t.rt.kafka);
     app = await startApp(t.rt);
     const parts = dispatchProcessor(t.rt);
+    // A first start: the (empty) state is "rebuilt" and marked whole before the processor runs.
+    await new StateGuard(t.rt, parts.rebuild, { leaseMs: 5000, batch: 500, throttleMs: 0 }).ensure({ pause: async () => undefined, resume: async () => undefined });
     const consumer = await runProcessor(t.rt, parts.processor);
     const timers = parts.scheduler.run(t.rt.kafka, () => parts.clock.gate(), { intervalMs: 50 });
     stop = async () => {

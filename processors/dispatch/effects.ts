@@ -1,6 +1,6 @@
 /**
- * The dispatch processor's state and side effects: each notification's progress, daily caps,
- * digests, shared per-channel rate limits, provider-callback evidence, and guarded sends.
+ * The dispatch processor's effects: shared per-channel rate limits and guarded sends. (Its state —
+ * notifications, caps, digests — is the fold in evolve.ts.)
  *
  * A send is guarded by its idempotency key (the request's event id + channel):
  *   1. the marker says "sent"    → the recorded result, no second send;
@@ -12,72 +12,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from '../../lib/redis.ts';
-import type { NotificationRequested } from '../../lib/topics.ts';
 import type { Channel } from '../../projections/preferences/document.ts';
 import { type SendEvidence } from './evidence.ts';
 import { ProviderError, type EmailMessage, type Providers, type SendResult, type SmsMessage } from './providers.ts';
 
 const TTL = 60 * 86_400;
 
-export interface NotificationState {
-  readonly request: NotificationRequested;
-  readonly status: 'deferred' | 'batched' | 'sent' | 'suppressed' | 'failed' | 'retrying' | 'reconciling';
-  readonly sent: readonly Channel[];
-  readonly fallback: readonly Channel[];
-  readonly locale: string | null;
-}
-
 export type SendOutcome =
   | { readonly kind: 'sent'; readonly result: SendResult; readonly at: number }
   | { readonly kind: 'failed'; readonly error: ProviderError }
   | { readonly kind: 'reconciling'; readonly until: number };
-
-export class DispatchStore {
-  private readonly redis: Redis;
-
-  constructor(redis: Redis) {
-    this.redis = redis;
-  }
-
-  async get(notificationId: string): Promise<NotificationState | null> {
-    const raw = await this.redis.get(`dispatch:ntf:${notificationId}`);
-    return raw === null ? null : (JSON.parse(raw) as NotificationState);
-  }
-
-  async put(state: NotificationState): Promise<void> {
-    await this.redis.set(`dispatch:ntf:${state.request.notification_id}`, JSON.stringify(state), 'EX', TTL);
-  }
-
-  /** Non-critical messages sent to a user on a local day, not counting `except`. */
-  async sentOn(userId: string, date: string, except: string): Promise<number> {
-    const key = `dispatch:cap:${userId}:${date}`;
-    const [count, self] = await Promise.all([this.redis.scard(key), this.redis.sismember(key, except)]);
-    return count - self;
-  }
-
-  /** Counts a notification towards the day's cap (once, however often it is recorded). */
-  async countSent(userId: string, date: string, notificationId: string): Promise<void> {
-    const key = `dispatch:cap:${userId}:${date}`;
-    await this.redis.multi().sadd(key, notificationId).expire(key, 3 * 86_400).exec();
-  }
-
-  async addToDigest(userId: string, date: string, notificationId: string, item: Record<string, unknown>): Promise<void> {
-    const key = `dispatch:digest:${userId}:${date}`;
-    await this.redis.multi().hset(key, notificationId, JSON.stringify(item)).expire(key, 7 * 86_400).exec();
-  }
-
-  async digest(userId: string, date: string): Promise<Record<string, unknown>[]> {
-    const all = await this.redis.hgetall(`dispatch:digest:${userId}:${date}`);
-    return Object.entries(all)
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([, v]) => JSON.parse(v) as Record<string, unknown>);
-  }
-
-  async clearDigest(userId: string, date: string): Promise<void> {
-    await this.redis.del(`dispatch:digest:${userId}:${date}`);
-  }
-
-}
 
 /**
  * Sliding one-second window per channel, shared by every instance: a sorted set of the grants of

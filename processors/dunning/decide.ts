@@ -1,7 +1,8 @@
 /**
- * Dunning, pure: a state machine per failed invoice, and the subscription lifecycle notifications.
- * decide(input, case, now) → the case after, the decisions to append, timers to set or cancel, and
- * notification requests. Time is the input's event time. Imports nothing from lib/.
+ * Dunning, a decider, pure: a state machine per failed invoice, and the subscription lifecycle
+ * notifications. decideDunning(input, case) → the decisions to append and notification requests;
+ * the case after them, and its timers, are the fold of those decisions (evolve.ts). Time is the
+ * input's event time (a Stripe event's created, a timer's due time).
  */
 import { notificationRequest, type Priority } from '../dispatch/request.ts';
 import type { DunningStepDecided, NotificationRequested } from '../../lib/topics.ts';
@@ -58,21 +59,13 @@ export type DunningInput =
   | { readonly kind: 'subscription_ended'; readonly eventId: string; readonly at: number; readonly subscriptionId: string; readonly status: string }
   | { readonly kind: 'step_due'; readonly eventId: string; readonly at: number; readonly caseId: string; readonly step: string };
 
-export interface Timer {
-  readonly id: string;
-  readonly dueAt: number;
-  readonly step: Step;
-}
-
+/** The decisions to append; the case after them is their fold (evolve.ts), timers included. */
 export interface DunningDecision {
-  readonly case: DunningCase | null;
   readonly decided: readonly DunningStepDecided[];
-  readonly timers: readonly Timer[];
-  readonly cancelTimers: readonly string[];
   readonly requests: readonly NotificationRequested[];
 }
 
-const none = (c: DunningCase | null): DunningDecision => ({ case: c, decided: [], timers: [], cancelTimers: [], requests: [] });
+const none = (): DunningDecision => ({ decided: [], requests: [] });
 
 export function stepEventId(caseId: string, step: string): string {
   return `dunning:${caseId}:${step}`;
@@ -116,27 +109,19 @@ function decided(c: DunningCase, step: string, action: string, dueAt: number, at
     attempt_count: c.attemptCount,
     churn_risk: c.churnRisk,
     source_event_id: sourceEventId,
+    user_id: c.userId,
   };
 }
 
 function close(c: DunningCase, status: CaseStatus, step: string, at: number, eventId: string): DunningDecision {
-  const closed = { ...c, status };
-  return {
-    case: closed,
-    decided: [decided(closed, step, 'close', at, at, eventId, status)],
-    timers: [],
-    cancelTimers: schedule.map((s) => timerId(c.caseId, s.step)),
-    requests: [],
-  };
+  return { decided: [decided({ ...c, status }, step, 'close', at, at, eventId, status)], requests: [] };
 }
 
 export function decideDunning(input: DunningInput, current: DunningCase | null, options: { retentionTeamUser: string }): DunningDecision {
   switch (input.kind) {
     case 'payment_failed': {
-      if (current) {
-        // A retry of a case already open: remember the attempt count, nothing new to decide.
-        return none(current.status === 'open' ? { ...current, attemptCount: Math.max(current.attemptCount, input.attemptCount) } : current);
-      }
+      // A retry of a case already open: nothing new to decide (the fold keeps the attempt count).
+      if (current) return none();
       const c: DunningCase = {
         caseId: input.invoiceId,
         customerId: input.customerId,
@@ -167,16 +152,10 @@ export function decideDunning(input: DunningInput, current: DunningCase | null, 
           }),
         );
       }
-      return {
-        case: c,
-        decided: schedule.map((s) => decided(c, s.step, s.action, c.openedAt + s.days * DAY, input.at, input.eventId, 'open')),
-        timers: schedule.map((s) => ({ id: timerId(c.caseId, s.step), dueAt: c.openedAt + s.days * DAY, step: s.step })),
-        cancelTimers: [],
-        requests,
-      };
+      return { decided: schedule.map((s) => decided(c, s.step, s.action, c.openedAt + s.days * DAY, input.at, input.eventId, 'open')), requests };
     }
     case 'invoice_paid': {
-      if (!current || current.status !== 'open') return none(current);
+      if (!current || current.status !== 'open') return none();
       const result = close(current, 'recovered', 'recovered', input.at, input.eventId);
       return {
         ...result,
@@ -196,19 +175,16 @@ export function decideDunning(input: DunningInput, current: DunningCase | null, 
       };
     }
     case 'subscription_ended': {
-      if (!current || current.status !== 'open') return none(current);
+      if (!current || current.status !== 'open') return none();
       return close(current, 'lost', 'lost', input.at, input.eventId);
     }
     case 'step_due': {
-      if (!current || current.status !== 'open') return none(current);
+      if (!current || current.status !== 'open') return none();
       const s = schedule.find((x) => x.step === input.step);
-      if (!s) return none(current);
+      if (!s) return none();
       if (s.step === 'end') return close(current, 'exhausted', 'exhausted', input.at, input.eventId);
       return {
-        case: current,
         decided: [],
-        timers: [],
-        cancelTimers: [],
         requests: [
           notificationRequest({
             source: stepEventId(current.caseId, s.step),

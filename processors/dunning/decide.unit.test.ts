@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { churnRisk, decideDunning, lifecycleRequest, type DunningInput } from './decide.ts';
+import { foldEntity, timersOf } from '../../lib/decider/index.ts';
+import type { DunningStepDecided } from '../../lib/topics.ts';
+import { churnRisk, decideDunning, lifecycleRequest, type DunningDecision, type DunningInput } from './decide.ts';
+import { caseKind, caseOf, emptyCase, type CaseState, type DunningFact } from './evolve.ts';
 
 const DAY = 86_400_000;
 const t0 = Date.UTC(2026, 10, 2, 8);
@@ -22,10 +25,15 @@ const failed = (over: Partial<Extract<DunningInput, { kind: 'payment_failed' }>>
   ...over,
 });
 
+const facts = (d: DunningDecision): DunningFact[] => d.decided.map((value: DunningStepDecided) => ({ topic: 'billing.dunning-steps.v1', record: 'DunningStepDecided', value }));
+/** The case state after the decisions: their fold, as the processor stores it. */
+const after = (d: DunningDecision, from: CaseState = emptyCase): CaseState => foldEntity(caseKind, 'in_1', facts(d), from) as CaseState;
+const timerIds = (s: CaseState) => timersOf(caseKind, s, 'in_1').map((t) => t.id);
+
 describe('dunning state machine', () => {
   it('a first failure opens a case and decides reminders on day 0, 3, 7, 14 and the end action on day 21', () => {
     const d = decideDunning(failed(), null, options);
-    assert.equal(d.case?.status, 'open');
+    assert.equal(caseOf(after(d))?.status, 'open');
     assert.deepEqual(
       d.decided.map((s) => [s.step, s.action, (s.due_at - t0) / DAY, s.event_id]),
       [
@@ -36,12 +44,13 @@ describe('dunning state machine', () => {
         ['end', 'mark_exhausted', 21, 'dunning:in_1:end'],
       ],
     );
-    assert.deepEqual(d.timers.map((x) => x.id), ['in_1:day_0', 'in_1:day_3', 'in_1:day_7', 'in_1:day_14', 'in_1:end']);
+    assert.deepEqual(timerIds(after(d)), ['in_1:day_0', 'in_1:day_3', 'in_1:day_7', 'in_1:day_14', 'in_1:end']);
     assert.deepEqual(d.requests, [], 'risk 0.2: no retention alert');
   });
 
   it('sends the step notification when a step comes due, with the hosted invoice URL; the final notice is CRITICAL', () => {
-    const open = decideDunning(failed(), null, options).case;
+    const opened = after(decideDunning(failed(), null, options));
+    const open = caseOf(opened);
     const day3 = decideDunning({ kind: 'step_due', eventId: 'due:dunning:in_1:day_3', at: t0 + 3 * DAY, caseId: 'in_1', step: 'day_3' }, open, options);
     assert.equal(day3.requests.length, 1);
     const r = day3.requests[0]!;
@@ -51,31 +60,35 @@ describe('dunning state machine', () => {
     const day14 = decideDunning({ kind: 'step_due', eventId: 'x', at: t0 + 14 * DAY, caseId: 'in_1', step: 'day_14' }, open, options);
     assert.deepEqual([day14.requests[0]?.template, day14.requests[0]?.priority], ['final_notice', 'CRITICAL']);
     const end = decideDunning({ kind: 'step_due', eventId: 'x', at: t0 + 21 * DAY, caseId: 'in_1', step: 'end' }, open, options);
-    assert.equal(end.case?.status, 'exhausted');
+    assert.equal(caseOf(after(end, opened))?.status, 'exhausted');
+    assert.deepEqual(timerIds(after(end, opened)), [], 'a closed case wants no timers');
     assert.deepEqual(end.decided.map((s) => [s.step, s.case_status]), [['exhausted', 'exhausted']]);
   });
 
   it('invoice.paid recovers the case, cancels the remaining timers and sends a receipt; later steps then do nothing', () => {
-    const open = decideDunning(failed(), null, options).case;
+    const opened = after(decideDunning(failed(), null, options));
+    const open = caseOf(opened);
     const paid = decideDunning({ kind: 'invoice_paid', eventId: 'evt_paid', at: t0 + 2 * DAY, invoiceId: 'in_1' }, open, options);
-    assert.equal(paid.case?.status, 'recovered');
+    const recovered = after(paid, opened);
+    assert.equal(caseOf(recovered)?.status, 'recovered');
     assert.deepEqual(paid.decided.map((s) => [s.step, s.case_status]), [['recovered', 'recovered']]);
-    assert.equal(paid.cancelTimers.length, 5);
+    assert.deepEqual(timerIds(recovered), [], 'the remaining timers are cancelled');
     assert.equal(paid.requests[0]?.template, 'receipt');
-    const late = decideDunning({ kind: 'step_due', eventId: 'x', at: t0 + 3 * DAY, caseId: 'in_1', step: 'day_3' }, paid.case, options);
+    const late = decideDunning({ kind: 'step_due', eventId: 'x', at: t0 + 3 * DAY, caseId: 'in_1', step: 'day_3' }, caseOf(recovered), options);
     assert.deepEqual([late.requests.length, late.decided.length], [0, 0]);
   });
 
   it('cancellation or unpaid loses the case', () => {
-    const open = decideDunning(failed(), null, options).case;
+    const opened = after(decideDunning(failed(), null, options));
+    const open = caseOf(opened);
     const lost = decideDunning({ kind: 'subscription_ended', eventId: 'evt_del', at: t0 + 9 * DAY, subscriptionId: 'sub_1', status: 'canceled' }, open, options);
-    assert.deepEqual([lost.case?.status, lost.decided[0]?.step, lost.cancelTimers.length], ['lost', 'lost', 5]);
+    assert.deepEqual([caseOf(after(lost, opened))?.status, lost.decided[0]?.step, timerIds(after(lost, opened)).length], ['lost', 'lost', 0]);
   });
 
   it('a retry failure of an open case decides nothing new; processing a failure twice is harmless', () => {
-    const first = decideDunning(failed(), null, options);
-    const again = decideDunning(failed({ attemptCount: 2, eventId: 'evt_fail2' }), first.case, options);
-    assert.deepEqual([again.decided.length, again.timers.length, again.requests.length, again.case?.attemptCount], [0, 0, 0, 2]);
+    const first = after(decideDunning(failed(), null, options));
+    const again = decideDunning(failed({ attemptCount: 2, eventId: 'evt_fail2' }), caseOf(first), options);
+    assert.deepEqual([again.decided.length, again.requests.length], [0, 0]);
   });
 
   it('scores churn risk by retries, earlier failures, tenure and amount; above 0.7 alerts the retention team', () => {

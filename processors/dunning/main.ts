@@ -1,134 +1,135 @@
 /**
- * The dunning processor: stripe.events.v1 and its own timers (billing.dunning-steps.v1) →
+ * The dunning processor's adapter: stripe.events.v1 and its own timers (billing.dunning-steps.v1) →
  * dunning decisions on billing.dunning-steps.v1 and notification requests on
- * notify.dispatch-requests.v1. Consumer group processor.dunning; timers in a Redis sorted set.
+ * notify.dispatch-requests.v1. Consumer group processor.dunning; timers follow from the cases' state.
+ *
+ * For each input: load the cases it concerns, decide (decide.ts), append the decisions, fold input
+ * and decisions into the state (evolve.ts). No other effects.
  */
+import { commitDecision, EntityStore, StateWriter, stateKeys, type Fence, type FoldedTopic, type Output, type RebuildSpec } from '../../lib/decider/index.ts';
 import { EventClock } from '../../lib/event-clock.ts';
-import type { OutgoingGroup } from '../../lib/kafka.ts';
 import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { Scheduler } from '../../lib/scheduler.ts';
-import type { StripeEventReceived } from '../../lib/topics.ts';
-import { CustomerDirectory } from '../customers/directory.ts';
-import { decideDunning, lifecycleRequest, stepEventId, type DunningCase, type DunningDecision, type DunningInput } from './decide.ts';
-import { DunningStore } from './effects.ts';
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : isObject(v) && typeof v.id === 'string' ? v.id : null);
+import { readInvoice, readStripeEvent, readSubscription } from '../../lib/stripe/index.ts';
+import type { TopicName } from '../../lib/topics.ts';
+import { CustomerDirectory, type CustomerRecord } from '../customers/directory.ts';
+import { decideDunning, lifecycleRequest, type DunningDecision, type DunningInput } from './decide.ts';
+import { caseKind, caseOf, dunningKinds, failuresKind, openCases, priorFailures, subscriptionKind, type CaseState, type CustomerFailures, type DunningFact, type SubscriptionCases } from './evolve.ts';
 
 export interface DunningParts {
   readonly processor: ProcessorDefinition<'stripe.events.v1' | 'billing.dunning-steps.v1'>;
   readonly scheduler: Scheduler;
   readonly clock: EventClock;
+  readonly rebuild: RebuildSpec<DunningFact>;
+}
+
+/** Everything: the directory needs every customer event, a case lives 400 days. */
+export const dunningFolds: readonly FoldedTopic[] = [
+  { topic: 'billing.dunning-steps.v1', horizonMs: null },
+  { topic: 'stripe.events.v1', horizonMs: null },
+];
+
+export function dunningFact(record: { topic: TopicName; record: string; value: unknown }): DunningFact | null {
+  return record.topic === 'stripe.events.v1' || record.topic === 'billing.dunning-steps.v1' ? ({ topic: record.topic, record: record.record, value: record.value } as DunningFact) : null;
+}
+
+const toOutputs = (d: DunningDecision): Output[] => [
+  ...d.decided.map((v): Output => ({ topic: 'billing.dunning-steps.v1', key: v.customer_id, record: 'DunningStepDecided', value: v })),
+  ...d.requests.map((v): Output => ({ topic: 'notify.dispatch-requests.v1', key: v.user_id, record: 'NotificationRequested', value: v })),
+];
+
+/** What a dunning decision reads: the state (the fold) and the customer directory. */
+export interface DunningReader {
+  caseState(caseId: string): Promise<CaseState | null>;
+  failures(customerId: string): Promise<CustomerFailures | null>;
+  subscriptionCases(subscriptionId: string): Promise<SubscriptionCases | null>;
+  customer(customerId: string): Promise<CustomerRecord | null>;
+}
+
+/** The decisions a record leads to (the adapter's "load and decide" step; the state is read, never written). */
+export async function decideRecord(fact: DunningFact, read: DunningReader, options: { retentionTeamUser: string }): Promise<Output[]> {
+  const decideCase = async (input: DunningInput, caseId: string): Promise<Output[]> => toOutputs(decideDunning(input, caseOf(await read.caseState(caseId)), options));
+  if (fact.topic === 'billing.dunning-steps.v1') {
+    if (fact.record !== 'DunningStepDue') return [];
+    const v = fact.value;
+    return decideCase({ kind: 'step_due', eventId: v.event_id, at: v.occurred_at, caseId: v.case_id, step: v.step }, v.case_id);
+  }
+  const e = fact.value;
+  if (!e.type.startsWith('invoice.') && !e.type.startsWith('customer.subscription.')) return [];
+  const event = readStripeEvent(e.payload);
+  if (e.type === 'invoice.payment_failed') {
+    const invoice = readInvoice(event.object);
+    if (!invoice?.customerId) return [];
+    const customer = await read.customer(invoice.customerId);
+    return decideCase(
+      {
+        kind: 'payment_failed',
+        eventId: e.event_id,
+        at: e.occurred_at,
+        invoiceId: invoice.id,
+        customerId: invoice.customerId,
+        userId: customer?.userId ?? invoice.customerId,
+        subscriptionId: invoice.subscriptionId,
+        amountDue: invoice.amountDue ?? 0,
+        currency: invoice.currency ?? 'usd',
+        hostedInvoiceUrl: invoice.hostedInvoiceUrl,
+        attemptCount: invoice.attemptCount ?? 1,
+        priorFailures90d: priorFailures(await read.failures(invoice.customerId), e.occurred_at, invoice.id),
+        customerSince: customer?.createdAt ?? null,
+      },
+      invoice.id,
+    );
+  }
+  if (e.type === 'invoice.paid' || e.type === 'invoice.payment_succeeded') {
+    const invoice = readInvoice(event.object);
+    return invoice ? decideCase({ kind: 'invoice_paid', eventId: e.event_id, at: e.occurred_at, invoiceId: invoice.id }, invoice.id) : [];
+  }
+  const sub = readSubscription(event.object);
+  if (!sub) return [];
+  const outputs: Output[] = [];
+  const status = sub.status ?? '';
+  if (e.type === 'customer.subscription.deleted' || status === 'unpaid' || status === 'canceled') {
+    for (const caseId of openCases(await read.subscriptionCases(sub.id))) outputs.push(...(await decideCase({ kind: 'subscription_ended', eventId: e.event_id, at: e.occurred_at, subscriptionId: sub.id, status }, caseId)));
+  }
+  if (sub.customerId && event.object) {
+    const userId = (await read.customer(sub.customerId))?.userId ?? sub.customerId;
+    const request = lifecycleRequest({ eventId: e.event_id, type: e.type, at: e.occurred_at, userId, subscription: event.object, previous: event.previousAttributes });
+    if (request) outputs.push({ topic: 'notify.dispatch-requests.v1', key: request.user_id, record: 'NotificationRequested', value: request });
+  }
+  return outputs;
 }
 
 export function dunningProcessor(rt: Runtime): DunningParts {
   const log = rt.log.child({ processor: 'dunning' });
-  const directory = new CustomerDirectory(rt.redis);
-  const store = new DunningStore(rt.redis);
+  const store = new EntityStore(rt.redis);
   const scheduler = new Scheduler(rt.redis, 'dunning', log);
+  const writer = new StateWriter<DunningFact>(store, dunningKinds, scheduler);
+  const fence: Fence = { kind: 'live', sentinel: stateKeys('dunning').sentinel };
+  const directory = new CustomerDirectory(store);
   const clock = new EventClock(rt.redis, 'dunning', ['stripe.events.v1']);
   const options = { retentionTeamUser: rt.config.retentionTeamUser };
-
-  async function apply(decision: DunningDecision, previous: DunningCase | null): Promise<void> {
-    const outputs: OutgoingGroup[] = [];
-    if (decision.decided.length > 0) {
-      outputs.push({ topic: 'billing.dunning-steps.v1', records: decision.decided.map((d) => ({ key: d.customer_id, record: 'DunningStepDecided' as const, value: d })) });
-    }
-    if (decision.requests.length > 0) {
-      outputs.push({ topic: 'notify.dispatch-requests.v1', records: decision.requests.map((r) => ({ key: r.user_id, record: 'NotificationRequested' as const, value: r })) });
-    }
-    // Outputs first (acknowledged), then state: a crash in between re-decides the same outputs.
-    if (outputs.length > 0) await (await rt.kafka.appender()).appendMany(outputs);
-    if (decision.case && JSON.stringify(decision.case) !== JSON.stringify(previous)) await store.put(decision.case);
-    const c = decision.case;
-    for (const timer of decision.timers) {
-      if (!c) continue;
-      await scheduler.schedule(timer.id, timer.dueAt, {
-        topic: 'billing.dunning-steps.v1',
-        record: {
-          key: c.customerId,
-          record: 'DunningStepDue',
-          value: { event_id: `due:${stepEventId(c.caseId, timer.step)}`, occurred_at: timer.dueAt, received_at: timer.dueAt, case_id: c.caseId, customer_id: c.customerId, step: timer.step, step_event_id: stepEventId(c.caseId, timer.step) },
-        },
-      });
-    }
-    await scheduler.cancel(decision.cancelTimers);
-  }
-
-  async function decide(input: DunningInput, caseId: string): Promise<void> {
-    const current = await store.get(caseId);
-    await apply(decideDunning(input, current, options), current);
-  }
-
-  async function onStripe(e: StripeEventReceived): Promise<void> {
-    await directory.apply(e);
-    const relevant = e.type.startsWith('invoice.') || e.type.startsWith('customer.subscription.');
-    if (!relevant) return;
-    const event = JSON.parse(e.payload) as { data?: { object?: unknown; previous_attributes?: unknown } };
-    const o = isObject(event.data?.object) ? event.data.object : {};
-    if (e.type === 'invoice.payment_failed') {
-      const invoiceId = str(o.id);
-      const customerId = str(o.customer);
-      if (!invoiceId || !customerId) return;
-      const parent = isObject(o.parent) && isObject(o.parent.subscription_details) ? o.parent.subscription_details : {};
-      const customer = await directory.get(customerId);
-      await decide(
-        {
-          kind: 'payment_failed',
-          eventId: e.event_id,
-          at: e.occurred_at,
-          invoiceId,
-          customerId,
-          userId: customer?.userId ?? customerId,
-          subscriptionId: str(o.subscription) ?? str(parent.subscription),
-          amountDue: typeof o.amount_due === 'number' ? o.amount_due : 0,
-          currency: str(o.currency) ?? 'usd',
-          hostedInvoiceUrl: str(o.hosted_invoice_url),
-          attemptCount: typeof o.attempt_count === 'number' ? o.attempt_count : 1,
-          priorFailures90d: await store.priorFailures(customerId, e.occurred_at, invoiceId),
-          customerSince: customer?.createdAt ?? null,
-        },
-        invoiceId,
-      );
-      return;
-    }
-    if (e.type === 'invoice.paid' || e.type === 'invoice.payment_succeeded') {
-      const invoiceId = str(o.id);
-      if (invoiceId) await decide({ kind: 'invoice_paid', eventId: e.event_id, at: e.occurred_at, invoiceId }, invoiceId);
-      return;
-    }
-    if (e.type.startsWith('customer.subscription.')) {
-      const subscriptionId = str(o.id);
-      const status = str(o.status) ?? '';
-      const ended = e.type === 'customer.subscription.deleted' || status === 'unpaid' || status === 'canceled';
-      if (subscriptionId && ended) {
-        for (const caseId of await store.openCasesOf(subscriptionId)) {
-          await decide({ kind: 'subscription_ended', eventId: e.event_id, at: e.occurred_at, subscriptionId, status }, caseId);
-        }
-      }
-      const customerId = str(o.customer);
-      const request = customerId
-        ? lifecycleRequest({ eventId: e.event_id, type: e.type, at: e.occurred_at, userId: await directory.userOf(customerId), subscription: o, previous: isObject(event.data?.previous_attributes) ? event.data.previous_attributes : null })
-        : null;
-      if (request) await (await rt.kafka.appender()).append('notify.dispatch-requests.v1', [{ key: request.user_id, record: 'NotificationRequested', value: request }]);
-    }
-  }
+  const reader: DunningReader = {
+    caseState: (caseId) => store.get<CaseState>({ kind: caseKind.name, key: caseId }),
+    failures: (customerId) => store.get<CustomerFailures>({ kind: failuresKind.name, key: customerId }),
+    subscriptionCases: (subscriptionId) => store.get<SubscriptionCases>({ kind: subscriptionKind.name, key: subscriptionId }),
+    customer: (customerId) => directory.get(customerId),
+  };
 
   return {
     scheduler,
     clock,
+    rebuild: { processor: 'dunning', topics: dunningFolds, fact: dunningFact, writer },
     processor: {
       name: 'dunning',
       topics: ['stripe.events.v1', 'billing.dunning-steps.v1'],
       clock,
       async handle(record) {
-        if (record.topic === 'stripe.events.v1') return onStripe(record.value);
-        if (record.record === 'DunningStepDue') {
-          const v = record.value;
-          await decide({ kind: 'step_due', eventId: v.event_id, at: v.occurred_at, caseId: v.case_id, step: v.step }, v.case_id);
-        }
+        const fact = dunningFact(record);
+        if (!fact) return;
+        const events = await decideRecord(fact, reader, options);
+        await commitDecision(rt.kafka, writer, fence, [fact], events, (o) => dunningFact(o));
+        if (events.length > 0) log.debug({ events: events.length }, 'dunning decided');
       },
     },
   };

@@ -1,9 +1,15 @@
 /**
- * Fraud scoring, pure: payment facts + what is known about the customer → a score in 0..1 made of
- * named factors, and an action. Imports nothing from lib/: the processor (main.ts) gathers the
- * state (windows, flags, account age) from Redis and passes it in; time is the event's time.
+ * Fraud scoring, a decider, pure: payment facts + what is known about the customer → a score in
+ * 0..1 made of named factors, and an action; a fraudulent dispute flags the card. The state it reads
+ * (payment windows, card flags, account age, what was scored) is the fold in evolve.ts; time is the
+ * event's time.
  */
 import { createRequire } from 'node:module';
+import { nothing, type Decision, type Output } from '../../lib/decider/index.ts';
+import { readCharge } from '../../lib/stripe/index.ts';
+import type { CardFlagged, FraudScored } from '../../lib/topics.ts';
+import { notificationRequest } from '../dispatch/request.ts';
+import type { CustomerRisk } from './evolve.ts';
 
 // The maintained list of disposable email domains (a JSON array shipped by the package).
 const disposableDomains = createRequire(import.meta.url)('disposable-email-domains') as string[];
@@ -101,34 +107,26 @@ export function isDisposableEmail(email: string | null): boolean {
   return domain !== undefined && disposable.has(domain);
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
-
 /** Payment events that are scored. */
 export const scoredTypes: ReadonlySet<string> = new Set(['charge.succeeded', 'charge.failed', 'charge.pending']);
 
 /** The facts of a charge event (any API version); null for other events. */
 export function paymentFacts(eventId: string, eventType: string, at: number, object: unknown): PaymentFacts | null {
-  if (!scoredTypes.has(eventType) || !isObject(object) || object.object !== 'charge') return null;
-  const customer = str(object.customer) ?? (isObject(object.customer) ? str(object.customer.id) : null);
-  if (!customer || typeof object.amount !== 'number') return null;
-  const details = isObject(object.payment_method_details) ? object.payment_method_details : {};
-  const card = isObject(details.card) ? details.card : {};
-  const billing = isObject(object.billing_details) ? object.billing_details : {};
-  const address = isObject(billing.address) ? billing.address : {};
+  if (!scoredTypes.has(eventType)) return null;
+  const charge = readCharge(object);
+  if (!charge?.customerId || charge.amount === null) return null;
   return {
     eventId,
     eventType,
-    customerId: customer,
-    paymentId: str(object.id),
-    amount: object.amount,
-    currency: (str(object.currency) ?? 'usd').toLowerCase(),
+    customerId: charge.customerId,
+    paymentId: charge.id,
+    amount: charge.amount,
+    currency: charge.currency ?? 'usd',
     at,
-    cardCountry: str(card.country),
-    billingCountry: str(address.country),
-    fingerprint: str(card.fingerprint),
-    email: str(billing.email) ?? str(object.receipt_email),
+    cardCountry: charge.cardCountry,
+    billingCountry: charge.billingCountry,
+    fingerprint: charge.fingerprint,
+    email: charge.email,
   };
 }
 
@@ -175,4 +173,99 @@ export function scorePayment(facts: PaymentFacts, state: FraudState, policy: Fra
   }
   const score = round(Math.min(1, factors.reduce((s, f) => s + f.weight, 0)));
   return { score, action: actionFor(score, policy), factors };
+}
+
+// ---------------------------------------------------------------- the decider
+/** [event time, event id] */
+export type Mark = readonly [number, string];
+
+/** Marks in [at - windowMs, at], counting `self` once whether or not it is folded already. */
+export function countInWindow(marks: readonly Mark[], self: Mark | null, at: number, windowMs: number): number {
+  const inWindow = (m: Mark) => m[0] >= at - windowMs && m[0] <= at;
+  const n = marks.filter((m) => inWindow(m) && m[1] !== self?.[1]).length;
+  return n + (self && inWindow(self) ? 1 : 0);
+}
+
+export type FraudInput =
+  | { readonly kind: 'payment'; readonly facts: PaymentFacts }
+  | { readonly kind: 'dispute'; readonly eventId: string; readonly at: number; readonly customerId: string; readonly chargeId: string | null; readonly reason: 'dispute_fraudulent' | 'early_fraud_warning' | null };
+
+export interface FraudView {
+  readonly risk: CustomerRisk;
+  readonly customer: { readonly createdAt: number | null; readonly email: string | null; readonly country: string | null } | null;
+  /** When the payment's card was first involved in fraud (null: never, or no card). */
+  readonly cardFlaggedAt: number | null;
+  /** The disputed charge's card fingerprint, when known. */
+  readonly chargeFingerprint: string | null;
+}
+
+export interface FraudOptions {
+  readonly policy: FraudPolicy;
+  readonly riskTeamUser: string;
+}
+
+export function decideFraud(view: FraudView, input: FraudInput, now: number, options: FraudOptions): Decision<never> {
+  switch (input.kind) {
+    case 'dispute': {
+      // A fraudulent dispute or an early fraud warning flags the card used for the charge.
+      if (!input.reason || !view.chargeFingerprint) return nothing;
+      const value: CardFlagged = { event_id: `flag:${input.eventId}`, occurred_at: now, received_at: now, customer_id: input.customerId, fingerprint: view.chargeFingerprint, charge_id: input.chargeId, reason: input.reason, source_event_id: input.eventId };
+      return { events: [{ topic: 'risk.fraud-scores.v1', key: input.customerId, record: 'CardFlagged', value }], effects: [] };
+    }
+    case 'payment': {
+      const f = input.facts;
+      // Scored before: the recorded decision stands (a re-read after the windows moved on decides nothing new).
+      if (f.eventId in view.risk.scored) return nothing;
+      const self: Mark = [f.at, f.eventId];
+      const small = f.amount < options.policy.smallChargeCents ? self : null;
+      const decision = scorePayment(
+        f,
+        {
+          accountCreatedAt: view.customer?.createdAt ?? null,
+          customerEmail: view.customer?.email ?? null,
+          customerCountry: view.customer?.country ?? null,
+          attemptsInWindow: countInWindow(view.risk.attempts, self, f.at, options.policy.windowMs),
+          smallChargesInWindow: countInWindow(view.risk.small, small, f.at, options.policy.windowMs),
+          fingerprintFlagged: view.cardFlaggedAt !== null && view.cardFlaggedAt < f.at,
+        },
+        options.policy,
+      );
+      const scored: FraudScored = {
+        event_id: `fraud:${f.eventId}`,
+        occurred_at: now,
+        received_at: now,
+        customer_id: f.customerId,
+        source_event_id: f.eventId,
+        source_event_type: f.eventType,
+        payment_id: f.paymentId,
+        amount: f.amount,
+        currency: f.currency,
+        score: decision.score,
+        action: decision.action,
+        factors: [...decision.factors],
+        model_version: 'rules-1',
+        card_fingerprint: f.fingerprint,
+      };
+      const events: Output[] = [{ topic: 'risk.fraud-scores.v1', key: f.customerId, record: 'FraudScored', value: scored }];
+      if (decision.action === 'require_3ds' || decision.action === 'block') {
+        const request = notificationRequest({
+          source: `fraud:${f.eventId}`,
+          userId: options.riskTeamUser,
+          template: 'fraud_review',
+          category: 'security',
+          priority: decision.action === 'block' ? 'CRITICAL' : 'HIGH',
+          data: { customer_id: f.customerId, payment_id: f.paymentId, amount: f.amount, currency: f.currency, score: decision.score, action: decision.action, factors: decision.factors },
+          requestedBy: 'processor.fraud',
+          sourceEventId: f.eventId,
+          at: now,
+        });
+        events.push({ topic: 'notify.dispatch-requests.v1', key: request.user_id, record: 'NotificationRequested', value: request });
+      }
+      return { events, effects: [] };
+    }
+    default: {
+      const _exhaustive: never = input;
+      return _exhaustive;
+    }
+  }
 }

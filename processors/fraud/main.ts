@@ -1,104 +1,91 @@
 /**
- * The fraud processor: stripe.events.v1 → risk.fraud-scores.v1 (and, for high risk, a
+ * The fraud processor's adapter: stripe.events.v1 → risk.fraud-scores.v1 (and, for high risk, a
  * notification to the risk team on notify.dispatch-requests.v1). Consumer group processor.fraud.
+ *
+ * For each input: load the customer's risk state, decide (decide.ts), append, fold (evolve.ts).
  */
-import { DecisionLog } from '../../lib/decision-log.ts';
-import type { OutgoingGroup } from '../../lib/kafka.ts';
+import { commitDecision, EntityStore, StateWriter, stateKeys, type Fence, type FoldedTopic, type Output, type RebuildSpec } from '../../lib/decider/index.ts';
 import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
-import { CustomerDirectory } from '../customers/directory.ts';
-import { notificationRequest } from '../dispatch/request.ts';
-import { defaultFraudPolicy, paymentFacts, scorePayment, scoredTypes, type FraudPolicy } from './decide.ts';
-import { FraudStore } from './effects.ts';
+import { readDispute, readStripeEvent } from '../../lib/stripe/index.ts';
+import type { TopicName } from '../../lib/topics.ts';
+import { CustomerDirectory, type CustomerRecord } from '../customers/directory.ts';
+import { decideFraud, defaultFraudPolicy, type FraudInput, type FraudOptions, type FraudPolicy } from './decide.ts';
+import { cardKind, chargeKind, emptyRisk, fraudKinds, paymentOf, riskKind, type CardRisk, type ChargeCard, type CustomerRisk, type FraudFact } from './evolve.ts';
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** The directory needs every customer event; card flags are kept as long as the scores. */
+export const fraudFolds: readonly FoldedTopic[] = [
+  { topic: 'risk.fraud-scores.v1', horizonMs: null },
+  { topic: 'stripe.events.v1', horizonMs: null },
+];
 
-export function fraudProcessor(rt: Runtime, policy: FraudPolicy = defaultFraudPolicy): ProcessorDefinition<'stripe.events.v1'> {
-  const directory = new CustomerDirectory(rt.redis);
-  const store = new FraudStore(rt.redis, policy);
-  const decisions = new DecisionLog<OutgoingGroup[]>(rt.redis, 'fraud');
+export function fraudFact(record: { topic: TopicName; record: string; value: unknown }): FraudFact | null {
+  return record.topic === 'stripe.events.v1' || record.topic === 'risk.fraud-scores.v1' ? ({ topic: record.topic, record: record.record, value: record.value } as FraudFact) : null;
+}
+
+export interface FraudParts {
+  readonly processor: ProcessorDefinition<'stripe.events.v1'>;
+  readonly rebuild: RebuildSpec<FraudFact>;
+}
+
+/** What a fraud decision reads: the state (the fold) and the customer directory. */
+export interface FraudReader {
+  risk(customerId: string): Promise<CustomerRisk | null>;
+  card(fingerprint: string): Promise<CardRisk | null>;
+  charge(chargeId: string): Promise<ChargeCard | null>;
+  customer(customerId: string): Promise<CustomerRecord | null>;
+}
+
+function inputOf(fact: FraudFact): FraudInput | null {
+  if (fact.topic !== 'stripe.events.v1') return null;
+  const e = fact.value;
+  const payment = paymentOf(fact);
+  if (payment) return { kind: 'payment', facts: payment };
+  if (e.type !== 'charge.dispute.created' && e.type !== 'radar.early_fraud_warning.created') return null;
+  const dispute = readDispute(readStripeEvent(e.payload).object);
+  const reason = e.type === 'radar.early_fraud_warning.created' ? 'early_fraud_warning' : dispute?.reason === 'fraudulent' ? 'dispute_fraudulent' : null;
+  return { kind: 'dispute', eventId: e.event_id, at: e.occurred_at, customerId: e.customer_id ?? 'unknown', chargeId: dispute?.chargeId ?? null, reason };
+}
+
+/** The decisions a record leads to (the adapter's "load and decide" step; the state is read, never written). */
+export async function decideRecord(fact: FraudFact, read: FraudReader, options: FraudOptions): Promise<readonly Output[]> {
+  const input = inputOf(fact);
+  if (input?.kind === 'payment') {
+    const f = input.facts;
+    const [risk, customer, card] = await Promise.all([read.risk(f.customerId), read.customer(f.customerId), f.fingerprint ? read.card(f.fingerprint) : Promise.resolve(null)]);
+    return decideFraud({ risk: risk ?? emptyRisk, customer, cardFlaggedAt: card?.flaggedAt ?? null, chargeFingerprint: null }, input, f.at, options).events;
+  }
+  if (input?.kind === 'dispute') {
+    const charge = input.chargeId ? await read.charge(input.chargeId) : null;
+    return decideFraud({ risk: emptyRisk, customer: null, cardFlaggedAt: null, chargeFingerprint: charge?.fingerprint ?? null }, input, input.at, options).events;
+  }
+  return [];
+}
+
+export function fraudProcessor(rt: Runtime, policy: FraudPolicy = defaultFraudPolicy): FraudParts {
+  const store = new EntityStore(rt.redis);
+  const writer = new StateWriter<FraudFact>(store, fraudKinds, null);
+  const fence: Fence = { kind: 'live', sentinel: stateKeys('fraud').sentinel };
+  const directory = new CustomerDirectory(store);
+  const options = { policy, riskTeamUser: rt.config.riskTeamUser };
+  const reader: FraudReader = {
+    risk: (customerId) => store.get<CustomerRisk>({ kind: riskKind.name, key: customerId }),
+    card: (fingerprint) => store.get<CardRisk>({ kind: cardKind.name, key: fingerprint }),
+    charge: (chargeId) => store.get<ChargeCard>({ kind: chargeKind.name, key: chargeId }),
+    customer: (customerId) => directory.get(customerId),
+  };
+
   return {
-    name: 'fraud',
-    topics: ['stripe.events.v1'],
-    async handle(record) {
-      const e = record.value;
-      await directory.apply(e);
-      const isDispute = e.type === 'charge.dispute.created' || e.type === 'radar.early_fraud_warning.created';
-      if (!scoredTypes.has(e.type) && !isDispute) return;
-      const object = (JSON.parse(e.payload) as { data?: { object?: unknown } }).data?.object;
-      if (isDispute) {
-        // A fraudulent dispute or an early fraud warning flags the card used for the charge.
-        const o = isObject(object) ? object : {};
-        const fraudulent = e.type === 'radar.early_fraud_warning.created' || o.reason === 'fraudulent';
-        const charge = typeof o.charge === 'string' ? o.charge : isObject(o.charge) && typeof o.charge.id === 'string' ? o.charge.id : null;
-        const fingerprint = fraudulent && charge ? await store.fingerprintOfCharge(charge) : null;
-        if (fingerprint) await store.flag(fingerprint, e.occurred_at);
-        return;
-      }
-      // Decided before (outputs are recorded only once Kafka acknowledged them): nothing to redo.
-      if (await decisions.get(e.event_id)) return;
-      const appender = await rt.kafka.appender();
-      const facts = paymentFacts(e.event_id, e.type, e.occurred_at, object);
-      if (!facts) return;
-      if (facts.paymentId && facts.fingerprint) await store.rememberCharge(facts.paymentId, facts.fingerprint);
-      const windows = await store.observe(facts);
-      const customer = await directory.get(facts.customerId);
-      const decision = scorePayment(
-        facts,
-        {
-          accountCreatedAt: customer?.createdAt ?? null,
-          customerEmail: customer?.email ?? null,
-          customerCountry: customer?.country ?? null,
-          attemptsInWindow: windows.attemptsInWindow,
-          smallChargesInWindow: windows.smallChargesInWindow,
-          fingerprintFlagged: facts.fingerprint ? await store.flaggedBefore(facts.fingerprint, facts.at) : false,
-        },
-        policy,
-      );
-      const outputs: OutgoingGroup[] = [
-        {
-          topic: 'risk.fraud-scores.v1',
-          records: [
-            {
-              key: facts.customerId,
-              record: 'FraudScored',
-              value: {
-                event_id: `fraud:${e.event_id}`,
-                occurred_at: e.occurred_at,
-                received_at: e.received_at,
-                customer_id: facts.customerId,
-                source_event_id: e.event_id,
-                source_event_type: e.type,
-                payment_id: facts.paymentId,
-                amount: facts.amount,
-                currency: facts.currency,
-                score: decision.score,
-                action: decision.action,
-                factors: [...decision.factors],
-                model_version: 'rules-1',
-              },
-            },
-          ],
-        },
-      ];
-      if (decision.action === 'require_3ds' || decision.action === 'block') {
-        const request = notificationRequest({
-          source: `fraud:${e.event_id}`,
-          userId: rt.config.riskTeamUser,
-          template: 'fraud_review',
-          category: 'security',
-          priority: decision.action === 'block' ? 'CRITICAL' : 'HIGH',
-          data: { customer_id: facts.customerId, payment_id: facts.paymentId, amount: facts.amount, currency: facts.currency, score: decision.score, action: decision.action, factors: decision.factors },
-          requestedBy: 'processor.fraud',
-          sourceEventId: e.event_id,
-          at: e.occurred_at,
-        });
-        outputs.push({ topic: 'notify.dispatch-requests.v1', records: [{ key: request.user_id, record: 'NotificationRequested', value: request }] });
-      }
-      if (decision.action === 'block' && facts.fingerprint) await store.flag(facts.fingerprint, facts.at);
-      await appender.appendMany(outputs);
-      await decisions.put(e.event_id, outputs);
+    rebuild: { processor: 'fraud', topics: fraudFolds, fact: fraudFact, writer },
+    processor: {
+      name: 'fraud',
+      topics: ['stripe.events.v1'],
+      async handle(record) {
+        const fact = fraudFact(record);
+        if (!fact) return;
+        const events = await decideRecord(fact, reader, options);
+        await commitDecision(rt.kafka, writer, fence, [fact], events, (o) => fraudFact(o));
+      },
     },
   };
 }

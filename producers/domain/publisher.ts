@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { EventlineError } from '../../lib/errors.ts';
-import type { Kafka } from '../../lib/kafka.ts';
+import type { Kafka } from '../../lib/kafka/index.ts';
 import type { RecentlySeen } from '../http/recently-seen.ts';
 
 export const DEFAULT_DOMAIN_NAMESPACE = 'eventline.domain';

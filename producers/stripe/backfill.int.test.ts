@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { stripeHistory } from '../../cli/demo/stripe-history.ts';
 import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
-import type { Incoming } from '../../lib/kafka.ts';
+import type { Incoming } from '../../lib/kafka/index.ts';
 import { startApp, type RunningApp } from '../../test/support/app.ts';
 import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
 import { FakeStripe } from '../../test/support/fake-providers.ts';

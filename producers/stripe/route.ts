@@ -6,7 +6,7 @@
 import { Router } from 'express';
 import Stripe from 'stripe';
 import { EventlineError } from '../../lib/errors.ts';
-import type { Kafka } from '../../lib/kafka.ts';
+import type { Kafka } from '../../lib/kafka/index.ts';
 import type { Logger } from '../../lib/log.ts';
 import { metrics } from '../../lib/metrics.ts';
 import { bodyBytes, rawBody } from '../http/body.ts';

@@ -3,6 +3,7 @@
  * belongs to (the record key) and the envelope fields. The raw JSON is kept byte for byte.
  */
 import { EventlineError } from '../../lib/errors.ts';
+import { idOf, record, text, viewStripeEvent } from '../../lib/stripe/index.ts';
 import type { StripeEventReceived } from '../../lib/topics.ts';
 
 export interface StripeEventShape {
@@ -15,43 +16,30 @@ export interface StripeEventShape {
   readonly object: Readonly<Record<string, unknown>>;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Checks the fields every Stripe event has; 400 bad_request naming what is missing. */
 export function parseStripeEvent(json: unknown): StripeEventShape {
+  const root = record(json);
+  if (!root) throw new EventlineError('bad_request', 'a Stripe event must be a JSON object');
+  const { id, type, created, apiVersion, object } = viewStripeEvent(root);
   const problems: string[] = [];
-  if (!isRecord(json)) throw new EventlineError('bad_request', 'a Stripe event must be a JSON object');
-  const { id, type, created, data } = json;
-  if (typeof id !== 'string' || !/^evt_[A-Za-z0-9_]+$/.test(id)) problems.push('id: expected evt_...');
-  if (typeof type !== 'string' || type.length === 0) problems.push('type: expected a string');
-  if (typeof created !== 'number' || !Number.isInteger(created) || created <= 0) problems.push('created: expected unix seconds');
-  if (!isRecord(data) || !isRecord(data.object)) problems.push('data.object: expected an object');
-  if (problems.length > 0) throw new EventlineError('bad_request', `not a Stripe event: ${problems.join('; ')}`, { detail: problems });
-  return {
-    id: id as string,
-    type: type as string,
-    created: created as number,
-    api_version: typeof json.api_version === 'string' ? json.api_version : null,
-    account: typeof json.account === 'string' ? json.account : null,
-    livemode: json.livemode === true,
-    object: (data as { object: Record<string, unknown> }).object,
-  };
+  if (id === null || !/^evt_[A-Za-z0-9_]+$/.test(id)) problems.push('id: expected evt_...');
+  if (type === null) problems.push('type: expected a string');
+  if (created === null || !Number.isInteger(created) || created <= 0) problems.push('created: expected unix seconds');
+  if (object === null) problems.push('data.object: expected an object');
+  if (problems.length > 0 || id === null || type === null || created === null || object === null) {
+    throw new EventlineError('bad_request', `not a Stripe event: ${problems.join('; ')}`, { detail: problems });
+  }
+  return { id, type, created, api_version: apiVersion, account: text(root.account), livemode: root.livemode === true, object };
 }
 
 /** The Stripe customer an object belongs to: the customer itself, its `customer` (id or expanded), else null. */
 export function stripeCustomerId(object: Readonly<Record<string, unknown>>): string | null {
-  if (object.object === 'customer' && typeof object.id === 'string') return object.id;
-  const c = object.customer;
-  if (typeof c === 'string' && c !== '') return c;
-  if (isRecord(c) && typeof c.id === 'string') return c.id;
-  return null;
+  return (object.object === 'customer' ? text(object.id) : null) ?? idOf(object.customer);
 }
 
 export function toStripeEventReceived(rawJson: string, event: StripeEventShape, receivedAt: number, source: 'webhook' | 'backfill'): { key: string; value: StripeEventReceived } {
   const customerId = stripeCustomerId(event.object);
-  const objectId = typeof event.object.id === 'string' ? event.object.id : null;
+  const objectId = text(event.object.id);
   return {
     key: customerId ?? objectId ?? event.id,
     value: {
@@ -64,7 +52,7 @@ export function toStripeEventReceived(rawJson: string, event: StripeEventShape, 
       livemode: event.livemode,
       customer_id: customerId,
       object_id: objectId,
-      object_type: typeof event.object.object === 'string' ? event.object.object : null,
+      object_type: text(event.object.object),
       source,
       payload: rawJson,
     },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
-import type { Incoming, Outgoing } from '../../lib/kafka.ts';
+import type { Incoming, Outgoing } from '../../lib/kafka/index.ts';
 import { projectionLag, runVersionedProjection } from '../../lib/projection.ts';
 import { activeVersion, checkpointName } from '../../lib/projection-versions.ts';
 import type { DeliveryEventReceived, NotificationDispatched, NotificationRequested } from '../../lib/topics.ts';
@@ -36,6 +36,11 @@ function dispatched(id: string, status: string, at: number, extra: Partial<Notif
     locale: 'en-US',
     digest_id: null,
     request_event_id: `req:${id}`,
+    seq: 1,
+    fallback: [],
+    due_at: null,
+    digest_date: null,
+    cap_date: null,
     ...extra,
   };
 }

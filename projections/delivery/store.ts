@@ -5,7 +5,7 @@
  * recomputed from its steps as the highest-ranked one.
  */
 import type { DbClient } from '../../lib/db.ts';
-import type { Incoming } from '../../lib/kafka.ts';
+import type { Incoming } from '../../lib/kafka/index.ts';
 import type { DeliveryEventReceived } from '../../lib/topics.ts';
 import { deliveryFact, deliveryStep, dispatchStep, normalizeMessageId, rankOf, requestedStep, type MessageFact, type Step } from './steps.ts';
 

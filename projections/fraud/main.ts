@@ -20,7 +20,8 @@ export const fraudProjection: VersionedProjection<'risk.fraud-scores.v1'> = {
     name: 'fraud',
     topics: ['risk.fraud-scores.v1'],
     async apply(client, records) {
-      const rows = [...new Map(records.map((r) => [r.value.event_id, r.value])).values()];
+      // CardFlagged records feed the fraud processor's state; the scores table holds scores only.
+      const rows = [...new Map(records.flatMap((r) => (r.record === 'FraudScored' ? [[r.value.event_id, r.value] as const] : []))).values()];
       if (rows.length === 0) return;
       await client.query(
         `INSERT INTO ${schema}.scores (event_id, occurred_at, customer_id, source_event_id, source_event_type, payment_id, amount, currency, score, action, factors, model_version)

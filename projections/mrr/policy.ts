@@ -1,10 +1,12 @@
 /**
- * The MRR policy (ARCHITECTURE §6), pure: reading subscriptions, discounts and coupons out of Stripe
- * payloads of every API version from 2024-06-20 on, and a subscription's monthly value in cents.
+ * The MRR policy (ARCHITECTURE §6), pure: the subscription, discount and coupon terms MRR needs,
+ * taken from Stripe payloads of every API version from 2024-06-20 on (read by lib/stripe), and a
+ * subscription's monthly value in cents.
  *
  * Arithmetic is exact (rationals over BigInt) and rounds once, per subscription, to the nearest cent
  * half away from zero.
  */
+import { readCoupon, readDiscount, readSubscription, record, text, type StripeCoupon, type StripeSubscriptionItem } from '../../lib/stripe/index.ts';
 
 // ---------------------------------------------------------------- exact arithmetic
 export interface Rational {
@@ -106,130 +108,84 @@ export const countingStatuses: ReadonlySet<string> = new Set(['active', 'past_du
 
 type Json = Record<string, unknown>;
 
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function str(v: unknown): string | null {
-  return typeof v === 'string' && v !== '' ? v : null;
-}
-
-function idOf(v: unknown): string | null {
-  return str(v) ?? (isObject(v) ? str(v.id) : null);
-}
-
 const intervals: ReadonlySet<string> = new Set(['day', 'week', 'month', 'year']);
 
-function priceTerms(item: Json, fallbackCurrency: string): PriceTerms | null {
-  // Current versions carry `price`; older payloads may carry only the legacy `plan`.
-  const price = isObject(item.price) ? item.price : null;
-  const plan = isObject(item.plan) ? item.plan : null;
-  if (price) {
-    const recurring = isObject(price.recurring) ? price.recurring : null;
-    const interval = str(recurring?.interval);
-    if (!recurring || !interval || !intervals.has(interval)) return null;
-    const unit =
-      typeof price.unit_amount === 'number'
-        ? rat(BigInt(Math.trunc(price.unit_amount)))
-        : price.unit_amount_decimal !== undefined && price.unit_amount_decimal !== null
-          ? decimal(price.unit_amount_decimal as string)
-          : null;
-    return {
-      unitAmount: price.billing_scheme === 'tiered' ? null : unit,
-      interval: interval as Interval,
-      intervalCount: typeof recurring.interval_count === 'number' && recurring.interval_count > 0 ? recurring.interval_count : 1,
-      metered: recurring.usage_type === 'metered',
-      currency: (str(price.currency) ?? fallbackCurrency).toLowerCase(),
-    };
-  }
-  if (plan) {
-    const interval = str(plan.interval);
-    if (!interval || !intervals.has(interval)) return null;
-    const unit =
-      typeof plan.amount === 'number'
-        ? rat(BigInt(Math.trunc(plan.amount)))
-        : plan.amount_decimal !== undefined && plan.amount_decimal !== null
-          ? decimal(plan.amount_decimal as string)
-          : null;
-    return {
-      unitAmount: plan.billing_scheme === 'tiered' ? null : unit,
-      interval: interval as Interval,
-      intervalCount: typeof plan.interval_count === 'number' && plan.interval_count > 0 ? plan.interval_count : 1,
-      metered: plan.usage_type === 'metered',
-      currency: (str(plan.currency) ?? fallbackCurrency).toLowerCase(),
-    };
-  }
-  return null;
+function priceTerms(item: StripeSubscriptionItem, fallbackCurrency: string): PriceTerms | null {
+  // The reader takes `price` (current versions), else the legacy `plan`.
+  const interval = item.interval;
+  if (interval === null || !intervals.has(interval)) return null;
+  const unit = item.unitAmount !== null ? rat(BigInt(Math.trunc(item.unitAmount))) : item.unitAmountDecimal !== null ? decimal(item.unitAmountDecimal) : null;
+  return {
+    unitAmount: item.billingScheme === 'tiered' ? null : unit,
+    interval: interval as Interval,
+    intervalCount: item.intervalCount,
+    metered: item.usageType === 'metered',
+    currency: item.currency ?? fallbackCurrency,
+  };
+}
+
+/** The terms of a coupon as read from Stripe: null when it has neither percent_off nor amount_off. */
+export function couponTerms(coupon: StripeCoupon | null): CouponTerms | null {
+  if (coupon === null) return null;
+  const percent = coupon.percentOff !== null ? decimal(coupon.percentOff) : null;
+  const amount = coupon.amountOff !== null ? Math.trunc(coupon.amountOff) : null;
+  if (percent === null && amount === null) return null;
+  return { percentOff: percent, amountOff: amount, currency: coupon.currency };
 }
 
 export function parseCoupon(coupon: unknown): CouponTerms | null {
-  if (!isObject(coupon)) return null;
-  const percent = typeof coupon.percent_off === 'number' || typeof coupon.percent_off === 'string' ? decimal(coupon.percent_off) : null;
-  const amount = typeof coupon.amount_off === 'number' ? Math.trunc(coupon.amount_off) : null;
-  if (percent === null && amount === null) return null;
-  return { percentOff: percent, amountOff: amount, currency: str(coupon.currency)?.toLowerCase() ?? null };
+  return couponTerms(readCoupon(coupon));
 }
 
 /** A Discount object (any version): embedded `coupon`, or `source.coupon` (2025-09-30.clover+). */
 export function parseDiscount(discount: unknown, deleted: boolean): DiscountTerms | null {
-  if (!isObject(discount)) return null;
-  const discountId = str(discount.id);
-  if (!discountId) return null;
-  const embedded = parseCoupon(discount.coupon);
-  const source = isObject(discount.source) ? discount.source : null;
-  const couponId = idOf(discount.coupon) ?? (source ? idOf(source.coupon) : null);
+  const d = readDiscount(discount);
+  if (!d) return null;
   return {
-    discountId,
-    customerId: idOf(discount.customer),
-    subscriptionId: idOf(discount.subscription),
-    coupon: embedded ?? (source && isObject(source.coupon) ? parseCoupon(source.coupon) : null),
-    couponId,
+    discountId: d.id,
+    customerId: d.customerId,
+    subscriptionId: d.subscriptionId,
+    coupon: couponTerms(d.coupon),
+    couponId: d.couponId,
     deleted,
   };
 }
 
 /** Reads a subscription object of any API version; null when it is not one. */
 export function parseSubscription(object: unknown): SubscriptionState | null {
-  if (!isObject(object) || object.object !== 'subscription') return null;
-  const subscriptionId = str(object.id);
-  const customerId = idOf(object.customer);
-  if (!subscriptionId || !customerId) return null;
-  const currency = (str(object.currency) ?? '').toLowerCase();
-  const rawItems = isObject(object.items) && Array.isArray(object.items.data) ? (object.items.data as unknown[]) : [];
+  const s = readSubscription(object);
+  if (!s || !s.customerId) return null;
+  const currency = s.currency ?? '';
   const items: ItemState[] = [];
-  for (const raw of rawItems) {
-    if (!isObject(raw)) continue;
-    const price = priceTerms(raw, currency || 'usd');
+  for (const item of s.items) {
+    const price = priceTerms(item, currency || 'usd');
     if (!price) continue;
-    items.push({ price, quantity: typeof raw.quantity === 'number' && raw.quantity >= 0 ? raw.quantity : 1 });
+    items.push({ price, quantity: item.quantity });
   }
   const embeddedCoupons: CouponTerms[] = [];
   const seen = new Set<string>();
   // Legacy: the subscription embeds its discount with the coupon (2024-06-20, acacia).
-  if (isObject(object.discount)) {
-    const c = parseCoupon(object.discount.coupon);
+  if (s.discount) {
+    const c = couponTerms(s.discount.coupon);
     if (c) embeddedCoupons.push(c);
-    const id = str(object.discount.id);
-    if (id) seen.add(id);
+    seen.add(s.discount.id);
   }
   const discountIds: string[] = [];
-  if (Array.isArray(object.discounts)) {
-    for (const d of object.discounts as unknown[]) {
-      const id = idOf(d);
-      if (!id || seen.has(id)) continue;
-      seen.add(id);
-      // An expanded Discount carries its coupon; an id is resolved through customer.discount.* events.
-      const expanded = isObject(d) ? parseDiscount(d, false) : null;
-      if (expanded?.coupon) embeddedCoupons.push(expanded.coupon);
-      else discountIds.push(id);
-    }
+  for (const d of s.discounts) {
+    const id = typeof d === 'string' ? d : d.id;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    // An expanded Discount carries its coupon; an id is resolved through customer.discount.* events.
+    const expanded = typeof d === 'string' ? null : couponTerms(d.coupon);
+    if (expanded) embeddedCoupons.push(expanded);
+    else discountIds.push(id);
   }
   return {
-    subscriptionId,
-    customerId,
+    subscriptionId: s.id,
+    customerId: s.customerId,
     currency: currency || items[0]?.price.currency || 'usd',
-    status: str(object.status) ?? 'unknown',
-    cancelAtPeriodEnd: object.cancel_at_period_end === true,
+    status: s.status ?? 'unknown',
+    cancelAtPeriodEnd: s.cancelAtPeriodEnd,
     items,
     embeddedCoupons,
     discountIds,
@@ -290,9 +246,10 @@ export function encodeCoupon(c: CouponTerms): Json {
   return { percent_off: encodeRat(c.percentOff), amount_off: c.amountOff, currency: c.currency };
 }
 
-export function decodeCoupon(j: unknown): CouponTerms | null {
-  if (!isObject(j)) return null;
-  return { percentOff: decodeRat(j.percent_off), amountOff: typeof j.amount_off === 'number' ? j.amount_off : null, currency: str(j.currency) };
+export function decodeCoupon(json: unknown): CouponTerms | null {
+  const j = record(json);
+  if (!j) return null;
+  return { percentOff: decodeRat(j.percent_off), amountOff: typeof j.amount_off === 'number' ? j.amount_off : null, currency: text(j.currency) };
 }
 
 export function encodeState(s: SubscriptionState): Json {
@@ -352,10 +309,10 @@ export function encodeDiscount(d: DiscountTerms): Json {
 export function decodeDiscount(j: Json): DiscountTerms {
   return {
     discountId: String(j.discount_id),
-    customerId: str(j.customer_id),
-    subscriptionId: str(j.subscription_id),
+    customerId: text(j.customer_id),
+    subscriptionId: text(j.subscription_id),
     coupon: decodeCoupon(j.coupon),
-    couponId: str(j.coupon_id),
+    couponId: text(j.coupon_id),
     deleted: j.deleted === true,
   };
 }

@@ -8,16 +8,17 @@
  * The result depends only on the set of events applied, not on their order or repetition.
  */
 import type { DbClient } from '../../lib/db.ts';
+import { readCoupon, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { StripeEventReceived } from '../../lib/topics.ts';
 import { customerTimeline, type CouponVersion, type DiscountVersion, type SubscriptionVersion } from './evolve.ts';
 import {
+  couponTerms,
   decodeCoupon,
   decodeDiscount,
   decodeState,
   encodeCoupon,
   encodeDiscount,
   encodeState,
-  parseCoupon,
   parseDiscount,
   parseSubscription,
 } from './policy.ts';
@@ -30,18 +31,14 @@ interface Rows {
   coupons: Map<string, { coupon_id: string; created_at: Date; event_id: string; terms: Json | null }>;
 }
 
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Extracts what MRR needs from one Stripe event; ignores every other kind of event. */
 export function collect(rows: Rows, e: StripeEventReceived): void {
   const isSubscription = e.type.startsWith('customer.subscription.');
   const isDiscount = e.type.startsWith('customer.discount.');
   const isCoupon = e.type.startsWith('coupon.');
   if (!isSubscription && !isDiscount && !isCoupon) return;
-  const event = JSON.parse(e.payload) as Json;
-  const object = isObject(event.data) ? event.data.object : null;
+  // A payload that is not a Stripe event reads as nulls and is skipped, like any unreadable object.
+  const { object } = readStripeEvent(e.payload);
   const createdAt = new Date(e.occurred_at);
   if (isSubscription) {
     const state = parseSubscription(object);
@@ -53,10 +50,12 @@ export function collect(rows: Rows, e: StripeEventReceived): void {
     if (!terms) return;
     const key = `${terms.discountId}|${e.occurred_at}|${e.event_id}`;
     rows.discounts.set(key, { discount_id: terms.discountId, created_at: createdAt, event_id: e.event_id, customer_id: terms.customerId ?? e.customer_id, coupon_id: terms.couponId, terms: encodeDiscount(terms) });
-  } else if (isObject(object) && typeof object.id === 'string') {
-    const terms = parseCoupon(object);
-    const key = `${object.id}|${e.occurred_at}|${e.event_id}`;
-    rows.coupons.set(key, { coupon_id: object.id, created_at: createdAt, event_id: e.event_id, terms: terms ? encodeCoupon(terms) : null });
+  } else {
+    const coupon = readCoupon(object);
+    if (!coupon?.id) return;
+    const terms = couponTerms(coupon);
+    const key = `${coupon.id}|${e.occurred_at}|${e.event_id}`;
+    rows.coupons.set(key, { coupon_id: coupon.id, created_at: createdAt, event_id: e.event_id, terms: terms ? encodeCoupon(terms) : null });
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Test helpers around the Kafka adapter: read records from topics until a condition holds.
  */
-import type { Incoming, Kafka } from '../../lib/kafka.ts';
+import type { Incoming, Kafka } from '../../lib/kafka/index.ts';
 import type { AnyTopicName } from '../../lib/topics.ts';
 import { eventually } from './env.ts';
 

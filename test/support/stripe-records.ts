@@ -1,5 +1,5 @@
 /** Stripe events as the webhook appends them (same key, envelope and verbatim payload). */
-import type { Kafka, Outgoing } from '../../lib/kafka.ts';
+import type { Kafka, Outgoing } from '../../lib/kafka/index.ts';
 import { storedOffsets } from '../../lib/projection.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { parseStripeEvent, toStripeEventReceived } from '../../producers/stripe/to-event.ts';

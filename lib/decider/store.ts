@@ -1,0 +1,160 @@
+/**
+ * Entities in Redis, and the one way they are written: load, fold, compare-and-set under a fence.
+ *
+ * Each entity is a hash `{v: version, s: state JSON}` under `<kind>:<key>`. A write is one Lua script
+ * that (1) checks the fence, (2) checks every entity's version is still the one loaded, and only
+ * then (3) writes them all. The fence is what keeps writers apart while the state is rebuilt:
+ *
+ *   live processors  write only while the processor's `complete` sentinel exists (not during a rebuild);
+ *   the rebuild      writes only while it holds the lease with its own token (a holder that lost the
+ *                    lease — paused, partitioned, presumed dead — cannot write after the next holder began).
+ *
+ * A version conflict (another instance folded into the same entity meanwhile) reloads and folds again;
+ * a fenced write fails with `state_rebuilding` (retryable), so the batch is retried after the rebuild.
+ */
+import { EventlineError } from '../errors.ts';
+import type { Redis } from '../redis.ts';
+import type { Scheduler } from '../scheduler.ts';
+import { foldInto, refsOf, sameState, timersOf } from './fold.ts';
+import { refId, type AnyEntityKind, type EntityRef, type Timer } from './types.ts';
+
+export interface Loaded {
+  readonly state: unknown;
+  readonly version: number;
+}
+
+/** Who may write: live processors (the sentinel must exist) or the rebuild holding the lease. */
+export type Fence = { readonly kind: 'live'; readonly sentinel: string } | { readonly kind: 'lease'; readonly lease: string; readonly token: string };
+
+const SAVE = `
+local fence = redis.call('GET', KEYS[1])
+if ARGV[1] == '' then
+  if not fence then return -1 end
+elseif fence ~= ARGV[1] then
+  return -1
+end
+local n = #KEYS - 1
+for i = 1, n do
+  local v = redis.call('HGET', KEYS[i + 1], 'v') or '0'
+  if v ~= ARGV[(i - 1) * 3 + 2] then return i end
+end
+for i = 1, n do
+  local base = (i - 1) * 3 + 1
+  redis.call('HSET', KEYS[i + 1], 'v', tonumber(ARGV[base + 1]) + 1, 's', ARGV[base + 2])
+  redis.call('EXPIRE', KEYS[i + 1], ARGV[base + 3])
+end
+return 0`;
+
+export class EntityStore {
+  private readonly redis: Redis;
+
+  constructor(redis: Redis) {
+    this.redis = redis;
+  }
+
+  async load(refs: readonly EntityRef[]): Promise<Map<string, Loaded>> {
+    const out = new Map<string, Loaded>();
+    if (refs.length === 0) return out;
+    const pipeline = this.redis.pipeline();
+    for (const r of refs) pipeline.hmget(refId(r), 'v', 's');
+    const results = (await pipeline.exec()) ?? [];
+    refs.forEach((r, i) => {
+      const [err, value] = results[i] ?? [new Error('no reply'), null];
+      if (err) throw err;
+      const [v, s] = value as [string | null, string | null];
+      if (v !== null && s !== null) out.set(refId(r), { state: JSON.parse(s) as unknown, version: Number(v) });
+    });
+    return out;
+  }
+
+  /** One entity's state, or null. */
+  async get<S>(ref: EntityRef): Promise<S | null> {
+    return ((await this.load([ref])).get(refId(ref))?.state as S | undefined) ?? null;
+  }
+
+  /** Compare-and-set under the fence: 'ok', 'conflict' (reload and fold again) or 'fenced'. */
+  async save(writes: readonly { ref: EntityRef; version: number; state: unknown; ttlSeconds: number }[], fence: Fence): Promise<'ok' | 'conflict' | 'fenced'> {
+    if (writes.length === 0) return (await this.fenceHolds(fence)) ? 'ok' : 'fenced';
+    const keys = [fence.kind === 'live' ? fence.sentinel : fence.lease, ...writes.map((w) => refId(w.ref))];
+    const args = [fence.kind === 'live' ? '' : fence.token, ...writes.flatMap((w) => [String(w.version), JSON.stringify(w.state), String(w.ttlSeconds)])];
+    const result = Number(await this.redis.eval(SAVE, keys.length, ...keys, ...args));
+    return result === 0 ? 'ok' : result < 0 ? 'fenced' : 'conflict';
+  }
+
+  async fenceHolds(fence: Fence): Promise<boolean> {
+    const value = await this.redis.get(fence.kind === 'live' ? fence.sentinel : fence.lease);
+    return fence.kind === 'live' ? value !== null : value === fence.token;
+  }
+}
+
+/**
+ * Folds facts into their entities and keeps the timers the entities want scheduled: the single
+ * write path of a processor's state, live and during a rebuild.
+ */
+export class StateWriter<F> {
+  private readonly store: EntityStore;
+  private readonly kinds: readonly AnyEntityKind<F>[];
+  private readonly byName: ReadonlyMap<string, AnyEntityKind<F>>;
+  private readonly scheduler: Scheduler | null;
+
+  constructor(store: EntityStore, kinds: readonly AnyEntityKind<F>[], scheduler: Scheduler | null) {
+    this.store = store;
+    this.kinds = kinds;
+    this.byName = new Map(kinds.map((k) => [k.name, k]));
+    this.scheduler = scheduler;
+  }
+
+  /** Folds `facts` into the stored entities under `fence`; returns the entities after. */
+  async apply(facts: readonly F[], fence: Fence): Promise<Map<string, unknown>> {
+    const refs = refsOf(this.kinds, facts);
+    if (refs.length === 0) return new Map();
+    for (let attempt = 1; ; attempt++) {
+      const loaded = await this.store.load(refs);
+      const states = new Map<string, unknown>();
+      for (const [id, l] of loaded) states.set(id, l.state);
+      const before = new Map(states);
+      foldInto(this.kinds, states, facts);
+      const writes = [];
+      for (const ref of refs) {
+        const id = refId(ref);
+        const after = states.get(id);
+        if (before.has(id) && sameState(before.get(id), after)) continue;
+        writes.push({ ref, version: loaded.get(id)?.version ?? 0, state: after, ttlSeconds: this.kind(ref).ttlSeconds });
+      }
+      const saved = await this.store.save(writes, fence);
+      if (saved === 'fenced') throw new EventlineError('state_rebuilding', 'processor state is being rebuilt (or this writer lost its lease); retry after the rebuild');
+      if (saved === 'conflict') {
+        if (attempt >= 20) throw new EventlineError('state_rebuilding', 'entity kept changing under this writer');
+        continue;
+      }
+      await this.syncTimers(refs, before, states);
+      return states;
+    }
+  }
+
+  /**
+   * Every timer the touched entities want is (re)scheduled — idempotent by id, so a crash between
+   * the save and this step is repaired by the next fold — and those they no longer want are cancelled.
+   */
+  private async syncTimers(refs: readonly EntityRef[], before: ReadonlyMap<string, unknown>, after: ReadonlyMap<string, unknown>): Promise<void> {
+    if (!this.scheduler) return;
+    const wanted: Timer[] = [];
+    const dropped = new Set<string>();
+    for (const ref of refs) {
+      const kind = this.kind(ref);
+      const id = refId(ref);
+      const now = timersOf(kind, after.get(id) ?? kind.initial, ref.key);
+      wanted.push(...now);
+      if (before.has(id)) for (const t of timersOf(kind, before.get(id), ref.key)) dropped.add(t.id);
+    }
+    for (const t of wanted) dropped.delete(t.id);
+    await this.scheduler.scheduleMany(wanted.map((t) => ({ id: t.id, dueAt: t.dueAt, payload: { topic: t.output.topic, record: { key: t.output.key, record: t.output.record, value: t.output.value } as never } })));
+    await this.scheduler.cancel([...dropped]);
+  }
+
+  private kind(ref: EntityRef): AnyEntityKind<F> {
+    const kind = this.byName.get(ref.kind);
+    if (!kind) throw new EventlineError('internal', `unknown entity kind ${ref.kind}`);
+    return kind;
+  }
+}

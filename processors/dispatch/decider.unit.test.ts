@@ -1,0 +1,267 @@
+/**
+ * Properties of the dispatch decider, over random histories: requests of every priority to users
+ * with random preferences and addresses, provider answers (success, retryable and permanent
+ * failures, lost outcomes), bounces and timer firings.
+ *
+ *   - the state rebuilt by folding the topics in any order equals the live state;
+ *   - replaying the same inputs (provider answers included) makes identical decisions;
+ *   - nothing is ever sent on a channel the user's preferences exclude or where they have no
+ *     address — in particular no SMS fallback for a user who turned SMS off, live or rebuilt.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { foldInto, timersOf, type Output, type Timer } from '../../lib/decider/index.ts';
+import type { DeliveryEventReceived, NotificationDispatched, NotificationDue } from '../../lib/topics.ts';
+import { allows, defaultPreferences, type Preferences } from '../../projections/preferences/document.ts';
+import { decide, eventTimeOf, localParts, type DispatchInput, type DispatchState, type SendCommand } from './decide.ts';
+import { capKind, digestKind, dispatchKinds, emptyNotification, notificationKind, sentOn, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
+import { notificationRequest, type Priority } from './request.ts';
+
+const T0 = Date.UTC(2026, 10, 16, 12, 0, 0);
+const policy = { retryBackoffMs: [10_000, 30_000], maxAgeMs: 7 * 86_400_000 };
+
+interface User {
+  readonly id: string;
+  readonly prefs: Preferences;
+  readonly email: string | null;
+  readonly phone: string | null;
+}
+
+type Answer = 'ok' | 'retryable' | 'permanent' | 'unknown';
+type Command = { readonly kind: 'request'; readonly user: number; readonly priority: Priority; readonly category: string; readonly gapMs: number } | { readonly kind: 'fire' } | { readonly kind: 'bounce'; readonly pick: number };
+
+const userArb = fc.record({ sms: fc.boolean(), email: fc.boolean(), phone: fc.boolean(), digest: fc.boolean(), cap: fc.option(fc.integer({ min: 0, max: 2 }), { nil: null }) });
+const commandArb: fc.Arbitrary<Command> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('request' as const), user: fc.nat(3), priority: fc.constantFrom<Priority>('CRITICAL', 'HIGH', 'NORMAL', 'LOW'), category: fc.constantFrom('billing', 'marketing', 'security'), gapMs: fc.integer({ min: 0, max: 3_600_000 }) }) },
+  { weight: 3, arbitrary: fc.constant({ kind: 'fire' as const }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('bounce' as const), pick: fc.nat(50) }) },
+);
+const historyArb = fc.record({
+  users: fc.array(userArb, { minLength: 4, maxLength: 4 }),
+  commands: fc.array(commandArb, { minLength: 1, maxLength: 40 }),
+  answers: fc.array(fc.constantFrom<Answer>('ok', 'ok', 'ok', 'retryable', 'permanent', 'unknown'), { minLength: 1, maxLength: 30 }),
+});
+
+/** Everything one run produced: the topics (in append order), the decisions, the live state. */
+interface Run {
+  readonly topics: DispatchFact[];
+  readonly events: Output[];
+  readonly states: Map<string, unknown>;
+  readonly users: readonly User[];
+  /** Every input decided, provider answers included, in order. */
+  readonly inputs: DispatchInput[];
+}
+
+function usersOf(specs: readonly { sms: boolean; email: boolean; phone: boolean; digest: boolean; cap: number | null }[]): User[] {
+  return specs.map((u, i) => ({
+    id: `user_${i}`,
+    prefs: { ...defaultPreferences(), channels: { ...defaultPreferences().channels, sms: u.sms }, digest: { enabled: u.digest, hour: 9 }, daily_max: u.cap },
+    email: u.email ? `u${i}@example.com` : null,
+    phone: u.phone ? `+1415555010${i}` : null,
+  }));
+}
+
+/** A harness standing in for the adapter: the same load → decide → fold → effects loop, on a Map. */
+class Harness {
+  readonly run: Run;
+  private readonly answers: readonly Answer[];
+  private answered = 0;
+
+  constructor(users: readonly User[], answers: readonly Answer[]) {
+    this.run = { topics: [], events: [], states: new Map(), users, inputs: [] };
+    this.answers = answers;
+  }
+
+  private get<S>(kind: string, key: string, initial: S): S {
+    return (this.run.states.get(`${kind}:${key}`) as S | undefined) ?? initial;
+  }
+
+  private user(id: string): User {
+    return this.run.users.find((u) => u.id === id) as User;
+  }
+
+  private view(input: DispatchInput): DispatchState {
+    const id = input.kind === 'requested' ? input.request.notification_id : input.kind === 'due' ? input.due.notification_id : input.kind === 'delivery' ? (input.event.notification_id as string) : input.send.notificationId;
+    const notification = this.get<NotificationState>(notificationKind.name, id, emptyNotification);
+    const userId = notification.request?.user_id ?? (input.kind === 'requested' ? input.request.user_id : input.kind === 'due' ? input.due.user_id : null);
+    const u = userId ? this.user(userId) : null;
+    const today = u ? localParts(eventTimeOf(input), u.prefs.timezone).date : '';
+    const context = u
+      ? { prefs: u.prefs, recipient: { email: u.email, phone: u.phone, name: null, locale: null }, sentToday: sentOn(this.get<CapState | null>(capKind.name, `${u.id}:${today}`, null), id), templateKnown: true }
+      : null;
+    let digest: DispatchState['digest'] = null;
+    if (input.kind === 'due' && input.due.reason.startsWith('digest:')) {
+      const state = this.get<DigestState | null>(digestKind.name, `${input.due.user_id}:${input.due.reason.slice(7)}`, null);
+      if (state) digest = { state, summaries: state.items.map((i) => ({ template: 'receipt', subject: i })) };
+    }
+    return { notification, context, digest };
+  }
+
+  private fold(facts: readonly DispatchFact[]): void {
+    this.run.topics.push(...facts);
+    foldInto(dispatchKinds, this.run.states, facts);
+  }
+
+  private answer(send: SendCommand): DispatchInput {
+    const a = this.answers[this.answered++ % this.answers.length] as Answer;
+    const u = this.user((this.run.states.get(`${notificationKind.name}:${send.notificationId}`) as NotificationState).request!.user_id);
+    if ((send.channel === 'email' && !u.email) || (send.channel === 'sms' && !u.phone)) return { kind: 'send_failed', send, provider: null, retryable: false, message: 'no address', unreachable: true };
+    switch (a) {
+      case 'ok':
+        return { kind: 'send_succeeded', send, provider: 'fake', providerMessageId: `msg_${send.notificationId}_${send.channel}`, locale: 'en-US' };
+      case 'retryable':
+        return { kind: 'send_failed', send, provider: 'fake', retryable: true, message: '503', unreachable: false };
+      case 'permanent':
+        return { kind: 'send_failed', send, provider: 'fake', retryable: false, message: '400', unreachable: false };
+      case 'unknown':
+        return { kind: 'send_unknown', send, until: send.at + 300_000 };
+    }
+  }
+
+  /** Decides an input and everything it leads to (provider answers), like the adapter. */
+  process(first: DispatchInput, inputFact: DispatchFact | null): void {
+    const queue = [first];
+    let facts: DispatchFact[] = inputFact ? [inputFact] : [];
+    while (queue.length > 0) {
+      const input = queue.shift() as DispatchInput;
+      this.run.inputs.push(input);
+      const d = decide(this.view(input), input, eventTimeOf(input), policy);
+      this.run.events.push(...d.events);
+      this.fold([...facts, ...(d.events as readonly DispatchFact[])]);
+      facts = [];
+      for (const e of d.effects) {
+        if (e.kind !== 'send') continue;
+        queue.push(this.answer(e));
+      }
+    }
+  }
+
+  timers(): Timer[] {
+    const out: Timer[] = [];
+    for (const kind of dispatchKinds) {
+      for (const [id, state] of this.run.states) {
+        if (id.startsWith(`${kind.name}:`)) out.push(...timersOf(kind, state, id.slice(kind.name.length + 1)));
+      }
+    }
+    return out.sort((a, b) => a.dueAt - b.dueAt || (a.id < b.id ? -1 : 1));
+  }
+}
+
+function play(users: readonly User[], commands: readonly Command[], answers: readonly Answer[]): Run {
+  const h = new Harness(users, answers);
+  let now = T0;
+  let n = 0;
+  for (const c of commands) {
+    if (c.kind === 'request') {
+      now += c.gapMs;
+      const u = users[c.user % users.length] as User;
+      const request = notificationRequest({ source: `prop:${n++}`, userId: u.id, template: 'receipt', category: c.category, priority: c.priority, data: { amount_due: 100, currency: 'usd' }, requestedBy: 'test', at: now });
+      h.process({ kind: 'requested', request, loggedAt: now }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationRequested', value: request });
+    } else if (c.kind === 'fire') {
+      const timer = h.timers()[0];
+      if (!timer) continue;
+      const due = timer.output.value as NotificationDue;
+      now = Math.max(now, due.occurred_at);
+      h.process({ kind: 'due', due }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationDue', value: due });
+    } else {
+      const sent = h.run.events.filter((e): e is Output & { value: NotificationDispatched } => e.record === 'NotificationDispatched' && (e.value as NotificationDispatched).status === 'sent');
+      const target = sent[c.pick % Math.max(1, sent.length)];
+      if (!target) continue;
+      const o = target.value;
+      const event: DeliveryEventReceived = {
+        event_id: `bounce:${o.event_id}`,
+        occurred_at: o.occurred_at + 1000,
+        received_at: o.occurred_at + 1000,
+        provider: 'fake',
+        channel: o.channel as string,
+        kind: o.channel === 'email' ? 'bounced' : 'undelivered',
+        provider_event: 'bounce',
+        notification_id: o.notification_id,
+        provider_message_id: o.provider_message_id,
+        recipient: null,
+        reason: null,
+        error_code: null,
+        bounce_type: null,
+        url: null,
+        raw: '{}',
+      };
+      h.process({ kind: 'delivery', event }, null);
+    }
+  }
+  return h.run;
+}
+
+const sorted = (m: Map<string, unknown>) => Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : 1)));
+
+describe('dispatch decider properties', () => {
+  it('given any history, when its topics are folded in any order, then the rebuilt state equals the live state', () => {
+    fc.assert(
+      fc.property(historyArb, fc.infiniteStream(fc.nat()), ({ users, commands, answers }, seeds) => {
+        const run = play(usersOf(users), commands, answers);
+        const shuffled = [...run.topics];
+        for (let i = shuffled.length - 1; i > 0; i--) {
+          const j = (seeds.next().value as number) % (i + 1);
+          [shuffled[i], shuffled[j]] = [shuffled[j] as DispatchFact, shuffled[i] as DispatchFact];
+        }
+        const rebuilt = new Map<string, unknown>();
+        foldInto(dispatchKinds, rebuilt, shuffled);
+        assert.deepEqual(sorted(rebuilt), sorted(run.states));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('given the same inputs, provider answers included, when replayed, then every decision is identical, retries and fallbacks included', () => {
+    fc.assert(
+      fc.property(historyArb, ({ users, commands, answers }) => {
+        const first = play(usersOf(users), commands, answers);
+        const again = play(usersOf(users), commands, answers);
+        assert.deepEqual(again.events, first.events);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('given any history, then nothing is sent on a channel the preferences exclude or without an address, and every planned fallback is allowed', () => {
+    fc.assert(
+      fc.property(historyArb, ({ users, commands, answers }) => {
+        const run = play(usersOf(users), commands, answers);
+        for (const e of run.events) {
+          if (e.record !== 'NotificationDispatched') continue;
+          const o = e.value as NotificationDispatched;
+          const u = run.users.find((x) => x.id === o.user_id) as User;
+          for (const c of [...(o.status === 'sent' ? [o.channel] : []), ...o.fallback]) {
+            assert.ok(c === 'email' || c === 'sms', `unexpected channel ${c}`);
+            assert.ok(allows(u.prefs, o.category, c), `${o.event_id}: ${c} is excluded by the preferences`);
+            assert.ok(c === 'email' ? u.email : u.phone, `${o.event_id}: no address for ${c}`);
+          }
+        }
+        const rebuilt = new Map<string, unknown>();
+        foldInto(dispatchKinds, rebuilt, [...run.topics].reverse());
+        for (const [id, s] of rebuilt) {
+          if (!id.startsWith(`${notificationKind.name}:`)) continue;
+          const n = s as NotificationState;
+          const u = run.users.find((x) => x.id === n.userId);
+          if (!u || !n.request) continue;
+          for (const c of n.fallback) assert.ok(allows(u.prefs, n.request.category, c), `rebuilt fallback ${c} of ${id} is excluded`);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('given a HIGH billing email to a user with SMS off, when it bounces after a rebuild, then no SMS is asked for', () => {
+    const [u] = usersOf([{ sms: false, email: true, phone: true, digest: false, cap: null }]);
+    const run = play([u as User], [{ kind: 'request', user: 0, priority: 'HIGH', category: 'billing', gapMs: 0 }], ['ok']);
+    const sent = run.events.map((e) => e.value as NotificationDispatched);
+    assert.deepEqual(sent.map((o) => [o.status, o.channel, o.fallback]), [['sent', 'email', []]]);
+    const rebuilt = new Map<string, unknown>();
+    foldInto(dispatchKinds, rebuilt, [...run.topics].reverse());
+    const state = rebuilt.get(`${notificationKind.name}:${sent[0]!.notification_id}`) as NotificationState;
+    assert.deepEqual(state.fallback, []);
+    const bounce = { event_id: 'b1', occurred_at: T0 + 5000, received_at: T0 + 5000, provider: 'sendgrid', channel: 'email', kind: 'bounced', provider_event: 'bounce', notification_id: sent[0]!.notification_id, provider_message_id: null, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, raw: '{}' } satisfies DeliveryEventReceived;
+    const d = decide({ notification: state, context: { prefs: u!.prefs, recipient: { email: u!.email, phone: u!.phone, name: null, locale: null }, sentToday: 0, templateKnown: true }, digest: null }, { kind: 'delivery', event: bounce }, bounce.occurred_at, policy);
+    assert.deepEqual(d, { events: [], effects: [] });
+  });
+});

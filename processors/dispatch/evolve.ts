@@ -1,0 +1,249 @@
+/**
+ * The dispatch processor's state, pure: a fold of its inputs (requests, fired timers) and its own
+ * outcomes. Three entity kinds:
+ *
+ *   dispatch:n:<notification id>     the request, the latest decision (by `seq`), each channel's progress,
+ *                                    the fallback still planned, the timers already fired
+ *   dispatch:cap:<user>:<local date> the messages counted towards the user's daily cap that day
+ *   dispatch:digest:<user>:<date>    the LOW messages batched into that day's digest, and whether it went
+ *
+ * Every fold is order-insensitive — "latest" means highest (seq, occurred_at, event id), sets are
+ * unions — so reading the topics one after the other during a rebuild gives the live state.
+ */
+import { entityKind, type Fact, type Output, type Timer } from '../../lib/decider/index.ts';
+import type { NotificationDispatched, NotificationDue, NotificationRequested } from '../../lib/topics.ts';
+import type { Channel } from '../../projections/preferences/document.ts';
+
+export type DispatchFact = Fact<'notify.dispatch-requests.v1' | 'notify.dispatches.v1'>;
+
+export const channels = ['email', 'sms', 'push', 'in_app'] as const satisfies readonly Channel[];
+const isChannel = (c: string | null): c is Channel => c !== null && (channels as readonly string[]).includes(c);
+
+export type OutcomeStatus = 'sent' | 'deferred' | 'batched' | 'suppressed' | 'retrying' | 'reconciling' | 'failed';
+export type NotificationStatus = 'none' | 'requested' | OutcomeStatus;
+const outcomeStatuses: readonly string[] = ['sent', 'deferred', 'batched', 'suppressed', 'retrying', 'reconciling', 'failed'];
+export const isOutcomeStatus = (s: string): s is OutcomeStatus => outcomeStatuses.includes(s);
+
+/** The order of decisions: seq first (records from before seq existed carry 0), then time and id. */
+export type Order = readonly [seq: number, at: number, eventId: string];
+const orderOf = (o: NotificationDispatched): Order => [o.seq, o.occurred_at, o.event_id];
+function later(a: Order, b: Order | null): boolean {
+  if (b === null) return true;
+  if (a[0] !== b[0]) return a[0] > b[0];
+  if (a[1] !== b[1]) return a[1] > b[1];
+  return a[2] > b[2];
+}
+
+export interface ChannelProgress {
+  readonly status: 'sent' | 'retrying' | 'reconciling' | 'failed';
+  readonly attempt: number;
+  readonly dueAt: number | null;
+  readonly order: Order;
+}
+
+export interface NotificationState {
+  readonly request: NotificationRequested | null;
+  readonly userId: string | null;
+  /** The latest decision's order, null before any. */
+  readonly top: Order | null;
+  readonly status: NotificationStatus;
+  readonly deferredUntil: number | null;
+  /** Channels planned as fallback (already filtered by preferences and reachability), as of the latest decision. */
+  readonly fallback: readonly Channel[];
+  readonly channels: Readonly<Partial<Record<Channel, ChannelProgress>>>;
+  readonly locale: string | null;
+  /** Event ids of this notification's timers already consumed. */
+  readonly fired: readonly string[];
+}
+
+export const emptyNotification: NotificationState = { request: null, userId: null, top: null, status: 'none', deferredUntil: null, fallback: [], channels: {}, locale: null, fired: [] };
+
+/** The next decision's sequence number. */
+export const nextSeq = (s: NotificationState): number => (s.top?.[0] ?? 0) + 1;
+
+function addSorted(list: readonly string[], item: string): readonly string[] {
+  return list.includes(item) ? list : [...list, item].sort();
+}
+
+function evolveNotification(s: NotificationState, f: DispatchFact): NotificationState {
+  switch (f.record) {
+    case 'NotificationRequested':
+      return s.request ? s : { ...s, request: f.value, userId: f.value.user_id, status: s.status === 'none' ? 'requested' : s.status };
+    case 'NotificationDue':
+      return { ...s, fired: addSorted(s.fired, f.value.event_id) };
+    case 'NotificationDispatched': {
+      const o = f.value;
+      if (!isOutcomeStatus(o.status)) return s;
+      const order = orderOf(o);
+      let next: NotificationState = { ...s, userId: s.userId ?? o.user_id };
+      if (isChannel(o.channel) && (o.status === 'sent' || o.status === 'retrying' || o.status === 'reconciling' || o.status === 'failed')) {
+        const current = s.channels[o.channel];
+        // A channel once sent stays sent, whatever arrives later.
+        if (current?.status !== 'sent' && later(order, current?.order ?? null)) {
+          next = { ...next, channels: { ...next.channels, [o.channel]: { status: o.status, attempt: o.attempt, dueAt: o.due_at, order } } };
+        }
+        if (o.status === 'sent' && o.locale) next = { ...next, locale: o.locale };
+      }
+      if (later(order, s.top)) {
+        next = {
+          ...next,
+          top: order,
+          status: o.status,
+          deferredUntil: o.status === 'deferred' ? (o.due_at ?? o.deferred_until) : null,
+          fallback: o.fallback.filter(isChannel),
+        };
+      }
+      return next;
+    }
+    default: {
+      const _exhaustive: never = f;
+      return _exhaustive;
+    }
+  }
+}
+
+export function dueEventId(reason: string, notificationId: string, channel: string | null, attempt: number): string {
+  return `due:${reason}:${notificationId}:${channel ?? 'any'}:${attempt}`;
+}
+
+function dueOutput(userId: string, due: NotificationDue): Output {
+  return { topic: 'notify.dispatch-requests.v1', key: userId, record: 'NotificationDue', value: due };
+}
+
+function notificationTimers(s: NotificationState, id: string): Timer[] {
+  const user = s.userId;
+  if (!user) return [];
+  const out: Timer[] = [];
+  const add = (reason: string, channel: Channel | null, attempt: number, at: number) => {
+    const eventId = dueEventId(reason, id, channel, attempt);
+    if (s.fired.includes(eventId)) return;
+    out.push({ id: eventId, dueAt: at, output: dueOutput(user, { event_id: eventId, occurred_at: at, received_at: at, notification_id: id, user_id: user, reason, attempt, channel }) });
+  };
+  if (s.status === 'deferred' && s.deferredUntil !== null) add('quiet_hours_end', null, 0, s.deferredUntil);
+  for (const c of channels) {
+    const p = s.channels[c];
+    if (!p || p.dueAt === null) continue;
+    if (p.status === 'retrying') add('retry', c, p.attempt + 1, p.dueAt);
+    if (p.status === 'reconciling') add('reconcile', c, p.attempt, p.dueAt);
+  }
+  return out;
+}
+
+export const notificationKind = entityKind<DispatchFact, NotificationState>({
+  name: 'dispatch:n',
+  initial: emptyNotification,
+  ttlSeconds: 60 * 86_400,
+  keys: (f) => [f.value.notification_id],
+  evolve: evolveNotification,
+  timers: notificationTimers,
+});
+
+// ---------------------------------------------------------------- daily cap
+export interface CapState {
+  readonly counted: readonly string[];
+}
+
+export const capKind = entityKind<DispatchFact, CapState>({
+  name: 'dispatch:cap',
+  initial: { counted: [] },
+  ttlSeconds: 3 * 86_400,
+  keys: (f) => (f.record === 'NotificationDispatched' && f.value.status === 'sent' && f.value.cap_date ? [`${f.value.user_id}:${f.value.cap_date}`] : []),
+  evolve: (s, f) => ({ counted: addSorted(s.counted, f.value.notification_id) }),
+});
+
+/** Messages counted towards the cap that day, not counting `except`. */
+export const sentOn = (cap: CapState | null, except: string): number => (cap?.counted ?? []).filter((id) => id !== except).length;
+
+// ---------------------------------------------------------------- digests
+export interface DigestState {
+  readonly userId: string | null;
+  readonly digestId: string | null;
+  readonly sendAt: number | null;
+  /** Notification ids batched into the digest. */
+  readonly items: readonly string[];
+  /** The digest request went out (its NotificationRequested is on the topic). */
+  readonly flushed: boolean;
+}
+
+const emptyDigest: DigestState = { userId: null, digestId: null, sendAt: null, items: [], flushed: false };
+
+/** The local date of a digest a batched outcome names (digest_date; older records only say it in the reason). */
+function digestDateOf(o: NotificationDispatched): string | null {
+  return o.digest_date ?? /(\d{4}-\d{2}-\d{2})$/.exec(o.reason ?? '')?.[1] ?? null;
+}
+
+export const DIGEST_TEMPLATE = 'digest';
+export const DISPATCHER = 'processor.dispatch';
+
+/** The (user, date) a digest request or a digest timer is for. */
+function digestKeyOfRequest(r: NotificationRequested): string | null {
+  if (r.requested_by !== DISPATCHER || r.template !== DIGEST_TEMPLATE) return null;
+  const m = /^req:digest:(.+):(\d{4}-\d{2}-\d{2})$/.exec(r.event_id);
+  return m ? `${m[1]}:${m[2]}` : null;
+}
+
+function digestKeys(f: DispatchFact): readonly string[] {
+  switch (f.record) {
+    case 'NotificationDispatched': {
+      const date = f.value.status === 'batched' ? digestDateOf(f.value) : null;
+      return date ? [`${f.value.user_id}:${date}`] : [];
+    }
+    case 'NotificationRequested': {
+      const key = digestKeyOfRequest(f.value);
+      return key ? [key] : [];
+    }
+    case 'NotificationDue':
+      return f.value.reason.startsWith('digest:') ? [`${f.value.user_id}:${f.value.reason.slice('digest:'.length)}`] : [];
+    default: {
+      const _exhaustive: never = f;
+      return _exhaustive;
+    }
+  }
+}
+
+function evolveDigest(s: DigestState, f: DispatchFact): DigestState {
+  switch (f.record) {
+    case 'NotificationDispatched':
+      return {
+        ...s,
+        userId: f.value.user_id,
+        digestId: f.value.digest_id ?? s.digestId,
+        sendAt: f.value.due_at ?? s.sendAt,
+        items: addSorted(s.items, f.value.notification_id),
+      };
+    case 'NotificationRequested':
+      return { ...s, userId: f.value.user_id, flushed: true };
+    case 'NotificationDue':
+      return s;
+    default: {
+      const _exhaustive: never = f;
+      return _exhaustive;
+    }
+  }
+}
+
+export function digestTimerId(userId: string, date: string): string {
+  return `digest:${userId}:${date}`;
+}
+
+export const digestKind = entityKind<DispatchFact, DigestState>({
+  name: 'dispatch:digest',
+  initial: emptyDigest,
+  ttlSeconds: 7 * 86_400,
+  keys: digestKeys,
+  evolve: evolveDigest,
+  timers: (s, key) => {
+    if (s.flushed || s.items.length === 0 || s.sendAt === null || !s.userId || !s.digestId) return [];
+    const date = key.slice(key.lastIndexOf(':') + 1);
+    const eventId = `due:digest:${s.userId}:${date}`;
+    return [
+      {
+        id: digestTimerId(s.userId, date),
+        dueAt: s.sendAt,
+        output: dueOutput(s.userId, { event_id: eventId, occurred_at: s.sendAt, received_at: s.sendAt, notification_id: s.digestId, user_id: s.userId, reason: `digest:${date}`, attempt: 0, channel: null }),
+      },
+    ];
+  },
+});
+
+export const dispatchKinds = [notificationKind, capKind, digestKind];

@@ -1,0 +1,160 @@
+/**
+ * The dunning processor's state, pure: a fold of its own decisions (billing.dunning-steps.v1), its
+ * fired timers, and the failed-payment events it consumed. Entity kinds:
+ *
+ *   dunning:case:<invoice id>        the case (from its day-0 decision), its decided steps and their
+ *                                    due times, the steps fired, how it closed (the earliest close wins)
+ *   dunning:sub:<subscription id>    cases opened and closed for the subscription (open = opened − closed)
+ *   dunning:failures:<customer id>   when each of the customer's cases opened (for the churn-risk score)
+ *
+ * plus the shared customer directory. Order-insensitive: maps, sets, the earliest close.
+ */
+import { entityKind, type Fact, type Timer } from '../../lib/decider/index.ts';
+import { readInvoice, readStripeEvent } from '../../lib/stripe/index.ts';
+import type { DunningStepDecided } from '../../lib/topics.ts';
+import { customerKind, userKind } from '../customers/directory.ts';
+import { schedule, stepEventId, timerId, type CaseStatus, type DunningCase, type Step } from './decide.ts';
+
+export type DunningFact = Fact<'stripe.events.v1' | 'billing.dunning-steps.v1'>;
+
+const DAY = 86_400_000;
+const scheduled: readonly string[] = schedule.map((s) => s.step);
+const closing: Readonly<Record<string, CaseStatus>> = { recovered: 'recovered', lost: 'lost', exhausted: 'exhausted' };
+
+export interface CaseState {
+  /** From the day-0 decision; null until it is folded. */
+  readonly opened: Omit<DunningCase, 'status' | 'attemptCount'> | null;
+  readonly attemptCount: number;
+  /** Decided steps of the schedule → due time. */
+  readonly steps: Readonly<Partial<Record<Step, number>>>;
+  readonly fired: readonly string[];
+  readonly closed: { readonly status: CaseStatus; readonly at: number; readonly eventId: string } | null;
+}
+
+export const emptyCase: CaseState = { opened: null, attemptCount: 0, steps: {}, fired: [], closed: null };
+
+/** The case as the state machine sees it, or null when no case was opened. */
+export function caseOf(s: CaseState | null): DunningCase | null {
+  if (!s?.opened) return null;
+  return { ...s.opened, attemptCount: Math.max(s.attemptCount, 0), status: s.closed?.status ?? 'open' };
+}
+
+function failedInvoiceOf(f: DunningFact): { id: string; attemptCount: number } | null {
+  if (f.topic !== 'stripe.events.v1' || f.value.type !== 'invoice.payment_failed') return null;
+  const invoice = readInvoice(readStripeEvent(f.value.payload).object);
+  return invoice ? { id: invoice.id, attemptCount: invoice.attemptCount ?? 1 } : null;
+}
+
+function openedFrom(d: DunningStepDecided): CaseState['opened'] {
+  return {
+    caseId: d.case_id,
+    customerId: d.customer_id,
+    userId: d.user_id ?? d.customer_id,
+    subscriptionId: d.subscription_id,
+    openedAt: d.occurred_at,
+    amountDue: d.amount_due,
+    currency: d.currency,
+    hostedInvoiceUrl: d.hosted_invoice_url,
+    churnRisk: d.churn_risk ?? 0,
+    sourceEventId: d.source_event_id,
+  };
+}
+
+function evolveCase(s: CaseState, f: DunningFact): CaseState {
+  if (f.topic === 'stripe.events.v1') {
+    const failed = failedInvoiceOf(f);
+    return failed ? { ...s, attemptCount: Math.max(s.attemptCount, failed.attemptCount) } : s;
+  }
+  switch (f.record) {
+    case 'DunningStepDue':
+      return s.fired.includes(f.value.step) ? s : { ...s, fired: [...s.fired, f.value.step].sort() };
+    case 'DunningStepDecided': {
+      const d = f.value;
+      let next = s;
+      if (scheduled.includes(d.step)) {
+        next = { ...next, steps: { ...next.steps, [d.step]: d.due_at } };
+        if (d.step === 'day_0' && !next.opened) next = { ...next, opened: openedFrom(d), attemptCount: Math.max(next.attemptCount, d.attempt_count) };
+      }
+      const status = closing[d.step];
+      if (status) {
+        const c = next.closed;
+        if (!c || d.occurred_at < c.at || (d.occurred_at === c.at && d.event_id < c.eventId)) next = { ...next, closed: { status, at: d.occurred_at, eventId: d.event_id } };
+      }
+      return next;
+    }
+    default: {
+      const _exhaustive: never = f;
+      return _exhaustive;
+    }
+  }
+}
+
+function caseTimers(s: CaseState, caseId: string): Timer[] {
+  if (!s.opened || s.closed) return [];
+  const customerId = s.opened.customerId;
+  const out: Timer[] = [];
+  for (const step of schedule.map((x) => x.step)) {
+    const dueAt = s.steps[step];
+    if (dueAt === undefined || s.fired.includes(step)) continue;
+    const stepId = stepEventId(caseId, step);
+    out.push({
+      id: timerId(caseId, step),
+      dueAt,
+      output: { topic: 'billing.dunning-steps.v1', key: customerId, record: 'DunningStepDue', value: { event_id: `due:${stepId}`, occurred_at: dueAt, received_at: dueAt, case_id: caseId, customer_id: customerId, step, step_event_id: stepId } },
+    });
+  }
+  return out;
+}
+
+export const caseKind = entityKind<DunningFact, CaseState>({
+  name: 'dunning:case',
+  initial: emptyCase,
+  ttlSeconds: 400 * 86_400,
+  keys: (f) => {
+    if (f.topic === 'billing.dunning-steps.v1') return [f.value.case_id];
+    const failed = failedInvoiceOf(f);
+    return failed ? [failed.id] : [];
+  },
+  evolve: evolveCase,
+  timers: caseTimers,
+});
+
+export interface SubscriptionCases {
+  readonly opened: readonly string[];
+  readonly closed: readonly string[];
+}
+
+export const openCases = (s: SubscriptionCases | null): string[] => (s?.opened ?? []).filter((c) => !(s?.closed ?? []).includes(c));
+
+const add = (list: readonly string[], item: string): readonly string[] => (list.includes(item) ? list : [...list, item].sort());
+
+export const subscriptionKind = entityKind<DunningFact, SubscriptionCases>({
+  name: 'dunning:sub',
+  initial: { opened: [], closed: [] },
+  ttlSeconds: 400 * 86_400,
+  keys: (f) => (f.record === 'DunningStepDecided' && f.value.subscription_id && (f.value.step === 'day_0' || closing[f.value.step]) ? [f.value.subscription_id] : []),
+  evolve: (s, f) => {
+    if (f.record !== 'DunningStepDecided') return s;
+    return f.value.step === 'day_0' ? { ...s, opened: add(s.opened, f.value.case_id) } : { ...s, closed: add(s.closed, f.value.case_id) };
+  },
+});
+
+export interface CustomerFailures {
+  /** Case id → when it opened. */
+  readonly opened: Readonly<Record<string, number>>;
+}
+
+export const failuresKind = entityKind<DunningFact, CustomerFailures>({
+  name: 'dunning:failures',
+  initial: { opened: {} },
+  ttlSeconds: 400 * 86_400,
+  keys: (f) => (f.record === 'DunningStepDecided' && f.value.step === 'day_0' ? [f.value.customer_id] : []),
+  evolve: (s, f) => (f.record === 'DunningStepDecided' && !(f.value.case_id in s.opened) ? { opened: { ...s.opened, [f.value.case_id]: f.value.occurred_at } } : s),
+});
+
+/** Earlier cases of the customer opened in the 90 days before `at` (this one excluded). */
+export function priorFailures(s: CustomerFailures | null, at: number, caseId: string): number {
+  return Object.entries(s?.opened ?? {}).filter(([id, openedAt]) => id !== caseId && openedAt >= at - 90 * DAY && openedAt <= at).length;
+}
+
+export const dunningKinds = [caseKind, subscriptionKind, failuresKind, customerKind, userKind];
