@@ -3,7 +3,7 @@
  * whenever Redis loses its state, it is paused, its state is rebuilt from the topics (by this
  * instance or another, under a lease), and it resumes — the others keep running meanwhile.
  */
-import { pauseStatus, StateGuard, type PauseStatus, type RebuildSpec } from '../lib/decider/index.ts';
+import { pauseStatus, StateGuard, statefulProcessors, type PauseStatus, type RebuildSpec, type StatefulProcessor } from '../lib/decider/index.ts';
 import { runProcessor } from '../lib/processor.ts';
 import type { Runtime } from '../lib/runtime.ts';
 import { dispatchProcessor } from './dispatch/main.ts';
@@ -11,8 +11,8 @@ import { dunningProcessor } from './dunning/main.ts';
 import { fraudProcessor } from './fraud/main.ts';
 
 type Stoppable = { stop(): Promise<void> };
-export const processorNames = ['fraud', 'dunning', 'dispatch'] as const;
-export type ProcessorName = (typeof processorNames)[number];
+export const processorNames = statefulProcessors;
+export type ProcessorName = StatefulProcessor;
 
 interface Built {
   readonly rebuild: RebuildSpec<never>;

@@ -1,7 +1,9 @@
 /**
- * eventline status — lag per consumer group and topic, projection versions, dead-letter queues.
+ * eventline status — lag per consumer group and topic, projection versions, processors paused for a
+ * state rebuild (since when, who holds the lease), dead-letter queues.
  */
 import type { Command } from 'commander';
+import { pauseStatus, statefulProcessors } from '../../lib/decider/index.ts';
 import { summarizeDlqs } from '../../lib/dlq.ts';
 import { projectionLag } from '../../lib/projection.ts';
 import { checkpointName, listVersions } from '../../lib/projection-versions.ts';
@@ -49,6 +51,12 @@ export function registerStatusCommand(program: Command): void {
           versionRows.push([v.projection, v.version, v.schema, v.status, lag]);
         }
         table(versionRows);
+        line('');
+        const states = await Promise.all(statefulProcessors.map((p) => pauseStatus(rt, p)));
+        table([
+          ['processor', 'state', 'paused since', 'rebuild lease holder', 'lease expires in'],
+          ...states.map((p) => [p.processor, p.paused ? 'PAUSED: rebuilding from the topics' : 'running', p.since ?? '', p.holder ?? (p.paused ? 'nobody (waiting for a taker)' : ''), p.leaseExpiresInMs === null ? '' : `${(p.leaseExpiresInMs / 1000).toFixed(1)} s`]),
+        ]);
         const dlqs = await summarizeDlqs(rt);
         line('');
         if (dlqs.length === 0) line('dead letters: none');

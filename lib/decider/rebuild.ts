@@ -131,6 +131,10 @@ export async function rebuildUnderLease<F>(rt: Runtime, spec: RebuildSpec<F>, op
   }
 }
 
+/** The processors that keep state under a guard (names of their consumer groups, processor.<name>). */
+export const statefulProcessors = ['fraud', 'dunning', 'dispatch'] as const;
+export type StatefulProcessor = (typeof statefulProcessors)[number];
+
 export interface PauseStatus {
   readonly processor: string;
   readonly paused: boolean;
@@ -144,7 +148,7 @@ export interface PauseStatus {
 /** Whether a processor's state is whole, and if not who is rebuilding it: read from Redis, so any process can tell. */
 export async function pauseStatus(rt: Runtime, processor: string): Promise<PauseStatus> {
   const keys = stateKeys(processor);
-  const [complete, holder, ttl, since] = await Promise.all([rt.redis.exists(keys.sentinel), rt.redis.get(keys.lease), rt.redis.pttl(keys.lease), rt.redis.hget(keys.progress, 'started_at')]);
+  const [complete, holder, ttl, [pausedAt, startedAt]] = await Promise.all([rt.redis.exists(keys.sentinel), rt.redis.get(keys.lease), rt.redis.pttl(keys.lease), rt.redis.hmget(keys.progress, 'paused_at', 'started_at')]);
   if (complete === 1) return { processor, paused: false, since: null, holder: null, leaseExpiresInMs: null };
-  return { processor, paused: true, since, holder, leaseExpiresInMs: holder === null || ttl < 0 ? null : ttl };
+  return { processor, paused: true, since: pausedAt ?? startedAt ?? null, holder, leaseExpiresInMs: holder === null || ttl < 0 ? null : ttl };
 }

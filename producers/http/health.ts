@@ -1,8 +1,13 @@
 /**
- * GET /healthz (the process answers), GET /readyz (Kafka, the registry, Postgres and Redis answer)
- * and GET /metrics (Prometheus). All three stay open without an API key.
+ * GET /healthz (the process answers), GET /readyz (Kafka, the registry, Postgres and Redis answer;
+ * and which processors are paused while their state is rebuilt, since when, and who holds the
+ * rebuild lease) and GET /metrics (Prometheus). All three stay open without an API key.
+ *
+ * A paused processor does not make the process unready: webhooks and APIs still take events (a
+ * load balancer must keep sending them); `processors` and `paused` say what waits.
  */
 import { Router } from 'express';
+import { pauseStatus, statefulProcessors } from '../../lib/decider/index.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { metricsRegistry } from '../../lib/metrics.ts';
 import type { Runtime } from '../../lib/runtime.ts';
@@ -46,7 +51,9 @@ export function healthRoutes(runtime: Runtime, extraChecks: Readonly<Record<stri
     const results = await Promise.all(names.map((n) => timed(checks[n] as Check, 2000)));
     const detail = Object.fromEntries(names.map((n, i) => [n, results[i]]));
     const ready = results.every((r) => r.ok);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks: detail });
+    const processors = detail.redis?.ok ? await Promise.all(statefulProcessors.map((p) => pauseStatus(runtime, p))).catch(() => []) : [];
+    const paused = processors.filter((p) => p.paused).map((p) => p.processor);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks: detail, processors, paused });
   });
 
   router.get('/metrics', async (_req, res) => {
