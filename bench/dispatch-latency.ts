@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import Stripe from 'stripe';
 import { createTopics, registerSchemas } from '../lib/catalogue.ts';
 import { projectRoot } from '../lib/migrate.ts';
-import { notificationIdFor } from '../processors/dispatch/request.ts';
+import { notificationIdFor } from '../notify/index.ts';
 import { stepEventId } from '../processors/dunning/decide.ts';
 import { customer, event, invoice, subscription } from '../cli/demo/stripe-objects.ts';
 import { benchEnv, freePort, kafkaClasspath, machine, percentile, saveResult, startEventline } from './support.ts';

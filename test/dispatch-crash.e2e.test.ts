@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTopics, registerSchemas } from '../lib/catalogue.ts';
-import { notificationRequest } from '../processors/dispatch/request.ts';
+import { notificationRequest } from '../notify/index.ts';
 import { defaultPreferences } from '../projections/preferences/document.ts';
 import { applyPreferenceChanges } from '../projections/preferences/store.ts';
 import { startApp, type RunningApp } from './support/app.ts';

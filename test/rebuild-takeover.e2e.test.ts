@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { createTopics, registerSchemas } from '../lib/catalogue.ts';
 import { pauseStatus } from '../lib/decider/index.ts';
 import { clearNamespace } from '../lib/redis.ts';
-import { notificationRequest } from '../processors/dispatch/request.ts';
+import { notificationRequest } from '../notify/index.ts';
 import { defaultPreferences } from '../projections/preferences/document.ts';
 import { applyPreferenceChanges } from '../projections/preferences/store.ts';
 import { startApp, type RunningApp } from './support/app.ts';

@@ -9,10 +9,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Router, type Request } from 'express';
 import { EventlineError } from '../lib/errors.ts';
+import { requireScope, type Authenticator, type Principal } from '../lib/http/auth.ts';
+import { bodyBytes, rawBody } from '../lib/http/body.ts';
 import type { Runtime } from '../lib/runtime.ts';
-import { requireScope } from '../producers/http/auth.ts';
-import { bodyBytes, rawBody } from '../producers/http/body.ts';
-import type { ApiKeys, Principal } from '../producers/keys/store.ts';
 import { dashboardData } from './data.ts';
 import { dashboardPage, loginPage } from './page.ts';
 import { COOKIE, SESSION_HOURS, Sessions, cookieValue } from './session.ts';
@@ -31,7 +30,7 @@ const securityHeaders = {
   'Referrer-Policy': 'no-referrer',
 };
 
-export function dashboardRoutes(rt: Runtime, keys: ApiKeys): Router {
+export function dashboardRoutes(rt: Runtime, keys: Authenticator): Router {
   const router = Router();
   const sessions = new Sessions(rt.config.sessionSecret);
   const secure = rt.config.http.publicUrl.startsWith('https://');

@@ -2,7 +2,8 @@
  * eventline keys create --name <name> --scopes <list> | list | revoke <id>
  */
 import type { Command } from 'commander';
-import { ApiKeys, parseScopes, scopes } from '../../producers/keys/store.ts';
+import { scopes } from '../../lib/http/auth.ts';
+import { ApiKeys, parseScopes } from '../../producers/keys/store.ts';
 import { line, table } from '../output.ts';
 import { withRuntime } from '../runtime.ts';
 

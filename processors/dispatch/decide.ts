@@ -18,9 +18,9 @@
  */
 import type { Decision, Output } from '../../lib/decider/index.ts';
 import type { DeliveryEventReceived, NotificationDispatched, NotificationDue, NotificationRequested } from '../../lib/topics.ts';
+import { notificationIdFor, notificationRequest, priorities, type Priority } from '../../notify/index.ts';
 import { allows, isEssential, type Channel, type Preferences } from '../../projections/preferences/document.ts';
 import { DISPATCHER, DIGEST_TEMPLATE, nextSeq, type NotificationState, type DigestState, type OutcomeStatus } from './evolve.ts';
-import { notificationIdFor, notificationRequest, priorities, type Priority } from './request.ts';
 
 /** Channels Eventline can deliver on, in order of preference. */
 export const deliverable: readonly Channel[] = ['email', 'sms'];

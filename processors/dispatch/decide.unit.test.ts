@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { fitSms, smsSize, Templates } from '../../notify/index.ts';
 import { defaultPreferences, type Preferences } from '../../projections/preferences/document.ts';
 import { localParts, nextLocalTime, planDispatch, quietHoursEnd, type PlanContext, type Recipient } from './decide.ts';
-import { fitSms, smsSize, Templates } from './render.ts';
 
 const both: Recipient = { email: 'ana@example.com', phone: '+14155550123', name: 'Ana', locale: null };
 const noon = Date.UTC(2026, 10, 20, 12, 0); // 13:00 in Paris

@@ -13,10 +13,11 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { foldInto, timersOf, type Output, type Timer } from '../../lib/decider/index.ts';
 import type { DeliveryEventReceived, NotificationDispatched, NotificationDue } from '../../lib/topics.ts';
+import { notificationRequest, type Priority } from '../../notify/index.ts';
+import { loadDispatchState, type DispatchReader } from './main.ts';
 import { allows, defaultPreferences, type Preferences } from '../../projections/preferences/document.ts';
-import { decide, eventTimeOf, localParts, type DispatchInput, type DispatchState, type SendCommand } from './decide.ts';
-import { capKind, digestKind, dispatchKinds, emptyNotification, notificationKind, sentOn, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
-import { notificationRequest, type Priority } from './request.ts';
+import { decide, eventTimeOf, type DispatchInput, type SendCommand } from './decide.ts';
+import { capKind, digestKind, dispatchKinds, emptyNotification, notificationKind, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
 
 const T0 = Date.UTC(2026, 10, 16, 12, 0, 0);
 const policy = { retryBackoffMs: [10_000, 30_000], maxAgeMs: 7 * 86_400_000 };
@@ -81,22 +82,18 @@ class Harness {
     return this.run.users.find((u) => u.id === id) as User;
   }
 
-  private view(input: DispatchInput): DispatchState {
-    const id = input.kind === 'requested' ? input.request.notification_id : input.kind === 'due' ? input.due.notification_id : input.kind === 'delivery' ? (input.event.notification_id as string) : input.send.notificationId;
-    const notification = this.get<NotificationState>(notificationKind.name, id, emptyNotification);
-    const userId = notification.request?.user_id ?? (input.kind === 'requested' ? input.request.user_id : input.kind === 'due' ? input.due.user_id : null);
-    const u = userId ? this.user(userId) : null;
-    const today = u ? localParts(eventTimeOf(input), u.prefs.timezone).date : '';
-    const context = u
-      ? { prefs: u.prefs, recipient: { email: u.email, phone: u.phone, name: null, locale: null }, sentToday: sentOn(this.get<CapState | null>(capKind.name, `${u.id}:${today}`, null), id), templateKnown: true }
-      : null;
-    let digest: DispatchState['digest'] = null;
-    if (input.kind === 'due' && input.due.reason.startsWith('digest:')) {
-      const state = this.get<DigestState | null>(digestKind.name, `${input.due.user_id}:${input.due.reason.slice(7)}`, null);
-      if (state) digest = { state, summaries: state.items.map((i) => ({ template: 'receipt', subject: i })) };
-    }
-    return { notification, context, digest };
-  }
+  /** The adapter's own load step, reading this Map. */
+  private readonly reader: DispatchReader = {
+    notification: (id) => Promise.resolve(this.get<NotificationState>(notificationKind.name, id, emptyNotification)),
+    user: (userId) => {
+      const u = this.user(userId);
+      return Promise.resolve({ prefs: u.prefs, recipient: { email: u.email, phone: u.phone, name: null, locale: null } });
+    },
+    cap: (key) => Promise.resolve(this.get<CapState | null>(capKind.name, key, null)),
+    digest: (key) => Promise.resolve(this.get<DigestState | null>(digestKind.name, key, null)),
+    templateKnown: () => true,
+    subject: (template) => template,
+  };
 
   private fold(facts: readonly DispatchFact[]): void {
     this.run.topics.push(...facts);
@@ -120,13 +117,15 @@ class Harness {
   }
 
   /** Decides an input and everything it leads to (provider answers), like the adapter. */
-  process(first: DispatchInput, inputFact: DispatchFact | null): void {
+  async process(first: DispatchInput, inputFact: DispatchFact | null): Promise<void> {
     const queue = [first];
     let facts: DispatchFact[] = inputFact ? [inputFact] : [];
     while (queue.length > 0) {
       const input = queue.shift() as DispatchInput;
       this.run.inputs.push(input);
-      const d = decide(this.view(input), input, eventTimeOf(input), policy);
+      const state = await loadDispatchState(input, this.reader);
+      if (!state) continue;
+      const d = decide(state, input, eventTimeOf(input), policy);
       this.run.events.push(...d.events);
       this.fold([...facts, ...(d.events as readonly DispatchFact[])]);
       facts = [];
@@ -148,7 +147,7 @@ class Harness {
   }
 }
 
-function play(users: readonly User[], commands: readonly Command[], answers: readonly Answer[]): Run {
+async function play(users: readonly User[], commands: readonly Command[], answers: readonly Answer[]): Promise<Run> {
   const h = new Harness(users, answers);
   let now = T0;
   let n = 0;
@@ -157,13 +156,13 @@ function play(users: readonly User[], commands: readonly Command[], answers: rea
       now += c.gapMs;
       const u = users[c.user % users.length] as User;
       const request = notificationRequest({ source: `prop:${n++}`, userId: u.id, template: 'receipt', category: c.category, priority: c.priority, data: { amount_due: 100, currency: 'usd' }, requestedBy: 'test', at: now });
-      h.process({ kind: 'requested', request, loggedAt: now }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationRequested', value: request });
+      await h.process({ kind: 'requested', request, loggedAt: now }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationRequested', value: request });
     } else if (c.kind === 'fire') {
       const timer = h.timers()[0];
       if (!timer) continue;
       const due = timer.output.value as NotificationDue;
       now = Math.max(now, due.occurred_at);
-      h.process({ kind: 'due', due }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationDue', value: due });
+      await h.process({ kind: 'due', due }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationDue', value: due });
     } else {
       const sent = h.run.events.filter((e): e is Output & { value: NotificationDispatched } => e.record === 'NotificationDispatched' && (e.value as NotificationDispatched).status === 'sent');
       const target = sent[c.pick % Math.max(1, sent.length)];
@@ -186,7 +185,7 @@ function play(users: readonly User[], commands: readonly Command[], answers: rea
         url: null,
         raw: '{}',
       };
-      h.process({ kind: 'delivery', event }, null);
+      await h.process({ kind: 'delivery', event }, null);
     }
   }
   return h.run;
@@ -195,10 +194,10 @@ function play(users: readonly User[], commands: readonly Command[], answers: rea
 const sorted = (m: Map<string, unknown>) => Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : 1)));
 
 describe('dispatch decider properties', () => {
-  it('given any history, when its topics are folded in any order, then the rebuilt state equals the live state', () => {
-    fc.assert(
-      fc.property(historyArb, fc.infiniteStream(fc.nat()), ({ users, commands, answers }, seeds) => {
-        const run = play(usersOf(users), commands, answers);
+  it('given any history, when its topics are folded in any order, then the rebuilt state equals the live state', async () => {
+    await fc.assert(
+      fc.asyncProperty(historyArb, fc.infiniteStream(fc.nat()), async ({ users, commands, answers }, seeds) => {
+        const run = await play(usersOf(users), commands, answers);
         const shuffled = [...run.topics];
         for (let i = shuffled.length - 1; i > 0; i--) {
           const j = (seeds.next().value as number) % (i + 1);
@@ -212,21 +211,21 @@ describe('dispatch decider properties', () => {
     );
   });
 
-  it('given the same inputs, provider answers included, when replayed, then every decision is identical, retries and fallbacks included', () => {
-    fc.assert(
-      fc.property(historyArb, ({ users, commands, answers }) => {
-        const first = play(usersOf(users), commands, answers);
-        const again = play(usersOf(users), commands, answers);
+  it('given the same inputs, provider answers included, when replayed, then every decision is identical, retries and fallbacks included', async () => {
+    await fc.assert(
+      fc.asyncProperty(historyArb, async ({ users, commands, answers }) => {
+        const first = await play(usersOf(users), commands, answers);
+        const again = await play(usersOf(users), commands, answers);
         assert.deepEqual(again.events, first.events);
       }),
       { numRuns: 200 },
     );
   });
 
-  it('given any history, then nothing is sent on a channel the preferences exclude or without an address, and every planned fallback is allowed', () => {
-    fc.assert(
-      fc.property(historyArb, ({ users, commands, answers }) => {
-        const run = play(usersOf(users), commands, answers);
+  it('given any history, then nothing is sent on a channel the preferences exclude or without an address, and every planned fallback is allowed', async () => {
+    await fc.assert(
+      fc.asyncProperty(historyArb, async ({ users, commands, answers }) => {
+        const run = await play(usersOf(users), commands, answers);
         for (const e of run.events) {
           if (e.record !== 'NotificationDispatched') continue;
           const o = e.value as NotificationDispatched;
@@ -251,9 +250,9 @@ describe('dispatch decider properties', () => {
     );
   });
 
-  it('given a HIGH billing email to a user with SMS off, when it bounces after a rebuild, then no SMS is asked for', () => {
+  it('given a HIGH billing email to a user with SMS off, when it bounces after a rebuild, then no SMS is asked for', async () => {
     const [u] = usersOf([{ sms: false, email: true, phone: true, digest: false, cap: null }]);
-    const run = play([u as User], [{ kind: 'request', user: 0, priority: 'HIGH', category: 'billing', gapMs: 0 }], ['ok']);
+    const run = await play([u as User], [{ kind: 'request', user: 0, priority: 'HIGH', category: 'billing', gapMs: 0 }], ['ok']);
     const sent = run.events.map((e) => e.value as NotificationDispatched);
     assert.deepEqual(sent.map((o) => [o.status, o.channel, o.fallback]), [['sent', 'email', []]]);
     const rebuilt = new Map<string, unknown>();

@@ -5,6 +5,7 @@ import type { Incoming } from '../../lib/kafka/index.ts';
 import { StateGuard } from '../../lib/decider/index.ts';
 import { runProcessor } from '../../lib/processor.ts';
 import type { NotificationRequested } from '../../lib/topics.ts';
+import { notificationRequest, type Priority } from '../../notify/index.ts';
 import { defaultPreferences, type Preferences } from '../../projections/preferences/document.ts';
 import { applyPreferenceChanges, readPreferences } from '../../projections/preferences/store.ts';
 import { startApp, type RunningApp } from '../../test/support/app.ts';
@@ -13,7 +14,6 @@ import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.
 import { FakeSendGrid, FakeTwilio } from '../../test/support/fake-providers.ts';
 import { providerEnv, twilioAccountSid, twilioSignature, publicUrl } from '../../test/support/providers.ts';
 import { dispatchProcessor } from './main.ts';
-import { notificationRequest, type Priority } from './request.ts';
 
 describe('dispatch processor against the real stack and local provider APIs', () => {
   let t: TestEnv;

@@ -12,8 +12,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from '../../lib/redis.ts';
+import { type SendEvidence } from '../../notify/index.ts';
 import type { Channel } from '../../projections/preferences/document.ts';
-import { type SendEvidence } from './evidence.ts';
 import { ProviderError, type EmailMessage, type Providers, type SendResult, type SmsMessage } from './providers.ts';
 
 const TTL = 60 * 86_400;

@@ -13,18 +13,14 @@ import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { Scheduler } from '../../lib/scheduler.ts';
 import type { TopicName } from '../../lib/topics.ts';
-import { changePreferences } from '../../producers/preferences/change.ts';
-import { TwilioMessageIndex } from '../../producers/twilio/message-index.ts';
-import { unsubscribeUrl } from '../../producers/unsubscribe/token.ts';
-import { isEssential, resubscribe, unsubscribe } from '../../projections/preferences/document.ts';
+import { changePreferences, fitSms, SendEvidence, Templates, TwilioMessageIndex, unsubscribeUrl } from '../../notify/index.ts';
+import { isEssential, resubscribe, unsubscribe, type Preferences } from '../../projections/preferences/document.ts';
 import { readPreferences } from '../../projections/preferences/store.ts';
 import { CustomerDirectory } from '../customers/directory.ts';
 import { decide, eventTimeOf, localParts, needsContext, type DispatchContext, type DispatchInput, type DispatchState, type Recipient, type SendCommand } from './decide.ts';
 import { RateLimiter, Sender } from './effects.ts';
-import { SendEvidence } from './evidence.ts';
 import { capKind, digestKind, dispatchKinds, emptyNotification, notificationKind, sentOn, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
 import { providersFor, type EmailMessage, type Providers, type SmsMessage } from './providers.ts';
-import { fitSms, Templates } from './render.ts';
 
 const MAX_SMS_SEGMENTS = 3;
 type Topic = 'notify.dispatch-requests.v1' | 'notify.delivery-events.v1';
@@ -47,6 +43,55 @@ export function dispatchFolds(maxAgeMs: number): readonly FoldedTopic[] {
 
 export function dispatchFact(record: { topic: TopicName; record: string; value: unknown }): DispatchFact | null {
   return record.topic === 'notify.dispatch-requests.v1' || record.topic === 'notify.dispatches.v1' ? ({ topic: record.topic, record: record.record, value: record.value } as DispatchFact) : null;
+}
+
+/** What a dispatch decision reads: the state (the fold), the user as known now, the templates. */
+export interface DispatchReader {
+  notification(id: string): Promise<NotificationState>;
+  user(userId: string): Promise<{ prefs: Preferences; recipient: Recipient }>;
+  cap(key: string): Promise<CapState | null>;
+  digest(key: string): Promise<DigestState | null>;
+  templateKnown(template: string): boolean;
+  subject(template: string, data: Record<string, unknown>, recipient: Recipient, prefs: Preferences): string;
+}
+
+function notificationIdOf(input: DispatchInput): string | null {
+  switch (input.kind) {
+    case 'requested':
+      return input.request.notification_id;
+    case 'due':
+      return input.due.notification_id;
+    case 'delivery':
+      return input.event.notification_id;
+    default:
+      return input.send.notificationId;
+  }
+}
+
+/** The adapter's "load" step: what decide() reads for this input (null: not about a notification). */
+export async function loadDispatchState(input: DispatchInput, read: DispatchReader): Promise<DispatchState | null> {
+  const id = notificationIdOf(input);
+  if (!id) return null;
+  const notification = await read.notification(id);
+  const userId = notification.request?.user_id ?? (input.kind === 'requested' ? input.request.user_id : input.kind === 'due' ? input.due.user_id : null);
+  let context: DispatchContext | null = null;
+  if (userId && needsContext(input, notification)) {
+    const { prefs, recipient } = await read.user(userId);
+    const today = localParts(eventTimeOf(input), prefs.timezone).date;
+    const template = notification.request?.template ?? (input.kind === 'requested' ? input.request.template : '');
+    context = { prefs, recipient, sentToday: sentOn(await read.cap(`${userId}:${today}`), id), templateKnown: read.templateKnown(template) };
+  }
+  let digest: DispatchState['digest'] = null;
+  if (input.kind === 'due' && input.due.reason.startsWith('digest:')) {
+    const state = await read.digest(`${input.due.user_id}:${input.due.reason.slice('digest:'.length)}`);
+    if (state && !state.flushed && state.items.length > 0) {
+      const { recipient, prefs } = await read.user(input.due.user_id);
+      const items = (await Promise.all(state.items.map((i) => read.notification(i)))).flatMap((n) => (n.request ? [n.request] : []));
+      const summaries = items.sort((a, b) => a.notification_id.localeCompare(b.notification_id)).map((r) => ({ template: r.template, subject: read.subject(r.template, JSON.parse(r.data) as Record<string, unknown>, recipient, prefs) }));
+      digest = { state, summaries };
+    }
+  }
+  return { notification, context, digest };
 }
 
 export function dispatchProcessor(rt: Runtime, options: { providers?: Providers } = {}): DispatchParts {
@@ -81,51 +126,15 @@ export function dispatchProcessor(rt: Runtime, options: { providers?: Providers 
   }
 
   const notificationOf = async (id: string): Promise<NotificationState> => (await store.get<NotificationState>({ kind: notificationKind.name, key: id })) ?? emptyNotification;
-
-  function notificationIdOf(input: DispatchInput): string | null {
-    switch (input.kind) {
-      case 'requested':
-        return input.request.notification_id;
-      case 'due':
-        return input.due.notification_id;
-      case 'delivery':
-        return input.event.notification_id;
-      default:
-        return input.send.notificationId;
-    }
-  }
-
-  async function load(input: DispatchInput): Promise<DispatchState | null> {
-    const id = notificationIdOf(input);
-    if (!id) return null;
-    const notification = await notificationOf(id);
-    const userId = notification.request?.user_id ?? (input.kind === 'requested' ? input.request.user_id : input.kind === 'due' ? input.due.user_id : null);
-    let context: DispatchContext | null = null;
-    if (userId && needsContext(input, notification)) {
-      const { prefs, recipient } = await recipientOf(userId);
-      const today = localParts(eventTimeOf(input), prefs.timezone).date;
-      const cap = await store.get<CapState>({ kind: capKind.name, key: `${userId}:${today}` });
-      const template = notification.request?.template ?? (input.kind === 'requested' ? input.request.template : '');
-      context = { prefs, recipient, sentToday: sentOn(cap, id), templateKnown: templates.has(template) };
-    }
-    let digest: DispatchState['digest'] = null;
-    if (input.kind === 'due' && input.due.reason.startsWith('digest:')) {
-      const state = await store.get<DigestState>({ kind: digestKind.name, key: `${input.due.user_id}:${input.due.reason.slice('digest:'.length)}` });
-      if (state && !state.flushed && state.items.length > 0) {
-        const { recipient, prefs } = await recipientOf(input.due.user_id);
-        const items = await Promise.all(state.items.map((i) => notificationOf(i)));
-        const summaries = items
-          .filter((n) => n.request !== null)
-          .sort((a, b) => a.request!.notification_id.localeCompare(b.request!.notification_id))
-          .map((n) => ({
-            template: n.request!.template,
-            subject: templates.render(n.request!.template, recipient.locale, JSON.parse(n.request!.data) as Record<string, unknown>, { timezone: prefs.timezone, unsubscribeUrl: null }).subject,
-          }));
-        digest = { state, summaries };
-      }
-    }
-    return { notification, context, digest };
-  }
+  const reader: DispatchReader = {
+    notification: notificationOf,
+    user: recipientOf,
+    cap: (key) => store.get<CapState>({ kind: capKind.name, key }),
+    digest: (key) => store.get<DigestState>({ kind: digestKind.name, key }),
+    templateKnown: (template) => templates.has(template),
+    subject: (template, data, recipient, prefs) => templates.render(template, recipient.locale, data, { timezone: prefs.timezone, unsubscribeUrl: null }).subject,
+  };
+  const load = (input: DispatchInput) => loadDispatchState(input, reader);
 
   /** Renders and sends; the provider's answer, as the next input. */
   async function send(cmd: SendCommand): Promise<DispatchInput> {

@@ -4,8 +4,8 @@
  * the case after them, and its timers, are the fold of those decisions (evolve.ts). Time is the
  * input's event time (a Stripe event's created, a timer's due time).
  */
-import { notificationRequest, type Priority } from '../dispatch/request.ts';
 import type { DunningStepDecided, NotificationRequested } from '../../lib/topics.ts';
+import { notificationRequest, type Priority } from '../../notify/index.ts';
 
 const DAY = 86_400_000;
 

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { nothing, type Decision, type Output } from '../../lib/decider/index.ts';
 import { readCharge } from '../../lib/stripe/index.ts';
 import type { CardFlagged, FraudScored } from '../../lib/topics.ts';
-import { notificationRequest } from '../dispatch/request.ts';
+import { notificationRequest } from '../../notify/index.ts';
 import type { CustomerRisk } from './evolve.ts';
 
 // The maintained list of disposable email domains (a JSON array shipped by the package).

@@ -3,9 +3,9 @@
  * the schema registered for its type; 202 after Kafka's ack; idempotent on event_id.
  */
 import { Router } from 'express';
+import { principalOf, requireScope } from '../../lib/http/auth.ts';
+import { bodyBytes, parseJson, rawBody, requireContentType } from '../../lib/http/body.ts';
 import type { Runtime } from '../../lib/runtime.ts';
-import { principalOf, requireScope } from '../http/auth.ts';
-import { bodyBytes, parseJson, rawBody, requireContentType } from '../http/body.ts';
 import type { ApiKeys } from '../keys/store.ts';
 import type { DomainPublisher } from './publisher.ts';
 

@@ -1,8 +1,13 @@
 /**
- * Every HTTP route of Eventline, assembled for one runtime: health, OpenAPI, webhooks, the /v1 API.
+ * Every HTTP route of Eventline, assembled for one runtime: health, OpenAPI, webhooks, the /v1 API
+ * and the analyst dashboard. The HTTP composition root: it builds the shared parts (the key store,
+ * provider evidence, the Twilio message index) and hands them to each router; web/ is mounted
+ * here and knows the key store only as lib/http's Authenticator.
  */
 import type express from 'express';
 import type { Runtime } from '../../lib/runtime.ts';
+import { SendEvidence, TwilioMessageIndex } from '../../notify/index.ts';
+import { dashboardRoutes } from '../../web/routes.ts';
 import { DomainPublisher } from '../domain/publisher.ts';
 import { domainEventRoutes } from '../domain/route.ts';
 import { ApiKeys } from '../keys/store.ts';
@@ -11,11 +16,8 @@ import { preferenceRoutes } from '../preferences/route.ts';
 import { loadSendgridPublicKey } from '../sendgrid/verify.ts';
 import { sendgridWebhookRoutes } from '../sendgrid/route.ts';
 import { STRIPE_SEEN_PREFIX, stripeWebhookRoutes } from '../stripe/route.ts';
-import { TwilioMessageIndex } from '../twilio/message-index.ts';
 import { twilioWebhookRoutes } from '../twilio/route.ts';
 import { unsubscribeRoutes } from '../unsubscribe/route.ts';
-import { dashboardRoutes } from '../../web/routes.ts';
-import { SendEvidence } from '../../processors/dispatch/evidence.ts';
 import { createApp } from './app.ts';
 import { healthRoutes } from './health.ts';
 import { openapiRoutes } from './openapi.ts';

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { hasScope } from '../../lib/http/auth.ts';
 import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
-import { ApiKeys, hasScope } from './store.ts';
+import { ApiKeys } from './store.ts';
 
 describe('API keys and the analyst role in a real Postgres', () => {
   let t: TestEnv;

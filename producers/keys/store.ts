@@ -6,9 +6,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../../lib/db.ts';
 import { EventlineError } from '../../lib/errors.ts';
-
-export const scopes = ['publish', 'preferences', 'read', 'admin'] as const;
-export type Scope = (typeof scopes)[number];
+import { scopes, type Authenticator, type Principal, type Scope } from '../../lib/http/auth.ts';
 
 export interface ApiKeyInfo {
   readonly id: string;
@@ -17,11 +15,6 @@ export interface ApiKeyInfo {
   readonly createdAt: Date | null;
   readonly revokedAt: Date | null;
   readonly lastUsedAt: Date | null;
-}
-
-export interface Principal {
-  readonly keyId: string;
-  readonly scopes: readonly Scope[];
 }
 
 const KEY_FORMAT = /^evl_([a-f0-9]{12})_([A-Za-z0-9_-]{43})$/;
@@ -39,10 +32,6 @@ export function parseScopes(text: string): Scope[] {
   return [...new Set(list)] as Scope[];
 }
 
-export function hasScope(principal: Principal, scope: Scope): boolean {
-  return principal.scopes.includes('admin') || principal.scopes.includes(scope);
-}
-
 interface CachedKey {
   readonly hash: Buffer;
   readonly scopes: readonly Scope[];
@@ -50,7 +39,7 @@ interface CachedKey {
   readonly fetchedAt: number;
 }
 
-export class ApiKeys {
+export class ApiKeys implements Authenticator {
   private readonly db: Db;
   private readonly envKeys: Map<string, Principal>;
   private readonly cache = new Map<string, CachedKey | null>();

@@ -8,12 +8,11 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
 import { EventlineError } from '../../lib/errors.ts';
+import { principalOf, requireScope } from '../../lib/http/auth.ts';
+import { bodyBytes, parseJson, rawBody, requireContentType } from '../../lib/http/body.ts';
 import { activeVersion } from '../../lib/projection-versions.ts';
 import type { Runtime } from '../../lib/runtime.ts';
-import { Templates } from '../../processors/dispatch/render.ts';
-import { notificationRequest, priorities } from '../../processors/dispatch/request.ts';
-import { principalOf, requireScope } from '../http/auth.ts';
-import { bodyBytes, parseJson, rawBody, requireContentType } from '../http/body.ts';
+import { notificationRequest, priorities, Templates } from '../../notify/index.ts';
 import type { ApiKeys } from '../keys/store.ts';
 import { USER_ID } from '../preferences/route.ts';
 

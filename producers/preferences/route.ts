@@ -5,13 +5,13 @@
  */
 import { Router, type Request } from 'express';
 import { EventlineError } from '../../lib/errors.ts';
+import { principalOf, requireScope } from '../../lib/http/auth.ts';
+import { bodyBytes, parseJson, rawBody, requireContentType } from '../../lib/http/body.ts';
 import type { Runtime } from '../../lib/runtime.ts';
+import { changePreferences } from '../../notify/index.ts';
 import { essentialViolations, preferencesInput, toPreferences } from '../../projections/preferences/document.ts';
 import { readPreferences } from '../../projections/preferences/store.ts';
-import { principalOf, requireScope } from '../http/auth.ts';
-import { bodyBytes, parseJson, rawBody, requireContentType } from '../http/body.ts';
 import type { ApiKeys } from '../keys/store.ts';
-import { changePreferences } from './change.ts';
 
 export const USER_ID = /^[A-Za-z0-9_.:@+-]{1,128}$/;
 

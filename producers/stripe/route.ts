@@ -9,7 +9,7 @@ import { EventlineError } from '../../lib/errors.ts';
 import type { Kafka } from '../../lib/kafka/index.ts';
 import type { Logger } from '../../lib/log.ts';
 import { metrics } from '../../lib/metrics.ts';
-import { bodyBytes, rawBody } from '../http/body.ts';
+import { bodyBytes, rawBody } from '../../lib/http/body.ts';
 import type { RecentlySeen } from '../http/recently-seen.ts';
 import { parseStripeEvent, toStripeEventReceived } from './to-event.ts';
 

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
+import { TwilioMessageIndex } from '../../notify/index.ts';
 import { startApp, type RunningApp } from '../../test/support/app.ts';
 import { collect, recordCount } from '../../test/support/consume.ts';
 import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
 import { providerEnv, publicUrl, twilioAccountSid, twilioSignature } from '../../test/support/providers.ts';
-import { TwilioMessageIndex } from './message-index.ts';
 
 function callback(sid: string, status: string, extra: Record<string, string> = {}): Record<string, string> {
   return { AccountSid: twilioAccountSid, ApiVersion: '2010-04-01', From: '+14155550100', To: '+14155550123', MessageSid: sid, SmsSid: sid, MessageStatus: status, SmsStatus: status, ...extra };

@@ -9,10 +9,9 @@ import { EventlineError } from '../../lib/errors.ts';
 import type { Kafka } from '../../lib/kafka/index.ts';
 import type { Logger } from '../../lib/log.ts';
 import { metrics } from '../../lib/metrics.ts';
-import { bodyBytes, rawBody, requireContentType } from '../http/body.ts';
-import type { SendEvidence } from '../../processors/dispatch/evidence.ts';
+import { bodyBytes, rawBody, requireContentType } from '../../lib/http/body.ts';
+import type { SendEvidence, TwilioMessageIndex } from '../../notify/index.ts';
 import type { RecentlySeen } from '../http/recently-seen.ts';
-import type { TwilioMessageIndex } from './message-index.ts';
 import { toDeliveryEvent } from './to-event.ts';
 
 export interface TwilioWebhookDeps {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
+import { signUnsubscribeToken } from '../../notify/index.ts';
 import { readPreferences } from '../../projections/preferences/store.ts';
 import { startApp, type RunningApp } from '../../test/support/app.ts';
 import { collect, recordCount } from '../../test/support/consume.ts';
 import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
 import { providerEnv, unsubscribeSecret } from '../../test/support/providers.ts';
-import { signUnsubscribeToken } from './token.ts';
 
 describe('unsubscribe links against the real stack', () => {
   let t: TestEnv;

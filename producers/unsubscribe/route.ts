@@ -6,12 +6,11 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { EventlineError } from '../../lib/errors.ts';
+import { bodyBytes, rawBody } from '../../lib/http/body.ts';
 import type { Runtime } from '../../lib/runtime.ts';
+import { changePreferences, verifyUnsubscribeToken, type UnsubscribeClaims } from '../../notify/index.ts';
 import { isEssential, unsubscribe } from '../../projections/preferences/document.ts';
-import { bodyBytes, rawBody } from '../http/body.ts';
-import { changePreferences } from '../preferences/change.ts';
 import { confirmPage, donePage, errorPage } from './page.ts';
-import { verifyUnsubscribeToken, type UnsubscribeClaims } from './token.ts';
 
 function wantsHtml(req: Request): boolean {
   return req.accepts(['json', 'html']) === 'html';

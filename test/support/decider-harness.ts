@@ -3,6 +3,8 @@
  * decide from the folded state, fold the input and its events, record the topics. The fold is the
  * real one (lib/decider foldInto over the processor's entity kinds).
  */
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { foldInto, timersOf, type AnyEntityKind, type Output, type Timer } from '../../lib/decider/index.ts';
 
 export class MemoryState<F> {
@@ -51,4 +53,23 @@ export function rebuiltShuffled<F>(kinds: readonly AnyEntityKind<F>[], topics: r
 
 export function sortedStates(states: ReadonlyMap<string, unknown>): Record<string, unknown> {
   return Object.fromEntries([...states].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/** Property: for any history, the state folded from its topics in a shuffled order equals the live state. */
+export function rebuildEqualsLive<C, F>(history: fc.Arbitrary<C>, kinds: readonly AnyEntityKind<F>[], live: (c: C) => Promise<MemoryState<F>>): fc.IAsyncPropertyWithHooks<[C, fc.Stream<number>]> {
+  return fc.asyncProperty(history, fc.infiniteStream(fc.nat()), async (c, seeds) => {
+    const m = await live(c);
+    assert.deepEqual(rebuiltShuffled(kinds, m.topics, seeds), sortedStates(m.states));
+  });
+}
+
+/** Property: the same inputs played twice on fresh state decide the same events; `more` checks the first run further. */
+export function replayIsIdentical<C, I, F>(history: fc.Arbitrary<C>, inputsOf: (c: C) => I, play: (inputs: I) => Promise<MemoryState<F>>, more: (first: MemoryState<F>, inputs: I) => Promise<void> | void = () => undefined): fc.IAsyncPropertyWithHooks<[C]> {
+  return fc.asyncProperty(history, async (c) => {
+    const inputs = inputsOf(c);
+    const first = await play(inputs);
+    const again = await play(inputs);
+    assert.deepEqual(again.events, first.events);
+    await more(first, inputs);
+  });
 }

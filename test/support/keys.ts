@@ -1,5 +1,6 @@
 /** API keys for tests, created through the real key store. */
-import { ApiKeys, type Scope } from '../../producers/keys/store.ts';
+import type { Scope } from '../../lib/http/auth.ts';
+import { ApiKeys } from '../../producers/keys/store.ts';
 import type { TestEnv } from './env.ts';
 
 export async function createKey(t: TestEnv, scopes: readonly Scope[], name = 'test'): Promise<string> {

@@ -5,7 +5,7 @@
  * replays). A send whose outcome was lost in a crash is resent only when no evidence arrived within
  * the reconcile window.
  */
-import type { Redis } from '../../lib/redis.ts';
+import type { Redis } from '../lib/redis.ts';
 
 const TTL_SECONDS = 60 * 86_400;
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { signUnsubscribeToken, unsubscribeUrl, verifyUnsubscribeToken } from './token.ts';
+import { signUnsubscribeToken, unsubscribeUrl, verifyUnsubscribeToken } from './unsubscribe-token.ts';
 
 const secret = 'a-secret-for-tests';
 const now = Date.UTC(2026, 0, 1);

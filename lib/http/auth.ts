@@ -1,10 +1,30 @@
 /**
  * Bearer API-key authentication for /v1 routes: 401 without a valid key, 403 when the key lacks the
  * route's scope. The principal is kept on `res.locals.principal` (its key id is the audit "actor").
+ *
+ * The routes see keys only through `Authenticator`; the key store (producers/keys/store.ts)
+ * implements it and the HTTP composition root (producers/http/routes.ts) hands it to every router.
  */
 import type { RequestHandler, Response } from 'express';
-import { EventlineError } from '../../lib/errors.ts';
-import { hasScope, type ApiKeys, type Principal, type Scope } from '../keys/store.ts';
+import { EventlineError } from '../errors.ts';
+
+export const scopes = ['publish', 'preferences', 'read', 'admin'] as const;
+export type Scope = (typeof scopes)[number];
+
+export interface Principal {
+  readonly keyId: string;
+  readonly scopes: readonly Scope[];
+}
+
+/** Who a presented key, or the key id behind a dashboard session, stands for; null when unknown or revoked. */
+export interface Authenticator {
+  authenticate(presented: string): Promise<Principal | null>;
+  principalById(keyId: string): Promise<Principal | null>;
+}
+
+export function hasScope(principal: Principal, scope: Scope): boolean {
+  return principal.scopes.includes('admin') || principal.scopes.includes(scope);
+}
 
 export function principalOf(res: Response): Principal {
   const p = res.locals.principal as Principal | undefined;
@@ -13,7 +33,7 @@ export function principalOf(res: Response): Principal {
 }
 
 /** Reads the key from `Authorization: Bearer <key>` (or from a resolver such as a session cookie). */
-export function requireScope(keys: ApiKeys, scope: Scope, fallback?: (req: Parameters<RequestHandler>[0]) => Promise<Principal | null>): RequestHandler {
+export function requireScope(keys: Authenticator, scope: Scope, fallback?: (req: Parameters<RequestHandler>[0]) => Promise<Principal | null>): RequestHandler {
   return async (req, res, next) => {
     const header = req.get('authorization') ?? '';
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);

@@ -7,11 +7,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import type { DbClient } from '../../lib/db.ts';
-import type { Runtime } from '../../lib/runtime.ts';
-import type { PreferencesChanged } from '../../lib/topics.ts';
-import { plainPreferences, type Preferences } from '../../projections/preferences/document.ts';
-import { applyPreferenceChanges, readPreferences } from '../../projections/preferences/store.ts';
+import type { DbClient } from '../lib/db.ts';
+import type { Runtime } from '../lib/runtime.ts';
+import type { PreferencesChanged } from '../lib/topics.ts';
+import { plainPreferences, type Preferences } from '../projections/preferences/document.ts';
+import { applyPreferenceChanges, readPreferences } from '../projections/preferences/store.ts';
 
 export interface PreferenceChange {
   readonly userId: string;

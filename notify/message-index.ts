@@ -3,7 +3,7 @@
  * query parameter still finds its notification. A cache: the delivery projection also joins on
  * the SID recorded in notify.dispatches.v1, so a Redis flush loses nothing.
  */
-import type { Redis } from '../../lib/redis.ts';
+import type { Redis } from '../lib/redis.ts';
 
 const TTL_SECONDS = 30 * 86_400;
 

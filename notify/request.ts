@@ -4,7 +4,7 @@
  * so the same cause always yields the same notification — and it is sent once.
  */
 import { createHash } from 'node:crypto';
-import type { NotificationRequested } from '../../lib/topics.ts';
+import type { NotificationRequested } from '../lib/topics.ts';
 
 export const priorities = ['CRITICAL', 'HIGH', 'NORMAL', 'LOW'] as const;
 export type Priority = (typeof priorities)[number];

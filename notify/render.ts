@@ -1,8 +1,8 @@
 /**
- * Notification templates: processors/dispatch/templates/<locale>/<template>.hbs, each with
- * `--- subject`, `--- text`, `--- html` and `--- sms` sections, rendered with Handlebars (HTML
- * escaped in the html part only). Locales fall back exact → language → en-US. Pure apart from
- * loading the files once.
+ * Notification templates: notify/templates/<locale>/<template>.hbs, each with `--- subject`,
+ * `--- text`, `--- html` and `--- sms` sections, rendered with Handlebars (HTML escaped in the
+ * html part only). Locales fall back exact → language → en-US. Pure apart from loading the files
+ * once. The API checks template names with it; the dispatch processor renders the messages.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -3,7 +3,7 @@
  * JSON parsed from those bytes with a clear 400, and content-type checks with a clear 415.
  */
 import express, { type Request, type RequestHandler } from 'express';
-import { EventlineError } from '../../lib/errors.ts';
+import { EventlineError } from '../errors.ts';
 
 /** Keeps the body as a Buffer (any content type), up to `limit` bytes (else 413). */
 export function rawBody(limit: number): RequestHandler {

@@ -1,0 +1,25 @@
+/**
+ * What the producers (the notification, preference, unsubscribe and provider webhook routes) and
+ * the processors (dispatch, dunning, fraud) share about notifications. Both import it; it imports
+ * only lib/ and the preference read model (projections/preferences).
+ *
+ * - request.ts: building a NotificationRequested with ids derived from its source.
+ * - render.ts: the Handlebars templates in templates/<locale>/ and SMS segment counting.
+ * - evidence.ts: provider callbacks recorded as evidence that a message was sent.
+ * - message-index.ts: Twilio message SID → notification id.
+ * - unsubscribe-token.ts: signed unsubscribe links.
+ * - preference-change.ts: the one way to change a user's preferences.
+ */
+export { notificationIdFor, notificationRequest, priorities, type Priority } from './request.ts';
+export { DEFAULT_LOCALE, Templates, fitSms, formatDate, formatMoney, smsSize, type Rendered, type SmsSize } from './render.ts';
+export { SendEvidence } from './evidence.ts';
+export { TwilioMessageIndex } from './message-index.ts';
+export {
+  TOKEN_DAYS,
+  signUnsubscribeToken,
+  unsubscribeUrl,
+  verifyUnsubscribeToken,
+  type TokenCheck,
+  type UnsubscribeClaims,
+} from './unsubscribe-token.ts';
+export { changePreferences, type ChangeResult, type PreferenceChange } from './preference-change.ts';
