@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import avro from 'avsc';
 import { checkSchemas, createTopics, registerSchemas } from './catalogue.ts';
 import { isEventlineError } from './errors.ts';
-import { recordSchemas, topicNames, topicSpecs, type RecordName, type TopicName } from './topics.ts';
+import { metrics } from './metrics.ts';
+import { recordSchemas, recordVocabularies, topicNames, topicSpecs, type RecordName, type TopicName } from './topics.ts';
 import { collect, plain } from '../test/support/consume.ts';
 import { createTestEnv, eventually, type TestEnv } from '../test/support/env.ts';
 import { sampleRecords } from '../test/fixtures/records.ts';
@@ -122,6 +123,41 @@ describe('Kafka backbone against the real broker and schema registry', () => {
     const byId = new Map(received.map((r) => [r.value.event_id, plain(r.value) as Record<string, unknown>]));
     assert.deepEqual(byId.get('evt_newer'), { ...base, event_id: 'evt_newer' }, 'the unknown field is dropped');
     assert.deepEqual(byId.get('evt_older'), { ...base, event_id: 'evt_older', source: 'webhook' }, 'the missing field gets its default');
+  });
+
+  it('given subjects registered before the closed vocabularies were declared, then the schemas declaring them are BACKWARD compatible and replace them', async () => {
+    type Field = { name: string; 'eventline.symbols'?: unknown; 'eventline.default'?: unknown };
+    const marked = (Object.keys(recordVocabularies) as RecordName[]).filter((r) => Object.keys(recordVocabularies[r]).length > 0);
+    assert.ok(marked.length >= 8, marked.join(', '));
+    for (const record of marked) {
+      const current = recordSchemas[record].schema as unknown as { fields: Field[] };
+      const before = { ...current, fields: current.fields.map(({ 'eventline.symbols': _symbols, 'eventline.default': _default, ...f }) => f) };
+      assert.notDeepEqual(before, current);
+      const subject = `${t.namespace}.vocabulary-probe-${recordSchemas[record].fullName}`;
+      await t.rt.kafka.registry.register(subject, before);
+      assert.deepEqual(await t.rt.kafka.registry.check(subject, current), { subject, status: 'compatible', messages: [] }, record);
+      const { id } = await t.rt.kafka.registry.register(subject, current);
+      assert.equal(await t.rt.kafka.registry.idOf(subject, current), id, `${record}: a producer finds the registered schema`);
+    }
+  });
+
+  it('given a record from a newer producer with a symbol this version does not know, when consumed, then it is delivered (not dead-lettered) with the default symbol, and counted', async () => {
+    const subject = `${t.namespace}.notify.dispatches.v1-eventline.notify.NotificationDispatched`;
+    const current = recordSchemas.NotificationDispatched.schema as unknown as { fields: { name: string; 'eventline.symbols'?: readonly string[] }[] };
+    const newer = { ...current, fields: current.fields.map((f) => (f.name === 'status' ? { ...f, 'eventline.symbols': [...(f['eventline.symbols'] ?? []), 'escalated'] } : f)) };
+    const newerId = (await t.rt.kafka.registry.register(subject, newer)).id;
+    const base = sampleRecords['notify.dispatches.v1'][0]!.value;
+    const counted = async () =>
+      (await metrics.unknownSymbols.get()).values.find((v) => v.labels.topic === 'notify.dispatches.v1' && v.labels.field === 'status')?.value ?? 0;
+    const before = await counted();
+    const appender = await t.rt.kafka.appender();
+    await appender.appendRaw('notify.dispatches.v1', [
+      { key: base.notification_id, value: frame(newerId, avro.Type.forSchema(newer as avro.Schema).toBuffer({ ...base, event_id: 'ntf_newer:escalated', status: 'escalated' })) },
+    ]);
+    const received = await collect(t.rt.kafka, ['notify.dispatches.v1'], (r) => r.some((x) => x.value.event_id === 'ntf_newer:escalated'), { group: 'test.vocabulary' });
+    const got = received.find((x) => x.value.event_id === 'ntf_newer:escalated');
+    assert.deepEqual(plain(got?.value), { ...base, event_id: 'ntf_newer:escalated', status: 'unknown' });
+    assert.equal(await counted(), before + 1);
   });
 
   it('given a value that is not Avro, when consumed, then it goes to dlq.<group>.v1 byte for byte and the next record still arrives', async () => {

@@ -77,6 +77,12 @@ export const metrics = {
     labelNames: ['processor'] as const,
     registers: [metricsRegistry],
   }),
+  unknownSymbols: new client.Counter({
+    name: 'eventline_unknown_symbols_total',
+    help: "Closed-vocabulary values this version does not know (a newer producer's), read as the field's default symbol; by logical topic, record and field.",
+    labelNames: ['topic', 'record', 'field'] as const,
+    registers: [metricsRegistry],
+  }),
   skipped: new client.Counter({
     name: 'eventline_skipped_records_total',
     help: 'Records skipped by a consumer (record types this version does not know).',

@@ -6,11 +6,17 @@
  * resolves it into our reader schema for the same record name (Avro schema resolution), so an
  * older or newer writer yields a value of exactly the shape this code declares: decoded values
  * are validated by resolution, never cast.
+ *
+ * Closed vocabularies (string fields with "eventline.symbols", docs/adr/0010) are checked here, as
+ * Avro would check an enum: encoding refuses a value outside the symbols; decoding reads a value
+ * outside them (a newer producer's) as the field's "eventline.default" and counts it
+ * (eventline_unknown_symbols_total) — the record itself is delivered as usual.
  */
 import avro from 'avsc';
 import { EventlineError, errorMessage } from './errors.ts';
+import { metrics } from './metrics.ts';
 import type { Registry } from './registry.ts';
-import { recordSchemas, recordsOfTopic, type AnyTopicName, type Envelope, type Names, type RecordName } from './topics.ts';
+import { recordSchemas, recordsOfTopic, recordVocabularies, type AnyTopicName, type Envelope, type Names, type RecordName, type Vocabulary } from './topics.ts';
 
 const MAGIC = 0;
 
@@ -38,9 +44,38 @@ export function readerType(record: RecordName): ReaderType {
   return type;
 }
 
+const vocabularyFields: Readonly<Record<RecordName, Readonly<Record<string, Vocabulary>>>> = recordVocabularies;
+
+/** Closed-vocabulary fields of a value holding a string outside their symbols, as "field: message" lines. */
+function vocabularyErrors(record: RecordName, value: unknown): string[] {
+  if (value === null || typeof value !== 'object') return [];
+  const errors: string[] = [];
+  for (const [field, vocabulary] of Object.entries(vocabularyFields[record])) {
+    const v: unknown = (value as Record<string, unknown>)[field];
+    if (typeof v === 'string' && !vocabulary.symbols.includes(v)) errors.push(`${field}: expected one of ${vocabulary.symbols.join(', ')}, got ${JSON.stringify(v).slice(0, 80)}`);
+  }
+  return errors;
+}
+
+/**
+ * Replaces, in a freshly decoded value, every closed-vocabulary string outside its symbols with the
+ * vocabulary's default. Returns the fields replaced.
+ */
+function adoptDefaults(record: RecordName, value: Record<string, unknown>): string[] {
+  const replaced: string[] = [];
+  for (const [field, vocabulary] of Object.entries(vocabularyFields[record])) {
+    const v = value[field];
+    if (typeof v === 'string' && !vocabulary.symbols.includes(v)) {
+      value[field] = vocabulary.default;
+      replaced.push(field);
+    }
+  }
+  return replaced;
+}
+
 /** Validation errors of a value against one of our records, as "path: message" lines. Empty when valid. */
 export function validateRecord(record: RecordName, value: unknown): string[] {
-  const errors: string[] = [];
+  const errors: string[] = vocabularyErrors(record, value);
   readerType(record).isValid(value, {
     errorHook: (path: string[], v: unknown, type: avro.Type) => {
       const where = path.length > 0 ? path.join('.') : '(record)';
@@ -76,6 +111,18 @@ function describeType(type: avro.Type): string {
   return name;
 }
 
+/** The Avro body of a value of one of our records. Throws encode_failed naming every invalid field. */
+function encodeBody(record: RecordName, value: unknown): Buffer {
+  let cause: unknown;
+  try {
+    if (vocabularyErrors(record, value).length === 0) return readerType(record).toBuffer(value);
+  } catch (err) {
+    cause = err;
+  }
+  const problems = validateRecord(record, value);
+  throw new EventlineError('encode_failed', `invalid ${record}: ${problems.join('; ') || errorMessage(cause)}`, { cause, detail: problems });
+}
+
 export interface DecodedValue<T extends AnyTopicName> {
   readonly envelope: Envelope<T>;
   readonly schemaId: number;
@@ -106,14 +153,7 @@ export class Serde {
     if (!recordsOfTopic(topic).includes(record)) {
       throw new EventlineError('encode_failed', `topic ${topic} does not carry ${record}`);
     }
-    const type = readerType(record);
-    let body: Buffer;
-    try {
-      body = type.toBuffer(envelope.value);
-    } catch (err) {
-      const problems = validateRecord(record, envelope.value);
-      throw new EventlineError('encode_failed', `invalid ${record}: ${problems.join('; ') || errorMessage(err)}`, { cause: err, detail: problems });
-    }
+    const body = encodeBody(record, envelope.value);
     const id = await this.idFor(topic, record);
     const header = Buffer.allocUnsafe(5);
     header.writeUInt8(MAGIC, 0);
@@ -136,15 +176,16 @@ export class Serde {
     if (!recordsOfTopic(topic).includes(writer.record)) {
       throw new EventlineError('decode_failed', `topic ${topic} does not carry ${writer.record}`, { detail: { reason: 'wrong_topic' } });
     }
-    let value: unknown;
+    let value: Record<string, unknown>;
     try {
-      value = readerType(writer.record).fromBuffer(buffer.subarray(5), writer.resolver);
+      value = readerType(writer.record).fromBuffer(buffer.subarray(5), writer.resolver) as Record<string, unknown>;
     } catch (err) {
       throw new EventlineError('decode_failed', `cannot decode ${writer.record} with schema ${schemaId}: ${errorMessage(err)}`, {
         cause: err,
         detail: { reason: 'body' },
       });
     }
+    for (const field of adoptDefaults(writer.record, value)) metrics.unknownSymbols.inc({ topic, record: writer.record, field });
     return { envelope: { record: writer.record, value } as Envelope<T>, schemaId };
   }
 

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import avro from 'avsc';
 import { isEventlineError } from './errors.ts';
+import { metrics } from './metrics.ts';
 import type { Registry } from './registry.ts';
 import { Serde, validateRecord } from './serde.ts';
-import { Names, type FraudScored } from './topics.ts';
+import { Names, recordSchemas, type FraudScored, type NotificationDispatched } from './topics.ts';
 import { sampleRecords } from '../test/fixtures/records.ts';
 
 // encode() validates before it asks the registry; a registry that must not be called proves it.
@@ -51,5 +53,71 @@ describe('serde validation', () => {
         (err: unknown) => isEventlineError(err, 'decode_failed') && (err.detail as { reason: string }).reason === 'framing',
       );
     }
+  });
+});
+
+describe('serde closed vocabularies', () => {
+  const sample = sampleRecords['notify.dispatches.v1'][0]!.value;
+  type Field = { name: string; 'eventline.symbols'?: string[] };
+  type Schema = { fields: Field[] };
+
+  /** The schema a producer wrote with: ours, changed by `change`. */
+  function writerSchema(change: (fields: Field[]) => Field[]): Schema {
+    const schema = structuredClone(recordSchemas.NotificationDispatched.schema) as unknown as Schema;
+    return { ...schema, fields: change(schema.fields) };
+  }
+
+  /** A Serde whose registry holds one writer schema, and a value framed with it. */
+  function written(schema: Schema, value: Record<string, unknown>): { serde: Serde; bytes: Buffer } {
+    const id = 41;
+    const registry = { schemaById: (got: number) => (got === id ? Promise.resolve(schema) : Promise.reject(new Error(`no schema ${got}`))) } as unknown as Registry;
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(id, 1);
+    return { serde: new Serde(registry, new Names(null)), bytes: Buffer.concat([header, avro.Type.forSchema(schema as unknown as avro.Schema).toBuffer(value)]) };
+  }
+
+  async function counted(field: string): Promise<number> {
+    const { values } = await metrics.unknownSymbols.get();
+    return values.find((v) => v.labels.topic === 'notify.dispatches.v1' && v.labels.record === 'NotificationDispatched' && v.labels.field === field)?.value ?? 0;
+  }
+
+  it('given a value outside its field\'s symbols, then validation names the field and the symbols', () => {
+    const errors = validateRecord('NotificationDispatched', { ...sample, status: 'escalated' });
+    assert.deepEqual(errors, ['status: expected one of sent, deferred, batched, suppressed, retrying, reconciling, failed, unknown, got "escalated"']);
+  });
+
+  it('given a value outside its field\'s symbols, when encoding, then encode_failed names the field and nothing reaches the registry', async () => {
+    const serde = new Serde(unreachableRegistry, new Names(null));
+    const value = { ...sample, priority: 'URGENT' as NotificationDispatched['priority'] };
+    await assert.rejects(
+      () => serde.encode('notify.dispatches.v1', { record: 'NotificationDispatched', value }),
+      (err: unknown) => isEventlineError(err, 'encode_failed') && /priority: expected one of CRITICAL, HIGH, NORMAL, LOW, got "URGENT"/.test(err.message) && (err.detail as string[]).length === 1,
+    );
+  });
+
+  it('given a record from a newer producer with symbols this version does not know, when decoding, then each reads as its field\'s default and is counted', async () => {
+    const newer = writerSchema((fields) =>
+      fields.map((f) => (f.name === 'status' || f.name === 'priority' ? { ...f, 'eventline.symbols': [...(f['eventline.symbols'] ?? []), f.name === 'status' ? 'escalated' : 'URGENT'] } : f)),
+    );
+    const { serde, bytes } = written(newer, { ...sample, status: 'escalated', priority: 'URGENT' });
+    const before = { status: await counted('status'), priority: await counted('priority') };
+
+    const { envelope } = await serde.decode('notify.dispatches.v1', bytes);
+
+    assert.equal(envelope.record, 'NotificationDispatched');
+    assert.deepEqual({ ...envelope.value }, { ...sample, status: 'unknown', priority: 'NORMAL' });
+    assert.deepEqual({ status: await counted('status'), priority: await counted('priority') }, { status: before.status + 1, priority: before.priority + 1 });
+  });
+
+  it('given a record written before the vocabularies were declared, when decoding, then its symbols are kept and nothing is counted', async () => {
+    const older = writerSchema((fields) => fields.map(({ 'eventline.symbols': _symbols, 'eventline.default': _default, ...f }: Field & { 'eventline.default'?: string }) => f));
+    assert.ok(!JSON.stringify(older).includes('eventline.symbols'));
+    const { serde, bytes } = written(older, { ...sample, status: 'reconciling', priority: 'LOW' });
+    const before = { status: await counted('status'), priority: await counted('priority') };
+
+    const { envelope } = await serde.decode('notify.dispatches.v1', bytes);
+
+    assert.deepEqual({ ...envelope.value }, { ...sample, status: 'reconciling', priority: 'LOW' });
+    assert.deepEqual({ status: await counted('status'), priority: await counted('priority') }, before);
   });
 });

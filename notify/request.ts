@@ -4,10 +4,10 @@
  * so the same cause always yields the same notification — and it is sent once.
  */
 import { createHash } from 'node:crypto';
-import type { NotificationRequested } from '../lib/topics.ts';
+import { vocabularies, type NotificationPriority, type NotificationRequested } from '../lib/topics.ts';
 
-export const priorities = ['CRITICAL', 'HIGH', 'NORMAL', 'LOW'] as const;
-export type Priority = (typeof priorities)[number];
+export const priorities = vocabularies.NotificationPriority.symbols;
+export type Priority = NotificationPriority;
 
 export function notificationIdFor(source: string): string {
   return `ntf_${createHash('sha256').update(source).digest('base64url').replace(/[-_]/g, '').slice(0, 22)}`;

@@ -10,7 +10,12 @@
  * - unions are ["null", T] only, with a null default;
  * - every named type's short name is unique across all topics (it is the TypeScript name);
  * - no string default that looks like JSON ("{}", "[]"): Apicurio's content-type detection then
- *   fails to see an Avro schema and refuses to register it (docs/adr/0002).
+ *   fails to see an Avro schema and refuses to register it (docs/adr/0002);
+ * - a closed vocabulary (docs/adr/0010) is a string field of a top-level record carrying
+ *   "eventline.symbols" (the values, each a valid Avro enum symbol) and "eventline.default" (one of
+ *   them: what a reader makes of a value it does not know); it is typed as a string-literal union
+ *   named in `vocabularyNames` below, and fields sharing a name share their symbols and default.
+ *   Add symbols, never remove or rename one: records already written keep theirs.
  */
 import { readFileSync, readdirSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -38,6 +43,36 @@ interface AvroField {
   type: AvroSchema;
   doc?: string;
   default?: unknown;
+  'eventline.symbols'?: unknown;
+  'eventline.default'?: unknown;
+}
+
+/**
+ * The TypeScript name of each closed vocabulary, by `<Record>.<field>`. A name is the type of its
+ * fields; two fields share one only when their symbols and defaults are the same.
+ */
+const vocabularyNames: Readonly<Record<string, string>> = {
+  'DunningStepDecided.step': 'DunningStep',
+  'DunningStepDecided.action': 'DunningAction',
+  'DunningStepDecided.case_status': 'DunningCaseStatus',
+  'DunningStepDue.step': 'DunningDueStep',
+  'DeliveryEventReceived.channel': 'DeliveryChannel',
+  'DeliveryEventReceived.kind': 'DeliveryKind',
+  'NotificationRequested.priority': 'NotificationPriority',
+  'NotificationDispatched.priority': 'NotificationPriority',
+  'NotificationDispatched.status': 'DispatchStatus',
+  'PreferencesChanged.change': 'PreferenceChangeKind',
+  'PreferencesChanged.source': 'PreferenceChangeSource',
+  'CardFlagged.reason': 'CardFlagReason',
+  'FraudScored.action': 'FraudScoreAction',
+};
+
+interface Vocabulary {
+  name: string;
+  symbols: string[];
+  default: string;
+  /** `<Record>.<field>` of every field typed by it. */
+  fields: string[];
 }
 type AvroSchema =
   | string
@@ -48,10 +83,19 @@ type AvroSchema =
   | { type: 'map'; values: AvroSchema }
   | { type: string; logicalType?: string };
 
+interface LoadedRecord {
+  name: string;
+  fullName: string;
+  schema: AvroSchema;
+  doc: string;
+  /** Closed-vocabulary fields: field name → vocabulary. */
+  vocabularies: Map<string, Vocabulary>;
+}
+
 interface LoadedTopic {
   folder: string;
   spec: TopicSpec;
-  records: { name: string; fullName: string; schema: AvroSchema; doc: string }[];
+  records: LoadedRecord[];
 }
 
 function fail(message: string): never {
@@ -59,12 +103,61 @@ function fail(message: string): never {
   process.exit(1);
 }
 
+const vocabularyByName = new Map<string, Vocabulary>();
+const AVRO_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function hasVocabulary(f: AvroField): boolean {
+  return 'eventline.symbols' in f || 'eventline.default' in f;
+}
+
+/** The vocabulary of a marked field, checked and shared by name with the other fields of that name. */
+function vocabularyOf(record: string, f: AvroField, where: string): Vocabulary {
+  const symbols = f['eventline.symbols'];
+  const fallback = f['eventline.default'];
+  if (f.type !== 'string') fail(`${where}.${f.name}: "eventline.symbols" marks a string field, not ${JSON.stringify(f.type)}`);
+  if (!Array.isArray(symbols) || symbols.length === 0 || !symbols.every((x): x is string => typeof x === 'string' && AVRO_NAME.test(x))) {
+    fail(`${where}.${f.name}: "eventline.symbols" must be a non-empty array of Avro enum symbols ([A-Za-z_][A-Za-z0-9_]*)`);
+  }
+  const duplicate = symbols.find((x, i) => symbols.indexOf(x) !== i);
+  if (duplicate !== undefined) fail(`${where}.${f.name}: symbol ${duplicate} is listed twice`);
+  if (typeof fallback !== 'string' || !symbols.includes(fallback)) fail(`${where}.${f.name}: "eventline.default" must be one of its symbols`);
+  if (f.default !== undefined && !symbols.includes(f.default as string)) fail(`${where}.${f.name}: the Avro default ${JSON.stringify(f.default)} is not one of its symbols`);
+  const field = `${record}.${f.name}`;
+  const name = vocabularyNames[field];
+  if (!name) fail(`${where}.${f.name}: name its vocabulary type in schemas/generate.ts (vocabularyNames['${field}'])`);
+  const known = vocabularyByName.get(name);
+  if (known) {
+    if (known.default !== fallback || known.symbols.join(',') !== symbols.join(',')) {
+      fail(`${where}.${f.name}: ${name} is ${known.symbols.join(', ')} (default ${known.default}) for ${known.fields.join(', ')}; give this field the same symbols and default, or its own name`);
+    }
+    known.fields.push(field);
+    return known;
+  }
+  const created: Vocabulary = { name, symbols, default: fallback, fields: [field] };
+  vocabularyByName.set(name, created);
+  return created;
+}
+
+/** Marks on fields of nested records: not supported (serde checks top-level fields only). */
+function refuseNestedVocabularies(schema: AvroSchema, where: string): void {
+  if (typeof schema === 'string') return;
+  if (Array.isArray(schema)) {
+    for (const branch of schema) refuseNestedVocabularies(branch, where);
+  } else if (schema.type === 'record') {
+    for (const f of (schema as { fields: AvroField[] }).fields) {
+      if (hasVocabulary(f)) fail(`${where}.${f.name}: a closed vocabulary must be a field of a top-level record`);
+      refuseNestedVocabularies(f.type, `${where}.${f.name}`);
+    }
+  } else if (schema.type === 'array') refuseNestedVocabularies((schema as { items: AvroSchema }).items, where);
+  else if (schema.type === 'map') refuseNestedVocabularies((schema as { values: AvroSchema }).values, where);
+}
+
 function loadTopics(): LoadedTopic[] {
   const folders = readdirSync(schemasDir, { withFileTypes: true })
     .filter((d) => d.isDirectory())
     .map((d) => d.name)
     .sort();
-  return folders.map((folder) => {
+  const topics = folders.map((folder) => {
     const specFile = join(schemasDir, folder, 'topic.json');
     if (!existsSync(specFile)) fail(`${folder}/topic.json is missing`);
     const spec = JSON.parse(readFileSync(specFile, 'utf8')) as TopicSpec;
@@ -89,10 +182,18 @@ function loadTopics(): LoadedTopic[] {
         fail(`${folder}/${file}: a record must start with event_id (string), occurred_at and received_at (timestamp-millis)`);
       }
       const fullName = schema.namespace ? `${schema.namespace}.${schema.name}` : schema.name;
-      return { name: schema.name, fullName, schema, doc: schema.doc ?? '' };
+      const marked = new Map<string, Vocabulary>();
+      for (const f of schema.fields) {
+        if (hasVocabulary(f)) marked.set(f.name, vocabularyOf(schema.name, f, `${folder}/${file}`));
+        refuseNestedVocabularies(f.type, `${folder}/${file}.${f.name}`);
+      }
+      return { name: schema.name, fullName, schema, doc: schema.doc ?? '', vocabularies: marked };
     });
     return { folder, spec, records };
   });
+  const unused = Object.keys(vocabularyNames).filter((field) => ![...vocabularyByName.values()].some((v) => v.fields.includes(field)));
+  if (unused.length > 0) fail(`vocabularyNames lists ${unused.join(', ')}, but no such field carries "eventline.symbols"`);
+  return topics;
 }
 
 /** Emits TypeScript interfaces for every named type reachable from the top-level records. */
@@ -101,8 +202,9 @@ class TypeEmitter {
   private readonly owner = new Map<string, string>();
   readonly blocks: string[] = [];
 
-  emitRecord(schema: AvroSchema, namespace: string | undefined, where: string): string {
-    return this.tsType(schema, namespace, where);
+  /** A top-level record; its closed-vocabulary fields are typed by their vocabulary's name. */
+  emitRecord(schema: AvroSchema, where: string, vocabularies: ReadonlyMap<string, Vocabulary>): string {
+    return this.tsType(schema, undefined, where, vocabularies);
   }
 
   private named(name: string, namespace: string | undefined): { short: string; full: string } {
@@ -110,7 +212,7 @@ class TypeEmitter {
     return { short: full.slice(full.lastIndexOf('.') + 1), full };
   }
 
-  private tsType(schema: AvroSchema, namespace: string | undefined, where: string): string {
+  private tsType(schema: AvroSchema, namespace: string | undefined, where: string, vocabularies?: ReadonlyMap<string, Vocabulary>): string {
     if (typeof schema === 'string') {
       switch (schema) {
         case 'null':
@@ -153,7 +255,8 @@ class TypeEmitter {
             fail(`${where}.${f.name}: a string default that looks like JSON stops the registry from recognising the schema as Avro`);
           }
           const doc = f.doc ? `  /** ${f.doc.replace(/\*\//g, '* /')} */\n` : '';
-          return `${doc}  readonly ${f.name}: ${this.tsType(f.type, ns, `${where}.${f.name}`)};`;
+          const type = vocabularies?.get(f.name)?.name ?? this.tsType(f.type, ns, `${where}.${f.name}`);
+          return `${doc}  readonly ${f.name}: ${type};`;
         });
         const doc = rec.doc ? `/** ${rec.doc.replace(/\*\//g, '* /')} */\n` : '';
         this.blocks.push(`${doc}export interface ${short} {\n${lines.join('\n')}\n}`);
@@ -178,7 +281,7 @@ class TypeEmitter {
 
 function generateEvents(topics: LoadedTopic[]): string {
   const emitter = new TypeEmitter();
-  for (const t of topics) for (const r of t.records) emitter.emitRecord(r.schema, undefined, `${t.folder}/${r.name}`);
+  for (const t of topics) for (const r of t.records) emitter.emitRecord(r.schema, `${t.folder}/${r.name}`, r.vocabularies);
 
   const fixed = topics.filter((t) => !t.spec.pattern);
   const dlq = topics.find((t) => t.spec.pattern);
@@ -188,6 +291,11 @@ function generateEvents(topics: LoadedTopic[]): string {
   out.push('// Change a schema, then run `npm run gen`; CI fails when this file is stale.');
   out.push('/* eslint-disable */');
   out.push('');
+  for (const v of vocabularyByName.values()) {
+    out.push(`/** Closed vocabulary of ${v.fields.join(', ')}; a value this version does not know reads as ${JSON.stringify(v.default)}. */`);
+    out.push(`export type ${v.name} = ${v.symbols.map((x) => JSON.stringify(x)).join(' | ')};`);
+    out.push('');
+  }
   out.push(emitter.blocks.join('\n\n'));
   out.push('');
   out.push('/** Record types carried by each topic (logical names, before EVENTLINE_NAMESPACE). */');
@@ -225,6 +333,27 @@ function generateEvents(topics: LoadedTopic[]): string {
   out.push('');
   out.push('export type RecordName = keyof typeof recordSchemas;');
   out.push('');
+  out.push('export interface Vocabulary {');
+  out.push('  readonly symbols: readonly string[];');
+  out.push('  /** What a reader makes of a value not in `symbols` (written by a newer producer). */');
+  out.push('  readonly default: string;');
+  out.push('}');
+  out.push('');
+  out.push('/** Every closed vocabulary ("eventline.symbols" and "eventline.default" in schemas/), by type name. */');
+  out.push('export const vocabularies = {');
+  for (const v of vocabularyByName.values()) out.push(`  ${v.name}: ${JSON.stringify({ symbols: v.symbols, default: v.default })},`);
+  out.push('} as const satisfies Readonly<Record<string, Vocabulary>>;');
+  out.push('');
+  out.push('/** The closed-vocabulary fields of every record: record → field → vocabulary. */');
+  out.push('export const recordVocabularies = {');
+  for (const t of topics) {
+    for (const r of t.records) {
+      const fields = [...r.vocabularies].map(([field, v]) => `${field}: vocabularies.${v.name}`);
+      out.push(`  ${r.name}: ${fields.length === 0 ? '{}' : `{ ${fields.join(', ')} }`},`);
+    }
+  }
+  out.push('} as const satisfies Readonly<Record<RecordName, Readonly<Record<string, Vocabulary>>>>;');
+  out.push('');
   return out.join('\n');
 }
 
@@ -237,6 +366,10 @@ function generateCatalogue(topics: LoadedTopic[]): string {
     'Confluent wire format; subjects follow TopicRecordNameStrategy (`<topic>-<record full name>`). With',
     '`EVENTLINE_NAMESPACE=ns` every topic name below is prefixed with `ns.`.',
     '',
+    'A string field listing symbols is a closed vocabulary (`eventline.symbols` and `eventline.default` in',
+    'its schema, docs/adr/0010): Eventline writes only those symbols, and reads a value it does not know',
+    '(from a newer producer) as the default shown, counting it in `eventline_unknown_symbols_total`.',
+    '',
     '| topic | key | partitions | records |',
     '|---|---|---|---|',
     ...topics.map((t) => `| \`${t.spec.name}\` | ${t.spec.key} | ${t.spec.pattern ? 'on first use: ' : ''}${t.spec.partitions} | ${t.records.map((r) => `\`${r.fullName}\``).join(', ')} |`),
@@ -247,7 +380,11 @@ function generateCatalogue(topics: LoadedTopic[]): string {
     for (const r of t.records) {
       lines.push(`### \`${r.fullName}\``, '', r.doc, '', '| field | type | doc |', '|---|---|---|');
       const rec = r.schema as { fields: AvroField[] };
-      for (const f of rec.fields) lines.push(`| \`${f.name}\` | ${describe(f.type)} | ${(f.doc ?? '').replace(/\|/g, '\\|')} |`);
+      for (const f of rec.fields) {
+        const v = r.vocabularies.get(f.name);
+        const type = v ? `string: ${v.symbols.map((x) => `\`${x}\``).join(', ')}; else \`${v.default}\`` : describe(f.type);
+        lines.push(`| \`${f.name}\` | ${type} | ${(f.doc ?? '').replace(/\|/g, '\\|')} |`);
+      }
       lines.push('');
     }
   }

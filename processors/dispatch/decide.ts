@@ -18,7 +18,7 @@
  */
 import type { Decision, Output } from '../../lib/decider/index.ts';
 import type { DeliveryEventReceived, NotificationDispatched, NotificationDue, NotificationRequested } from '../../lib/topics.ts';
-import { notificationIdFor, notificationRequest, priorities, type Priority } from '../../notify/index.ts';
+import { notificationIdFor, notificationRequest, type Priority } from '../../notify/index.ts';
 import { allows, isEssential, type Channel, type Preferences } from '../../projections/preferences/document.ts';
 import { DISPATCHER, DIGEST_TEMPLATE, nextSeq, type NotificationState, type DigestState, type OutcomeStatus } from './evolve.ts';
 
@@ -208,8 +208,6 @@ export function eventTimeOf(input: DispatchInput): number {
   }
 }
 
-export const isPriority = (p: string): p is Priority => (priorities as readonly string[]).includes(p);
-
 function outcome(s: NotificationState, status: OutcomeStatus, at: number, extra: Partial<NotificationDispatched> = {}): Output {
   const r = s.request as NotificationRequested;
   const channel = extra.channel ?? null;
@@ -248,7 +246,7 @@ const one = (event: Output, effects: readonly DispatchEffect[] = []): Dec => ({ 
 /** Plans a request (new, or whose quiet hours just ended) and turns the plan into events and sends. */
 function plan(s: NotificationState, ctx: DispatchContext, now: number): Dec {
   const r = s.request as NotificationRequested;
-  const priority = isPriority(r.priority) ? r.priority : 'NORMAL';
+  const priority = r.priority;
   const p = planDispatch({ priority, category: r.category, channel: r.channel }, { prefs: ctx.prefs, recipient: ctx.recipient, sentToday: ctx.sentToday, now });
   switch (p.kind) {
     case 'suppress':
@@ -322,7 +320,7 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
       const channel = d.channel as Channel | null;
       const progress = channel ? s.channels[channel] : undefined;
       if (!channel || !progress) return none;
-      const capDate = state.context && isPriority(s.request.priority) && s.request.priority !== 'CRITICAL' && !isEssential(s.request.category) ? localParts(s.request.occurred_at, state.context.prefs.timezone).date : null;
+      const capDate = state.context && s.request.priority !== 'CRITICAL' && !isEssential(s.request.category) ? localParts(s.request.occurred_at, state.context.prefs.timezone).date : null;
       const send = (reason: string | null): Dec => ({ events: [], effects: [{ kind: 'send', notificationId: s.request!.notification_id, channel, attempt: d.attempt, reason, fallback: s.fallback, capDate, at: now }] });
       if (d.reason === 'retry' && progress.status === 'retrying' && progress.attempt === d.attempt - 1) return send(`retry ${d.attempt}`);
       if (d.reason === 'reconcile' && progress.status === 'reconciling' && progress.attempt === d.attempt) return send(null);

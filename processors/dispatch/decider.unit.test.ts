@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { foldInto, timersOf, type Output, type Timer } from '../../lib/decider/index.ts';
-import type { DeliveryEventReceived, NotificationDispatched, NotificationDue } from '../../lib/topics.ts';
+import type { DeliveryChannel, DeliveryEventReceived, NotificationDispatched, NotificationDue } from '../../lib/topics.ts';
 import { notificationRequest, type Priority } from '../../notify/index.ts';
 import { loadDispatchState, type DispatchReader } from './main.ts';
 import { allows, defaultPreferences, type Preferences } from '../../projections/preferences/document.ts';
@@ -173,7 +173,7 @@ async function play(users: readonly User[], commands: readonly Command[], answer
         occurred_at: o.occurred_at + 1000,
         received_at: o.occurred_at + 1000,
         provider: 'fake',
-        channel: o.channel as string,
+        channel: o.channel as DeliveryChannel,
         kind: o.channel === 'email' ? 'bounced' : 'undelivered',
         provider_event: 'bounce',
         notification_id: o.notification_id,

@@ -11,7 +11,7 @@
  * unions — so reading the topics one after the other during a rebuild gives the live state.
  */
 import { entityKind, type Fact, type Output, type Timer } from '../../lib/decider/index.ts';
-import type { NotificationDispatched, NotificationDue, NotificationRequested } from '../../lib/topics.ts';
+import type { DispatchStatus, NotificationDispatched, NotificationDue, NotificationRequested } from '../../lib/topics.ts';
 import type { Channel } from '../../projections/preferences/document.ts';
 
 export type DispatchFact = Fact<'notify.dispatch-requests.v1' | 'notify.dispatches.v1'>;
@@ -19,10 +19,10 @@ export type DispatchFact = Fact<'notify.dispatch-requests.v1' | 'notify.dispatch
 export const channels = ['email', 'sms', 'push', 'in_app'] as const satisfies readonly Channel[];
 const isChannel = (c: string | null): c is Channel => c !== null && (channels as readonly string[]).includes(c);
 
-export type OutcomeStatus = 'sent' | 'deferred' | 'batched' | 'suppressed' | 'retrying' | 'reconciling' | 'failed';
+/** The statuses this version decides; `unknown` is what decoding makes of a newer version's status. */
+export type OutcomeStatus = Exclude<DispatchStatus, 'unknown'>;
 export type NotificationStatus = 'none' | 'requested' | OutcomeStatus;
-const outcomeStatuses: readonly string[] = ['sent', 'deferred', 'batched', 'suppressed', 'retrying', 'reconciling', 'failed'];
-export const isOutcomeStatus = (s: string): s is OutcomeStatus => outcomeStatuses.includes(s);
+export const isOutcomeStatus = (s: DispatchStatus): s is OutcomeStatus => s !== 'unknown';
 
 /** The order of decisions: seq first (records from before seq existed carry 0), then time and id. */
 export type Order = readonly [seq: number, at: number, eventId: string];

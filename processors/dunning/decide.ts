@@ -4,7 +4,7 @@
  * the case after them, and its timers, are the fold of those decisions (evolve.ts). Time is the
  * input's event time (a Stripe event's created, a timer's due time).
  */
-import type { DunningStepDecided, NotificationRequested } from '../../lib/topics.ts';
+import type { DunningAction, DunningStep, DunningStepDecided, NotificationRequested } from '../../lib/topics.ts';
 import { notificationRequest, type Priority } from '../../notify/index.ts';
 
 const DAY = 86_400_000;
@@ -91,7 +91,7 @@ export function churnRisk(input: Extract<DunningInput, { kind: 'payment_failed' 
 
 export const RETENTION_ALERT_ABOVE = 0.7;
 
-function decided(c: DunningCase, step: string, action: string, dueAt: number, at: number, sourceEventId: string, status: CaseStatus): DunningStepDecided {
+function decided(c: DunningCase, step: DunningStep, action: DunningAction, dueAt: number, at: number, sourceEventId: string, status: CaseStatus): DunningStepDecided {
   return {
     event_id: stepEventId(c.caseId, step),
     occurred_at: at,
@@ -113,7 +113,7 @@ function decided(c: DunningCase, step: string, action: string, dueAt: number, at
   };
 }
 
-function close(c: DunningCase, status: CaseStatus, step: string, at: number, eventId: string): DunningDecision {
+function close(c: DunningCase, status: CaseStatus, step: DunningStep, at: number, eventId: string): DunningDecision {
   return { decided: [decided({ ...c, status }, step, 'close', at, at, eventId, status)], requests: [] };
 }
 

@@ -5,9 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { EventlineError } from '../../lib/errors.ts';
-import type { DeliveryEventReceived } from '../../lib/topics.ts';
+import type { DeliveryEventReceived, DeliveryKind } from '../../lib/topics.ts';
 
-const kinds: Readonly<Record<string, string>> = {
+const kinds: Readonly<Record<string, DeliveryKind>> = {
   processed: 'processed',
   deferred: 'deferred',
   delivered: 'delivered',

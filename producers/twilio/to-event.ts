@@ -4,9 +4,10 @@
  * order; consumers rank statuses rather than trusting arrival.
  */
 import { EventlineError } from '../../lib/errors.ts';
-import type { DeliveryEventReceived } from '../../lib/topics.ts';
+import type { DeliveryEventReceived, DeliveryKind } from '../../lib/topics.ts';
 
-const statuses = new Set(['accepted', 'scheduled', 'queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'read', 'canceled', 'receiving', 'received']);
+const statuses = ['accepted', 'scheduled', 'queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'read', 'canceled', 'receiving', 'received'] as const satisfies readonly DeliveryKind[];
+const isStatus = (s: string): s is (typeof statuses)[number] => (statuses as readonly string[]).includes(s);
 
 export function parseTwilioCallback(params: Readonly<Record<string, string>>): { messageSid: string; status: string } {
   const messageSid = params.MessageSid ?? params.SmsSid;
@@ -34,7 +35,7 @@ export function toDeliveryEvent(
       channel: 'sms',
       notification_id: notificationId,
       provider_message_id: messageSid,
-      kind: statuses.has(status) ? status : 'unknown',
+      kind: isStatus(status) ? status : 'unknown',
       provider_event: status,
       recipient: params.To ?? null,
       reason: params.ErrorMessage ?? null,

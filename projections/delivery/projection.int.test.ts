@@ -5,7 +5,7 @@ import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
 import type { Incoming, Outgoing } from '../../lib/kafka/index.ts';
 import { projectionLag, runVersionedProjection } from '../../lib/projection.ts';
 import { activeVersion, checkpointName } from '../../lib/projection-versions.ts';
-import type { DeliveryEventReceived, NotificationDispatched, NotificationRequested } from '../../lib/topics.ts';
+import type { DeliveryEventReceived, DeliveryKind, DispatchStatus, NotificationDispatched, NotificationRequested } from '../../lib/topics.ts';
 import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.ts';
 import { deliveryProjection } from './main.ts';
 import { applyNotificationRecords, type DeliveryTopic } from './store.ts';
@@ -16,7 +16,7 @@ const min = 60_000;
 function requested(id: string, template: string, category: string, at: number): NotificationRequested {
   return { event_id: `req:${id}`, occurred_at: at, received_at: at, notification_id: id, user_id: `user_${id}`, template, category, priority: 'NORMAL', channel: null, data: '{}', idempotency_key: null, requested_by: 'test', source_event_id: null };
 }
-function dispatched(id: string, status: string, at: number, extra: Partial<NotificationDispatched> = {}): NotificationDispatched {
+function dispatched(id: string, status: DispatchStatus, at: number, extra: Partial<NotificationDispatched> = {}): NotificationDispatched {
   return {
     event_id: `${id}:${status}:${extra.channel ?? 'email'}:${extra.attempt ?? 1}`,
     occurred_at: at,
@@ -44,7 +44,7 @@ function dispatched(id: string, status: string, at: number, extra: Partial<Notif
     ...extra,
   };
 }
-function delivery(eventId: string, kind: string, at: number, extra: Partial<DeliveryEventReceived> = {}): DeliveryEventReceived {
+function delivery(eventId: string, kind: DeliveryKind, at: number, extra: Partial<DeliveryEventReceived> = {}): DeliveryEventReceived {
   return {
     event_id: eventId,
     occurred_at: at,

@@ -3,7 +3,7 @@
  * that keeps a notification's status at the furthest point it reached, whatever order callbacks
  * arrive in.
  */
-import type { DeliveryEventReceived, NotificationDispatched, NotificationRequested } from '../../lib/topics.ts';
+import type { DeliveryEventReceived, DeliveryKind, NotificationDispatched, NotificationRequested } from '../../lib/topics.ts';
 
 /** The statuses a notification can be in, by how far it got. Never regressed by a lower one. */
 export const statusRank = {
@@ -22,7 +22,7 @@ export const statusRank = {
 export type Status = keyof typeof statusRank;
 
 /** Provider kinds (DeliveryEventReceived.kind) → notification status; absent: timeline only. */
-const kindStatus: Readonly<Record<string, Status>> = {
+const kindStatus: Readonly<Partial<Record<DeliveryKind, Status>>> = {
   processed: 'sent',
   deferred: 'sent',
   accepted: 'sent',
@@ -43,7 +43,7 @@ const kindStatus: Readonly<Record<string, Status>> = {
 
 export type MessageFact = 'sent_at' | 'delivered_at' | 'opened_at' | 'clicked_at' | 'bounced_at' | 'failed_at' | 'unsubscribed_at';
 
-const kindFact: Readonly<Record<string, MessageFact>> = {
+const kindFact: Readonly<Partial<Record<DeliveryKind, MessageFact>>> = {
   delivered: 'delivered_at',
   opened: 'opened_at',
   read: 'opened_at',
