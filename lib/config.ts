@@ -3,6 +3,7 @@
  * This is the only module that reads `process.env`; everything else receives a `Config`.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { EventlineError } from './errors.ts';
 
@@ -28,6 +29,49 @@ const url = (fallback: string, protocols: string[]) =>
       }
     }, `must be a URL with protocol ${protocols.join(' or ')}`);
 
+/** A listen address: an IPv4 or IPv6 literal, or a host name (no port, no scheme). */
+const listenHost = z
+  .string()
+  .trim()
+  .optional()
+  .transform((h) => (h ? h : '127.0.0.1'))
+  .refine(
+    (h) => isIP(h.replace(/^\[(.*)\]$/, '$1')) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(h),
+    'must be an IP address or a host name to listen on, e.g. 127.0.0.1 (local only) or 0.0.0.0 (every interface, behind a proxy)',
+  )
+  .transform((h) => h.replace(/^\[(.*)\]$/, '$1'));
+
+/**
+ * A full-access key from the environment must be as hard to guess as one `eventline keys create`
+ * makes: an `evl_<id>_<secret>` key, or at least 32 random bytes written as base64, base64url or
+ * hex (43+ characters). A short or patterned value ("changeme", "test-key") is refused at boot.
+ * The message never repeats a key.
+ */
+const API_KEY_FORMAT = /^(?:evl_[a-f0-9]{12}_[A-Za-z0-9_-]{43}|[A-Za-z0-9+/_-]{43,}={0,2})$/;
+const API_KEY_MIN_DISTINCT = 10;
+
+export function apiKeyProblem(key: string): string | null {
+  if (!API_KEY_FORMAT.test(key)) return `is not an evl_<id>_<secret> key nor 43+ base64/base64url/hex characters (${key.length} characters)`;
+  if (new Set(key).size < API_KEY_MIN_DISTINCT) return `has fewer than ${API_KEY_MIN_DISTINCT} distinct characters: it is not random`;
+  return null;
+}
+
+const apiKeyList = z
+  .string()
+  .default('')
+  .transform((s) => s.split(',').map((k) => k.trim()).filter((k) => k !== ''))
+  .superRefine((keys, ctx) => {
+    keys.forEach((key, i) => {
+      const problem = apiKeyProblem(key);
+      if (problem) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `key ${i + 1} of ${keys.length} ${problem}; use a key from \`eventline keys create\`, or 32 random bytes such as \`openssl rand -base64 32\``,
+        });
+      }
+    });
+  });
+
 const brokerList = z
   .string()
   .default('127.0.0.1:9092')
@@ -40,6 +84,7 @@ const schema = z.object({
   DATABASE_URL: url('postgres://postgres@127.0.0.1:5432/eventline', ['postgres:', 'postgresql:']),
   REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: listenHost,
   STRIPE_WEBHOOK_SECRET: optionalText,
   STRIPE_API_KEY: optionalText,
   SENDGRID_API_KEY: optionalText,
@@ -48,10 +93,7 @@ const schema = z.object({
   TWILIO_AUTH_TOKEN: optionalText,
   TWILIO_FROM_NUMBER: optionalText,
   UNSUBSCRIBE_SECRET: optionalText,
-  EVENTLINE_API_KEYS: z
-    .string()
-    .default('')
-    .transform((s) => s.split(',').map((k) => k.trim()).filter((k) => k !== '')),
+  EVENTLINE_API_KEYS: apiKeyList,
   EVENTLINE_NAMESPACE: z
     .string()
     .trim()
@@ -85,7 +127,6 @@ const schema = z.object({
   EVENTLINE_CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(30_000),
   EVENTLINE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(30).max(86_400).default(300),
   EVENTLINE_ANALYST_PASSWORD: optionalText,
-  EVENTLINE_SESSION_SECRET: optionalText,
   STRIPE_API_URL: optionalText,
   SENDGRID_API_URL: optionalText,
   TWILIO_API_URL: optionalText,
@@ -106,7 +147,15 @@ export interface Config {
   readonly registry: { readonly url: string };
   readonly database: { readonly url: string };
   readonly redis: { readonly url: string };
-  readonly http: { readonly port: number; readonly publicUrl: string; readonly bodyLimitBytes: number; readonly webhookToleranceSeconds: number };
+  readonly http: {
+    /** The address the server listens on: 127.0.0.1 unless HOST says otherwise (0.0.0.0 behind a proxy or in a container). */
+    readonly host: string;
+    readonly port: number;
+    readonly publicUrl: string;
+    readonly bodyLimitBytes: number;
+    /** How far a signed webhook timestamp may be from now, in the past or the future (Stripe and SendGrid). */
+    readonly webhookToleranceSeconds: number;
+  };
   readonly stripe: { readonly webhookSecret: string | null; readonly apiKey: string | null; readonly apiUrl: string | null };
   readonly sendgrid: {
     readonly apiKey: string | null;
@@ -150,8 +199,6 @@ export interface Config {
   readonly analystPassword: string | null;
   /** Local development only: lets the demo sign SendGrid events with the key pair npm start generated. */
   readonly devSendgridPrivateKey: string | null;
-  /** Signs dashboard session cookies; when unset, a random one per process (sessions end at restart). */
-  readonly sessionSecret: string | null;
   readonly logLevel: z.infer<typeof schema>['LOG_LEVEL'];
 }
 
@@ -186,6 +233,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     database: { url: e.DATABASE_URL },
     redis: { url: e.REDIS_URL },
     http: {
+      host: e.HOST,
       port,
       publicUrl: (e.EVENTLINE_PUBLIC_URL ?? `http://127.0.0.1:${port}`).replace(/\/+$/, ''),
       bodyLimitBytes: e.EVENTLINE_BODY_LIMIT_BYTES,
@@ -220,7 +268,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     retentionTeamUser: e.EVENTLINE_RETENTION_TEAM_USER,
     teamEmails: { [e.EVENTLINE_RISK_TEAM_USER]: e.EVENTLINE_RISK_TEAM_EMAIL, [e.EVENTLINE_RETENTION_TEAM_USER]: e.EVENTLINE_RETENTION_TEAM_EMAIL },
     analystPassword: e.EVENTLINE_ANALYST_PASSWORD,
-    sessionSecret: e.EVENTLINE_SESSION_SECRET,
     logLevel: e.LOG_LEVEL,
   });
 }

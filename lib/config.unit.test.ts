@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import { loadConfig } from './config.ts';
 import { isEventlineError } from './errors.ts';
 
@@ -15,14 +16,18 @@ describe('config', () => {
     assert.equal(c.stripe.webhookSecret, null);
     assert.deepEqual(c.apiKeys, []);
     assert.equal(c.http.publicUrl, 'http://127.0.0.1:8080');
+    assert.equal(c.http.host, '127.0.0.1', 'listens on the loopback interface only unless HOST says otherwise');
   });
 
   it('given values, then they are parsed into typed fields', () => {
+    const ka = `evl_0123456789ab_${randomBytes(32).toString('base64url')}`;
+    const kb = randomBytes(32).toString('base64');
     const c = loadConfig({
+      HOST: '0.0.0.0',
       KAFKA_BROKERS: 'k1:9092, k2:9094',
       PORT: '9000',
       EVENTLINE_NAMESPACE: 'staging-2',
-      EVENTLINE_API_KEYS: 'ka, kb ,',
+      EVENTLINE_API_KEYS: `${ka}, ${kb} ,`,
       EVENTLINE_DEMO: 'off',
       STRIPE_WEBHOOK_SECRET: '  whsec_abc  ',
       SCHEMA_REGISTRY_URL: 'https://registry.example.com/apis/ccompat/v7/',
@@ -30,7 +35,8 @@ describe('config', () => {
     assert.deepEqual(c.kafka.brokers, ['k1:9092', 'k2:9094']);
     assert.equal(c.http.port, 9000);
     assert.equal(c.namespace, 'staging-2');
-    assert.deepEqual(c.apiKeys, ['ka', 'kb']);
+    assert.deepEqual(c.apiKeys, [ka, kb]);
+    assert.equal(c.http.host, '0.0.0.0');
     assert.equal(c.demo, false);
     assert.equal(c.stripe.webhookSecret, 'whsec_abc');
     assert.equal(c.registry.url, 'https://registry.example.com/apis/ccompat/v7');
@@ -49,6 +55,37 @@ describe('config', () => {
         return true;
       },
     );
+  });
+
+  it('given HOST, then an IP address or a host name is taken and anything else refused', () => {
+    for (const host of ['127.0.0.1', '0.0.0.0', '::', '::1', '[::1]', 'localhost', 'eventline.internal']) {
+      assert.equal(loadConfig({ HOST: host }).http.host, host.replace(/^\[(.*)\]$/, '$1'), host);
+    }
+    assert.equal(loadConfig({ HOST: ' ' }).http.host, '127.0.0.1', 'an empty HOST is the default');
+    for (const host of ['http://0.0.0.0', '0.0.0.0:8080', 'two words', '-bad-']) {
+      assert.throws(() => loadConfig({ HOST: host }), (err: unknown) => isEventlineError(err, 'config_invalid') && /HOST/.test(err.message), host);
+    }
+  });
+
+  it('given EVENTLINE_API_KEYS with a guessable value, then config validation fails naming the variable but never the key', () => {
+    const good = `evl_0123456789ab_${randomBytes(32).toString('base64url')}`;
+    const cases = ['changeme', 'bootstrap-secret-1', 'a'.repeat(64), 'test-key-test-key-test-key-test-key-test-key-test', `${randomBytes(20).toString('hex')}`, `evl_0123456789ab_short`, 'has spaces in it and is long enough to pass a length check'];
+    for (const bad of cases) {
+      assert.throws(
+        () => loadConfig({ EVENTLINE_API_KEYS: `${good},${bad}` }),
+        (err: unknown) => {
+          assert.ok(isEventlineError(err, 'config_invalid'));
+          assert.match(err.message, /EVENTLINE_API_KEYS: key 2 of 2 /);
+          assert.match(err.message, /eventline keys create|openssl rand/);
+          assert.ok(!err.message.includes(bad) && !err.message.includes(good), 'the message does not repeat a key');
+          return true;
+        },
+        bad,
+      );
+    }
+    const hex = randomBytes(32).toString('hex');
+    const base64url = randomBytes(32).toString('base64url');
+    assert.deepEqual(loadConfig({ EVENTLINE_API_KEYS: `${good},${hex},${base64url}` }).apiKeys, [good, hex, base64url]);
   });
 
   it('is frozen all the way down', () => {

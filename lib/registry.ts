@@ -22,25 +22,38 @@ function httpStatus(err: unknown): number | null {
   return null;
 }
 
+/** Longest wait for one registry answer: a request the registry never answers fails (and is retried) instead of hanging its caller. */
+export const REGISTRY_TIMEOUT_MS = 10_000;
+
+type ClientMiddleware = NonNullable<NonNullable<ConstructorParameters<typeof SchemaRegistry>[0]>['middlewares']>[number];
+/** Gives every request of the registry client a timeout (it has none by default). */
+const requestTimeout =
+  (ms: number): ClientMiddleware =>
+  () => ({ prepareRequest: (next) => next().then((request) => request.enhance({ timeout: ms })) });
+
 export class Registry {
   readonly url: string;
   private readonly client: SchemaRegistry;
 
-  constructor(url: string) {
+  constructor(url: string, options: { timeoutMs?: number } = {}) {
     this.url = url;
-    this.client = new SchemaRegistry({ host: url, retry: { retries: 2, initialRetryTimeInSecs: 0.1, maxRetryTimeInSecs: 1 } });
+    this.client = new SchemaRegistry({ host: url, retry: { retries: 2, initialRetryTimeInSecs: 0.1, maxRetryTimeInSecs: 1 }, middlewares: [requestTimeout(options.timeoutMs ?? REGISTRY_TIMEOUT_MS)] });
   }
 
   /** Registers a schema under a subject (a no-op returning the existing id when already registered). */
   async register(subject: string, schema: object): Promise<RegisteredSchema> {
-    try {
-      const { id } = await this.client.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject });
-      return { subject, id };
-    } catch (err) {
-      if (httpStatus(err) === 409) {
-        throw new EventlineError('schema_incompatible', `schema for ${subject} is not compatible with the registered versions: ${errorMessage(err)}`, { cause: err });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { id } = await this.client.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject });
+        return { subject, id };
+      } catch (err) {
+        if (httpStatus(err) === 409) {
+          throw new EventlineError('schema_incompatible', `schema for ${subject} is not compatible with the registered versions: ${errorMessage(err)}`, { cause: err });
+        }
+        // An answer that never came: registering again is harmless (the same schema gets the same id).
+        if (attempt < 3 && /\bTimeout \(\d+ms\)/.test(errorMessage(err))) continue;
+        throw this.unavailable(err, `register ${subject}`);
       }
-      throw this.unavailable(err, `register ${subject}`);
     }
   }
 
@@ -59,7 +72,7 @@ export class Registry {
   async schemaById(id: number): Promise<object> {
     let response: Response;
     try {
-      response = await fetch(`${this.url}/schemas/ids/${id}`, { headers: { accept: 'application/json' } });
+      response = await fetch(`${this.url}/schemas/ids/${id}`, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(REGISTRY_TIMEOUT_MS) });
     } catch (err) {
       throw this.unavailable(err, `fetch schema ${id}`);
     }
@@ -73,7 +86,7 @@ export class Registry {
   async latest(subject: string): Promise<{ id: number; version: number; schema: object } | null> {
     let response: Response;
     try {
-      response = await fetch(`${this.url}/subjects/${encodeURIComponent(subject)}/versions/latest`, { headers: { accept: 'application/json' } });
+      response = await fetch(`${this.url}/subjects/${encodeURIComponent(subject)}/versions/latest`, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(REGISTRY_TIMEOUT_MS) });
     } catch (err) {
       throw this.unavailable(err, `read ${subject}`);
     }
@@ -89,6 +102,7 @@ export class Registry {
     let response: Response;
     try {
       response = await fetch(url, {
+        signal: AbortSignal.timeout(REGISTRY_TIMEOUT_MS),
         method: 'POST',
         headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', accept: 'application/json' },
         body: JSON.stringify({ schema: JSON.stringify(schema) }),
@@ -107,7 +121,7 @@ export class Registry {
 
   /** The registry's global compatibility level. */
   async globalCompatibility(): Promise<string> {
-    const response = await fetch(`${this.url}/config`).catch((err: unknown) => {
+    const response = await fetch(`${this.url}/config`, { signal: AbortSignal.timeout(REGISTRY_TIMEOUT_MS) }).catch((err: unknown) => {
       throw this.unavailable(err, 'read config');
     });
     if (!response.ok) throw new EventlineError('registry_unavailable', `registry answered ${response.status} on /config`);
@@ -117,7 +131,7 @@ export class Registry {
 
   /** Subjects currently registered (optionally those starting with a prefix). */
   async subjects(prefix = ''): Promise<string[]> {
-    const response = await fetch(`${this.url}/subjects`).catch((err: unknown) => {
+    const response = await fetch(`${this.url}/subjects`, { signal: AbortSignal.timeout(REGISTRY_TIMEOUT_MS) }).catch((err: unknown) => {
       throw this.unavailable(err, 'list subjects');
     });
     if (!response.ok) throw new EventlineError('registry_unavailable', `registry answered ${response.status} on /subjects`);
@@ -127,8 +141,8 @@ export class Registry {
   /** Deletes a subject (soft, then permanently). Used to clean up test namespaces. */
   async deleteSubject(subject: string): Promise<void> {
     const base = `${this.url}/subjects/${encodeURIComponent(subject)}`;
-    await fetch(base, { method: 'DELETE' });
-    await fetch(`${base}?permanent=true`, { method: 'DELETE' });
+    await fetch(base, { method: 'DELETE', signal: AbortSignal.timeout(REGISTRY_TIMEOUT_MS) });
+    await fetch(`${base}?permanent=true`, { method: 'DELETE', signal: AbortSignal.timeout(REGISTRY_TIMEOUT_MS) });
   }
 
   private unavailable(err: unknown, what: string): EventlineError {

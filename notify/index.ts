@@ -9,6 +9,9 @@
  * - message-index.ts: Twilio message SID → notification id.
  * - unsubscribe-token.ts: signed unsubscribe links.
  * - preference-change.ts: the one way to change a user's preferences.
+ * - links.ts: link fields in template data are https URLs.
+ * - template-categories.ts: the category each template is sent in.
+ * - contact-token.ts, contact-confirmation.ts: confirming a new email or phone.
  */
 export { notificationIdFor, notificationRequest, priorities, type Priority } from './request.ts';
 export { DEFAULT_LOCALE, Templates, fitSms, formatDate, formatMoney, smsSize, type Rendered, type SmsSize } from './render.ts';
@@ -23,3 +26,17 @@ export {
   type UnsubscribeClaims,
 } from './unsubscribe-token.ts';
 export { changePreferences, type ChangeResult, type PreferenceChange } from './preference-change.ts';
+export { LINK_FIELD, isHttpsUrl, linkProblems, withSafeLinks } from './links.ts';
+export { CONTACT_CONFIRMATION_TEMPLATE, categoryFor, templateCategories, type CategoryCheck, type TemplateCategories } from './template-categories.ts';
+export {
+  CONTACT_TOKEN_DAYS,
+  contactConfirmationUrl,
+  contactHash,
+  isTokenAddress,
+  signContactToken,
+  verifyContactToken,
+  type ContactChannel,
+  type ContactClaims,
+  type ContactTokenCheck,
+} from './contact-token.ts';
+export { contactConfirmationRequest } from './contact-confirmation.ts';

@@ -4,22 +4,24 @@
  * PreferencesChanged (whole document after and before, who, why) and, once Kafka acknowledged it,
  * write the current-preferences table — so a GET right after sees the change. A failed append
  * rolls everything back. The projection applies the same record again later, idempotently.
+ * Whoever writes, an email or phone that changes loses its confirmation.
  */
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { DbClient } from '../lib/db.ts';
 import type { Runtime } from '../lib/runtime.ts';
 import type { PreferencesChanged } from '../lib/topics.ts';
-import { plainPreferences, type Preferences } from '../projections/preferences/document.ts';
+import { plainPreferences, resetChangedConfirmations, type Preferences } from '../projections/preferences/document.ts';
 import { applyPreferenceChanges, readPreferences } from '../projections/preferences/store.ts';
 
 export interface PreferenceChange {
   readonly userId: string;
-  readonly change: 'updated' | 'unsubscribed' | 'resubscribed';
+  readonly change: 'updated' | 'unsubscribed' | 'resubscribed' | 'contact_confirmed';
   readonly actor: string;
   readonly reason: string | null;
-  readonly source: 'api' | 'unsubscribe_link' | 'one_click' | 'provider';
+  readonly source: 'api' | 'unsubscribe_link' | 'one_click' | 'provider' | 'confirmation_link';
   readonly category: string | null;
+  /** The next document; throwing (e.g. a refusal) aborts the change. */
   readonly next: (current: Preferences) => Preferences;
   /** Runs inside the same transaction before the append (e.g. marking a token used); throwing aborts. */
   readonly guard?: (client: DbClient) => Promise<void>;
@@ -29,6 +31,10 @@ export interface ChangeResult {
   readonly changed: boolean;
   readonly preferences: Preferences;
   readonly event: PreferencesChanged | null;
+  /** The event id of the change the current document comes from (this one, or the latest before). */
+  readonly eventId: string | null;
+  /** The document before this change. */
+  readonly previous: Preferences;
 }
 
 export async function changePreferences(rt: Runtime, c: PreferenceChange, now: () => number = Date.now): Promise<ChangeResult> {
@@ -36,9 +42,9 @@ export async function changePreferences(rt: Runtime, c: PreferenceChange, now: (
     await client.query("SELECT pg_advisory_xact_lock(hashtextextended('preferences:' || $1, 0))", [c.userId]);
     const current = await readPreferences(client, c.userId);
     await c.guard?.(client);
-    const next = plainPreferences(c.next(current.preferences));
+    const next = plainPreferences(resetChangedConfirmations(current.preferences, c.next(current.preferences)));
     if (current.changedAt !== null && isDeepStrictEqual(next, plainPreferences(current.preferences))) {
-      return { changed: false, preferences: current.preferences, event: null };
+      return { changed: false, preferences: current.preferences, event: null, eventId: current.eventId, previous: current.preferences };
     }
     // Strictly after the previous change, so "latest wins" follows the order changes were made.
     const occurredAt = Math.max(now(), (current.changedAt?.getTime() ?? 0) + 1);
@@ -58,6 +64,6 @@ export async function changePreferences(rt: Runtime, c: PreferenceChange, now: (
     const appender = await rt.kafka.appender();
     await appender.append('notify.preference-changes.v1', [{ key: c.userId, record: 'PreferencesChanged', value: event }]);
     await applyPreferenceChanges(client, [event]);
-    return { changed: true, preferences: next, event };
+    return { changed: true, preferences: next, event, eventId: event.event_id, previous: current.preferences };
   });
 }

@@ -3,11 +3,17 @@
  * `--- text`, `--- html` and `--- sms` sections, rendered with Handlebars (HTML escaped in the
  * html part only). Locales fall back exact → language → en-US. Pure apart from loading the files
  * once. The API checks template names with it; the dispatch processor renders the messages.
+ *
+ * Links: request data is untrusted, so a link field (`*_url`, notify/links.ts) that is not an
+ * https URL renders as absent, and a template may put into an `href` or `src` only a link field
+ * or text after a literal `https://` — checked when the templates load. Links Eventline makes
+ * itself (unsubscribe, contact confirmation) come in through `options`, not the data.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
+import { LINK_FIELD, withSafeLinks } from './links.ts';
 
 export const DEFAULT_LOCALE = 'en-US';
 const SECTIONS = ['subject', 'text', 'html', 'sms'] as const;
@@ -51,6 +57,30 @@ function parseSections(source: string, file: string): Record<Section, string> {
 
 type Compiled = Record<Section, Handlebars.TemplateDelegate>;
 
+const URL_ATTRIBUTE = /\b(?:href|src|action|formaction|background|poster|srcset)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)/gi;
+
+/**
+ * Problems with the URL attributes of a template's html: each must be one escaped link field alone
+ * (`href="{{hosted_invoice_url}}"`, sanitized at render) or start with a literal `https://`, and
+ * none may use an unescaped `{{{…}}}`.
+ */
+export function urlAttributeProblems(html: string): string[] {
+  const out: string[] = [];
+  for (const [attribute, quoted = ''] of html.matchAll(URL_ATTRIBUTE)) {
+    const value = quoted.replace(/^["']|["']$/g, '');
+    if (!value.includes('{{')) continue;
+    if (value.includes('{{{') || value.includes('{{&')) {
+      out.push(`${attribute}: no unescaped {{{…}}} in a URL attribute`);
+      continue;
+    }
+    if (/^https:\/\/[^{/]/.test(value)) continue;
+    const only = /^\{\{\s*([^}]*?)\s*\}\}$/.exec(value)?.[1];
+    const field = only?.split(/[./]/).pop() ?? '';
+    if (!only || !/^[A-Za-z0-9_./]+$/.test(only) || !LINK_FIELD.test(field)) out.push(`${attribute}: a URL attribute holds one link field named *_url, or starts with https://`);
+  }
+  return out;
+}
+
 export class Templates {
   private readonly compiled = new Map<string, Compiled>();
   private readonly hb: typeof Handlebars;
@@ -68,6 +98,8 @@ export class Templates {
     for (const locale of readdirSync(dir)) {
       for (const file of readdirSync(join(dir, locale)).filter((f) => f.endsWith('.hbs'))) {
         const sections = parseSections(readFileSync(join(dir, locale, file), 'utf8'), `${locale}/${file}`);
+        const unsafe = urlAttributeProblems(sections.html);
+        if (unsafe.length > 0) throw new Error(`${locale}/${file}: ${unsafe.join('; ')}`);
         const compiled = Object.fromEntries(
           SECTIONS.map((s) => [s, this.hb.compile(sections[s], { noEscape: s !== 'html', strict: false })]),
         ) as Compiled;
@@ -104,11 +136,20 @@ export class Templates {
     return DEFAULT_LOCALE;
   }
 
-  render(template: string, wantedLocale: string | null, data: Readonly<Record<string, unknown>>, options: { timezone: string; unsubscribeUrl: string | null }): Rendered {
+  /**
+   * Renders a message. `data` is the request's (untrusted: its link fields that are not https URLs
+   * render as absent); `options.links` are links Eventline made itself, e.g. `confirm_url`.
+   */
+  render(
+    template: string,
+    wantedLocale: string | null,
+    data: Readonly<Record<string, unknown>>,
+    options: { timezone: string; unsubscribeUrl: string | null; links?: Readonly<Record<string, string>> },
+  ): Rendered {
     const locale = this.resolveLocale(template, wantedLocale);
     const compiled = this.compiled.get(`${locale}/${template}`);
     if (!compiled) throw new Error(`no template ${template}`);
-    const context = { ...data, _locale: locale, _timezone: options.timezone, unsubscribe_url: options.unsubscribeUrl };
+    const context = { ...withSafeLinks(data), ...options.links, _locale: locale, _timezone: options.timezone, unsubscribe_url: options.unsubscribeUrl };
     const subject = compiled.subject(context).trim();
     const content = compiled.html(context);
     return {

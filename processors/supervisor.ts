@@ -1,11 +1,13 @@
 /**
  * The processors of one process. Each runs under its own state guard: before it starts, and
- * whenever Redis loses its state, it is paused, its state is rebuilt from the topics (by this
- * instance or another, under a lease), and it resumes — the others keep running meanwhile.
+ * whenever Redis loses its state, it is paused, the states it reads (the customer directory, then
+ * its own) are rebuilt from the topics (by this instance or another, under a lease), and it
+ * resumes — a processor whose state is whole keeps running meanwhile.
  */
-import { pauseStatus, StateGuard, statefulProcessors, type PauseStatus, type RebuildSpec, type StatefulProcessor } from '../lib/decider/index.ts';
+import { EntityStore, pauseStatus, StateGuard, statefulProcessors, type PauseStatus, type RebuildSpec, type StatefulProcessor } from '../lib/decider/index.ts';
 import { runProcessor } from '../lib/processor.ts';
 import type { Runtime } from '../lib/runtime.ts';
+import { directoryRebuild } from './customers/directory.ts';
 import { dispatchProcessor } from './dispatch/main.ts';
 import { dunningProcessor } from './dunning/main.ts';
 import { fraudProcessor } from './fraud/main.ts';
@@ -55,7 +57,9 @@ class Supervised {
   constructor(rt: Runtime, name: ProcessorName, timerIntervalMs: number) {
     this.built = build(rt, name, timerIntervalMs);
     const r = rt.config.rebuild;
-    this.guard = new StateGuard(rt, this.built.rebuild, { leaseMs: r.leaseMs, batch: r.batch, throttleMs: r.throttleMs });
+    // Every processor reads the customer directory: it is whole before the processor's own state.
+    const states = [directoryRebuild(new EntityStore(rt.redis)) as unknown as RebuildSpec<never>, this.built.rebuild];
+    this.guard = new StateGuard(rt, states, { leaseMs: r.leaseMs, batch: r.batch, throttleMs: r.throttleMs });
   }
 
   readonly hooks = {

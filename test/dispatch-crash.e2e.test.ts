@@ -45,7 +45,7 @@ describe('the dispatch processor is killed -9 while the provider is answering', 
         reason: null,
         source: 'api',
         category: null,
-        preferences: { ...defaultPreferences(), email: `user${i}@example.com` },
+        preferences: { ...defaultPreferences(), email: `user${i}@example.com`, email_confirmed_at: at },
         previous: null,
       })),
     );

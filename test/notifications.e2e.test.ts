@@ -8,7 +8,7 @@ import { createTestEnv, eventually, type TestEnv } from './support/env.ts';
 import { FakeSendGrid, FakeTwilio } from './support/fake-providers.ts';
 import { bearer, createKey } from './support/keys.ts';
 import { startPipeline, type Pipeline } from './support/pipeline.ts';
-import { providerEnv, stripeSignature, twilioAccountSid } from './support/providers.ts';
+import { fakeProviderEnv, stripeSignature } from './support/providers.ts';
 
 describe('from a Stripe webhook to a delivered email, through Kafka, the processors and the projections', () => {
   let t: TestEnv;
@@ -21,14 +21,7 @@ describe('from a Stripe webhook to a delivered email, through Kafka, the process
   before(async () => {
     sendgrid = await new FakeSendGrid().start();
     twilio = await new FakeTwilio().start();
-    t = await createTestEnv('notify', {
-      ...providerEnv,
-      SENDGRID_API_KEY: 'SG.test-key',
-      SENDGRID_API_URL: sendgrid.url,
-      TWILIO_ACCOUNT_SID: twilioAccountSid,
-      TWILIO_FROM_NUMBER: '+15005550006',
-      TWILIO_API_URL: twilio.url,
-    });
+    t = await createTestEnv('notify', fakeProviderEnv({ sendgrid, twilio }));
     await createTopics(t.rt.kafka);
     await registerSchemas(t.rt.kafka);
     pipeline = await startPipeline(t.rt);

@@ -38,7 +38,7 @@ describe('the instance rebuilding the state after a Redis loss is killed -9 mid-
     const at = Date.now();
     await applyPreferenceChanges(
       t.rt.db,
-      Array.from({ length: N + 1 }, (_, i) => ({ event_id: `pref_${i}`, occurred_at: at, received_at: at, user_id: `user_${i}`, change: 'updated', actor: 'test', reason: null, source: 'api', category: null, preferences: { ...defaultPreferences(), email: `user${i}@example.com` }, previous: null })),
+      Array.from({ length: N + 1 }, (_, i) => ({ event_id: `pref_${i}`, occurred_at: at, received_at: at, user_id: `user_${i}`, change: 'updated', actor: 'test', reason: null, source: 'api', category: null, preferences: { ...defaultPreferences(), email: `user${i}@example.com`, email_confirmed_at: at }, previous: null })),
     );
   });
   after(async () => {

@@ -12,6 +12,7 @@ import { projectRoot } from '../lib/migrate.ts';
 const tiers = ['unit', 'int', 'e2e'] as const;
 type Tier = (typeof tiers)[number];
 const concurrency: Record<Tier, number> = { unit: 2, int: 2, e2e: 1 };
+const tierTimeoutMs: Record<Tier, number> = { unit: 5 * 60_000, int: 20 * 60_000, e2e: 30 * 60_000 };
 const skipDirs = new Set(['node_modules', '.infra', '.git', 'dist']);
 
 function findTests(dir: string, out: string[] = []): string[] {
@@ -45,8 +46,10 @@ for (const tier of selected) {
     // --test-force-exit: a file whose tests are done exits even if something leaked a connection;
     // --test-timeout: no single test may hang CI.
     ['--import', 'tsx', '--test', '--test-force-exit', `--test-timeout=${tier === 'e2e' ? 600_000 : 180_000}`, `--test-concurrency=${concurrency[tier]}`, '--test-reporter=spec', ...files],
-    { cwd: projectRoot, stdio: 'inherit', env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1' } },
+    // A hook that hangs (node:test gives hooks no timeout) must fail the tier, not eat CI's time.
+    { cwd: projectRoot, stdio: 'inherit', env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1' }, timeout: tierTimeoutMs[tier], killSignal: 'SIGKILL' },
   );
+  if (result.error) console.log(`== ${tier} tests did not finish within ${tierTimeoutMs[tier] / 60_000} min: ${result.error.message}`);
   console.log(`== ${tier} tests ${result.status === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   if (result.status !== 0) failed = true;
 }

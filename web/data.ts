@@ -1,6 +1,8 @@
 /**
  * What the dashboard shows, read from the analytics views (the same numbers analysts query).
- * A view that does not exist yet (its projection never ran) reads as empty.
+ * A view that does not exist yet (its projection never ran) reads as empty. Recipient addresses of
+ * the outbox are personal data: masked (`a***@example.com`, `+1******0123`) unless the caller may
+ * see them (a key with `admin`).
  */
 import type { Db, QueryResultRow } from '../lib/db.ts';
 
@@ -11,6 +13,24 @@ async function rows<R extends QueryResultRow>(db: Db, sql: string, values: unkno
     if ((err as { code?: string }).code === '42P01') return [];
     throw err;
   }
+}
+
+/** An email address or phone number with all but its first character (and a phone's last four digits) hidden; the domain stays. */
+export function maskRecipient(recipient: string): string {
+  const at = recipient.lastIndexOf('@');
+  if (at >= 0) return `${recipient.slice(0, Math.min(at, 1))}***@${recipient.slice(at + 1)}`;
+  if (/^\+?[\d\s().-]{6,}$/.test(recipient)) {
+    const digits = recipient.replace(/\D/g, '');
+    const plus = recipient.trim().startsWith('+') ? '+' : '';
+    if (digits.length < 8) return `${plus}${'*'.repeat(digits.length)}`;
+    return `${plus}${digits.slice(0, 1)}${'*'.repeat(digits.length - 5)}${digits.slice(-4)}`;
+  }
+  return `${recipient.slice(0, 1)}***`;
+}
+
+export interface DashboardOptions {
+  /** Show outbox recipients in full (admin keys); masked otherwise. */
+  readonly revealRecipients: boolean;
 }
 
 export interface DashboardData {
@@ -28,7 +48,7 @@ export interface DashboardData {
   readonly dunning: { readonly byStatus: readonly Record<string, unknown>[]; readonly latest: readonly Record<string, unknown>[] };
 }
 
-export async function dashboardData(db: Db, requested: string | undefined): Promise<DashboardData> {
+export async function dashboardData(db: Db, requested: string | undefined, options: DashboardOptions = { revealRecipients: false }): Promise<DashboardData> {
   const currencies = (await rows<{ currency: string }>(db, 'SELECT currency FROM analytics.customer_mrr GROUP BY currency ORDER BY sum(mrr_cents) DESC')).map((r) => r.currency);
   const currency = requested && currencies.includes(requested) ? requested : (currencies[0] ?? 'usd');
   const [now] = await rows<{ mrr: number | null; paying: number }>(
@@ -86,11 +106,13 @@ export async function dashboardData(db: Db, requested: string | undefined): Prom
       `SELECT notification_id, user_id, template, category, priority, status, to_char(requested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS requested_at, channels
        FROM analytics.notifications ORDER BY requested_at DESC NULLS LAST LIMIT 25`,
     ),
-    outbox: await rows(
-      db,
-      `SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS at, channel, recipient, COALESCE(subject, left(body_text, 80)) AS summary, notification_id
-       FROM dispatch.outbox ORDER BY id DESC LIMIT 20`,
-    ),
+    outbox: (
+      await rows<{ recipient: string | null } & Record<string, unknown>>(
+        db,
+        `SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS at, channel, recipient, COALESCE(subject, left(body_text, 80)) AS summary, notification_id
+         FROM dispatch.outbox ORDER BY id DESC LIMIT 20`,
+      )
+    ).map((r) => (options.revealRecipients || r.recipient === null ? r : { ...r, recipient: maskRecipient(r.recipient) })),
     fraud: await rows(
       db,
       `SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS at, customer_id, payment_id, amount_cents, currency, score::float8 AS score, action, factor_names

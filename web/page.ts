@@ -14,7 +14,7 @@ function layout(title: string, body: string, scripts: string[] = []): string {
 export function loginPage(error: string | null): string {
   return layout(
     'Eventline — sign in',
-    `<main class="login"><h1>Eventline</h1><p>Paste an API key (any scope; <code>eventline keys create --name me --scopes read</code> makes one).</p>
+    `<main class="login"><h1>Eventline</h1><p>Paste an API key with the <code>read</code> scope (<code>eventline keys create --name me --scopes read</code> makes one).</p>
 ${error ? `<p class="error">${escape(error)}</p>` : ''}
 <form method="post" action="/login"><input type="password" name="key" autocomplete="off" placeholder="evl_…" required autofocus>
 <button type="submit">Sign in</button></form></main>`,

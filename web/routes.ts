@@ -1,15 +1,21 @@
 /**
  * GET /            the analyst dashboard (sign-in page without a session)
- * POST /login      exchange an API key for a session cookie; POST /logout ends it
- * GET /v1/dashboard?currency=usd   the dashboard's data (scope read; session cookie or bearer key)
+ * POST /login      exchange an API key with the `read` scope for a session cookie; POST /logout ends it
+ * GET /v1/dashboard?currency=usd   the dashboard's data (scope read; session cookie or bearer key);
+ *                  recipient addresses masked unless the key has `admin`
  * GET /assets/*    the dashboard's script, style and Chart.js
+ *
+ * The two form posts are refused (403) when the browser says they come from another site
+ * (`Sec-Fetch-Site`) or from another origin (`Origin`) than EVENTLINE_PUBLIC_URL or the Host the
+ * request was sent to: no other page can sign a browser in or out. The session cookie is SameSite
+ * strict as well. Sessions live server-side (session.ts).
  */
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Router, type Request } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import { EventlineError } from '../lib/errors.ts';
-import { requireScope, type Authenticator, type Principal } from '../lib/http/auth.ts';
+import { hasScope, principalOf, requireScope, type Authenticator, type Principal } from '../lib/http/auth.ts';
 import { bodyBytes, rawBody } from '../lib/http/body.ts';
 import type { Runtime } from '../lib/runtime.ts';
 import { dashboardData } from './data.ts';
@@ -17,56 +23,86 @@ import { dashboardPage, loginPage } from './page.ts';
 import { COOKIE, SESSION_HOURS, Sessions, cookieValue } from './session.ts';
 
 const require = createRequire(import.meta.url);
-const assets: Record<string, { type: string; body: Buffer }> = {
-  'dashboard.js': { type: 'text/javascript', body: readFileSync(new URL('./assets/dashboard.js', import.meta.url)) },
-  'dashboard.css': { type: 'text/css', body: readFileSync(new URL('./assets/dashboard.css', import.meta.url)) },
+// A Map, not an object literal: a name like `constructor` or `__proto__` must not find anything.
+const assets = new Map<string, { type: string; body: Buffer }>([
+  ['dashboard.js', { type: 'text/javascript', body: readFileSync(new URL('./assets/dashboard.js', import.meta.url)) }],
+  ['dashboard.css', { type: 'text/css', body: readFileSync(new URL('./assets/dashboard.css', import.meta.url)) }],
   // The UMD build sits next to the package entry (its exports map does not list it).
-  'chart.js': { type: 'text/javascript', body: readFileSync(join(dirname(require.resolve('chart.js')), 'chart.umd.min.js')) },
-};
+  ['chart.js', { type: 'text/javascript', body: readFileSync(join(dirname(require.resolve('chart.js')), 'chart.umd.min.js')) }],
+]);
 
-const securityHeaders = {
-  'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
-};
+/**
+ * The dashboard pages' own policy (every other answer gets the stricter default of
+ * producers/http/app.ts): scripts, styles and Chart.js from /assets, data from /v1/dashboard.
+ */
+export const DASHBOARD_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/** Why a form post comes from another site or origin, or null when it is the dashboard's own (or not from a browser). */
+export function crossSiteReason(req: Request, publicUrl: string): string | null {
+  const site = req.get('sec-fetch-site');
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return `Sec-Fetch-Site is ${site}`;
+  const origin = req.get('origin');
+  if (origin === undefined) return null;
+  const own = new Set([new URL(publicUrl).origin, `${req.protocol}://${req.get('host') ?? ''}`]);
+  return own.has(origin) ? null : 'the Origin is not this dashboard';
+}
 
 export function dashboardRoutes(rt: Runtime, keys: Authenticator): Router {
   const router = Router();
-  const sessions = new Sessions(rt.config.sessionSecret);
+  const sessions = new Sessions(rt.redis);
   const secure = rt.config.http.publicUrl.startsWith('https://');
+  const cookieOptions = { httpOnly: true, sameSite: 'strict', secure, path: '/' } as const;
 
   async function sessionPrincipal(req: Request): Promise<Principal | null> {
-    const keyId = sessions.read(cookieValue(req.get('cookie'), COOKIE), Date.now());
-    return keyId ? keys.principalById(keyId) : null;
+    const id = cookieValue(req.get('cookie'), COOKIE);
+    const keyId = await sessions.read(id);
+    if (!keyId) return null;
+    const principal = await keys.principalById(keyId);
+    if (!principal) await sessions.end(id);
+    return principal;
   }
 
+  const sameOrigin: RequestHandler = (req, _res, next) => {
+    const reason = crossSiteReason(req, rt.config.http.publicUrl);
+    if (reason) throw new EventlineError('forbidden', `cross-site form posts are refused: ${reason}`);
+    next();
+  };
+
   router.get('/', async (req, res) => {
-    res.set(securityHeaders);
-    if (await sessionPrincipal(req)) res.type('html').send(dashboardPage(rt.config.namespace));
+    res.set('Content-Security-Policy', DASHBOARD_CSP);
+    const principal = await sessionPrincipal(req);
+    if (principal && hasScope(principal, 'read')) res.type('html').send(dashboardPage(rt.config.namespace));
     else res.type('html').send(loginPage(null));
   });
 
-  router.post('/login', rawBody(4096), async (req, res) => {
-    res.set(securityHeaders);
+  router.post('/login', sameOrigin, rawBody(4096), async (req, res) => {
+    res.set('Content-Security-Policy', DASHBOARD_CSP);
     const key = new URLSearchParams(bodyBytes(req).toString('utf8')).get('key')?.trim() ?? '';
     const principal = key ? await keys.authenticate(key) : null;
     if (!principal) {
       res.status(401).type('html').send(loginPage('That key is not valid or was revoked.'));
       return;
     }
-    res.cookie(COOKIE, sessions.create(principal.keyId, Date.now()), { httpOnly: true, sameSite: 'strict', secure, maxAge: SESSION_HOURS * 3600_000, path: '/' });
+    if (!hasScope(principal, 'read')) {
+      res.status(403).type('html').send(loginPage('That key lacks the "read" scope the dashboard needs.'));
+      return;
+    }
+    await sessions.end(cookieValue(req.get('cookie'), COOKIE));
+    res.cookie(COOKIE, await sessions.create(principal.keyId), { ...cookieOptions, maxAge: SESSION_HOURS * 3600_000 });
     res.redirect(303, '/');
   });
 
-  router.post('/logout', (_req, res) => {
-    res.clearCookie(COOKIE, { path: '/' });
+  router.post('/logout', sameOrigin, async (req, res) => {
+    await sessions.end(cookieValue(req.get('cookie'), COOKIE));
+    res.clearCookie(COOKIE, cookieOptions);
     res.redirect(303, '/');
   });
 
   router.get('/v1/dashboard', requireScope(keys, 'read', sessionPrincipal), async (req, res) => {
     const currency = typeof req.query.currency === 'string' ? req.query.currency : undefined;
     if (currency !== undefined && !/^[a-z]{3}$/.test(currency)) throw new EventlineError('bad_request', 'currency must be a lowercase ISO 4217 code');
-    res.json(await dashboardData(rt.db, currency));
+    res.json(await dashboardData(rt.db, currency, { revealRecipients: hasScope(principalOf(res), 'admin') }));
   });
 
   router.get('/favicon.ico', (_req, res) => {
@@ -74,9 +110,9 @@ export function dashboardRoutes(rt: Runtime, keys: Authenticator): Router {
   });
 
   router.get('/assets/:name', (req, res) => {
-    const asset = assets[String(req.params.name)];
+    const asset = assets.get(String(req.params.name));
     if (!asset) throw new EventlineError('not_found', 'no such asset');
-    res.set({ 'Cache-Control': 'public, max-age=300', 'X-Content-Type-Options': 'nosniff' }).type(asset.type).send(asset.body);
+    res.set('Cache-Control', 'public, max-age=300').type(asset.type).send(asset.body);
   });
 
   return router;

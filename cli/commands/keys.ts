@@ -1,14 +1,32 @@
 /**
  * eventline keys create --name <name> --scopes <list> | list | revoke <id>
+ *
+ * Revoking a key also ends its dashboard sessions at once (they live in Redis, web/session.ts);
+ * bearer use of the key stops within the key cache time of running processes (10 s).
  */
 import type { Command } from 'commander';
 import { scopes } from '../../lib/http/auth.ts';
 import { ApiKeys, parseScopes } from '../../producers/keys/store.ts';
+import { Sessions } from '../../web/session.ts';
 import { line, table } from '../output.ts';
 import { withRuntime } from '../runtime.ts';
+import type { Runtime } from '../../lib/runtime.ts';
 
 function withKeys<T>(fn: (keys: ApiKeys) => Promise<T>): Promise<T> {
   return withRuntime((rt) => fn(new ApiKeys(rt.db, rt.config.apiKeys)));
+}
+
+/** Revokes a key and ends its dashboard sessions; false when there was no active key of that id. */
+export async function revokeKey(rt: Runtime, id: string): Promise<boolean> {
+  if (!(await new ApiKeys(rt.db, rt.config.apiKeys).revoke(id))) {
+    process.stderr.write(`no active key ${id}\n`);
+    process.exitCode = 1;
+    return false;
+  }
+  const ended = await new Sessions(rt.redis).endAllOf(id);
+  line(`revoked ${id}`);
+  if (ended > 0) process.stderr.write(`ended ${ended} dashboard session${ended === 1 ? '' : 's'} of key ${id}\n`);
+  return true;
 }
 
 export function registerKeysCommands(program: Command): void {
@@ -43,15 +61,8 @@ export function registerKeysCommands(program: Command): void {
     );
   keys
     .command('revoke <id>')
-    .description('revoke a key (takes effect within 10 s on running processes)')
-    .action((id: string) =>
-      withKeys(async (k) => {
-        if (!(await k.revoke(id))) {
-          process.stderr.write(`no active key ${id}\n`);
-          process.exitCode = 1;
-          return;
-        }
-        line(`revoked ${id}`);
-      }),
-    );
+    .description('revoke a key: its dashboard sessions end at once, bearer use within 10 s on running processes')
+    .action(async (id: string) => {
+      await withRuntime((rt) => revokeKey(rt, id));
+    });
 }

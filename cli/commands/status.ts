@@ -3,7 +3,7 @@
  * state rebuild (since when, who holds the lease), dead-letter queues.
  */
 import type { Command } from 'commander';
-import { pauseStatus, statefulProcessors } from '../../lib/decider/index.ts';
+import { guardedStates, pauseStatus } from '../../lib/decider/index.ts';
 import { summarizeDlqs } from '../../lib/dlq.ts';
 import { projectionLag } from '../../lib/projection.ts';
 import { checkpointName, listVersions } from '../../lib/projection-versions.ts';
@@ -52,7 +52,7 @@ export function registerStatusCommand(program: Command): void {
         }
         table(versionRows);
         line('');
-        const states = await Promise.all(statefulProcessors.map((p) => pauseStatus(rt, p)));
+        const states = await Promise.all(guardedStates.map((p) => pauseStatus(rt, p)));
         table([
           ['processor', 'state', 'paused since', 'rebuild lease holder', 'lease expires in'],
           ...states.map((p) => [p.processor, p.paused ? 'PAUSED: rebuilding from the topics' : 'running', p.since ?? '', p.holder ?? (p.paused ? 'nobody (waiting for a taker)' : ''), p.leaseExpiresInMs === null ? '' : `${(p.leaseExpiresInMs / 1000).toFixed(1)} s`]),

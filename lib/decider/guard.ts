@@ -1,8 +1,9 @@
 /**
- * Watches one processor's state. When its sentinel is missing (Redis lost the state, or a first
- * start), the processor is paused in this process, the state is rebuilt — by this instance if it
- * takes the lease, else by the holder, whose death lets the lease lapse within seconds and this
- * instance take over — and the processor resumes once the sentinel is back.
+ * Watches the states one processor reads: its own and those it depends on (the customer
+ * directory), in order. When a sentinel is missing (Redis lost the state, or a first start), the
+ * processor is paused in this process, each missing state is rebuilt — by this instance if it takes
+ * the lease, else by the holder, whose death lets the lease lapse within seconds and this instance
+ * take over — and the processor resumes once every sentinel is back.
  */
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -17,7 +18,8 @@ export interface GuardHooks {
 
 export class StateGuard<F> {
   private readonly rt: Runtime;
-  private readonly spec: RebuildSpec<F>;
+  /** The states this processor reads, rebuilt in this order; the last is its own. */
+  private readonly specs: readonly RebuildSpec<F>[];
   private readonly options: RebuildOptions;
   private readonly log: Logger;
   private readonly pollMs: number;
@@ -25,42 +27,53 @@ export class StateGuard<F> {
   private running: Promise<void> | null = null;
   private stopped = false;
 
-  constructor(rt: Runtime, spec: RebuildSpec<F>, options: RebuildOptions & { pollMs?: number }) {
+  constructor(rt: Runtime, specs: RebuildSpec<F> | readonly RebuildSpec<F>[], options: RebuildOptions & { pollMs?: number }) {
     this.rt = rt;
-    this.spec = spec;
+    this.specs = Array.isArray(specs) ? specs : [specs as RebuildSpec<F>];
     this.options = options;
     this.pollMs = options.pollMs ?? 250;
-    this.log = rt.log.child({ component: 'state-guard', processor: spec.processor });
+    this.processor = this.specs.at(-1)?.processor ?? 'unknown';
+    this.log = rt.log.child({ component: 'state-guard', processor: this.processor });
+  }
+
+  private readonly processor: string;
+
+  private async missing(): Promise<RebuildSpec<F>[]> {
+    const found = await Promise.all(this.specs.map((s) => this.rt.redis.exists(stateKeys(s.processor).sentinel)));
+    return this.specs.filter((_, i) => found[i] !== 1);
   }
 
   async complete(): Promise<boolean> {
-    return (await this.rt.redis.exists(stateKeys(this.spec.processor).sentinel)) === 1;
+    return (await this.missing()).length === 0;
   }
 
-  /** Makes sure the state is whole (rebuilding it if needed), pausing the processor meanwhile. */
+  /** Makes sure the states are whole (rebuilding them if needed), pausing the processor meanwhile. */
   async ensure(hooks: GuardHooks): Promise<void> {
-    if (await this.complete()) return;
-    const keys = stateKeys(this.spec.processor);
+    const missing = await this.missing();
+    if (missing.length === 0) return;
     const pausedAt = Date.now();
-    metrics.processorPaused.set({ processor: this.spec.processor }, 1);
-    await this.rt.redis.hsetnx(keys.progress, 'paused_at', new Date(pausedAt).toISOString()).catch(() => 0);
-    this.log.warn({}, 'processor state missing from Redis: paused until it is rebuilt from the topics');
+    metrics.processorPaused.set({ processor: this.processor }, 1);
+    for (const spec of missing) await this.rt.redis.hsetnx(stateKeys(spec.processor).progress, 'paused_at', new Date(pausedAt).toISOString()).catch(() => 0);
+    this.log.warn({ missing: missing.map((s) => s.processor) }, 'processor state missing from Redis: paused until it is rebuilt from the topics');
     await hooks.pause();
-    while (!this.stopped) {
-      try {
-        const report = await rebuildUnderLease(this.rt, this.spec, this.options, this.log);
-        if (report) {
-          metrics.rebuilds.inc({ processor: this.spec.processor });
-          this.log.warn({ ...report }, 'processor state rebuilt');
+    for (const spec of missing) {
+      while (!this.stopped) {
+        try {
+          const report = await rebuildUnderLease(this.rt, spec, this.options, this.log);
+          if (report) {
+            metrics.rebuilds.inc({ processor: spec.processor });
+            this.log.warn({ ...report }, 'processor state rebuilt');
+          }
+        } catch (err) {
+          this.log.warn({ state: spec.processor, err: errorMessage(err) }, 'rebuild did not finish; trying again');
         }
-      } catch (err) {
-        this.log.warn({ err: errorMessage(err) }, 'rebuild did not finish; trying again');
+        if ((await this.rt.redis.exists(stateKeys(spec.processor).sentinel).catch(() => 0)) === 1) break;
+        await new Promise((r) => setTimeout(r, this.pollMs));
       }
-      if (await this.complete().catch(() => false)) break;
-      await new Promise((r) => setTimeout(r, this.pollMs));
     }
     if (this.stopped) return;
-    metrics.processorPaused.set({ processor: this.spec.processor }, 0);
+    if (!(await this.complete().catch(() => false))) return; // lost again meanwhile: the next check starts over
+    metrics.processorPaused.set({ processor: this.processor }, 0);
     this.log.warn({ pausedSeconds: (Date.now() - pausedAt) / 1000 }, 'processor resumed');
     await hooks.resume();
   }

@@ -65,6 +65,7 @@ redis.call('SET', KEYS[2], ARGV[2])
 redis.call('DEL', KEYS[3])
 redis.call('DEL', KEYS[1])
 return 1`;
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 const MARK_DONE = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end redis.call('HSET', KEYS[2], ARGV[2], ARGV[3]) return 1`;
 
 export class LeaseLost extends Error {
@@ -78,7 +79,13 @@ export class LeaseLost extends Error {
 export async function rebuildUnderLease<F>(rt: Runtime, spec: RebuildSpec<F>, options: RebuildOptions, log: Logger): Promise<RebuildReport | null> {
   const keys = stateKeys(spec.processor);
   const token = `${hostname()}:${process.pid}:${randomUUID()}`;
+  if ((await rt.redis.exists(keys.sentinel)) === 1) return null;
   if ((await rt.redis.set(keys.lease, token, 'PX', options.leaseMs, 'NX')) !== 'OK') return null;
+  // The previous holder may have finished between the check above and taking the lease.
+  if ((await rt.redis.exists(keys.sentinel)) === 1) {
+    await rt.redis.eval(RELEASE, 1, keys.lease, token);
+    return null;
+  }
   const started = Date.now();
   let lost = false;
   const renew = setInterval(() => {
@@ -134,6 +141,8 @@ export async function rebuildUnderLease<F>(rt: Runtime, spec: RebuildSpec<F>, op
 /** The processors that keep state under a guard (names of their consumer groups, processor.<name>). */
 export const statefulProcessors = ['fraud', 'dunning', 'dispatch'] as const;
 export type StatefulProcessor = (typeof statefulProcessors)[number];
+/** Every guarded state: the processors' and the customer directory they share. */
+export const guardedStates = ['directory', ...statefulProcessors] as const;
 
 export interface PauseStatus {
   readonly processor: string;

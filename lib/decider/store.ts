@@ -41,7 +41,7 @@ end
 for i = 1, n do
   local base = (i - 1) * 3 + 1
   redis.call('HSET', KEYS[i + 1], 'v', tonumber(ARGV[base + 1]) + 1, 's', ARGV[base + 2])
-  redis.call('EXPIRE', KEYS[i + 1], ARGV[base + 3])
+  if ARGV[base + 3] == '0' then redis.call('PERSIST', KEYS[i + 1]) else redis.call('EXPIRE', KEYS[i + 1], ARGV[base + 3]) end
 end
 return 0`;
 
@@ -52,14 +52,26 @@ export class EntityStore {
     this.redis = redis;
   }
 
-  async load(refs: readonly EntityRef[]): Promise<Map<string, Loaded>> {
+  /**
+   * The entities, read atomically with the fence (MULTI): a decision is never made on a state that
+   * is being rebuilt — with a fence that does not hold, this fails with `state_rebuilding`.
+   */
+  async load(refs: readonly EntityRef[], fence: Fence | null = null): Promise<Map<string, Loaded>> {
     const out = new Map<string, Loaded>();
-    if (refs.length === 0) return out;
-    const pipeline = this.redis.pipeline();
-    for (const r of refs) pipeline.hmget(refId(r), 'v', 's');
-    const results = (await pipeline.exec()) ?? [];
+    if (refs.length === 0 && fence === null) return out;
+    const tx = this.redis.multi();
+    if (fence) tx.get(fence.kind === 'live' ? fence.sentinel : fence.lease);
+    for (const r of refs) tx.hmget(refId(r), 'v', 's');
+    const results = (await tx.exec()) ?? [];
+    const offset = fence ? 1 : 0;
+    if (fence) {
+      const [err, value] = results[0] ?? [new Error('no reply'), null];
+      if (err) throw err;
+      const holds = fence.kind === 'live' ? value !== null : value === fence.token;
+      if (!holds) throw new EventlineError('state_rebuilding', 'processor state is being rebuilt (or this writer lost its lease); retry after the rebuild');
+    }
     refs.forEach((r, i) => {
-      const [err, value] = results[i] ?? [new Error('no reply'), null];
+      const [err, value] = results[i + offset] ?? [new Error('no reply'), null];
       if (err) throw err;
       const [v, s] = value as [string | null, string | null];
       if (v !== null && s !== null) out.set(refId(r), { state: JSON.parse(s) as unknown, version: Number(v) });
@@ -67,9 +79,9 @@ export class EntityStore {
     return out;
   }
 
-  /** One entity's state, or null. */
-  async get<S>(ref: EntityRef): Promise<S | null> {
-    return ((await this.load([ref])).get(refId(ref))?.state as S | undefined) ?? null;
+  /** One entity's state, or null (fenced when a fence is given). */
+  async get<S>(ref: EntityRef, fence: Fence | null = null): Promise<S | null> {
+    return ((await this.load([ref], fence)).get(refId(ref))?.state as S | undefined) ?? null;
   }
 
   /** Compare-and-set under the fence: 'ok', 'conflict' (reload and fold again) or 'fenced'. */
@@ -109,7 +121,7 @@ export class StateWriter<F> {
     const refs = refsOf(this.kinds, facts);
     if (refs.length === 0) return new Map();
     for (let attempt = 1; ; attempt++) {
-      const loaded = await this.store.load(refs);
+      const loaded = await this.store.load(refs, fence);
       const states = new Map<string, unknown>();
       for (const [id, l] of loaded) states.set(id, l.state);
       const before = new Map(states);
@@ -119,7 +131,7 @@ export class StateWriter<F> {
         const id = refId(ref);
         const after = states.get(id);
         if (before.has(id) && sameState(before.get(id), after)) continue;
-        writes.push({ ref, version: loaded.get(id)?.version ?? 0, state: after, ttlSeconds: this.kind(ref).ttlSeconds });
+        writes.push({ ref, version: loaded.get(id)?.version ?? 0, state: after, ttlSeconds: this.kind(ref).ttlSeconds ?? 0 });
       }
       const saved = await this.store.save(writes, fence);
       if (saved === 'fenced') throw new EventlineError('state_rebuilding', 'processor state is being rebuilt (or this writer lost its lease); retry after the rebuild');

@@ -34,8 +34,12 @@ export interface EntityKind<F, S> {
   evolve(state: S, fact: F, key: string): S;
   /** The timers the entity wants now, derived from its state (pure). */
   timers?(state: S, key: string): readonly Timer[];
-  /** An entity untouched for this long is forgotten (Redis TTL). */
-  readonly ttlSeconds: number;
+  /**
+   * An entity not changed for this long is forgotten (Redis TTL); null: kept. A kind whose facts a
+   * rebuild reads further back than this would resurrect what live state forgot: keep the two
+   * consistent (the rebuild horizon of its topics at most the TTL, or no TTL).
+   */
+  readonly ttlSeconds: number | null;
 }
 
 /** An entity kind with its state type erased, to keep kinds of one processor in one list. */

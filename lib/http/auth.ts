@@ -8,7 +8,16 @@
 import type { RequestHandler, Response } from 'express';
 import { EventlineError } from '../errors.ts';
 
-export const scopes = ['publish', 'preferences', 'read', 'admin'] as const;
+/**
+ * - publish: domain events and notifications (of non-essential categories)
+ * - essential: with publish, notifications of the essential categories (security, payment), which
+ *   reach users past their opt-outs and daily cap
+ * - preferences: read and change notification preferences (not the email and phone in them)
+ * - contacts: with preferences, change a user's email and phone
+ * - read: notification status, the dashboard
+ * - admin: everything
+ */
+export const scopes = ['publish', 'preferences', 'read', 'admin', 'contacts', 'essential'] as const;
 export type Scope = (typeof scopes)[number];
 
 export interface Principal {

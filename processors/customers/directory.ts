@@ -1,13 +1,16 @@
 /**
  * The customer directory: who a Stripe customer is (user id, email, phone, country, created), from
  * the latest customer.* event by (created, event id). Two entity kinds every processor that reads
- * stripe.events.v1 folds (the same fold, idempotent), so each has seen a customer's creation before
- * the customer's later events (same key, same partition), and a rebuild brings it back.
+ * stripe.events.v1 folds live (the same fold, idempotent, kept without expiry), so each has seen a
+ * customer's creation before the customer's later events (same key, same partition). It is its own
+ * state with its own sentinel (`state:directory:complete`): after a Redis loss it is rebuilt once,
+ * from the whole of stripe.events.v1, before any processor that reads it resumes — and reads are
+ * fenced on that sentinel, so nobody decides on a half-rebuilt directory.
  *
  * Recipients (ARCHITECTURE §5): a user id is customer.metadata.user_id when the customer has one,
  * else the Stripe customer id.
  */
-import { entityKind, type EntityStore, type Fact } from '../../lib/decider/index.ts';
+import { entityKind, stateKeys, StateWriter, type EntityStore, type Fact, type Fence, type RebuildSpec } from '../../lib/decider/index.ts';
 import { readCustomer, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { StripeEventReceived } from '../../lib/topics.ts';
 
@@ -67,7 +70,7 @@ function customerOf(f: Fact): CustomerRecord | null {
 export const customerKind = entityKind<Fact, CustomerDoc>({
   name: 'directory:customer',
   initial: null,
-  ttlSeconds: 400 * 86_400,
+  ttlSeconds: null,
   keys: (f) => {
     const c = customerOf(f);
     return c ? [c.customerId] : [];
@@ -82,7 +85,7 @@ export const customerKind = entityKind<Fact, CustomerDoc>({
 export const userKind = entityKind<Fact, UserDoc>({
   name: 'directory:user',
   initial: null,
-  ttlSeconds: 400 * 86_400,
+  ttlSeconds: null,
   keys: (f) => {
     const c = customerOf(f);
     return c ? [c.userId] : [];
@@ -94,16 +97,33 @@ export const userKind = entityKind<Fact, UserDoc>({
   },
 });
 
-/** Reads the directory. */
+export const directoryKinds = [customerKind, userKind];
+
+/** Reads are fenced on this: the directory is whole. */
+export const directoryFence: Fence = { kind: 'live', sentinel: stateKeys('directory').sentinel };
+
+/** The directory's own rebuild: every customer event, ever. */
+export function directoryRebuild(store: EntityStore): RebuildSpec<Fact> {
+  return {
+    processor: 'directory',
+    topics: [{ topic: 'stripe.events.v1', horizonMs: null }],
+    fact: (r) => (r.topic === 'stripe.events.v1' && isCustomerEvent((r.value as StripeEventReceived).type) ? ({ topic: r.topic, record: r.record, value: r.value } as Fact) : null),
+    writer: new StateWriter<Fact>(store, directoryKinds, null),
+  };
+}
+
+/** Reads the directory (fenced: it fails with state_rebuilding while the directory is rebuilt). */
 export class CustomerDirectory {
   private readonly store: EntityStore;
+  private readonly fence: Fence | null;
 
-  constructor(store: EntityStore) {
+  constructor(store: EntityStore, fence: Fence | null = directoryFence) {
     this.store = store;
+    this.fence = fence;
   }
 
   async get(customerId: string): Promise<CustomerRecord | null> {
-    return this.store.get<CustomerRecord>({ kind: 'directory:customer', key: customerId });
+    return this.store.get<CustomerRecord>({ kind: 'directory:customer', key: customerId }, this.fence);
   }
 
   /** The user id for a Stripe customer (metadata.user_id, else the customer id). */
@@ -113,7 +133,7 @@ export class CustomerDirectory {
 
   /** The Stripe customer behind a user id, if known. */
   async byUser(userId: string): Promise<CustomerRecord | null> {
-    const user = await this.store.get<{ customerId: string }>({ kind: 'directory:user', key: userId });
+    const user = await this.store.get<{ customerId: string }>({ kind: 'directory:user', key: userId }, this.fence);
     return this.get(user?.customerId ?? userId);
   }
 }

@@ -45,6 +45,8 @@ export interface PlanContext {
   /** Non-critical messages sent to the user on their local day so far. */
   readonly sentToday: number;
   readonly now: number;
+  /** The digest a LOW message would join already went out (a late request): send it as NORMAL. */
+  readonly digestFlushed?: boolean;
 }
 
 export type Plan =
@@ -118,7 +120,7 @@ export function planDispatch(input: PlanInput, ctx: PlanContext): Plan {
 
   if (input.priority === 'CRITICAL') return { kind: 'send', channels: usable, fallback: [] };
 
-  if (input.priority === 'LOW' && prefs.digest.enabled && !forced) {
+  if (input.priority === 'LOW' && prefs.digest.enabled && !forced && !ctx.digestFlushed) {
     const sendAt = nextLocalTime(now, prefs.digest.hour * 60, tz);
     return { kind: 'batch', sendAt, digestDate: localParts(sendAt, tz).date };
   }
@@ -172,6 +174,8 @@ export interface DispatchContext {
   /** Non-critical messages counted towards the cap on the user's local day of `now`. */
   readonly sentToday: number;
   readonly templateKnown: boolean;
+  /** The digest a LOW request would join (the user's next digest hour after `now`) already went out. */
+  readonly digestFlushed: boolean;
 }
 
 export interface DispatchState {
@@ -244,20 +248,28 @@ function outcome(s: NotificationState, status: OutcomeStatus, at: number, extra:
 const one = (event: Output, effects: readonly DispatchEffect[] = []): Dec => ({ events: [event], effects });
 
 /** Plans a request (new, or whose quiet hours just ended) and turns the plan into events and sends. */
+/** The user's local day a message sent now counts towards (null: CRITICAL and essential messages do not count). */
+function capDateOf(r: NotificationRequested, ctx: DispatchContext | null, now: number): string | null {
+  return ctx && r.priority !== 'CRITICAL' && !isEssential(r.category) ? localParts(now, ctx.prefs.timezone).date : null;
+}
+
 function plan(s: NotificationState, ctx: DispatchContext, now: number): Dec {
   const r = s.request as NotificationRequested;
   const priority = r.priority;
-  const p = planDispatch({ priority, category: r.category, channel: r.channel }, { prefs: ctx.prefs, recipient: ctx.recipient, sentToday: ctx.sentToday, now });
+  const p = planDispatch({ priority, category: r.category, channel: r.channel }, { prefs: ctx.prefs, recipient: ctx.recipient, sentToday: ctx.sentToday, now, digestFlushed: ctx.digestFlushed });
   switch (p.kind) {
     case 'suppress':
       return one(outcome(s, 'suppressed', now, { reason: p.reason }));
     case 'defer':
-      return one(outcome(s, 'deferred', now, { reason: p.reason, deferred_until: p.until, due_at: p.until }));
+      // Each deferral has its own id (and timer): quiet hours may be extended while one waits.
+      return one(outcome(s, 'deferred', now, { reason: p.reason, deferred_until: p.until, due_at: p.until, attempt: s.deferrals + 1 }));
     case 'batch':
       return one(outcome(s, 'batched', now, { digest_id: notificationIdFor(`digest:${r.user_id}:${p.digestDate}`), digest_date: p.digestDate, due_at: p.sendAt, reason: `daily digest of ${p.digestDate}` }));
     case 'send': {
-      const capDate = priority !== 'CRITICAL' && !isEssential(r.category) ? localParts(r.occurred_at, ctx.prefs.timezone).date : null;
-      return { events: [], effects: p.channels.map((channel) => ({ kind: 'send', notificationId: r.notification_id, channel, attempt: 1, reason: null, fallback: p.fallback, capDate, at: now })) };
+      const capDate = capDateOf(r, ctx, now);
+      // Channels already under way (a redelivered CRITICAL request) are not asked again.
+      const channels = p.channels.filter((c) => s.channels[c] === undefined);
+      return { events: [], effects: channels.map((channel) => ({ kind: 'send', notificationId: r.notification_id, channel, attempt: 1, reason: null, fallback: p.fallback, capDate, at: now })) };
     }
     default: {
       const _exhaustive: never = p;
@@ -277,6 +289,23 @@ function fallbackSend(s: NotificationState, fallback: readonly Channel[], after:
   return { kind: 'send', notificationId: s.request.notification_id, channel: next, attempt: 1, reason, fallback: fallback.filter((c) => c !== next && c !== after), capDate, at };
 }
 
+/**
+ * Work an earlier decision left to its effects, redone when its input comes again after a crash
+ * lost them: the planned fallback after a final failure, and the channels of a CRITICAL message
+ * not yet under way. (Every send is guarded by its idempotency key, so asking again is safe.)
+ */
+function resume(s: NotificationState, ctx: DispatchContext | null, now: number): Dec {
+  const r = s.request;
+  if (!r) return none;
+  if (s.status === 'failed' && s.top) {
+    const failedOn = (Object.keys(s.channels) as Channel[]).find((c) => s.channels[c]?.status === 'failed' && s.channels[c]?.order[0] === s.top?.[0]);
+    const next = failedOn ? fallbackSend(s, s.fallback, failedOn, `fallback after ${failedOn} failed`, capDateOf(r, ctx, now), now) : null;
+    if (next) return { events: [], effects: [next] };
+  }
+  if (r.priority === 'CRITICAL' && ctx && s.status !== 'suppressed') return plan(s, ctx, now);
+  return none;
+}
+
 const hardFailure = (e: DeliveryEventReceived): boolean => (e.channel === 'email' && (e.kind === 'bounced' || e.kind === 'dropped')) || (e.channel === 'sms' && (e.kind === 'failed' || e.kind === 'undelivered'));
 
 export function decide(state: DispatchState, input: DispatchInput, eventTime: number, policy: DispatchPolicy): Dec {
@@ -286,7 +315,8 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
   const now = Math.max(eventTime, s.top?.[1] ?? eventTime);
   switch (input.kind) {
     case 'requested': {
-      if (s.status !== 'none' && s.status !== 'requested') return none; // decided before; its outcome is on the topic
+      // Decided before (its outcome is on the topic): only what a crash may have left undone.
+      if (s.status !== 'none' && s.status !== 'requested') return resume(s, state.context, now);
       const st: NotificationState = s.request ? s : { ...s, request: input.request };
       const ctx = state.context;
       if (ctx && !ctx.templateKnown) return one(outcome(st, 'failed', now, { reason: `unknown template ${input.request.template}` }));
@@ -296,8 +326,9 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
       return ctx ? plan(st, ctx, now) : none;
     }
     case 'due': {
+      // A timer may come again (a crash after it was folded, before its effect): each case below
+      // checks the state it applies to, so a second firing decides nothing new.
       const d = input.due;
-      if (s.fired.includes(d.event_id)) return none;
       if (d.reason.startsWith('digest:')) {
         const digest = state.digest;
         if (!digest || digest.state.flushed || digest.state.items.length === 0) return none;
@@ -316,15 +347,15 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
         return { events: [{ topic: 'notify.dispatch-requests.v1', key: request.user_id, record: 'NotificationRequested', value: request }], effects: [] };
       }
       if (!s.request) return none;
-      if (d.reason === 'quiet_hours_end') return s.status === 'deferred' && state.context ? plan(s, state.context, now) : none;
+      if (d.reason === 'quiet_hours_end') return s.status === 'deferred' && d.attempt === s.deferredAttempt - 1 && state.context ? plan(s, state.context, now) : resume(s, state.context, now);
       const channel = d.channel as Channel | null;
       const progress = channel ? s.channels[channel] : undefined;
       if (!channel || !progress) return none;
-      const capDate = state.context && s.request.priority !== 'CRITICAL' && !isEssential(s.request.category) ? localParts(s.request.occurred_at, state.context.prefs.timezone).date : null;
+      const capDate = capDateOf(s.request, state.context, now);
       const send = (reason: string | null): Dec => ({ events: [], effects: [{ kind: 'send', notificationId: s.request!.notification_id, channel, attempt: d.attempt, reason, fallback: s.fallback, capDate, at: now }] });
       if (d.reason === 'retry' && progress.status === 'retrying' && progress.attempt === d.attempt - 1) return send(`retry ${d.attempt}`);
-      if (d.reason === 'reconcile' && progress.status === 'reconciling' && progress.attempt === d.attempt) return send(null);
-      return none;
+      if (d.reason === 'reconcile' && progress.status === 'reconciling' && progress.attempt === d.attempt - 1) return send(null);
+      return resume(s, state.context, now);
     }
     case 'send_succeeded': {
       const c = input.send.channel;
@@ -345,7 +376,7 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
     case 'send_failed': {
       const { send } = input;
       if (!s.request || s.channels[send.channel]?.status === 'sent') return none;
-      if (input.unreachable) return one(outcome(s, 'failed', now, { channel: send.channel, attempt: send.attempt, reason: input.message, fallback: [...send.fallback] }));
+      if (input.unreachable) return one(outcome(s, 'failed', now, { channel: send.channel, attempt: send.attempt, reason: input.message }));
       if (input.retryable && send.attempt <= policy.retryBackoffMs.length) {
         const dueAt = now + (policy.retryBackoffMs[send.attempt - 1] ?? 60_000);
         return one(outcome(s, 'retrying', now, { channel: send.channel, attempt: send.attempt, reason: input.message, provider: input.provider, fallback: [...send.fallback], due_at: dueAt }));
@@ -366,8 +397,7 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
       const r = s.request;
       if (!r) return none;
       if (hardFailure(e)) {
-        const capDate = state.context && r.priority !== 'CRITICAL' && !isEssential(r.category) ? localParts(r.occurred_at, state.context.prefs.timezone).date : null;
-        const next = fallbackSend(s, s.fallback, e.channel as Channel, `fallback after ${e.channel} ${e.kind}`, capDate, now);
+        const next = fallbackSend(s, s.fallback, e.channel as Channel, `fallback after ${e.channel} ${e.kind}`, capDateOf(r, state.context, now), now);
         return next ? { events: [], effects: [next] } : none;
       }
       // Unsubscribes and spam reports at the provider become preference changes (the audit trail).
@@ -396,10 +426,10 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
 }
 
 /** Whether the decision for this input reads the user's preferences and recipient. */
-export function needsContext(input: DispatchInput, s: NotificationState): boolean {
+export function needsContext(input: DispatchInput): boolean {
   switch (input.kind) {
     case 'requested':
-      return s.status === 'none' || s.status === 'requested';
+      return true;
     case 'due':
       return input.due.reason === 'quiet_hours_end' || input.due.reason === 'retry' || input.due.reason === 'reconcile';
     case 'delivery':

@@ -12,9 +12,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { foldInto, timersOf, type Output, type Timer } from '../../lib/decider/index.ts';
-import type { DeliveryChannel, DeliveryEventReceived, NotificationDispatched, NotificationDue } from '../../lib/topics.ts';
+import type { DeliveryChannel, DeliveryEventReceived, NotificationDispatched, NotificationDue, NotificationRequested } from '../../lib/topics.ts';
 import { notificationRequest, type Priority } from '../../notify/index.ts';
 import { loadDispatchState, type DispatchReader } from './main.ts';
+import { rebuiltShuffled, sortedStates } from '../../test/support/decider-harness.ts';
 import { allows, defaultPreferences, type Preferences } from '../../projections/preferences/document.ts';
 import { decide, eventTimeOf, type DispatchInput, type SendCommand } from './decide.ts';
 import { capKind, digestKind, dispatchKinds, emptyNotification, notificationKind, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
@@ -68,10 +69,18 @@ class Harness {
   readonly run: Run;
   private readonly answers: readonly Answer[];
   private answered = 0;
+  /** After which committed decisions the process "crashes": the effects are lost, the input comes again. */
+  private readonly crashes: readonly boolean[];
+  private decisions = 0;
+  /** What the provider took, by idempotency key (request event id + channel), as the send markers remember it. */
+  readonly accepted = new Map<string, number>();
+  /** Answers override, e.g. everything succeeds while draining. */
+  always: Answer | null = null;
 
-  constructor(users: readonly User[], answers: readonly Answer[]) {
+  constructor(users: readonly User[], answers: readonly Answer[], crashes: readonly boolean[] = []) {
     this.run = { topics: [], events: [], states: new Map(), users, inputs: [] };
     this.answers = answers;
+    this.crashes = crashes;
   }
 
   private get<S>(kind: string, key: string, initial: S): S {
@@ -101,12 +110,17 @@ class Harness {
   }
 
   private answer(send: SendCommand): DispatchInput {
-    const a = this.answers[this.answered++ % this.answers.length] as Answer;
-    const u = this.user((this.run.states.get(`${notificationKind.name}:${send.notificationId}`) as NotificationState).request!.user_id);
+    const request = (this.run.states.get(`${notificationKind.name}:${send.notificationId}`) as NotificationState).request!;
+    const u = this.user(request.user_id);
     if ((send.channel === 'email' && !u.email) || (send.channel === 'sms' && !u.phone)) return { kind: 'send_failed', send, provider: null, retryable: false, message: 'no address', unreachable: true };
+    const key = `${request.event_id}:${send.channel}`;
+    const ok: DispatchInput = { kind: 'send_succeeded', send, provider: 'fake', providerMessageId: `msg_${send.notificationId}_${send.channel}`, locale: 'en-US' };
+    if (this.accepted.has(key)) return ok; // the send marker answers: not sent again
+    const a = this.always ?? (this.answers[this.answered++ % this.answers.length] as Answer);
     switch (a) {
       case 'ok':
-        return { kind: 'send_succeeded', send, provider: 'fake', providerMessageId: `msg_${send.notificationId}_${send.channel}`, locale: 'en-US' };
+        this.accepted.set(key, (this.accepted.get(key) ?? 0) + 1);
+        return ok;
       case 'retryable':
         return { kind: 'send_failed', send, provider: 'fake', retryable: true, message: '503', unreachable: false };
       case 'permanent':
@@ -117,7 +131,7 @@ class Harness {
   }
 
   /** Decides an input and everything it leads to (provider answers), like the adapter. */
-  async process(first: DispatchInput, inputFact: DispatchFact | null): Promise<void> {
+  async process(first: DispatchInput, inputFact: DispatchFact | null, redelivered = false): Promise<void> {
     const queue = [first];
     let facts: DispatchFact[] = inputFact ? [inputFact] : [];
     while (queue.length > 0) {
@@ -129,10 +143,44 @@ class Harness {
       this.run.events.push(...d.events);
       this.fold([...facts, ...(d.events as readonly DispatchFact[])]);
       facts = [];
+      if (!redelivered && d.effects.length > 0 && this.crashes[this.decisions++ % Math.max(1, this.crashes.length)]) {
+        // Killed after the decision was appended and folded, before its effects ran: the record
+        // was not committed, so the consumer reads it again.
+        return this.process(first, inputFact, true);
+      }
       for (const e of d.effects) {
         if (e.kind !== 'send') continue;
         queue.push(this.answer(e));
       }
+      // Requests this processor appends to its own input topic (digests) come back to it.
+      for (const e of d.events) if (e.record === 'NotificationRequested') this.appended.push(e.value as NotificationRequested);
+    }
+    if (redelivered || inputFact === null || inputFact.record !== 'NotificationRequested' || this.draining) return;
+    this.draining = true;
+    while (this.appended.length > 0) {
+      const request = this.appended.shift() as NotificationRequested;
+      await this.process({ kind: 'requested', request, loggedAt: request.occurred_at }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationRequested', value: request });
+    }
+    this.draining = false;
+  }
+
+  private readonly appended: NotificationRequested[] = [];
+  private draining = false;
+
+  /** Fires the earliest timer an entity wants; false when none is left. */
+  async fireNext(): Promise<boolean> {
+    const timer = this.timers()[0];
+    if (!timer) return false;
+    const due = timer.output.value as NotificationDue;
+    await this.process({ kind: 'due', due }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationDue', value: due });
+    await this.flushAppended();
+    return true;
+  }
+
+  async flushAppended(): Promise<void> {
+    while (this.appended.length > 0) {
+      const request = this.appended.shift() as NotificationRequested;
+      await this.process({ kind: 'requested', request, loggedAt: request.occurred_at }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationRequested', value: request });
     }
   }
 
@@ -147,8 +195,12 @@ class Harness {
   }
 }
 
-async function play(users: readonly User[], commands: readonly Command[], answers: readonly Answer[]): Promise<Run> {
-  const h = new Harness(users, answers);
+async function play(users: readonly User[], commands: readonly Command[], answers: readonly Answer[], crashes: readonly boolean[] = []): Promise<Run> {
+  return (await harnessAfter(users, commands, answers, crashes)).run;
+}
+
+async function harnessAfter(users: readonly User[], commands: readonly Command[], answers: readonly Answer[], crashes: readonly boolean[] = []): Promise<Harness> {
+  const h = new Harness(users, answers, crashes);
   let now = T0;
   let n = 0;
   for (const c of commands) {
@@ -160,9 +212,8 @@ async function play(users: readonly User[], commands: readonly Command[], answer
     } else if (c.kind === 'fire') {
       const timer = h.timers()[0];
       if (!timer) continue;
-      const due = timer.output.value as NotificationDue;
-      now = Math.max(now, due.occurred_at);
-      await h.process({ kind: 'due', due }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationDue', value: due });
+      now = Math.max(now, timer.dueAt);
+      await h.fireNext();
     } else {
       const sent = h.run.events.filter((e): e is Output & { value: NotificationDispatched } => e.record === 'NotificationDispatched' && (e.value as NotificationDispatched).status === 'sent');
       const target = sent[c.pick % Math.max(1, sent.length)];
@@ -188,7 +239,7 @@ async function play(users: readonly User[], commands: readonly Command[], answer
       await h.process({ kind: 'delivery', event }, null);
     }
   }
-  return h.run;
+  return h;
 }
 
 const sorted = (m: Map<string, unknown>) => Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : 1)));
@@ -250,6 +301,29 @@ describe('dispatch decider properties', () => {
     );
   });
 
+  it('given crashes between decisions and their effects, when every timer has fired, then each notification is settled, nothing reached the provider twice, and the rebuild still equals the live state', async () => {
+    await fc.assert(
+      fc.asyncProperty(historyArb, fc.array(fc.boolean(), { minLength: 1, maxLength: 12 }), fc.infiniteStream(fc.nat()), async ({ users, commands, answers }, crashes, seeds) => {
+        const h = await harnessAfter(usersOf(users), commands, answers, crashes);
+        h.always = 'ok';
+        for (let i = 0; i < 500 && (await h.fireNext()); i++);
+        assert.deepEqual(h.timers(), [], 'every timer fired');
+        for (const [id, raw] of h.run.states) {
+          if (!id.startsWith(`${notificationKind.name}:`)) continue;
+          const n = raw as NotificationState;
+          if (!n.request) continue;
+          assert.ok(['sent', 'suppressed', 'failed', 'batched'].includes(n.status), `${id} stuck in ${n.status}`);
+          for (const [c, p] of Object.entries(n.channels)) assert.ok(p.status === 'sent' || p.status === 'failed', `${id}: ${c} left ${p.status}`);
+          if (n.status === 'failed') assert.deepEqual(n.fallback.filter((c) => n.channels[c] === undefined), [], `${id}: a planned fallback was never tried`);
+        }
+        for (const [key, times] of h.accepted) assert.equal(times, 1, `${key} reached the provider ${times} times`);
+        const rebuilt = rebuiltShuffled(dispatchKinds, h.run.topics, seeds);
+        assert.deepEqual(rebuilt, sortedStates(h.run.states));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('given a HIGH billing email to a user with SMS off, when it bounces after a rebuild, then no SMS is asked for', async () => {
     const [u] = usersOf([{ sms: false, email: true, phone: true, digest: false, cap: null }]);
     const run = await play([u as User], [{ kind: 'request', user: 0, priority: 'HIGH', category: 'billing', gapMs: 0 }], ['ok']);
@@ -260,7 +334,7 @@ describe('dispatch decider properties', () => {
     const state = rebuilt.get(`${notificationKind.name}:${sent[0]!.notification_id}`) as NotificationState;
     assert.deepEqual(state.fallback, []);
     const bounce = { event_id: 'b1', occurred_at: T0 + 5000, received_at: T0 + 5000, provider: 'sendgrid', channel: 'email', kind: 'bounced', provider_event: 'bounce', notification_id: sent[0]!.notification_id, provider_message_id: null, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, raw: '{}' } satisfies DeliveryEventReceived;
-    const d = decide({ notification: state, context: { prefs: u!.prefs, recipient: { email: u!.email, phone: u!.phone, name: null, locale: null }, sentToday: 0, templateKnown: true }, digest: null }, { kind: 'delivery', event: bounce }, bounce.occurred_at, policy);
+    const d = decide({ notification: state, context: { prefs: u!.prefs, recipient: { email: u!.email, phone: u!.phone, name: null, locale: null }, sentToday: 0, templateKnown: true, digestFlushed: false }, digest: null }, { kind: 'delivery', event: bounce }, bounce.occurred_at, policy);
     assert.deepEqual(d, { events: [], effects: [] });
   });
 });

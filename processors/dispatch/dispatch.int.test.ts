@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
 import type { Incoming } from '../../lib/kafka/index.ts';
-import { StateGuard } from '../../lib/decider/index.ts';
+import { EntityStore, StateGuard } from '../../lib/decider/index.ts';
+import { directoryRebuild } from '../customers/directory.ts';
 import { runProcessor } from '../../lib/processor.ts';
 import type { NotificationRequested } from '../../lib/topics.ts';
 import { notificationRequest, type Priority } from '../../notify/index.ts';
@@ -12,7 +13,7 @@ import { startApp, type RunningApp } from '../../test/support/app.ts';
 import { collect } from '../../test/support/consume.ts';
 import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.ts';
 import { FakeSendGrid, FakeTwilio } from '../../test/support/fake-providers.ts';
-import { providerEnv, twilioAccountSid, twilioSignature, publicUrl } from '../../test/support/providers.ts';
+import { fakeProviderEnv, twilioAccountSid, twilioSignature, publicUrl } from '../../test/support/providers.ts';
 import { dispatchProcessor } from './main.ts';
 
 describe('dispatch processor against the real stack and local provider APIs', () => {
@@ -27,12 +28,7 @@ describe('dispatch processor against the real stack and local provider APIs', ()
     sendgrid = await new FakeSendGrid().start();
     twilio = await new FakeTwilio().start();
     t = await createTestEnv('dispatch', {
-      ...providerEnv,
-      SENDGRID_API_KEY: 'SG.test-key',
-      SENDGRID_API_URL: sendgrid.url,
-      TWILIO_ACCOUNT_SID: twilioAccountSid,
-      TWILIO_FROM_NUMBER: '+15005550006',
-      TWILIO_API_URL: twilio.url,
+      ...fakeProviderEnv({ sendgrid, twilio }),
       EVENTLINE_DISPATCH_RETRY_BACKOFF_MS: '100,200,300',
       EVENTLINE_EMAIL_PER_SECOND: '3',
     });
@@ -41,7 +37,7 @@ describe('dispatch processor against the real stack and local provider APIs', ()
     app = await startApp(t.rt);
     const parts = dispatchProcessor(t.rt);
     // A first start: the (empty) state is "rebuilt" and marked whole before the processor runs.
-    await new StateGuard(t.rt, parts.rebuild, { leaseMs: 5000, batch: 500, throttleMs: 0 }).ensure({ pause: async () => undefined, resume: async () => undefined });
+    await new StateGuard(t.rt, [directoryRebuild(new EntityStore(t.rt.redis)) as unknown as typeof parts.rebuild, parts.rebuild], { leaseMs: 5000, batch: 500, throttleMs: 0 }).ensure({ pause: async () => undefined, resume: async () => undefined });
     const consumer = await runProcessor(t.rt, parts.processor);
     const timers = parts.scheduler.run(t.rt.kafka, () => parts.clock.gate(), { intervalMs: 50 });
     stop = async () => {
@@ -70,7 +66,8 @@ describe('dispatch processor against the real stack and local provider APIs', ()
         reason: null,
         source: 'api',
         category: null,
-        preferences: { ...defaultPreferences(), email: `${id}@example.com`, phone: '+14155550100', ...prefs },
+        // Confirmed contacts: security and payment messages go to them (else to the Stripe customer's).
+        preferences: { ...defaultPreferences(), email: `${id}@example.com`, phone: '+14155550100', email_confirmed_at: 1, phone_confirmed_at: 1, ...prefs },
         previous: null,
       },
     ]);

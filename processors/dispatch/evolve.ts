@@ -48,6 +48,10 @@ export interface NotificationState {
   readonly top: Order | null;
   readonly status: NotificationStatus;
   readonly deferredUntil: number | null;
+  /** The latest deferral's attempt (1, 2, …): its timer is `due:quiet_hours_end:<id>:any:<attempt − 1>`. */
+  readonly deferredAttempt: number;
+  /** How many deferrals were decided (the highest deferral attempt). */
+  readonly deferrals: number;
   /** Channels planned as fallback (already filtered by preferences and reachability), as of the latest decision. */
   readonly fallback: readonly Channel[];
   readonly channels: Readonly<Partial<Record<Channel, ChannelProgress>>>;
@@ -56,7 +60,7 @@ export interface NotificationState {
   readonly fired: readonly string[];
 }
 
-export const emptyNotification: NotificationState = { request: null, userId: null, top: null, status: 'none', deferredUntil: null, fallback: [], channels: {}, locale: null, fired: [] };
+export const emptyNotification: NotificationState = { request: null, userId: null, top: null, status: 'none', deferredUntil: null, deferredAttempt: 0, deferrals: 0, fallback: [], channels: {}, locale: null, fired: [] };
 
 /** The next decision's sequence number. */
 export const nextSeq = (s: NotificationState): number => (s.top?.[0] ?? 0) + 1;
@@ -75,14 +79,13 @@ function evolveNotification(s: NotificationState, f: DispatchFact): Notification
       const o = f.value;
       if (!isOutcomeStatus(o.status)) return s;
       const order = orderOf(o);
-      let next: NotificationState = { ...s, userId: s.userId ?? o.user_id };
+      let next: NotificationState = { ...s, userId: s.userId ?? o.user_id, deferrals: o.status === 'deferred' ? Math.max(s.deferrals, o.attempt) : s.deferrals };
       if (isChannel(o.channel) && (o.status === 'sent' || o.status === 'retrying' || o.status === 'reconciling' || o.status === 'failed')) {
         const current = s.channels[o.channel];
-        // A channel once sent stays sent, whatever arrives later.
-        if (current?.status !== 'sent' && later(order, current?.order ?? null)) {
-          next = { ...next, channels: { ...next.channels, [o.channel]: { status: o.status, attempt: o.attempt, dueAt: o.due_at, order } } };
-        }
-        if (o.status === 'sent' && o.locale) next = { ...next, locale: o.locale };
+        // A channel once sent stays sent, whatever order its outcomes are folded in.
+        const replaces = current === undefined || (o.status === 'sent' ? current.status !== 'sent' || later(order, current.order) : current.status !== 'sent' && later(order, current.order));
+        if (replaces) next = { ...next, channels: { ...next.channels, [o.channel]: { status: o.status, attempt: o.attempt, dueAt: o.due_at, order } } };
+        if (o.status === 'sent' && o.locale && (replaces || next.locale === null)) next = { ...next, locale: o.locale };
       }
       if (later(order, s.top)) {
         next = {
@@ -90,6 +93,7 @@ function evolveNotification(s: NotificationState, f: DispatchFact): Notification
           top: order,
           status: o.status,
           deferredUntil: o.status === 'deferred' ? (o.due_at ?? o.deferred_until) : null,
+          deferredAttempt: o.status === 'deferred' ? o.attempt : 0,
           fallback: o.fallback.filter(isChannel),
         };
       }
@@ -119,12 +123,13 @@ function notificationTimers(s: NotificationState, id: string): Timer[] {
     if (s.fired.includes(eventId)) return;
     out.push({ id: eventId, dueAt: at, output: dueOutput(user, { event_id: eventId, occurred_at: at, received_at: at, notification_id: id, user_id: user, reason, attempt, channel }) });
   };
-  if (s.status === 'deferred' && s.deferredUntil !== null) add('quiet_hours_end', null, 0, s.deferredUntil);
+  if (s.status === 'deferred' && s.deferredUntil !== null) add('quiet_hours_end', null, Math.max(0, s.deferredAttempt - 1), s.deferredUntil);
   for (const c of channels) {
     const p = s.channels[c];
     if (!p || p.dueAt === null) continue;
     if (p.status === 'retrying') add('retry', c, p.attempt + 1, p.dueAt);
-    if (p.status === 'reconciling') add('reconcile', c, p.attempt, p.dueAt);
+    // The next attempt's timer (a second lost outcome gets its own, not the one already fired).
+    if (p.status === 'reconciling') add('reconcile', c, p.attempt + 1, p.dueAt);
   }
   return out;
 }
@@ -229,7 +234,7 @@ export function digestTimerId(userId: string, date: string): string {
 export const digestKind = entityKind<DispatchFact, DigestState>({
   name: 'dispatch:digest',
   initial: emptyDigest,
-  ttlSeconds: 7 * 86_400,
+  ttlSeconds: 60 * 86_400,
   keys: digestKeys,
   evolve: evolveDigest,
   timers: (s, key) => {

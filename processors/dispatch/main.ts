@@ -13,11 +13,11 @@ import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { Scheduler } from '../../lib/scheduler.ts';
 import type { TopicName } from '../../lib/topics.ts';
-import { changePreferences, fitSms, SendEvidence, Templates, TwilioMessageIndex, unsubscribeUrl } from '../../notify/index.ts';
-import { isEssential, resubscribe, unsubscribe, type Preferences } from '../../projections/preferences/document.ts';
+import { changePreferences, CONTACT_CONFIRMATION_TEMPLATE, contactConfirmationUrl, fitSms, SendEvidence, Templates, TwilioMessageIndex, unsubscribeUrl } from '../../notify/index.ts';
+import { contactFieldOf, contactFor, isEssential, resubscribe, unsubscribe, type Preferences } from '../../projections/preferences/document.ts';
 import { readPreferences } from '../../projections/preferences/store.ts';
 import { CustomerDirectory } from '../customers/directory.ts';
-import { decide, eventTimeOf, localParts, needsContext, type DispatchContext, type DispatchInput, type DispatchState, type Recipient, type SendCommand } from './decide.ts';
+import { decide, eventTimeOf, localParts, needsContext, nextLocalTime, type DispatchContext, type DispatchInput, type DispatchState, type Recipient, type SendCommand } from './decide.ts';
 import { RateLimiter, Sender } from './effects.ts';
 import { capKind, digestKind, dispatchKinds, emptyNotification, notificationKind, sentOn, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
 import { providersFor, type EmailMessage, type Providers, type SmsMessage } from './providers.ts';
@@ -33,11 +33,13 @@ export interface DispatchParts {
 }
 
 /** What the dispatch state folds, and how far back a rebuild reads it. */
-export function dispatchFolds(maxAgeMs: number): readonly FoldedTopic[] {
-  // Notifications older than twice the stale limit can neither be sent nor change any more.
+export function dispatchFolds(): readonly FoldedTopic[] {
+  // As far back as a notification is kept (a provider's unsubscribe on a 3-week-old email still
+  // finds its notification after a rebuild, as it would live).
+  const horizonMs = (notificationKind.ttlSeconds ?? 0) * 1000;
   return [
-    { topic: 'notify.dispatches.v1', horizonMs: 2 * maxAgeMs },
-    { topic: 'notify.dispatch-requests.v1', horizonMs: 2 * maxAgeMs },
+    { topic: 'notify.dispatches.v1', horizonMs },
+    { topic: 'notify.dispatch-requests.v1', horizonMs },
   ];
 }
 
@@ -48,7 +50,8 @@ export function dispatchFact(record: { topic: TopicName; record: string; value: 
 /** What a dispatch decision reads: the state (the fold), the user as known now, the templates. */
 export interface DispatchReader {
   notification(id: string): Promise<NotificationState>;
-  user(userId: string): Promise<{ prefs: Preferences; recipient: Recipient }>;
+  /** The user's preferences and where a message of `category` reaches them (null: not about one message). */
+  user(userId: string, category: string | null): Promise<{ prefs: Preferences; recipient: Recipient }>;
   cap(key: string): Promise<CapState | null>;
   digest(key: string): Promise<DigestState | null>;
   templateKnown(template: string): boolean;
@@ -75,17 +78,21 @@ export async function loadDispatchState(input: DispatchInput, read: DispatchRead
   const notification = await read.notification(id);
   const userId = notification.request?.user_id ?? (input.kind === 'requested' ? input.request.user_id : input.kind === 'due' ? input.due.user_id : null);
   let context: DispatchContext | null = null;
-  if (userId && needsContext(input, notification)) {
-    const { prefs, recipient } = await read.user(userId);
-    const today = localParts(eventTimeOf(input), prefs.timezone).date;
-    const template = notification.request?.template ?? (input.kind === 'requested' ? input.request.template : '');
-    context = { prefs, recipient, sentToday: sentOn(await read.cap(`${userId}:${today}`), id), templateKnown: read.templateKnown(template) };
+  if (userId && needsContext(input)) {
+    const request = notification.request ?? (input.kind === 'requested' ? input.request : null);
+    const { prefs, recipient } = await read.user(userId, request?.category ?? null);
+    const at = eventTimeOf(input);
+    const today = localParts(at, prefs.timezone).date;
+    // A LOW request joins the user's next digest, unless that one already went out.
+    const digestDate = request?.priority === 'LOW' && prefs.digest.enabled ? localParts(nextLocalTime(at, prefs.digest.hour * 60, prefs.timezone), prefs.timezone).date : null;
+    const digestFlushed = digestDate ? ((await read.digest(`${userId}:${digestDate}`))?.flushed ?? false) : false;
+    context = { prefs, recipient, sentToday: sentOn(await read.cap(`${userId}:${today}`), id), templateKnown: read.templateKnown(request?.template ?? ''), digestFlushed };
   }
   let digest: DispatchState['digest'] = null;
   if (input.kind === 'due' && input.due.reason.startsWith('digest:')) {
     const state = await read.digest(`${input.due.user_id}:${input.due.reason.slice('digest:'.length)}`);
     if (state && !state.flushed && state.items.length > 0) {
-      const { recipient, prefs } = await read.user(input.due.user_id);
+      const { recipient, prefs } = await read.user(input.due.user_id, null);
       const items = (await Promise.all(state.items.map((i) => read.notification(i)))).flatMap((n) => (n.request ? [n.request] : []));
       const summaries = items.sort((a, b) => a.notification_id.localeCompare(b.notification_id)).map((r) => ({ template: r.template, subject: read.subject(r.template, JSON.parse(r.data) as Record<string, unknown>, recipient, prefs) }));
       digest = { state, summaries };
@@ -110,27 +117,33 @@ export function dispatchProcessor(rt: Runtime, options: { providers?: Providers 
   const clock = new EventClock(rt.redis, 'dispatch', ['notify.dispatch-requests.v1']);
   log.info({ email: providers.email.name, sms: providers.sms.name }, 'dispatch providers');
 
-  async function recipientOf(userId: string): Promise<{ recipient: Recipient; prefs: Awaited<ReturnType<typeof readPreferences>>['preferences'] }> {
+  /**
+   * Where a message of `category` reaches the user: the preferences' own email and phone when
+   * they give them — for essential categories (security, payment) only once the user confirmed
+   * them — else the Stripe customer's (the address Stripe has for the paying customer).
+   */
+  async function recipientOf(userId: string, category: string | null): Promise<{ recipient: Recipient; prefs: Awaited<ReturnType<typeof readPreferences>>['preferences'] }> {
     const stored = await readPreferences(rt.db, userId);
     const customer = await directory.byUser(userId);
     const prefs = stored.preferences;
     return {
       prefs,
       recipient: {
-        email: prefs.email ?? customer?.email ?? rt.config.teamEmails[userId] ?? null,
-        phone: prefs.phone ?? customer?.phone ?? null,
+        email: contactFor(prefs, 'email', category) ?? customer?.email ?? rt.config.teamEmails[userId] ?? null,
+        phone: contactFor(prefs, 'phone', category) ?? customer?.phone ?? null,
         name: customer?.name ?? null,
         locale: stored.changedAt ? prefs.locale : (customer?.locale ?? prefs.locale),
       },
     };
   }
 
-  const notificationOf = async (id: string): Promise<NotificationState> => (await store.get<NotificationState>({ kind: notificationKind.name, key: id })) ?? emptyNotification;
+  // Every read is fenced: no decision is made on a state being rebuilt.
+  const notificationOf = async (id: string): Promise<NotificationState> => (await store.get<NotificationState>({ kind: notificationKind.name, key: id }, fence)) ?? emptyNotification;
   const reader: DispatchReader = {
     notification: notificationOf,
     user: recipientOf,
-    cap: (key) => store.get<CapState>({ kind: capKind.name, key }),
-    digest: (key) => store.get<DigestState>({ kind: digestKind.name, key }),
+    cap: (key) => store.get<CapState>({ kind: capKind.name, key }, fence),
+    digest: (key) => store.get<DigestState>({ kind: digestKind.name, key }, fence),
     templateKnown: (template) => templates.has(template),
     subject: (template, data, recipient, prefs) => templates.render(template, recipient.locale, data, { timezone: prefs.timezone, unsubscribeUrl: null }).subject,
   };
@@ -140,10 +153,20 @@ export function dispatchProcessor(rt: Runtime, options: { providers?: Providers 
   async function send(cmd: SendCommand): Promise<DispatchInput> {
     const r = (await notificationOf(cmd.notificationId)).request;
     if (!r) return { kind: 'send_failed', send: cmd, provider: null, retryable: false, message: 'request unknown', unreachable: true };
-    const { recipient, prefs } = await recipientOf(r.user_id);
+    const { recipient, prefs } = await recipientOf(r.user_id, r.category);
     const data = { ...(JSON.parse(r.data) as Record<string, unknown>), user_id: r.user_id, first_name: recipient.name?.split(' ')[0] ?? '' };
     const unsubscribeLink = !isEssential(r.category) && rt.config.unsubscribeSecret ? unsubscribeUrl(rt.config.http.publicUrl, rt.config.unsubscribeSecret, r.user_id, r.category, Date.now()) : null;
-    const rendered = templates.render(r.template, recipient.locale, data, { timezone: prefs.timezone, unsubscribeUrl: unsubscribeLink });
+    const links: Record<string, string> = {};
+    if (r.template === CONTACT_CONFIRMATION_TEMPLATE) {
+      // The link confirms the preferences' address on this channel, and goes only to that address.
+      const channel = cmd.channel === 'email' || cmd.channel === 'sms' ? cmd.channel : null;
+      const address = channel ? prefs[contactFieldOf[channel]] : null;
+      const to = channel === 'email' ? recipient.email : recipient.phone;
+      if (!channel || !address || address !== to) return { kind: 'send_failed', send: cmd, provider: null, retryable: false, message: `no ${cmd.channel} address to confirm`, unreachable: true };
+      if (!rt.config.unsubscribeSecret) return { kind: 'send_failed', send: cmd, provider: null, retryable: false, message: 'UNSUBSCRIBE_SECRET is not set: no confirmation link can be signed', unreachable: true };
+      links.confirm_url = contactConfirmationUrl(rt.config.http.publicUrl, rt.config.unsubscribeSecret, r.user_id, channel, address, Date.now());
+    }
+    const rendered = templates.render(r.template, recipient.locale, data, { timezone: prefs.timezone, unsubscribeUrl: unsubscribeLink, links });
     const idempotencyKey = `${r.event_id}:${cmd.channel}`;
     let message: EmailMessage | SmsMessage;
     if (cmd.channel === 'email') {
@@ -232,7 +255,7 @@ export function dispatchProcessor(rt: Runtime, options: { providers?: Providers 
   return {
     scheduler,
     clock,
-    rebuild: { processor: 'dispatch', topics: dispatchFolds(policy.maxAgeMs), fact: dispatchFact, writer },
+    rebuild: { processor: 'dispatch', topics: dispatchFolds(), fact: dispatchFact, writer },
     processor: {
       name: 'dispatch',
       topics: ['notify.dispatch-requests.v1', 'notify.delivery-events.v1'],

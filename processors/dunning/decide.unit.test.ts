@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { foldEntity, timersOf } from '../../lib/decider/index.ts';
 import type { DunningStepDecided } from '../../lib/topics.ts';
+import { categoryFor } from '../../notify/index.ts';
 import { churnRisk, decideDunning, lifecycleRequest, type DunningDecision, type DunningInput } from './decide.ts';
 import { caseKind, caseOf, emptyCase, type CaseState, type DunningFact } from './evolve.ts';
 
@@ -108,5 +109,20 @@ describe('dunning state machine', () => {
     assert.equal(at('customer.subscription.updated', { items: {} })?.template, 'plan_changed');
     assert.equal(at('customer.subscription.updated', { status: 'past_due' }), null, 'a status change is not a plan change');
     assert.equal(at('customer.subscription.created')?.notification_id, at('customer.subscription.created')?.notification_id, 'deterministic');
+  });
+
+  it('given every request dunning makes, then each names a category its template is sent in (notify/template-categories.ts)', () => {
+    const opened = after(decideDunning(failed(), null, options));
+    const open = caseOf(opened);
+    const sub = { id: 'sub_1', status: 'active', currency: 'usd', items: { data: [{ price: { id: 'price_pro', unit_amount: 4900, recurring: { interval: 'month' } }, quantity: 1 }] } };
+    const requests = [
+      ...(['day_0', 'day_3', 'day_7', 'day_14'] as const).flatMap((step) => decideDunning({ kind: 'step_due', eventId: `due:${step}`, at: t0, caseId: 'in_1', step }, open, options).requests),
+      ...decideDunning({ kind: 'invoice_paid', eventId: 'evt_paid', at: t0 + DAY, invoiceId: 'in_1' }, open, options).requests,
+      ...decideDunning(failed({ attemptCount: 2, priorFailures90d: 2, customerSince: t0 - 10 * DAY, amountDue: 20_000, invoiceId: 'in_2', eventId: 'evt_fail_2' }), null, options).requests,
+      ...(['customer.subscription.created', 'customer.subscription.trial_will_end', 'customer.subscription.deleted'] as const).map((type) => lifecycleRequest({ eventId: `evt_${type}`, type, at: t0, userId: 'user_1', subscription: sub, previous: null })),
+      lifecycleRequest({ eventId: 'evt_upd', type: 'customer.subscription.updated', at: t0, userId: 'user_1', subscription: sub, previous: { items: {} } }),
+    ].filter((r) => r !== null);
+    assert.deepEqual([...new Set(requests.map((r) => r.template))].sort(), ['final_notice', 'payment_failed', 'plan_changed', 'receipt', 'retention_alert', 'subscription_canceled', 'trial_ending', 'update_payment_method', 'welcome_subscription']);
+    for (const r of requests) assert.ok(categoryFor(r.template, r.category).ok, `${r.template} as ${r.category}`);
   });
 });

@@ -24,10 +24,10 @@ export interface DunningParts {
   readonly rebuild: RebuildSpec<DunningFact>;
 }
 
-/** Everything: the directory needs every customer event, a case lives 400 days. */
+/** As far back as a case is kept (400 days); the customer directory is rebuilt on its own. */
 export const dunningFolds: readonly FoldedTopic[] = [
-  { topic: 'billing.dunning-steps.v1', horizonMs: null },
-  { topic: 'stripe.events.v1', horizonMs: null },
+  { topic: 'billing.dunning-steps.v1', horizonMs: (caseKind.ttlSeconds ?? 0) * 1000 },
+  { topic: 'stripe.events.v1', horizonMs: (caseKind.ttlSeconds ?? 0) * 1000 },
 ];
 
 export function dunningFact(record: { topic: TopicName; record: string; value: unknown }): DunningFact | null {
@@ -110,9 +110,9 @@ export function dunningProcessor(rt: Runtime): DunningParts {
   const clock = new EventClock(rt.redis, 'dunning', ['stripe.events.v1']);
   const options = { retentionTeamUser: rt.config.retentionTeamUser };
   const reader: DunningReader = {
-    caseState: (caseId) => store.get<CaseState>({ kind: caseKind.name, key: caseId }),
-    failures: (customerId) => store.get<CustomerFailures>({ kind: failuresKind.name, key: customerId }),
-    subscriptionCases: (subscriptionId) => store.get<SubscriptionCases>({ kind: subscriptionKind.name, key: subscriptionId }),
+    caseState: (caseId) => store.get<CaseState>({ kind: caseKind.name, key: caseId }, fence),
+    failures: (customerId) => store.get<CustomerFailures>({ kind: failuresKind.name, key: customerId }, fence),
+    subscriptionCases: (subscriptionId) => store.get<SubscriptionCases>({ kind: subscriptionKind.name, key: subscriptionId }, fence),
     customer: (customerId) => directory.get(customerId),
   };
 

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { charge } from '../../cli/demo/stripe-objects.ts';
-import { actionFor, defaultFraudPolicy, isDisposableEmail, paymentFacts, scorePayment, type FraudState, type PaymentFacts } from './decide.ts';
+import { categoryFor } from '../../notify/index.ts';
+import { actionFor, decideFraud, defaultFraudPolicy, isDisposableEmail, paymentFacts, scorePayment, type FraudState, type PaymentFacts } from './decide.ts';
+import { emptyRisk } from './evolve.ts';
 
 const t = Date.UTC(2026, 10, 1, 12);
 const day = 86_400_000;
@@ -72,5 +74,13 @@ describe('fraud scoring', () => {
     assert.equal(isDisposableEmail('a@mailinator.com'), true);
     assert.equal(isDisposableEmail('a@gmail.com'), false);
     assert.equal(isDisposableEmail(null), false);
+  });
+
+  it('given a payment to block, then the risk team\'s request names a category its template is sent in (notify/template-categories.ts)', () => {
+    const view = { risk: emptyRisk, customer: { createdAt: t - day, email: 'x@mailinator.com', country: 'US' }, cardFlaggedAt: t - day, chargeFingerprint: null };
+    const d = decideFraud(view, { kind: 'payment', facts: facts({ amount: 90_000 }) }, t, { policy: defaultFraudPolicy, riskTeamUser: 'risk-team' });
+    const requests = d.events.flatMap((e) => (e.record === 'NotificationRequested' ? [e.value] : []));
+    assert.equal(requests.length, 1);
+    for (const r of requests) assert.ok(categoryFor(r.template, r.category).ok, `${r.template} as ${r.category}`);
   });
 });

@@ -12,7 +12,7 @@
 import { entityKind, type Fact } from '../../lib/decider/index.ts';
 import { readStripeEvent } from '../../lib/stripe/index.ts';
 import { customerKind, userKind } from '../customers/directory.ts';
-import { defaultFraudPolicy, paymentFacts, scoredTypes, type Mark, type PaymentFacts } from './decide.ts';
+import { defaultFraudPolicy, paymentFacts, scoredTypes, type FraudPolicy, type Mark, type PaymentFacts } from './decide.ts';
 
 export type FraudFact = Fact<'stripe.events.v1' | 'risk.fraud-scores.v1'>;
 
@@ -53,7 +53,7 @@ function prune(s: CustomerRisk, latest: number): CustomerRisk {
   return { latest, attempts: s.attempts.filter((m) => m[0] >= latest - KEEP_WINDOW_MS), small: s.small.filter((m) => m[0] >= latest - KEEP_WINDOW_MS), scored };
 }
 
-function evolveRisk(s: CustomerRisk, f: FraudFact): CustomerRisk {
+function evolveRisk(s: CustomerRisk, f: FraudFact, smallChargeCents: number): CustomerRisk {
   if (f.topic === 'stripe.events.v1') {
     const p = paymentOf(f);
     if (!p) return s;
@@ -61,7 +61,7 @@ function evolveRisk(s: CustomerRisk, f: FraudFact): CustomerRisk {
     const from = latest - KEEP_WINDOW_MS;
     const mark: Mark = [p.at, p.eventId];
     const next = prune(s, latest);
-    return { ...next, attempts: addMark(next.attempts, mark, from), small: p.amount < defaultFraudPolicy.smallChargeCents ? addMark(next.small, mark, from) : next.small };
+    return { ...next, attempts: addMark(next.attempts, mark, from), small: p.amount < smallChargeCents ? addMark(next.small, mark, from) : next.small };
   }
   if (f.record !== 'FraudScored') return s;
   const latest = Math.max(s.latest, f.value.occurred_at);
@@ -70,17 +70,23 @@ function evolveRisk(s: CustomerRisk, f: FraudFact): CustomerRisk {
   return { ...next, scored: { ...next.scored, [f.value.source_event_id]: f.value.occurred_at } };
 }
 
-export const riskKind = entityKind<FraudFact, CustomerRisk>({
-  name: 'fraud:customer',
-  initial: emptyRisk,
-  ttlSeconds: 30 * 86_400,
-  keys: (f) => {
-    if (f.topic === 'risk.fraud-scores.v1') return f.record === 'FraudScored' ? [f.value.customer_id] : [];
-    const p = paymentOf(f);
-    return p ? [p.customerId] : [];
-  },
-  evolve: evolveRisk,
-});
+/** The customer's risk state; small charges counted under the policy's threshold. */
+export function riskKindFor(policy: FraudPolicy) {
+  return entityKind<FraudFact, CustomerRisk>({
+    name: 'fraud:customer',
+    initial: emptyRisk,
+    // Kept (pruned by event time, so small): the scored log must answer a re-read however late.
+    ttlSeconds: null,
+    keys: (f) => {
+      if (f.topic === 'risk.fraud-scores.v1') return f.record === 'FraudScored' ? [f.value.customer_id] : [];
+      const p = paymentOf(f);
+      return p ? [p.customerId] : [];
+    },
+    evolve: (state, fact) => evolveRisk(state, fact, policy.smallChargeCents),
+  });
+}
+
+export const riskKind = riskKindFor(defaultFraudPolicy);
 
 export interface CardRisk {
   /** When the card was first involved in fraud; null: never. */
@@ -90,7 +96,7 @@ export interface CardRisk {
 export const cardKind = entityKind<FraudFact, CardRisk>({
   name: 'fraud:card',
   initial: { flaggedAt: null },
-  ttlSeconds: 400 * 86_400,
+  ttlSeconds: null,
   keys: (f) => {
     if (f.topic !== 'risk.fraud-scores.v1') return [];
     if (f.record === 'CardFlagged') return [f.value.fingerprint];
@@ -114,4 +120,5 @@ export const chargeKind = entityKind<FraudFact, ChargeCard>({
   evolve: (s, f) => ({ fingerprint: s.fingerprint ?? paymentOf(f)?.fingerprint ?? null }),
 });
 
-export const fraudKinds = [riskKind, cardKind, chargeKind, customerKind, userKind];
+export const fraudKindsFor = (policy: FraudPolicy) => [riskKindFor(policy), cardKind, chargeKind, customerKind, userKind];
+export const fraudKinds = fraudKindsFor(defaultFraudPolicy);

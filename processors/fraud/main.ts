@@ -11,12 +11,12 @@ import { readDispute, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { TopicName } from '../../lib/topics.ts';
 import { CustomerDirectory, type CustomerRecord } from '../customers/directory.ts';
 import { decideFraud, defaultFraudPolicy, type FraudInput, type FraudOptions, type FraudPolicy } from './decide.ts';
-import { cardKind, chargeKind, emptyRisk, fraudKinds, paymentOf, riskKind, type CardRisk, type ChargeCard, type CustomerRisk, type FraudFact } from './evolve.ts';
+import { cardKind, chargeKind, emptyRisk, fraudKindsFor, paymentOf, riskKind, type CardRisk, type ChargeCard, type CustomerRisk, type FraudFact } from './evolve.ts';
 
-/** The directory needs every customer event; card flags are kept as long as the scores. */
+/** Card flags and scores: all of them; charges: as far back as a charge's card is kept (a dispute may come months later). */
 export const fraudFolds: readonly FoldedTopic[] = [
   { topic: 'risk.fraud-scores.v1', horizonMs: null },
-  { topic: 'stripe.events.v1', horizonMs: null },
+  { topic: 'stripe.events.v1', horizonMs: (chargeKind.ttlSeconds ?? 0) * 1000 },
 ];
 
 export function fraudFact(record: { topic: TopicName; record: string; value: unknown }): FraudFact | null {
@@ -64,14 +64,14 @@ export async function decideRecord(fact: FraudFact, read: FraudReader, options: 
 
 export function fraudProcessor(rt: Runtime, policy: FraudPolicy = defaultFraudPolicy): FraudParts {
   const store = new EntityStore(rt.redis);
-  const writer = new StateWriter<FraudFact>(store, fraudKinds, null);
+  const writer = new StateWriter<FraudFact>(store, fraudKindsFor(policy), null);
   const fence: Fence = { kind: 'live', sentinel: stateKeys('fraud').sentinel };
   const directory = new CustomerDirectory(store);
   const options = { policy, riskTeamUser: rt.config.riskTeamUser };
   const reader: FraudReader = {
-    risk: (customerId) => store.get<CustomerRisk>({ kind: riskKind.name, key: customerId }),
-    card: (fingerprint) => store.get<CardRisk>({ kind: cardKind.name, key: fingerprint }),
-    charge: (chargeId) => store.get<ChargeCard>({ kind: chargeKind.name, key: chargeId }),
+    risk: (customerId) => store.get<CustomerRisk>({ kind: riskKind.name, key: customerId }, fence),
+    card: (fingerprint) => store.get<CardRisk>({ kind: cardKind.name, key: fingerprint }, fence),
+    charge: (chargeId) => store.get<ChargeCard>({ kind: chargeKind.name, key: chargeId }, fence),
     customer: (customerId) => directory.get(customerId),
   };
 

@@ -7,7 +7,7 @@
  * load balancer must keep sending them); `processors` and `paused` say what waits.
  */
 import { Router } from 'express';
-import { pauseStatus, statefulProcessors } from '../../lib/decider/index.ts';
+import { guardedStates, pauseStatus } from '../../lib/decider/index.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { metricsRegistry } from '../../lib/metrics.ts';
 import type { Runtime } from '../../lib/runtime.ts';
@@ -51,7 +51,7 @@ export function healthRoutes(runtime: Runtime, extraChecks: Readonly<Record<stri
     const results = await Promise.all(names.map((n) => timed(checks[n] as Check, 2000)));
     const detail = Object.fromEntries(names.map((n, i) => [n, results[i]]));
     const ready = results.every((r) => r.ok);
-    const processors = detail.redis?.ok ? await Promise.all(statefulProcessors.map((p) => pauseStatus(runtime, p))).catch(() => []) : [];
+    const processors = detail.redis?.ok ? await Promise.all(guardedStates.map((p) => pauseStatus(runtime, p))).catch(() => []) : [];
     const paused = processors.filter((p) => p.paused).map((p) => p.processor);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks: detail, processors, paused });
   });

@@ -65,7 +65,7 @@ export function openapiDocument(): object {
       '/webhooks/stripe': {
         post: {
           summary: 'Stripe webhook endpoint',
-          description: 'Verifies Stripe-Signature (300 s tolerance) on the raw body and appends the event to stripe.events.v1. 200 only after Kafka acknowledged it.',
+          description: 'Verifies Stripe-Signature on the raw body (its timestamp within EVENTLINE_WEBHOOK_TOLERANCE_SECONDS, 300 s by default, of now, past or future) and appends the event to stripe.events.v1. 200 only after Kafka acknowledged it.',
           parameters: [{ name: 'Stripe-Signature', in: 'header', required: true, schema: { type: 'string' } }],
           requestBody: { required: true, content: json({ type: 'object', description: 'a Stripe event' }) },
           responses: { 200: { description: 'appended (or a duplicate already appended)', content: json({ type: 'object' }) }, ...errors(400, 413, 503) },
@@ -116,6 +116,11 @@ export function openapiDocument(): object {
           responses: { 200: { description: 'unsubscribed' }, ...errors(400, 410, 422, 503) },
         },
       },
+      '/v1/contacts/confirm/{token}': {
+        parameters: [{ name: 'token', in: 'path', required: true, schema: { type: 'string' } }],
+        get: { summary: 'Confirmation page for a new email or phone (does not confirm)', responses: { 200: { description: 'HTML page' }, ...errors(400, 410, 503) } },
+        post: { summary: 'Confirm the email or phone the link was sent to, if it is still the user\'s; appends PreferencesChanged (contact_confirmed)', responses: { 200: { description: 'confirmed' }, ...errors(400, 410, 503) } },
+      },
       '/v1/events': {
         post: {
           summary: 'Publish a domain event, validated against the schema registered for its type',
@@ -144,6 +149,23 @@ export function openapiDocument(): object {
         get: { summary: 'The dashboard data (scope read; session cookie or bearer key)', security: [{ apiKey: [] }], responses: { 200: { description: 'dashboard data' }, ...errors(401, 403) } },
       },
       '/': { get: { summary: 'The analyst dashboard (asks for an API key once, then keeps a session cookie)', responses: { 200: { description: 'HTML' } } } },
+      '/login': {
+        post: {
+          summary: 'Dashboard sign-in: exchange an API key with the read scope for a session cookie (refused from another site or origin)',
+          requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: { type: 'object', properties: { key: { type: 'string' } }, required: ['key'] } } } },
+          responses: { 303: { description: 'signed in; the session cookie is set' }, 401: { description: 'the key is not valid (HTML)' }, 403: { description: 'the key lacks the read scope, or a cross-site post' }, 413: { description: 'body too large' } },
+        },
+      },
+      '/logout': {
+        post: { summary: 'Dashboard sign-out: ends the session server-side (refused from another site or origin)', responses: { 303: { description: 'signed out' }, 403: { description: 'a cross-site post', content: json(error) } } },
+      },
+      '/assets/{name}': {
+        get: {
+          summary: "The dashboard's script, style and Chart.js",
+          parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string', enum: ['dashboard.js', 'dashboard.css', 'chart.js'] } }],
+          responses: { 200: { description: 'the asset' }, ...errors(400, 404) },
+        },
+      },
       '/healthz': { get: { summary: 'Liveness', responses: { 200: { description: 'the process answers' } } } },
       '/readyz': { get: { summary: 'Readiness: Kafka, registry, Postgres, Redis', responses: { 200: { description: 'ready' }, 503: { description: 'a dependency is down' } } } },
       '/metrics': { get: { summary: 'Prometheus metrics (incl. consumer lag)', responses: { 200: { description: 'text exposition format' } } } },

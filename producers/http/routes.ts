@@ -36,7 +36,14 @@ export function buildHttpApp(rt: Runtime, extra: readonly express.Router[] = [])
   const routers = [
     healthRoutes(rt),
     openapiRoutes(),
-    stripeWebhookRoutes({ kafka: rt.kafka, secret: config.stripe.webhookSecret, seen: new RecentlySeen(rt.redis, STRIPE_SEEN_PREFIX), bodyLimitBytes: limit, log }),
+    stripeWebhookRoutes({
+      kafka: rt.kafka,
+      secret: config.stripe.webhookSecret,
+      seen: new RecentlySeen(rt.redis, STRIPE_SEEN_PREFIX),
+      bodyLimitBytes: limit,
+      toleranceSeconds: config.http.webhookToleranceSeconds,
+      log,
+    }),
     sendgridWebhookRoutes({
       kafka: rt.kafka,
       publicKey: config.sendgrid.webhookPublicKey ? loadSendgridPublicKey(config.sendgrid.webhookPublicKey) : null,

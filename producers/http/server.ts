@@ -1,5 +1,6 @@
 /**
- * Starts the HTTP server and closes it gracefully on shutdown: stop accepting, let in-flight
+ * Starts the HTTP server on HOST:PORT (127.0.0.1 by default: a deployment behind a proxy or in a
+ * container sets HOST=0.0.0.0) and closes it gracefully on shutdown: stop accepting, let in-flight
  * requests finish (they may be waiting for a Kafka acknowledgement), then drop idle connections.
  */
 import { createServer, type Server } from 'node:http';
@@ -7,19 +8,24 @@ import type { AddressInfo } from 'node:net';
 import type express from 'express';
 import type { Runtime } from '../../lib/runtime.ts';
 
-export async function startServer(runtime: Runtime, app: express.Express, port = runtime.config.http.port): Promise<{ server: Server; port: number }> {
+export async function startServer(
+  runtime: Runtime,
+  app: express.Express,
+  port = runtime.config.http.port,
+  host = runtime.config.http.host,
+): Promise<{ server: Server; host: string; port: number }> {
   const server = createServer(app);
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10000;
   server.requestTimeout = 30000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '0.0.0.0', () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  const actual = (server.address() as AddressInfo).port;
+  const { address, port: actual } = server.address() as AddressInfo;
   runtime.shutdown.add('http', async () => {
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
@@ -27,6 +33,6 @@ export async function startServer(runtime: Runtime, app: express.Express, port =
       setTimeout(() => server.closeAllConnections(), 10000).unref();
     });
   });
-  runtime.log.info({ port: actual }, 'http listening');
-  return { server, port: actual };
+  runtime.log.info({ host: address, port: actual }, 'http listening');
+  return { server, host: address, port: actual };
 }

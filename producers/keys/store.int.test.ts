@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { hasScope } from '../../lib/http/auth.ts';
 import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
-import { ApiKeys } from './store.ts';
+import { ApiKeys, parseScopes } from './store.ts';
 
 describe('API keys and the analyst role in a real Postgres', () => {
   let t: TestEnv;
@@ -51,5 +52,41 @@ describe('API keys and the analyst role in a real Postgres', () => {
     } finally {
       await analyst.end();
     }
+  });
+
+  it('given the "contacts" and "essential" scopes (as `eventline keys create --scopes` parses them), then a key with them is stored and authenticates with them', async () => {
+    const keys = new ApiKeys(t.rt.db, [], 0);
+    const { id, key } = await keys.create('auth-service', parseScopes('publish,essential,preferences,contacts'));
+    const principal = await keys.authenticate(key);
+    assert.deepEqual(principal, { keyId: id, scopes: ['publish', 'essential', 'preferences', 'contacts'] });
+    assert.ok(principal && hasScope(principal, 'essential') && hasScope(principal, 'contacts') && !hasScope(principal, 'admin'));
+    assert.throws(() => parseScopes('publish,everything'), /unknown: everything/);
+  });
+
+  it('given the analyst role, then it cannot create temporary tables, and roles without a grant cannot connect to the database', async () => {
+    const url = new URL(t.config.database.url);
+    url.username = 'eventline_analyst';
+    const analyst = new pg.Client({ connectionString: url.toString() });
+    await analyst.connect();
+    try {
+      await assert.rejects(() => analyst.query('CREATE TEMP TABLE scratch (x int)'), /permission denied to create temporary tables/);
+      await assert.rejects(() => analyst.query('CREATE TEMPORARY VIEW v AS SELECT 1'), /permission denied to create temporary tables/);
+      assert.equal((await analyst.query('SELECT 1 AS one')).rows[0]?.one, 1, 'it still connects');
+    } finally {
+      await analyst.end();
+    }
+    // Any other role of the cluster (PostgreSQL grants CONNECT to PUBLIC by default).
+    const role = `eventline_probe_${randomBytes(4).toString('hex')}`;
+    await t.rt.db.query(`CREATE ROLE ${role} LOGIN`);
+    try {
+      url.username = role;
+      const stranger = new pg.Client({ connectionString: url.toString() });
+      await assert.rejects(() => stranger.connect(), /permission denied for database/);
+      await stranger.end().catch(() => undefined);
+    } finally {
+      await t.rt.db.query(`DROP ROLE ${role}`);
+    }
+    const owner = await t.rt.db.query<{ connect: boolean; temp: boolean }>("SELECT has_database_privilege(current_user, current_database(), 'CONNECT') AS connect, has_database_privilege(current_user, current_database(), 'TEMP') AS temp");
+    assert.deepEqual(owner.rows[0], { connect: true, temp: true }, 'Eventline itself keeps both');
   });
 });

@@ -47,7 +47,7 @@ describe('POST /v1/notifications and GET /v1/notifications/:id', () => {
     assert.equal(b.notification_id, a.notification_id);
     assert.equal(b.duplicate, true);
     assert.equal(await recordCount(t.rt.kafka, 'notify.dispatch-requests.v1'), before + 1);
-    const other = await post({ ...body, template: 'receipt' });
+    const other = await post({ ...body, data: { plan: 'pro' } });
     assert.equal(other.status, 409);
     assert.equal(((await other.json()) as { error: string }).error, 'conflict');
   });
@@ -74,5 +74,52 @@ describe('POST /v1/notifications and GET /v1/notifications/:id', () => {
     assert.equal(await recordCount(t.rt.kafka, 'notify.dispatch-requests.v1'), before);
     assert.equal((await fetch(`${app.url}/v1/notifications/ntf_unknown123`, { headers: bearer(key) })).status, 404);
     assert.equal((await fetch(`${app.url}/v1/notifications/not-an-id`, { headers: bearer(key) })).status, 400);
+  });
+
+  it('given a link field that is not an https URL, then 422 names the field and nothing is appended', async () => {
+    const before = await recordCount(t.rt.kafka, 'notify.dispatch-requests.v1');
+    for (const bad of ['javascript:alert(document.cookie)', 'http://pay.example/i', 'data:text/html,<script>alert(1)</script>']) {
+      const res = await post({ user_id: 'u', template: 'receipt', category: 'billing', data: { amount_due: 100, currency: 'usd', hosted_invoice_url: bad } });
+      assert.equal(res.status, 422, bad);
+      const body = (await res.json()) as { error: string; problems: string[] };
+      assert.deepEqual([body.error, body.problems], ['unprocessable', ['data.hosted_invoice_url: a link must be an absolute https:// URL']], bad);
+    }
+    assert.equal(await recordCount(t.rt.kafka, 'notify.dispatch-requests.v1'), before);
+    const ok = await post({ user_id: 'u', template: 'receipt', category: 'billing', data: { amount_due: 100, currency: 'usd', hosted_invoice_url: 'https://invoice.stripe.com/i/x' } });
+    assert.equal(ok.status, 202);
+  });
+
+  it('given the category of each template, then an omitted one is filled in, another is refused, and an essential one needs the "essential" scope', async () => {
+    const before = await recordCount(t.rt.kafka, 'notify.dispatch-requests.v1');
+    const essentialCases: [string, Record<string, unknown>][] = [
+      ['payment template as billing', { user_id: 'u', template: 'payment_failed', category: 'billing' }],
+      ['account template as security', { user_id: 'u', template: 'welcome_subscription', category: 'security' }],
+      ['internal template', { user_id: 'u', template: 'contact_confirmation', category: 'account' }],
+    ];
+    for (const [name, body] of essentialCases) {
+      const res = await post(body);
+      assert.equal(res.status, 422, name);
+      assert.match(((await res.json()) as { problems: string[] }).problems[0] ?? '', /^(category|template): /, name);
+    }
+    for (const body of [{ user_id: 'u', template: 'payment_failed', category: 'payment' }, { user_id: 'u', template: 'payment_failed' }, { user_id: 'u', template: 'receipt', category: 'payment' }]) {
+      const res = await post(body);
+      assert.equal(res.status, 403, JSON.stringify(body));
+      assert.match(((await res.json()) as { detail: string }).detail, /lacks the "essential" scope/);
+    }
+    assert.equal(await recordCount(t.rt.kafka, 'notify.dispatch-requests.v1'), before, 'nothing appended');
+
+    const filled = await post({ user_id: 'user_fill', template: 'trial_ending', data: { trial_end: 1 } });
+    assert.equal(filled.status, 202);
+    const { notification_id: filledId, category } = (await filled.json()) as { notification_id: string; category: string };
+    assert.equal(category, 'billing');
+    const essentialKey = await createKey(t, ['publish', 'essential']);
+    const sent = await post({ user_id: 'user_pay', template: 'payment_failed', data: { amount_due: 100, currency: 'usd' } }, bearer(essentialKey));
+    assert.equal(sent.status, 202);
+    const { notification_id: payId } = (await sent.json()) as { notification_id: string };
+    const records = await collect(t.rt.kafka, ['notify.dispatch-requests.v1'], (rs) => rs.some((r) => r.value.notification_id === payId) && rs.some((r) => r.value.notification_id === filledId));
+    const byId = (id: string) => records.flatMap((r) => (r.record === 'NotificationRequested' && r.value.notification_id === id ? [r.value.category] : []))[0];
+    assert.deepEqual([byId(filledId), byId(payId)], ['billing', 'payment']);
+    const admin = await createKey(t, ['admin']);
+    assert.equal((await post({ user_id: 'user_sec', template: 'fraud_review', category: 'security', data: {} }, bearer(admin))).status, 202, 'admin implies essential');
   });
 });

@@ -1,6 +1,10 @@
 /**
- * POST /v1/notifications  {user_id, template, category, priority?, channel?, data?, idempotency_key?}
- *                          → 202 {notification_id}; the same id again for a repeated idempotency key
+ * POST /v1/notifications  {user_id, template, category?, priority?, channel?, data?, idempotency_key?}
+ *                          → 202 {notification_id, category}; the same id again for a repeated idempotency key.
+ *                          The template decides the category (notify/template-categories.ts): an
+ *                          omitted one is filled in, another one is refused (422); the essential
+ *                          categories (security, payment) need the `essential` scope (403). Link
+ *                          fields in `data` (`*_url`) must be https URLs (422 naming each).
  * GET  /v1/notifications/:id → {notification_id, status, timeline}: the furthest status reached
  *                          (never regressed by a late callback) and every step with its time
  */
@@ -8,11 +12,11 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
 import { EventlineError } from '../../lib/errors.ts';
-import { principalOf, requireScope } from '../../lib/http/auth.ts';
+import { hasScope, principalOf, requireScope } from '../../lib/http/auth.ts';
 import { bodyBytes, parseJson, rawBody, requireContentType } from '../../lib/http/body.ts';
 import { activeVersion } from '../../lib/projection-versions.ts';
 import type { Runtime } from '../../lib/runtime.ts';
-import { notificationRequest, priorities, Templates } from '../../notify/index.ts';
+import { categoryFor, linkProblems, notificationRequest, priorities, Templates } from '../../notify/index.ts';
 import type { ApiKeys } from '../keys/store.ts';
 import { USER_ID } from '../preferences/route.ts';
 
@@ -20,7 +24,7 @@ export const notificationInput = z
   .object({
     user_id: z.string().regex(USER_ID, '1..128 letters, digits or _.:@+-'),
     template: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a template name like payment_failed'),
-    category: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'a category like billing'),
+    category: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'a category like billing').optional(),
     priority: z.enum(priorities).default('NORMAL'),
     channel: z.enum(['email', 'sms']).optional(),
     data: z.record(z.string(), z.unknown()).default({}),
@@ -45,15 +49,24 @@ export function notificationRoutes(rt: Runtime, keys: ApiKeys): Router {
     if (!parsed.success) throw new EventlineError('unprocessable', 'invalid notification request', { detail: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) });
     const input = parsed.data;
     if (!templates.has(input.template)) throw new EventlineError('unprocessable', `unknown template ${input.template}; templates: ${templates.templates().join(', ')}`);
-    const keyId = principalOf(res).keyId;
-    const bodyHash = createHash('sha256').update(JSON.stringify({ ...input, idempotency_key: undefined })).digest('hex');
+    const bound = categoryFor(input.template, input.category, 'api');
+    if (!bound.ok) throw new EventlineError('unprocessable', 'invalid notification request', { detail: [bound.problem] });
+    const principal = principalOf(res);
+    if (bound.essential && !hasScope(principal, 'essential')) {
+      throw new EventlineError('forbidden', `${input.template} is a ${bound.category} notification, which reaches users past their opt-outs and daily cap: this key lacks the "essential" scope`);
+    }
+    const links = linkProblems(input.data);
+    if (links.length > 0) throw new EventlineError('unprocessable', 'invalid notification request', { detail: links });
+    const category = bound.category;
+    const keyId = principal.keyId;
+    const bodyHash = createHash('sha256').update(JSON.stringify({ ...input, category, idempotency_key: undefined })).digest('hex');
     const idemKey = input.idempotency_key ? `api:idempotency:${keyId}:${input.idempotency_key}` : null;
     if (idemKey) {
       const seen = await rt.redis.get(idemKey);
       if (seen) {
         const previous = JSON.parse(seen) as Requested;
         if (previous.body_hash !== bodyHash) throw new EventlineError('conflict', 'this idempotency_key was used with a different request');
-        res.status(202).json({ notification_id: previous.notification_id, duplicate: true });
+        res.status(202).json({ notification_id: previous.notification_id, category, duplicate: true });
         return;
       }
     }
@@ -62,7 +75,7 @@ export function notificationRoutes(rt: Runtime, keys: ApiKeys): Router {
       source: input.idempotency_key ? `api:${keyId}:${input.idempotency_key}` : `api:${randomUUID()}`,
       userId: input.user_id,
       template: input.template,
-      category: input.category,
+      category,
       priority: input.priority,
       channel: input.channel ?? null,
       data: input.data,
@@ -73,10 +86,10 @@ export function notificationRoutes(rt: Runtime, keys: ApiKeys): Router {
     const appender = await rt.kafka.appender();
     await appender.append('notify.dispatch-requests.v1', [{ key: request.user_id, record: 'NotificationRequested', value: request }]);
     const requested: Requested = { notification_id: request.notification_id, body_hash: bodyHash, requested_at: now };
-    const m = rt.redis.multi().set(`api:notification:${request.notification_id}`, JSON.stringify({ ...requested, user_id: input.user_id, template: input.template, category: input.category, priority: input.priority }), 'EX', 7 * 86_400);
+    const m = rt.redis.multi().set(`api:notification:${request.notification_id}`, JSON.stringify({ ...requested, user_id: input.user_id, template: input.template, category, priority: input.priority }), 'EX', 7 * 86_400);
     if (idemKey) m.set(idemKey, JSON.stringify(requested), 'EX', 7 * 86_400);
     await m.exec();
-    res.status(202).json({ notification_id: request.notification_id });
+    res.status(202).json({ notification_id: request.notification_id, category });
   });
 
   router.get('/v1/notifications/:id', requireScope(keys, 'read'), async (req, res) => {

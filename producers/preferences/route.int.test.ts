@@ -21,7 +21,7 @@ describe('preferences API against the real stack', () => {
     await createTopics(t.rt.kafka);
     await registerSchemas(t.rt.kafka);
     app = await startApp(t.rt);
-    key = await createKey(t, ['preferences']);
+    key = await createKey(t, ['preferences', 'contacts']);
     keyId = key.split('_')[1] ?? '';
   });
   after(async () => {
@@ -118,5 +118,48 @@ describe('preferences API against the real stack', () => {
     } finally {
       await consumer.stop();
     }
+  });
+
+  it('given a key without the "contacts" scope, when a PUT changes the email or phone, then 403 names the fields and nothing is appended; other changes still go through', async () => {
+    await put('user_c1', { email: 'ana@example.com', phone: '+14155550123', timezone: 'UTC' });
+    const prefsOnly = await createKey(t, ['preferences']);
+    const before = await recordCount(t.rt.kafka, 'notify.preference-changes.v1');
+    const cases: [Record<string, unknown>, string[]][] = [
+      [{ email: 'mallory@example.com', phone: '+14155550123' }, ['email']],
+      [{ email: 'ana@example.com', phone: '+14155550999' }, ['phone']],
+      [{ email: 'mallory@example.com', phone: null }, ['email', 'phone']],
+    ];
+    for (const [doc, fields] of cases) {
+      const res = await put('user_c1', doc, bearer(prefsOnly));
+      assert.equal(res.status, 403, JSON.stringify(doc));
+      const body = (await res.json()) as { error: string; detail: string; problems: string[] };
+      assert.equal(body.error, 'forbidden');
+      assert.match(body.detail, /"contacts" scope/);
+      assert.deepEqual(body.problems.map((p) => p.split(':')[0]), fields);
+    }
+    assert.equal(await recordCount(t.rt.kafka, 'notify.preference-changes.v1'), before);
+    assert.equal((await readPreferences(t.rt.db, 'user_c1')).preferences.email, 'ana@example.com');
+    const same = await put('user_c1', { email: 'ana@example.com', phone: '+14155550123', timezone: 'Europe/Paris' }, bearer(prefsOnly));
+    assert.equal(same.status, 200);
+    assert.equal(((await same.json()) as { changed: boolean }).changed, true);
+  });
+
+  it('given a new email, then it is unconfirmed and a confirmation is requested on the email channel; the same document again asks for the same notification', async () => {
+    const res = await put('user_c2', { email: 'new@example.com' });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { preferences: Record<string, unknown>; contacts: { email: { confirmed_at: string | null } }; event_id: string; confirmations_requested: { field: string; channel: string; notification_id: string }[] };
+    assert.equal(body.contacts.email.confirmed_at, null);
+    assert.equal('email_confirmed_at' in body.preferences, false, 'the document as a client sends it back');
+    assert.deepEqual(body.confirmations_requested.map((c) => [c.field, c.channel]), [['email', 'email']]);
+    const id = body.confirmations_requested[0]?.notification_id ?? '';
+    const requests = await collect(t.rt.kafka, ['notify.dispatch-requests.v1'], (rs) => rs.some((r) => r.value.notification_id === id));
+    const request = requests.flatMap((r) => (r.record === 'NotificationRequested' && r.value.notification_id === id ? [r.value] : []))[0];
+    assert.deepEqual([request?.user_id, request?.template, request?.category, request?.channel, request?.priority, request?.source_event_id], ['user_c2', 'contact_confirmation', 'account', 'email', 'CRITICAL', body.event_id]);
+    assert.doesNotMatch(request?.data ?? '', /confirm\//, 'no link (no token) on the topic');
+    const again = (await (await put('user_c2', { email: 'new@example.com' })).json()) as { changed: boolean; confirmations_requested: { notification_id: string }[] };
+    assert.equal(again.changed, false);
+    assert.deepEqual(again.confirmations_requested.map((c) => c.notification_id), [id]);
+    const quiet = (await (await put('user_c2', { email: 'new@example.com', timezone: 'Asia/Tokyo' })).json()) as { confirmations_requested: unknown[] };
+    assert.deepEqual(quiet.confirmations_requested, [], 'another change does not ask again');
   });
 });

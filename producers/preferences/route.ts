@@ -2,15 +2,35 @@
  * GET /v1/users/:userId/preferences   current preferences (defaults when the user never set any)
  * PUT /v1/users/:userId/preferences   replace them; appends a change event (who: the API key, why:
  *                                     `reason`); security and payment cannot be turned off (422)
+ *
+ * Contact details: changing `email` or `phone` needs the `contacts` scope besides `preferences`
+ * (403 naming the fields). A new address is unconfirmed, and Eventline sends it a confirmation
+ * link (notify/contact-confirmation.ts): until the user follows it, security and payment messages
+ * keep going to the Stripe customer's address. PUTting the same document again asks again for
+ * each pending confirmation (one notification per preference change, so a retry sends it once).
+ * The confirmation fields are not part of the document a client sends: answers carry them apart,
+ * in `contacts`.
  */
 import { Router, type Request } from 'express';
 import { EventlineError } from '../../lib/errors.ts';
-import { principalOf, requireScope } from '../../lib/http/auth.ts';
+import { hasScope, principalOf, requireScope } from '../../lib/http/auth.ts';
 import { bodyBytes, parseJson, rawBody, requireContentType } from '../../lib/http/body.ts';
 import type { Runtime } from '../../lib/runtime.ts';
-import { changePreferences } from '../../notify/index.ts';
-import { essentialViolations, preferencesInput, toPreferences } from '../../projections/preferences/document.ts';
+import { changePreferences, contactConfirmationRequest, type ChangeResult } from '../../notify/index.ts';
+import {
+  confirmationOf,
+  contactChanges,
+  contactChannel,
+  contactFields,
+  essentialViolations,
+  preferencesInput,
+  toPreferences,
+  withConfirmationsOf,
+  type ContactField,
+  type Preferences,
+} from '../../projections/preferences/document.ts';
 import { readPreferences } from '../../projections/preferences/store.ts';
+import { contactRoutes } from '../contacts/route.ts';
 import type { ApiKeys } from '../keys/store.ts';
 
 export const USER_ID = /^[A-Za-z0-9_.:@+-]{1,128}$/;
@@ -21,13 +41,31 @@ export function userIdParam(req: Request): string {
   return userId;
 }
 
+/** The document as a client sends it (without the confirmation fields), and the contacts' confirmation state apart. */
+function answer(doc: Preferences): { preferences: Omit<Preferences, 'email_confirmed_at' | 'phone_confirmed_at'>; contacts: Record<ContactField, { confirmed_at: string | null }> } {
+  const { email_confirmed_at: _e, phone_confirmed_at: _p, ...preferences } = doc;
+  const contacts = Object.fromEntries(
+    contactFields.map((f) => {
+      const at = confirmationOf(doc, f);
+      return [f, { confirmed_at: at === null ? null : new Date(at).toISOString() }];
+    }),
+  ) as Record<ContactField, { confirmed_at: string | null }>;
+  return { preferences, contacts };
+}
+
+/** The addresses to send a confirmation to after a change: set, unconfirmed, and new in it (or, for a repeated document, still pending). */
+export function pendingConfirmations(result: Pick<ChangeResult, 'changed' | 'preferences' | 'previous'>): ContactField[] {
+  const changed = contactChanges(result.previous, result.preferences);
+  return contactFields.filter((f) => result.preferences[f] !== null && confirmationOf(result.preferences, f) === null && (!result.changed || changed.includes(f)));
+}
+
 export function preferenceRoutes(rt: Runtime, keys: ApiKeys): Router {
   const router = Router();
 
   router.get('/v1/users/:userId/preferences', requireScope(keys, 'preferences'), async (req, res) => {
     const userId = userIdParam(req);
     const stored = await readPreferences(rt.db, userId);
-    res.json({ user_id: userId, preferences: stored.preferences, changed_at: stored.changedAt?.toISOString() ?? null });
+    res.json({ user_id: userId, ...answer(stored.preferences), changed_at: stored.changedAt?.toISOString() ?? null });
   });
 
   router.put('/v1/users/:userId/preferences', requireScope(keys, 'preferences'), rawBody(rt.config.http.bodyLimitBytes), async (req, res) => {
@@ -41,25 +79,42 @@ export function preferenceRoutes(rt: Runtime, keys: ApiKeys): Router {
     const doc = toPreferences(parsed.data);
     const violations = essentialViolations(doc);
     if (violations.length > 0) throw new EventlineError('unprocessable', 'essential notifications cannot be turned off', { detail: violations });
+    const principal = principalOf(res);
     const result = await changePreferences(rt, {
       userId,
       change: 'updated',
-      actor: principalOf(res).keyId,
+      actor: principal.keyId,
       reason: parsed.data.reason ?? null,
       source: 'api',
       category: null,
+      // Under the per-user lock: the contacts compared are the ones a concurrent change left.
       next: (current) => {
-        void current;
-        return doc;
+        const changed = contactChanges(current, doc);
+        if (changed.length > 0 && !hasScope(principal, 'contacts')) {
+          throw new EventlineError('forbidden', 'changing contact details needs the "contacts" scope', {
+            detail: changed.map((f) => `${f}: differs from the current one; keep it as it is, or use a key with the "contacts" scope`),
+          });
+        }
+        return withConfirmationsOf(current, doc);
       },
     });
+    const pending = result.eventId ? pendingConfirmations(result) : [];
+    const requests = pending.map((field) => contactConfirmationRequest({ userId, field, changeEventId: result.eventId ?? '', requestedBy: `key:${principal.keyId}`, at: Date.now() }));
+    if (requests.length > 0) {
+      const appender = await rt.kafka.appender();
+      await appender.append('notify.dispatch-requests.v1', requests.map((value) => ({ key: userId, record: 'NotificationRequested' as const, value })));
+    }
     res.status(200).json({
       user_id: userId,
-      preferences: result.preferences,
+      ...answer(result.preferences),
       changed: result.changed,
       event_id: result.event?.event_id ?? null,
+      confirmations_requested: requests.map((r, i) => ({ field: pending[i], channel: contactChannel[pending[i] as ContactField], notification_id: r.notification_id })),
     });
   });
+
+  // The confirmation links the messages above carry (authenticated by their signed token).
+  router.use(contactRoutes(rt));
 
   return router;
 }

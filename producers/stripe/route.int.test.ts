@@ -71,6 +71,13 @@ describe('POST /webhooks/stripe against the real stack', () => {
   it('given every kind of bad input, then each gets its 4xx with a JSON error and nothing is appended', async () => {
     const before = await recordCount(t.rt.kafka, 'stripe.events.v1');
     const body = paymentFailed();
+    // A field of data.object (itself 3 levels down) holding arrays nested to `depth` levels in all.
+    const nest = (depth: number) => paymentFailed().replace(/"object": \{/, `"object": {"deep": ${'['.repeat(depth - 3)}${']'.repeat(depth - 3)},`);
+    const deep = nest(10_000);
+    const deep33 = nest(33);
+    const text = paymentFailed();
+    const at = text.indexOf('cus_PayFail1');
+    const notUtf8 = Buffer.concat([Buffer.from(text.slice(0, at)), Buffer.from([0xc3, 0x28]), Buffer.from(text.slice(at))]);
     const cases: [string, Promise<Response>, number, string][] = [
       ['missing signature', post(body, {}), 400, 'signature_invalid'],
       ['wrong secret', post(body, { 'stripe-signature': stripeSignature(body, { secret: 'whsec_other' }) }), 400, 'signature_invalid'],
@@ -80,6 +87,10 @@ describe('POST /webhooks/stripe against the real stack', () => {
       ['malformed JSON', post('{"id": "evt_1", ', { 'stripe-signature': stripeSignature('{"id": "evt_1", ') }), 400, 'bad_request'],
       ['not an event', post('{"hello":"world"}', { 'stripe-signature': stripeSignature('{"hello":"world"}') }), 400, 'bad_request'],
       ['oversized', post(Buffer.alloc(65 * 1024, 'a'), { 'stripe-signature': 't=1,v1=00' }), 413, 'payload_too_large'],
+      ['nested 10,000 levels deep', post(deep, { 'stripe-signature': stripeSignature(deep) }), 400, 'bad_request'],
+      ['nested 33 levels deep', post(deep33, { 'stripe-signature': stripeSignature(deep33) }), 400, 'bad_request'],
+      // The SDK checks the signature over the body decoded leniently (U+FFFD for bad bytes), so this one verifies.
+      ['not UTF-8', post(notUtf8, { 'stripe-signature': stripeSignature(notUtf8.toString('utf8')) }), 400, 'bad_request'],
     ];
     for (const [name, response, status, error] of cases) {
       const res = await response;
@@ -115,6 +126,47 @@ describe('POST /webhooks/stripe against the real stack', () => {
       await bareApp.close();
       await bare.cleanup();
     }
+  });
+});
+
+describe('POST /webhooks/stripe signature timestamps', () => {
+  let t: TestEnv;
+  let app: RunningApp;
+  const TOLERANCE = 60;
+
+  before(async () => {
+    t = await createTestEnv('stripetime', { ...providerEnv, EVENTLINE_WEBHOOK_TOLERANCE_SECONDS: String(TOLERANCE) });
+    await createTopics(t.rt.kafka);
+    await registerSchemas(t.rt.kafka);
+    app = await startApp(t.rt);
+  });
+  after(async () => {
+    await app?.close();
+    await t?.cleanup();
+  });
+
+  const deliver = (offsetSeconds: number) => {
+    const body = paymentFailed();
+    const timestamp = Math.floor(Date.now() / 1000) + offsetSeconds;
+    return fetch(`${app.url}/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': stripeSignature(body, { timestamp }) }, body });
+  };
+
+  it(`given EVENTLINE_WEBHOOK_TOLERANCE_SECONDS=${TOLERANCE}, when a signature is dated further than that in the past or the future, then 400 timestamp_stale and nothing is appended`, async () => {
+    const before = await recordCount(t.rt.kafka, 'stripe.events.v1');
+    for (const offset of [-(TOLERANCE + 30), TOLERANCE + 30, 3600, 10 * 365 * 86_400]) {
+      const res = await deliver(offset);
+      assert.equal(res.status, 400, `signed ${offset} s from now`);
+      const body = (await res.json()) as { error: string; detail: string };
+      assert.equal(body.error, 'timestamp_stale', `signed ${offset} s from now`);
+      assert.match(body.detail, new RegExp(`${TOLERANCE} s`));
+    }
+    assert.equal(await recordCount(t.rt.kafka, 'stripe.events.v1'), before);
+  });
+
+  it('given a signature within the tolerance on either side (clock skew), then the event is appended', async () => {
+    const before = await recordCount(t.rt.kafka, 'stripe.events.v1');
+    for (const offset of [-(TOLERANCE - 20), TOLERANCE - 20]) assert.equal((await deliver(offset)).status, 200, `signed ${offset} s from now`);
+    assert.equal(await recordCount(t.rt.kafka, 'stripe.events.v1'), before + 2);
   });
 });
 

@@ -1,7 +1,11 @@
 /**
- * POST /webhooks/stripe — verify Stripe-Signature on the raw body with the stripe SDK (300 s
- * tolerance), append the event verbatim to stripe.events.v1 keyed by customer, and answer 200 only
- * after Kafka acknowledged it (503 while it cannot, so Stripe retries).
+ * POST /webhooks/stripe — verify Stripe-Signature on the raw body with the stripe SDK, append the
+ * event verbatim to stripe.events.v1 keyed by customer, and answer 200 only after Kafka
+ * acknowledged it (503 while it cannot, so Stripe retries).
+ *
+ * The signed timestamp must lie within EVENTLINE_WEBHOOK_TOLERANCE_SECONDS of now on both sides:
+ * the SDK refuses one that is too old; a timestamp too far in the future (a signature minted ahead
+ * of time, to be replayed later) is refused here, since the SDK checks only the age.
  */
 import { Router } from 'express';
 import Stripe from 'stripe';
@@ -9,11 +13,10 @@ import { EventlineError } from '../../lib/errors.ts';
 import type { Kafka } from '../../lib/kafka/index.ts';
 import type { Logger } from '../../lib/log.ts';
 import { metrics } from '../../lib/metrics.ts';
-import { bodyBytes, rawBody } from '../../lib/http/body.ts';
+import { bodyBytes, jsonText, rawBody } from '../../lib/http/body.ts';
 import type { RecentlySeen } from '../http/recently-seen.ts';
 import { parseStripeEvent, toStripeEventReceived } from './to-event.ts';
 
-export const STRIPE_TOLERANCE_SECONDS = 300;
 /** RecentlySeen prefix of Stripe event ids already appended (by the webhook or a backfill). */
 export const STRIPE_SEEN_PREFIX = 'stripe:seen';
 
@@ -22,8 +25,20 @@ export interface StripeWebhookDeps {
   readonly secret: string | null;
   readonly seen: RecentlySeen;
   readonly bodyLimitBytes: number;
+  /** How far the signed timestamp may be from now, either way (EVENTLINE_WEBHOOK_TOLERANCE_SECONDS). */
+  readonly toleranceSeconds: number;
   readonly log: Logger;
   readonly now?: () => number;
+}
+
+/** The timestamp the SDK verified the signature with: the last `t=` of the header, read as the SDK reads it. */
+export function signedTimestamp(header: string): number | null {
+  let timestamp: number | null = null;
+  for (const item of header.split(',')) {
+    const [k, v] = item.split('=');
+    if (k === 't') timestamp = Number.parseInt(v ?? '', 10);
+  }
+  return timestamp !== null && Number.isFinite(timestamp) ? timestamp : null;
 }
 
 function reject(reason: string, err: EventlineError): never {
@@ -42,15 +57,25 @@ export function stripeWebhookRoutes(deps: StripeWebhookDeps): Router {
     if (!signature) reject('signature', new EventlineError('signature_invalid', 'missing Stripe-Signature header'));
     const bytes = bodyBytes(req);
     const receivedAt = now();
+    const tolerance = deps.toleranceSeconds;
     let verified: unknown;
     try {
-      verified = Stripe.webhooks.constructEvent(bytes, signature, deps.secret, STRIPE_TOLERANCE_SECONDS, undefined, receivedAt);
+      verified = Stripe.webhooks.constructEvent(bytes, signature, deps.secret, tolerance, undefined, receivedAt);
     } catch (err) {
       if (err instanceof Stripe.errors.StripeSignatureVerificationError) {
-        if (/tolerance/i.test(err.message)) reject('stale', new EventlineError('timestamp_stale', `Stripe-Signature timestamp is older than ${STRIPE_TOLERANCE_SECONDS} s`));
+        if (/tolerance/i.test(err.message)) reject('stale', new EventlineError('timestamp_stale', `Stripe-Signature timestamp is older than ${tolerance} s`));
         reject('signature', new EventlineError('signature_invalid', 'Stripe-Signature does not match the body'));
       }
       reject('json', new EventlineError('bad_request', 'request body is not valid JSON'));
+    }
+    const signedAt = signedTimestamp(signature);
+    if (signedAt === null || signedAt > Math.floor(receivedAt / 1000) + tolerance) {
+      reject('stale', new EventlineError('timestamp_stale', `Stripe-Signature timestamp is more than ${tolerance} s in the future`));
+    }
+    try {
+      jsonText(bytes);
+    } catch (err) {
+      reject('json', err as EventlineError);
     }
     let shape;
     try {

@@ -1,10 +1,11 @@
-/** Minimal, dependency-free HTML pages for people who click an unsubscribe link. */
+/** Minimal, dependency-free HTML pages for people who click an unsubscribe (or contact confirmation) link. */
 
 function escape(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 }
 
-function page(title: string, body: string): string {
+/** A page with the shared look; `body` is HTML, `title` is text. */
+export function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex"><title>${escape(title)}</title>

@@ -11,7 +11,6 @@ CREATE TABLE {{schema}}.decisions (
   case_status text NOT NULL,
   amount_due bigint NOT NULL,
   currency text NOT NULL,
-  hosted_invoice_url text,
   attempt_count int NOT NULL,
   churn_risk numeric(4, 2)
 );

@@ -1,6 +1,6 @@
 CREATE VIEW analytics.dunning_cases AS
 WITH opened AS (
-  SELECT DISTINCT ON (case_id) case_id, customer_id, subscription_id, decided_at AS opened_at, amount_due, currency, hosted_invoice_url, attempt_count, churn_risk
+  SELECT DISTINCT ON (case_id) case_id, customer_id, subscription_id, decided_at AS opened_at, amount_due, currency, attempt_count, churn_risk
   FROM {{schema}}.decisions WHERE step = 'day_0' ORDER BY case_id, decided_at
 ), closed AS (
   SELECT DISTINCT ON (case_id) case_id, case_status AS status, decided_at AS closed_at
@@ -10,9 +10,9 @@ WITH opened AS (
 )
 SELECT o.case_id AS invoice_id, o.customer_id, o.subscription_id, o.opened_at, COALESCE(c.status, 'open') AS status, c.closed_at,
        o.amount_due AS amount_due_cents, o.currency, o.attempt_count, o.churn_risk,
-       COALESCE(f.reminders_sent, 0)::int AS reminders_sent, f.last_reminder_at, o.hosted_invoice_url
+       COALESCE(f.reminders_sent, 0)::int AS reminders_sent, f.last_reminder_at
 FROM opened o LEFT JOIN closed c USING (case_id) LEFT JOIN fired f USING (case_id);
-COMMENT ON VIEW analytics.dunning_cases IS 'One row per failed invoice handled by dunning: when it opened, how it ended (recovered, lost, exhausted) or that it is still open, and the reminders sent.';
+COMMENT ON VIEW analytics.dunning_cases IS 'One row per failed invoice handled by dunning: when it opened, how it ended (recovered, lost, exhausted) or that it is still open, and the reminders sent. The hosted invoice URL is left out: it is a bearer link that pays or shows the invoice.';
 COMMENT ON COLUMN analytics.dunning_cases.invoice_id IS 'The Stripe invoice whose payment failed (the case id).';
 COMMENT ON COLUMN analytics.dunning_cases.customer_id IS 'Stripe customer id.';
 COMMENT ON COLUMN analytics.dunning_cases.subscription_id IS 'The invoice''s subscription.';
@@ -25,4 +25,3 @@ COMMENT ON COLUMN analytics.dunning_cases.attempt_count IS 'Payment attempts whe
 COMMENT ON COLUMN analytics.dunning_cases.churn_risk IS 'Churn-risk score 0..1 at the failure (above 0.7 alerts the retention team).';
 COMMENT ON COLUMN analytics.dunning_cases.reminders_sent IS 'Reminder steps whose time came (day 0, 3, 7, 14) while the case was open.';
 COMMENT ON COLUMN analytics.dunning_cases.last_reminder_at IS 'When the latest reminder step fired.';
-COMMENT ON COLUMN analytics.dunning_cases.hosted_invoice_url IS 'Where the customer can pay.';

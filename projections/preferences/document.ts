@@ -1,6 +1,8 @@
 /**
  * The notification-preference document: its validated input shape, defaults, and the rules every
- * writer shares (essential categories cannot be turned off). Pure; no I/O.
+ * writer shares (essential categories cannot be turned off; a changed email or phone is
+ * unconfirmed until the user confirms it, and only a confirmed one receives essential messages).
+ * Pure; no I/O.
  */
 import { z } from 'zod';
 import type { Preferences } from '../../lib/topics.ts';
@@ -68,6 +70,8 @@ export function defaultPreferences(): Preferences {
     daily_max: null,
     digest: { enabled: true, hour: 9 },
     unsubscribed: false,
+    email_confirmed_at: null,
+    phone_confirmed_at: null,
   };
 }
 
@@ -95,7 +99,56 @@ export function toPreferences(input: PreferencesInput): Preferences {
     daily_max: input.daily_max,
     digest: { enabled: input.digest.enabled, hour: input.digest.hour },
     unsubscribed: input.unsubscribed,
+    email_confirmed_at: null,
+    phone_confirmed_at: null,
   };
+}
+
+// ---------------------------------------------------------------- contact details
+/** The contact details a user's preferences may give, and the channel each one serves. */
+export const contactFields = ['email', 'phone'] as const;
+export type ContactField = (typeof contactFields)[number];
+export const contactChannel: Readonly<Record<ContactField, 'email' | 'sms'>> = { email: 'email', phone: 'sms' };
+export const contactFieldOf: Readonly<Record<'email' | 'sms', ContactField>> = { email: 'email', sms: 'phone' };
+const confirmedAt = { email: 'email_confirmed_at', phone: 'phone_confirmed_at' } as const;
+
+export function confirmationOf(doc: Preferences, field: ContactField): number | null {
+  return doc[confirmedAt[field]] ?? null;
+}
+
+/** The contact fields whose value differs between two documents. */
+export function contactChanges(current: Preferences, next: Preferences): ContactField[] {
+  return contactFields.filter((f) => (current[f] ?? null) !== (next[f] ?? null));
+}
+
+/** `next` with the confirmations of `current` (for writers that replace the document without knowing them). */
+export function withConfirmationsOf(current: Preferences, next: Preferences): Preferences {
+  return { ...next, email_confirmed_at: confirmationOf(current, 'email'), phone_confirmed_at: confirmationOf(current, 'phone') };
+}
+
+/** Every writer's rule: an email or phone that changes (or is removed) is unconfirmed. */
+export function resetChangedConfirmations(current: Preferences, next: Preferences): Preferences {
+  const changed = contactChanges(current, next);
+  if (changed.length === 0) return next;
+  return { ...next, ...Object.fromEntries(changed.map((f) => [confirmedAt[f], null])) };
+}
+
+/** The document with `field` confirmed at `at` (unchanged when it already is). */
+export function confirmContact(doc: Preferences, field: ContactField, at: number): Preferences {
+  if (confirmationOf(doc, field) !== null) return doc;
+  return { ...doc, [confirmedAt[field]]: at };
+}
+
+/**
+ * The preferences' own address for a message of `category`, or null to use the Stripe customer's:
+ * essential messages (security, payment) go to an address of the preferences only once the user
+ * confirmed it, since whoever may change preferences could otherwise redirect them.
+ */
+export function contactFor(doc: Preferences, field: ContactField, category: string | null): string | null {
+  const address = doc[field] ?? null;
+  if (address === null) return null;
+  if (category !== null && isEssential(category) && confirmationOf(doc, field) === null) return null;
+  return address;
 }
 
 /** Turns one non-essential category (or, with null, every non-essential one) off on every channel. */

@@ -1,6 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { allows, defaultPreferences, essentialViolations, preferencesInput, resubscribe, toPreferences, unsubscribe } from './document.ts';
+import {
+  allows,
+  confirmContact,
+  contactChanges,
+  contactFor,
+  defaultPreferences,
+  essentialViolations,
+  preferencesInput,
+  resetChangedConfirmations,
+  resubscribe,
+  toPreferences,
+  unsubscribe,
+  withConfirmationsOf,
+} from './document.ts';
 
 describe('preference document', () => {
   it('fills omitted fields with defaults', () => {
@@ -44,5 +57,28 @@ describe('preference document', () => {
     const noMarketing = unsubscribe(defaultPreferences(), 'billing');
     assert.equal(allows(noMarketing, 'billing', 'in_app'), false);
     assert.equal(allows(resubscribe(noMarketing, 'billing'), 'billing', 'in_app'), true);
+  });
+
+  it('given an unconfirmed email, then it receives non-essential messages only; once confirmed, essential ones too', () => {
+    const doc = { ...defaultPreferences(), email: 'new@example.com', phone: '+14155550123' };
+    assert.equal(contactFor(doc, 'email', 'billing'), 'new@example.com');
+    assert.equal(contactFor(doc, 'email', 'payment'), null, 'the Stripe customer\'s address is used instead');
+    assert.equal(contactFor(doc, 'phone', 'security'), null);
+    const confirmed = confirmContact(doc, 'email', 1000);
+    assert.equal(contactFor(confirmed, 'email', 'payment'), 'new@example.com');
+    assert.equal(contactFor(confirmed, 'phone', 'payment'), null, 'confirming the email does not confirm the phone');
+    assert.equal(confirmContact(confirmed, 'email', 2000).email_confirmed_at, 1000, 'confirming again keeps the first time');
+  });
+
+  it('given a confirmed email, when a writer changes or removes it, then it is unconfirmed; other changes keep the confirmation', () => {
+    const confirmed = confirmContact({ ...defaultPreferences(), email: 'a@example.com' }, 'email', 1000);
+    const replaced = toPreferences(preferencesInput.parse({ email: 'b@example.com' }));
+    assert.deepEqual(contactChanges(confirmed, replaced), ['email']);
+    assert.equal(resetChangedConfirmations(confirmed, withConfirmationsOf(confirmed, replaced)).email_confirmed_at, null);
+    const removed = toPreferences(preferencesInput.parse({}));
+    assert.equal(resetChangedConfirmations(confirmed, withConfirmationsOf(confirmed, removed)).email_confirmed_at, null);
+    const sameEmail = toPreferences(preferencesInput.parse({ email: 'a@example.com', timezone: 'Europe/Paris' }));
+    assert.equal(resetChangedConfirmations(confirmed, withConfirmationsOf(confirmed, sameEmail)).email_confirmed_at, 1000);
+    assert.equal(unsubscribe(confirmed, null).email_confirmed_at, 1000);
   });
 });

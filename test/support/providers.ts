@@ -46,3 +46,13 @@ export function sendgridHeaders(body: string, options: { timestamp?: number; key
 export function twilioSignature(url: string, params: Record<string, string>, token = twilioAuthToken): string {
   return twilio.getExpectedTwilioSignature(token, url, params);
 }
+
+/** Provider settings that point the real SendGrid (and Twilio) SDKs at local fake servers, with the webhook secrets. */
+export function fakeProviderEnv(fakes: { readonly sendgrid: { readonly url: string }; readonly twilio?: { readonly url: string } }): Record<string, string> {
+  return {
+    ...providerEnv,
+    SENDGRID_API_KEY: 'SG.test-key',
+    SENDGRID_API_URL: fakes.sendgrid.url,
+    ...(fakes.twilio ? { TWILIO_ACCOUNT_SID: twilioAccountSid, TWILIO_FROM_NUMBER: '+15005550006', TWILIO_API_URL: fakes.twilio.url } : {}),
+  };
+}
