@@ -2,9 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
 import type { Incoming } from '../../lib/kafka/index.ts';
-import { EntityStore, StateGuard } from '../../lib/decider/index.ts';
-import { directoryRebuild } from '../customers/directory.ts';
-import { runProcessor } from '../../lib/processor.ts';
 import type { NotificationRequested } from '../../lib/topics.ts';
 import { notificationRequest, type Priority } from '../../notify/index.ts';
 import { defaultPreferences, type Preferences } from '../../projections/preferences/document.ts';
@@ -14,7 +11,7 @@ import { collect } from '../../test/support/consume.ts';
 import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.ts';
 import { FakeSendGrid, FakeTwilio } from '../../test/support/fake-providers.ts';
 import { fakeProviderEnv, twilioAccountSid, twilioSignature, publicUrl } from '../../test/support/providers.ts';
-import { dispatchProcessor } from './main.ts';
+import { ProcessorGroup } from '../supervisor.ts';
 
 describe('dispatch processor against the real stack and local provider APIs', () => {
   let t: TestEnv;
@@ -35,15 +32,11 @@ describe('dispatch processor against the real stack and local provider APIs', ()
     await createTopics(t.rt.kafka);
     await registerSchemas(t.rt.kafka);
     app = await startApp(t.rt);
-    const parts = dispatchProcessor(t.rt);
-    // A first start: the (empty) state is "rebuilt" and marked whole before the processor runs.
-    await new StateGuard(t.rt, [directoryRebuild(new EntityStore(t.rt.redis)) as unknown as typeof parts.rebuild, parts.rebuild], { leaseMs: 5000, batch: 500, throttleMs: 0 }).ensure({ pause: async () => undefined, resume: async () => undefined });
-    const consumer = await runProcessor(t.rt, parts.processor);
-    const timers = parts.scheduler.run(t.rt.kafka, () => parts.clock.gate(), { intervalMs: 50 });
-    stop = async () => {
-      await timers.stop();
-      await consumer.stop();
-    };
+    // As `eventline run` runs it: under its state guard (a first start rebuilds the directory and
+    // the dispatch state from the topics), with its consumer and its timers.
+    const group = new ProcessorGroup(t.rt, ['dispatch'], { timerIntervalMs: 50 });
+    await group.start({ watchMs: 60_000 });
+    stop = () => group.stop();
   });
   after(async () => {
     await stop?.();

@@ -7,8 +7,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { customer, event } from '../../cli/demo/stripe-objects.ts';
 import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
-import { EntityStore, StateGuard } from '../../lib/decider/index.ts';
-import { runProcessor } from '../../lib/processor.ts';
 import { notificationRequest } from '../../notify/index.ts';
 import { startApp, type RunningApp } from '../../test/support/app.ts';
 import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.ts';
@@ -16,8 +14,7 @@ import { FakeSendGrid, FakeTwilio, type SentEmail } from '../../test/support/fak
 import { bearer, createKey } from '../../test/support/keys.ts';
 import { fakeProviderEnv, publicUrl } from '../../test/support/providers.ts';
 import { stripeRecords } from '../../test/support/stripe-records.ts';
-import { directoryRebuild } from '../customers/directory.ts';
-import { dispatchProcessor } from './main.ts';
+import { ProcessorGroup } from '../supervisor.ts';
 
 describe('dispatch recipients: preference contacts, confirmed or not, and the Stripe customer', () => {
   let t: TestEnv;
@@ -38,15 +35,11 @@ describe('dispatch recipients: preference contacts, confirmed or not, and the St
     const now = Math.floor(Date.now() / 1000);
     await (await t.rt.kafka.appender()).append('stripe.events.v1', stripeRecords([event('2025-09-30.clover', { type: 'customer.created', created: now - 600, object: customer({ id: 'cus_Rcp', email: 'stripe@example.com', phone: '+14155550111', name: 'Robin Roe', created: now - 600, userId: user }) })]));
     app = await startApp(t.rt);
-    const parts = dispatchProcessor(t.rt);
-    // A first start: the directory and the dispatch state are rebuilt from the topics before the processor runs.
-    await new StateGuard(t.rt, [directoryRebuild(new EntityStore(t.rt.redis)) as unknown as typeof parts.rebuild, parts.rebuild], { leaseMs: 5000, batch: 500, throttleMs: 0 }).ensure({ pause: async () => undefined, resume: async () => undefined });
-    const consumer = await runProcessor(t.rt, parts.processor);
-    const timers = parts.scheduler.run(t.rt.kafka, () => parts.clock.gate(), { intervalMs: 50 });
-    stop = async () => {
-      await timers.stop();
-      await consumer.stop();
-    };
+    // As `eventline run` runs it: under its state guard (a first start rebuilds the directory and
+    // the dispatch state from the topics), with its consumer and its timers.
+    const group = new ProcessorGroup(t.rt, ['dispatch'], { timerIntervalMs: 50 });
+    await group.start({ watchMs: 60_000 });
+    stop = () => group.stop();
   });
   after(async () => {
     await stop?.();
