@@ -99,7 +99,7 @@ export async function rebuildUnderLease<F>(rt: Runtime, spec: RebuildSpec<F>, op
   const fence = { kind: 'lease', lease: keys.lease, token } as const;
   try {
     const done = await rt.redis.hgetall(keys.progress);
-    const resumedAfter = Object.keys(done);
+    const resumedAfter = Object.keys(done).filter((k) => k.startsWith('topic:'));
     if (resumedAfter.length > 0) log.warn({ processor: spec.processor, done: resumedAfter }, 'resuming a rebuild another instance began');
     await rt.redis.hset(keys.progress, 'started_at', done.started_at ?? new Date(started).toISOString());
     let facts = 0;
