@@ -120,7 +120,8 @@ export function planDispatch(input: PlanInput, ctx: PlanContext): Plan {
 
   if (input.priority === 'CRITICAL') return { kind: 'send', channels: usable, fallback: [] };
 
-  if (input.priority === 'LOW' && prefs.digest.enabled && !forced && !ctx.digestFlushed) {
+  // Essential messages are never batched: a digest is a `product` message that follows opt-outs.
+  if (input.priority === 'LOW' && prefs.digest.enabled && !forced && !ctx.digestFlushed && !essential) {
     const sendAt = nextLocalTime(now, prefs.digest.hour * 60, tz);
     return { kind: 'batch', sendAt, digestDate: localParts(sendAt, tz).date };
   }

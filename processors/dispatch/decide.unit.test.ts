@@ -48,6 +48,11 @@ describe('dispatch decisions', () => {
     assert.equal(planDispatch({ priority: 'LOW', category: 'product', channel: null }, ctx({ digest: { enabled: false, hour: 9 } })).kind, 'send');
   });
 
+  it('never batches an essential message, even LOW: a digest is a product message that follows opt-outs', () => {
+    assert.equal(planDispatch({ priority: 'LOW', category: 'payment', channel: null }, ctx({ digest: { enabled: true, hour: 9 } })).kind, 'send');
+    assert.equal(planDispatch({ priority: 'LOW', category: 'security', channel: null }, ctx({ digest: { enabled: true, hour: 9 } })).kind, 'send');
+  });
+
   it('local time math follows DST', () => {
     assert.deepEqual(localParts(Date.UTC(2026, 2, 29, 0, 30), 'Europe/Paris'), { date: '2026-03-29', minutes: 90 });
     // Clocks go forward on 2026-03-29 at 02:00 in Paris: 09:00 local is 07:00 UTC that day.

@@ -162,4 +162,14 @@ describe('preferences API against the real stack', () => {
     const quiet = (await (await put('user_c2', { email: 'new@example.com', timezone: 'Asia/Tokyo' })).json()) as { confirmations_requested: unknown[] };
     assert.deepEqual(quiet.confirmations_requested, [], 'another change does not ask again');
   });
+
+  it('given an unconfirmed email, when a key without the "contacts" scope sends the same document again, then no confirmation is requested', async () => {
+    assert.equal((await put('user_c3', { email: 'planted@example.com' })).status, 200);
+    const prefsOnly = await createKey(t, ['preferences']);
+    const res = await put('user_c3', { email: 'planted@example.com' }, bearer(prefsOnly));
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { contacts: { email: { confirmed_at: string | null } }; confirmations_requested: unknown[] };
+    assert.equal(body.contacts.email.confirmed_at, null);
+    assert.deepEqual(body.confirmations_requested, [], 'only a key that may set contacts may have one confirmed');
+  });
 });

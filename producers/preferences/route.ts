@@ -98,7 +98,9 @@ export function preferenceRoutes(rt: Runtime, keys: ApiKeys): Router {
         return withConfirmationsOf(current, doc);
       },
     });
-    const pending = result.eventId ? pendingConfirmations(result) : [];
+    // Only a key that may set contacts may have one confirmed: otherwise an address planted before
+    // the scope existed could be confirmed by re-sending the document with a preferences-only key.
+    const pending = result.eventId && hasScope(principal, 'contacts') ? pendingConfirmations(result) : [];
     const requests = pending.map((field) => contactConfirmationRequest({ userId, field, changeEventId: result.eventId ?? '', requestedBy: `key:${principal.keyId}`, at: Date.now() }));
     if (requests.length > 0) {
       const appender = await rt.kafka.appender();

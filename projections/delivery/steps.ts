@@ -92,8 +92,16 @@ export function deliveryStep(e: DeliveryEventReceived, notificationId: string): 
     at: e.occurred_at,
     channel: e.channel,
     provider: e.provider,
-    detail: e.reason ?? e.error_code ?? e.url,
+    detail: e.reason ?? e.error_code ?? (e.url === null ? null : withoutTokens(e.url)),
   };
+}
+
+/**
+ * A clicked link as the timeline shows it: the bearer tokens of Eventline's own links (contact
+ * confirmation, unsubscribe) are cut out, so a `read` key cannot use a click to act for the user.
+ */
+export function withoutTokens(url: string): string {
+  return url.replace(/(\/v1\/(?:contacts\/confirm|unsubscribe)\/)[^/?#\s]+/g, '$1…');
 }
 
 /** The message fact a delivery event establishes (e.g. delivered_at), if any. */
