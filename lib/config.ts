@@ -48,11 +48,14 @@ const listenHost = z
  * The message never repeats a key.
  */
 const API_KEY_FORMAT = /^(?:evl_[a-f0-9]{12}_[A-Za-z0-9_-]{43}|[A-Za-z0-9+/_-]{43,}={0,2})$/;
-const API_KEY_MIN_DISTINCT = 10;
+/** Distinct characters the random part must show (64 random hex characters show fewer than 12 of the 16 with odds of about 2 in 10 million; 43 base64url characters show about 31). */
+const API_KEY_MIN_DISTINCT = 12;
 
 export function apiKeyProblem(key: string): string | null {
   if (!API_KEY_FORMAT.test(key)) return `is not an evl_<id>_<secret> key nor 43+ base64/base64url/hex characters (${key.length} characters)`;
-  if (new Set(key).size < API_KEY_MIN_DISTINCT) return `has fewer than ${API_KEY_MIN_DISTINCT} distinct characters: it is not random`;
+  // Judge the secret, not the fixed `evl_<id>_` prefix around it.
+  const secret = key.startsWith('evl_') ? key.slice(17) : key;
+  if (new Set(secret).size < API_KEY_MIN_DISTINCT) return `has fewer than ${API_KEY_MIN_DISTINCT} distinct characters in its secret: it is not random`;
   return null;
 }
 

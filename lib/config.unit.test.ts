@@ -69,7 +69,7 @@ describe('config', () => {
 
   it('given EVENTLINE_API_KEYS with a guessable value, then config validation fails naming the variable but never the key', () => {
     const good = `evl_0123456789ab_${randomBytes(32).toString('base64url')}`;
-    const cases = ['changeme', 'bootstrap-secret-1', 'a'.repeat(64), 'test-key-test-key-test-key-test-key-test-key-test', `${randomBytes(20).toString('hex')}`, `evl_0123456789ab_short`, 'has spaces in it and is long enough to pass a length check'];
+    const cases = ['changeme', 'bootstrap-secret-1', 'a'.repeat(64), 'test-key-test-key-test-key-test-key-test-key-test', `${randomBytes(20).toString('hex')}`, `evl_0123456789ab_short`, 'has spaces in it and is long enough to pass a length check', `evl_0123456789ab_${'a'.repeat(43)}`, `abcdefghij${'a'.repeat(33)}`];
     for (const bad of cases) {
       assert.throws(
         () => loadConfig({ EVENTLINE_API_KEYS: `${good},${bad}` }),
