@@ -11,11 +11,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { foldInto, timersOf, type Output, type Timer } from '../../lib/decider/index.ts';
+import { foldInto, type Output, type Timer } from '../../lib/decider/index.ts';
 import type { DeliveryChannel, DeliveryEventReceived, NotificationDispatched, NotificationDue, NotificationRequested } from '../../lib/topics.ts';
 import { notificationRequest, type Priority } from '../../notify/index.ts';
 import { loadDispatchState, type DispatchReader } from './main.ts';
-import { rebuiltShuffled, sortedStates } from '../../test/support/decider-harness.ts';
+import { MemoryState, rebuiltShuffled, sortedStates } from '../../test/support/decider-harness.ts';
 import { allows, defaultPreferences, type Preferences } from '../../projections/preferences/document.ts';
 import { decide, eventTimeOf, type DispatchInput, type SendCommand } from './decide.ts';
 import { capKind, digestKind, dispatchKinds, emptyNotification, notificationKind, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
@@ -67,6 +67,8 @@ function usersOf(specs: readonly { sms: boolean; email: boolean; phone: boolean;
 /** A harness standing in for the adapter: the same load → decide → fold → effects loop, on a Map. */
 class Harness {
   readonly run: Run;
+  /** The topics and the folded state, kept the way every decider's property test keeps them. */
+  private readonly memory = new MemoryState<DispatchFact>(dispatchKinds);
   private readonly answers: readonly Answer[];
   private answered = 0;
   /** After which committed decisions the process "crashes": the effects are lost, the input comes again. */
@@ -78,7 +80,7 @@ class Harness {
   always: Answer | null = null;
 
   constructor(users: readonly User[], answers: readonly Answer[], crashes: readonly boolean[] = []) {
-    this.run = { topics: [], events: [], states: new Map(), users, inputs: [] };
+    this.run = { topics: this.memory.topics, events: this.memory.events, states: this.memory.states, users, inputs: [] };
     this.answers = answers;
     this.crashes = crashes;
   }
@@ -104,10 +106,6 @@ class Harness {
     subject: (template) => template,
   };
 
-  private fold(facts: readonly DispatchFact[]): void {
-    this.run.topics.push(...facts);
-    foldInto(dispatchKinds, this.run.states, facts);
-  }
 
   private answer(send: SendCommand): DispatchInput {
     const request = (this.run.states.get(`${notificationKind.name}:${send.notificationId}`) as NotificationState).request!;
@@ -140,8 +138,7 @@ class Harness {
       const state = await loadDispatchState(input, this.reader);
       if (!state) continue;
       const d = decide(state, input, eventTimeOf(input), policy);
-      this.run.events.push(...d.events);
-      this.fold([...facts, ...(d.events as readonly DispatchFact[])]);
+      this.memory.record([...facts, ...(d.events as readonly DispatchFact[])], d.events);
       facts = [];
       if (!redelivered && d.effects.length > 0 && this.crashes[this.decisions++ % Math.max(1, this.crashes.length)]) {
         // Killed after the decision was appended and folded, before its effects ran: the record
@@ -185,13 +182,7 @@ class Harness {
   }
 
   timers(): Timer[] {
-    const out: Timer[] = [];
-    for (const kind of dispatchKinds) {
-      for (const [id, state] of this.run.states) {
-        if (id.startsWith(`${kind.name}:`)) out.push(...timersOf(kind, state, id.slice(kind.name.length + 1)));
-      }
-    }
-    return out.sort((a, b) => a.dueAt - b.dueAt || (a.id < b.id ? -1 : 1));
+    return this.memory.timers();
   }
 }
 

@@ -24,7 +24,11 @@ export class MemoryState<F> {
 
   /** Records and folds an input and the events decided for it. */
   commit(input: F, events: readonly Output[]): void {
-    const facts = [input, ...(events as unknown as readonly F[])];
+    this.record([input, ...(events as unknown as readonly F[])], events);
+  }
+
+  /** Records and folds facts that reached the topics; `events` are those of them decided. */
+  record(facts: readonly F[], events: readonly Output[] = []): void {
     this.events.push(...events);
     this.topics.push(...facts);
     foldInto(this.kinds, this.states, facts);
