@@ -62,7 +62,7 @@ export function freePort(): Promise<number> {
 export async function startEventline(env: Record<string, string>, only: string, port: number): Promise<ChildProcess> {
   // BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the Eventline process.
   const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...flags, '--import', 'tsx', join(projectRoot, 'cli', 'main.ts'), 'run', '--only', only, '--no-migrate'], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=128', ...flags, '--import', 'tsx', join(projectRoot, 'cli', 'main.ts'), 'run', '--only', only, '--no-migrate'], {
     env: { ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -174,4 +174,13 @@ export function kafkaConsumerPerf(topic: string, records: number): ConsumerPerf 
   const get = (name: string) => Number(values[names.indexOf(name)]);
   if (header < 0 || Number.isNaN(get('nMsg.sec'))) throw new Error(`unexpected ConsumerPerformance output: ${out.slice(-500)}`);
   return { recordsPerSec: get('nMsg.sec'), fetchRecordsPerSec: get('fetch.nMsg.sec'), line: lines[header + 1] ?? '' };
+}
+
+/** Writes a file (a plot) beside the JSON results; returns its path. */
+export function saveFile(name: string, content: string): string {
+  const dir = join(projectRoot, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, name);
+  writeFileSync(file, content);
+  return file;
 }

@@ -2,4 +2,4 @@
 # The eventline command: runs cli/main.ts with tsx from this checkout.
 set -euo pipefail
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
-exec node --import tsx "$here/main.ts" "$@"
+exec node --max-semi-space-size=128 --import tsx "$here/main.ts" "$@"

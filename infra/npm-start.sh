@@ -20,9 +20,9 @@ pidfile="$ROOT/.infra/app.pid"
 if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   echo "stack: eventline already running (pid $(cat "$pidfile")); 'npm stop' stops everything" >&2
 else
-  setsid node --import tsx cli/main.ts run >>"$ROOT/.infra/logs/app.log" 2>&1 </dev/null &
+  setsid node --max-semi-space-size=128 --import tsx cli/main.ts run >>"$ROOT/.infra/logs/app.log" 2>&1 </dev/null &
   echo $! >"$pidfile"
   echo "stack: started eventline (pid $!), logs in .infra/logs/app.log" >&2
 fi
 node --import tsx infra/check.ts wait-app "${EVENTLINE_PUBLIC_URL}/readyz"
-node --import tsx cli/main.ts bootstrap
+node --max-semi-space-size=128 --import tsx cli/main.ts bootstrap

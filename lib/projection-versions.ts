@@ -14,6 +14,11 @@ export interface VersionedTables {
   readonly revision: number;
   /** DDL creating the tables inside `schema`. */
   tables(schema: string): string;
+  /**
+   * DDL creating the secondary indexes (`CREATE INDEX IF NOT EXISTS`) inside `schema`: run right
+   * after `tables` for a version applied batch by batch, and after the load for a bulk rebuild.
+   */
+  indexes?(schema: string): string;
   /** DDL creating the analytics views over `schema` (with COMMENTs). */
   views(schema: string): string;
   /** The analytics views `views` creates (dropped before they are created again). */
@@ -26,6 +31,8 @@ export interface ProjectionVersion {
   readonly schema: string;
   readonly revision: number;
   readonly status: 'building' | 'active' | 'retired' | 'snapshot';
+  /** loading: a bulk rebuild is filling the fact tables; live: applied batch by batch. */
+  readonly phase: 'loading' | 'live';
   readonly until: Date | null;
   readonly createdAt: Date;
   readonly activatedAt: Date | null;
@@ -41,10 +48,30 @@ export function groupName(v: Pick<ProjectionVersion, 'projection' | 'version'>):
   return `projection.${v.projection}.v${v.version}`;
 }
 
-type Row = { projection: string; version: number; schema_name: string; revision: number; status: ProjectionVersion['status']; until: Date | null; created_at: Date; activated_at: Date | null };
+type Row = {
+  projection: string;
+  version: number;
+  schema_name: string;
+  revision: number;
+  status: ProjectionVersion['status'];
+  phase: ProjectionVersion['phase'];
+  until: Date | null;
+  created_at: Date;
+  activated_at: Date | null;
+};
 
 function toVersion(r: Row): ProjectionVersion {
-  return { projection: r.projection, version: r.version, schema: r.schema_name, revision: r.revision, status: r.status, until: r.until, createdAt: r.created_at, activatedAt: r.activated_at };
+  return {
+    projection: r.projection,
+    version: r.version,
+    schema: r.schema_name,
+    revision: r.revision,
+    status: r.status,
+    phase: r.phase,
+    until: r.until,
+    createdAt: r.created_at,
+    activatedAt: r.activated_at,
+  };
 }
 
 async function locked<T>(db: Db, name: string, fn: (client: DbClient) => Promise<T>): Promise<T> {
@@ -67,16 +94,17 @@ export async function activeVersion(db: Db, name: string): Promise<ProjectionVer
   return res.rows[0] ? toVersion(res.rows[0]) : null;
 }
 
-async function createIn(client: DbClient, def: VersionedTables, until: Date | null): Promise<ProjectionVersion> {
+async function createIn(client: DbClient, def: VersionedTables, until: Date | null, bulk = false): Promise<ProjectionVersion> {
   const next = await client.query<{ n: number }>('SELECT COALESCE(max(version), 0) + 1 AS n FROM public.projection_versions WHERE projection = $1', [def.name]);
   const version = next.rows[0]?.n ?? 1;
   const schema = `${def.name}_v${version}`;
   await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   await client.query(`CREATE SCHEMA ${schema}`);
   await client.query(def.tables(schema));
+  if (!bulk && def.indexes) await client.query(def.indexes(schema));
   const res = await client.query<Row>(
-    'INSERT INTO public.projection_versions (projection, version, schema_name, revision, status, until) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *',
-    [def.name, version, schema, def.revision, until ? 'snapshot' : 'building', until],
+    'INSERT INTO public.projection_versions (projection, version, schema_name, revision, status, until, phase) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *',
+    [def.name, version, schema, def.revision, until ? 'snapshot' : 'building', until, bulk ? 'loading' : 'live'],
   );
   return toVersion(res.rows[0] as Row);
 }
@@ -96,10 +124,59 @@ async function activateIn(client: DbClient, def: VersionedTables, version: numbe
   return toVersion(updated.rows[0] as Row);
 }
 
-/** Creates an empty version (its schema and tables) in status building (or snapshot, for --until). */
-export async function createVersion(db: Db, def: VersionedTables, options: { until?: Date } = {}): Promise<ProjectionVersion> {
+/**
+ * Creates an empty version (its schema and tables) in status building (or snapshot, for --until);
+ * with `bulk`, in phase loading, without its secondary indexes.
+ */
+export async function createVersion(db: Db, def: VersionedTables, options: { until?: Date; bulk?: boolean } = {}): Promise<ProjectionVersion> {
   if (!IDENT.test(def.name)) throw new EventlineError('config_invalid', `projection name ${def.name} is not a valid identifier`);
-  return locked(db, def.name, (client) => createIn(client, def, options.until ?? null));
+  return locked(db, def.name, (client) => createIn(client, def, options.until ?? null, options.bulk ?? false));
+}
+
+/**
+ * The version a rebuild continues: the newest one still building with this code's revision (a
+ * rebuild that was killed, or one another process is running), else a new one. Snapshots (--until)
+ * are never continued.
+ */
+export async function resumeOrCreateVersion(db: Db, def: VersionedTables, options: { bulk?: boolean } = {}): Promise<{ version: ProjectionVersion; resumed: boolean }> {
+  if (!IDENT.test(def.name)) throw new EventlineError('config_invalid', `projection name ${def.name} is not a valid identifier`);
+  return locked(db, def.name, async (client) => {
+    const res = await client.query<Row>(
+      "SELECT * FROM public.projection_versions WHERE projection = $1 AND status = 'building' AND revision = $2 AND until IS NULL ORDER BY version DESC LIMIT 1",
+      [def.name, def.revision],
+    );
+    if (res.rows[0]) return { version: toVersion(res.rows[0]), resumed: true };
+    return { version: await createIn(client, def, null, options.bulk ?? false), resumed: false };
+  });
+}
+
+/**
+ * Whether a version is still loading, holding (until the caller's transaction ends) the lock that
+ * `finishLoading` takes exclusively: a batch is either loaded before the finish, and derived by it,
+ * or applied after it, never lost in between.
+ */
+export async function isLoading(client: DbClient, name: string, version: number): Promise<boolean> {
+  await client.query("SELECT pg_advisory_xact_lock_shared(hashtextextended('projection-versions:' || $1, 0))", [checkpointName({ projection: name, version })]);
+  const res = await client.query<{ phase: string }>('SELECT phase FROM public.projection_versions WHERE projection = $1 AND version = $2', [name, version]);
+  return res.rows[0]?.phase === 'loading';
+}
+
+/**
+ * Ends a version's bulk load: under the version's lock, unless another process did it already,
+ * runs `finish` (which derives the read models) and the secondary indexes in the caller's
+ * transaction, and marks the version live. Returns false when it was live already.
+ */
+export async function finishLoading(db: Db, def: VersionedTables, version: number, finish: (client: DbClient, schema: string) => Promise<void>): Promise<boolean> {
+  return locked(db, checkpointName({ projection: def.name, version }), async (client) => {
+    const res = await client.query<Row>('SELECT * FROM public.projection_versions WHERE projection = $1 AND version = $2', [def.name, version]);
+    const row = res.rows[0];
+    if (!row) throw new EventlineError('not_found', `${def.name} has no version ${version}`);
+    if (row.phase === 'live') return false;
+    await finish(client, row.schema_name);
+    if (def.indexes) await client.query(def.indexes(row.schema_name));
+    await client.query("UPDATE public.projection_versions SET phase = 'live' WHERE projection = $1 AND version = $2", [def.name, version]);
+    return true;
+  });
 }
 
 /** Points the analytics views at `version` and retires the previously active one, atomically. */

@@ -19,6 +19,9 @@ import {
   checkpointName,
   createVersion,
   ensureActive,
+  finishLoading,
+  isLoading,
+  resumeOrCreateVersion,
   groupName,
   type ProjectionVersion,
   type VersionedTables,
@@ -42,10 +45,29 @@ export interface Projection<T extends AnyTopicName> {
   apply(client: DbClient, records: readonly Incoming<T>[], ctx: ProjectionContext): Promise<void>;
 }
 
+/**
+ * The bulk path of a rebuild. While a new version is loading, batches only store the facts (no
+ * derived rows, no reads, no secondary indexes to maintain); once the load has reached the end of
+ * the topics as they were when the rebuild started, `finish` derives every read-model row once,
+ * from everything loaded, and the version continues batch by batch. The cost of a rebuild is then
+ * one pass over the history, whatever its length.
+ */
+export interface BulkLoad<T extends AnyTopicName> {
+  /** Stores the facts of a batch. Idempotent per record, like `apply`. */
+  load(client: DbClient, records: readonly Incoming<T>[]): Promise<void>;
+  /**
+   * Derives every read-model row from the loaded facts, in the caller's transaction (a killed
+   * finish is rolled back and runs again); creates the indexes its own reads need first.
+   */
+  finish(client: DbClient, log: Logger): Promise<void>;
+}
+
 /** A projection whose tables are versioned (rebuilt blue/green); `forSchema` binds it to one version. */
 export interface VersionedProjection<T extends AnyTopicName> extends VersionedTables {
   readonly topics: readonly T[];
   forSchema(schema: string): Projection<T>;
+  /** The bulk path for rebuilds, when the projection has one. */
+  bulk?(schema: string): BulkLoad<T>;
 }
 
 export interface ProjectionOptions {
@@ -188,37 +210,119 @@ export interface BuildProgress {
   readonly applied: number;
   readonly lag: number;
   readonly eventsPerSecond: number;
+  /** loading: facts only (bulk); finishing: deriving the read models once; live: batch by batch. */
+  readonly phase: 'loading' | 'finishing' | 'live';
+}
+
+/**
+ * Binds a versioned projection to a version being built: while the version is loading, batches go
+ * to the bulk load; once it is live, to `apply`. The check and the batch share one transaction and
+ * the lock the finish takes, so whichever process finishes, every record lands on one side of it.
+ */
+function buildingProjection<T extends AnyTopicName>(def: VersionedProjection<T>, version: ProjectionVersion): Projection<T> {
+  const live = def.forSchema(version.schema);
+  const bulk = def.bulk?.(version.schema);
+  if (!bulk || version.phase === 'live') return live;
+  let loading = true;
+  return {
+    name: live.name,
+    topics: live.topics,
+    async apply(client, records, ctx) {
+      if (loading) loading = await isLoading(client, version.projection, version.version);
+      if (loading) await bulk.load(client, records);
+      else await live.apply(client, records, ctx);
+    },
+  };
+}
+
+/** The end offsets of the topics now: a bulk load has caught up when its checkpoints reach them. */
+async function endOffsets(rt: Runtime, topics: readonly AnyTopicName[]): Promise<Map<string, bigint>> {
+  const out = new Map<string, bigint>();
+  for (const topic of topics) for (const o of await rt.kafka.topicOffsets(topic)) out.set(`${topic}/${o.partition}`, BigInt(o.high));
+  return out;
+}
+
+async function reached(rt: Runtime, checkpoint: string, targets: Map<string, bigint>, low: Map<string, bigint>): Promise<boolean> {
+  const stored = await storedOffsets(rt, checkpoint);
+  for (const [key, target] of targets) {
+    const at = stored.get(key);
+    if ((at === undefined ? (low.get(key) ?? 0n) : BigInt(at)) < target) return false;
+  }
+  return true;
 }
 
 /**
  * Builds a new version of a projection from the beginning of its topics while the active version
  * keeps serving, and (unless `until` is given) activates it once it has caught up: the analytics
  * views switch in one transaction. Running processes notice and continue on the new version.
+ *
+ * A projection with a bulk path loads its facts first and derives its read models once (see
+ * BulkLoad). A rebuild that was killed is continued: its version, checkpoints and phase are in
+ * Postgres, so the next `buildVersion` (this process or another) picks them up where they were.
  */
 export async function buildVersion<T extends AnyTopicName>(
   rt: Runtime,
   def: VersionedProjection<T>,
-  options: { until?: Date; activate?: boolean; maxLag?: number; onProgress?: (p: BuildProgress) => void } = {},
+  options: {
+    until?: Date;
+    activate?: boolean;
+    maxLag?: number;
+    /** A new version even when one with this revision is still building (default: continue it). */
+    fresh?: boolean;
+    onVersion?: (version: ProjectionVersion, resumed: boolean) => void;
+    onProgress?: (p: BuildProgress) => void;
+  } = {},
 ): Promise<ProjectionVersion> {
-  const version = await createVersion(rt.db, def, options.until ? { until: options.until } : {});
+  const bulk = def.bulk !== undefined;
+  const chosen =
+    options.until || options.fresh
+      ? { version: await createVersion(rt.db, def, { ...(options.until ? { until: options.until } : {}), bulk }), resumed: false }
+      : await resumeOrCreateVersion(rt.db, def, { bulk });
+  let version = chosen.version;
+  options.onVersion?.(version, chosen.resumed);
   const checkpoint = checkpointName(version);
+  const log = rt.log.child({ projection: checkpoint });
   let applied = 0;
   const started = Date.now();
-  const consumer = await runProjection(rt, def.forSchema(version.schema), {
+  const targets = await endOffsets(rt, def.topics);
+  const low = new Map<string, bigint>();
+  for (const topic of def.topics) for (const o of await rt.kafka.topicOffsets(topic)) low.set(`${topic}/${o.partition}`, BigInt(o.low));
+  let phase: BuildProgress['phase'] = version.phase;
+  const consumer = await runProjection(rt, buildingProjection(def, version), {
     checkpoint,
     group: groupName(version),
+    ...(phase === 'loading' ? { partitionsConsumedConcurrently: 3 } : {}),
     ...(options.until ? { until: options.until.getTime() } : {}),
     onCommitted: (info) => {
       applied += info.applied;
     },
   });
+  const report = async (): Promise<number> => {
+    const lag = await projectionLag(rt, checkpoint, def.topics);
+    const seconds = Math.max(0.001, (Date.now() - started) / 1000);
+    options.onProgress?.({ version, applied, lag, eventsPerSecond: applied / seconds, phase });
+    return lag;
+  };
   try {
+    while (phase === 'loading') {
+      await report();
+      if (await reached(rt, checkpoint, targets, low)) {
+        phase = 'finishing';
+        await report();
+        const loadedAt = Date.now();
+        const loader = def.bulk?.(version.schema);
+        const finished = loader ? await finishLoading(rt.db, def, version.version, (client) => loader.finish(client, log)) : false;
+        log.info({ applied, finishMs: Date.now() - loadedAt, finishedHere: finished }, 'bulk load finished');
+        phase = 'live';
+        version = { ...version, phase: 'live' };
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
     for (;;) {
-      const lag = await projectionLag(rt, checkpoint, def.topics);
-      const seconds = Math.max(0.001, (Date.now() - started) / 1000);
-      options.onProgress?.({ version, applied, lag, eventsPerSecond: applied / seconds });
+      const lag = await report();
       if (lag <= (options.until ? 0 : (options.maxLag ?? 0))) break;
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, 250));
     }
   } finally {
     await consumer.stop();

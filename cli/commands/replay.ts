@@ -19,7 +19,7 @@ function progressLine(p: BuildProgress): string {
   const total = p.applied + p.lag;
   const done = total === 0 ? 1 : p.applied / total;
   const bar = '#'.repeat(Math.round(done * width)).padEnd(width, '.');
-  return `${p.version.schema} [${bar}] ${Math.round(done * 100)}%  ${Math.round(p.eventsPerSecond)} events/s  lag ${p.lag}`;
+  return `${p.version.schema} ${p.phase.padEnd(9)} [${bar}] ${Math.round(done * 100)}%  ${Math.round(p.eventsPerSecond)} events/s  lag ${p.lag}`;
 }
 
 export function registerReplayCommands(program: Command): void {
@@ -28,7 +28,8 @@ export function registerReplayCommands(program: Command): void {
     .description(`rebuild a projection into a new version and switch to it when caught up (${Object.keys(versionedProjections).join(', ')})`)
     .option('--until <time>', 'build a snapshot as known at this ISO time (records received up to then); the views are not switched')
     .option('--keep <n>', 'retired versions to keep after switching (older ones are dropped)', '1')
-    .action(async (name: string, opts: { until?: string; keep: string }) => {
+    .option('--fresh', 'start a new version even when a rebuild of this revision was interrupted (default: continue it)')
+    .action(async (name: string, opts: { until?: string; keep: string; fresh?: boolean }) => {
       const def = versionedProjections[name];
       if (!def) throw new EventlineError('bad_request', `unknown projection ${name}; one of ${Object.keys(versionedProjections).join(', ')}`);
       const until = opts.until === undefined ? undefined : new Date(opts.until);
@@ -39,6 +40,8 @@ export function registerReplayCommands(program: Command): void {
       try {
         const version = await buildVersion(rt, def, {
           ...(until ? { until } : {}),
+          ...(opts.fresh ? { fresh: true } : {}),
+          onVersion: (v, resumed) => line(resumed ? `continuing the interrupted rebuild ${v.schema} (phase ${v.phase})` : `building ${v.schema}`),
           onProgress: (p) => {
             if (tty) process.stdout.write(`\r${progressLine(p)}   `);
             else if (Date.now() - lastPrint > 5000 || p.lag === 0) {

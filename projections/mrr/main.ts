@@ -5,17 +5,19 @@
  */
 import { readFileSync } from 'node:fs';
 import type { VersionedProjection } from '../../lib/projection.ts';
-import { applyStripeEvents } from './store.ts';
+import { applyStripeEvents, deriveAll, loadStripeEvents } from './store.ts';
 
 const template = (file: string) => readFileSync(new URL(file, import.meta.url), 'utf8');
 const tablesSql = template('./tables.sql');
 const viewsSql = template('./views.sql');
+const indexesSql = template('./indexes.sql');
 
 export const mrrProjection: VersionedProjection<'stripe.events.v1'> = {
   name: 'mrr',
   revision: 1,
   topics: ['stripe.events.v1'],
   tables: (schema) => tablesSql.replaceAll('{{schema}}', schema),
+  indexes: (schema) => indexesSql.replaceAll('{{schema}}', schema),
   views: (schema) => viewsSql.replaceAll('{{schema}}', schema),
   viewNames: ['mrr_movements', 'customer_mrr', 'mrr_daily', 'mrr_monthly', 'cohort_retention'],
   forSchema: (schema) => ({
@@ -27,6 +29,17 @@ export const mrrProjection: VersionedProjection<'stripe.events.v1'> = {
         schema,
         records.map((r) => r.value),
       );
+    },
+  }),
+  bulk: (schema) => ({
+    load: (client, records) =>
+      loadStripeEvents(
+        client,
+        schema,
+        records.map((r) => r.value),
+      ),
+    finish: async (client, log) => {
+      await deriveAll(client, schema, log);
     },
   }),
 };

@@ -6,7 +6,7 @@ import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
 import { stripeRecords } from '../../test/support/stripe-records.ts';
 import { coupon, discount, event, subscription, type ApiVersion, type Interval } from '../../cli/demo/stripe-objects.ts';
 import { mrrProjection } from './main.ts';
-import { applyStripeEvents } from './store.ts';
+import { applyStripeEvents, deriveAll, loadStripeEvents } from './store.ts';
 
 const base = Date.UTC(2026, 2, 1) / 1000;
 const statuses = ['active', 'active', 'active', 'past_due', 'trialing', 'canceled', 'unpaid', 'paused', 'incomplete'];
@@ -79,17 +79,18 @@ function eventsFor(stories: readonly Story[]): Record<string, unknown>[] {
   return out;
 }
 
-describe('MRR projection: the tables depend only on the set of events', () => {
+describe('MRR projection: the tables depend only on the set of events, applied batch by batch or loaded in bulk', () => {
   let t: TestEnv;
   before(async () => {
     t = await createTestEnv('mrrorder');
   });
   after(() => t?.cleanup());
 
-  async function freshSchema(name: string): Promise<string> {
+  async function freshSchema(name: string, options: { indexes: boolean } = { indexes: true }): Promise<string> {
     await t.rt.db.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
     await t.rt.db.query(`CREATE SCHEMA ${name}`);
     await t.rt.db.query(mrrProjection.tables(name));
+    if (options.indexes) await t.rt.db.query(mrrProjection.indexes?.(name) ?? '');
     return name;
   }
 
@@ -106,7 +107,9 @@ describe('MRR projection: the tables depend only on the set of events', () => {
         fc.array(story, { minLength: 1, maxLength: 4 }),
         fc.infiniteStream(fc.double({ min: 0, max: 1, noNaN: true })),
         fc.integer({ min: 1, max: 6 }),
-        async (stories, randoms, batchSize) => {
+        fc.integer({ min: 0, max: 100 }),
+        fc.integer({ min: 1, max: 3 }),
+        async (stories, randoms, batchSize, bulkPercent, chunk) => {
           runs++;
           const records = stripeRecords(eventsFor(stories)).map((r) => r.value as StripeEventReceived);
           const inOrder = [...records].sort((a, b) => a.occurred_at - b.occurred_at || (a.event_id < b.event_id ? -1 : 1));
@@ -129,6 +132,25 @@ describe('MRR projection: the tables depend only on the set of events', () => {
           };
           await Promise.all([worker(), worker()]);
           assert.deepEqual(await snapshot(b), await snapshot(a));
+
+          // A bulk rebuild: the first `loaded` batches only stored (two writers), every timeline
+          // derived once, then the rest applied batch by batch, as a rebuild that caught up does.
+          const c = await freshSchema('prop_c', { indexes: false });
+          const loaded = Math.round((batches.length * bulkPercent) / 100);
+          cursor = 0;
+          const loader = async () => {
+            while (cursor < loaded) {
+              const batch = batches[cursor++] as StripeEventReceived[];
+              await t.rt.db.transaction((client) => loadStripeEvents(client, c, batch));
+            }
+          };
+          await Promise.all([loader(), loader()]);
+          await t.rt.db.transaction(async (client) => {
+            await deriveAll(client, c, t.rt.log, chunk);
+            await client.query(mrrProjection.indexes?.(c) ?? '');
+          });
+          for (const batch of batches.slice(loaded)) await t.rt.db.transaction((client) => applyStripeEvents(client, c, batch));
+          assert.deepEqual(await snapshot(c), await snapshot(a), `bulk-loaded ${loaded} of ${batches.length} batches`);
         },
       ),
       { numRuns: 40, seed: Number(process.env.PROPERTY_SEED ?? Date.now() % 100000) },

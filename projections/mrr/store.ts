@@ -8,6 +8,7 @@
  * The result depends only on the set of events applied, not on their order or repetition.
  */
 import type { DbClient } from '../../lib/db.ts';
+import type { Logger } from '../../lib/log.ts';
 import { readCoupon, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { StripeEventReceived } from '../../lib/topics.ts';
 import { customerTimeline, type CouponVersion, type DiscountVersion, type SubscriptionVersion } from './evolve.ts';
@@ -59,25 +60,31 @@ export function collect(rows: Rows, e: StripeEventReceived): void {
   }
 }
 
-async function insertNew(client: DbClient, schema: string, rows: Rows): Promise<{ customers: Set<string>; coupons: string[] }> {
-  const customers = new Set<string>();
+interface Inserted {
+  readonly subscriptions: { customer_id: string }[];
+  readonly discounts: { customer_id: string | null; coupon_id: string | null }[];
+  readonly coupons: { coupon_id: string }[];
+}
+
+/** Inserts the versions (duplicates are no-ops); with `returning`, says which rows were new. */
+async function insertFacts(client: DbClient, schema: string, rows: Rows, returning: boolean): Promise<Inserted> {
+  const out: Inserted = { subscriptions: [], discounts: [], coupons: [] };
   const subs = [...rows.subscriptions.values()];
   if (subs.length > 0) {
     const res = await client.query<{ customer_id: string }>(
       `INSERT INTO ${schema}.subscription_versions (subscription_id, created_at, event_id, customer_id, state)
        SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[])
-       ON CONFLICT DO NOTHING RETURNING customer_id`,
+       ON CONFLICT DO NOTHING ${returning ? 'RETURNING customer_id' : ''}`,
       [subs.map((r) => r.subscription_id), subs.map((r) => r.created_at), subs.map((r) => r.event_id), subs.map((r) => r.customer_id), subs.map((r) => JSON.stringify(r.state))],
     );
-    for (const r of res.rows) customers.add(r.customer_id);
+    out.subscriptions.push(...res.rows);
   }
   const discounts = [...rows.discounts.values()];
-  let referencesCoupon = false;
   if (discounts.length > 0) {
     const res = await client.query<{ customer_id: string | null; coupon_id: string | null }>(
       `INSERT INTO ${schema}.discount_versions (discount_id, created_at, event_id, customer_id, coupon_id, terms)
        SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
-       ON CONFLICT DO NOTHING RETURNING customer_id, coupon_id`,
+       ON CONFLICT DO NOTHING ${returning ? 'RETURNING customer_id, coupon_id' : ''}`,
       [
         discounts.map((r) => r.discount_id),
         discounts.map((r) => r.created_at),
@@ -87,20 +94,27 @@ async function insertNew(client: DbClient, schema: string, rows: Rows): Promise<
         discounts.map((r) => JSON.stringify(r.terms)),
       ],
     );
-    for (const r of res.rows) if (r.customer_id) customers.add(r.customer_id);
-    referencesCoupon = res.rows.some((r) => r.coupon_id !== null);
+    out.discounts.push(...res.rows);
   }
   const coupons = [...rows.coupons.values()];
-  let newCoupons: string[] = [];
   if (coupons.length > 0) {
     const res = await client.query<{ coupon_id: string }>(
       `INSERT INTO ${schema}.coupon_versions (coupon_id, created_at, event_id, terms)
        SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::jsonb[])
-       ON CONFLICT DO NOTHING RETURNING coupon_id`,
+       ON CONFLICT DO NOTHING ${returning ? 'RETURNING coupon_id' : ''}`,
       [coupons.map((r) => r.coupon_id), coupons.map((r) => r.created_at), coupons.map((r) => r.event_id), coupons.map((r) => (r.terms ? JSON.stringify(r.terms) : null))],
     );
-    newCoupons = [...new Set(res.rows.map((r) => r.coupon_id))];
+    out.coupons.push(...res.rows);
   }
+  return out;
+}
+
+async function insertNew(client: DbClient, schema: string, rows: Rows): Promise<{ customers: Set<string>; coupons: string[] }> {
+  const inserted = await insertFacts(client, schema, rows, true);
+  const customers = new Set<string>(inserted.subscriptions.map((r) => r.customer_id));
+  for (const r of inserted.discounts) if (r.customer_id) customers.add(r.customer_id);
+  const referencesCoupon = inserted.discounts.some((r) => r.coupon_id !== null);
+  const newCoupons = [...new Set(inserted.coupons.map((r) => r.coupon_id))];
   if (newCoupons.length > 0 || referencesCoupon) {
     // A coupon (keyed by its own id) and a discount referencing it (keyed by customer) can be applied
     // concurrently from two partitions; neither would see the other's uncommitted row. Both take
@@ -118,71 +132,127 @@ async function insertNew(client: DbClient, schema: string, rows: Rows): Promise<
   return { customers, coupons: newCoupons };
 }
 
+type SubscriptionRow = { customer_id: string; created_at: Date; event_id: string; state: Json };
+type DiscountRow = { customer_id: string; created_at: Date; event_id: string; coupon_id: string | null; terms: Json };
+type CouponRow = { coupon_id: string; created_at: Date; event_id: string; terms: Json | null };
+type Derived = { movements: (string | number | Date)[][]; current: (string | number | Date | null)[][] };
+
+/** Which customers to read: a list (a batch's), or a contiguous range of ids (a bulk rebuild's chunk). */
+type CustomerFilter = { readonly ids: readonly string[] } | { readonly from: string; readonly to: string };
+
+function where(filter: CustomerFilter): { sql: string; params: unknown[] } {
+  return 'ids' in filter ? { sql: 'customer_id = ANY($1::text[])', params: [filter.ids] } : { sql: 'customer_id BETWEEN $1 AND $2', params: [filter.from, filter.to] };
+}
+
+async function readInputs(client: DbClient, schema: string, filter: CustomerFilter): Promise<{ subs: SubscriptionRow[]; discounts: DiscountRow[] }> {
+  const w = where(filter);
+  const subs = await client.query<SubscriptionRow>(`SELECT customer_id, created_at, event_id, state FROM ${schema}.subscription_versions WHERE ${w.sql}`, w.params);
+  const discounts = await client.query<DiscountRow>(`SELECT customer_id, created_at, event_id, coupon_id, terms FROM ${schema}.discount_versions WHERE ${w.sql}`, w.params);
+  return { subs: subs.rows, discounts: discounts.rows };
+}
+
+async function readCoupons(client: DbClient, schema: string, ids: readonly string[] | null): Promise<CouponVersion[]> {
+  if (ids !== null && ids.length === 0) return [];
+  const res = await client.query<CouponRow>(
+    `SELECT coupon_id, created_at, event_id, terms FROM ${schema}.coupon_versions ${ids === null ? '' : 'WHERE coupon_id = ANY($1::text[])'}`,
+    ids === null ? [] : [ids],
+  );
+  return res.rows.map((c) => ({ at: c.created_at.getTime(), eventId: c.event_id, couponId: c.coupon_id, terms: decodeCoupon(c.terms) }));
+}
+
+function group<R extends { customer_id: string }, V>(rows: readonly R[], toVersion: (r: R) => V): Map<string, V[]> {
+  const out = new Map<string, V[]>();
+  for (const r of rows) {
+    const list = out.get(r.customer_id);
+    if (list) list.push(toVersion(r));
+    else out.set(r.customer_id, [toVersion(r)]);
+  }
+  return out;
+}
+
+/** Every customer's timeline (pure): its movements and current MRR as table rows. */
+function derive(customers: readonly string[], subs: readonly SubscriptionRow[], discounts: readonly DiscountRow[], coupons: readonly CouponVersion[]): Derived {
+  const subsBy = group(subs, (r): SubscriptionVersion => ({ at: r.created_at.getTime(), eventId: r.event_id, state: decodeState(r.state) }));
+  const discountsBy = group(discounts, (r): DiscountVersion => ({ at: r.created_at.getTime(), eventId: r.event_id, terms: decodeDiscount(r.terms) }));
+  const out: Derived = { movements: [], current: [] };
+  for (const customerId of customers) {
+    const mine = discountsBy.get(customerId) ?? [];
+    const wanted = new Set(mine.map((d) => d.terms.couponId).filter(Boolean));
+    const { movements, current } = customerTimeline(customerId, subsBy.get(customerId) ?? [], mine, wanted.size === 0 ? [] : coupons.filter((c) => wanted.has(c.couponId)));
+    for (const m of movements) {
+      out.movements.push([m.customerId, m.seq, m.currency, new Date(m.occurredAt), m.movement, m.deltaCents, m.mrrBeforeCents, m.mrrAfterCents, m.stripeEventId]);
+    }
+    for (const c of current) out.current.push([c.customerId, c.currency, c.mrrCents, c.firstPaidAt === null ? null : new Date(c.firstPaidAt), new Date(c.lastMovementAt)]);
+  }
+  return out;
+}
+
+async function insertDerived(client: DbClient, schema: string, rows: Derived): Promise<void> {
+  const col = <T>(table: T[][], i: number) => table.map((r) => r[i]);
+  if (rows.movements.length > 0) {
+    await client.query(
+      `INSERT INTO ${schema}.movements (customer_id, seq, currency, occurred_at, movement, delta_cents, mrr_before_cents, mrr_after_cents, stripe_event_id)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[])`,
+      Array.from({ length: 9 }, (_, i) => col(rows.movements, i)),
+    );
+  }
+  if (rows.current.length > 0) {
+    await client.query(
+      `INSERT INTO ${schema}.customer_mrr (customer_id, currency, mrr_cents, first_paid_at, last_movement_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[])`,
+      Array.from({ length: 5 }, (_, i) => col(rows.current, i)),
+    );
+  }
+}
+
 /** Recomputes the timelines of `customers` from everything stored, and replaces their movements. */
 export async function recompute(client: DbClient, schema: string, customers: readonly string[]): Promise<void> {
   if (customers.length === 0) return;
   // Serialize recomputes of a customer across concurrent batches (a late coupon reaches customers of
   // other partitions): after the lock, this transaction sees every version the other one committed.
   await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1 || c, 0)) FROM unnest($2::text[]) AS c ORDER BY c`, [`${schema}:`, [...customers].sort()]);
-  const subs = await client.query<{ customer_id: string; created_at: Date; event_id: string; state: Json }>(
-    `SELECT customer_id, created_at, event_id, state FROM ${schema}.subscription_versions WHERE customer_id = ANY($1::text[])`,
-    [customers],
-  );
-  const discounts = await client.query<{ customer_id: string; created_at: Date; event_id: string; coupon_id: string | null; terms: Json }>(
-    `SELECT customer_id, created_at, event_id, coupon_id, terms FROM ${schema}.discount_versions WHERE customer_id = ANY($1::text[])`,
-    [customers],
-  );
-  const couponIds = [...new Set(discounts.rows.map((d) => d.coupon_id).filter((c): c is string => c !== null))];
-  const coupons =
-    couponIds.length === 0
-      ? { rows: [] as { coupon_id: string; created_at: Date; event_id: string; terms: Json | null }[] }
-      : await client.query<{ coupon_id: string; created_at: Date; event_id: string; terms: Json | null }>(
-          `SELECT coupon_id, created_at, event_id, terms FROM ${schema}.coupon_versions WHERE coupon_id = ANY($1::text[])`,
-          [couponIds],
-        );
-  const couponVersions: CouponVersion[] = coupons.rows.map((c) => ({ at: c.created_at.getTime(), eventId: c.event_id, couponId: c.coupon_id, terms: decodeCoupon(c.terms) }));
-
-  const subsBy = new Map<string, SubscriptionVersion[]>();
-  for (const r of subs.rows) {
-    const list = subsBy.get(r.customer_id) ?? [];
-    list.push({ at: r.created_at.getTime(), eventId: r.event_id, state: decodeState(r.state) });
-    subsBy.set(r.customer_id, list);
-  }
-  const discountsBy = new Map<string, DiscountVersion[]>();
-  for (const r of discounts.rows) {
-    const list = discountsBy.get(r.customer_id) ?? [];
-    list.push({ at: r.created_at.getTime(), eventId: r.event_id, terms: decodeDiscount(r.terms) });
-    discountsBy.set(r.customer_id, list);
-  }
-
-  const movementRows: (string | number | Date)[][] = [];
-  const currentRows: (string | number | Date | null)[][] = [];
-  for (const customerId of customers) {
-    const mine = discountsBy.get(customerId) ?? [];
-    const wanted = new Set(mine.map((d) => d.terms.couponId).filter(Boolean));
-    const { movements, current } = customerTimeline(customerId, subsBy.get(customerId) ?? [], mine, couponVersions.filter((c) => wanted.has(c.couponId)));
-    for (const m of movements) {
-      movementRows.push([m.customerId, m.seq, m.currency, new Date(m.occurredAt), m.movement, m.deltaCents, m.mrrBeforeCents, m.mrrAfterCents, m.stripeEventId]);
-    }
-    for (const c of current) currentRows.push([c.customerId, c.currency, c.mrrCents, c.firstPaidAt === null ? null : new Date(c.firstPaidAt), new Date(c.lastMovementAt)]);
-  }
+  const { subs, discounts } = await readInputs(client, schema, { ids: customers });
+  const coupons = await readCoupons(client, schema, [...new Set(discounts.map((d) => d.coupon_id).filter((c): c is string => c !== null))]);
+  const rows = derive(customers, subs, discounts, coupons);
   await client.query(`DELETE FROM ${schema}.movements WHERE customer_id = ANY($1::text[])`, [customers]);
   await client.query(`DELETE FROM ${schema}.customer_mrr WHERE customer_id = ANY($1::text[])`, [customers]);
-  const col = <T>(rows: T[][], i: number) => rows.map((r) => r[i]);
-  if (movementRows.length > 0) {
-    await client.query(
-      `INSERT INTO ${schema}.movements (customer_id, seq, currency, occurred_at, movement, delta_cents, mrr_before_cents, mrr_after_cents, stripe_event_id)
-       SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[])`,
-      Array.from({ length: 9 }, (_, i) => col(movementRows, i)),
-    );
+  await insertDerived(client, schema, rows);
+}
+
+/** Stores what MRR needs from a batch of Stripe events (a bulk rebuild's load: no recompute). */
+export async function loadStripeEvents(client: DbClient, schema: string, events: readonly StripeEventReceived[]): Promise<void> {
+  const rows: Rows = { subscriptions: new Map(), discounts: new Map(), coupons: new Map() };
+  for (const e of events) collect(rows, e);
+  await insertFacts(client, schema, rows, false);
+}
+
+/**
+ * A bulk rebuild's finish: every customer's timeline computed once, from everything loaded, in
+ * chunks of contiguous customer ids read through the customer indexes (created here first).
+ */
+export async function deriveAll(client: DbClient, schema: string, log: Logger, chunk = 2000): Promise<{ customers: number; movements: number }> {
+  // A finish that was killed left nothing (it is one transaction); these make it safe regardless.
+  await client.query(`TRUNCATE ${schema}.movements, ${schema}.customer_mrr`);
+  await client.query(`CREATE INDEX IF NOT EXISTS subscription_versions_customer ON ${schema}.subscription_versions (customer_id)`);
+  await client.query(`CREATE INDEX IF NOT EXISTS discount_versions_customer ON ${schema}.discount_versions (customer_id)`);
+  await client.query(`ANALYZE ${schema}.subscription_versions, ${schema}.discount_versions, ${schema}.coupon_versions`);
+  const ids = (
+    await client.query<{ customer_id: string }>(
+      `SELECT customer_id FROM ${schema}.subscription_versions UNION SELECT customer_id FROM ${schema}.discount_versions WHERE customer_id IS NOT NULL ORDER BY 1`,
+    )
+  ).rows.map((r) => r.customer_id);
+  const coupons = await readCoupons(client, schema, null);
+  let movements = 0;
+  for (let i = 0; i < ids.length; i += chunk) {
+    const customers = ids.slice(i, i + chunk);
+    const { subs, discounts } = await readInputs(client, schema, { from: customers[0] as string, to: customers[customers.length - 1] as string });
+    const rows = derive(customers, subs, discounts, coupons);
+    movements += rows.movements.length;
+    await insertDerived(client, schema, rows);
   }
-  if (currentRows.length > 0) {
-    await client.query(
-      `INSERT INTO ${schema}.customer_mrr (customer_id, currency, mrr_cents, first_paid_at, last_movement_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[])`,
-      Array.from({ length: 5 }, (_, i) => col(currentRows, i)),
-    );
-  }
+  await client.query(`ANALYZE ${schema}.movements, ${schema}.customer_mrr`);
+  log.info({ customers: ids.length, movements }, 'derived every customer timeline');
+  return { customers: ids.length, movements };
 }
 
 /** Applies Stripe events to the MRR tables in `schema`. */

@@ -1,4 +1,5 @@
 -- MRR projection tables, created per version in schema {{schema}} (see lib/projection-versions.ts).
+-- Their secondary indexes are in indexes.sql: a rebuild creates them after its bulk load.
 
 -- Every subscription version received: (subscription, created, event) → normalized state.
 -- Inserting the same event twice is a no-op; a customer's MRR is recomputed from these.
@@ -10,7 +11,6 @@ CREATE TABLE {{schema}}.subscription_versions (
   state jsonb NOT NULL,
   PRIMARY KEY (subscription_id, created_at, event_id)
 );
-CREATE INDEX ON {{schema}}.subscription_versions (customer_id);
 
 -- Discount definitions (customer.discount.*), for subscriptions that reference discounts by id.
 CREATE TABLE {{schema}}.discount_versions (
@@ -22,8 +22,6 @@ CREATE TABLE {{schema}}.discount_versions (
   terms jsonb NOT NULL,
   PRIMARY KEY (discount_id, created_at, event_id)
 );
-CREATE INDEX ON {{schema}}.discount_versions (customer_id);
-CREATE INDEX ON {{schema}}.discount_versions (coupon_id);
 
 -- Coupon definitions (coupon.*), for discounts that reference their coupon by id (clover+).
 CREATE TABLE {{schema}}.coupon_versions (
@@ -44,17 +42,13 @@ CREATE TABLE {{schema}}.movements (
   delta_cents bigint NOT NULL,
   mrr_before_cents bigint NOT NULL,
   mrr_after_cents bigint NOT NULL,
-  stripe_event_id text NOT NULL,
-  PRIMARY KEY (customer_id, seq)
+  stripe_event_id text NOT NULL
 );
-CREATE INDEX ON {{schema}}.movements (currency, occurred_at);
-CREATE INDEX ON {{schema}}.movements (customer_id, currency, occurred_at, seq);
 
 CREATE TABLE {{schema}}.customer_mrr (
   customer_id text NOT NULL,
   currency text NOT NULL,
   mrr_cents bigint NOT NULL,
   first_paid_at timestamptz,
-  last_movement_at timestamptz NOT NULL,
-  PRIMARY KEY (customer_id, currency)
+  last_movement_at timestamptz NOT NULL
 );
