@@ -14,7 +14,9 @@ const indexesSql = template('./indexes.sql');
 
 export const mrrProjection: VersionedProjection<'stripe.events.v1'> = {
   name: 'mrr',
-  revision: 1,
+  // 2: running sums behind mrr_daily, mrr_monthly and cohort_retention (the views read them instead
+  // of every movement); a running deployment rebuilds into a new version, in bulk.
+  revision: 2,
   topics: ['stripe.events.v1'],
   tables: (schema) => tablesSql.replaceAll('{{schema}}', schema),
   indexes: (schema) => indexesSql.replaceAll('{{schema}}', schema),

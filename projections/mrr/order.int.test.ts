@@ -79,6 +79,78 @@ function eventsFor(stories: readonly Story[]): Record<string, unknown>[] {
   return out;
 }
 
+
+/**
+ * The daily, monthly and cohort views as first defined, straight from every movement (revision 1):
+ * an independent calculation the running sums behind today's views must match.
+ */
+const referenceViews: Record<'mrr_daily' | 'mrr_monthly' | 'cohort_retention', string> = {
+  mrr_daily: `WITH bounds AS (
+  SELECT currency, min((occurred_at AT TIME ZONE 'UTC')::date) AS first_day FROM {{schema}}.movements GROUP BY currency
+), days AS (
+  SELECT b.currency, d::date AS day
+  FROM bounds b, generate_series(b.first_day, (now() AT TIME ZONE 'UTC')::date, interval '1 day') AS d
+), per_day AS (
+  SELECT currency, (occurred_at AT TIME ZONE 'UTC')::date AS day,
+         sum(delta_cents) AS delta_cents,
+         sum(CASE WHEN mrr_before_cents = 0 AND mrr_after_cents > 0 THEN 1 WHEN mrr_before_cents > 0 AND mrr_after_cents = 0 THEN -1 ELSE 0 END) AS delta_customers
+  FROM {{schema}}.movements GROUP BY 1, 2
+)
+SELECT d.day, d.currency,
+       (sum(COALESCE(p.delta_cents, 0)) OVER w)::bigint AS mrr_cents,
+       (sum(COALESCE(p.delta_customers, 0)) OVER w)::bigint AS paying_customers
+FROM days d LEFT JOIN per_day p ON p.currency = d.currency AND p.day = d.day
+WINDOW w AS (PARTITION BY d.currency ORDER BY d.day)`,
+  mrr_monthly: `WITH bounds AS (
+  SELECT currency, min(date_trunc('month', occurred_at AT TIME ZONE 'UTC'))::date AS first_month FROM {{schema}}.movements GROUP BY currency
+), months AS (
+  SELECT b.currency, m::date AS month
+  FROM bounds b, generate_series(b.first_month, date_trunc('month', now() AT TIME ZONE 'UTC')::date, interval '1 month') AS m
+), per_month AS (
+  SELECT currency, date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date AS month,
+         sum(delta_cents) FILTER (WHERE movement = 'new') AS new_cents,
+         sum(delta_cents) FILTER (WHERE movement = 'expansion') AS expansion_cents,
+         sum(delta_cents) FILTER (WHERE movement = 'contraction') AS contraction_cents,
+         sum(delta_cents) FILTER (WHERE movement = 'churn') AS churn_cents,
+         sum(delta_cents) FILTER (WHERE movement = 'reactivation') AS reactivation_cents,
+         sum(delta_cents) AS net_cents
+  FROM {{schema}}.movements GROUP BY 1, 2
+)
+SELECT m.month, m.currency,
+       (COALESCE(sum(p.net_cents) OVER w, 0) - COALESCE(p.net_cents, 0))::bigint AS opening_mrr_cents,
+       COALESCE(p.new_cents, 0)::bigint AS new_cents,
+       COALESCE(p.expansion_cents, 0)::bigint AS expansion_cents,
+       COALESCE(p.contraction_cents, 0)::bigint AS contraction_cents,
+       COALESCE(p.churn_cents, 0)::bigint AS churn_cents,
+       COALESCE(p.reactivation_cents, 0)::bigint AS reactivation_cents,
+       COALESCE(sum(p.net_cents) OVER w, 0)::bigint AS closing_mrr_cents
+FROM months m LEFT JOIN per_month p ON p.currency = m.currency AND p.month = m.month
+WINDOW w AS (PARTITION BY m.currency ORDER BY m.month)`,
+  cohort_retention: `WITH members AS (
+  SELECT customer_id, currency, date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date AS cohort_month, delta_cents AS new_cents
+  FROM {{schema}}.movements WHERE movement = 'new'
+), grid AS (
+  SELECT m.*, k.k AS months_since_start
+  FROM members m,
+       generate_series(0, ((extract(year FROM now() AT TIME ZONE 'UTC') * 12 + extract(month FROM now() AT TIME ZONE 'UTC'))
+                          - (extract(year FROM m.cohort_month) * 12 + extract(month FROM m.cohort_month)))::int) AS k(k)
+), state AS (
+  SELECT g.*,
+         (SELECT mv.mrr_after_cents FROM {{schema}}.movements mv
+          WHERE mv.customer_id = g.customer_id AND mv.currency = g.currency
+            AND mv.occurred_at < ((g.cohort_month + (g.months_since_start + 1) * interval '1 month')::timestamp AT TIME ZONE 'UTC')
+          ORDER BY mv.occurred_at DESC, mv.seq DESC LIMIT 1) AS mrr_then
+  FROM grid g
+)
+SELECT cohort_month, currency, months_since_start,
+       count(*)::bigint AS cohort_customers,
+       (count(*) FILTER (WHERE mrr_then > 0))::bigint AS retained_customers,
+       sum(new_cents)::bigint AS cohort_mrr_cents,
+       COALESCE(sum(mrr_then) FILTER (WHERE mrr_then > 0), 0)::bigint AS retained_mrr_cents
+FROM state
+GROUP BY cohort_month, currency, months_since_start`,
+};
+
 describe('MRR projection: the tables depend only on the set of events, applied batch by batch or loaded in bulk', () => {
   let t: TestEnv;
   before(async () => {
@@ -97,7 +169,18 @@ describe('MRR projection: the tables depend only on the set of events, applied b
   async function snapshot(schema: string): Promise<unknown[]> {
     const movements = await t.rt.db.query(`SELECT customer_id, seq, currency, occurred_at, movement, delta_cents, mrr_before_cents, mrr_after_cents, stripe_event_id FROM ${schema}.movements ORDER BY customer_id, seq`);
     const current = await t.rt.db.query(`SELECT * FROM ${schema}.customer_mrr ORDER BY customer_id, currency`);
-    return [movements.rows, current.rows];
+    const views = [];
+    for (const [view, order] of [['mrr_daily', 'currency, day'], ['mrr_monthly', 'currency, month'], ['cohort_retention', 'cohort_month, currency, months_since_start']] as const) {
+      // The view as deployed (over the running sums), made in a schema of its own for this version.
+      await t.rt.db.query(`DROP SCHEMA IF EXISTS ${schema}_views CASCADE; CREATE SCHEMA ${schema}_views`);
+      const ddl = (mrrProjection.views(schema).split(';').find((stmt) => stmt.includes(`CREATE VIEW analytics.${view} AS`)) ?? '').replace(`analytics.${view}`, `${schema}_views.${view}`);
+      await t.rt.db.query(ddl);
+      const deployed = await t.rt.db.query(`SELECT * FROM ${schema}_views.${view} ORDER BY ${order}`);
+      const reference = await t.rt.db.query(`SELECT * FROM (${referenceViews[view].replaceAll('{{schema}}', schema)}) r ORDER BY ${order}`);
+      assert.deepEqual(deployed.rows, reference.rows, `${view} of ${schema} equals its definition over the movements`);
+      views.push(deployed.rows);
+    }
+    return [movements.rows, current.rows, views];
   }
 
   it('given random histories delivered in random orders, batches and duplicates by two concurrent writers, then the tables equal one in-order pass', async () => {

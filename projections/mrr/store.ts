@@ -11,7 +11,8 @@ import type { DbClient } from '../../lib/db.ts';
 import type { Logger } from '../../lib/log.ts';
 import { readCoupon, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { StripeEventReceived } from '../../lib/topics.ts';
-import { customerTimeline, type CouponVersion, type DiscountVersion, type SubscriptionVersion } from './evolve.ts';
+import { addMovements, emptyAggregates, type Aggregates, type MovementFact } from './aggregates.ts';
+import { customerTimeline, type CouponVersion, type DiscountVersion, type MovementType, type SubscriptionVersion } from './evolve.ts';
 import {
   couponTerms,
   decodeCoupon,
@@ -135,7 +136,7 @@ async function insertNew(client: DbClient, schema: string, rows: Rows): Promise<
 type SubscriptionRow = { customer_id: string; created_at: Date; event_id: string; state: Json };
 type DiscountRow = { customer_id: string; created_at: Date; event_id: string; coupon_id: string | null; terms: Json };
 type CouponRow = { coupon_id: string; created_at: Date; event_id: string; terms: Json | null };
-type Derived = { movements: (string | number | Date)[][]; current: (string | number | Date | null)[][] };
+type Derived = { movements: (string | number | Date)[][]; current: (string | number | Date | null)[][]; facts: MovementFact[] };
 
 /** Which customers to read: a list (a batch's), or a contiguous range of ids (a bulk rebuild's chunk). */
 type CustomerFilter = { readonly ids: readonly string[] } | { readonly from: string; readonly to: string };
@@ -174,13 +175,14 @@ function group<R extends { customer_id: string }, V>(rows: readonly R[], toVersi
 function derive(customers: readonly string[], subs: readonly SubscriptionRow[], discounts: readonly DiscountRow[], coupons: readonly CouponVersion[]): Derived {
   const subsBy = group(subs, (r): SubscriptionVersion => ({ at: r.created_at.getTime(), eventId: r.event_id, state: decodeState(r.state) }));
   const discountsBy = group(discounts, (r): DiscountVersion => ({ at: r.created_at.getTime(), eventId: r.event_id, terms: decodeDiscount(r.terms) }));
-  const out: Derived = { movements: [], current: [] };
+  const out: Derived = { movements: [], current: [], facts: [] };
   for (const customerId of customers) {
     const mine = discountsBy.get(customerId) ?? [];
     const wanted = new Set(mine.map((d) => d.terms.couponId).filter(Boolean));
     const { movements, current } = customerTimeline(customerId, subsBy.get(customerId) ?? [], mine, wanted.size === 0 ? [] : coupons.filter((c) => wanted.has(c.couponId)));
     for (const m of movements) {
       out.movements.push([m.customerId, m.seq, m.currency, new Date(m.occurredAt), m.movement, m.deltaCents, m.mrrBeforeCents, m.mrrAfterCents, m.stripeEventId]);
+      out.facts.push(m);
     }
     for (const c of current) out.current.push([c.customerId, c.currency, c.mrrCents, c.firstPaidAt === null ? null : new Date(c.firstPaidAt), new Date(c.lastMovementAt)]);
   }
@@ -214,9 +216,78 @@ export async function recompute(client: DbClient, schema: string, customers: rea
   const { subs, discounts } = await readInputs(client, schema, { ids: customers });
   const coupons = await readCoupons(client, schema, [...new Set(discounts.map((d) => d.coupon_id).filter((c): c is string => c !== null))]);
   const rows = derive(customers, subs, discounts, coupons);
-  await client.query(`DELETE FROM ${schema}.movements WHERE customer_id = ANY($1::text[])`, [customers]);
+  const gone = await client.query<{ customer_id: string; seq: number; currency: string; occurred_at: Date; movement: MovementType; delta_cents: string; mrr_before_cents: string; mrr_after_cents: string }>(
+    `DELETE FROM ${schema}.movements WHERE customer_id = ANY($1::text[])
+     RETURNING customer_id, seq, currency, occurred_at, movement, delta_cents, mrr_before_cents, mrr_after_cents`,
+    [customers],
+  );
   await client.query(`DELETE FROM ${schema}.customer_mrr WHERE customer_id = ANY($1::text[])`, [customers]);
   await insertDerived(client, schema, rows);
+  const sums = emptyAggregates();
+  addMovements(sums, rows.facts, 1);
+  addMovements(
+    sums,
+    gone.rows.map((r) => ({
+      customerId: r.customer_id,
+      currency: r.currency,
+      seq: r.seq,
+      occurredAt: r.occurred_at.getTime(),
+      movement: r.movement,
+      deltaCents: Number(r.delta_cents),
+      mrrBeforeCents: Number(r.mrr_before_cents),
+      mrrAfterCents: Number(r.mrr_after_cents),
+    })),
+    -1,
+  );
+  await addSums(client, schema, sums);
+}
+
+/**
+ * Adds net contributions to the running sums, each table's rows in key order: concurrent batches
+ * (two partitions) then wait for each other's rows instead of deadlocking.
+ */
+async function addSums(client: DbClient, schema: string, sums: Aggregates): Promise<void> {
+  const byKey = <V>(map: Map<string, V>): V[] => [...map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+  const daily = byKey(sums.daily).filter((d) => d.movements !== 0 || d.deltaCents !== 0 || d.deltaCustomers !== 0);
+  if (daily.length > 0) {
+    await client.query(
+      `INSERT INTO ${schema}.daily_sums AS t (currency, day, movements, delta_cents, delta_customers)
+       SELECT * FROM unnest($1::text[], $2::date[], $3::int[], $4::bigint[], $5::int[])
+       ON CONFLICT (currency, day) DO UPDATE SET movements = t.movements + excluded.movements, delta_cents = t.delta_cents + excluded.delta_cents,
+         delta_customers = t.delta_customers + excluded.delta_customers`,
+      [daily.map((d) => d.currency), daily.map((d) => d.day), daily.map((d) => d.movements), daily.map((d) => d.deltaCents), daily.map((d) => d.deltaCustomers)],
+    );
+  }
+  const monthly = byKey(sums.monthly).filter((m) => m.movements !== 0 || Object.values(m.sums).some((v) => v !== 0));
+  if (monthly.length > 0) {
+    const sum = (k: MovementType) => monthly.map((m) => m.sums[k]);
+    await client.query(
+      `INSERT INTO ${schema}.monthly_sums AS t (currency, month, movements, new_cents, expansion_cents, contraction_cents, churn_cents, reactivation_cents)
+       SELECT * FROM unnest($1::text[], $2::date[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])
+       ON CONFLICT (currency, month) DO UPDATE SET movements = t.movements + excluded.movements, new_cents = t.new_cents + excluded.new_cents,
+         expansion_cents = t.expansion_cents + excluded.expansion_cents, contraction_cents = t.contraction_cents + excluded.contraction_cents,
+         churn_cents = t.churn_cents + excluded.churn_cents, reactivation_cents = t.reactivation_cents + excluded.reactivation_cents`,
+      [monthly.map((m) => m.currency), monthly.map((m) => m.month), monthly.map((m) => m.movements), sum('new'), sum('expansion'), sum('contraction'), sum('churn'), sum('reactivation')],
+    );
+  }
+  const cohorts = byKey(sums.cohorts).filter((c) => c.members !== 0 || c.newCents !== 0 || c.retained !== 0 || c.retainedMrrCents !== 0);
+  if (cohorts.length > 0) {
+    await client.query(
+      `INSERT INTO ${schema}.cohort_changes AS t (cohort_month, currency, month, members, new_cents, retained, retained_mrr_cents)
+       SELECT * FROM unnest($1::date[], $2::text[], $3::date[], $4::int[], $5::bigint[], $6::int[], $7::bigint[])
+       ON CONFLICT (cohort_month, currency, month) DO UPDATE SET members = t.members + excluded.members, new_cents = t.new_cents + excluded.new_cents,
+         retained = t.retained + excluded.retained, retained_mrr_cents = t.retained_mrr_cents + excluded.retained_mrr_cents`,
+      [
+        cohorts.map((c) => c.cohortMonth),
+        cohorts.map((c) => c.currency),
+        cohorts.map((c) => c.month),
+        cohorts.map((c) => c.members),
+        cohorts.map((c) => c.newCents),
+        cohorts.map((c) => c.retained),
+        cohorts.map((c) => c.retainedMrrCents),
+      ],
+    );
+  }
 }
 
 /** Stores what MRR needs from a batch of Stripe events (a bulk rebuild's load: no recompute). */
@@ -232,7 +303,7 @@ export async function loadStripeEvents(client: DbClient, schema: string, events:
  */
 export async function deriveAll(client: DbClient, schema: string, log: Logger, chunk = 2000): Promise<{ customers: number; movements: number }> {
   // A finish that was killed left nothing (it is one transaction); these make it safe regardless.
-  await client.query(`TRUNCATE ${schema}.movements, ${schema}.customer_mrr`);
+  await client.query(`TRUNCATE ${schema}.movements, ${schema}.customer_mrr, ${schema}.daily_sums, ${schema}.monthly_sums, ${schema}.cohort_changes`);
   await client.query(`CREATE INDEX IF NOT EXISTS subscription_versions_customer ON ${schema}.subscription_versions (customer_id)`);
   await client.query(`CREATE INDEX IF NOT EXISTS discount_versions_customer ON ${schema}.discount_versions (customer_id)`);
   await client.query(`ANALYZE ${schema}.subscription_versions, ${schema}.discount_versions, ${schema}.coupon_versions`);
@@ -242,15 +313,18 @@ export async function deriveAll(client: DbClient, schema: string, log: Logger, c
     )
   ).rows.map((r) => r.customer_id);
   const coupons = await readCoupons(client, schema, null);
+  const sums = emptyAggregates();
   let movements = 0;
   for (let i = 0; i < ids.length; i += chunk) {
     const customers = ids.slice(i, i + chunk);
     const { subs, discounts } = await readInputs(client, schema, { from: customers[0] as string, to: customers[customers.length - 1] as string });
     const rows = derive(customers, subs, discounts, coupons);
     movements += rows.movements.length;
+    addMovements(sums, rows.facts, 1);
     await insertDerived(client, schema, rows);
   }
-  await client.query(`ANALYZE ${schema}.movements, ${schema}.customer_mrr`);
+  await addSums(client, schema, sums);
+  await client.query(`ANALYZE ${schema}.movements, ${schema}.customer_mrr, ${schema}.daily_sums, ${schema}.monthly_sums, ${schema}.cohort_changes`);
   log.info({ customers: ids.length, movements }, 'derived every customer timeline');
   return { customers: ids.length, movements };
 }

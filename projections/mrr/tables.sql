@@ -52,3 +52,41 @@ CREATE TABLE {{schema}}.customer_mrr (
   first_paid_at timestamptz,
   last_movement_at timestamptz NOT NULL
 );
+
+-- Running sums the daily, monthly and cohort views add up (projections/mrr/aggregates.ts). A
+-- customer's recompute subtracts its old movements' contributions and adds the new ones in the
+-- same transaction, so these always equal what `movements` gives; `movements` counts the rows
+-- behind each sum (0: nothing happened then any more).
+CREATE TABLE {{schema}}.daily_sums (
+  currency text NOT NULL,
+  day date NOT NULL,
+  movements int NOT NULL,
+  delta_cents bigint NOT NULL,
+  delta_customers int NOT NULL,
+  PRIMARY KEY (currency, day)
+);
+
+CREATE TABLE {{schema}}.monthly_sums (
+  currency text NOT NULL,
+  month date NOT NULL,
+  movements int NOT NULL,
+  new_cents bigint NOT NULL,
+  expansion_cents bigint NOT NULL,
+  contraction_cents bigint NOT NULL,
+  churn_cents bigint NOT NULL,
+  reactivation_cents bigint NOT NULL,
+  PRIMARY KEY (currency, month)
+);
+
+-- Per cohort (UTC month of a customer's first new movement) and month: members joining (at the
+-- cohort month), their new MRR, and the change of retained customers and MRR at that month's end.
+CREATE TABLE {{schema}}.cohort_changes (
+  cohort_month date NOT NULL,
+  currency text NOT NULL,
+  month date NOT NULL,
+  members int NOT NULL,
+  new_cents bigint NOT NULL,
+  retained int NOT NULL,
+  retained_mrr_cents bigint NOT NULL,
+  PRIMARY KEY (cohort_month, currency, month)
+);

@@ -25,20 +25,15 @@ COMMENT ON COLUMN analytics.customer_mrr.last_movement_at IS 'Time of its latest
 
 CREATE VIEW analytics.mrr_daily AS
 WITH bounds AS (
-  SELECT currency, min((occurred_at AT TIME ZONE 'UTC')::date) AS first_day FROM {{schema}}.movements GROUP BY currency
+  SELECT currency, min(day) AS first_day FROM {{schema}}.daily_sums WHERE movements > 0 GROUP BY currency
 ), days AS (
   SELECT b.currency, d::date AS day
   FROM bounds b, generate_series(b.first_day, (now() AT TIME ZONE 'UTC')::date, interval '1 day') AS d
-), per_day AS (
-  SELECT currency, (occurred_at AT TIME ZONE 'UTC')::date AS day,
-         sum(delta_cents) AS delta_cents,
-         sum(CASE WHEN mrr_before_cents = 0 AND mrr_after_cents > 0 THEN 1 WHEN mrr_before_cents > 0 AND mrr_after_cents = 0 THEN -1 ELSE 0 END) AS delta_customers
-  FROM {{schema}}.movements GROUP BY 1, 2
 )
 SELECT d.day, d.currency,
        (sum(COALESCE(p.delta_cents, 0)) OVER w)::bigint AS mrr_cents,
        (sum(COALESCE(p.delta_customers, 0)) OVER w)::bigint AS paying_customers
-FROM days d LEFT JOIN per_day p ON p.currency = d.currency AND p.day = d.day
+FROM days d LEFT JOIN {{schema}}.daily_sums p ON p.currency = d.currency AND p.day = d.day
 WINDOW w AS (PARTITION BY d.currency ORDER BY d.day);
 COMMENT ON VIEW analytics.mrr_daily IS 'MRR at the end of every UTC day, per currency, from the first movement to today (no gaps).';
 COMMENT ON COLUMN analytics.mrr_daily.day IS 'UTC calendar day.';
@@ -48,19 +43,14 @@ COMMENT ON COLUMN analytics.mrr_daily.paying_customers IS 'Customers with MRR > 
 
 CREATE VIEW analytics.mrr_monthly AS
 WITH bounds AS (
-  SELECT currency, min(date_trunc('month', occurred_at AT TIME ZONE 'UTC'))::date AS first_month FROM {{schema}}.movements GROUP BY currency
+  SELECT currency, min(month) AS first_month FROM {{schema}}.monthly_sums WHERE movements > 0 GROUP BY currency
 ), months AS (
   SELECT b.currency, m::date AS month
   FROM bounds b, generate_series(b.first_month, date_trunc('month', now() AT TIME ZONE 'UTC')::date, interval '1 month') AS m
 ), per_month AS (
-  SELECT currency, date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date AS month,
-         sum(delta_cents) FILTER (WHERE movement = 'new') AS new_cents,
-         sum(delta_cents) FILTER (WHERE movement = 'expansion') AS expansion_cents,
-         sum(delta_cents) FILTER (WHERE movement = 'contraction') AS contraction_cents,
-         sum(delta_cents) FILTER (WHERE movement = 'churn') AS churn_cents,
-         sum(delta_cents) FILTER (WHERE movement = 'reactivation') AS reactivation_cents,
-         sum(delta_cents) AS net_cents
-  FROM {{schema}}.movements GROUP BY 1, 2
+  SELECT currency, month, new_cents, expansion_cents, contraction_cents, churn_cents, reactivation_cents,
+         new_cents + expansion_cents + contraction_cents + churn_cents + reactivation_cents AS net_cents
+  FROM {{schema}}.monthly_sums
 )
 SELECT m.month, m.currency,
        (COALESCE(sum(p.net_cents) OVER w, 0) - COALESCE(p.net_cents, 0))::bigint AS opening_mrr_cents,
@@ -84,29 +74,22 @@ COMMENT ON COLUMN analytics.mrr_monthly.reactivation_cents IS 'Sum of reactivati
 COMMENT ON COLUMN analytics.mrr_monthly.closing_mrr_cents IS 'MRR at the end of the month.';
 
 CREATE VIEW analytics.cohort_retention AS
-WITH members AS (
-  SELECT customer_id, currency, date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date AS cohort_month, delta_cents AS new_cents
-  FROM {{schema}}.movements WHERE movement = 'new'
+WITH cohorts AS (
+  SELECT cohort_month, currency, sum(members) AS members, sum(new_cents) AS new_cents
+  FROM {{schema}}.cohort_changes GROUP BY cohort_month, currency HAVING sum(members) > 0
 ), grid AS (
-  SELECT m.*, k.k AS months_since_start
-  FROM members m,
+  SELECT c.*, k.k AS months_since_start, (c.cohort_month + k.k * interval '1 month')::date AS month
+  FROM cohorts c,
        generate_series(0, ((extract(year FROM now() AT TIME ZONE 'UTC') * 12 + extract(month FROM now() AT TIME ZONE 'UTC'))
-                          - (extract(year FROM m.cohort_month) * 12 + extract(month FROM m.cohort_month)))::int) AS k(k)
-), state AS (
-  SELECT g.*,
-         (SELECT mv.mrr_after_cents FROM {{schema}}.movements mv
-          WHERE mv.customer_id = g.customer_id AND mv.currency = g.currency
-            AND mv.occurred_at < ((g.cohort_month + (g.months_since_start + 1) * interval '1 month')::timestamp AT TIME ZONE 'UTC')
-          ORDER BY mv.occurred_at DESC, mv.seq DESC LIMIT 1) AS mrr_then
-  FROM grid g
+                          - (extract(year FROM c.cohort_month) * 12 + extract(month FROM c.cohort_month)))::int) AS k(k)
 )
-SELECT cohort_month, currency, months_since_start,
-       count(*)::bigint AS cohort_customers,
-       (count(*) FILTER (WHERE mrr_then > 0))::bigint AS retained_customers,
-       sum(new_cents)::bigint AS cohort_mrr_cents,
-       COALESCE(sum(mrr_then) FILTER (WHERE mrr_then > 0), 0)::bigint AS retained_mrr_cents
-FROM state
-GROUP BY cohort_month, currency, months_since_start;
+SELECT g.cohort_month, g.currency, g.months_since_start,
+       g.members::bigint AS cohort_customers,
+       (sum(COALESCE(ch.retained, 0)) OVER w)::bigint AS retained_customers,
+       g.new_cents::bigint AS cohort_mrr_cents,
+       (sum(COALESCE(ch.retained_mrr_cents, 0)) OVER w)::bigint AS retained_mrr_cents
+FROM grid g LEFT JOIN {{schema}}.cohort_changes ch ON ch.cohort_month = g.cohort_month AND ch.currency = g.currency AND ch.month = g.month
+WINDOW w AS (PARTITION BY g.cohort_month, g.currency ORDER BY g.months_since_start);
 COMMENT ON VIEW analytics.cohort_retention IS 'Revenue cohorts: customers grouped by the UTC month of their first new movement (returning customers stay in it), and how many are still paying k months later.';
 COMMENT ON COLUMN analytics.cohort_retention.cohort_month IS 'First day of the UTC month of the members'' first new movement.';
 COMMENT ON COLUMN analytics.cohort_retention.currency IS 'Lowercase ISO 4217 currency.';
