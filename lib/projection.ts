@@ -297,7 +297,18 @@ export async function buildVersion<T extends AnyTopicName>(
       applied += info.applied;
     },
   });
+  // A new version's tables start empty, and the planner keeps treating them as tiny until they
+  // are analyzed: per-batch lookups then scan whole tables, and a rebuild slows down as it grows.
+  // Analyze each time the applied count doubles (O(log n) times, O(n) work in all).
+  let analyzedAt = 1000;
+  const analyze = async (): Promise<void> => {
+    if (applied < analyzedAt) return;
+    analyzedAt = applied * 2;
+    const tables = await rt.db.query<{ tablename: string }>('SELECT tablename FROM pg_tables WHERE schemaname = $1', [version.schema]);
+    for (const t of tables.rows) await rt.db.query(`ANALYZE ${version.schema}.${t.tablename}`);
+  };
   const report = async (): Promise<number> => {
+    await analyze();
     const lag = await projectionLag(rt, checkpoint, def.topics);
     const seconds = Math.max(0.001, (Date.now() - started) / 1000);
     options.onProgress?.({ version, applied, lag, eventsPerSecond: applied / seconds, phase });

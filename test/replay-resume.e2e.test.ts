@@ -28,6 +28,15 @@ describe('eventline replay is killed -9 during its bulk load, then two processes
     return { movements: m.rows, customers: c.rows, versions: v.rows };
   };
 
+  it('given an unknown projection or a date that is not one, then it refuses and starts nothing', async () => {
+    for (const args of [['replay', 'nope'], ['replay', 'all', '--until', 'yesterday']]) {
+      const run = await runEventline(t.env, args);
+      assert.notEqual(run.code, 0, args.join(' '));
+      assert.match(run.stderr, args[1] === 'nope' ? /unknown projection nope/ : /--until yesterday is not a date/);
+    }
+    assert.deepEqual(await listVersions(t.rt.db), []);
+  });
+
   it('continues the same version, activates it, and ends with exactly the tables of a clean build', { timeout: 240_000 }, async () => {
     const first = spawnCommand(t.env, ['replay', 'mrr']);
     const loading = await eventually(

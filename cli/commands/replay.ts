@@ -25,42 +25,51 @@ function progressLine(p: BuildProgress): string {
 export function registerReplayCommands(program: Command): void {
   program
     .command('replay <projection>')
-    .description(`rebuild a projection into a new version and switch to it when caught up (${Object.keys(versionedProjections).join(', ')})`)
+    .description(`rebuild a projection into a new version and switch to it when caught up (${Object.keys(versionedProjections).join(', ')}, or all of them at once: all)`)
     .option('--until <time>', 'build a snapshot as known at this ISO time (records received up to then); the views are not switched')
     .option('--keep <n>', 'retired versions to keep after switching (older ones are dropped)', '1')
     .option('--fresh', 'start a new version even when a rebuild of this revision was interrupted (default: continue it)')
     .action(async (name: string, opts: { until?: string; keep: string; fresh?: boolean }) => {
-      const def = versionedProjections[name];
-      if (!def) throw new EventlineError('bad_request', `unknown projection ${name}; one of ${Object.keys(versionedProjections).join(', ')}`);
+      const names = name === 'all' ? Object.keys(versionedProjections) : [name];
+      for (const n of names) {
+        if (!versionedProjections[n]) throw new EventlineError('bad_request', `unknown projection ${n}; one of ${Object.keys(versionedProjections).join(', ')}, all`);
+      }
       const until = opts.until === undefined ? undefined : new Date(opts.until);
       if (until && Number.isNaN(until.getTime())) throw new EventlineError('bad_request', `--until ${opts.until} is not a date`);
       const rt = Runtime.forCli();
-      const tty = process.stdout.isTTY;
-      let lastPrint = 0;
+      // One line per projection on a terminal (redrawn in place), a line every 5 s otherwise.
+      const tty = process.stdout.isTTY && names.length === 1;
+      const lastPrint = new Map<string, number>();
       try {
-        const version = await buildVersion(rt, def, {
-          ...(until ? { until } : {}),
-          ...(opts.fresh ? { fresh: true } : {}),
-          onVersion: (v, resumed) => line(resumed ? `continuing the interrupted rebuild ${v.schema} (phase ${v.phase})` : `building ${v.schema}`),
-          onProgress: (p) => {
-            if (tty) process.stdout.write(`\r${progressLine(p)}   `);
-            else if (Date.now() - lastPrint > 5000 || p.lag === 0) {
-              lastPrint = Date.now();
-              line(progressLine(p));
+        // Projections read different topics and write different schemas: they rebuild side by side.
+        await Promise.all(
+          names.map(async (n) => {
+            const def = versionedProjections[n] as (typeof versionedProjections)[string];
+            const version = await buildVersion(rt, def, {
+              ...(until ? { until } : {}),
+              ...(opts.fresh ? { fresh: true } : {}),
+              onVersion: (v, resumed) => line(resumed ? `continuing the interrupted rebuild ${v.schema} (phase ${v.phase})` : `building ${v.schema}`),
+              onProgress: (p) => {
+                if (tty) process.stdout.write(`\r${progressLine(p)}   `);
+                else if (Date.now() - (lastPrint.get(n) ?? 0) > 5000 || p.lag === 0) {
+                  lastPrint.set(n, Date.now());
+                  line(progressLine(p));
+                }
+              },
+            });
+            if (tty) process.stdout.write('\n');
+            if (until) {
+              line(`snapshot ${version.schema} built as of ${until.toISOString()}; query its tables directly (the analytics views still show ${n}'s active version)`);
+              return;
             }
-          },
-        });
-        if (tty) process.stdout.write('\n');
-        if (until) {
-          line(`snapshot ${version.schema} built as of ${until.toISOString()}; query its tables directly (the analytics views still show ${name}'s active version)`);
-          return;
-        }
-        line(`${name} v${version.version} is active: the analytics views now read ${version.schema}`);
-        const retired = (await listVersions(rt.db, name)).filter((v) => v.status === 'retired').sort((a, b) => b.version - a.version);
-        for (const old of retired.slice(Number(opts.keep))) {
-          await dropVersion(rt.db, name, old.version);
-          line(`dropped retired ${old.schema}`);
-        }
+            line(`${n} v${version.version} is active: the analytics views now read ${version.schema}`);
+            const retired = (await listVersions(rt.db, n)).filter((v) => v.status === 'retired').sort((a, b) => b.version - a.version);
+            for (const old of retired.slice(Number(opts.keep))) {
+              await dropVersion(rt.db, n, old.version);
+              line(`dropped retired ${old.schema}`);
+            }
+          }),
+        );
       } finally {
         await rt.close();
       }
