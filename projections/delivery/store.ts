@@ -4,7 +4,7 @@
  * steps are kept once per event id, message times keep the earliest, and a notification's status is
  * recomputed from its steps as the highest-ranked one.
  */
-import type { DbClient } from '../../lib/db.ts';
+import { lockKeys, type DbClient } from '../../lib/db.ts';
 import type { Incoming } from '../../lib/kafka/index.ts';
 import type { DeliveryEventReceived } from '../../lib/topics.ts';
 import { deliveryFact, deliveryStep, dispatchStep, normalizeMessageId, rankOf, requestedStep, type MessageFact, type Step } from './steps.ts';
@@ -115,7 +115,7 @@ export async function applyNotificationRecords(client: DbClient, schema: string,
   if (locks.length > 0) {
     // A message id registered by one partition's batch and an event parked for it by another's
     // must not miss each other: both lock the id (sorted, before any row write) and the second sees the first.
-    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1 || m, 0)) FROM unnest($2::text[]) AS m ORDER BY m', [`${schema}:message:`, locks]);
+    await lockKeys(client, `${schema}:message`, locks);
   }
   const known = new Map(batch.messageIds);
   if (wanted.length > 0) {

@@ -7,7 +7,7 @@
  *   3. recompute those customers' timelines from all their inputs and replace their movements.
  * The result depends only on the set of events applied, not on their order or repetition.
  */
-import type { DbClient } from '../../lib/db.ts';
+import { lockKeys, type DbClient } from '../../lib/db.ts';
 import type { Logger } from '../../lib/log.ts';
 import { readCoupon, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { StripeEventReceived } from '../../lib/topics.ts';
@@ -212,7 +212,7 @@ export async function recompute(client: DbClient, schema: string, customers: rea
   if (customers.length === 0) return;
   // Serialize recomputes of a customer across concurrent batches (a late coupon reaches customers of
   // other partitions): after the lock, this transaction sees every version the other one committed.
-  await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1 || c, 0)) FROM unnest($2::text[]) AS c ORDER BY c`, [`${schema}:`, [...customers].sort()]);
+  await lockKeys(client, `${schema}:customer`, customers);
   const { subs, discounts } = await readInputs(client, schema, { ids: customers });
   const coupons = await readCoupons(client, schema, [...new Set(discounts.map((d) => d.coupon_id).filter((c): c is string => c !== null))]);
   const rows = derive(customers, subs, discounts, coupons);
