@@ -1,26 +1,48 @@
 /**
  * Eventline benchmarks. Needs the local stack (infra/stack.sh up, or npm start).
  *
- *   npm run bench -- stripe-webhooks [--events 20000] [--concurrency 64]
- *   npm run bench -- projection-replay [--events 200000]
+ *   npm run bench -- stripe-webhooks [--events 20000] [--concurrency 64] [--processes 1,2]
+ *   npm run bench -- projection-replay [--sizes 200000,1000000] [--processes 2]
  *   npm run bench -- dispatch-latency [--events 300] [--rate 20]
  *   npm run bench -- state-rebuild [--notifications 100000] [--batch 500]
+ *   npm run bench -- webhook-ack [--rates 100,500,1000] [--seconds 10] [--warmup 2] [--search 3] [--search-seconds 90]
+ *                               [--target-p99 20] [--events 10000] [--concurrency 64] [--connections 256] [--kafka 0]
  */
 import { dispatchLatencyBench } from './dispatch-latency.ts';
 import { projectionReplayBench } from './projection-replay.ts';
 import { stateRebuildBench } from './state-rebuild.ts';
 import { stripeWebhooksBench } from './stripe-webhooks.ts';
+import { webhookAckBench } from './webhook-ack.ts';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
+function list(name: string, fallback: readonly number[]): number[] {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? (process.argv[i + 1] ?? '').split(',').map(Number) : [...fallback];
+}
+
 const scenarios: Record<string, () => Promise<void>> = {
   'dispatch-latency': () => dispatchLatencyBench({ events: flag('events', 300), perSecond: flag('rate', 20) }),
-  'projection-replay': () => projectionReplayBench({ events: flag('events', 200_000) }),
+  'projection-replay': () => projectionReplayBench({ sizes: list('sizes', [200_000, 1_000_000]), processes: list('processes', [2]) }),
   'state-rebuild': () => stateRebuildBench({ notifications: flag('notifications', 100_000), batch: flag('batch', 500) }),
-  'stripe-webhooks': () => stripeWebhooksBench({ events: flag('events', 20_000), concurrency: flag('concurrency', 64) }),
+  'stripe-webhooks': () => stripeWebhooksBench({ events: flag('events', 20_000), concurrency: flag('concurrency', 64), processes: list('processes', [1, 2]) }),
+  'webhook-ack': () =>
+    webhookAckBench({
+      rates: list('rates', [100, 500, 1000]),
+      seconds: flag('seconds', 10),
+      warmupSeconds: flag('warmup', 2),
+      targetP99Ms: flag('target-p99', 20),
+      searchSteps: flag('search', 3),
+      searchSeconds: flag('search-seconds', 90),
+      events: flag('events', 10_000),
+      concurrency: flag('concurrency', 64),
+      connections: flag('connections', 256),
+      targetRatio: 0.6,
+      kafkaReference: flag('kafka', 1) !== 0,
+    }),
 };
 
 const name = process.argv[2] ?? '';

@@ -59,12 +59,21 @@ export function freePort(): Promise<number> {
 }
 
 /** Starts `eventline run` as a separate process (the benchmark client must not share its event loop). */
-export async function startEventline(env: Record<string, string>, only: string, port: number): Promise<ChildProcess> {
+export function startEventline(env: Record<string, string>, only: string, port: number): Promise<ChildProcess> {
+  return startServerProcess('eventline', [join(projectRoot, 'cli', 'main.ts'), 'run', '--only', only, '--no-migrate'], env, port);
+}
+
+/**
+ * Starts a Node entry point (with its arguments) as an HTTP server on `port`, with the node flags
+ * npm start gives eventline, and resolves once its /healthz answers. `ipc` opens a channel to it
+ * (child.send / 'message').
+ */
+export async function startServerProcess(label: string, args: readonly string[], env: Record<string, string>, port: number, ipc = false): Promise<ChildProcess> {
   // BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the Eventline process.
   const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, ['--max-semi-space-size=128', ...flags, '--import', 'tsx', join(projectRoot, 'cli', 'main.ts'), 'run', '--only', only, '--no-migrate'], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=128', ...flags, '--import', 'tsx', ...args], {
     env: { ...env, PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ipc ? ['ignore', 'ignore', 'inherit', 'ipc'] : ['ignore', 'ignore', 'inherit'],
   });
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -74,8 +83,8 @@ export async function startEventline(env: Record<string, string>, only: string, 
     } catch {
       // not listening yet
     }
-    if (child.exitCode !== null) throw new Error(`eventline exited with ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error('eventline did not start within 30 s');
+    if (child.exitCode !== null) throw new Error(`${label} exited with ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error(`${label} did not start within 30 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -91,11 +100,22 @@ export interface ProducerPerf {
   readonly mbPerSec: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  readonly maxMs: number;
   readonly line: string;
 }
 
-/** Kafka's ProducerPerformance with the same record count, size and acks as the scenario. */
-export function kafkaProducerPerf(topic: string, records: number, recordSize: number, props: Record<string, string>): ProducerPerf {
+/**
+ * Kafka's ProducerPerformance with the same record count, size and acks as the scenario. By default
+ * as fast as it can; `throughput` caps records per second, and the first `warmupRecords` are left
+ * out of the figures (its steady-state line).
+ */
+export function kafkaProducerPerf(
+  topic: string,
+  records: number,
+  recordSize: number,
+  props: Record<string, string>,
+  options: { throughput?: number; warmupRecords?: number } = {},
+): ProducerPerf {
   const args = [
     '-Xmx512m',
     '-cp',
@@ -110,16 +130,17 @@ export function kafkaProducerPerf(topic: string, records: number, recordSize: nu
     '--record-size',
     String(recordSize),
     '--throughput',
-    '-1',
+    String(options.throughput ?? -1),
+    ...(options.warmupRecords ? ['--warmup-records', String(options.warmupRecords)] : []),
     '--producer-props',
     'bootstrap.servers=127.0.0.1:9092',
     ...Object.entries(props).map(([k, v]) => `${k}=${v}`),
   ];
   const out = execFileSync('java', args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
   const line = out.trim().split('\n').filter((l) => l.includes('records sent')).pop() ?? '';
-  const m = /([\d.]+) records\/sec \(([\d.]+) MB\/sec\).*?([\d.]+) ms 50th, [\d.]+ ms 95th, ([\d.]+) ms 99th/.exec(line);
+  const m = /([\d.]+) records\/sec \(([\d.]+) MB\/sec\).*?([\d.]+) ms max latency, ([\d.]+) ms 50th, [\d.]+ ms 95th, ([\d.]+) ms 99th/.exec(line);
   if (!m) throw new Error(`unexpected ProducerPerformance output: ${out.slice(-500)}`);
-  return { recordsPerSec: Number(m[1]), mbPerSec: Number(m[2]), p50Ms: Number(m[3]), p99Ms: Number(m[4]), line };
+  return { recordsPerSec: Number(m[1]), mbPerSec: Number(m[2]), maxMs: Number(m[3]), p50Ms: Number(m[4]), p99Ms: Number(m[5]), line };
 }
 
 export function percentile(sorted: readonly number[], p: number): number {
@@ -146,8 +167,8 @@ export interface ConsumerPerf {
   readonly line: string;
 }
 
-/** Kafka's ConsumerPerformance reading `records` records of a topic from the beginning. */
-export function kafkaConsumerPerf(topic: string, records: number): ConsumerPerf {
+/** Kafka's ConsumerPerformance reading `records` records of a topic (or of the topics a regex matches) from the beginning. */
+export function kafkaConsumerPerf(topic: string | { readonly include: string }, records: number): ConsumerPerf {
   const args = [
     '-Xmx512m',
     '-cp',
@@ -157,8 +178,7 @@ export function kafkaConsumerPerf(topic: string, records: number): ConsumerPerf 
     'org.apache.kafka.tools.ConsumerPerformance',
     '--bootstrap-server',
     '127.0.0.1:9092',
-    '--topic',
-    topic,
+    ...(typeof topic === 'string' ? ['--topic', topic] : ['--include', topic.include]),
     '--messages',
     String(records),
     '--group',

@@ -4,22 +4,29 @@
  */
 import { loadConfig, type Config } from './config.ts';
 import { Db } from './db.ts';
-import { Kafka } from './kafka/index.ts';
+import { Kafka, type KafkaOptions } from './kafka/index.ts';
 import { pino } from 'pino';
 import { createLogger, type Logger } from './log.ts';
 import { createRedis, type Redis } from './redis.ts';
 import { Shutdown } from './shutdown.ts';
 
+export interface RuntimeOptions {
+  /** Passed to the Kafka client; nothing in production passes any (see KafkaOptions). */
+  readonly kafka?: KafkaOptions;
+}
+
 export class Runtime {
   readonly config: Config;
   readonly log: Logger;
   readonly shutdown: Shutdown;
+  private readonly options: RuntimeOptions;
   private kafkaClient: Kafka | null = null;
   private dbClient: Db | null = null;
   private redisClient: Redis | null = null;
 
-  constructor(config: Config, log?: Logger) {
+  constructor(config: Config, log?: Logger, options: RuntimeOptions = {}) {
     this.config = config;
+    this.options = options;
     this.log = log ?? createLogger(config);
     this.shutdown = new Shutdown(this.log);
   }
@@ -37,7 +44,7 @@ export class Runtime {
 
   get kafka(): Kafka {
     if (!this.kafkaClient) {
-      const kafka = new Kafka(this.config, this.log);
+      const kafka = new Kafka(this.config, this.log, this.options.kafka);
       this.kafkaClient = kafka;
       this.shutdown.add('kafka', () => kafka.close(), 'connections');
     }

@@ -56,6 +56,12 @@ interface PendingAppend {
 }
 
 /**
+ * What callers see of the appender: the methods they call, none of its state. Kafka.appender()
+ * returns this, so a benchmark can stand in an appender without Kafka (bench/stub-append-server.ts).
+ */
+export type RecordAppender = Pick<Appender, 'append' | 'appendMany' | 'appendRaw' | 'close'>;
+
+/**
  * Appends with group commit: while Produce requests are in flight, new appends wait and are then
  * sent together in one request (like the Java producer's batching, without a fixed linger). Every
  * caller still resolves only when the broker acknowledged its own records (acks=all).

@@ -11,7 +11,7 @@ import { Registry } from '../registry.ts';
 import { Serde } from '../serde.ts';
 import { Names, type AnyTopicName } from '../topics.ts';
 import * as topicAdmin from './admin.ts';
-import { openAppender, type Appender } from './appender.ts';
+import { openAppender, type RecordAppender } from './appender.ts';
 import { startConsumer } from './consumer.ts';
 import { DeadLetterWriter, type DeadLetterCause, type DeadLetterOrigin } from './dead-letter.ts';
 import type { ConsumerOptions, Incoming, RunningConsumer, TopicCreation } from './types.ts';
@@ -60,6 +60,15 @@ export function kafkaLogLevel(level: string): KafkaLogLevel {
   }
 }
 
+export interface KafkaOptions {
+  /**
+   * Opens the process' appender; the real one (an idempotent producer, acks=all) unless given.
+   * Not configurable: only code that builds its own Runtime can pass it, and only the benchmarks'
+   * stub server does (bench/stub-append-server.ts, the HTTP path without Kafka).
+   */
+  readonly openAppender?: () => Promise<RecordAppender>;
+}
+
 export class Kafka {
   readonly names: Names;
   readonly serde: Serde;
@@ -69,11 +78,12 @@ export class Kafka {
   private readonly appendTimeoutMs: number;
   private readonly consumerDefaults: { readonly batchBytes: number; readonly sessionTimeoutMs: number };
   private readonly deadLetters: DeadLetterWriter;
-  private appenderPromise: Promise<Appender> | null = null;
+  private readonly openAppender: () => Promise<RecordAppender>;
+  private appenderPromise: Promise<RecordAppender> | null = null;
   private readonly consumers = new Set<RunningConsumer>();
   private adminClient: Promise<KafkaAdmin> | null = null;
 
-  constructor(config: Pick<Config, 'kafka' | 'registry' | 'namespace' | 'logLevel'>, log: Logger) {
+  constructor(config: Pick<Config, 'kafka' | 'registry' | 'namespace' | 'logLevel'>, log: Logger, options: KafkaOptions = {}) {
     this.names = new Names(config.namespace);
     this.registry = new Registry(config.registry.url);
     this.serde = new Serde(this.registry, this.names);
@@ -89,6 +99,7 @@ export class Kafka {
       logCreator: kafkaLogCreator(log),
       retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 8 },
     });
+    this.openAppender = options.openAppender ?? (() => openAppender(this.client, this.serde, this.names, this.appendTimeoutMs, this.log));
     this.deadLetters = new DeadLetterWriter(
       { ensureTopics: (wanted) => this.ensureTopics(wanted), register: (topic) => this.serde.register(topic), appender: () => this.appender() },
       this.log,
@@ -96,9 +107,9 @@ export class Kafka {
   }
 
   /** The process-wide appender (one idempotent producer), connected on first use. */
-  appender(): Promise<Appender> {
+  appender(): Promise<RecordAppender> {
     if (!this.appenderPromise) {
-      this.appenderPromise = openAppender(this.client, this.serde, this.names, this.appendTimeoutMs, this.log).catch((err: unknown) => {
+      this.appenderPromise = this.openAppender().catch((err: unknown) => {
         this.appenderPromise = null;
         throw err;
       });

@@ -20,7 +20,7 @@ import { errorMessage, isEventlineError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { metrics } from '../metrics.ts';
 import { dlqSpec, dlqTopicFor, type AnyTopicName, type DeadLetter, type DlqTopicName } from '../topics.ts';
-import type { Appender } from './appender.ts';
+import type { RecordAppender } from './appender.ts';
 import type { Outgoing, RawRecord } from './types.ts';
 
 /** Headers of a record re-appended from a dead-letter queue. */
@@ -109,7 +109,7 @@ export function onDecodeFailure(err: unknown): { readonly action: 'skip' | 'dead
 export interface DeadLetterSink {
   ensureTopics(wanted: readonly { topic: DlqTopicName; partitions: number; config: Readonly<Record<string, string>> }[]): Promise<unknown>;
   register(topic: DlqTopicName): Promise<unknown>;
-  appender(): Promise<Appender>;
+  appender(): Promise<RecordAppender>;
 }
 
 /** Sends dead letters: creates each group's DLQ topic and registers its schema on first use. */

@@ -11,8 +11,8 @@
  * - dead-letter.ts: what is dead-lettered, the DeadLetter record, and replayed copies.
  * - admin.ts: topics, offsets, groups, reading a topic to its end.
  */
-export { Kafka } from './client.ts';
-export { Appender } from './appender.ts';
+export { Kafka, type KafkaOptions } from './client.ts';
+export { Appender, type RecordAppender } from './appender.ts';
 export { defaultTopicSpec } from './admin.ts';
 export {
   REPLAY_ATTEMPT,
