@@ -163,6 +163,20 @@ describe('delivery projection', () => {
     ]);
   });
 
+  it('given a message retried under a new provider id, then the stored id is the latest attempt\'s whatever order and batching the attempts come in', async () => {
+    const first = dispatched('n8', 'retrying', day + min, { attempt: 1, provider_message_id: 'X8z', reason: 'timeout' });
+    const second = dispatched('n8', 'sent', day + 3 * min, { attempt: 2, provider_message_id: 'X8a' });
+    const as = (v: NotificationDispatched) => ({ record: 'NotificationDispatched', value: v }) as unknown as Incoming<DeliveryTopic>;
+    for (const batches of [[[first, second]], [[second, first]], [[first], [second]], [[second], [first]]]) {
+      const schema = 'dretry';
+      await t.rt.db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`);
+      await t.rt.db.query(deliveryProjection.tables(schema));
+      for (const batch of batches) await t.rt.db.transaction((c) => applyNotificationRecords(c, schema, batch.map(as)));
+      const row = (await t.rt.db.query<{ provider_message_id: string; attempts: number }>(`SELECT provider_message_id, attempts FROM ${schema}.messages WHERE notification_id = 'n8'`)).rows[0];
+      assert.deepEqual(row, { provider_message_id: 'X8a', attempts: 2 }, batches.map((b) => b.map((d) => d.attempt).join('+')).join(' | '));
+    }
+  });
+
   it('gives the same tables for any order, batching and duplication by two concurrent writers', async () => {
     const schemaOf = async (name: string) => {
       await t.rt.db.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);

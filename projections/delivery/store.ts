@@ -26,6 +26,15 @@ interface MessageRow {
   facts: Partial<Record<MessageFact, number>>;
 }
 
+/**
+ * Whether an attempt (its number and provider message id) is later than the one a row holds; the
+ * SQL merge below says the same, comparing ids bytewise (COLLATE "C") as JavaScript does.
+ */
+function supersedes(attempts: number, messageId: string | null, rowAttempts: number, rowMessageId: string | null): boolean {
+  if (attempts !== rowAttempts) return attempts > rowAttempts;
+  return (messageId ?? '') > (rowMessageId ?? '');
+}
+
 const facts: readonly MessageFact[] = ['sent_at', 'delivered_at', 'opened_at', 'clicked_at', 'bounced_at', 'failed_at', 'unsubscribed_at'];
 
 class Batch {
@@ -48,9 +57,18 @@ class Batch {
   message(notificationId: string, channel: string, patch: { provider?: string | null; providerMessageId?: string | null; attempts?: number; fact?: MessageFact; at?: number }): void {
     const key = `${notificationId}|${channel}`;
     const row = this.messages.get(key) ?? { provider: null, provider_message_id: null, attempts: 0, facts: {} };
-    row.provider = row.provider ?? patch.provider ?? null;
-    row.provider_message_id = row.provider_message_id ?? patch.providerMessageId ?? null;
-    row.attempts = Math.max(row.attempts, patch.attempts ?? 0);
+    // The provider and message id are those of the latest attempt (ties: the greater id), whatever
+    // order the attempts arrive in; the first one seen used to win, so a retried message's id
+    // depended on how partitions interleaved.
+    const attempts = patch.attempts ?? 0;
+    if (supersedes(attempts, patch.providerMessageId ?? null, row.attempts, row.provider_message_id)) {
+      row.provider = patch.provider ?? row.provider;
+      row.provider_message_id = patch.providerMessageId ?? row.provider_message_id;
+    } else {
+      row.provider = row.provider ?? patch.provider ?? null;
+      row.provider_message_id = row.provider_message_id ?? patch.providerMessageId ?? null;
+    }
+    row.attempts = Math.max(row.attempts, attempts);
     if (patch.fact && patch.at !== undefined) row.facts[patch.fact] = Math.min(row.facts[patch.fact] ?? patch.at, patch.at);
     this.messages.set(key, row);
   }
@@ -176,7 +194,10 @@ async function write(client: DbClient, schema: string, batch: Batch, parked: rea
       `INSERT INTO ${schema}.messages AS t (notification_id, channel, provider, provider_message_id, attempts, ${facts.join(', ')})
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], ${facts.map((_, i) => `$${i + 6}::timestamptz[]`).join(', ')})
        ON CONFLICT (notification_id, channel) DO UPDATE SET
-         provider = COALESCE(t.provider, excluded.provider), provider_message_id = COALESCE(t.provider_message_id, excluded.provider_message_id),
+         provider = CASE WHEN (excluded.attempts, COALESCE(excluded.provider_message_id, '') COLLATE "C") > (t.attempts, COALESCE(t.provider_message_id, '') COLLATE "C")
+                         THEN COALESCE(excluded.provider, t.provider) ELSE COALESCE(t.provider, excluded.provider) END,
+         provider_message_id = CASE WHEN (excluded.attempts, COALESCE(excluded.provider_message_id, '') COLLATE "C") > (t.attempts, COALESCE(t.provider_message_id, '') COLLATE "C")
+                         THEN COALESCE(excluded.provider_message_id, t.provider_message_id) ELSE COALESCE(t.provider_message_id, excluded.provider_message_id) END,
          attempts = GREATEST(t.attempts, excluded.attempts), ${cols}`,
       [
         m.map(([k]) => k.split('|')[0]),
