@@ -14,7 +14,9 @@ const topics: readonly DeliveryTopic[] = ['notify.dispatch-requests.v1', 'notify
 
 export const deliveryProjection: VersionedProjection<DeliveryTopic> = {
   name: 'delivery',
-  revision: 1,
+  // 2: running sums behind delivery_metrics_daily (the view read every message); a running
+  // deployment rebuilds into a new version and switches.
+  revision: 2,
   topics,
   tables: (schema) => tablesSql.replaceAll('{{schema}}', schema),
   views: (schema) => viewsSql.replaceAll('{{schema}}', schema),

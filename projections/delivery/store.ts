@@ -36,6 +36,8 @@ function supersedes(attempts: number, messageId: string | null, rowAttempts: num
 }
 
 const facts: readonly MessageFact[] = ['sent_at', 'delivered_at', 'opened_at', 'clicked_at', 'bounced_at', 'failed_at', 'unsubscribed_at'];
+/** The daily_metrics column counting messages with each fact (sent_at → sent). */
+const counted = facts.map((f) => f.replace(/_at$/, ''));
 
 class Batch {
   readonly notifications = new Map<string, NotificationRow>();
@@ -161,11 +163,59 @@ export async function applyNotificationRecords(client: DbClient, schema: string,
   await write(client, schema, batch, orphans);
 }
 
+type MetricsRow = { channel: string; category: string | null; template: string | null } & Record<MessageFact, Date | null>;
+
+/** What the daily metrics count of each message of these notifications (with its notification's category and template). */
+async function metricRows(client: DbClient, schema: string, notificationIds: readonly string[]): Promise<MetricsRow[]> {
+  if (notificationIds.length === 0) return [];
+  const res = await client.query<MetricsRow>(
+    `SELECT m.channel, n.category, n.template, ${facts.map((f) => `m.${f}`).join(', ')}
+     FROM ${schema}.messages m LEFT JOIN ${schema}.notifications n USING (notification_id) WHERE m.notification_id = ANY($1::text[])`,
+    [notificationIds],
+  );
+  return res.rows;
+}
+
+interface MetricSum {
+  readonly day: string;
+  readonly channel: string;
+  readonly category: string;
+  readonly template: string;
+  counts: number[];
+}
+
+/** Adds (1) or subtracts (-1) messages' contributions, as analytics.delivery_metrics_daily counts them. */
+function addMetrics(acc: Map<string, MetricSum>, rows: readonly MetricsRow[], sign: 1 | -1): void {
+  for (const r of rows) {
+    const at = r.sent_at ?? r.failed_at;
+    if (!at) continue;
+    const day = at.toISOString().slice(0, 10);
+    const category = r.category ?? 'unknown';
+    const template = r.template ?? 'unknown';
+    const key = `${day}|${r.channel}|${category}|${template}`;
+    let sum = acc.get(key);
+    if (!sum) {
+      sum = { day, channel: r.channel, category, template, counts: new Array<number>(facts.length + 1).fill(0) };
+      acc.set(key, sum);
+    }
+    sum.counts[0] = (sum.counts[0] as number) + sign;
+    facts.forEach((f, i) => {
+      if (r[f] !== null) sum.counts[i + 1] = (sum.counts[i + 1] as number) + sign;
+    });
+  }
+}
+
 async function write(client: DbClient, schema: string, batch: Batch, parked: readonly DeliveryEventReceived[]): Promise<void> {
   const ts = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms));
   // Every multi-row write goes in key order, so concurrent batches of other partitions take row
   // locks in the same order and cannot deadlock.
   const byKey = <V>(entries: Iterable<[string, V]>): [string, V][] => [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  // The daily metrics are running sums: what these notifications' messages counted before this
+  // batch is subtracted and what they count after it added. The notifications are locked first (a
+  // batch of another partition touching one waits), so "before" is what the other one committed.
+  const affected = [...new Set([...batch.notifications.keys(), ...[...batch.messages.keys()].map((k) => k.split('|')[0] as string)])].sort();
+  await lockKeys(client, `${schema}:notification`, affected);
+  const before = await metricRows(client, schema, affected);
   const n = byKey(batch.notifications);
   if (n.length > 0) {
     await client.query(
@@ -236,6 +286,20 @@ async function write(client: DbClient, schema: string, batch: Batch, parked: rea
        WHERE n.notification_id = s.notification_id
          AND (s.rank, s.at) > (n.status_rank, COALESCE(n.status_at, '-infinity'::timestamptz))`,
       [touched],
+    );
+  }
+  const sums = new Map<string, MetricSum>();
+  addMetrics(sums, await metricRows(client, schema, affected), 1);
+  addMetrics(sums, before, -1);
+  const changed = byKey(sums).map(([, v]) => v).filter((v) => v.counts.some((c) => c !== 0));
+  if (changed.length > 0) {
+    const col = (i: number) => changed.map((v) => v.counts[i]);
+    await client.query(
+      `INSERT INTO ${schema}.daily_metrics AS t (day, channel, category, template, messages, ${counted.join(', ')})
+       SELECT * FROM unnest($1::date[], $2::text[], $3::text[], $4::text[], $5::int[], ${counted.map((_, i) => `$${i + 6}::int[]`).join(', ')})
+       ON CONFLICT (day, channel, category, template) DO UPDATE SET messages = t.messages + excluded.messages,
+         ${counted.map((c) => `${c} = t.${c} + excluded.${c}`).join(', ')}`,
+      [changed.map((v) => v.day), changed.map((v) => v.channel), changed.map((v) => v.category), changed.map((v) => v.template), col(0), ...facts.map((_, i) => col(i + 1))],
     );
   }
 }

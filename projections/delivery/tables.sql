@@ -60,3 +60,24 @@ CREATE TABLE {{schema}}.orphan_events (
   event jsonb NOT NULL,
   PRIMARY KEY (provider_message_id, event_id)
 );
+
+-- Running sums behind analytics.delivery_metrics_daily: per UTC day a message was sent (or failed
+-- to send), channel, category and template, how many messages and how many of them reached each
+-- fact. A batch subtracts what its notifications' messages counted before and adds what they count
+-- after (a later callback, or a request that names the template after its messages), in the same
+-- transaction.
+CREATE TABLE {{schema}}.daily_metrics (
+  day date NOT NULL,
+  channel text NOT NULL,
+  category text NOT NULL,
+  template text NOT NULL,
+  messages int NOT NULL,
+  sent int NOT NULL,
+  delivered int NOT NULL,
+  opened int NOT NULL,
+  clicked int NOT NULL,
+  bounced int NOT NULL,
+  failed int NOT NULL,
+  unsubscribed int NOT NULL,
+  PRIMARY KEY (day, channel, category, template)
+);

@@ -24,25 +24,20 @@ COMMENT ON COLUMN analytics.notifications.opened_at IS 'First open.';
 COMMENT ON COLUMN analytics.notifications.clicked_at IS 'First click.';
 
 CREATE VIEW analytics.delivery_metrics_daily AS
-SELECT (COALESCE(m.sent_at, m.failed_at) AT TIME ZONE 'UTC')::date AS day,
-       m.channel,
-       COALESCE(n.category, 'unknown') AS category,
-       COALESCE(n.template, 'unknown') AS template,
-       count(m.sent_at)::bigint AS sent,
-       count(m.delivered_at)::bigint AS delivered,
-       count(m.opened_at)::bigint AS opened,
-       count(m.clicked_at)::bigint AS clicked,
-       count(m.bounced_at)::bigint AS bounced,
-       count(m.failed_at)::bigint AS failed,
-       count(m.unsubscribed_at)::bigint AS unsubscribed,
-       round(count(m.delivered_at)::numeric / NULLIF(count(m.sent_at), 0), 4) AS delivery_rate,
-       round(count(m.opened_at)::numeric / NULLIF(count(m.delivered_at), 0), 4) AS open_rate,
-       round(count(m.clicked_at)::numeric / NULLIF(count(m.delivered_at), 0), 4) AS click_rate,
-       round(count(m.bounced_at)::numeric / NULLIF(count(m.sent_at), 0), 4) AS bounce_rate
-FROM {{schema}}.messages m
-LEFT JOIN {{schema}}.notifications n USING (notification_id)
-WHERE COALESCE(m.sent_at, m.failed_at) IS NOT NULL
-GROUP BY 1, 2, 3, 4;
+SELECT day, channel, category, template,
+       sent::bigint AS sent,
+       delivered::bigint AS delivered,
+       opened::bigint AS opened,
+       clicked::bigint AS clicked,
+       bounced::bigint AS bounced,
+       failed::bigint AS failed,
+       unsubscribed::bigint AS unsubscribed,
+       round(delivered::numeric / NULLIF(sent, 0), 4) AS delivery_rate,
+       round(opened::numeric / NULLIF(delivered, 0), 4) AS open_rate,
+       round(clicked::numeric / NULLIF(delivered, 0), 4) AS click_rate,
+       round(bounced::numeric / NULLIF(sent, 0), 4) AS bounce_rate
+FROM {{schema}}.daily_metrics
+WHERE messages > 0;
 COMMENT ON VIEW analytics.delivery_metrics_daily IS 'Unique messages (one per notification and channel; three opens count once) by the UTC day they were sent (or failed to send), channel, category and template.';
 COMMENT ON COLUMN analytics.delivery_metrics_daily.day IS 'UTC day the message was sent (for messages that never went out: the day sending failed).';
 COMMENT ON COLUMN analytics.delivery_metrics_daily.channel IS 'email or sms.';
