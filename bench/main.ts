@@ -5,9 +5,10 @@
  *   npm run bench -- projection-replay [--sizes 200000,1000000] [--processes 2]
  *   npm run bench -- dispatch-latency [--events 300] [--rate 20]
  *   npm run bench -- state-rebuild [--notifications 100000] [--batch 500]
- *   npm run bench -- webhook-ack [--rates 100,500,1000] [--seconds 10] [--warmup 2] [--search 3] [--search-seconds 90]
+ *   npm run bench -- webhook-ack [--only http] [--rates 100,500,1000] [--seconds 10] [--warmup 2] [--search 3] [--search-seconds 90]
  *                               [--target-p99 20] [--events 10000] [--concurrency 64] [--connections 256] [--kafka 0]
  */
+import { componentNames } from '../cli/components.ts';
 import { dispatchLatencyBench } from './dispatch-latency.ts';
 import { projectionReplayBench } from './projection-replay.ts';
 import { stateRebuildBench } from './state-rebuild.ts';
@@ -17,6 +18,11 @@ import { webhookAckBench } from './webhook-ack.ts';
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+function text(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
 }
 
 function list(name: string, fallback: readonly number[]): number[] {
@@ -32,6 +38,7 @@ const scenarios: Record<string, () => Promise<void>> = {
   'webhook-ack': () =>
     webhookAckBench({
       rates: list('rates', [100, 500, 1000]),
+      only: text('only', componentNames.join(',')),
       seconds: flag('seconds', 10),
       warmupSeconds: flag('warmup', 2),
       targetP99Ms: flag('target-p99', 20),

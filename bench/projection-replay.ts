@@ -48,7 +48,7 @@ interface SizeResult {
   /** The same rebuild by N `eventline replay all` processes sharing each version's consumer group. */
   /** p95 milliseconds of each analytics view and of the dashboard's data, with this dataset loaded. */
   readonly analyticsP95Ms: Record<string, number>;
-  readonly scaleOut: readonly { readonly processes: number; readonly seconds: number; readonly ratioToOneProcess: number; readonly identical: boolean }[];
+  readonly scaleOut: readonly { readonly processes: number; readonly seconds: number; readonly ratioToOneProcess: number; readonly identical: boolean; readonly differing: readonly string[] }[];
 }
 
 /**
@@ -91,14 +91,15 @@ async function digests(b: BenchEnv, versions: readonly ProjectionVersion[]): Pro
 }
 
 /** Rebuilds every projection again with `processes` concurrent `eventline replay all`; their time and whether the tables came out identical. */
-async function replayByProcesses(b: BenchEnv, processes: number, reference: Record<string, string>): Promise<{ seconds: number; identical: boolean }> {
+async function replayByProcesses(b: BenchEnv, processes: number, reference: Record<string, string>): Promise<{ seconds: number; identical: boolean; differing: string[] }> {
   const started = performance.now();
   const runs = await Promise.all(Array.from({ length: processes }, () => runEventline(b.env, ['replay', 'all'])));
   const seconds = (performance.now() - started) / 1000;
   for (const run of runs) if (run.code !== 0) throw new Error(`eventline replay all exited ${run.code}: ${run.stderr.slice(-500)}`);
   const active = (await listVersions(b.rt.db)).filter((v) => v.status === 'active');
   const mine = await digests(b, active);
-  return { seconds, identical: JSON.stringify(mine) === JSON.stringify(reference) && Object.keys(mine).length > 0 };
+  const differing = Object.keys(reference).filter((table) => mine[table] !== reference[table]);
+  return { seconds, identical: differing.length === 0 && Object.keys(mine).length > 0, differing };
 }
 
 async function appendDataset(b: BenchEnv, events: number): Promise<{ stripeEvents: number; customers: number }> {
@@ -133,19 +134,20 @@ async function postgresUpsert(b: BenchEnv, versions: readonly ProjectionVersion[
       await b.rt.db.query(`CREATE TABLE ${copy} (LIKE ${v.schema}.${table} INCLUDING ALL)`);
       const keyed = (await b.rt.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_index WHERE indrelid = '${copy}'::regclass AND indisunique`)).rows[0]?.n ?? 0;
       const conflict = keyed > 0 ? 'ON CONFLICT DO NOTHING' : '';
-      let after = '(0,0)';
-      for (;;) {
-        // Keyset pages in physical order (an OFFSET would rescan every earlier page).
-        const page = await b.rt.db.query<{ c: string; j: string }>(`SELECT ctid::text AS c, to_json(t)::text AS j FROM ${v.schema}.${table} t WHERE ctid > $1::tid ORDER BY ctid LIMIT 1000`, [after]);
-        if (page.rows.length === 0) break;
-        after = page.rows[page.rows.length - 1]?.c ?? after;
-        const json = `[${page.rows.map((r) => r.j).join(',')}]`;
-        const started = performance.now();
-        const res = await b.rt.db.transaction((c) => c.query(`INSERT INTO ${copy} SELECT * FROM json_populate_recordset(NULL::${copy}, $1::json) ${conflict}`, [json]));
-        seconds += (performance.now() - started) / 1000;
-        rows += res.rowCount ?? 0;
-        tables[`${v.projection}.${table}`] = (tables[`${v.projection}.${table}`] ?? 0) + (res.rowCount ?? 0);
-      }
+      // Read through a cursor (one pass; keyset or OFFSET pages would rescan), upsert on another connection.
+      await b.rt.db.transaction(async (reader) => {
+        await reader.query(`DECLARE rows NO SCROLL CURSOR FOR SELECT to_json(t)::text AS j FROM ${v.schema}.${table} t`);
+        for (;;) {
+          const page = await reader.query<{ j: string }>('FETCH 1000 FROM rows');
+          if (page.rows.length === 0) break;
+          const json = `[${page.rows.map((r) => r.j).join(',')}]`;
+          const started = performance.now();
+          const res = await b.rt.db.transaction((c) => c.query(`INSERT INTO ${copy} SELECT * FROM json_populate_recordset(NULL::${copy}, $1::json) ${conflict}`, [json]));
+          seconds += (performance.now() - started) / 1000;
+          rows += res.rowCount ?? 0;
+          tables[`${v.projection}.${table}`] = (tables[`${v.projection}.${table}`] ?? 0) + (res.rowCount ?? 0);
+        }
+      });
     }
   }
   await b.rt.db.query('DROP SCHEMA bench_copy CASCADE');
@@ -196,7 +198,7 @@ async function runSize(events: number, processes: readonly number[]): Promise<Si
     const scaleOut = [];
     for (const n of processes) {
       const r = await replayByProcesses(b, n, reference);
-      scaleOut.push({ processes: n, seconds: +r.seconds.toFixed(1), ratioToOneProcess: +(replaySeconds / r.seconds).toFixed(2), identical: r.identical });
+      scaleOut.push({ processes: n, seconds: +r.seconds.toFixed(1), ratioToOneProcess: +(replaySeconds / r.seconds).toFixed(2), identical: r.identical, differing: r.differing });
     }
     // Both ratios compare times for the same work: reading these records, writing these rows.
     const ratioToKafkaConsumer = kafkaSeconds / replaySeconds;
@@ -240,7 +242,7 @@ export async function projectionReplayBench(options: { sizes: readonly number[];
     const slowest = Object.entries(r.analyticsP95Ms).sort(([, a], [, c]) => c - a);
     console.log(`  analytics p95           slowest ${slowest.slice(0, 3).map(([q, ms]) => `${q} ${ms} ms`).join(', ')} (${slowest.length} queries)`);
     for (const x of r.scaleOut) {
-      console.log(`  ${x.processes} processes            ${x.seconds} s (${x.ratioToOneProcess} × one process), tables ${x.identical ? 'identical' : 'DIFFERENT'}`);
+      console.log(`  ${x.processes} processes            ${x.seconds} s (${x.ratioToOneProcess} × one process), tables ${x.identical ? 'identical' : `DIFFERENT: ${x.differing.join(', ')}`}`);
       if (!x.identical) process.exitCode = 1;
     }
   }

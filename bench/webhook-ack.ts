@@ -33,6 +33,8 @@ import { benchEnv, freePort, kafkaProducerPerf, machine, percentile, saveFile, s
 export interface WebhookAckOptions {
   /** Arrival rates to test, webhooks per second. */
   readonly rates: readonly number[];
+  /** The components of the Eventline process under test: every one (what `npm start` runs) unless narrowed, e.g. `http`. */
+  readonly only: string;
   /** Measured seconds per rate, after `warmupSeconds` at the same rate that are not measured. */
   readonly seconds: number;
   readonly warmupSeconds: number;
@@ -383,7 +385,7 @@ export async function webhookAckBench(options: WebhookAckOptions): Promise<void>
     const before = await b.rt.kafka.recordCount('stripe.events.v1');
 
     const eventlinePort = await freePort();
-    const eventline = await startEventline(b.env, 'http', eventlinePort);
+    const eventline = await startEventline(b.env, options.only, eventlinePort);
     children.push(eventline);
     const stubPort = await freePort();
     const stub = await startStubAppendServer(b.env, stubPort);
