@@ -58,20 +58,52 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The node flags `npm start` gives a process running these components (infra/npm-start.sh). */
+function eventlineNodeFlags(only: string): string[] {
+  return only === 'http' ? [] : ['--max-semi-space-size=128'];
+}
+
 /** Starts `eventline run` as a separate process (the benchmark client must not share its event loop). */
 export function startEventline(env: Record<string, string>, only: string, port: number): Promise<ChildProcess> {
-  return startServerProcess('eventline', [join(projectRoot, 'cli', 'main.ts'), 'run', '--only', only, '--no-migrate'], env, port);
+  return startServerProcess('eventline', [join(projectRoot, 'cli', 'main.ts'), 'run', '--only', only, '--no-migrate'], env, port, false, eventlineNodeFlags(only));
 }
 
 /**
- * Starts a Node entry point (with its arguments) as an HTTP server on `port`, with the node flags
- * npm start gives eventline, and resolves once its /healthz answers. `ipc` opens a channel to it
+ * Starts Eventline as `npm start` does: the HTTP ingress in one process (V8's default young
+ * generation) listening on `port`, and every consumer in a second one, at nice 19 and with the
+ * consumers' young generation. Resolves once the HTTP process answers; the first is the ingress.
+ */
+export async function startEventlineAsNpmStart(env: Record<string, string>, port: number): Promise<[ChildProcess, ChildProcess]> {
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const workers = spawn('nice', ['-n', '19', process.execPath, '--max-semi-space-size=128', ...flags, '--import', 'tsx', join(projectRoot, 'cli', 'main.ts'), 'run', '--except', 'http', '--no-migrate'], {
+    env: { ...env, PORT: '0' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  try {
+    const http = await startEventline(env, 'http', port);
+    return [http, workers];
+  } catch (err) {
+    workers.kill('SIGTERM');
+    throw err;
+  }
+}
+
+/**
+ * Starts a Node entry point (with its arguments) as an HTTP server on `port`, with `nodeFlags`
+ * (by default those npm start gives the consumers), and resolves once its /healthz answers. `ipc` opens a channel to it
  * (child.send / 'message').
  */
-export async function startServerProcess(label: string, args: readonly string[], env: Record<string, string>, port: number, ipc = false): Promise<ChildProcess> {
+export async function startServerProcess(
+  label: string,
+  args: readonly string[],
+  env: Record<string, string>,
+  port: number,
+  ipc = false,
+  nodeFlags: readonly string[] = ['--max-semi-space-size=128'],
+): Promise<ChildProcess> {
   // BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the Eventline process.
   const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, ['--max-semi-space-size=128', ...flags, '--import', 'tsx', ...args], {
+  const child = spawn(process.execPath, [...nodeFlags, ...flags, '--import', 'tsx', ...args], {
     env: { ...env, PORT: String(port) },
     stdio: ipc ? ['ignore', 'ignore', 'inherit', 'ipc'] : ['ignore', 'ignore', 'inherit'],
   });

@@ -28,12 +28,12 @@ import { clearNamespace } from '../lib/redis.ts';
 import { topicSpecs } from '../lib/topics.ts';
 import { lineChart } from './plot.ts';
 import { drive, post, realisticEvent, secret } from './stripe-webhooks.ts';
-import { benchEnv, freePort, kafkaProducerPerf, machine, percentile, saveFile, saveResult, startEventline, startServerProcess } from './support.ts';
+import { benchEnv, freePort, kafkaProducerPerf, machine, percentile, saveFile, saveResult, startEventline, startEventlineAsNpmStart, startServerProcess } from './support.ts';
 
 export interface WebhookAckOptions {
   /** Arrival rates to test, webhooks per second. */
   readonly rates: readonly number[];
-  /** The components of the Eventline process under test: every one (what `npm start` runs) unless narrowed, e.g. `http`. */
+  /** `npm-start`: the two processes `npm start` runs (HTTP ingress measured, consumers beside it); or the components of one process under test, e.g. `http`. */
   readonly only: string;
   /** Measured seconds per rate, after `warmupSeconds` at the same rate that are not measured. */
   readonly seconds: number;
@@ -301,7 +301,8 @@ function nextProbe(runs: readonly OpenLoopRun[], closedLoopPerSec: number): numb
 
 /** The stub server (bench/stub-append-server.ts), started as eventline is; `count` asks it how many records reached its append. */
 async function startStubAppendServer(env: Record<string, string>, port: number): Promise<{ child: ChildProcess; count: () => Promise<number> }> {
-  const child = await startServerProcess('the stub append server', [join(projectRoot, 'bench', 'stub-append-server.ts')], env, port, true);
+  // The node flags of npm start's HTTP process (V8's defaults).
+  const child = await startServerProcess('the stub append server', [join(projectRoot, 'bench', 'stub-append-server.ts')], env, port, true, []);
   const count = () =>
     new Promise<number>((resolve, reject) => {
       const onMessage = (m: unknown) => {
@@ -385,8 +386,10 @@ export async function webhookAckBench(options: WebhookAckOptions): Promise<void>
     const before = await b.rt.kafka.recordCount('stripe.events.v1');
 
     const eventlinePort = await freePort();
-    const eventline = await startEventline(b.env, options.only, eventlinePort);
-    children.push(eventline);
+    // The default: what npm start runs (the HTTP ingress, and the consumers in a second process).
+    const started = options.only === 'npm-start' ? await startEventlineAsNpmStart(b.env, eventlinePort) : [await startEventline(b.env, options.only, eventlinePort)];
+    children.push(...started);
+    const eventline = started[0] as ChildProcess;
     const stubPort = await freePort();
     const stub = await startStubAppendServer(b.env, stubPort);
     children.push(stub.child);

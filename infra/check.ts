@@ -114,10 +114,13 @@ async function waitApp(url: string): Promise<void> {
   const started = Date.now();
   let last = '';
   while (Date.now() - started < 120_000) {
-    if (pidAlive('app') === false) {
-      out('eventline exited during start-up; last lines of .infra/logs/app.log:');
-      process.stderr.write(readFileSync(join(state, 'logs', 'app.log'), 'utf8').split('\n').slice(-30).join('\n') + '\n');
-      process.exit(1);
+    // npm start runs two processes: the HTTP ingress (app) and the consumers (workers).
+    for (const name of ['app', 'workers']) {
+      if (pidAlive(name) === false) {
+        out(`eventline ${name} exited during start-up; last lines of .infra/logs/${name}.log:`);
+        process.stderr.write(readFileSync(join(state, 'logs', `${name}.log`), 'utf8').split('\n').slice(-30).join('\n') + '\n');
+        process.exit(1);
+      }
     }
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(3000) });

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm start: everything, from a fresh clone. Installs dependencies, starts Kafka and the schema
 # registry (Postgres and Redis must answer), applies migrations, creates topics, registers schemas,
-# starts the Eventline process (HTTP + consumers) in the background, waits until it is ready and
+# starts the Eventline processes (HTTP ingress, consumers) in the background, waits until it is ready and
 # loads the demo dataset once (EVENTLINE_DEMO=off skips it). Safe to run again: what runs stays.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,13 +16,26 @@ export EVENTLINE_PUBLIC_URL=${EVENTLINE_PUBLIC_URL:-http://127.0.0.1:${PORT:-808
 ./cli/eventline.sh setup >"$ROOT/.infra/logs/setup.log" || { cat "$ROOT/.infra/logs/setup.log"; exit 1; }
 echo "stack: database migrated, topics created, schemas registered" >&2
 
-pidfile="$ROOT/.infra/app.pid"
-if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-  echo "stack: eventline already running (pid $(cat "$pidfile")); 'npm stop' stops everything" >&2
-else
-  setsid node --max-semi-space-size=128 --import tsx cli/main.ts run >>"$ROOT/.infra/logs/app.log" 2>&1 </dev/null &
+# Two processes, as a deployment would run them: the HTTP ingress (webhooks, API, dashboard) on its
+# own event loop with V8's default young generation (short scavenges: acknowledgement latency), and
+# the consumers (processors, projections) with room for their batches (ADR 0012), at nice 19 so
+# that on a small host a backlog being caught up on yields the CPU to the acknowledgements (a
+# deployment gives each its own machines: `eventline run --only http` / `--except http`).
+start_process() { # name nice-level node-flags... -- run-args...
+  local name=$1 level=$2; shift 2
+  local flags=()
+  while [ "$1" != "--" ]; do flags+=("$1"); shift; done
+  shift
+  local pidfile="$ROOT/.infra/$name.pid"
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    echo "stack: eventline $name already running (pid $(cat "$pidfile")); 'npm stop' stops everything" >&2
+    return
+  fi
+  setsid nice -n "$level" node "${flags[@]}" --import tsx cli/main.ts run --no-migrate "$@" >>"$ROOT/.infra/logs/$name.log" 2>&1 </dev/null &
   echo $! >"$pidfile"
-  echo "stack: started eventline (pid $!), logs in .infra/logs/app.log" >&2
-fi
+  echo "stack: started eventline $name (pid $!), logs in .infra/logs/$name.log" >&2
+}
+start_process app 0 -- --only http
+start_process workers 19 --max-semi-space-size=128 -- --except http
 node --import tsx infra/check.ts wait-app "${EVENTLINE_PUBLIC_URL}/readyz"
 node --max-semi-space-size=128 --import tsx cli/main.ts bootstrap

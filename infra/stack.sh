@@ -162,11 +162,12 @@ stop_pid() { # name pidfile
 
 cmd_stop() { # [app|kafka|registry]: one service, else all (app first, Kafka last)
   case "${1:-all}" in
-    app) stop_pid "eventline app" "$STATE/app.pid" ;;
+    app) stop_pid "eventline app" "$STATE/app.pid"; stop_pid "eventline workers" "$STATE/workers.pid" ;;
     kafka) stop_pid kafka "$STATE/kafka.pid" ;;
     registry) stop_pid registry "$STATE/registry.pid" ;;
     all)
       stop_pid "eventline app" "$STATE/app.pid"
+      stop_pid "eventline workers" "$STATE/workers.pid"
       stop_pid registry "$STATE/registry.pid"
       stop_pid kafka "$STATE/kafka.pid"
       ;;
@@ -175,7 +176,7 @@ cmd_stop() { # [app|kafka|registry]: one service, else all (app first, Kafka las
 }
 
 cmd_status() {
-  for name in app kafka registry; do
+  for name in app workers kafka registry; do
     if pid_alive "$STATE/$name.pid"; then
       local pid; pid=$(cat "$STATE/$name.pid")
       printf '%-9s running  pid %-8s rss %s MiB\n' "$name" "$pid" "$(( $(ps -o rss= -p "$pid") / 1024 ))"

@@ -57,7 +57,7 @@ export function registerBootstrapCommand(program: Command): void {
         line(`  secrets        .infra/dev.env (local webhook secrets; set the real ones in the environment)`);
         line(`  health         ${url}/healthz   ${url}/readyz   ${url}/metrics`);
         line(`  kafka          ${rt.config.kafka.brokers.join(',')}   registry ${rt.config.registry.url}`);
-        line(`  logs           .infra/logs/app.log   (npm stop stops everything)`);
+        line(`  logs           .infra/logs/app.log (HTTP), .infra/logs/workers.log (consumers)   (npm stop stops everything)`);
       } finally {
         await rt.close();
       }

@@ -1,7 +1,8 @@
 /**
  * eventline run: the long-running process — the HTTP server (webhooks, API, dashboard, health)
- * and the consumers (processors, projections, scheduler). `--only` picks components, so the same
- * build runs as one process locally or as separately scaled deployments.
+ * and the consumers (processors, projections, scheduler). `--only` picks components and `--except`
+ * leaves some out, so the same build runs as one process, as npm start's two (the HTTP ingress and
+ * the consumers), or as separately scaled deployments.
  */
 import type { Command } from 'commander';
 import { migrate } from '../../lib/migrate.ts';
@@ -14,12 +15,12 @@ export function registerRunCommand(program: Command): void {
     .command('run')
     .description('run the HTTP server and the consumers until SIGTERM/SIGINT')
     .option('--only <components>', `comma-separated subset of: ${componentNames.join(', ')}`)
+    .option('--except <components>', 'every component but these (comma-separated)')
     .option('--no-migrate', 'do not apply pending migrations at start')
-    .action(async (opts: { only?: string; migrate: boolean }) => {
+    .action(async (opts: { only?: string; except?: string; migrate: boolean }) => {
+      const wanted = selectComponents(opts.only, opts.except);
       const rt = Runtime.fromEnv('eventline');
       rt.shutdown.installSignalHandlers();
-      const wanted = opts.only ? opts.only.split(',').map((s) => s.trim()) : [...componentNames];
-      for (const name of wanted) if (!componentNames.includes(name)) throw new Error(`unknown component ${name}; one of ${componentNames.join(', ')}`);
       if (opts.migrate) await migrate(rt.db, rt.log);
       for (const name of wanted) {
         const start = components[name as keyof typeof components];
@@ -36,4 +37,15 @@ export function registerRunCommand(program: Command): void {
       }
       rt.log.info({ components: wanted, namespace: rt.config.namespace }, 'eventline ready');
     });
+}
+
+/** The components a run starts: `--only`'s list, or every one but `--except`'s; unknown names and an empty selection are refused. */
+export function selectComponents(only: string | undefined, except: string | undefined): string[] {
+  if (only !== undefined && except !== undefined) throw new Error('give --only or --except, not both');
+  const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+  const named = only !== undefined ? list(only) : except !== undefined ? list(except) : [];
+  for (const name of named) if (!componentNames.includes(name)) throw new Error(`unknown component ${name}; one of ${componentNames.join(', ')}`);
+  const wanted = only !== undefined ? named : componentNames.filter((c) => !named.includes(c));
+  if (wanted.length === 0) throw new Error('no component selected');
+  return wanted;
 }
