@@ -64,6 +64,22 @@ async function analyticsLatency(b: BenchEnv): Promise<Record<string, number>> {
   }
   const currencies = (await b.rt.db.query<{ currency: string }>('SELECT DISTINCT currency FROM analytics.customer_mrr')).rows.map((r) => r.currency);
   for (const c of currencies) queries.push([`dashboard (${c})`, () => dashboardData(b.rt.db, c)]);
+  // Each of the dashboard's queries on its own (the first line of its SQL names it): what a slow
+  // dashboard is made of.
+  const timed = new Map<string, number[]>();
+  const timing = new Proxy(b.rt.db, {
+    get(target, prop, receiver) {
+      if (prop !== 'query') return Reflect.get(target, prop, receiver) as unknown;
+      return async (sql: string, values?: unknown[]) => {
+        const started = performance.now();
+        const res = await target.query(sql, values);
+        const name = `dashboard query: ${sql.split('\n')[0]?.trim().slice(0, 70)}`;
+        timed.set(name, [...(timed.get(name) ?? []), performance.now() - started]);
+        return res;
+      };
+    },
+  });
+  for (let i = 0; i < 21; i++) await dashboardData(timing, currencies[0]);
   const out: Record<string, number> = {};
   for (const [name, run] of queries) {
     await run();
@@ -75,6 +91,7 @@ async function analyticsLatency(b: BenchEnv): Promise<Record<string, number>> {
     }
     out[name] = +percentile(times.sort((a, c) => a - c), 95).toFixed(1);
   }
+  for (const [name, times] of timed) out[name] = +percentile(times.slice(1).sort((a, c) => a - c), 95).toFixed(1);
   return out;
 }
 
@@ -196,7 +213,8 @@ async function runSize(events: number, processes: readonly number[]): Promise<Si
     const analyticsP95Ms = await analyticsLatency(b);
     const reference = await digests(b, versions);
     const scaleOut = [];
-    for (const n of processes) {
+    // --processes 0 leaves the scale-out run out.
+    for (const n of processes.filter((p) => p > 1)) {
       const r = await replayByProcesses(b, n, reference);
       scaleOut.push({ processes: n, seconds: +r.seconds.toFixed(1), ratioToOneProcess: +(replaySeconds / r.seconds).toFixed(2), identical: r.identical, differing: r.differing });
     }
@@ -240,7 +258,7 @@ export async function projectionReplayBench(options: { sizes: readonly number[];
     console.log(`  postgres upsert         ${r.postgresUpsert.rowsPerSec} rows/s   ${r.postgresUpsert.seconds} s for the same ${r.rows} rows   ratio ${r.ratioToPostgresUpsert}`);
     console.log(`  ratio to the lower      ${r.ratioToLower}`);
     const slowest = Object.entries(r.analyticsP95Ms).sort(([, a], [, c]) => c - a);
-    console.log(`  analytics p95           slowest ${slowest.slice(0, 3).map(([q, ms]) => `${q} ${ms} ms`).join(', ')} (${slowest.length} queries)`);
+    console.log(`  analytics p95           slowest ${slowest.slice(0, 8).map(([q, ms]) => `${q} ${ms} ms`).join(', ')} (${slowest.length} queries)`);
     for (const x of r.scaleOut) {
       console.log(`  ${x.processes} processes            ${x.seconds} s (${x.ratioToOneProcess} × one process), tables ${x.identical ? 'identical' : `DIFFERENT: ${x.differing.join(', ')}`}`);
       if (!x.identical) process.exitCode = 1;

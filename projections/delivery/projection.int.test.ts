@@ -225,4 +225,51 @@ describe('delivery projection', () => {
       { numRuns: 40 },
     );
   });
+
+  it('given a bulk rebuild (load, one finish, then batch by batch), then the same tables for any order, batching, duplication and point of the finish', async () => {
+    const schemaOf = async (name: string) => {
+      await t.rt.db.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
+      await t.rt.db.query(`CREATE SCHEMA ${name}`);
+      await t.rt.db.query(deliveryProjection.tables(name));
+      return name;
+    };
+    const snapshot = async (schema: string) => {
+      const out: unknown[] = [];
+      for (const table of ['notifications', 'messages', 'steps', 'message_ids', 'orphan_events', 'daily_metrics']) {
+        out.push((await t.rt.db.query(`SELECT * FROM ${schema}.${table} ${table === 'daily_metrics' ? 'WHERE messages <> 0' : ''} ORDER BY 1, 2, 3`)).rows);
+      }
+      return out;
+    };
+    const reference = await schemaOf('dbulk_a');
+    await t.rt.db.transaction((c) => applyNotificationRecords(c, reference, incoming()));
+    const expected = await snapshot(reference);
+    const all = incoming();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.shuffledSubarray(all, { minLength: all.length }),
+        fc.array(fc.integer({ min: 0, max: all.length - 1 }), { maxLength: 8 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 0, max: all.length + 8 }),
+        async (order, dupes, size, cut) => {
+          const list = [...order, ...dupes.map((i) => all[i] as Incoming<DeliveryTopic>)];
+          const target = await schemaOf('dbulk_b');
+          const bulk = (deliveryProjection.bulk as NonNullable<typeof deliveryProjection.bulk>)(target);
+          const run = async (records: readonly Incoming<DeliveryTopic>[], apply: (b: Incoming<DeliveryTopic>[]) => Promise<void>) => {
+            const batches: Incoming<DeliveryTopic>[][] = [];
+            for (let i = 0; i < records.length; i += size) batches.push(records.slice(i, i + size));
+            let cursor = 0;
+            const worker = async () => {
+              while (cursor < batches.length) await apply(batches[cursor++] as Incoming<DeliveryTopic>[]);
+            };
+            await Promise.all([worker(), worker()]);
+          };
+          await run(list.slice(0, cut), (b) => t.rt.db.transaction((c) => bulk.load(c, b)));
+          await t.rt.db.transaction((c) => bulk.finish(c, t.rt.log));
+          await run(list.slice(cut), (b) => t.rt.db.transaction((c) => applyNotificationRecords(c, target, b)));
+          assert.deepEqual(await snapshot(target), expected);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
 });

@@ -6,6 +6,7 @@
  */
 import { lockKeys, type DbClient } from '../../lib/db.ts';
 import type { Incoming } from '../../lib/kafka/index.ts';
+import type { Logger } from '../../lib/log.ts';
 import type { DeliveryEventReceived } from '../../lib/topics.ts';
 import { deliveryFact, deliveryStep, dispatchStep, normalizeMessageId, rankOf, requestedStep, type MessageFact, type Step } from './steps.ts';
 
@@ -87,7 +88,8 @@ class Batch {
   }
 }
 
-export async function applyNotificationRecords(client: DbClient, schema: string, records: readonly Incoming<DeliveryTopic>[]): Promise<void> {
+/** A batch of records merged in memory; delivery events that name no notification are returned apart. */
+function collect(records: readonly Incoming<DeliveryTopic>[]): { batch: Batch; unresolved: DeliveryEventReceived[] } {
   const batch = new Batch();
   const unresolved: DeliveryEventReceived[] = [];
   for (const r of records) {
@@ -127,7 +129,11 @@ export async function applyNotificationRecords(client: DbClient, schema: string,
       }
     }
   }
+  return { batch, unresolved };
+}
 
+export async function applyNotificationRecords(client: DbClient, schema: string, records: readonly Incoming<DeliveryTopic>[]): Promise<void> {
+  const { batch, unresolved } = collect(records);
   // Delivery events without a notification id: through message ids known before or in this batch.
   const wanted = [...new Set(unresolved.map((e) => normalizeMessageId(e.provider_message_id ?? '')).filter(Boolean))];
   const adopted = [...batch.messageIds.keys()];
@@ -160,7 +166,67 @@ export async function applyNotificationRecords(client: DbClient, schema: string,
     for (const row of res.rows) batch.delivery(row.event, (batch.messageIds.get(row.provider_message_id) as { notificationId: string }).notificationId);
   }
 
-  await write(client, schema, batch, orphans);
+  await write(client, schema, batch, orphans, 'live');
+}
+
+/**
+ * The bulk path of a rebuild (lib/projection.ts BulkLoad): the same merges without a read. Every
+ * delivery event that names no notification is parked; statuses and daily metrics are left to
+ * `finishDelivery`.
+ */
+export async function loadNotificationRecords(client: DbClient, schema: string, records: readonly Incoming<DeliveryTopic>[]): Promise<void> {
+  const { batch, unresolved } = collect(records);
+  await write(client, schema, batch, unresolved, 'load');
+}
+
+/**
+ * Derives what the load left out, once, from everything loaded: parked delivery events whose
+ * message id is now known (in chunks along the parked table's key), each notification's status
+ * (its highest-ranked step, as the live path keeps it), and the daily metrics (what
+ * analytics.delivery_metrics_daily counts, grouped from every message).
+ */
+export async function finishDelivery(client: DbClient, schema: string, log: Logger): Promise<void> {
+  let after: [string, string] = ['', ''];
+  let adopted = 0;
+  for (;;) {
+    // A page of the parked table along its key, with the notification of each one's message if known.
+    const page = await client.query<{ provider_message_id: string; event_id: string; notification_id: string | null; event: DeliveryEventReceived }>(
+      `SELECT o.provider_message_id, o.event_id, m.notification_id, CASE WHEN m.notification_id IS NULL THEN NULL ELSE o.event END AS event
+       FROM (SELECT * FROM ${schema}.orphan_events WHERE (provider_message_id, event_id) > ($1, $2) ORDER BY provider_message_id, event_id LIMIT 5000) o
+       LEFT JOIN ${schema}.message_ids m USING (provider_message_id)
+       ORDER BY o.provider_message_id, o.event_id`,
+      after,
+    );
+    const last = page.rows.at(-1);
+    if (!last) break;
+    after = [last.provider_message_id, last.event_id];
+    const found = page.rows.filter((r) => r.notification_id !== null);
+    if (found.length === 0) continue;
+    const batch = new Batch();
+    for (const row of found) batch.delivery(row.event, row.notification_id as string);
+    await write(client, schema, batch, [], 'load');
+    await client.query(
+      `DELETE FROM ${schema}.orphan_events o USING unnest($1::text[], $2::text[]) AS d(provider_message_id, event_id)
+       WHERE o.provider_message_id = d.provider_message_id AND o.event_id = d.event_id`,
+      [found.map((r) => r.provider_message_id), found.map((r) => r.event_id)],
+    );
+    adopted += found.length;
+  }
+  const statuses = await client.query(
+    `UPDATE ${schema}.notifications n SET status = s.status, status_rank = s.rank, status_at = s.at
+     FROM (SELECT DISTINCT ON (notification_id) notification_id, status, rank, at FROM ${schema}.steps
+           WHERE status IS NOT NULL ORDER BY notification_id, rank DESC, at DESC, event_id DESC) s
+     WHERE n.notification_id = s.notification_id`,
+  );
+  const metrics = await client.query(
+    `INSERT INTO ${schema}.daily_metrics (day, channel, category, template, messages, ${counted.join(', ')})
+     SELECT (COALESCE(m.sent_at, m.failed_at) AT TIME ZONE 'UTC')::date, m.channel, COALESCE(n.category, 'unknown'), COALESCE(n.template, 'unknown'),
+            count(*), ${facts.map((f) => `count(m.${f})`).join(', ')}
+     FROM ${schema}.messages m LEFT JOIN ${schema}.notifications n USING (notification_id)
+     WHERE COALESCE(m.sent_at, m.failed_at) IS NOT NULL
+     GROUP BY 1, 2, 3, 4`,
+  );
+  log.info({ schema, adopted, statuses: statuses.rowCount, metricRows: metrics.rowCount }, 'delivery derived');
 }
 
 type MetricsRow = { channel: string; category: string | null; template: string | null } & Record<MessageFact, Date | null>;
@@ -205,7 +271,8 @@ function addMetrics(acc: Map<string, MetricSum>, rows: readonly MetricsRow[], si
   }
 }
 
-async function write(client: DbClient, schema: string, batch: Batch, parked: readonly DeliveryEventReceived[]): Promise<void> {
+/** `live` keeps statuses and daily metrics batch by batch; `load` (a bulk rebuild) leaves them to `finishDelivery`. */
+async function write(client: DbClient, schema: string, batch: Batch, parked: readonly DeliveryEventReceived[], mode: 'live' | 'load'): Promise<void> {
   const ts = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms));
   // Every multi-row write goes in key order, so concurrent batches of other partitions take row
   // locks in the same order and cannot deadlock.
@@ -213,7 +280,8 @@ async function write(client: DbClient, schema: string, batch: Batch, parked: rea
   // The daily metrics are running sums: what these notifications' messages counted before this
   // batch is subtracted and what they count after it added. The notifications are locked first (a
   // batch of another partition touching one waits), so "before" is what the other one committed.
-  const affected = [...new Set([...batch.notifications.keys(), ...[...batch.messages.keys()].map((k) => k.split('|')[0] as string)])].sort();
+  const live = mode === 'live';
+  const affected = live ? [...new Set([...batch.notifications.keys(), ...[...batch.messages.keys()].map((k) => k.split('|')[0] as string)])].sort() : [];
   await lockKeys(client, `${schema}:notification`, affected);
   const before = await metricRows(client, schema, affected);
   const n = byKey(batch.notifications);
@@ -275,7 +343,7 @@ async function write(client: DbClient, schema: string, batch: Batch, parked: rea
       [orphans.map((e) => normalizeMessageId(e.provider_message_id ?? '')), orphans.map((e) => e.event_id), orphans.map((e) => JSON.stringify(e))],
     );
   }
-  const touched = n.map(([id]) => id);
+  const touched = live ? n.map(([id]) => id) : [];
   if (touched.length > 0) {
     // Monotonic: a concurrent batch of another partition may have committed a further step; the row's
     // latest version is compared here, so a status is never replaced by a lower one.
@@ -288,6 +356,7 @@ async function write(client: DbClient, schema: string, batch: Batch, parked: rea
       [touched],
     );
   }
+  if (!live) return;
   const sums = new Map<string, MetricSum>();
   addMetrics(sums, await metricRows(client, schema, affected), 1);
   addMetrics(sums, before, -1);

@@ -11,7 +11,6 @@ CREATE TABLE {{schema}}.notifications (
   status_rank int NOT NULL DEFAULT -1,
   status_at timestamptz
 );
-CREATE INDEX ON {{schema}}.notifications (user_id);
 
 -- One message per notification and channel: what the daily metrics count (a message opened three
 -- times counts once).
@@ -30,7 +29,6 @@ CREATE TABLE {{schema}}.messages (
   attempts int NOT NULL DEFAULT 0,
   PRIMARY KEY (notification_id, channel)
 );
-CREATE INDEX ON {{schema}}.messages ((COALESCE(sent_at, failed_at)));
 
 -- Every step of every notification, once (the timeline of GET /v1/notifications/:id).
 CREATE TABLE {{schema}}.steps (
