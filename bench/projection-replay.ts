@@ -48,6 +48,8 @@ interface SizeResult {
   /** The same rebuild by N `eventline replay all` processes sharing each version's consumer group. */
   /** p95 milliseconds of each analytics view and of the dashboard's data, with this dataset loaded. */
   readonly analyticsP95Ms: Record<string, number>;
+  /** EXPLAIN ANALYZE of each dashboard query slower than 20 ms at p95: where its time goes. */
+  readonly slowPlans: Record<string, string>;
   readonly scaleOut: readonly { readonly processes: number; readonly seconds: number; readonly ratioToOneProcess: number; readonly identical: boolean; readonly differing: readonly string[] }[];
 }
 
@@ -55,7 +57,7 @@ interface SizeResult {
  * Query latency with the dataset loaded: every analytics view read whole (up to 1,000 rows) and
  * counted, and the dashboard's data (the queries behind GET /v1/dashboard), 20 times each; p95.
  */
-async function analyticsLatency(b: BenchEnv): Promise<Record<string, number>> {
+async function analyticsLatency(b: BenchEnv): Promise<{ p95: Record<string, number>; slowPlans: Record<string, string> }> {
   const views = (await b.rt.db.query<{ table_name: string }>("SELECT table_name FROM information_schema.views WHERE table_schema = 'analytics' ORDER BY table_name")).rows.map((r) => r.table_name);
   const queries: [string, () => Promise<unknown>][] = [];
   for (const v of views) {
@@ -67,6 +69,7 @@ async function analyticsLatency(b: BenchEnv): Promise<Record<string, number>> {
   // Each of the dashboard's queries on its own (the first line of its SQL names it): what a slow
   // dashboard is made of.
   const timed = new Map<string, number[]>();
+  const statements = new Map<string, { sql: string; values?: unknown[] }>();
   const timing = new Proxy(b.rt.db, {
     get(target, prop, receiver) {
       if (prop !== 'query') return Reflect.get(target, prop, receiver) as unknown;
@@ -75,6 +78,7 @@ async function analyticsLatency(b: BenchEnv): Promise<Record<string, number>> {
         const res = await target.query(sql, values);
         const name = `dashboard query: ${sql.split('\n')[0]?.trim().slice(0, 70)}`;
         timed.set(name, [...(timed.get(name) ?? []), performance.now() - started]);
+        statements.set(name, { sql, values });
         return res;
       };
     },
@@ -91,8 +95,16 @@ async function analyticsLatency(b: BenchEnv): Promise<Record<string, number>> {
     }
     out[name] = +percentile(times.sort((a, c) => a - c), 95).toFixed(1);
   }
-  for (const [name, times] of timed) out[name] = +percentile(times.slice(1).sort((a, c) => a - c), 95).toFixed(1);
-  return out;
+  const slowPlans: Record<string, string> = {};
+  for (const [name, times] of timed) {
+    out[name] = +percentile(times.slice(1).sort((a, c) => a - c), 95).toFixed(1);
+    const statement = statements.get(name);
+    if (statement && (out[name] ?? 0) > 20) {
+      const plan = await b.rt.db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${statement.sql}`, statement.values);
+      slowPlans[name] = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
+    }
+  }
+  return { p95: out, slowPlans };
 }
 
 /** Each table of a version as one digest of its rows in a fixed order. */
@@ -210,7 +222,7 @@ async function runSize(events: number, processes: readonly number[]): Promise<Si
     const kafkaSeconds = records / kafkaRate;
     const pg = await postgresUpsert(b, versions);
     const pgRate = pg.rows / pg.seconds;
-    const analyticsP95Ms = await analyticsLatency(b);
+    const { p95: analyticsP95Ms, slowPlans } = await analyticsLatency(b);
     const reference = await digests(b, versions);
     const scaleOut = [];
     // --processes 0 leaves the scale-out run out.
@@ -240,6 +252,7 @@ async function runSize(events: number, processes: readonly number[]): Promise<Si
       tables: pg.tables,
       perProjection,
       analyticsP95Ms,
+      slowPlans,
       scaleOut,
     };
   } finally {
@@ -259,6 +272,7 @@ export async function projectionReplayBench(options: { sizes: readonly number[];
     console.log(`  ratio to the lower      ${r.ratioToLower}`);
     const slowest = Object.entries(r.analyticsP95Ms).sort(([, a], [, c]) => c - a);
     console.log(`  analytics p95           slowest ${slowest.slice(0, 8).map(([q, ms]) => `${q} ${ms} ms`).join(', ')} (${slowest.length} queries)`);
+    for (const [q, plan] of Object.entries(r.slowPlans)) console.log(`  plan of ${q}:\n${plan.replace(/^/gm, '      ')}`);
     for (const x of r.scaleOut) {
       console.log(`  ${x.processes} processes            ${x.seconds} s (${x.ratioToOneProcess} × one process), tables ${x.identical ? 'identical' : `DIFFERENT: ${x.differing.join(', ')}`}`);
       if (!x.identical) process.exitCode = 1;

@@ -103,8 +103,10 @@ export async function dashboardData(db: Db, requested: string | undefined, optio
     ),
     notifications: await rows(
       db,
+      // n.requested_at: a bare name in ORDER BY would be the formatted output column of that name,
+      // sorting every notification by its text instead of reading the newest through the index.
       `SELECT notification_id, user_id, template, category, priority, status, to_char(requested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS requested_at, channels
-       FROM analytics.notifications ORDER BY requested_at DESC NULLS LAST LIMIT 25`,
+       FROM analytics.notifications n ORDER BY n.requested_at DESC NULLS LAST LIMIT 25`,
     ),
     outbox: (
       await rows<{ recipient: string | null } & Record<string, unknown>>(

@@ -24,3 +24,22 @@ CREATE TABLE {{schema}}.fired (
   fired_at timestamptz NOT NULL
 );
 CREATE INDEX ON {{schema}}.fired (case_id);
+
+-- One row per failed invoice, derived from its decisions and fired steps (store.ts deriveCases) in
+-- the transaction that stores them: analytics.dunning_cases reads it without deriving at query time.
+CREATE TABLE {{schema}}.cases (
+  case_id text PRIMARY KEY,
+  customer_id text NOT NULL,
+  subscription_id text,
+  opened_at timestamptz NOT NULL,
+  status text NOT NULL,
+  closed_at timestamptz,
+  amount_due bigint NOT NULL,
+  currency text NOT NULL,
+  attempt_count int NOT NULL,
+  churn_risk numeric(4, 2),
+  reminders_sent int NOT NULL,
+  last_reminder_at timestamptz
+);
+-- Newest first: the dashboard's latest cases.
+CREATE INDEX ON {{schema}}.cases (opened_at DESC);

@@ -51,13 +51,13 @@ describe('analytics.dunning_cases as the analyst sees it', () => {
     await t.rt.db.query(readFileSync(new URL('./migrations/001_withdraw_invoice_url_view.sql', import.meta.url), 'utf8'));
     await assert.rejects(() => analyst.query('SELECT invoice_id FROM analytics.dunning_cases'), /permission denied/);
 
-    // And the projection of revision 2 runs: it rebuilds into a new version and switches the view.
+    // And the projection of the current revision runs: it rebuilds into a new version and switches the view.
     const running = await runVersionedProjection(t.rt, dunningProjection, { pollMs: 100 });
     try {
       const active = await eventually(async () => {
         const v = await activeVersion(t.rt.db, 'dunning');
-        return v?.revision === 2 ? v : undefined;
-      }, { what: 'revision 2 active' });
+        return v?.revision === dunningProjection.revision ? v : undefined;
+      }, { what: 'the current revision active' });
       assert.equal((await analyst.query(URL_COLUMN)).rowCount, 0, 'the view has no hosted_invoice_url column');
       // The switch may come before the last records are in (it waits for a small lag, not none).
       const rows = await eventually(async () => {

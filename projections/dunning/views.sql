@@ -1,17 +1,7 @@
 CREATE VIEW analytics.dunning_cases AS
-WITH opened AS (
-  SELECT DISTINCT ON (case_id) case_id, customer_id, subscription_id, decided_at AS opened_at, amount_due, currency, attempt_count, churn_risk
-  FROM {{schema}}.decisions WHERE step = 'day_0' ORDER BY case_id, decided_at
-), closed AS (
-  SELECT DISTINCT ON (case_id) case_id, case_status AS status, decided_at AS closed_at
-  FROM {{schema}}.decisions WHERE step IN ('recovered', 'lost', 'exhausted') ORDER BY case_id, decided_at, event_id
-), fired AS (
-  SELECT case_id, count(*) FILTER (WHERE step <> 'end') AS reminders_sent, max(fired_at) AS last_reminder_at FROM {{schema}}.fired GROUP BY case_id
-)
-SELECT o.case_id AS invoice_id, o.customer_id, o.subscription_id, o.opened_at, COALESCE(c.status, 'open') AS status, c.closed_at,
-       o.amount_due AS amount_due_cents, o.currency, o.attempt_count, o.churn_risk,
-       COALESCE(f.reminders_sent, 0)::int AS reminders_sent, f.last_reminder_at
-FROM opened o LEFT JOIN closed c USING (case_id) LEFT JOIN fired f USING (case_id);
+SELECT case_id AS invoice_id, customer_id, subscription_id, opened_at, status, closed_at,
+       amount_due AS amount_due_cents, currency, attempt_count, churn_risk, reminders_sent, last_reminder_at
+FROM {{schema}}.cases;
 COMMENT ON VIEW analytics.dunning_cases IS 'One row per failed invoice handled by dunning: when it opened, how it ended (recovered, lost, exhausted) or that it is still open, and the reminders sent. The hosted invoice URL is left out: it is a bearer link that pays or shows the invoice.';
 COMMENT ON COLUMN analytics.dunning_cases.invoice_id IS 'The Stripe invoice whose payment failed (the case id).';
 COMMENT ON COLUMN analytics.dunning_cases.customer_id IS 'Stripe customer id.';

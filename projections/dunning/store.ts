@@ -1,0 +1,101 @@
+/**
+ * Dunning facts and the cases derived from them. Decisions and fired timers are kept once each (by
+ * event id); `cases` holds one row per failed invoice, derived from every fact of that case by the
+ * same statement whether one batch touched it or a bulk rebuild derives them all, so the table
+ * depends only on the set of facts, never on their order.
+ */
+import { lockKeys, type DbClient } from '../../lib/db.ts';
+import type { Incoming } from '../../lib/kafka/index.ts';
+import type { DunningStepDecided, DunningStepDue } from '../../lib/topics.ts';
+
+export type DunningTopic = 'billing.dunning-steps.v1';
+
+/** Stores the facts of a batch; returns the cases they touch. Idempotent per event id. */
+export async function loadDunningFacts(client: DbClient, schema: string, records: readonly Incoming<DunningTopic>[]): Promise<string[]> {
+  const decided = new Map<string, DunningStepDecided>();
+  const fired = new Map<string, DunningStepDue>();
+  for (const r of records) {
+    if (r.record === 'DunningStepDecided') decided.set(r.value.event_id, r.value);
+    else fired.set(r.value.event_id, r.value);
+  }
+  const d = [...decided.values()];
+  if (d.length > 0) {
+    await client.query(
+      `INSERT INTO ${schema}.decisions (event_id, case_id, customer_id, subscription_id, step, action, due_at, decided_at, case_status, amount_due, currency, attempt_count, churn_risk)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::bigint[], $11::text[], $12::int[], $13::numeric[])
+       ON CONFLICT DO NOTHING`,
+      [
+        d.map((x) => x.event_id),
+        d.map((x) => x.case_id),
+        d.map((x) => x.customer_id),
+        d.map((x) => x.subscription_id),
+        d.map((x) => x.step),
+        d.map((x) => x.action),
+        d.map((x) => new Date(x.due_at)),
+        d.map((x) => new Date(x.occurred_at)),
+        d.map((x) => x.case_status),
+        d.map((x) => x.amount_due),
+        d.map((x) => x.currency),
+        d.map((x) => x.attempt_count),
+        d.map((x) => x.churn_risk),
+      ],
+    );
+  }
+  const f = [...fired.values()];
+  if (f.length > 0) {
+    await client.query(
+      `INSERT INTO ${schema}.fired (event_id, case_id, step, fired_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) ON CONFLICT DO NOTHING`,
+      [f.map((x) => x.event_id), f.map((x) => x.case_id), f.map((x) => x.step), f.map((x) => new Date(x.occurred_at))],
+    );
+  }
+  return [...new Set([...d.map((x) => x.case_id), ...f.map((x) => x.case_id)])].sort();
+}
+
+/**
+ * Derives `cases` rows from the facts: the opening is the earliest day-0 decision, the close the
+ * earliest closing decision (ties by event id), reminders the fired steps other than the end step.
+ * `caseIds` null derives every case (a bulk rebuild's finish). A case without a day-0 decision yet
+ * has no row.
+ */
+async function deriveCases(client: DbClient, schema: string, caseIds: readonly string[] | null): Promise<void> {
+  const only = caseIds === null ? '' : 'AND case_id = ANY($1::text[])';
+  await client.query(
+    `WITH opened AS (
+       SELECT DISTINCT ON (case_id) case_id, customer_id, subscription_id, decided_at AS opened_at, amount_due, currency, attempt_count, churn_risk
+       FROM ${schema}.decisions WHERE step = 'day_0' ${only} ORDER BY case_id, decided_at, event_id
+     ), closed AS (
+       SELECT DISTINCT ON (case_id) case_id, case_status AS status, decided_at AS closed_at
+       FROM ${schema}.decisions WHERE step IN ('recovered', 'lost', 'exhausted') ${only} ORDER BY case_id, decided_at, event_id
+     ), fired AS (
+       SELECT case_id, count(*) FILTER (WHERE step <> 'end') AS reminders_sent, max(fired_at) AS last_reminder_at
+       FROM ${schema}.fired WHERE true ${only} GROUP BY case_id
+     )
+     INSERT INTO ${schema}.cases (case_id, customer_id, subscription_id, opened_at, status, closed_at, amount_due, currency, attempt_count, churn_risk, reminders_sent, last_reminder_at)
+     SELECT o.case_id, o.customer_id, o.subscription_id, o.opened_at, COALESCE(c.status, 'open'), c.closed_at, o.amount_due, o.currency, o.attempt_count, o.churn_risk,
+            COALESCE(f.reminders_sent, 0), f.last_reminder_at
+     FROM opened o LEFT JOIN closed c USING (case_id) LEFT JOIN fired f USING (case_id)
+     ON CONFLICT (case_id) DO UPDATE SET
+       customer_id = EXCLUDED.customer_id, subscription_id = EXCLUDED.subscription_id, opened_at = EXCLUDED.opened_at, status = EXCLUDED.status,
+       closed_at = EXCLUDED.closed_at, amount_due = EXCLUDED.amount_due, currency = EXCLUDED.currency, attempt_count = EXCLUDED.attempt_count,
+       churn_risk = EXCLUDED.churn_risk, reminders_sent = EXCLUDED.reminders_sent, last_reminder_at = EXCLUDED.last_reminder_at`,
+    caseIds === null ? [] : [caseIds],
+  );
+}
+
+/**
+ * A live batch: its cases are locked first (sorted), so two writers touching one case take turns
+ * and the second derives the case from what the first committed; then facts, then the cases again.
+ */
+export async function applyDunningRecords(client: DbClient, schema: string, records: readonly Incoming<DunningTopic>[]): Promise<void> {
+  const touched = [...new Set(records.map((r) => r.value.case_id))].sort();
+  await lockKeys(client, `${schema}:case`, touched);
+  const cases = await loadDunningFacts(client, schema, records);
+  if (cases.length > 0) await deriveCases(client, schema, cases);
+}
+
+/** The end of a bulk load: every case derived once from everything loaded. */
+export async function finishDunning(client: DbClient, schema: string): Promise<void> {
+  await client.query(`ANALYZE ${schema}.decisions`);
+  await client.query(`ANALYZE ${schema}.fired`);
+  await deriveCases(client, schema, null);
+}
