@@ -4,7 +4,7 @@
  * steps are kept once per event id, message times keep the earliest, and a notification's status is
  * recomputed from its steps as the highest-ranked one.
  */
-import { lockKeys, type DbClient } from '../../lib/db.ts';
+import { lockKeys, recordset, recordsetParam, type DbClient } from '../../lib/db.ts';
 import type { Incoming } from '../../lib/kafka/index.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { DeliveryEventReceived } from '../../lib/topics.ts';
@@ -39,6 +39,9 @@ function supersedes(attempts: number, messageId: string | null, rowAttempts: num
 const facts: readonly MessageFact[] = ['sent_at', 'delivered_at', 'opened_at', 'clicked_at', 'bounced_at', 'failed_at', 'unsubscribed_at'];
 /** The daily_metrics column counting messages with each fact (sent_at → sent). */
 const counted = facts.map((f) => f.replace(/_at$/, ''));
+const MESSAGE_COLUMNS: Record<string, string> = {
+  notification_id: 'text', channel: 'text', provider: 'text', provider_message_id: 'text', attempts: 'int', ...Object.fromEntries(facts.map((f) => [f, 'timestamptz'])),
+};
 
 class Batch {
   readonly notifications = new Map<string, NotificationRow>();
@@ -288,21 +291,25 @@ async function write(client: DbClient, schema: string, batch: Batch, parked: rea
   if (n.length > 0) {
     await client.query(
       `INSERT INTO ${schema}.notifications AS t (notification_id, user_id, template, category, priority, requested_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+       SELECT * FROM ${recordset({ notification_id: 'text', user_id: 'text', template: 'text', category: 'text', priority: 'text', requested_at: 'timestamptz' }, 1)}
        ON CONFLICT (notification_id) DO UPDATE SET
          user_id = COALESCE(t.user_id, excluded.user_id), template = COALESCE(t.template, excluded.template),
          category = COALESCE(t.category, excluded.category), priority = COALESCE(t.priority, excluded.priority),
          requested_at = LEAST(t.requested_at, excluded.requested_at)`,
-      [n.map(([id]) => id), n.map(([, r]) => r.user_id), n.map(([, r]) => r.template), n.map(([, r]) => r.category), n.map(([, r]) => r.priority), n.map(([, r]) => ts(r.requested_at))],
+      [recordsetParam(n.map(([id, r]) => ({ notification_id: id, user_id: r.user_id, template: r.template, category: r.category, priority: r.priority, requested_at: ts(r.requested_at) })))],
     );
   }
   const s = byKey([...batch.steps.values()].map((x): [string, typeof x] => [`${x.notificationId}\u0000${x.eventId}`, x])).map(([, x]) => x);
   if (s.length > 0) {
     await client.query(
       `INSERT INTO ${schema}.steps (notification_id, event_id, step, status, rank, at, channel, provider, detail)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::text[], $8::text[], $9::text[])
+       SELECT * FROM ${recordset({ notification_id: 'text', event_id: 'text', step: 'text', status: 'text', rank: 'int', at: 'timestamptz', channel: 'text', provider: 'text', detail: 'text' }, 1)}
        ON CONFLICT DO NOTHING`,
-      [s.map((x) => x.notificationId), s.map((x) => x.eventId), s.map((x) => x.step), s.map((x) => x.status), s.map((x) => rankOf(x.status)), s.map((x) => ts(x.at)), s.map((x) => x.channel), s.map((x) => x.provider), s.map((x) => x.detail)],
+      [
+        recordsetParam(
+          s.map((x) => ({ notification_id: x.notificationId, event_id: x.eventId, step: x.step, status: x.status, rank: rankOf(x.status), at: ts(x.at), channel: x.channel, provider: x.provider, detail: x.detail })),
+        ),
+      ],
     );
   }
   const m = byKey(batch.messages);
@@ -310,7 +317,7 @@ async function write(client: DbClient, schema: string, batch: Batch, parked: rea
     const cols = facts.map((f) => `${f} = LEAST(t.${f}, excluded.${f})`).join(', ');
     await client.query(
       `INSERT INTO ${schema}.messages AS t (notification_id, channel, provider, provider_message_id, attempts, ${facts.join(', ')})
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], ${facts.map((_, i) => `$${i + 6}::timestamptz[]`).join(', ')})
+       SELECT * FROM ${recordset(MESSAGE_COLUMNS, 1)}
        ON CONFLICT (notification_id, channel) DO UPDATE SET
          provider = CASE WHEN (excluded.attempts, COALESCE(excluded.provider_message_id, '') COLLATE "C") > (t.attempts, COALESCE(t.provider_message_id, '') COLLATE "C")
                          THEN COALESCE(excluded.provider, t.provider) ELSE COALESCE(t.provider, excluded.provider) END,
@@ -318,12 +325,14 @@ async function write(client: DbClient, schema: string, batch: Batch, parked: rea
                          THEN COALESCE(excluded.provider_message_id, t.provider_message_id) ELSE COALESCE(t.provider_message_id, excluded.provider_message_id) END,
          attempts = GREATEST(t.attempts, excluded.attempts), ${cols}`,
       [
-        m.map(([k]) => k.split('|')[0]),
-        m.map(([k]) => k.split('|')[1]),
-        m.map(([, r]) => r.provider),
-        m.map(([, r]) => r.provider_message_id),
-        m.map(([, r]) => r.attempts),
-        ...facts.map((f) => m.map(([, r]) => ts(r.facts[f]))),
+        recordsetParam(
+          m.map(([k, r]) => {
+            const [notificationId, channel] = k.split('|');
+            const row: Record<string, unknown> = { notification_id: notificationId, channel, provider: r.provider, provider_message_id: r.provider_message_id, attempts: r.attempts };
+            for (const f of facts) row[f] = ts(r.facts[f]);
+            return row;
+          }),
+        ),
       ],
     );
   }
@@ -331,16 +340,16 @@ async function write(client: DbClient, schema: string, batch: Batch, parked: rea
   if (ids.length > 0) {
     await client.query(
       `INSERT INTO ${schema}.message_ids (provider_message_id, notification_id, channel)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING`,
-      [ids.map(([k]) => k), ids.map(([, v]) => v.notificationId), ids.map(([, v]) => v.channel)],
+       SELECT * FROM ${recordset({ provider_message_id: 'text', notification_id: 'text', channel: 'text' }, 1)} ON CONFLICT DO NOTHING`,
+      [recordsetParam(ids.map(([k, v]) => ({ provider_message_id: k, notification_id: v.notificationId, channel: v.channel })))],
     );
   }
   const orphans = byKey(parked.map((e): [string, DeliveryEventReceived] => [`${normalizeMessageId(e.provider_message_id ?? '')}\u0000${e.event_id}`, e])).map(([, e]) => e);
   if (orphans.length > 0) {
     await client.query(
       `INSERT INTO ${schema}.orphan_events (provider_message_id, event_id, event)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) ON CONFLICT DO NOTHING`,
-      [orphans.map((e) => normalizeMessageId(e.provider_message_id ?? '')), orphans.map((e) => e.event_id), orphans.map((e) => JSON.stringify(e))],
+       SELECT * FROM ${recordset({ provider_message_id: 'text', event_id: 'text', event: 'jsonb' }, 1)} ON CONFLICT DO NOTHING`,
+      [recordsetParam(orphans.map((e) => ({ provider_message_id: normalizeMessageId(e.provider_message_id ?? ''), event_id: e.event_id, event: e })))],
     );
   }
   const touched = live ? n.map(([id]) => id) : [];

@@ -4,11 +4,17 @@
  * same statement whether one batch touched it or a bulk rebuild derives them all, so the table
  * depends only on the set of facts, never on their order.
  */
-import { lockKeys, type DbClient } from '../../lib/db.ts';
+import { lockKeys, recordset, recordsetParam, type DbClient } from '../../lib/db.ts';
 import type { Incoming } from '../../lib/kafka/index.ts';
 import type { DunningStepDecided, DunningStepDue } from '../../lib/topics.ts';
 
 export type DunningTopic = 'billing.dunning-steps.v1';
+
+const DECISION_COLUMNS = {
+  event_id: 'text', case_id: 'text', customer_id: 'text', subscription_id: 'text', step: 'text', action: 'text', due_at: 'timestamptz',
+  decided_at: 'timestamptz', case_status: 'text', amount_due: 'bigint', currency: 'text', attempt_count: 'int', churn_risk: 'numeric',
+};
+const FIRED_COLUMNS = { event_id: 'text', case_id: 'text', step: 'text', fired_at: 'timestamptz' };
 
 /** Stores the facts of a batch; returns the cases they touch. Idempotent per event id. */
 export async function loadDunningFacts(client: DbClient, schema: string, records: readonly Incoming<DunningTopic>[]): Promise<string[]> {
@@ -22,31 +28,22 @@ export async function loadDunningFacts(client: DbClient, schema: string, records
   if (d.length > 0) {
     await client.query(
       `INSERT INTO ${schema}.decisions (event_id, case_id, customer_id, subscription_id, step, action, due_at, decided_at, case_status, amount_due, currency, attempt_count, churn_risk)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::bigint[], $11::text[], $12::int[], $13::numeric[])
-       ON CONFLICT DO NOTHING`,
+       SELECT * FROM ${recordset(DECISION_COLUMNS, 1)} ON CONFLICT DO NOTHING`,
       [
-        d.map((x) => x.event_id),
-        d.map((x) => x.case_id),
-        d.map((x) => x.customer_id),
-        d.map((x) => x.subscription_id),
-        d.map((x) => x.step),
-        d.map((x) => x.action),
-        d.map((x) => new Date(x.due_at)),
-        d.map((x) => new Date(x.occurred_at)),
-        d.map((x) => x.case_status),
-        d.map((x) => x.amount_due),
-        d.map((x) => x.currency),
-        d.map((x) => x.attempt_count),
-        d.map((x) => x.churn_risk),
+        recordsetParam(
+          d.map((x) => ({
+            event_id: x.event_id, case_id: x.case_id, customer_id: x.customer_id, subscription_id: x.subscription_id, step: x.step, action: x.action, due_at: new Date(x.due_at),
+            decided_at: new Date(x.occurred_at), case_status: x.case_status, amount_due: x.amount_due, currency: x.currency, attempt_count: x.attempt_count, churn_risk: x.churn_risk,
+          })),
+        ),
       ],
     );
   }
   const f = [...fired.values()];
   if (f.length > 0) {
-    await client.query(
-      `INSERT INTO ${schema}.fired (event_id, case_id, step, fired_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) ON CONFLICT DO NOTHING`,
-      [f.map((x) => x.event_id), f.map((x) => x.case_id), f.map((x) => x.step), f.map((x) => new Date(x.occurred_at))],
-    );
+    await client.query(`INSERT INTO ${schema}.fired (event_id, case_id, step, fired_at) SELECT * FROM ${recordset(FIRED_COLUMNS, 1)} ON CONFLICT DO NOTHING`, [
+      recordsetParam(f.map((x) => ({ event_id: x.event_id, case_id: x.case_id, step: x.step, fired_at: new Date(x.occurred_at) }))),
+    ]);
   }
   return [...new Set([...d.map((x) => x.case_id), ...f.map((x) => x.case_id)])].sort();
 }

@@ -13,5 +13,3 @@ CREATE TABLE {{schema}}.scores (
   factors jsonb NOT NULL,
   model_version text NOT NULL
 );
-CREATE INDEX ON {{schema}}.scores (customer_id, occurred_at);
-CREATE INDEX ON {{schema}}.scores (occurred_at);

@@ -7,7 +7,7 @@
  *   3. recompute those customers' timelines from all their inputs and replace their movements.
  * The result depends only on the set of events applied, not on their order or repetition.
  */
-import { lockKeys, type DbClient } from '../../lib/db.ts';
+import { lockKeys, recordset, recordsetParam, type DbClient } from '../../lib/db.ts';
 import type { Logger } from '../../lib/log.ts';
 import { readCoupon, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { StripeEventReceived } from '../../lib/topics.ts';
@@ -74,9 +74,9 @@ async function insertFacts(client: DbClient, schema: string, rows: Rows, returni
   if (subs.length > 0) {
     const res = await client.query<{ customer_id: string }>(
       `INSERT INTO ${schema}.subscription_versions (subscription_id, created_at, event_id, customer_id, state)
-       SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[])
+       SELECT * FROM ${recordset({ subscription_id: 'text', created_at: 'timestamptz', event_id: 'text', customer_id: 'text', state: 'jsonb' }, 1)}
        ON CONFLICT DO NOTHING ${returning ? 'RETURNING customer_id' : ''}`,
-      [subs.map((r) => r.subscription_id), subs.map((r) => r.created_at), subs.map((r) => r.event_id), subs.map((r) => r.customer_id), subs.map((r) => JSON.stringify(r.state))],
+      [recordsetParam(subs)],
     );
     out.subscriptions.push(...res.rows);
   }
@@ -84,16 +84,9 @@ async function insertFacts(client: DbClient, schema: string, rows: Rows, returni
   if (discounts.length > 0) {
     const res = await client.query<{ customer_id: string | null; coupon_id: string | null }>(
       `INSERT INTO ${schema}.discount_versions (discount_id, created_at, event_id, customer_id, coupon_id, terms)
-       SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
+       SELECT * FROM ${recordset({ discount_id: 'text', created_at: 'timestamptz', event_id: 'text', customer_id: 'text', coupon_id: 'text', terms: 'jsonb' }, 1)}
        ON CONFLICT DO NOTHING ${returning ? 'RETURNING customer_id, coupon_id' : ''}`,
-      [
-        discounts.map((r) => r.discount_id),
-        discounts.map((r) => r.created_at),
-        discounts.map((r) => r.event_id),
-        discounts.map((r) => r.customer_id),
-        discounts.map((r) => r.coupon_id),
-        discounts.map((r) => JSON.stringify(r.terms)),
-      ],
+      [recordsetParam(discounts)],
     );
     out.discounts.push(...res.rows);
   }
@@ -101,9 +94,9 @@ async function insertFacts(client: DbClient, schema: string, rows: Rows, returni
   if (coupons.length > 0) {
     const res = await client.query<{ coupon_id: string }>(
       `INSERT INTO ${schema}.coupon_versions (coupon_id, created_at, event_id, terms)
-       SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::jsonb[])
+       SELECT * FROM ${recordset({ coupon_id: 'text', created_at: 'timestamptz', event_id: 'text', terms: 'jsonb' }, 1)}
        ON CONFLICT DO NOTHING ${returning ? 'RETURNING coupon_id' : ''}`,
-      [coupons.map((r) => r.coupon_id), coupons.map((r) => r.created_at), coupons.map((r) => r.event_id), coupons.map((r) => (r.terms ? JSON.stringify(r.terms) : null))],
+      [recordsetParam(coupons)],
     );
     out.coupons.push(...res.rows);
   }
