@@ -33,6 +33,7 @@ export async function startConsumer<T extends AnyTopicName>(ctx: ConsumerContext
     heartbeatInterval: Math.min(3000, Math.floor(sessionTimeout / 3)),
     maxBytesPerPartition: options.maxBytesPerPartition ?? ctx.defaults.batchBytes,
     maxWaitTimeInMs: options.maxWaitTimeInMs ?? 250,
+    minBytes: options.minBytes ?? 1,
     retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 10 },
   });
   const running = new ConsumerRunner(ctx, consumer, options, ctx.log.child({ group: options.group }));

@@ -70,6 +70,12 @@ export interface ConsumerOptions<T extends AnyTopicName> {
   readonly partitionsConsumedConcurrently?: number;
   readonly maxBytesPerPartition?: number;
   readonly maxWaitTimeInMs?: number;
+  /**
+   * The broker answers a fetch once it has this many bytes or maxWaitTimeInMs passed (default 1:
+   * at once). Consumers that need no low latency set more, so a steady stream comes in fewer,
+   * larger batches: fewer transactions for the same records.
+   */
+  readonly minBytes?: number;
   readonly sessionTimeoutMs?: number;
 }
 
