@@ -24,7 +24,9 @@ export async function loadDunningFacts(client: DbClient, schema: string, records
     if (r.record === 'DunningStepDecided') decided.set(r.value.event_id, r.value);
     else fired.set(r.value.event_id, r.value);
   }
-  const d = [...decided.values()];
+  // In event-id order, so two writers inserting the same facts lock them in one order.
+  const byId = <V>(m: Map<string, V>): V[] => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+  const d = byId(decided);
   if (d.length > 0) {
     await client.query(
       `INSERT INTO ${schema}.decisions (event_id, case_id, customer_id, subscription_id, step, action, due_at, decided_at, case_status, amount_due, currency, attempt_count, churn_risk)
@@ -39,7 +41,7 @@ export async function loadDunningFacts(client: DbClient, schema: string, records
       ],
     );
   }
-  const f = [...fired.values()];
+  const f = byId(fired);
   if (f.length > 0) {
     await client.query(`INSERT INTO ${schema}.fired (event_id, case_id, step, fired_at) SELECT * FROM ${recordset(FIRED_COLUMNS, 1)} ON CONFLICT DO NOTHING`, [
       recordsetParam(f.map((x) => ({ event_id: x.event_id, case_id: x.case_id, step: x.step, fired_at: new Date(x.occurred_at) }))),

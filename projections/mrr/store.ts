@@ -67,10 +67,18 @@ interface Inserted {
   readonly coupons: { coupon_id: string }[];
 }
 
+/**
+ * A batch's rows in key order: two writers inserting the same keys (duplicates, a rebuild shared by
+ * two processes) then take the unique index's row locks in one order and cannot deadlock.
+ */
+function inKeyOrder<V>(rows: ReadonlyMap<string, V>): V[] {
+  return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+}
+
 /** Inserts the versions (duplicates are no-ops); with `returning`, says which rows were new. */
 async function insertFacts(client: DbClient, schema: string, rows: Rows, returning: boolean): Promise<Inserted> {
   const out: Inserted = { subscriptions: [], discounts: [], coupons: [] };
-  const subs = [...rows.subscriptions.values()];
+  const subs = inKeyOrder(rows.subscriptions);
   if (subs.length > 0) {
     const res = await client.query<{ customer_id: string }>(
       `INSERT INTO ${schema}.subscription_versions (subscription_id, created_at, event_id, customer_id, state)
@@ -80,7 +88,7 @@ async function insertFacts(client: DbClient, schema: string, rows: Rows, returni
     );
     out.subscriptions.push(...res.rows);
   }
-  const discounts = [...rows.discounts.values()];
+  const discounts = inKeyOrder(rows.discounts);
   if (discounts.length > 0) {
     const res = await client.query<{ customer_id: string | null; coupon_id: string | null }>(
       `INSERT INTO ${schema}.discount_versions (discount_id, created_at, event_id, customer_id, coupon_id, terms)
@@ -90,7 +98,7 @@ async function insertFacts(client: DbClient, schema: string, rows: Rows, returni
     );
     out.discounts.push(...res.rows);
   }
-  const coupons = [...rows.coupons.values()];
+  const coupons = inKeyOrder(rows.coupons);
   if (coupons.length > 0) {
     const res = await client.query<{ coupon_id: string }>(
       `INSERT INTO ${schema}.coupon_versions (coupon_id, created_at, event_id, terms)
