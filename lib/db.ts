@@ -199,3 +199,17 @@ export function recordsetParam(rows: readonly object[]): string {
   if (!/\\ud[89a-f]/i.test(json)) return json;
   return JSON.stringify(rows, (_key, value: unknown) => (typeof value === 'string' ? value.toWellFormed() : value));
 }
+
+/**
+ * Entries sorted by key (code-unit order). Multi-row writes go in key order, so two writers
+ * inserting or updating the same keys (duplicates, concurrent partitions, a rebuild shared by two
+ * processes) take the rows' locks in one order and cannot deadlock.
+ */
+export function inKeyOrder<V>(entries: Iterable<readonly [string, V]>): [string, V][] {
+  return [...entries].map(([k, v]): [string, V] => [k, v]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** The values of `rows` in key order (see inKeyOrder). */
+export function valuesInKeyOrder<V>(rows: ReadonlyMap<string, V>): V[] {
+  return inKeyOrder(rows).map(([, v]) => v);
+}

@@ -6,6 +6,7 @@ import type { Incoming, Outgoing } from '../../lib/kafka/index.ts';
 import { projectionLag, runVersionedProjection } from '../../lib/projection.ts';
 import { activeVersion, checkpointName } from '../../lib/projection-versions.ts';
 import type { DeliveryEventReceived, DeliveryKind, DispatchStatus, NotificationDispatched, NotificationRequested } from '../../lib/topics.ts';
+import { applyInBatches } from '../../test/support/batches.ts';
 import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.ts';
 import { deliveryProjection } from './main.ts';
 import { applyNotificationRecords, type DeliveryTopic } from './store.ts';
@@ -254,18 +255,9 @@ describe('delivery projection', () => {
           const list = [...order, ...dupes.map((i) => all[i] as Incoming<DeliveryTopic>)];
           const target = await schemaOf('dbulk_b');
           const bulk = (deliveryProjection.bulk as NonNullable<typeof deliveryProjection.bulk>)(target);
-          const run = async (records: readonly Incoming<DeliveryTopic>[], apply: (b: Incoming<DeliveryTopic>[]) => Promise<void>) => {
-            const batches: Incoming<DeliveryTopic>[][] = [];
-            for (let i = 0; i < records.length; i += size) batches.push(records.slice(i, i + size));
-            let cursor = 0;
-            const worker = async () => {
-              while (cursor < batches.length) await apply(batches[cursor++] as Incoming<DeliveryTopic>[]);
-            };
-            await Promise.all([worker(), worker()]);
-          };
-          await run(list.slice(0, cut), (b) => t.rt.db.transaction((c) => bulk.load(c, b)));
+          await applyInBatches(list.slice(0, cut), size, (b) => t.rt.db.transaction((c) => bulk.load(c, b)));
           await t.rt.db.transaction((c) => bulk.finish(c, t.rt.log));
-          await run(list.slice(cut), (b) => t.rt.db.transaction((c) => applyNotificationRecords(c, target, b)));
+          await applyInBatches(list.slice(cut), size, (b) => t.rt.db.transaction((c) => applyNotificationRecords(c, target, b)));
           assert.deepEqual(await snapshot(target), expected);
         },
       ),

@@ -4,7 +4,7 @@
  * steps are kept once per event id, message times keep the earliest, and a notification's status is
  * recomputed from its steps as the highest-ranked one.
  */
-import { lockKeys, recordset, recordsetParam, type DbClient } from '../../lib/db.ts';
+import { inKeyOrder, lockKeys, recordset, recordsetParam, type DbClient } from '../../lib/db.ts';
 import type { Incoming } from '../../lib/kafka/index.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { DeliveryEventReceived } from '../../lib/topics.ts';
@@ -279,7 +279,6 @@ async function write(client: DbClient, schema: string, batch: Batch, parked: rea
   const ts = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms));
   // Every multi-row write goes in key order, so concurrent batches of other partitions take row
   // locks in the same order and cannot deadlock.
-  const byKey = <V>(entries: Iterable<[string, V]>): [string, V][] => [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   // The daily metrics are running sums: what these notifications' messages counted before this
   // batch is subtracted and what they count after it added. The notifications are locked first (a
   // batch of another partition touching one waits), so "before" is what the other one committed.
@@ -287,7 +286,7 @@ async function write(client: DbClient, schema: string, batch: Batch, parked: rea
   const affected = live ? [...new Set([...batch.notifications.keys(), ...[...batch.messages.keys()].map((k) => k.split('|')[0] as string)])].sort() : [];
   await lockKeys(client, `${schema}:notification`, affected);
   const before = await metricRows(client, schema, affected);
-  const n = byKey(batch.notifications);
+  const n = inKeyOrder(batch.notifications);
   if (n.length > 0) {
     await client.query(
       `INSERT INTO ${schema}.notifications AS t (notification_id, user_id, template, category, priority, requested_at)
@@ -299,7 +298,7 @@ async function write(client: DbClient, schema: string, batch: Batch, parked: rea
       [recordsetParam(n.map(([id, r]) => ({ notification_id: id, user_id: r.user_id, template: r.template, category: r.category, priority: r.priority, requested_at: ts(r.requested_at) })))],
     );
   }
-  const s = byKey([...batch.steps.values()].map((x): [string, typeof x] => [`${x.notificationId}\u0000${x.eventId}`, x])).map(([, x]) => x);
+  const s = inKeyOrder([...batch.steps.values()].map((x): [string, typeof x] => [`${x.notificationId}\u0000${x.eventId}`, x])).map(([, x]) => x);
   if (s.length > 0) {
     await client.query(
       `INSERT INTO ${schema}.steps (notification_id, event_id, step, status, rank, at, channel, provider, detail)
@@ -312,7 +311,7 @@ async function write(client: DbClient, schema: string, batch: Batch, parked: rea
       ],
     );
   }
-  const m = byKey(batch.messages);
+  const m = inKeyOrder(batch.messages);
   if (m.length > 0) {
     const cols = facts.map((f) => `${f} = LEAST(t.${f}, excluded.${f})`).join(', ');
     await client.query(
@@ -336,7 +335,7 @@ async function write(client: DbClient, schema: string, batch: Batch, parked: rea
       ],
     );
   }
-  const ids = byKey(batch.messageIds);
+  const ids = inKeyOrder(batch.messageIds);
   if (ids.length > 0) {
     await client.query(
       `INSERT INTO ${schema}.message_ids (provider_message_id, notification_id, channel)
@@ -344,7 +343,7 @@ async function write(client: DbClient, schema: string, batch: Batch, parked: rea
       [recordsetParam(ids.map(([k, v]) => ({ provider_message_id: k, notification_id: v.notificationId, channel: v.channel })))],
     );
   }
-  const orphans = byKey(parked.map((e): [string, DeliveryEventReceived] => [`${normalizeMessageId(e.provider_message_id ?? '')}\u0000${e.event_id}`, e])).map(([, e]) => e);
+  const orphans = inKeyOrder(parked.map((e): [string, DeliveryEventReceived] => [`${normalizeMessageId(e.provider_message_id ?? '')}\u0000${e.event_id}`, e])).map(([, e]) => e);
   if (orphans.length > 0) {
     await client.query(
       `INSERT INTO ${schema}.orphan_events (provider_message_id, event_id, event)
@@ -369,7 +368,7 @@ async function write(client: DbClient, schema: string, batch: Batch, parked: rea
   const sums = new Map<string, MetricSum>();
   addMetrics(sums, await metricRows(client, schema, affected), 1);
   addMetrics(sums, before, -1);
-  const changed = byKey(sums).map(([, v]) => v).filter((v) => v.counts.some((c) => c !== 0));
+  const changed = inKeyOrder(sums).map(([, v]) => v).filter((v) => v.counts.some((c) => c !== 0));
   if (changed.length > 0) {
     const col = (i: number) => changed.map((v) => v.counts[i]);
     await client.query(

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Incoming } from '../../lib/kafka/index.ts';
 import type { DunningStepDecided, DunningStepDue } from '../../lib/topics.ts';
+import { applyInBatches } from '../../test/support/batches.ts';
 import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
 import { dunningProjection } from './main.ts';
 import type { DunningTopic } from './store.ts';
@@ -88,19 +89,10 @@ describe('dunning projection: cases kept in a table', () => {
         await t.rt.db.query(`CREATE SCHEMA ${schema}`);
         await t.rt.db.query(dunningProjection.tables(schema));
         const list = [...order, ...dupes.map((i) => all[i % all.length] as Incoming<DunningTopic>)];
-        const run = async (records: readonly Incoming<DunningTopic>[], apply: (b: Incoming<DunningTopic>[]) => Promise<void>) => {
-          const batches: Incoming<DunningTopic>[][] = [];
-          for (let i = 0; i < records.length; i += size) batches.push(records.slice(i, i + size));
-          let cursor = 0;
-          const worker = async () => {
-            while (cursor < batches.length) await apply(batches[cursor++] as Incoming<DunningTopic>[]);
-          };
-          await Promise.all([worker(), worker()]);
-        };
         const ctx = { log: t.rt.log, checkpoint: 'test' };
-        await run(list.slice(0, cut), (b) => t.rt.db.transaction((c) => bulk.load(c, b)));
+        await applyInBatches(list.slice(0, cut), size, (b) => t.rt.db.transaction((c) => bulk.load(c, b)));
         await t.rt.db.transaction((c) => bulk.finish(c, t.rt.log));
-        await run(list.slice(cut), (b) => t.rt.db.transaction((c) => live.apply(c, b, ctx)));
+        await applyInBatches(list.slice(cut), size, (b) => t.rt.db.transaction((c) => live.apply(c, b, ctx)));
         const rows = await t.rt.db.query(
           `SELECT case_id AS invoice_id, customer_id, subscription_id, opened_at, status, closed_at, amount_due AS amount_due_cents, currency, attempt_count, churn_risk, reminders_sent, last_reminder_at
            FROM ${schema}.cases ORDER BY case_id`,

@@ -4,7 +4,7 @@
  * same statement whether one batch touched it or a bulk rebuild derives them all, so the table
  * depends only on the set of facts, never on their order.
  */
-import { lockKeys, recordset, recordsetParam, type DbClient } from '../../lib/db.ts';
+import { lockKeys, recordset, recordsetParam, valuesInKeyOrder, type DbClient } from '../../lib/db.ts';
 import type { Incoming } from '../../lib/kafka/index.ts';
 import type { DunningStepDecided, DunningStepDue } from '../../lib/topics.ts';
 
@@ -24,9 +24,7 @@ export async function loadDunningFacts(client: DbClient, schema: string, records
     if (r.record === 'DunningStepDecided') decided.set(r.value.event_id, r.value);
     else fired.set(r.value.event_id, r.value);
   }
-  // In event-id order, so two writers inserting the same facts lock them in one order.
-  const byId = <V>(m: Map<string, V>): V[] => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
-  const d = byId(decided);
+  const d = valuesInKeyOrder(decided);
   if (d.length > 0) {
     await client.query(
       `INSERT INTO ${schema}.decisions (event_id, case_id, customer_id, subscription_id, step, action, due_at, decided_at, case_status, amount_due, currency, attempt_count, churn_risk)
@@ -41,7 +39,7 @@ export async function loadDunningFacts(client: DbClient, schema: string, records
       ],
     );
   }
-  const f = byId(fired);
+  const f = valuesInKeyOrder(fired);
   if (f.length > 0) {
     await client.query(`INSERT INTO ${schema}.fired (event_id, case_id, step, fired_at) SELECT * FROM ${recordset(FIRED_COLUMNS, 1)} ON CONFLICT DO NOTHING`, [
       recordsetParam(f.map((x) => ({ event_id: x.event_id, case_id: x.case_id, step: x.step, fired_at: new Date(x.occurred_at) }))),

@@ -3,7 +3,7 @@
  * (duplicates are no-ops). Safe to replay.
  */
 import { readFileSync } from 'node:fs';
-import { recordset, recordsetParam, type DbClient } from '../../lib/db.ts';
+import { recordset, recordsetParam, valuesInKeyOrder, type DbClient } from '../../lib/db.ts';
 import type { Incoming } from '../../lib/kafka/index.ts';
 import type { VersionedProjection } from '../../lib/projection.ts';
 
@@ -18,10 +18,7 @@ const SCORE_COLUMNS = {
 
 /** One row per score (duplicates are no-ops); CardFlagged records feed the fraud processor's state, not this table. */
 async function insertScores(client: DbClient, schema: string, records: readonly Incoming<'risk.fraud-scores.v1'>[]): Promise<void> {
-  // In event-id order, so two writers inserting the same scores lock them in one order.
-  const rows = [...new Map(records.flatMap((r) => (r.record === 'FraudScored' ? [[r.value.event_id, r.value] as const] : []))).entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([, v]) => v);
+  const rows = valuesInKeyOrder(new Map(records.flatMap((r) => (r.record === 'FraudScored' ? [[r.value.event_id, r.value] as const] : []))));
   if (rows.length === 0) return;
   await client.query(
     `INSERT INTO ${schema}.scores (event_id, occurred_at, customer_id, source_event_id, source_event_type, payment_id, amount, currency, score, action, factors, model_version)

@@ -7,7 +7,7 @@
  *   3. recompute those customers' timelines from all their inputs and replace their movements.
  * The result depends only on the set of events applied, not on their order or repetition.
  */
-import { lockKeys, recordset, recordsetParam, type DbClient } from '../../lib/db.ts';
+import { lockKeys, recordset, recordsetParam, valuesInKeyOrder, type DbClient } from '../../lib/db.ts';
 import type { Logger } from '../../lib/log.ts';
 import { readCoupon, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { StripeEventReceived } from '../../lib/topics.ts';
@@ -67,18 +67,10 @@ interface Inserted {
   readonly coupons: { coupon_id: string }[];
 }
 
-/**
- * A batch's rows in key order: two writers inserting the same keys (duplicates, a rebuild shared by
- * two processes) then take the unique index's row locks in one order and cannot deadlock.
- */
-function inKeyOrder<V>(rows: ReadonlyMap<string, V>): V[] {
-  return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
-}
-
 /** Inserts the versions (duplicates are no-ops); with `returning`, says which rows were new. */
 async function insertFacts(client: DbClient, schema: string, rows: Rows, returning: boolean): Promise<Inserted> {
   const out: Inserted = { subscriptions: [], discounts: [], coupons: [] };
-  const subs = inKeyOrder(rows.subscriptions);
+  const subs = valuesInKeyOrder(rows.subscriptions);
   if (subs.length > 0) {
     const res = await client.query<{ customer_id: string }>(
       `INSERT INTO ${schema}.subscription_versions (subscription_id, created_at, event_id, customer_id, state)
@@ -88,7 +80,7 @@ async function insertFacts(client: DbClient, schema: string, rows: Rows, returni
     );
     out.subscriptions.push(...res.rows);
   }
-  const discounts = inKeyOrder(rows.discounts);
+  const discounts = valuesInKeyOrder(rows.discounts);
   if (discounts.length > 0) {
     const res = await client.query<{ customer_id: string | null; coupon_id: string | null }>(
       `INSERT INTO ${schema}.discount_versions (discount_id, created_at, event_id, customer_id, coupon_id, terms)
@@ -98,7 +90,7 @@ async function insertFacts(client: DbClient, schema: string, rows: Rows, returni
     );
     out.discounts.push(...res.rows);
   }
-  const coupons = inKeyOrder(rows.coupons);
+  const coupons = valuesInKeyOrder(rows.coupons);
   if (coupons.length > 0) {
     const res = await client.query<{ coupon_id: string }>(
       `INSERT INTO ${schema}.coupon_versions (coupon_id, created_at, event_id, terms)
@@ -248,8 +240,7 @@ export async function recompute(client: DbClient, schema: string, customers: rea
  * (two partitions) then wait for each other's rows instead of deadlocking.
  */
 async function addSums(client: DbClient, schema: string, sums: Aggregates): Promise<void> {
-  const byKey = <V>(map: Map<string, V>): V[] => [...map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
-  const daily = byKey(sums.daily).filter((d) => d.movements !== 0 || d.deltaCents !== 0 || d.deltaCustomers !== 0);
+  const daily = valuesInKeyOrder(sums.daily).filter((d) => d.movements !== 0 || d.deltaCents !== 0 || d.deltaCustomers !== 0);
   if (daily.length > 0) {
     await client.query(
       `INSERT INTO ${schema}.daily_sums AS t (currency, day, movements, delta_cents, delta_customers)
@@ -259,7 +250,7 @@ async function addSums(client: DbClient, schema: string, sums: Aggregates): Prom
       [daily.map((d) => d.currency), daily.map((d) => d.day), daily.map((d) => d.movements), daily.map((d) => d.deltaCents), daily.map((d) => d.deltaCustomers)],
     );
   }
-  const monthly = byKey(sums.monthly).filter((m) => m.movements !== 0 || Object.values(m.sums).some((v) => v !== 0));
+  const monthly = valuesInKeyOrder(sums.monthly).filter((m) => m.movements !== 0 || Object.values(m.sums).some((v) => v !== 0));
   if (monthly.length > 0) {
     const sum = (k: MovementType) => monthly.map((m) => m.sums[k]);
     await client.query(
@@ -271,7 +262,7 @@ async function addSums(client: DbClient, schema: string, sums: Aggregates): Prom
       [monthly.map((m) => m.currency), monthly.map((m) => m.month), monthly.map((m) => m.movements), sum('new'), sum('expansion'), sum('contraction'), sum('churn'), sum('reactivation')],
     );
   }
-  const cohorts = byKey(sums.cohorts).filter((c) => c.members !== 0 || c.newCents !== 0 || c.retained !== 0 || c.retainedMrrCents !== 0);
+  const cohorts = valuesInKeyOrder(sums.cohorts).filter((c) => c.members !== 0 || c.newCents !== 0 || c.retained !== 0 || c.retainedMrrCents !== 0);
   if (cohorts.length > 0) {
     await client.query(
       `INSERT INTO ${schema}.cohort_changes AS t (cohort_month, currency, month, members, new_cents, retained, retained_mrr_cents)
