@@ -62,11 +62,15 @@ describe('from a Stripe webhook to a delivered email, through Kafka, the process
 
     assert.equal(await sendgrid.postEvent(email, 'delivered', { response: '250 2.0.0 OK' }), 200);
     const row = await eventually(async () => {
-      const r = await t.rt.db.query<{ status: string; template: string; channels: string[] }>('SELECT status, template, channels FROM analytics.notifications WHERE notification_id = $1', [notificationId]);
-      // The outcome (sent) and SendGrid's callback (delivered) are on different topics: either may be
-      // projected first, and the row shows both once both are in.
-      return r.rows[0]?.status === 'delivered' && r.rows[0].channels !== null ? r.rows[0] : undefined;
-    }, { timeoutMs: 30_000, what: 'the notification to show delivered, sent by email' });
+      const r = await t.rt.db.query<{ status: string; template: string; channels: string[]; requested_at: Date | null }>(
+        'SELECT status, template, channels, requested_at FROM analytics.notifications WHERE notification_id = $1',
+        [notificationId],
+      );
+      // The request, the outcome (sent) and SendGrid's callback (delivered) are on three topics: any
+      // may be projected first, and the row shows all three once all are in.
+      const n = r.rows[0];
+      return n?.status === 'delivered' && n.channels !== null && n.requested_at !== null ? n : undefined;
+    }, { timeoutMs: 30_000, what: 'the notification to show requested, sent by email and delivered' });
     assert.deepEqual([row.template, row.channels], ['payment_failed', ['email']]);
     const metrics = await t.rt.db.query<{ sent: number; delivered: number }>("SELECT sent, delivered FROM analytics.delivery_metrics_daily WHERE template = 'payment_failed' AND channel = 'email'");
     assert.deepEqual(metrics.rows, [{ sent: 1, delivered: 1 }]);
