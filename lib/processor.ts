@@ -5,7 +5,8 @@
  *
  * A record the handler cannot process for a reason that will not go away goes to
  * dlq.processor.<name>.v1 with the error, and the partition moves on; transient failures
- * (Kafka, Redis, Postgres, providers) fail the batch so it is retried.
+ * (Kafka, Redis, Postgres, providers) fail the batch so it is retried. Deciders without effects
+ * handle a batch's records as one unit (`handleBatch`), up to DECISION_UNIT_RECORDS at a time.
  */
 import { errorMessage, fromDriverError, isEventlineError } from './errors.ts';
 import type { EventClock } from './event-clock.ts';
@@ -18,15 +19,52 @@ export interface ProcessorDefinition<T extends AnyTopicName> {
   /** e.g. "dunning": consumer group processor.dunning. */
   readonly name: string;
   readonly topics: readonly T[];
-  handle(record: Incoming<T>, log: Logger): Promise<void>;
+  /** Handles one record (processors with effects: dispatch). */
+  handle?(record: Incoming<T>, log: Logger): Promise<void>;
+  /**
+   * Handles records of one partition, in order, as one unit (deciders without effects: one state
+   * read, one append, one compare-and-set; lib/decider/batch.ts). When it fails for a reason that
+   * will not go away, the runner hands the same records over again one at a time, so that only the
+   * record at fault is dead-lettered.
+   */
+  handleBatch?(records: readonly Incoming<T>[], log: Logger): Promise<void>;
   /** Event-time clock to advance after each batch (processors with timers). */
   readonly clock?: EventClock;
   readonly partitionsConsumedConcurrently?: number;
 }
 
+/** The most records decided as one unit: bounds a unit's Redis script and append during a catch-up. */
+export const DECISION_UNIT_RECORDS = 500;
+
 export async function runProcessor<T extends AnyTopicName>(rt: Runtime, def: ProcessorDefinition<T>): Promise<RunningConsumer> {
   const group = `processor.${def.name}`;
   const log = rt.log.child({ processor: def.name });
+  const handleBatch = def.handleBatch?.bind(def);
+  const handleOne = handleBatch ? (r: Incoming<T>) => handleBatch([r], log) : def.handle ? (r: Incoming<T>) => def.handle!(r, log) : null;
+  if (!handleOne) throw new Error(`processor ${def.name} defines neither handle nor handleBatch`);
+
+  const handleEach = async (records: readonly Incoming<T>[]): Promise<void> => {
+    for (const record of records) {
+      try {
+        await handleOne(record);
+      } catch (err) {
+        if (fromDriverError(err).canRetry) throw err;
+        log.error({ topic: record.topic, partition: record.partition, offset: record.offset, err: errorMessage(err) }, 'record failed; dead-lettering it');
+        await rt.kafka.deadLetter(group, record, { code: isEventlineError(err) ? err.code : 'processor_failed', message: errorMessage(err) }, 'handle');
+      }
+    }
+  };
+  const handleUnit = async (records: readonly Incoming<T>[]): Promise<void> => {
+    if (!handleBatch || records.length === 1) return handleEach(records);
+    try {
+      await handleBatch(records, log);
+    } catch (err) {
+      if (fromDriverError(err).canRetry) throw err;
+      log.warn({ records: records.length, err: errorMessage(err) }, 'a batch decision failed; deciding its records one by one');
+      await handleEach(records);
+    }
+  };
+
   return rt.kafka.consume({
     group,
     topics: def.topics,
@@ -34,17 +72,13 @@ export async function runProcessor<T extends AnyTopicName>(rt: Runtime, def: Pro
     partitionsConsumedConcurrently: def.partitionsConsumedConcurrently ?? 2,
     onBatch: async (batch) => {
       let next = (BigInt(batch.lastOffset) + 1n).toString();
-      for (const record of batch.records) {
-        try {
-          await def.handle(record, log);
-        } catch (err) {
-          if (fromDriverError(err).canRetry) throw err;
-          log.error({ topic: record.topic, partition: record.partition, offset: record.offset, err: errorMessage(err) }, 'record failed; dead-lettering it');
-          await rt.kafka.deadLetter(group, record, { code: isEventlineError(err) ? err.code : 'processor_failed', message: errorMessage(err) }, 'handle');
-        }
+      const unit = handleBatch ? DECISION_UNIT_RECORDS : 1;
+      for (let i = 0; i < batch.records.length; i += unit) {
+        const records = batch.records.slice(i, i + unit);
+        await handleUnit(records);
         if (!batch.isRunning() || batch.isStale()) {
           // Stopping or rebalancing: commit only what was handled.
-          next = (BigInt(record.offset) + 1n).toString();
+          next = (BigInt(records.at(-1)!.offset) + 1n).toString();
           break;
         }
         await batch.heartbeat();

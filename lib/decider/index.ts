@@ -4,3 +4,4 @@ export * from './store.ts';
 export * from './rebuild.ts';
 export * from './guard.ts';
 export * from './adapter.ts';
+export * from './batch.ts';

@@ -116,12 +116,16 @@ export class StateWriter<F> {
     this.scheduler = scheduler;
   }
 
-  /** Folds `facts` into the stored entities under `fence`; returns the entities after. */
-  async apply(facts: readonly F[], fence: Fence): Promise<Map<string, unknown>> {
+  /**
+   * Folds `facts` into the stored entities under `fence`; returns the entities after. `known`: the
+   * entities as already read (null: absent), e.g. by a batch decision; the first attempt compares
+   * against their versions and reads only the others.
+   */
+  async apply(facts: readonly F[], fence: Fence, known: ReadonlyMap<string, Loaded | null> = new Map()): Promise<Map<string, unknown>> {
     const refs = refsOf(this.kinds, facts);
     if (refs.length === 0) return new Map();
     for (let attempt = 1; ; attempt++) {
-      const loaded = await this.store.load(refs, fence);
+      const loaded = attempt === 1 ? await this.loadUnknown(refs, fence, known) : await this.store.load(refs, fence);
       const states = new Map<string, unknown>();
       for (const [id, l] of loaded) states.set(id, l.state);
       const before = new Map(states);
@@ -142,6 +146,16 @@ export class StateWriter<F> {
       await this.syncTimers(refs, before, states);
       return states;
     }
+  }
+
+  private async loadUnknown(refs: readonly EntityRef[], fence: Fence, known: ReadonlyMap<string, Loaded | null>): Promise<Map<string, Loaded>> {
+    const unknown = refs.filter((r) => !known.has(refId(r)));
+    const loaded = unknown.length > 0 ? await this.store.load(unknown, fence) : new Map<string, Loaded>();
+    for (const r of refs) {
+      const k = known.get(refId(r));
+      if (k) loaded.set(refId(r), k);
+    }
+    return loaded;
   }
 
   /**

@@ -3,10 +3,11 @@
  * dunning decisions on billing.dunning-steps.v1 and notification requests on
  * notify.dispatch-requests.v1. Consumer group processor.dunning; timers follow from the cases' state.
  *
- * For each input: load the cases it concerns, decide (decide.ts), append the decisions, fold input
- * and decisions into the state (evolve.ts). No other effects.
+ * For each batch of inputs: load the cases they concern, decide each input in order (decide.ts),
+ * append every decision, fold inputs and decisions into the state (evolve.ts) with one
+ * compare-and-set (lib/decider/batch.ts). No other effects.
  */
-import { commitDecision, EntityStore, StateWriter, stateKeys, type Fence, type FoldedTopic, type Output, type RebuildSpec } from '../../lib/decider/index.ts';
+import { decideBatch, EntityStore, memoized, StateWriter, stateKeys, type BatchDecider, type BatchState, type Fence, type FoldedTopic, type Output, type RebuildSpec } from '../../lib/decider/index.ts';
 import { EventClock } from '../../lib/event-clock.ts';
 import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
@@ -100,6 +101,16 @@ export async function decideRecord(fact: DunningFact, read: DunningReader, optio
   return outputs;
 }
 
+/** What a batch's decisions read: the batch's state, and the customer directory once per customer. */
+export function dunningReaderOf(directory: CustomerDirectory): (state: BatchState<DunningFact>) => DunningReader {
+  return (state) => ({
+    caseState: (caseId) => state.get<CaseState>({ kind: caseKind.name, key: caseId }),
+    failures: (customerId) => state.get<CustomerFailures>({ kind: failuresKind.name, key: customerId }),
+    subscriptionCases: (subscriptionId) => state.get<SubscriptionCases>({ kind: subscriptionKind.name, key: subscriptionId }),
+    customer: memoized((customerId) => directory.get(customerId)),
+  });
+}
+
 export function dunningProcessor(rt: Runtime): DunningParts {
   const log = rt.log.child({ processor: 'dunning' });
   const store = new EntityStore(rt.redis);
@@ -109,12 +120,8 @@ export function dunningProcessor(rt: Runtime): DunningParts {
   const directory = new CustomerDirectory(store);
   const clock = new EventClock(rt.redis, 'dunning', ['stripe.events.v1']);
   const options = { retentionTeamUser: rt.config.retentionTeamUser };
-  const reader: DunningReader = {
-    caseState: (caseId) => store.get<CaseState>({ kind: caseKind.name, key: caseId }, fence),
-    failures: (customerId) => store.get<CustomerFailures>({ kind: failuresKind.name, key: customerId }, fence),
-    subscriptionCases: (subscriptionId) => store.get<SubscriptionCases>({ kind: subscriptionKind.name, key: subscriptionId }, fence),
-    customer: (customerId) => directory.get(customerId),
-  };
+  const decider: BatchDecider<DunningFact> = { kafka: rt.kafka, store, writer, kinds: dunningKinds, fence, asFact: dunningFact };
+  const readerOf = dunningReaderOf(directory);
 
   return {
     scheduler,
@@ -124,11 +131,9 @@ export function dunningProcessor(rt: Runtime): DunningParts {
       name: 'dunning',
       topics: ['stripe.events.v1', 'billing.dunning-steps.v1'],
       clock,
-      async handle(record) {
-        const fact = dunningFact(record);
-        if (!fact) return;
-        const events = await decideRecord(fact, reader, options);
-        await commitDecision(rt.kafka, writer, fence, [fact], events, (o) => dunningFact(o));
+      async handleBatch(records) {
+        const facts = records.flatMap((r) => dunningFact(r) ?? []);
+        const events = await decideBatch(decider, facts, readerOf, (fact, read) => decideRecord(fact, read, options));
         if (events.length > 0) log.debug({ events: events.length }, 'dunning decided');
       },
     },

@@ -2,9 +2,10 @@
  * The fraud processor's adapter: stripe.events.v1 → risk.fraud-scores.v1 (and, for high risk, a
  * notification to the risk team on notify.dispatch-requests.v1). Consumer group processor.fraud.
  *
- * For each input: load the customer's risk state, decide (decide.ts), append, fold (evolve.ts).
+ * For each batch of inputs: load the customers' risk state, decide each input in order (decide.ts),
+ * append every decision, fold (evolve.ts) with one compare-and-set (lib/decider/batch.ts).
  */
-import { commitDecision, EntityStore, StateWriter, stateKeys, type Fence, type FoldedTopic, type Output, type RebuildSpec } from '../../lib/decider/index.ts';
+import { decideBatch, EntityStore, StateWriter, stateKeys, memoized, type BatchDecider, type BatchState, type Fence, type FoldedTopic, type Output, type RebuildSpec } from '../../lib/decider/index.ts';
 import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { readDispute, readStripeEvent } from '../../lib/stripe/index.ts';
@@ -62,29 +63,34 @@ export async function decideRecord(fact: FraudFact, read: FraudReader, options: 
   return [];
 }
 
+/** What a batch's decisions read: the batch's state, and the customer directory once per customer. */
+export function fraudReaderOf(directory: CustomerDirectory): (state: BatchState<FraudFact>) => FraudReader {
+  return (state) => ({
+    risk: (customerId) => state.get<CustomerRisk>({ kind: riskKind.name, key: customerId }),
+    card: (fingerprint) => state.get<CardRisk>({ kind: cardKind.name, key: fingerprint }),
+    charge: (chargeId) => state.get<ChargeCard>({ kind: chargeKind.name, key: chargeId }),
+    customer: memoized((customerId) => directory.get(customerId)),
+  });
+}
+
 export function fraudProcessor(rt: Runtime, policy: FraudPolicy = defaultFraudPolicy): FraudParts {
   const store = new EntityStore(rt.redis);
-  const writer = new StateWriter<FraudFact>(store, fraudKindsFor(policy), null);
+  const kinds = fraudKindsFor(policy);
+  const writer = new StateWriter<FraudFact>(store, kinds, null);
   const fence: Fence = { kind: 'live', sentinel: stateKeys('fraud').sentinel };
   const directory = new CustomerDirectory(store);
   const options = { policy, riskTeamUser: rt.config.riskTeamUser };
-  const reader: FraudReader = {
-    risk: (customerId) => store.get<CustomerRisk>({ kind: riskKind.name, key: customerId }, fence),
-    card: (fingerprint) => store.get<CardRisk>({ kind: cardKind.name, key: fingerprint }, fence),
-    charge: (chargeId) => store.get<ChargeCard>({ kind: chargeKind.name, key: chargeId }, fence),
-    customer: (customerId) => directory.get(customerId),
-  };
+  const decider: BatchDecider<FraudFact> = { kafka: rt.kafka, store, writer, kinds, fence, asFact: fraudFact };
+  const readerOf = fraudReaderOf(directory);
 
   return {
     rebuild: { processor: 'fraud', topics: fraudFolds, fact: fraudFact, writer },
     processor: {
       name: 'fraud',
       topics: ['stripe.events.v1'],
-      async handle(record) {
-        const fact = fraudFact(record);
-        if (!fact) return;
-        const events = await decideRecord(fact, reader, options);
-        await commitDecision(rt.kafka, writer, fence, [fact], events, (o) => fraudFact(o));
+      async handleBatch(records) {
+        const facts = records.flatMap((r) => fraudFact(r) ?? []);
+        await decideBatch(decider, facts, readerOf, (fact, read) => decideRecord(fact, read, options));
       },
     },
   };

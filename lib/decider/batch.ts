@@ -1,0 +1,116 @@
+/**
+ * Deciding a run of inputs as one unit: what the live adapters of fraud and dunning do with each
+ * batch a partition delivers, in place of one load, append and compare-and-set per record.
+ *
+ *   1. the entities the inputs fold into are read in one fenced MULTI (`BatchState.prefetch`);
+ *      whatever else a decision reads is read once, fenced, when first asked for;
+ *   2. each input is decided, in order, on the state folded so far (the entities as Redis held them
+ *      plus the inputs and decisions before it in the run), and folded with its decisions;
+ *   3. every decision of the run is appended at once (acks=all);
+ *   4. the inputs and decisions are folded into the stored entities with one compare-and-set,
+ *      against the versions read in step 1 (`StateWriter.apply`; a conflict reloads and folds again).
+ *
+ * The crash argument of ADR 0009 holds at the granularity of the run: until step 4 the stored state
+ * has not moved, so a run retried after a crash (or a failed append) decides the same events again,
+ * with the same deterministic ids, and consumers deduplicate them. Each decision sees exactly the
+ * state it would have seen had the inputs before it been committed one by one.
+ */
+import { foldInto, refsOf } from './fold.ts';
+import type { EntityStore, Fence, Loaded, StateWriter } from './store.ts';
+import { refId, type AnyEntityKind, type EntityRef, type Output } from './types.ts';
+import { groupByTopic } from './adapter.ts';
+import type { Kafka } from '../kafka/index.ts';
+
+/** The state a run decides on: the stored entities, read once, with the run's folds on top. */
+export class BatchState<F> {
+  private readonly store: EntityStore;
+  private readonly kinds: readonly AnyEntityKind<F>[];
+  private readonly fence: Fence;
+  /** What Redis held when each entity was first read (null: absent): the versions the write compares. */
+  private readonly loaded = new Map<string, Loaded | null>();
+  /** Each entity after the folds of the run so far. */
+  private readonly states = new Map<string, unknown>();
+
+  constructor(store: EntityStore, kinds: readonly AnyEntityKind<F>[], fence: Fence) {
+    this.store = store;
+    this.kinds = kinds;
+    this.fence = fence;
+  }
+
+  /** Reads, in one fenced round trip, the entities not read yet among `refs`. */
+  async prefetch(refs: readonly EntityRef[]): Promise<void> {
+    const missing = refs.filter((r) => !this.loaded.has(refId(r)));
+    if (missing.length === 0) return;
+    const got = await this.store.load(missing, this.fence);
+    for (const r of missing) {
+      const id = refId(r);
+      const l = got.get(id) ?? null;
+      this.loaded.set(id, l);
+      if (l) this.states.set(id, l.state);
+    }
+  }
+
+  /** One entity as the run has it now, or null where neither Redis nor the run has it. */
+  async get<S>(ref: EntityRef): Promise<S | null> {
+    await this.prefetch([ref]);
+    return (this.states.get(refId(ref)) as S | undefined) ?? null;
+  }
+
+  /** Folds facts into the run's entities (reading first those not read yet). */
+  async fold(facts: readonly F[]): Promise<void> {
+    await this.prefetch(refsOf(this.kinds, facts));
+    foldInto(this.kinds, this.states, facts);
+  }
+
+  /** The versions read, for the compare-and-set. */
+  known(): ReadonlyMap<string, Loaded | null> {
+    return this.loaded;
+  }
+}
+
+export interface BatchDecider<F> {
+  readonly kafka: Kafka;
+  readonly store: EntityStore;
+  readonly writer: StateWriter<F>;
+  readonly kinds: readonly AnyEntityKind<F>[];
+  readonly fence: Fence;
+  /** The fact an output event is for the fold, or null when the state ignores it. */
+  asFact(o: Output): F | null;
+}
+
+/**
+ * Decides `inputs` in order as one unit (steps 1–4 above) and returns every event decided.
+ * `decide` reads only through the reader made of the run's state.
+ */
+export async function decideBatch<F, R>(d: BatchDecider<F>, inputs: readonly F[], readerOf: (state: BatchState<F>) => R, decide: (input: F, read: R) => Promise<readonly Output[]>): Promise<Output[]> {
+  if (inputs.length === 0) return [];
+  const state = new BatchState<F>(d.store, d.kinds, d.fence);
+  await state.prefetch(refsOf(d.kinds, inputs));
+  const read = readerOf(state);
+  const facts: F[] = [];
+  const events: Output[] = [];
+  for (const input of inputs) {
+    const decided = await decide(input, read);
+    const folded = [input];
+    for (const e of decided) {
+      const f = d.asFact(e);
+      if (f !== null) folded.push(f);
+    }
+    await state.fold(folded);
+    facts.push(...folded);
+    events.push(...decided);
+  }
+  if (events.length > 0) await (await d.kafka.appender()).appendMany(groupByTopic(events));
+  await d.writer.apply(facts, d.fence, state.known());
+  return events;
+}
+
+/** A read memoized for one batch: what other processors keep (the customer directory) is read once per key. */
+export function memoized<T>(read: (key: string) => Promise<T>): (key: string) => Promise<T> {
+  const seen = new Map<string, Promise<T>>();
+  return (key) => {
+    let p = seen.get(key);
+    if (!p) seen.set(key, (p = read(key)));
+    return p;
+  };
+}
