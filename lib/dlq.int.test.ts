@@ -121,6 +121,35 @@ describe('dead letters: list and replay for one group', () => {
     assert.equal(ledger.has('evt_poisoned_3'), false);
   });
 
+  it('given a batch handler that fails on one record of its batch, then the runner hands the records over one by one and only that one is dead-lettered', async () => {
+    // One key: one partition, so the processor started afterwards gets these records in one batch.
+    const users = ['b_ok_1', 'b_poisoned', 'b_ok_2', 'b_ok_3'];
+    for (const u of users) await publisher.publish('UserSignedUp', 'one-partition', { user_id: u, email: `${u}@example.com`, name: null, locale: null, stripe_customer_id: null }, { eventId: `evt_${u}` });
+    const sizes: number[] = [];
+    const handled = new Map<string, Set<string>>();
+    running.push(
+      await runProcessor(t.rt, {
+        name: 'batched',
+        topics: ['domain.events.v1'],
+        handleBatch: async (records) => {
+          const ours = records.filter((r) => r.record === 'UserSignedUp' && r.value.data.user_id.startsWith('b_'));
+          if (ours.length > 0) sizes.push(ours.length);
+          const bad = ours.find((r) => r.record === 'UserSignedUp' && r.value.data.user_id === 'b_poisoned');
+          if (bad) throw new Error('no ledger account for b_poisoned');
+          for (const r of ours) count(handled, r.value.event_id, `${r.partition}:${r.offset}`);
+        },
+      }),
+    );
+    const dead = await eventually(async () => {
+      const entries = await listDeadLetters(t.rt, 'processor.batched');
+      return handled.size === 3 && entries.length > 0 ? entries : undefined;
+    }, { what: 'the batch to be decided' });
+    assert.ok(Math.max(...sizes) > 1, `the four records came in one batch (batch sizes ${sizes.join(', ')})`);
+    assert.deepEqual([...handled.keys()].sort(), ['evt_b_ok_1', 'evt_b_ok_2', 'evt_b_ok_3']);
+    assert.deepEqual(copies(handled), [1, 1, 1]);
+    assert.deepEqual(dead.map((e) => [e.key, e.error]), [['one-partition', 'no ledger account for b_poisoned']]);
+  });
+
   it('refuses bad input with a clear error and appends nothing', async () => {
     const before = await t.rt.kafka.recordCount('domain.events.v1');
     const unknown = await runEventline(t.env, ['dlq', 'replay', 'processor.nobody']);
@@ -132,7 +161,7 @@ describe('dead letters: list and replay for one group', () => {
     const missing = await runEventline(t.env, ['dlq', 'replay', 'processor.ledger', '--offset', '999']);
     assert.match(missing.stderr, /no dead letter at offset 999/);
     const listUnknown = await runEventline(t.env, ['dlq', 'list', 'processor.nobody']);
-    assert.match(listUnknown.stderr, /groups with one: processor\.ledger/);
+    assert.match(listUnknown.stderr, /groups with one: processor\.batched, processor\.ledger/);
     assert.equal(await t.rt.kafka.recordCount('domain.events.v1'), before);
   });
 });
