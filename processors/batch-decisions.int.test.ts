@@ -9,18 +9,19 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createTopics, registerSchemas } from '../lib/catalogue.ts';
-import { decideBatch, EntityStore, stateKeys, StateWriter, type AnyEntityKind, type BatchState, type Fence, type Loaded, type Output } from '../lib/decider/index.ts';
+import { decideBatch, EntityStore, stateKeys, StateWriter, type AnyEntityKind, type BatchDecider, type BatchState, type Fence, type Loaded, type Output } from '../lib/decider/index.ts';
+import { isEventlineError } from '../lib/errors.ts';
 import { clearNamespace } from '../lib/redis.ts';
 import type { TopicName } from '../lib/topics.ts';
 import { createTestEnv, type TestEnv } from '../test/support/env.ts';
 import { MemoryState } from '../test/support/decider-harness.ts';
 import { dunningHistoryArb, dunningInputsOf, fraudHistoryArb, fraudInputsOf } from '../test/support/histories.ts';
-import { CustomerDirectory, directoryFence, directoryKinds } from './customers/directory.ts';
+import { customerRef } from './customers/directory.ts';
 import { caseKind, dunningKinds, failuresKind, subscriptionKind, type DunningFact } from './dunning/evolve.ts';
-import { decideRecord as decideDunning, dunningFact, dunningReaderOf } from './dunning/main.ts';
+import { decideRecord as decideDunning, dunningBatch, type DunningReader } from './dunning/main.ts';
 import { defaultFraudPolicy } from './fraud/decide.ts';
 import { cardKind, chargeKind, fraudKinds, riskKind, type FraudFact } from './fraud/evolve.ts';
-import { decideRecord as decideFraud, fraudFact, fraudReaderOf } from './fraud/main.ts';
+import { decideRecord as decideFraud, fraudBatch, type FraudReader } from './fraud/main.ts';
 
 /** The real writer, made to fail once, after the run's append, as a process killed there would. */
 class CrashingWriter<F> extends StateWriter<F> {
@@ -39,11 +40,11 @@ class CrashingWriter<F> extends StateWriter<F> {
 interface Subject<F, R> {
   readonly name: string;
   readonly kinds: readonly AnyEntityKind<F>[];
-  readonly readerOf: (directory: CustomerDirectory) => (state: BatchState<F>) => R;
+  /** The adapter's own batch wiring (processors/<name>/main.ts): reader, prefetched reads, read fences, facts of outputs. */
+  readonly batch: Pick<BatchDecider<F>, 'reads' | 'readFences' | 'asFact'> & { readonly readerOf: (state: BatchState<F>) => R };
   /** The same reader over a Map, for the record-by-record loop. */
   readonly memoryReader: (m: MemoryState<F>) => R;
   decide(fact: F, read: R): Promise<readonly Output[]>;
-  asFact(o: Output): F | null;
 }
 
 /** Cuts `inputs` into runs whose lengths cycle through `lengths`. */
@@ -57,22 +58,20 @@ function runsOf<T>(inputs: readonly T[], lengths: readonly number[]): T[][] {
   return runs;
 }
 
-const fraudSubject: Subject<FraudFact, ReturnType<ReturnType<typeof fraudReaderOf>>> = {
+const fraudSubject: Subject<FraudFact, FraudReader> = {
   name: 'fraud',
   kinds: fraudKinds,
-  readerOf: fraudReaderOf,
-  memoryReader: (m) => ({ risk: (k) => m.get(riskKind.name, k), card: (k) => m.get(cardKind.name, k), charge: (k) => m.get(chargeKind.name, k), customer: (k) => m.get('directory:customer', k) }),
+  batch: fraudBatch,
+  memoryReader: (m) => ({ risk: (k) => m.get(riskKind.name, k), card: (k) => m.get(cardKind.name, k), charge: (k) => m.get(chargeKind.name, k), customer: (k) => m.get(customerRef(k).kind, k) }),
   decide: (f, r) => decideFraud(f, r, { policy: defaultFraudPolicy, riskTeamUser: 'risk-team' }),
-  asFact: fraudFact,
 };
 
-const dunningSubject: Subject<DunningFact, ReturnType<ReturnType<typeof dunningReaderOf>>> = {
+const dunningSubject: Subject<DunningFact, DunningReader> = {
   name: 'dunning',
   kinds: dunningKinds,
-  readerOf: dunningReaderOf,
-  memoryReader: (m) => ({ caseState: (k) => m.get(caseKind.name, k), failures: (k) => m.get(failuresKind.name, k), subscriptionCases: (k) => m.get(subscriptionKind.name, k), customer: (k) => m.get('directory:customer', k) }),
+  batch: dunningBatch,
+  memoryReader: (m) => ({ caseState: (k) => m.get(caseKind.name, k), failures: (k) => m.get(failuresKind.name, k), subscriptionCases: (k) => m.get(subscriptionKind.name, k), customer: (k) => m.get(customerRef(k).kind, k) }),
   decide: (f, r) => decideDunning(f, r, { retentionTeamUser: 'retention-team' }),
-  asFact: dunningFact,
 };
 
 describe('batch decisions against the real Redis and Kafka', () => {
@@ -92,21 +91,20 @@ describe('batch decisions against the real Redis and Kafka', () => {
   });
 
   async function check<F, R>(s: Subject<F, R>, inputs: readonly F[], lengths: readonly number[], crashRuns: ReadonlySet<number>): Promise<void> {
-    // Expected: each record decided on its own, on a Map that folds the directory too.
-    const m = new MemoryState<F>([...s.kinds, ...(directoryKinds as unknown as AnyEntityKind<F>[])]);
+    // Expected: each record decided on its own, on a Map (the kinds fold the customer directory too).
+    const m = new MemoryState<F>(s.kinds);
     const read = s.memoryReader(m);
     for (const fact of inputs) m.commit(fact, await s.decide(fact, read));
 
-    // Actual: the same records in runs, on Redis, with the directory as the customers processor keeps it.
+    // Actual: the same records in runs, on Redis.
     await clearNamespace(t.rt.redis);
     const sentinel = stateKeys(s.name).sentinel;
     const fence: Fence = { kind: 'live', sentinel };
     await t.rt.redis.set(sentinel, '1');
     await t.rt.redis.set(stateKeys('directory').sentinel, '1');
-    await new StateWriter(store, directoryKinds, null).apply(inputs as never[], directoryFence);
     const writer = new CrashingWriter<F>(store, s.kinds, null);
-    const decider = { kafka: t.rt.kafka, store, writer, kinds: s.kinds, fence, asFact: s.asFact };
-    const readerOf = s.readerOf(new CustomerDirectory(store));
+    const decider: BatchDecider<F> = { kafka: t.rt.kafka, store, writer, kinds: s.kinds, fence, ...s.batch };
+    const readerOf = s.batch.readerOf;
     const events: Output[] = [];
     for (const [i, run] of runsOf(inputs, lengths).entries()) {
       if (crashRuns.has(i)) {
@@ -167,5 +165,23 @@ describe('batch decisions against the real Redis and Kafka', () => {
     assert.ok(byId.size >= 5, `every charge scored, a card flagged (${byId.size} ids)`);
     assert.equal(records, 2 * byId.size, 'each record twice: the crashed run and its retry');
     assert.deepEqual([...byId].filter(([, values]) => values.size > 1), [], 'every copy is the same record');
+  });
+
+  it('given the customer directory being rebuilt (its sentinel gone), then a batch fails as state_rebuilding before it decides or appends anything', async () => {
+    await clearNamespace(t.rt.redis);
+    await t.rt.redis.set(stateKeys('fraud').sentinel, '1');
+    const since = Date.now();
+    const writer = new CrashingWriter<FraudFact>(store, fraudKinds, null);
+    const decider: BatchDecider<FraudFact> = { kafka: t.rt.kafka, store, writer, kinds: fraudKinds, fence: { kind: 'live', sentinel: stateKeys('fraud').sentinel }, ...fraudBatch };
+    let decided = 0;
+    const inputs = fraudInputsOf([{ kind: 'charge', customer: 0, card: 0, small: false, failed: false, gap: 1 }]);
+    await assert.rejects(
+      () => decideBatch(decider, inputs, fraudBatch.readerOf, (f, r) => ((decided += 1), decideFraud(f, r, { policy: defaultFraudPolicy, riskTeamUser: 'risk-team' }))),
+      (err: unknown) => isEventlineError(err, 'state_rebuilding') && err.canRetry,
+    );
+    assert.equal(decided, 0);
+    let appended = 0;
+    await t.rt.kafka.readToEnd('risk.fraud-scores.v1', () => void appended++, { fromTimestamp: since });
+    assert.equal(appended, 0);
   });
 });

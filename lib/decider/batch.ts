@@ -2,8 +2,11 @@
  * Deciding a run of inputs as one unit: what the live adapters of fraud and dunning do with each
  * batch a partition delivers, in place of one load, append and compare-and-set per record.
  *
- *   1. the entities the inputs fold into are read in one fenced MULTI (`BatchState.prefetch`);
- *      whatever else a decision reads is read once, fenced, when first asked for;
+ *   1. the entities the inputs fold into, and those the processor says its decisions read, are read
+ *      in one fenced MULTI (`BatchState.prefetch`); anything else a decision reads is read once,
+ *      fenced, when first asked for. Decisions read everything through this state — the customer
+ *      directory included, which the processor's kinds fold too — so a customer created earlier in
+ *      the run is known to the payment after it;
  *   2. each input is decided, in order, on the state folded so far (the entities as Redis held them
  *      plus the inputs and decisions before it in the run), and folded with its decisions;
  *   3. every decision of the run is appended at once (acks=all);
@@ -25,23 +28,24 @@ import type { Kafka } from '../kafka/index.ts';
 export class BatchState<F> {
   private readonly store: EntityStore;
   private readonly kinds: readonly AnyEntityKind<F>[];
-  private readonly fence: Fence;
+  /** The fences reads check: the processor's own, and those of the states it reads (the directory). */
+  private readonly fences: readonly Fence[];
   /** What Redis held when each entity was first read (null: absent): the versions the write compares. */
   private readonly loaded = new Map<string, Loaded | null>();
   /** Each entity after the folds of the run so far. */
   private readonly states = new Map<string, unknown>();
 
-  constructor(store: EntityStore, kinds: readonly AnyEntityKind<F>[], fence: Fence) {
+  constructor(store: EntityStore, kinds: readonly AnyEntityKind<F>[], fences: readonly Fence[]) {
     this.store = store;
     this.kinds = kinds;
-    this.fence = fence;
+    this.fences = fences;
   }
 
   /** Reads, in one fenced round trip, the entities not read yet among `refs`. */
   async prefetch(refs: readonly EntityRef[]): Promise<void> {
     const missing = refs.filter((r) => !this.loaded.has(refId(r)));
     if (missing.length === 0) return;
-    const got = await this.store.load(missing, this.fence);
+    const got = await this.store.load(missing, this.fences);
     for (const r of missing) {
       const id = refId(r);
       const l = got.get(id) ?? null;
@@ -73,9 +77,14 @@ export interface BatchDecider<F> {
   readonly store: EntityStore;
   readonly writer: StateWriter<F>;
   readonly kinds: readonly AnyEntityKind<F>[];
+  /** The processor's fence: reads and the write check it. */
   readonly fence: Fence;
+  /** Fences of other states the decisions read through the batch (the customer directory): reads check them too. */
+  readonly readFences?: readonly Fence[];
   /** The fact an output event is for the fold, or null when the state ignores it. */
   asFact(o: Output): F | null;
+  /** Entities a decision on `input` reads beyond those it folds into: read with them, in the first round trip. */
+  reads?(input: F): readonly EntityRef[];
 }
 
 /**
@@ -84,8 +93,8 @@ export interface BatchDecider<F> {
  */
 export async function decideBatch<F, R>(d: BatchDecider<F>, inputs: readonly F[], readerOf: (state: BatchState<F>) => R, decide: (input: F, read: R) => Promise<readonly Output[]>): Promise<Output[]> {
   if (inputs.length === 0) return [];
-  const state = new BatchState<F>(d.store, d.kinds, d.fence);
-  await state.prefetch(refsOf(d.kinds, inputs));
+  const state = new BatchState<F>(d.store, d.kinds, [d.fence, ...(d.readFences ?? [])]);
+  await state.prefetch([...refsOf(d.kinds, inputs), ...(d.reads ? inputs.flatMap((i) => d.reads!(i)) : [])]);
   const read = readerOf(state);
   const facts: F[] = [];
   const events: Output[] = [];
@@ -105,12 +114,3 @@ export async function decideBatch<F, R>(d: BatchDecider<F>, inputs: readonly F[]
   return events;
 }
 
-/** A read memoized for one batch: what other processors keep (the customer directory) is read once per key. */
-export function memoized<T>(read: (key: string) => Promise<T>): (key: string) => Promise<T> {
-  const seen = new Map<string, Promise<T>>();
-  return (key) => {
-    let p = seen.get(key);
-    if (!p) seen.set(key, (p = read(key)));
-    return p;
-  };
-}

@@ -45,6 +45,8 @@ for i = 1, n do
 end
 return 0`;
 
+const isFenceList = (f: Fence | readonly Fence[]): f is readonly Fence[] => Array.isArray(f);
+
 export class EntityStore {
   private readonly redis: Redis;
 
@@ -54,24 +56,25 @@ export class EntityStore {
 
   /**
    * The entities, read atomically with the fence (MULTI): a decision is never made on a state that
-   * is being rebuilt — with a fence that does not hold, this fails with `state_rebuilding`.
+   * is being rebuilt — with a fence that does not hold, this fails with `state_rebuilding`. Several
+   * fences: every one must hold (a processor's own state and the customer directory it reads).
    */
-  async load(refs: readonly EntityRef[], fence: Fence | null = null): Promise<Map<string, Loaded>> {
+  async load(refs: readonly EntityRef[], fence: Fence | readonly Fence[] | null = null): Promise<Map<string, Loaded>> {
     const out = new Map<string, Loaded>();
-    if (refs.length === 0 && fence === null) return out;
+    const fences: readonly Fence[] = fence === null ? [] : isFenceList(fence) ? fence : [fence];
+    if (refs.length === 0 && fences.length === 0) return out;
     const tx = this.redis.multi();
-    if (fence) tx.get(fence.kind === 'live' ? fence.sentinel : fence.lease);
+    for (const f of fences) tx.get(f.kind === 'live' ? f.sentinel : f.lease);
     for (const r of refs) tx.hmget(refId(r), 'v', 's');
     const results = (await tx.exec()) ?? [];
-    const offset = fence ? 1 : 0;
-    if (fence) {
-      const [err, value] = results[0] ?? [new Error('no reply'), null];
+    fences.forEach((f, i) => {
+      const [err, value] = results[i] ?? [new Error('no reply'), null];
       if (err) throw err;
-      const holds = fence.kind === 'live' ? value !== null : value === fence.token;
+      const holds = f.kind === 'live' ? value !== null : value === f.token;
       if (!holds) throw new EventlineError('state_rebuilding', 'processor state is being rebuilt (or this writer lost its lease); retry after the rebuild');
-    }
+    });
     refs.forEach((r, i) => {
-      const [err, value] = results[i + offset] ?? [new Error('no reply'), null];
+      const [err, value] = results[i + fences.length] ?? [new Error('no reply'), null];
       if (err) throw err;
       const [v, s] = value as [string | null, string | null];
       if (v !== null && s !== null) out.set(refId(r), { state: JSON.parse(s) as unknown, version: Number(v) });

@@ -10,7 +10,7 @@
  * Recipients (ARCHITECTURE §5): a user id is customer.metadata.user_id when the customer has one,
  * else the Stripe customer id.
  */
-import { entityKind, stateKeys, StateWriter, type EntityStore, type Fact, type Fence, type RebuildSpec } from '../../lib/decider/index.ts';
+import { entityKind, stateKeys, StateWriter, type EntityRef, type EntityStore, type Fact, type Fence, type RebuildSpec } from '../../lib/decider/index.ts';
 import { readCustomer, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { StripeEventReceived } from '../../lib/topics.ts';
 
@@ -98,6 +98,9 @@ export const userKind = entityKind<Fact, UserDoc>({
 });
 
 export const directoryKinds = [customerKind, userKind];
+
+/** A customer's directory entity (for reads through a batch's state, lib/decider/batch.ts). */
+export const customerRef = (customerId: string): EntityRef => ({ kind: customerKind.name, key: customerId });
 
 /** Reads are fenced on this: the directory is whole. */
 export const directoryFence: Fence = { kind: 'live', sentinel: stateKeys('directory').sentinel };

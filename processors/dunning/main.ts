@@ -7,14 +7,14 @@
  * append every decision, fold inputs and decisions into the state (evolve.ts) with one
  * compare-and-set (lib/decider/batch.ts). No other effects.
  */
-import { decideBatch, EntityStore, memoized, StateWriter, stateKeys, type BatchDecider, type BatchState, type Fence, type FoldedTopic, type Output, type RebuildSpec } from '../../lib/decider/index.ts';
+import { decideBatch, EntityStore, StateWriter, stateKeys, type BatchDecider, type BatchState, type EntityRef, type Fence, type FoldedTopic, type Output, type RebuildSpec } from '../../lib/decider/index.ts';
 import { EventClock } from '../../lib/event-clock.ts';
 import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { Scheduler } from '../../lib/scheduler.ts';
 import { readInvoice, readStripeEvent, readSubscription } from '../../lib/stripe/index.ts';
 import type { TopicName } from '../../lib/topics.ts';
-import { CustomerDirectory, type CustomerRecord } from '../customers/directory.ts';
+import { customerRef, directoryFence, type CustomerRecord } from '../customers/directory.ts';
 import { decideDunning, lifecycleRequest, type DunningDecision, type DunningInput } from './decide.ts';
 import { caseKind, caseOf, dunningKinds, failuresKind, openCases, priorFailures, subscriptionKind, type CaseState, type CustomerFailures, type DunningFact, type SubscriptionCases } from './evolve.ts';
 
@@ -101,15 +101,24 @@ export async function decideRecord(fact: DunningFact, read: DunningReader, optio
   return outputs;
 }
 
-/** What a batch's decisions read: the batch's state, and the customer directory once per customer. */
-export function dunningReaderOf(directory: CustomerDirectory): (state: BatchState<DunningFact>) => DunningReader {
-  return (state) => ({
+/** What a batch's decisions read: the batch's state, the customer directory included (its kinds fold it too). */
+export function dunningReaderOf(state: BatchState<DunningFact>): DunningReader {
+  return {
     caseState: (caseId) => state.get<CaseState>({ kind: caseKind.name, key: caseId }),
     failures: (customerId) => state.get<CustomerFailures>({ kind: failuresKind.name, key: customerId }),
     subscriptionCases: (subscriptionId) => state.get<SubscriptionCases>({ kind: subscriptionKind.name, key: subscriptionId }),
-    customer: memoized((customerId) => directory.get(customerId)),
-  });
+    customer: (customerId) => state.get<CustomerRecord>(customerRef(customerId)),
+  };
 }
+
+/** What a decision on a Stripe event reads beyond what it folds into: its customer's failures and directory entry. */
+export function dunningReads(fact: DunningFact): EntityRef[] {
+  const customerId = fact.topic === 'stripe.events.v1' ? fact.value.customer_id : null;
+  return customerId ? [{ kind: failuresKind.name, key: customerId }, customerRef(customerId)] : [];
+}
+
+/** How the adapter decides a batch (lib/decider/batch.ts): its reader, what it reads, the fences its reads check. */
+export const dunningBatch = { readerOf: dunningReaderOf, reads: dunningReads, readFences: [directoryFence], asFact: dunningFact } as const;
 
 export function dunningProcessor(rt: Runtime): DunningParts {
   const log = rt.log.child({ processor: 'dunning' });
@@ -117,11 +126,9 @@ export function dunningProcessor(rt: Runtime): DunningParts {
   const scheduler = new Scheduler(rt.redis, 'dunning', log);
   const writer = new StateWriter<DunningFact>(store, dunningKinds, scheduler);
   const fence: Fence = { kind: 'live', sentinel: stateKeys('dunning').sentinel };
-  const directory = new CustomerDirectory(store);
   const clock = new EventClock(rt.redis, 'dunning', ['stripe.events.v1']);
   const options = { retentionTeamUser: rt.config.retentionTeamUser };
-  const decider: BatchDecider<DunningFact> = { kafka: rt.kafka, store, writer, kinds: dunningKinds, fence, asFact: dunningFact };
-  const readerOf = dunningReaderOf(directory);
+  const decider: BatchDecider<DunningFact> = { kafka: rt.kafka, store, writer, kinds: dunningKinds, fence, ...dunningBatch };
 
   return {
     scheduler,
@@ -133,7 +140,7 @@ export function dunningProcessor(rt: Runtime): DunningParts {
       clock,
       async handleBatch(records) {
         const facts = records.flatMap((r) => dunningFact(r) ?? []);
-        const events = await decideBatch(decider, facts, readerOf, (fact, read) => decideRecord(fact, read, options));
+        const events = await decideBatch(decider, facts, dunningBatch.readerOf, (fact, read) => decideRecord(fact, read, options));
         if (events.length > 0) log.debug({ events: events.length }, 'dunning decided');
       },
     },

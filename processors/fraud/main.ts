@@ -5,12 +5,12 @@
  * For each batch of inputs: load the customers' risk state, decide each input in order (decide.ts),
  * append every decision, fold (evolve.ts) with one compare-and-set (lib/decider/batch.ts).
  */
-import { decideBatch, EntityStore, StateWriter, stateKeys, memoized, type BatchDecider, type BatchState, type Fence, type FoldedTopic, type Output, type RebuildSpec } from '../../lib/decider/index.ts';
+import { decideBatch, EntityStore, StateWriter, stateKeys, type BatchDecider, type BatchState, type EntityRef, type Fence, type FoldedTopic, type Output, type RebuildSpec } from '../../lib/decider/index.ts';
 import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { readDispute, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { TopicName } from '../../lib/topics.ts';
-import { CustomerDirectory, type CustomerRecord } from '../customers/directory.ts';
+import { customerRef, directoryFence, type CustomerRecord } from '../customers/directory.ts';
 import { decideFraud, defaultFraudPolicy, type FraudInput, type FraudOptions, type FraudPolicy } from './decide.ts';
 import { cardKind, chargeKind, emptyRisk, fraudKindsFor, paymentOf, riskKind, type CardRisk, type ChargeCard, type CustomerRisk, type FraudFact } from './evolve.ts';
 
@@ -63,25 +63,32 @@ export async function decideRecord(fact: FraudFact, read: FraudReader, options: 
   return [];
 }
 
-/** What a batch's decisions read: the batch's state, and the customer directory once per customer. */
-export function fraudReaderOf(directory: CustomerDirectory): (state: BatchState<FraudFact>) => FraudReader {
-  return (state) => ({
+/** What a batch's decisions read: the batch's state, the customer directory included (its kinds fold it too). */
+export function fraudReaderOf(state: BatchState<FraudFact>): FraudReader {
+  return {
     risk: (customerId) => state.get<CustomerRisk>({ kind: riskKind.name, key: customerId }),
     card: (fingerprint) => state.get<CardRisk>({ kind: cardKind.name, key: fingerprint }),
     charge: (chargeId) => state.get<ChargeCard>({ kind: chargeKind.name, key: chargeId }),
-    customer: memoized((customerId) => directory.get(customerId)),
-  });
+    customer: (customerId) => state.get<CustomerRecord>(customerRef(customerId)),
+  };
 }
+
+/** What a decision on a Stripe event reads beyond what it folds into: its customer's risk and directory entry. */
+export function fraudReads(fact: FraudFact): EntityRef[] {
+  const customerId = fact.topic === 'stripe.events.v1' ? fact.value.customer_id : null;
+  return customerId ? [{ kind: riskKind.name, key: customerId }, customerRef(customerId)] : [];
+}
+
+/** How the adapter decides a batch (lib/decider/batch.ts): its reader, what it reads, the fences its reads check. */
+export const fraudBatch = { readerOf: fraudReaderOf, reads: fraudReads, readFences: [directoryFence], asFact: fraudFact } as const;
 
 export function fraudProcessor(rt: Runtime, policy: FraudPolicy = defaultFraudPolicy): FraudParts {
   const store = new EntityStore(rt.redis);
   const kinds = fraudKindsFor(policy);
   const writer = new StateWriter<FraudFact>(store, kinds, null);
   const fence: Fence = { kind: 'live', sentinel: stateKeys('fraud').sentinel };
-  const directory = new CustomerDirectory(store);
   const options = { policy, riskTeamUser: rt.config.riskTeamUser };
-  const decider: BatchDecider<FraudFact> = { kafka: rt.kafka, store, writer, kinds, fence, asFact: fraudFact };
-  const readerOf = fraudReaderOf(directory);
+  const decider: BatchDecider<FraudFact> = { kafka: rt.kafka, store, writer, kinds, fence, ...fraudBatch };
 
   return {
     rebuild: { processor: 'fraud', topics: fraudFolds, fact: fraudFact, writer },
@@ -90,7 +97,7 @@ export function fraudProcessor(rt: Runtime, policy: FraudPolicy = defaultFraudPo
       topics: ['stripe.events.v1'],
       async handleBatch(records) {
         const facts = records.flatMap((r) => fraudFact(r) ?? []);
-        await decideBatch(decider, facts, readerOf, (fact, read) => decideRecord(fact, read, options));
+        await decideBatch(decider, facts, fraudBatch.readerOf, (fact, read) => decideRecord(fact, read, options));
       },
     },
   };
