@@ -18,14 +18,20 @@
  * Every webhook must be answered 200, and every one sent to Eventline must be in the topic at the
  * end (every one sent to the stub must have reached its append); otherwise the run exits 1.
  */
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import Stripe from 'stripe';
+import { consumerGroups } from '../cli/components.ts';
 import { createTopics, registerSchemas } from '../lib/catalogue.ts';
 import { projectRoot } from '../lib/migrate.ts';
+import { projectionLag } from '../lib/projection.ts';
+import { checkpointName, listVersions } from '../lib/projection-versions.ts';
 import { clearNamespace } from '../lib/redis.ts';
-import { topicSpecs } from '../lib/topics.ts';
+import type { Runtime } from '../lib/runtime.ts';
+import { versionedProjections } from '../projections/index.ts';
+import { topicSpecs, type AnyTopicName } from '../lib/topics.ts';
 import { lineChart } from './plot.ts';
 import { drive, post, realisticEvent, secret } from './stripe-webhooks.ts';
 import { benchEnv, freePort, kafkaProducerPerf, machine, percentile, saveFile, saveResult, startEventline, startEventlineAsNpmStart, startServerProcess } from './support.ts';
@@ -94,6 +100,30 @@ export interface OpenLoopRun {
   readonly searched: boolean;
   /** What the server saw over the run (warm-up included), from its /metrics. */
   readonly server: ServerSide;
+  /** npm start's consumer process over the same run (null in a one-process layout). */
+  readonly consumers: ConsumersSide | null;
+}
+
+/**
+ * The consumers beside the ingress (npm start's second process): each run starts once they have
+ * caught up with what earlier runs appended (so a run measures its own rate, not the backlog of
+ * the one before), and its CPU is counted until they have caught up with it again.
+ */
+export interface ConsumersSide {
+  /** Seconds waited before the run for the consumers to catch up. */
+  readonly waitedBeforeSeconds: number;
+  /** Records the consumers had yet to process when the run's last answer came. */
+  readonly behindAtEnd: number;
+  /** Seconds after the run until they had processed everything. */
+  readonly caughtUpAfterSeconds: number | null;
+  /** The consumer process's CPU (user + system) per webhook of the run, caught up. */
+  readonly cpuMsPerWebhook: number | null;
+}
+
+/** What npm start's consumer process is, for the runs: its pid (CPU from /proc) and how far behind it is. */
+export interface Consumers {
+  readonly pid: number;
+  behind(): Promise<number>;
 }
 
 /**
@@ -196,7 +226,7 @@ function signed(count: number, offset: number): { bodies: string[]; signatures: 
  * Stops early (saturated) once more than a second of arrivals is outstanding: the p99 is then far
  * past any target, and going on only piles up load for the next run.
  */
-export async function openLoop(server: Server, rate: number, options: WebhookAckOptions, searched: boolean): Promise<OpenLoopRun> {
+export async function openLoop(server: Server, rate: number, options: WebhookAckOptions, searched: boolean, consumers: Consumers | null = null): Promise<OpenLoopRun> {
   const total = Math.round((options.warmupSeconds + options.seconds) * rate);
   const warm = Math.round(options.warmupSeconds * rate);
   const { bodies, signatures } = signed(total, server.sent);
@@ -216,6 +246,8 @@ export async function openLoop(server: Server, rate: number, options: WebhookAck
   let outstanding = 0;
   let maxOutstanding = 0;
   let saturated = false;
+  const waitedBefore = consumers ? await caughtUp(consumers) : null;
+  const cpuBefore = consumers ? processCpuMs(consumers.pid) : null;
   const metricsBefore = await scrape(server.port);
   const start = performance.now() + 20;
   for (let i = 0; i < total; i++) {
@@ -258,6 +290,18 @@ export async function openLoop(server: Server, rate: number, options: WebhookAck
   await Promise.all(answers);
   agent.destroy();
   const observed = serverSide(metricsBefore, await scrape(server.port));
+  let consumersSide: ConsumersSide | null = null;
+  if (consumers && cpuBefore !== null) {
+    const behindAtEnd = await consumers.behind();
+    const after = await caughtUp(consumers);
+    const cpuAfter = processCpuMs(consumers.pid);
+    consumersSide = {
+      waitedBeforeSeconds: round(waitedBefore ?? 0, 1) ?? 0,
+      behindAtEnd,
+      caughtUpAfterSeconds: after === null ? null : round(after, 1),
+      cpuMsPerWebhook: cpuAfter === null || answers.length === 0 ? null : round((cpuAfter - cpuBefore) / answers.length, 3),
+    };
+  }
   latencies.sort((a, b) => a - b);
   lags.sort((a, b) => a - b);
   sinceSend.sort((a, b) => a - b);
@@ -276,7 +320,55 @@ export async function openLoop(server: Server, rate: number, options: WebhookAck
     withinTarget: !saturated && failures === 0 && latencies.length > 0 && p99 <= options.targetP99Ms,
     searched,
     server: observed,
+    consumers: consumersSide,
   };
+}
+
+/** A process's CPU time (user + system, all threads) so far, from /proc; null once it is gone. */
+function processCpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+/** USER_HZ: the unit of /proc/<pid>/stat times on Linux. */
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** Waits (up to 120 s) until the consumers have processed everything; the seconds waited, or null if they had not by then. */
+async function caughtUp(consumers: Consumers): Promise<number | null> {
+  const started = performance.now();
+  while ((await consumers.behind()) > 0) {
+    if (performance.now() - started > 120_000) return null;
+    await sleep(200);
+  }
+  return (performance.now() - started) / 1000;
+}
+
+/** Records npm start's consumers have yet to process: groups with Kafka-committed offsets, and the live projection versions' checkpoints. */
+async function consumersBehind(rt: Runtime): Promise<number> {
+  let behind = 0;
+  const ends = new Map<AnyTopicName, { partition: number; low: string; high: string }[]>();
+  const endsOf = async (topic: AnyTopicName) => ends.get(topic) ?? ends.set(topic, await rt.kafka.topicOffsets(topic)).get(topic) ?? [];
+  for (const { group, topics } of consumerGroups) {
+    for (const topic of topics) {
+      const committed = await rt.kafka.committedOffsets(group, topic);
+      for (const o of await endsOf(topic)) {
+        const c = BigInt(committed.find((x) => x.partition === o.partition)?.offset ?? '-1');
+        const from = c < 0n ? BigInt(o.low) : c;
+        if (BigInt(o.high) > from) behind += Number(BigInt(o.high) - from);
+      }
+    }
+  }
+  for (const v of await listVersions(rt.db)) {
+    const def = versionedProjections[v.projection];
+    if (def && v.status === 'active') behind += await projectionLag(rt, checkpointName(v), def.topics);
+  }
+  return behind;
 }
 
 /** A rate with two significant figures (740, 95, 1300). */
@@ -343,7 +435,8 @@ function fmt(n: number | null): string {
 
 function printTable(label: string, runs: readonly OpenLoopRun[], target: number): void {
   const pair = (a: number | null, b: number | null) => `${fmt(a)}/${fmt(b)}`;
-  const header = ['rate/s', 'sent', 'p50', 'p90', 'p99', 'max', 'failed', 'gen lag p99/max', 'p99 from send', 'server mean/p99≤', 'append mean/p99≤', 'loop delay p99/max', 'gc n/ms', 'cpu/webhook', `p99 ≤ ${target} ms`];
+  const withConsumers = runs.some((r) => r.consumers !== null);
+  const header = ['rate/s', 'sent', 'p50', 'p90', 'p99', 'max', 'failed', 'gen lag p99/max', 'p99 from send', 'server mean/p99≤', 'append mean/p99≤', 'loop delay p99/max', 'gc n/ms', 'cpu/webhook', ...(withConsumers ? ['consumers behind/caught up s', 'consumers cpu/webhook'] : []), `p99 ≤ ${target} ms`];
   const rows = [...runs]
     .sort((a, b) => a.rate - b.rate)
     .map((r) => [
@@ -361,6 +454,7 @@ function printTable(label: string, runs: readonly OpenLoopRun[], target: number)
       pair(r.server.eventLoopDelayMs.p99, r.server.eventLoopDelayMs.max),
       `${r.server.gcPauses.count}/${fmt(r.server.gcPauses.totalMs)}`,
       r.server.cpuMsPerWebhook === null ? '—' : r.server.cpuMsPerWebhook.toFixed(2),
+      ...(withConsumers ? [r.consumers ? `${r.consumers.behindAtEnd}/${fmt(r.consumers.caughtUpAfterSeconds)}` : '—', r.consumers?.cpuMsPerWebhook == null ? '—' : r.consumers.cpuMsPerWebhook.toFixed(2)] : []),
       `${r.saturated ? 'no (saturated, stopped early)' : r.withinTarget ? 'yes' : 'no'}${r.searched ? ' (search)' : ''}`,
     ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
@@ -390,6 +484,8 @@ export async function webhookAckBench(options: WebhookAckOptions): Promise<void>
     const started = options.only === 'npm-start' ? await startEventlineAsNpmStart(b.env, eventlinePort) : [await startEventline(b.env, options.only, eventlinePort)];
     children.push(...started);
     const eventline = started[0] as ChildProcess;
+    const workerPid = started[1]?.pid;
+    const consumers: Consumers | null = workerPid === undefined ? null : { pid: workerPid, behind: () => consumersBehind(b.rt) };
     const stubPort = await freePort();
     const stub = await startStubAppendServer(b.env, stubPort);
     children.push(stub.child);
@@ -422,7 +518,8 @@ export async function webhookAckBench(options: WebhookAckOptions): Promise<void>
     const sample = events(300, 0);
     const recordBytes = Math.round(sample.reduce((n, e) => n + Buffer.byteLength(e), 0) / sample.length) + 150;
     for (const rate of options.rates) {
-      for (const [i, s] of servers.entries()) runs[i]?.push(await openLoop(s, rate, options, false));
+      // Both servers wait for the consumers: the stub is measured beside them as idle as Eventline is.
+      for (const [i, s] of servers.entries()) runs[i]?.push(await openLoop(s, rate, options, false, consumers));
       if (options.kafkaReference) {
         const warmup = Math.round(rate * options.warmupSeconds);
         const perf = kafkaProducerPerf(perfTopic, warmup + Math.round(rate * options.seconds), recordBytes, { acks: 'all', 'enable.idempotence': 'true', 'linger.ms': '0' }, { throughput: rate, warmupRecords: warmup });
@@ -437,7 +534,7 @@ export async function webhookAckBench(options: WebhookAckOptions): Promise<void>
       for (let step = 0; step < options.searchSteps; step++) {
         const probe = nextProbe(mine, closed[i]?.perSec ?? 0);
         if (probe === null || performance.now() - started + perRun > options.searchSeconds * 1000) break;
-        mine.push(await openLoop(s, probe, options, true));
+        mine.push(await openLoop(s, probe, options, true, consumers));
       }
     }
 
@@ -488,6 +585,7 @@ export async function webhookAckBench(options: WebhookAckOptions): Promise<void>
     for (const [i, s] of servers.entries()) printTable(s.label, runs[i] ?? [], options.targetP99Ms);
     console.log('    gen lag: how late this process sent (part of the latency); p99 from send: without it; server (from its /metrics): express to answer;');
     console.log('    append: call to broker ack; loop delay: event-loop delay beyond the 10 ms sampling; gc: pauses and their total; cpu: the server\'s CPU ms per webhook');
+    if (consumers) console.log('    every run starts once the consumers (npm start\'s second process) caught up; consumers behind/caught up: records left when the last answer came, seconds until processed; their CPU ms per webhook, caught up');
     if (kafka.length > 0) {
       console.log(`  kafka ProducerPerformance at the same rates (acks=all, idempotent, linger.ms=0, ${recordBytes} B records, ${options.warmupSeconds} s warm-up left out; latency from send)`);
       for (const k of kafka) console.log(`    ${String(k.rate).padStart(6)}/s   p50 ${fmt(k.p50Ms)}   p99 ${fmt(k.p99Ms)}   max ${fmt(k.maxMs)}   (${k.recordsPerSec} records/s)`);
