@@ -34,6 +34,10 @@ export interface MonthlySum {
   readonly month: string;
   movements: number;
   sums: Record<MovementType, number>;
+  /** Movements of each kind (new, churned and reactivated customers for saas_metrics_monthly). */
+  counts: Record<MovementType, number>;
+  /** Change of the customers paying at the month's end (0 → >0: +1, >0 → 0: −1). */
+  deltaCustomers: number;
 }
 
 export interface CohortDelta {
@@ -75,18 +79,23 @@ function entry<V>(map: Map<string, V>, key: string, make: () => V): V {
 export function addMovements(acc: Aggregates, movements: readonly MovementFact[], sign: 1 | -1): void {
   const timelines = new Map<string, MovementFact[]>();
   for (const m of movements) {
+    const customers = m.mrrBeforeCents === 0 && m.mrrAfterCents > 0 ? 1 : m.mrrBeforeCents > 0 && m.mrrAfterCents === 0 ? -1 : 0;
     const daily = entry(acc.daily, `${m.currency}|${dayOf(m.occurredAt)}`, () => ({ currency: m.currency, day: dayOf(m.occurredAt), movements: 0, deltaCents: 0, deltaCustomers: 0 }));
     daily.movements += sign;
     daily.deltaCents += sign * m.deltaCents;
-    daily.deltaCustomers += sign * (m.mrrBeforeCents === 0 && m.mrrAfterCents > 0 ? 1 : m.mrrBeforeCents > 0 && m.mrrAfterCents === 0 ? -1 : 0);
+    daily.deltaCustomers += sign * customers;
     const monthly = entry(acc.monthly, `${m.currency}|${monthOf(m.occurredAt)}`, () => ({
       currency: m.currency,
       month: monthOf(m.occurredAt),
       movements: 0,
       sums: { new: 0, expansion: 0, contraction: 0, churn: 0, reactivation: 0 },
+      counts: { new: 0, expansion: 0, contraction: 0, churn: 0, reactivation: 0 },
+      deltaCustomers: 0,
     }));
     monthly.movements += sign;
     monthly.sums[m.movement] += sign * m.deltaCents;
+    monthly.counts[m.movement] += sign;
+    monthly.deltaCustomers += sign * customers;
     const key = `${m.customerId}|${m.currency}`;
     const list = timelines.get(key);
     if (list) list.push(m);

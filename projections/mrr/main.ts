@@ -1,7 +1,8 @@
 /**
  * The MRR projection: stripe.events.v1 → subscription versions, discounts, coupons → movements and
  * customer MRR, in a versioned schema (mrr_v<N>) behind the analytics views mrr_movements,
- * customer_mrr, mrr_daily, mrr_monthly and cohort_retention. Safe to replay; order-independent.
+ * customer_mrr, mrr_daily, mrr_monthly, cohort_retention and saas_metrics_monthly. Safe to replay;
+ * order-independent.
  */
 import { readFileSync } from 'node:fs';
 import type { VersionedProjection } from '../../lib/projection.ts';
@@ -16,12 +17,14 @@ export const mrrProjection: VersionedProjection<'stripe.events.v1'> = {
   name: 'mrr',
   // 2: running sums behind mrr_daily, mrr_monthly and cohort_retention (the views read them instead
   // of every movement); a running deployment rebuilds into a new version, in bulk.
-  revision: 2,
+  // 3: monthly sums count each kind of movement and the change of paying customers
+  // (saas_metrics_monthly).
+  revision: 3,
   topics: ['stripe.events.v1'],
   tables: (schema) => tablesSql.replaceAll('{{schema}}', schema),
   indexes: (schema) => indexesSql.replaceAll('{{schema}}', schema),
   views: (schema) => viewsSql.replaceAll('{{schema}}', schema),
-  viewNames: ['mrr_movements', 'customer_mrr', 'mrr_daily', 'mrr_monthly', 'cohort_retention'],
+  viewNames: ['mrr_movements', 'customer_mrr', 'mrr_daily', 'mrr_monthly', 'cohort_retention', 'saas_metrics_monthly'],
   forSchema: (schema) => ({
     name: 'mrr',
     topics: ['stripe.events.v1'],

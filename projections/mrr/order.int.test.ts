@@ -180,7 +180,82 @@ describe('MRR projection: the tables depend only on the set of events, applied b
       assert.deepEqual(deployed.rows, reference.rows, `${view} of ${schema} equals its definition over the movements`);
       views.push(deployed.rows);
     }
+    await t.rt.db.query(`DROP SCHEMA IF EXISTS ${schema}_views CASCADE; CREATE SCHEMA ${schema}_views`);
+    const saasDdl = (mrrProjection.views(schema).split(';').find((stmt) => stmt.includes('CREATE VIEW analytics.saas_metrics_monthly AS')) ?? '').replace('analytics.saas_metrics_monthly', `${schema}_views.saas_metrics_monthly`);
+    await t.rt.db.query(saasDdl);
+    const saas = await t.rt.db.query(
+      `SELECT month::text, currency, opening_mrr_cents, closing_mrr_cents, arr_cents, net_new_mrr_cents, customers_opening, customers_closing, new_customers, churned_customers,
+              reactivated_customers, quick_ratio::text, gross_mrr_churn_rate::text, net_mrr_churn_rate::text, grr::text, nrr::text, logo_churn_rate::text, arpa_cents, ltv_cents
+       FROM ${schema}_views.saas_metrics_monthly ORDER BY currency, month`,
+    );
+    assert.deepEqual(saas.rows, await saasMetricsByHand(schema), `saas_metrics_monthly of ${schema} equals the §6 formulas over the reference views`);
+    views.push(saas.rows);
     return [movements.rows, current.rows, views];
+  }
+
+  /**
+   * ARPA, LTV and the ratios of §6 computed here, in exact integer arithmetic, from the reference
+   * monthly bridge, the paying customers at each month's last day (reference mrr_daily) and the
+   * movements counted by kind.
+   */
+  async function saasMetricsByHand(schema: string): Promise<Record<string, unknown>[]> {
+    const ref = (view: keyof typeof referenceViews) => referenceViews[view].replaceAll('{{schema}}', schema);
+    const bridge = await t.rt.db.query<{ month: string; currency: string; o: string; n: string; e: string; c: string; x: string; r: string; closing: string }>(
+      `SELECT month::text, currency, opening_mrr_cents AS o, new_cents AS n, expansion_cents AS e, contraction_cents AS c, churn_cents AS x, reactivation_cents AS r, closing_mrr_cents AS closing
+       FROM (${ref('mrr_monthly')}) m ORDER BY currency, month`,
+    );
+    const paying = new Map<string, bigint>();
+    for (const row of (await t.rt.db.query<{ currency: string; month: string; paying: string }>(
+      `SELECT DISTINCT ON (currency, date_trunc('month', day)) currency, date_trunc('month', day)::date::text AS month, paying_customers AS paying
+       FROM (${ref('mrr_daily')}) d ORDER BY currency, date_trunc('month', day), day DESC`,
+    )).rows) paying.set(`${row.currency}|${row.month}`, BigInt(row.paying));
+    const counts = new Map<string, Record<string, bigint>>();
+    for (const row of (await t.rt.db.query<{ currency: string; month: string; movement: string; n: string }>(
+      `SELECT currency, date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date::text AS month, movement, count(*) AS n FROM ${schema}.movements GROUP BY 1, 2, 3`,
+    )).rows) counts.set(`${row.currency}|${row.month}`, { ...counts.get(`${row.currency}|${row.month}`), [row.movement]: BigInt(row.n) });
+    /** a / b rounded half away from zero to `places` decimals, as Postgres prints numeric; null when b = 0. */
+    const div = (a: bigint, b: bigint, places: number): string | null => {
+      if (b === 0n) return null;
+      const scale = 10n ** BigInt(places);
+      const negative = a < 0n !== b < 0n;
+      const abs = (v: bigint) => (v < 0n ? -v : v);
+      const q = (2n * abs(a) * scale + abs(b)) / (2n * abs(b));
+      const digits = q.toString().padStart(places + 1, '0');
+      const text = places === 0 ? digits : `${digits.slice(0, -places)}.${digits.slice(-places)}`;
+      return negative && q !== 0n ? `-${text}` : text;
+    };
+    const cents = (a: bigint, b: bigint): number | null => (b === 0n ? null : Number(div(a, b, 0)));
+    let previous: { currency: string; closing: bigint } | null = null;
+    return bridge.rows.map((m) => {
+      const [o, n, e, c, x, r, closing] = [m.o, m.n, m.e, m.c, m.x, m.r, m.closing].map((v) => BigInt(v)) as [bigint, bigint, bigint, bigint, bigint, bigint, bigint];
+      const kinds = counts.get(`${m.currency}|${m.month}`) ?? {};
+      const customersClosing = paying.get(`${m.currency}|${m.month}`) ?? 0n;
+      const customersOpening = previous?.currency === m.currency ? previous.closing : 0n;
+      previous = { currency: m.currency, closing: customersClosing };
+      const lost = -(c + x);
+      const churned = kinds.churn ?? 0n;
+      return {
+        month: m.month,
+        currency: m.currency,
+        opening_mrr_cents: Number(o),
+        closing_mrr_cents: Number(closing),
+        arr_cents: Number(closing * 12n),
+        net_new_mrr_cents: Number(n + e + r + c + x),
+        customers_opening: Number(customersOpening),
+        customers_closing: Number(customersClosing),
+        new_customers: Number(kinds.new ?? 0n),
+        churned_customers: Number(churned),
+        reactivated_customers: Number(kinds.reactivation ?? 0n),
+        quick_ratio: div(n + e + r, lost, 4),
+        gross_mrr_churn_rate: div(lost, o, 4),
+        net_mrr_churn_rate: div(lost - e - r, o, 4),
+        grr: div(o - lost, o, 4),
+        nrr: div(o - lost + e + r, o, 4),
+        logo_churn_rate: div(churned, customersOpening, 4),
+        arpa_cents: cents(closing, customersClosing),
+        ltv_cents: customersOpening === 0n ? null : cents(closing * customersOpening, customersClosing * churned),
+      };
+    });
   }
 
   it('given random histories delivered in random orders, batches and duplicates by two concurrent writers, then the tables equal one in-order pass', async () => {

@@ -166,6 +166,56 @@ describe('MRR projection through Kafka into the analytics views', () => {
     assert.equal(months.at(-1)?.closing_mrr_cents, now?.total);
   });
 
+  it('gives the SaaS metrics of each month as ARCHITECTURE §6 defines them (values computed by hand)', async () => {
+    const rows = await q<Record<string, unknown>>(
+      `SELECT to_char(month, 'YYYY-MM') AS month, currency, opening_mrr_cents, closing_mrr_cents, arr_cents, net_new_mrr_cents,
+              customers_opening, customers_closing, new_customers, churned_customers, reactivated_customers,
+              quick_ratio::text, gross_mrr_churn_rate::text, net_mrr_churn_rate::text, grr::text, nrr::text, logo_churn_rate::text, arpa_cents, ltv_cents
+       FROM analytics.saas_metrics_monthly WHERE month <= '2026-04-01' ORDER BY currency, month`,
+    );
+    const row = (month: string, currency: string, o: number, closing: number, customers: [number, number, number, number, number], ratios: (string | null)[], arpa: number | null, ltv: number | null) => ({
+      month,
+      currency,
+      opening_mrr_cents: o,
+      closing_mrr_cents: closing,
+      arr_cents: closing * 12,
+      net_new_mrr_cents: closing - o,
+      customers_opening: customers[0],
+      customers_closing: customers[1],
+      new_customers: customers[2],
+      churned_customers: customers[3],
+      reactivated_customers: customers[4],
+      quick_ratio: ratios[0],
+      gross_mrr_churn_rate: ratios[1],
+      net_mrr_churn_rate: ratios[2],
+      grr: ratios[3],
+      nrr: ratios[4],
+      logo_churn_rate: ratios[5],
+      arpa_cents: arpa,
+      ltv_cents: ltv,
+    });
+    assert.deepEqual(rows, [
+      // eur: cus_fx's second subscription, new on Jan 2; no opening MRR, no churn.
+      row('2026-01', 'eur', 0, 900, [0, 1, 1, 0, 0], [null, null, null, null, null, null], 900, null),
+      row('2026-02', 'eur', 900, 900, [1, 1, 0, 0, 0], [null, '0.0000', '0.0000', '1.0000', '1.0000', '0.0000'], 900, null),
+      row('2026-03', 'eur', 900, 900, [1, 1, 0, 0, 0], [null, '0.0000', '0.0000', '1.0000', '1.0000', '0.0000'], 900, null),
+      row('2026-04', 'eur', 900, 900, [1, 1, 0, 0, 0], [null, '0.0000', '0.0000', '1.0000', '1.0000', '0.0000'], 900, null),
+      // January: 18 new customers worth 49,292 (the list in the test above), cus_cancel (−800) and
+      // cus_back (−1000) churn. Quick ratio 49292 / 1800 = 27.38444; ARPA 47492 / 16 = 2968.25.
+      row('2026-01', 'usd', 0, 47492, [0, 16, 18, 2, 0], ['27.3844', null, null, null, null, null], 2968, null),
+      // February: cus_two +500, cus_cape −2000 and cus_unpaid −1500. Quick 500 / 3500 = 0.142857;
+      // gross 3500 / 47492 = 0.073697; net 3000 / 47492 = 0.063168; GRR 43992 / 47492 = 0.926303;
+      // NRR 44492 / 47492 = 0.936832; logo 2 / 16; ARPA 44492 / 14 = 3178; LTV 44492 × 16 / (14 × 2) = 25424.
+      row('2026-02', 'usd', 47492, 44492, [16, 14, 0, 2, 0], ['0.1429', '0.0737', '0.0632', '0.9263', '0.9368', '0.1250'], 3178, 25424),
+      // March: cus_two −3000 (contraction), cus_back +1200 (reactivation). Quick 1200 / 3000; gross
+      // 3000 / 44492 = 0.067428; net 1800 / 44492 = 0.040457; GRR 41492 / 44492 = 0.932572; NRR
+      // 42692 / 44492 = 0.959543; ARPA 42692 / 15 = 2846.13; no churn: no LTV.
+      row('2026-03', 'usd', 44492, 42692, [14, 15, 0, 0, 1], ['0.4000', '0.0674', '0.0405', '0.9326', '0.9595', '0.0000'], 2846, null),
+      // April: nothing moves.
+      row('2026-04', 'usd', 42692, 42692, [15, 15, 0, 0, 0], [null, '0.0000', '0.0000', '1.0000', '1.0000', '0.0000'], 2846, null),
+    ]);
+  });
+
   it('has a row for every UTC day from the first movement to today, with paying customers', async () => {
     const [span] = await q<{ days: number; rows: number }>(
       "SELECT (current_date - '2026-01-01'::date + 1) AS days, count(*)::int AS rows FROM analytics.mrr_daily WHERE currency = 'usd'",

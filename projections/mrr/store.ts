@@ -250,16 +250,36 @@ async function addSums(client: DbClient, schema: string, sums: Aggregates): Prom
       [daily.map((d) => d.currency), daily.map((d) => d.day), daily.map((d) => d.movements), daily.map((d) => d.deltaCents), daily.map((d) => d.deltaCustomers)],
     );
   }
-  const monthly = valuesInKeyOrder(sums.monthly).filter((m) => m.movements !== 0 || Object.values(m.sums).some((v) => v !== 0));
+  const monthly = valuesInKeyOrder(sums.monthly).filter((m) => m.movements !== 0 || m.deltaCustomers !== 0 || Object.values(m.sums).some((v) => v !== 0) || Object.values(m.counts).some((v) => v !== 0));
   if (monthly.length > 0) {
-    const sum = (k: MovementType) => monthly.map((m) => m.sums[k]);
+    const kinds = ['new', 'expansion', 'contraction', 'churn', 'reactivation'] as const satisfies readonly MovementType[];
     await client.query(
-      `INSERT INTO ${schema}.monthly_sums AS t (currency, month, movements, new_cents, expansion_cents, contraction_cents, churn_cents, reactivation_cents)
-       SELECT * FROM unnest($1::text[], $2::date[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])
-       ON CONFLICT (currency, month) DO UPDATE SET movements = t.movements + excluded.movements, new_cents = t.new_cents + excluded.new_cents,
-         expansion_cents = t.expansion_cents + excluded.expansion_cents, contraction_cents = t.contraction_cents + excluded.contraction_cents,
-         churn_cents = t.churn_cents + excluded.churn_cents, reactivation_cents = t.reactivation_cents + excluded.reactivation_cents`,
-      [monthly.map((m) => m.currency), monthly.map((m) => m.month), monthly.map((m) => m.movements), sum('new'), sum('expansion'), sum('contraction'), sum('churn'), sum('reactivation')],
+      `INSERT INTO ${schema}.monthly_sums AS t (currency, month, movements, ${kinds.map((k) => `${k}_cents`).join(', ')}, ${kinds.map((k) => `${k}_count`).join(', ')}, delta_customers)
+       SELECT * FROM ${recordset(
+         {
+           currency: 'text',
+           month: 'date',
+           movements: 'int',
+           ...Object.fromEntries(kinds.map((k) => [`${k}_cents`, 'bigint'])),
+           ...Object.fromEntries(kinds.map((k) => [`${k}_count`, 'int'])),
+           delta_customers: 'int',
+         },
+         1,
+       )}
+       ON CONFLICT (currency, month) DO UPDATE SET movements = t.movements + excluded.movements,
+         ${[...kinds.map((k) => `${k}_cents`), ...kinds.map((k) => `${k}_count`), 'delta_customers'].map((c) => `${c} = t.${c} + excluded.${c}`).join(', ')}`,
+      [
+        recordsetParam(
+          monthly.map((m) => ({
+            currency: m.currency,
+            month: m.month,
+            movements: m.movements,
+            ...Object.fromEntries(kinds.map((k) => [`${k}_cents`, m.sums[k]])),
+            ...Object.fromEntries(kinds.map((k) => [`${k}_count`, m.counts[k]])),
+            delta_customers: m.deltaCustomers,
+          })),
+        ),
+      ],
     );
   }
   const cohorts = valuesInKeyOrder(sums.cohorts).filter((c) => c.members !== 0 || c.newCents !== 0 || c.retained !== 0 || c.retainedMrrCents !== 0);

@@ -75,6 +75,12 @@ CREATE TABLE {{schema}}.monthly_sums (
   contraction_cents bigint NOT NULL,
   churn_cents bigint NOT NULL,
   reactivation_cents bigint NOT NULL,
+  new_count int NOT NULL,
+  expansion_count int NOT NULL,
+  contraction_count int NOT NULL,
+  churn_count int NOT NULL,
+  reactivation_count int NOT NULL,
+  delta_customers int NOT NULL,
   PRIMARY KEY (currency, month)
 );
 

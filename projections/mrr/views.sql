@@ -98,3 +98,65 @@ COMMENT ON COLUMN analytics.cohort_retention.cohort_customers IS 'Customers in t
 COMMENT ON COLUMN analytics.cohort_retention.retained_customers IS 'Members with MRR > 0 at the end of month cohort_month + k.';
 COMMENT ON COLUMN analytics.cohort_retention.cohort_mrr_cents IS 'Sum of the members'' new movements (their starting MRR).';
 COMMENT ON COLUMN analytics.cohort_retention.retained_mrr_cents IS 'Sum of the retained members'' MRR at the end of month cohort_month + k.';
+
+-- The SaaS metrics of ARCHITECTURE §6, one row per row of mrr_monthly: every column from the exact
+-- integers of the month's bridge and customer counts, rounded once (numeric round: half away from
+-- zero), NULL where a denominator is 0. LTV is NULL too when the logo churn rate it divides by is
+-- undefined (no customers at the month's start).
+CREATE VIEW analytics.saas_metrics_monthly AS
+WITH bounds AS (
+  SELECT currency, min(month) AS first_month FROM {{schema}}.monthly_sums WHERE movements > 0 GROUP BY currency
+), months AS (
+  SELECT b.currency, m::date AS month
+  FROM bounds b, generate_series(b.first_month, date_trunc('month', now() AT TIME ZONE 'UTC')::date, interval '1 month') AS m
+), bridge AS (
+  SELECT m.month, m.currency,
+         (COALESCE(sum(p.new_cents + p.expansion_cents + p.contraction_cents + p.churn_cents + p.reactivation_cents) OVER w, 0)
+          - COALESCE(p.new_cents + p.expansion_cents + p.contraction_cents + p.churn_cents + p.reactivation_cents, 0))::bigint AS o,
+         COALESCE(sum(p.new_cents + p.expansion_cents + p.contraction_cents + p.churn_cents + p.reactivation_cents) OVER w, 0)::bigint AS closing,
+         COALESCE(p.new_cents, 0)::bigint AS n, COALESCE(p.expansion_cents, 0)::bigint AS e, COALESCE(p.reactivation_cents, 0)::bigint AS r,
+         COALESCE(p.contraction_cents, 0)::bigint AS c, COALESCE(p.churn_cents, 0)::bigint AS x,
+         (COALESCE(sum(p.delta_customers) OVER w, 0) - COALESCE(p.delta_customers, 0))::bigint AS customers_opening,
+         COALESCE(sum(p.delta_customers) OVER w, 0)::bigint AS customers_closing,
+         COALESCE(p.new_count, 0)::bigint AS new_customers,
+         COALESCE(p.churn_count, 0)::bigint AS churned_customers,
+         COALESCE(p.reactivation_count, 0)::bigint AS reactivated_customers
+  FROM months m LEFT JOIN {{schema}}.monthly_sums p ON p.currency = m.currency AND p.month = m.month
+  WINDOW w AS (PARTITION BY m.currency ORDER BY m.month)
+)
+SELECT month, currency,
+       o AS opening_mrr_cents,
+       closing AS closing_mrr_cents,
+       closing * 12 AS arr_cents,
+       n + e + r + c + x AS net_new_mrr_cents,
+       customers_opening, customers_closing, new_customers, churned_customers, reactivated_customers,
+       CASE WHEN c + x = 0 THEN NULL ELSE round((n + e + r)::numeric / abs(c + x), 4) END AS quick_ratio,
+       CASE WHEN o = 0 THEN NULL ELSE round(abs(c + x)::numeric / o, 4) END AS gross_mrr_churn_rate,
+       CASE WHEN o = 0 THEN NULL ELSE round((abs(c + x) - e - r)::numeric / o, 4) END AS net_mrr_churn_rate,
+       CASE WHEN o = 0 THEN NULL ELSE round((o - abs(c + x))::numeric / o, 4) END AS grr,
+       CASE WHEN o = 0 THEN NULL ELSE round((o - abs(c + x) + e + r)::numeric / o, 4) END AS nrr,
+       CASE WHEN customers_opening = 0 THEN NULL ELSE round(churned_customers::numeric / customers_opening, 4) END AS logo_churn_rate,
+       CASE WHEN customers_closing = 0 THEN NULL ELSE round(closing::numeric / customers_closing)::bigint END AS arpa_cents,
+       CASE WHEN customers_opening = 0 OR customers_closing = 0 OR churned_customers = 0 THEN NULL
+            ELSE round(closing::numeric * customers_opening / (customers_closing * churned_customers))::bigint END AS ltv_cents
+FROM bridge;
+COMMENT ON VIEW analytics.saas_metrics_monthly IS 'SaaS metrics per UTC month and currency, one row per row of mrr_monthly (ARCHITECTURE §6 formulas): exact integers, rounded once; NULL where a denominator is 0.';
+COMMENT ON COLUMN analytics.saas_metrics_monthly.month IS 'First day of the UTC month.';
+COMMENT ON COLUMN analytics.saas_metrics_monthly.currency IS 'Lowercase ISO 4217 currency.';
+COMMENT ON COLUMN analytics.saas_metrics_monthly.opening_mrr_cents IS 'O: MRR at the start of the month.';
+COMMENT ON COLUMN analytics.saas_metrics_monthly.closing_mrr_cents IS 'MRR at the end of the month.';
+COMMENT ON COLUMN analytics.saas_metrics_monthly.arr_cents IS 'closing × 12.';
+COMMENT ON COLUMN analytics.saas_metrics_monthly.net_new_mrr_cents IS 'N + E + R + C + X (C and X negative).';
+COMMENT ON COLUMN analytics.saas_metrics_monthly.customers_opening IS 'Customers with MRR > 0 at the start of the month, in this currency.';
+COMMENT ON COLUMN analytics.saas_metrics_monthly.customers_closing IS 'Customers with MRR > 0 at the end of the month, in this currency.';
+COMMENT ON COLUMN analytics.saas_metrics_monthly.new_customers IS 'New movements in the month.';
+COMMENT ON COLUMN analytics.saas_metrics_monthly.churned_customers IS 'Churn movements in the month.';
+COMMENT ON COLUMN analytics.saas_metrics_monthly.reactivated_customers IS 'Reactivation movements in the month.';
+COMMENT ON COLUMN analytics.saas_metrics_monthly.quick_ratio IS '(N + E + R) / |C + X|, 4 decimals; NULL without contraction or churn.';
+COMMENT ON COLUMN analytics.saas_metrics_monthly.gross_mrr_churn_rate IS '|C + X| / O, 4 decimals; NULL when O = 0.';
+COMMENT ON COLUMN analytics.saas_metrics_monthly.net_mrr_churn_rate IS '(|C + X| − E − R) / O, 4 decimals (negative: net expansion); NULL when O = 0.';
+COMMENT ON COLUMN analytics.saas_metrics_monthly.grr IS 'Gross revenue retention, 1 − gross_mrr_churn_rate, 4 decimals.';
+COMMENT ON COLUMN analytics.saas_metrics_monthly.nrr IS 'Net revenue retention, 1 − net_mrr_churn_rate, 4 decimals.';
+COMMENT ON COLUMN analytics.saas_metrics_monthly.logo_churn_rate IS 'churned_customers / customers_opening, 4 decimals.';
+COMMENT ON COLUMN analytics.saas_metrics_monthly.arpa_cents IS 'Average revenue per account: closing / customers_closing, to the cent.';
+COMMENT ON COLUMN analytics.saas_metrics_monthly.ltv_cents IS 'arpa / logo_churn_rate = closing × customers_opening / (customers_closing × churned_customers), to the cent; NULL without churn or customers.';
