@@ -8,7 +8,7 @@
  * is recomputed, its old movements' contributions are subtracted and the new ones added, in the
  * same transaction: the sums always equal what the movements give (ARCHITECTURE §6 definitions).
  */
-import type { MovementType } from './evolve.ts';
+import type { MovementType, StatusChange } from './evolve.ts';
 
 export interface MovementFact {
   readonly customerId: string;
@@ -27,6 +27,10 @@ export interface DailySum {
   movements: number;
   deltaCents: number;
   deltaCustomers: number;
+  /** Change of the MRR whose subscriptions are past due (mrr_status_daily). */
+  deltaPastDueCents: number;
+  /** Change of the MRR set to cancel that still counts (mrr_status_daily). */
+  deltaScheduledChurnCents: number;
 }
 
 export interface MonthlySum {
@@ -72,6 +76,17 @@ function entry<V>(map: Map<string, V>, key: string, make: () => V): V {
   return v;
 }
 
+const emptyDay = (currency: string, day: string): DailySum => ({ currency, day, movements: 0, deltaCents: 0, deltaCustomers: 0, deltaPastDueCents: 0, deltaScheduledChurnCents: 0 });
+
+/** Adds (sign 1) or subtracts (sign -1) the contributions of status changes to the daily sums. */
+export function addStatusChanges(acc: Aggregates, changes: readonly StatusChange[], sign: 1 | -1): void {
+  for (const c of changes) {
+    const daily = entry(acc.daily, `${c.currency}|${dayOf(c.occurredAt)}`, () => emptyDay(c.currency, dayOf(c.occurredAt)));
+    daily.deltaPastDueCents += sign * (c.pastDueAfterCents - c.pastDueBeforeCents);
+    daily.deltaScheduledChurnCents += sign * (c.scheduledAfterCents - c.scheduledBeforeCents);
+  }
+}
+
 /**
  * Adds (sign 1) or subtracts (sign -1) the contributions of `movements`, which hold every movement
  * of the customers they belong to (a cohort needs a customer's whole timeline in a currency).
@@ -80,7 +95,7 @@ export function addMovements(acc: Aggregates, movements: readonly MovementFact[]
   const timelines = new Map<string, MovementFact[]>();
   for (const m of movements) {
     const customers = m.mrrBeforeCents === 0 && m.mrrAfterCents > 0 ? 1 : m.mrrBeforeCents > 0 && m.mrrAfterCents === 0 ? -1 : 0;
-    const daily = entry(acc.daily, `${m.currency}|${dayOf(m.occurredAt)}`, () => ({ currency: m.currency, day: dayOf(m.occurredAt), movements: 0, deltaCents: 0, deltaCustomers: 0 }));
+    const daily = entry(acc.daily, `${m.currency}|${dayOf(m.occurredAt)}`, () => emptyDay(m.currency, dayOf(m.occurredAt)));
     daily.movements += sign;
     daily.deltaCents += sign * m.deltaCents;
     daily.deltaCustomers += sign * customers;

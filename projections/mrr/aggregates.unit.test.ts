@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { addMovements, emptyAggregates, type MovementFact } from './aggregates.ts';
+import { addMovements, addStatusChanges, emptyAggregates, type MovementFact } from './aggregates.ts';
 
 const at = (iso: string) => Date.parse(iso);
 const m = (seq: number, iso: string, movement: MovementFact['movement'], before: number, after: number, customerId = 'cus_a'): MovementFact => ({
@@ -22,13 +22,17 @@ describe('MRR running sums', () => {
     const acc = emptyAggregates();
     addMovements(acc, timeline, 1);
     assert.deepEqual([...acc.daily.values()], [
-      { currency: 'usd', day: '2026-01-10', movements: 1, deltaCents: 1000, deltaCustomers: 1 },
-      { currency: 'usd', day: '2026-01-20', movements: 1, deltaCents: 500, deltaCustomers: 0 },
-      { currency: 'usd', day: '2026-03-05', movements: 1, deltaCents: -1500, deltaCustomers: -1 },
-      { currency: 'usd', day: '2026-03-30', movements: 1, deltaCents: 800, deltaCustomers: 1 },
+      { currency: 'usd', day: '2026-01-10', movements: 1, deltaCents: 1000, deltaCustomers: 1, deltaPastDueCents: 0, deltaScheduledChurnCents: 0 },
+      { currency: 'usd', day: '2026-01-20', movements: 1, deltaCents: 500, deltaCustomers: 0, deltaPastDueCents: 0, deltaScheduledChurnCents: 0 },
+      { currency: 'usd', day: '2026-03-05', movements: 1, deltaCents: -1500, deltaCustomers: -1, deltaPastDueCents: 0, deltaScheduledChurnCents: 0 },
+      { currency: 'usd', day: '2026-03-30', movements: 1, deltaCents: 800, deltaCustomers: 1, deltaPastDueCents: 0, deltaScheduledChurnCents: 0 },
     ]);
     assert.deepEqual(acc.monthly.get('usd|2026-01-01')?.sums, { new: 1000, expansion: 500, contraction: 0, churn: 0, reactivation: 0 });
     assert.deepEqual(acc.monthly.get('usd|2026-03-01')?.sums, { new: 0, expansion: 0, contraction: 0, churn: -1500, reactivation: 800 });
+    // One movement of each of new, expansion, churn and reactivation; the paying customers +1, +0 (January) and −1, +1 (March).
+    assert.deepEqual(acc.monthly.get('usd|2026-01-01')?.counts, { new: 1, expansion: 1, contraction: 0, churn: 0, reactivation: 0 });
+    assert.deepEqual(acc.monthly.get('usd|2026-03-01')?.counts, { new: 0, expansion: 0, contraction: 0, churn: 1, reactivation: 1 });
+    assert.deepEqual([acc.monthly.get('usd|2026-01-01')?.deltaCustomers, acc.monthly.get('usd|2026-03-01')?.deltaCustomers], [1, 0]);
   });
 
   it('given a customer timeline, then the cohort gains a member in its first month and the retained MRR changes only at month ends that differ', () => {
@@ -48,5 +52,33 @@ describe('MRR running sums', () => {
     for (const d of acc.daily.values()) assert.deepEqual([d.movements, d.deltaCents, d.deltaCustomers], [0, 0, 0], d.day);
     for (const x of acc.monthly.values()) assert.deepEqual([x.movements, ...Object.values(x.sums)], [0, 0, 0, 0, 0, 0], x.month);
     for (const c of acc.cohorts.values()) assert.deepEqual([c.members, c.newCents, c.retained, c.retainedMrrCents], [0, 0, 0, 0], c.month);
+    for (const x of acc.monthly.values()) assert.deepEqual([...Object.values(x.counts), x.deltaCustomers], [0, 0, 0, 0, 0, 0], x.month);
+  });
+
+  it('given status changes, then each day carries the change of its past-due and scheduled-to-cancel MRR, and subtracting them returns to zero', () => {
+    const change = (at: string, pastDue: [number, number], scheduled: [number, number]) => ({
+      customerId: 'cus_a',
+      currency: 'usd',
+      seq: 0,
+      occurredAt: Date.parse(at),
+      pastDueBeforeCents: pastDue[0],
+      pastDueAfterCents: pastDue[1],
+      scheduledBeforeCents: scheduled[0],
+      scheduledAfterCents: scheduled[1],
+      stripeEventId: 'evt',
+    });
+    // Past due on Jan 12 (1,500), paid again on Jan 12 later, set to cancel on Feb 1, past due again with it on Feb 1.
+    const changes = [change('2026-01-12T08:00:00Z', [0, 1500], [0, 0]), change('2026-01-12T20:00:00Z', [1500, 0], [0, 0]), change('2026-02-01T00:00:00Z', [0, 0], [0, 1500]), change('2026-02-01T23:59:59Z', [0, 1500], [1500, 1500])];
+    const acc = emptyAggregates();
+    addStatusChanges(acc, changes, 1);
+    assert.deepEqual(
+      [...acc.daily.values()].map((d) => [d.day, d.movements, d.deltaPastDueCents, d.deltaScheduledChurnCents]),
+      [
+        ['2026-01-12', 0, 0, 0],
+        ['2026-02-01', 0, 1500, 1500],
+      ],
+    );
+    addStatusChanges(acc, changes, -1);
+    for (const d of acc.daily.values()) assert.deepEqual([d.deltaPastDueCents, d.deltaScheduledChurnCents], [0, 0], d.day);
   });
 });

@@ -9,7 +9,7 @@
  * deleted at or before t no longer applies. The result depends only on the set of inputs, never on
  * the order they arrived in.
  */
-import { monthlyCents, type CouponTerms, type DiscountTerms, type SubscriptionState } from './policy.ts';
+import { monthlyCents, scheduledToCancel, type CouponTerms, type DiscountTerms, type SubscriptionState } from './policy.ts';
 
 export interface Point {
   /** Event time (Stripe `created`) in ms. */
@@ -40,6 +40,23 @@ export interface Movement {
   readonly deltaCents: number;
   readonly mrrBeforeCents: number;
   readonly mrrAfterCents: number;
+  readonly stripeEventId: string;
+}
+
+/**
+ * A change of how a customer's MRR in a currency splits (mrr_status_daily): the part whose
+ * subscriptions are past due, and the part set to cancel (cancel_at_period_end or cancel_at) that
+ * still counts — each before and after, at the Stripe event's created time.
+ */
+export interface StatusChange {
+  readonly customerId: string;
+  readonly currency: string;
+  readonly seq: number;
+  readonly occurredAt: number;
+  readonly pastDueBeforeCents: number;
+  readonly pastDueAfterCents: number;
+  readonly scheduledBeforeCents: number;
+  readonly scheduledAfterCents: number;
   readonly stripeEventId: string;
 }
 
@@ -89,7 +106,7 @@ export function customerTimeline(
   subscriptions: readonly SubscriptionVersion[],
   discounts: readonly DiscountVersion[],
   coupons: readonly CouponVersion[],
-): { movements: Movement[]; current: CustomerMrr[] } {
+): { movements: Movement[]; current: CustomerMrr[]; statuses: StatusChange[] } {
   const subsById = groupSorted(subscriptions, (v) => v.state.subscriptionId);
   const discountsById = groupSorted(discounts, (v) => v.terms.discountId);
   const couponsById = groupSorted(coupons, (v) => v.couponId);
@@ -106,16 +123,42 @@ export function customerTimeline(
   };
 
   const movements: Movement[] = [];
+  const statuses: StatusChange[] = [];
   const mrr = new Map<string, number>();
+  const split = new Map<string, { pastDue: number; scheduled: number }>();
   const hadNew = new Set<string>();
   for (const p of unique) {
     const totals = new Map<string, number>();
+    const parts = new Map<string, { pastDue: number; scheduled: number }>();
     for (const versions of subsById.values()) {
       const r = resolve(versions, p, false);
       if (!r) continue;
       const state = r.version.state;
       const referenced = state.discountIds.map((id) => discountAt(id, p)).filter((c): c is CouponTerms => c !== null);
-      totals.set(state.currency, (totals.get(state.currency) ?? 0) + monthlyCents(state, referenced));
+      const cents = monthlyCents(state, referenced);
+      totals.set(state.currency, (totals.get(state.currency) ?? 0) + cents);
+      const part = parts.get(state.currency) ?? { pastDue: 0, scheduled: 0 };
+      parts.set(state.currency, {
+        pastDue: part.pastDue + (state.status === 'past_due' ? cents : 0),
+        scheduled: part.scheduled + (scheduledToCancel(state) ? cents : 0),
+      });
+    }
+    for (const currency of [...new Set([...split.keys(), ...parts.keys()])].sort()) {
+      const before = split.get(currency) ?? { pastDue: 0, scheduled: 0 };
+      const after = parts.get(currency) ?? { pastDue: 0, scheduled: 0 };
+      if (before.pastDue === after.pastDue && before.scheduled === after.scheduled) continue;
+      statuses.push({
+        customerId,
+        currency,
+        seq: statuses.length,
+        occurredAt: p.at,
+        pastDueBeforeCents: before.pastDue,
+        pastDueAfterCents: after.pastDue,
+        scheduledBeforeCents: before.scheduled,
+        scheduledAfterCents: after.scheduled,
+        stripeEventId: p.eventId,
+      });
+      split.set(currency, after);
     }
     const currencies = new Set([...mrr.keys(), ...totals.keys()]);
     for (const currency of [...currencies].sort()) {
@@ -153,5 +196,5 @@ export function customerTimeline(
       lastMovementAt: (mine[mine.length - 1] as Movement).occurredAt,
     };
   });
-  return { movements, current };
+  return { movements, current, statuses };
 }

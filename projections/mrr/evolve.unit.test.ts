@@ -50,6 +50,27 @@ describe('MRR timeline: movements of one customer', () => {
     assert.deepEqual(summary(movements), ['0d usd new 5000 0->5000 evt_1', '45d usd churn -5000 5000->0 evt_3', '50d usd reactivation 5000 0->5000 evt_4']);
   });
 
+  it('splits the MRR: past due while past_due, set to cancel from cancel_at_period_end until the deletion; a trial counts in neither', () => {
+    const items = [{ unitAmount: 5000 }];
+    const { statuses } = customerTimeline(
+      'cus_1',
+      [
+        sv(t0, 'evt_1', { id: 'sub_1', status: 'active', items }),
+        sv(t0, 'evt_t', { id: 'sub_t', status: 'trialing', items: [{ unitAmount: 900 }], cancelAtPeriodEnd: true }),
+        sv(t0 + 30 * day, 'evt_2', { id: 'sub_1', status: 'past_due', items }),
+        sv(t0 + 35 * day, 'evt_3', { id: 'sub_1', status: 'past_due', items, cancelAtPeriodEnd: true }),
+        sv(t0 + 40 * day, 'evt_4', { id: 'sub_1', status: 'active', items, cancelAtPeriodEnd: true }),
+        sv(t0 + 60 * day, 'evt_5', { id: 'sub_1', status: 'canceled', items, cancelAtPeriodEnd: true }),
+      ],
+      [],
+      [],
+    );
+    assert.deepEqual(
+      statuses.map((c) => `${(c.occurredAt - t0) / day}d past_due ${c.pastDueBeforeCents}->${c.pastDueAfterCents} scheduled ${c.scheduledBeforeCents}->${c.scheduledAfterCents} ${c.stripeEventId}`),
+      ['30d past_due 0->5000 scheduled 0->0 evt_2', '35d past_due 5000->5000 scheduled 0->5000 evt_3', '40d past_due 5000->0 scheduled 5000->5000 evt_4', '60d past_due 0->0 scheduled 5000->0 evt_5'],
+    );
+  });
+
   it('a second subscription is an expansion, cancelling one of two a contraction, an upgrade an expansion', () => {
     const { movements } = customerTimeline(
       'cus_1',

@@ -84,7 +84,7 @@ function eventsFor(stories: readonly Story[]): Record<string, unknown>[] {
  * The daily, monthly and cohort views as first defined, straight from every movement (revision 1):
  * an independent calculation the running sums behind today's views must match.
  */
-const referenceViews: Record<'mrr_daily' | 'mrr_monthly' | 'cohort_retention', string> = {
+const referenceViews: Record<'mrr_daily' | 'mrr_status_daily' | 'mrr_monthly' | 'cohort_retention', string> = {
   mrr_daily: `WITH bounds AS (
   SELECT currency, min((occurred_at AT TIME ZONE 'UTC')::date) AS first_day FROM {{schema}}.movements GROUP BY currency
 ), days AS (
@@ -99,6 +99,25 @@ const referenceViews: Record<'mrr_daily' | 'mrr_monthly' | 'cohort_retention', s
 SELECT d.day, d.currency,
        (sum(COALESCE(p.delta_cents, 0)) OVER w)::bigint AS mrr_cents,
        (sum(COALESCE(p.delta_customers, 0)) OVER w)::bigint AS paying_customers
+FROM days d LEFT JOIN per_day p ON p.currency = d.currency AND p.day = d.day
+WINDOW w AS (PARTITION BY d.currency ORDER BY d.day)`,
+  mrr_status_daily: `WITH bounds AS (
+  SELECT currency, min((occurred_at AT TIME ZONE 'UTC')::date) AS first_day FROM {{schema}}.movements GROUP BY currency
+), days AS (
+  SELECT b.currency, d::date AS day
+  FROM bounds b, generate_series(b.first_day, (now() AT TIME ZONE 'UTC')::date, interval '1 day') AS d
+), changes AS (
+  SELECT currency, (occurred_at AT TIME ZONE 'UTC')::date AS day, delta_cents AS mrr, 0 AS past_due, 0 AS scheduled FROM {{schema}}.movements
+  UNION ALL
+  SELECT currency, (occurred_at AT TIME ZONE 'UTC')::date, 0, past_due_after_cents - past_due_before_cents, scheduled_after_cents - scheduled_before_cents FROM {{schema}}.status_changes
+), per_day AS (
+  SELECT currency, day, sum(mrr) AS mrr, sum(past_due) AS past_due, sum(scheduled) AS scheduled FROM changes GROUP BY 1, 2
+)
+SELECT d.day, d.currency,
+       (sum(COALESCE(p.mrr, 0)) OVER w)::bigint AS mrr_cents,
+       (sum(COALESCE(p.mrr, 0) - COALESCE(p.past_due, 0)) OVER w)::bigint AS active_mrr_cents,
+       (sum(COALESCE(p.past_due, 0)) OVER w)::bigint AS past_due_mrr_cents,
+       (sum(COALESCE(p.scheduled, 0)) OVER w)::bigint AS scheduled_churn_mrr_cents
 FROM days d LEFT JOIN per_day p ON p.currency = d.currency AND p.day = d.day
 WINDOW w AS (PARTITION BY d.currency ORDER BY d.day)`,
   mrr_monthly: `WITH bounds AS (
@@ -169,8 +188,9 @@ describe('MRR projection: the tables depend only on the set of events, applied b
   async function snapshot(schema: string): Promise<unknown[]> {
     const movements = await t.rt.db.query(`SELECT customer_id, seq, currency, occurred_at, movement, delta_cents, mrr_before_cents, mrr_after_cents, stripe_event_id FROM ${schema}.movements ORDER BY customer_id, seq`);
     const current = await t.rt.db.query(`SELECT * FROM ${schema}.customer_mrr ORDER BY customer_id, currency`);
+    const statusRows = await t.rt.db.query(`SELECT * FROM ${schema}.status_changes ORDER BY customer_id, currency, seq`);
     const views = [];
-    for (const [view, order] of [['mrr_daily', 'currency, day'], ['mrr_monthly', 'currency, month'], ['cohort_retention', 'cohort_month, currency, months_since_start']] as const) {
+    for (const [view, order] of [['mrr_daily', 'currency, day'], ['mrr_status_daily', 'currency, day'], ['mrr_monthly', 'currency, month'], ['cohort_retention', 'cohort_month, currency, months_since_start']] as const) {
       // The view as deployed (over the running sums), made in a schema of its own for this version.
       await t.rt.db.query(`DROP SCHEMA IF EXISTS ${schema}_views CASCADE; CREATE SCHEMA ${schema}_views`);
       const ddl = (mrrProjection.views(schema).split(';').find((stmt) => stmt.includes(`CREATE VIEW analytics.${view} AS`)) ?? '').replace(`analytics.${view}`, `${schema}_views.${view}`);
@@ -190,7 +210,7 @@ describe('MRR projection: the tables depend only on the set of events, applied b
     );
     assert.deepEqual(saas.rows, await saasMetricsByHand(schema), `saas_metrics_monthly of ${schema} equals the §6 formulas over the reference views`);
     views.push(saas.rows);
-    return [movements.rows, current.rows, views];
+    return [movements.rows, current.rows, statusRows.rows, views];
   }
 
   /**

@@ -86,6 +86,8 @@ export interface SubscriptionState {
   readonly currency: string;
   readonly status: string;
   readonly cancelAtPeriodEnd: boolean;
+  /** `cancel_at` (ms): a cancellation scheduled for a date; null when none. */
+  readonly cancelAt: number | null;
   readonly items: readonly ItemState[];
   /** Discounts whose coupon travels with the subscription (legacy `discount.coupon`, expanded discounts). */
   readonly embeddedCoupons: readonly CouponTerms[];
@@ -186,6 +188,7 @@ export function parseSubscription(object: unknown): SubscriptionState | null {
     currency: currency || items[0]?.price.currency || 'usd',
     status: s.status ?? 'unknown',
     cancelAtPeriodEnd: s.cancelAtPeriodEnd,
+    cancelAt: s.cancelAtMs,
     items,
     embeddedCoupons,
     discountIds,
@@ -193,6 +196,11 @@ export function parseSubscription(object: unknown): SubscriptionState | null {
 }
 
 // ---------------------------------------------------------------- monthly value
+/** The subscription is set to end: at its period's end, or at a date (its MRR still counts until it does). */
+export function scheduledToCancel(s: SubscriptionState): boolean {
+  return s.cancelAtPeriodEnd || s.cancelAt !== null;
+}
+
 /** month ÷ interval_count; year ÷ (12 × interval_count); week × 52/12 ÷ interval_count; day × 365/12 ÷ interval_count. */
 export function monthlyFactor(interval: Interval, intervalCount: number): Rational {
   const count = BigInt(Math.max(1, Math.trunc(intervalCount)));
@@ -259,6 +267,7 @@ export function encodeState(s: SubscriptionState): Json {
     currency: s.currency,
     status: s.status,
     cancel_at_period_end: s.cancelAtPeriodEnd,
+    cancel_at: s.cancelAt,
     items: s.items.map((i) => ({
       unit_amount: encodeRat(i.price.unitAmount),
       interval: i.price.interval,
@@ -289,6 +298,7 @@ export function decodeState(j: Json): SubscriptionState {
     currency: String(j.currency),
     status: String(j.status),
     cancelAtPeriodEnd: j.cancel_at_period_end === true,
+    cancelAt: typeof j.cancel_at === 'number' ? j.cancel_at : null,
     items,
     embeddedCoupons: (Array.isArray(j.embedded_coupons) ? (j.embedded_coupons as unknown[]) : []).map(decodeCoupon).filter((c): c is CouponTerms => c !== null),
     discountIds: Array.isArray(j.discount_ids) ? (j.discount_ids as unknown[]).map(String) : [],

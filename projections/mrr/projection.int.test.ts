@@ -226,6 +226,25 @@ describe('MRR projection through Kafka into the analytics views', () => {
     assert.deepEqual(jan6, { mrr_cents: 2900 + 2417 + 4333 + 3042 + 3000 + 6000 + 3900 + 3000 + 1500 + 4000 + 1000 + 1500 + 2000 + 1000 + 3000 + 1000, paying_customers: 16 });
   });
 
+  it('splits each day-end MRR into active and past due, and shows what is already set to cancel (values by hand)', async () => {
+    // cus_cape is set to cancel at period end on Jan 11 (2,000) until its deletion on Feb 1;
+    // cus_pastdue is past due from Feb 1 (1,000, still counted); cus_unpaid's unpaid drops its MRR.
+    const rows = await q<{ day: string; currency: string; past_due: number; scheduled: number }>(
+      `SELECT to_char(day, 'MM-DD') AS day, currency, past_due_mrr_cents AS past_due, scheduled_churn_mrr_cents AS scheduled FROM analytics.mrr_status_daily
+       WHERE day IN ('2026-01-10', '2026-01-11', '2026-01-31', '2026-02-01', '2026-02-15', '2026-06-30') ORDER BY currency, day`,
+    );
+    assert.deepEqual(
+      rows.map((r) => `${r.currency} ${r.day} ${r.past_due} ${r.scheduled}`),
+      ['eur 01-10 0 0', 'eur 01-11 0 0', 'eur 01-31 0 0', 'eur 02-01 0 0', 'eur 02-15 0 0', 'eur 06-30 0 0', 'usd 01-10 0 0', 'usd 01-11 0 2000', 'usd 01-31 0 2000', 'usd 02-01 1000 0', 'usd 02-15 1000 0', 'usd 06-30 1000 0'],
+    );
+    const mismatches = await q(
+      `SELECT s.day, s.currency FROM analytics.mrr_status_daily s FULL JOIN analytics.mrr_daily d USING (day, currency)
+       WHERE s.mrr_cents IS DISTINCT FROM d.mrr_cents OR s.active_mrr_cents + s.past_due_mrr_cents IS DISTINCT FROM d.mrr_cents OR s.scheduled_churn_mrr_cents > s.mrr_cents`,
+    );
+    assert.deepEqual(mismatches, [], 'active + past due = the MRR of mrr_daily, every day; the scheduled part is part of it');
+    assert.ok((await q('SELECT 1 FROM analytics.mrr_status_daily')).length > 300, 'a row for every day since January');
+  });
+
   it('builds revenue cohorts from first new movements; a returning customer stays in its cohort', async () => {
     const rows = await q<{ cohort: string; k: number; cohort_customers: number; retained_customers: number; cohort_mrr_cents: number; retained_mrr_cents: number }>(
       "SELECT to_char(cohort_month, 'YYYY-MM') AS cohort, months_since_start AS k, cohort_customers, retained_customers, cohort_mrr_cents, retained_mrr_cents FROM analytics.cohort_retention WHERE currency = 'usd' AND months_since_start <= 2 ORDER BY 1, 2",

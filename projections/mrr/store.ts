@@ -11,8 +11,8 @@ import { lockKeys, recordset, recordsetParam, valuesInKeyOrder, type DbClient } 
 import type { Logger } from '../../lib/log.ts';
 import { readCoupon, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { StripeEventReceived } from '../../lib/topics.ts';
-import { addMovements, emptyAggregates, type Aggregates, type MovementFact } from './aggregates.ts';
-import { customerTimeline, type CouponVersion, type DiscountVersion, type MovementType, type SubscriptionVersion } from './evolve.ts';
+import { addMovements, addStatusChanges, emptyAggregates, type Aggregates, type MovementFact } from './aggregates.ts';
+import { customerTimeline, type CouponVersion, type DiscountVersion, type MovementType, type StatusChange, type SubscriptionVersion } from './evolve.ts';
 import {
   couponTerms,
   decodeCoupon,
@@ -129,7 +129,7 @@ async function insertNew(client: DbClient, schema: string, rows: Rows): Promise<
 type SubscriptionRow = { customer_id: string; created_at: Date; event_id: string; state: Json };
 type DiscountRow = { customer_id: string; created_at: Date; event_id: string; coupon_id: string | null; terms: Json };
 type CouponRow = { coupon_id: string; created_at: Date; event_id: string; terms: Json | null };
-type Derived = { movements: (string | number | Date)[][]; current: (string | number | Date | null)[][]; facts: MovementFact[] };
+type Derived = { movements: (string | number | Date)[][]; current: (string | number | Date | null)[][]; facts: MovementFact[]; statuses: StatusChange[] };
 
 /** Which customers to read: a list (a batch's), or a contiguous range of ids (a bulk rebuild's chunk). */
 type CustomerFilter = { readonly ids: readonly string[] } | { readonly from: string; readonly to: string };
@@ -168,19 +168,44 @@ function group<R extends { customer_id: string }, V>(rows: readonly R[], toVersi
 function derive(customers: readonly string[], subs: readonly SubscriptionRow[], discounts: readonly DiscountRow[], coupons: readonly CouponVersion[]): Derived {
   const subsBy = group(subs, (r): SubscriptionVersion => ({ at: r.created_at.getTime(), eventId: r.event_id, state: decodeState(r.state) }));
   const discountsBy = group(discounts, (r): DiscountVersion => ({ at: r.created_at.getTime(), eventId: r.event_id, terms: decodeDiscount(r.terms) }));
-  const out: Derived = { movements: [], current: [], facts: [] };
+  const out: Derived = { movements: [], current: [], facts: [], statuses: [] };
   for (const customerId of customers) {
     const mine = discountsBy.get(customerId) ?? [];
     const wanted = new Set(mine.map((d) => d.terms.couponId).filter(Boolean));
-    const { movements, current } = customerTimeline(customerId, subsBy.get(customerId) ?? [], mine, wanted.size === 0 ? [] : coupons.filter((c) => wanted.has(c.couponId)));
+    const { movements, current, statuses } = customerTimeline(customerId, subsBy.get(customerId) ?? [], mine, wanted.size === 0 ? [] : coupons.filter((c) => wanted.has(c.couponId)));
     for (const m of movements) {
       out.movements.push([m.customerId, m.seq, m.currency, new Date(m.occurredAt), m.movement, m.deltaCents, m.mrrBeforeCents, m.mrrAfterCents, m.stripeEventId]);
       out.facts.push(m);
     }
+    out.statuses.push(...statuses);
     for (const c of current) out.current.push([c.customerId, c.currency, c.mrrCents, c.firstPaidAt === null ? null : new Date(c.firstPaidAt), new Date(c.lastMovementAt)]);
   }
   return out;
 }
+
+const STATUS_COLUMNS = {
+  customer_id: 'text',
+  seq: 'int',
+  currency: 'text',
+  occurred_at: 'timestamptz',
+  past_due_before_cents: 'bigint',
+  past_due_after_cents: 'bigint',
+  scheduled_before_cents: 'bigint',
+  scheduled_after_cents: 'bigint',
+  stripe_event_id: 'text',
+} as const;
+
+const statusRow = (c: StatusChange) => ({
+  customer_id: c.customerId,
+  seq: c.seq,
+  currency: c.currency,
+  occurred_at: new Date(c.occurredAt).toISOString(),
+  past_due_before_cents: c.pastDueBeforeCents,
+  past_due_after_cents: c.pastDueAfterCents,
+  scheduled_before_cents: c.scheduledBeforeCents,
+  scheduled_after_cents: c.scheduledAfterCents,
+  stripe_event_id: c.stripeEventId,
+});
 
 async function insertDerived(client: DbClient, schema: string, rows: Derived): Promise<void> {
   const col = <T>(table: T[][], i: number) => table.map((r) => r[i]);
@@ -189,6 +214,13 @@ async function insertDerived(client: DbClient, schema: string, rows: Derived): P
       `INSERT INTO ${schema}.movements (customer_id, seq, currency, occurred_at, movement, delta_cents, mrr_before_cents, mrr_after_cents, stripe_event_id)
        SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[])`,
       Array.from({ length: 9 }, (_, i) => col(rows.movements, i)),
+    );
+  }
+  if (rows.statuses.length > 0) {
+    await client.query(
+      `INSERT INTO ${schema}.status_changes (customer_id, seq, currency, occurred_at, past_due_before_cents, past_due_after_cents, scheduled_before_cents, scheduled_after_cents, stripe_event_id)
+       SELECT * FROM ${recordset(STATUS_COLUMNS, 1)}`,
+      [recordsetParam(rows.statuses.map(statusRow))],
     );
   }
   if (rows.current.length > 0) {
@@ -214,10 +246,30 @@ export async function recompute(client: DbClient, schema: string, customers: rea
      RETURNING customer_id, seq, currency, occurred_at, movement, delta_cents, mrr_before_cents, mrr_after_cents`,
     [customers],
   );
+  const goneStatuses = await client.query<{ customer_id: string; seq: number; currency: string; occurred_at: Date; past_due_before_cents: string; past_due_after_cents: string; scheduled_before_cents: string; scheduled_after_cents: string; stripe_event_id: string }>(
+    `DELETE FROM ${schema}.status_changes WHERE customer_id = ANY($1::text[]) RETURNING *`,
+    [customers],
+  );
   await client.query(`DELETE FROM ${schema}.customer_mrr WHERE customer_id = ANY($1::text[])`, [customers]);
   await insertDerived(client, schema, rows);
   const sums = emptyAggregates();
   addMovements(sums, rows.facts, 1);
+  addStatusChanges(sums, rows.statuses, 1);
+  addStatusChanges(
+    sums,
+    goneStatuses.rows.map((r) => ({
+      customerId: r.customer_id,
+      currency: r.currency,
+      seq: r.seq,
+      occurredAt: r.occurred_at.getTime(),
+      pastDueBeforeCents: Number(r.past_due_before_cents),
+      pastDueAfterCents: Number(r.past_due_after_cents),
+      scheduledBeforeCents: Number(r.scheduled_before_cents),
+      scheduledAfterCents: Number(r.scheduled_after_cents),
+      stripeEventId: r.stripe_event_id,
+    })),
+    -1,
+  );
   addMovements(
     sums,
     gone.rows.map((r) => ({
@@ -240,14 +292,27 @@ export async function recompute(client: DbClient, schema: string, customers: rea
  * (two partitions) then wait for each other's rows instead of deadlocking.
  */
 async function addSums(client: DbClient, schema: string, sums: Aggregates): Promise<void> {
-  const daily = valuesInKeyOrder(sums.daily).filter((d) => d.movements !== 0 || d.deltaCents !== 0 || d.deltaCustomers !== 0);
+  const daily = valuesInKeyOrder(sums.daily).filter((d) => d.movements !== 0 || d.deltaCents !== 0 || d.deltaCustomers !== 0 || d.deltaPastDueCents !== 0 || d.deltaScheduledChurnCents !== 0);
   if (daily.length > 0) {
     await client.query(
-      `INSERT INTO ${schema}.daily_sums AS t (currency, day, movements, delta_cents, delta_customers)
-       SELECT * FROM unnest($1::text[], $2::date[], $3::int[], $4::bigint[], $5::int[])
+      `INSERT INTO ${schema}.daily_sums AS t (currency, day, movements, delta_cents, delta_customers, delta_past_due_cents, delta_scheduled_churn_cents)
+       SELECT * FROM ${recordset({ currency: 'text', day: 'date', movements: 'int', delta_cents: 'bigint', delta_customers: 'int', delta_past_due_cents: 'bigint', delta_scheduled_churn_cents: 'bigint' }, 1)}
        ON CONFLICT (currency, day) DO UPDATE SET movements = t.movements + excluded.movements, delta_cents = t.delta_cents + excluded.delta_cents,
-         delta_customers = t.delta_customers + excluded.delta_customers`,
-      [daily.map((d) => d.currency), daily.map((d) => d.day), daily.map((d) => d.movements), daily.map((d) => d.deltaCents), daily.map((d) => d.deltaCustomers)],
+         delta_customers = t.delta_customers + excluded.delta_customers, delta_past_due_cents = t.delta_past_due_cents + excluded.delta_past_due_cents,
+         delta_scheduled_churn_cents = t.delta_scheduled_churn_cents + excluded.delta_scheduled_churn_cents`,
+      [
+        recordsetParam(
+          daily.map((d) => ({
+            currency: d.currency,
+            day: d.day,
+            movements: d.movements,
+            delta_cents: d.deltaCents,
+            delta_customers: d.deltaCustomers,
+            delta_past_due_cents: d.deltaPastDueCents,
+            delta_scheduled_churn_cents: d.deltaScheduledChurnCents,
+          })),
+        ),
+      ],
     );
   }
   const monthly = valuesInKeyOrder(sums.monthly).filter((m) => m.movements !== 0 || m.deltaCustomers !== 0 || Object.values(m.sums).some((v) => v !== 0) || Object.values(m.counts).some((v) => v !== 0));
@@ -315,7 +380,7 @@ export async function loadStripeEvents(client: DbClient, schema: string, events:
  */
 export async function deriveAll(client: DbClient, schema: string, log: Logger, chunk = 2000): Promise<{ customers: number; movements: number }> {
   // A finish that was killed left nothing (it is one transaction); these make it safe regardless.
-  await client.query(`TRUNCATE ${schema}.movements, ${schema}.customer_mrr, ${schema}.daily_sums, ${schema}.monthly_sums, ${schema}.cohort_changes`);
+  await client.query(`TRUNCATE ${schema}.movements, ${schema}.status_changes, ${schema}.customer_mrr, ${schema}.daily_sums, ${schema}.monthly_sums, ${schema}.cohort_changes`);
   await client.query(`CREATE INDEX IF NOT EXISTS subscription_versions_customer ON ${schema}.subscription_versions (customer_id)`);
   await client.query(`CREATE INDEX IF NOT EXISTS discount_versions_customer ON ${schema}.discount_versions (customer_id)`);
   await client.query(`ANALYZE ${schema}.subscription_versions, ${schema}.discount_versions, ${schema}.coupon_versions`);
@@ -333,10 +398,11 @@ export async function deriveAll(client: DbClient, schema: string, log: Logger, c
     const rows = derive(customers, subs, discounts, coupons);
     movements += rows.movements.length;
     addMovements(sums, rows.facts, 1);
+    addStatusChanges(sums, rows.statuses, 1);
     await insertDerived(client, schema, rows);
   }
   await addSums(client, schema, sums);
-  await client.query(`ANALYZE ${schema}.movements, ${schema}.customer_mrr, ${schema}.daily_sums, ${schema}.monthly_sums, ${schema}.cohort_changes`);
+  await client.query(`ANALYZE ${schema}.movements, ${schema}.status_changes, ${schema}.customer_mrr, ${schema}.daily_sums, ${schema}.monthly_sums, ${schema}.cohort_changes`);
   log.info({ customers: ids.length, movements }, 'derived every customer timeline');
   return { customers: ids.length, movements };
 }

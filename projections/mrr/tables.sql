@@ -45,6 +45,20 @@ CREATE TABLE {{schema}}.movements (
   stripe_event_id text NOT NULL
 );
 
+-- Each change of how a customer's MRR per currency splits: past due, and set to cancel while it
+-- still counts (mrr_status_daily); replaced whole with the movements.
+CREATE TABLE {{schema}}.status_changes (
+  customer_id text NOT NULL,
+  seq int NOT NULL,
+  currency text NOT NULL,
+  occurred_at timestamptz NOT NULL,
+  past_due_before_cents bigint NOT NULL,
+  past_due_after_cents bigint NOT NULL,
+  scheduled_before_cents bigint NOT NULL,
+  scheduled_after_cents bigint NOT NULL,
+  stripe_event_id text NOT NULL
+);
+
 CREATE TABLE {{schema}}.customer_mrr (
   customer_id text NOT NULL,
   currency text NOT NULL,
@@ -63,6 +77,8 @@ CREATE TABLE {{schema}}.daily_sums (
   movements int NOT NULL,
   delta_cents bigint NOT NULL,
   delta_customers int NOT NULL,
+  delta_past_due_cents bigint NOT NULL,
+  delta_scheduled_churn_cents bigint NOT NULL,
   PRIMARY KEY (currency, day)
 );
 

@@ -41,6 +41,32 @@ COMMENT ON COLUMN analytics.mrr_daily.currency IS 'Lowercase ISO 4217 currency.'
 COMMENT ON COLUMN analytics.mrr_daily.mrr_cents IS 'Total MRR at the end of the day, in minor units.';
 COMMENT ON COLUMN analytics.mrr_daily.paying_customers IS 'Customers with MRR > 0 at the end of the day.';
 
+-- The end-of-day MRR split of ARCHITECTURE §6: active + past due = mrr_daily's MRR, and the part
+-- set to cancel (cancel_at_period_end, or cancel_at) that still counts.
+CREATE VIEW analytics.mrr_status_daily AS
+WITH bounds AS (
+  SELECT currency, min(day) AS first_day FROM {{schema}}.daily_sums WHERE movements > 0 GROUP BY currency
+), days AS (
+  SELECT b.currency, d::date AS day
+  FROM bounds b, generate_series(b.first_day, (now() AT TIME ZONE 'UTC')::date, interval '1 day') AS d
+), running AS (
+  SELECT d.day, d.currency,
+         sum(COALESCE(p.delta_cents, 0)) OVER w AS mrr,
+         sum(COALESCE(p.delta_past_due_cents, 0)) OVER w AS past_due,
+         sum(COALESCE(p.delta_scheduled_churn_cents, 0)) OVER w AS scheduled
+  FROM days d LEFT JOIN {{schema}}.daily_sums p ON p.currency = d.currency AND p.day = d.day
+  WINDOW w AS (PARTITION BY d.currency ORDER BY d.day)
+)
+SELECT day, currency, mrr::bigint AS mrr_cents, (mrr - past_due)::bigint AS active_mrr_cents, past_due::bigint AS past_due_mrr_cents, scheduled::bigint AS scheduled_churn_mrr_cents
+FROM running;
+COMMENT ON VIEW analytics.mrr_status_daily IS 'MRR at the end of every UTC day split by subscription status: active + past_due = mrr_cents (as in mrr_daily); scheduled_churn: the part set to cancel that still counts.';
+COMMENT ON COLUMN analytics.mrr_status_daily.day IS 'UTC calendar day.';
+COMMENT ON COLUMN analytics.mrr_status_daily.currency IS 'Lowercase ISO 4217 currency.';
+COMMENT ON COLUMN analytics.mrr_status_daily.mrr_cents IS 'Total MRR at the end of the day (mrr_daily.mrr_cents).';
+COMMENT ON COLUMN analytics.mrr_status_daily.active_mrr_cents IS 'MRR of subscriptions whose status is active.';
+COMMENT ON COLUMN analytics.mrr_status_daily.past_due_mrr_cents IS 'MRR of subscriptions whose status is past_due (delinquent, still counted).';
+COMMENT ON COLUMN analytics.mrr_status_daily.scheduled_churn_mrr_cents IS 'MRR of subscriptions set to cancel (cancel_at_period_end, or cancel_at set) that still counts: churn already scheduled.';
+
 CREATE VIEW analytics.mrr_monthly AS
 WITH bounds AS (
   SELECT currency, min(month) AS first_month FROM {{schema}}.monthly_sums WHERE movements > 0 GROUP BY currency
