@@ -57,10 +57,21 @@ describe('the analyst dashboard', () => {
 
     const page = await fetch(`${app.url}/`, { headers: { cookie: session } });
     assert.match(await page.text(), /id="mrr-chart"/);
-    const data = (await (await fetch(`${app.url}/v1/dashboard?currency=usd`, { headers: { cookie: session } })).json()) as { kpis: { mrrCents: number }; daily: unknown[] };
+    const data = (await (await fetch(`${app.url}/v1/dashboard?currency=usd`, { headers: { cookie: session } })).json()) as {
+      kpis: { mrrCents: number };
+      daily: unknown[];
+      status: { activeCents: number; pastDueCents: number; scheduledChurnCents: number } | null;
+      saas: { month: string; arr_cents: number }[];
+    };
     const [sum] = (await t.rt.db.query<{ n: number }>("SELECT COALESCE(sum(mrr_cents), 0)::bigint AS n FROM analytics.customer_mrr WHERE currency = 'usd'")).rows;
     assert.equal(data.kpis.mrrCents, sum?.n);
     assert.ok(data.daily.length > 300);
+    // Today's split adds up to the MRR now; this month's ARR is twelve times it.
+    assert.ok(data.status);
+    assert.equal(data.status.activeCents + data.status.pastDueCents, sum?.n);
+    assert.ok(data.status.scheduledChurnCents <= (sum?.n ?? 0));
+    assert.equal(data.saas[0]?.month, new Date().toISOString().slice(0, 7));
+    assert.equal(data.saas[0]?.arr_cents, 12 * (sum?.n ?? 0));
 
     const forged = session.replace(/.$/, session.endsWith('A') ? 'B' : 'A');
     assert.equal((await fetch(`${app.url}/v1/dashboard`, { headers: { cookie: forged } })).status, 401);

@@ -38,6 +38,10 @@ export interface DashboardData {
   readonly currencies: readonly string[];
   readonly kpis: { mrrCents: number; payingCustomers: number; netNewCents: number; churnCents: number; arpaCents: number | null };
   readonly daily: readonly { day: string; mrr_cents: number; paying_customers: number }[];
+  /** Today's MRR split (mrr_status_daily): active, past due, and already set to cancel. */
+  readonly status: { readonly activeCents: number; readonly pastDueCents: number; readonly scheduledChurnCents: number } | null;
+  /** The SaaS metrics of the last 12 months (saas_metrics_monthly), newest first. */
+  readonly saas: readonly Record<string, unknown>[];
   readonly monthly: readonly Record<string, unknown>[];
   readonly movements: readonly Record<string, unknown>[];
   readonly cohorts: readonly { cohort_month: string; months_since_start: number; cohort_customers: number; retained_customers: number; cohort_mrr_cents: number; retained_mrr_cents: number }[];
@@ -46,6 +50,16 @@ export interface DashboardData {
   readonly outbox: readonly Record<string, unknown>[];
   readonly fraud: readonly Record<string, unknown>[];
   readonly dunning: { readonly byStatus: readonly Record<string, unknown>[]; readonly latest: readonly Record<string, unknown>[] };
+}
+
+async function statusNow(db: Db, currency: string): Promise<DashboardData['status']> {
+  const [now] = await rows<{ active: string; past_due: string; scheduled: string }>(
+    db,
+    `SELECT active_mrr_cents AS active, past_due_mrr_cents AS past_due, scheduled_churn_mrr_cents AS scheduled FROM analytics.mrr_status_daily
+     WHERE currency = $1 AND day = (now() AT TIME ZONE 'UTC')::date`,
+    [currency],
+  );
+  return now ? { activeCents: Number(now.active), pastDueCents: Number(now.past_due), scheduledChurnCents: Number(now.scheduled) } : null;
 }
 
 export async function dashboardData(db: Db, requested: string | undefined, options: DashboardOptions = { revealRecipients: false }): Promise<DashboardData> {
@@ -75,6 +89,14 @@ export async function dashboardData(db: Db, requested: string | undefined, optio
       churnCents: current ? Number(current.churn_cents) : 0,
       arpaCents: paying > 0 ? Math.round(mrr / paying) : null,
     },
+    status: await statusNow(db, currency),
+    saas: await rows(
+      db,
+      `SELECT to_char(month, 'YYYY-MM') AS month, arr_cents, net_new_mrr_cents, customers_closing, new_customers, churned_customers, reactivated_customers,
+              quick_ratio::float8 AS quick_ratio, gross_mrr_churn_rate::float8 AS gross_mrr_churn_rate, nrr::float8 AS nrr, logo_churn_rate::float8 AS logo_churn_rate, arpa_cents, ltv_cents
+       FROM analytics.saas_metrics_monthly WHERE currency = $1 ORDER BY month DESC LIMIT 12`,
+      [currency],
+    ),
     daily: await rows(
       db,
       "SELECT to_char(day, 'YYYY-MM-DD') AS day, mrr_cents, paying_customers FROM analytics.mrr_daily WHERE currency = $1 AND day > current_date - 400 ORDER BY day",

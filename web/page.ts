@@ -31,6 +31,7 @@ export function dashboardPage(namespace: string | null): string {
 <section class="kpis" id="kpis"></section>
 <section><h2>MRR, end of day</h2><div class="chart"><canvas id="mrr-chart"></canvas></div></section>
 <section><h2>MRR bridge by month</h2><div id="monthly"></div></section>
+<section><h2>SaaS metrics by month</h2><div id="saas"></div></section>
 <section class="two"><div><h2>Latest movements</h2><div id="movements"></div></div>
 <div><h2>Cohorts: logo retention</h2><div id="cohorts"></div></div></section>
 <section><h2>Delivery, last 30 days</h2><div id="delivery"></div></section>

@@ -45,6 +45,8 @@
       kpi('Net new MRR this month', signed(d.kpis.netNewCents)),
       kpi('Churned MRR this month', money(-d.kpis.churnCents)),
       kpi('ARPA', d.kpis.arpaCents == null ? '–' : money(d.kpis.arpaCents)),
+      kpi('Past due MRR', d.status ? money(d.status.pastDueCents) : '–', 'delinquent, still counted'),
+      kpi('Set to cancel', d.status ? money(d.status.scheduledChurnCents) : '–', 'MRR already scheduled to churn'),
     );
     const labels = d.daily.map((x) => x.day);
     const values = d.daily.map((x) => Number(x.mrr_cents) / 100);
@@ -67,6 +69,26 @@
           { key: 'closing_mrr_cents', label: 'Closing', num: true, format: money },
         ],
         d.monthly,
+      ),
+    );
+    const ratio = (x) => (x == null ? '–' : Number(x).toFixed(2));
+    $('saas').replaceChildren(
+      table(
+        [
+          { key: 'month', label: 'Month' },
+          { key: 'arr_cents', label: 'ARR', num: true, format: money },
+          { key: 'net_new_mrr_cents', label: 'Net new MRR', num: true, format: signed },
+          { key: 'customers_closing', label: 'Customers', num: true },
+          { key: 'new_customers', label: 'New', num: true },
+          { key: 'churned_customers', label: 'Churned', num: true },
+          { key: 'quick_ratio', label: 'Quick ratio', num: true, format: ratio },
+          { key: 'gross_mrr_churn_rate', label: 'Gross MRR churn', num: true, format: pct },
+          { key: 'nrr', label: 'NRR', num: true, format: pct },
+          { key: 'logo_churn_rate', label: 'Logo churn', num: true, format: pct },
+          { key: 'arpa_cents', label: 'ARPA', num: true, format: (c) => (c == null ? '–' : money(c)) },
+          { key: 'ltv_cents', label: 'LTV', num: true, format: (c) => (c == null ? '–' : money(c)) },
+        ],
+        d.saas,
       ),
     );
     $('movements').replaceChildren(
