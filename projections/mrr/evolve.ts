@@ -60,6 +60,20 @@ export interface StatusChange {
   readonly stripeEventId: string;
 }
 
+/** One subscription's part of a movement (mrr_lineage): its MRR before and after the movement's event. */
+export interface LineagePart {
+  readonly customerId: string;
+  readonly currency: string;
+  /** The movement's seq. */
+  readonly seq: number;
+  readonly occurredAt: number;
+  readonly movement: MovementType;
+  readonly subscriptionId: string;
+  readonly subscriptionBeforeCents: number;
+  readonly subscriptionAfterCents: number;
+  readonly stripeEventId: string;
+}
+
 export interface CustomerMrr {
   readonly customerId: string;
   readonly currency: string;
@@ -106,7 +120,7 @@ export function customerTimeline(
   subscriptions: readonly SubscriptionVersion[],
   discounts: readonly DiscountVersion[],
   coupons: readonly CouponVersion[],
-): { movements: Movement[]; current: CustomerMrr[]; statuses: StatusChange[] } {
+): { movements: Movement[]; current: CustomerMrr[]; statuses: StatusChange[]; lineage: LineagePart[] } {
   const subsById = groupSorted(subscriptions, (v) => v.state.subscriptionId);
   const discountsById = groupSorted(discounts, (v) => v.terms.discountId);
   const couponsById = groupSorted(coupons, (v) => v.couponId);
@@ -124,11 +138,15 @@ export function customerTimeline(
 
   const movements: Movement[] = [];
   const statuses: StatusChange[] = [];
+  const lineage: LineagePart[] = [];
+  /** Each subscription's MRR at the previous point, by `currency|subscription id`. */
+  let bySubscription = new Map<string, number>();
   const mrr = new Map<string, number>();
   const split = new Map<string, { pastDue: number; scheduled: number }>();
   const hadNew = new Set<string>();
   for (const p of unique) {
     const totals = new Map<string, number>();
+    const subsNow = new Map<string, number>();
     const parts = new Map<string, { pastDue: number; scheduled: number }>();
     for (const versions of subsById.values()) {
       const r = resolve(versions, p, false);
@@ -137,6 +155,7 @@ export function customerTimeline(
       const referenced = state.discountIds.map((id) => discountAt(id, p)).filter((c): c is CouponTerms => c !== null);
       const cents = monthlyCents(state, referenced);
       totals.set(state.currency, (totals.get(state.currency) ?? 0) + cents);
+      if (cents !== 0) subsNow.set(`${state.currency}|${state.subscriptionId}`, cents);
       const part = parts.get(state.currency) ?? { pastDue: 0, scheduled: 0 };
       parts.set(state.currency, {
         pastDue: part.pastDue + (state.status === 'past_due' ? cents : 0),
@@ -170,6 +189,22 @@ export function customerTimeline(
       else if (after === 0) movement = 'churn';
       else movement = after > before ? 'expansion' : 'contraction';
       if (movement === 'new') hadNew.add(currency);
+      for (const key of [...new Set([...bySubscription.keys(), ...subsNow.keys()])].filter((k) => k.startsWith(`${currency}|`)).sort()) {
+        const was = bySubscription.get(key) ?? 0;
+        const is = subsNow.get(key) ?? 0;
+        if (was === is) continue;
+        lineage.push({
+          customerId,
+          currency,
+          seq: movements.length,
+          occurredAt: p.at,
+          movement,
+          subscriptionId: key.slice(currency.length + 1),
+          subscriptionBeforeCents: was,
+          subscriptionAfterCents: is,
+          stripeEventId: p.eventId,
+        });
+      }
       movements.push({
         customerId,
         currency,
@@ -183,6 +218,7 @@ export function customerTimeline(
       });
       mrr.set(currency, after);
     }
+    bySubscription = subsNow;
   }
 
   const current: CustomerMrr[] = [...mrr.keys()].sort().map((currency) => {
@@ -196,5 +232,5 @@ export function customerTimeline(
       lastMovementAt: (mine[mine.length - 1] as Movement).occurredAt,
     };
   });
-  return { movements, current, statuses };
+  return { movements, current, statuses, lineage };
 }

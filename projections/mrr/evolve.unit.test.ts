@@ -91,6 +91,28 @@ describe('MRR timeline: movements of one customer', () => {
     ]);
   });
 
+  it('breaks each movement down by the subscriptions whose MRR changed at its event; a swap at one instant moves nothing and leaves no parts', () => {
+    const { movements, lineage } = customerTimeline(
+      'cus_1',
+      [
+        sv(t0, 'evt_1', { id: 'sub_1', status: 'active', items: [{ unitAmount: 2000 }] }),
+        sv(t0 + 1 * day, 'evt_2', { id: 'sub_2', status: 'active', items: [{ unitAmount: 500 }] }),
+        sv(t0 + 1 * day, 'evt_2', { id: 'sub_1', status: 'active', items: [{ unitAmount: 2500 }] }),
+        // One event both ends sub_2 and grows sub_1 by as much: no movement.
+        sv(t0 + 2 * day, 'evt_3', { id: 'sub_2', status: 'canceled', items: [{ unitAmount: 500 }] }),
+        sv(t0 + 2 * day, 'evt_3', { id: 'sub_1', status: 'active', items: [{ unitAmount: 3000 }] }),
+        sv(t0 + 3 * day, 'evt_4', { id: 'sub_1', status: 'canceled', items: [{ unitAmount: 3000 }] }),
+      ],
+      [],
+      [],
+    );
+    assert.deepEqual(summary(movements), ['0d usd new 2000 0->2000 evt_1', '1d usd expansion 1000 2000->3000 evt_2', '3d usd churn -3000 3000->0 evt_4']);
+    assert.deepEqual(
+      lineage.map((l) => `#${l.seq} ${l.movement} ${l.subscriptionId} ${l.subscriptionBeforeCents}->${l.subscriptionAfterCents} ${l.stripeEventId}`),
+      ['#0 new sub_1 0->2000 evt_1', '#1 expansion sub_1 2000->2500 evt_2', '#1 expansion sub_2 0->500 evt_2', '#2 churn sub_1 3000->0 evt_4'],
+    );
+  });
+
   it('keeps currencies apart: each has its own new movement and MRR', () => {
     const { movements, current } = customerTimeline(
       'cus_1',

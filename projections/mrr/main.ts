@@ -1,7 +1,7 @@
 /**
  * The MRR projection: stripe.events.v1 → subscription versions, discounts, coupons → movements and
  * customer MRR, in a versioned schema (mrr_v<N>) behind the analytics views mrr_movements,
- * customer_mrr, mrr_daily, mrr_status_daily, mrr_monthly, cohort_retention and
+ * mrr_lineage, customer_mrr, mrr_daily, mrr_status_daily, mrr_monthly, cohort_retention and
  * saas_metrics_monthly. Safe to replay; order-independent.
  */
 import { readFileSync } from 'node:fs';
@@ -18,13 +18,14 @@ export const mrrProjection: VersionedProjection<'stripe.events.v1'> = {
   // 2: running sums behind mrr_daily, mrr_monthly and cohort_retention (the views read them instead
   // of every movement); a running deployment rebuilds into a new version, in bulk.
   // 3: monthly sums count each kind of movement and the change of paying customers
-  // (saas_metrics_monthly); status changes and their daily sums (mrr_status_daily).
+  // (saas_metrics_monthly); status changes and their daily sums (mrr_status_daily); each movement's
+  // subscriptions (mrr_lineage).
   revision: 3,
   topics: ['stripe.events.v1'],
   tables: (schema) => tablesSql.replaceAll('{{schema}}', schema),
   indexes: (schema) => indexesSql.replaceAll('{{schema}}', schema),
   views: (schema) => viewsSql.replaceAll('{{schema}}', schema),
-  viewNames: ['mrr_movements', 'customer_mrr', 'mrr_daily', 'mrr_status_daily', 'mrr_monthly', 'cohort_retention', 'saas_metrics_monthly'],
+  viewNames: ['mrr_movements', 'mrr_lineage', 'customer_mrr', 'mrr_daily', 'mrr_status_daily', 'mrr_monthly', 'cohort_retention', 'saas_metrics_monthly'],
   forSchema: (schema) => ({
     name: 'mrr',
     topics: ['stripe.events.v1'],

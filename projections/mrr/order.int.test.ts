@@ -189,6 +189,13 @@ describe('MRR projection: the tables depend only on the set of events, applied b
     const movements = await t.rt.db.query(`SELECT customer_id, seq, currency, occurred_at, movement, delta_cents, mrr_before_cents, mrr_after_cents, stripe_event_id FROM ${schema}.movements ORDER BY customer_id, seq`);
     const current = await t.rt.db.query(`SELECT * FROM ${schema}.customer_mrr ORDER BY customer_id, currency`);
     const statusRows = await t.rt.db.query(`SELECT * FROM ${schema}.status_changes ORDER BY customer_id, currency, seq`);
+    const lineage = await t.rt.db.query(`SELECT * FROM ${schema}.lineage ORDER BY customer_id, seq, subscription_id`);
+    const unbalanced = await t.rt.db.query(
+      `SELECT m.customer_id, m.seq FROM ${schema}.movements m
+       LEFT JOIN (SELECT customer_id, seq, sum(subscription_after_cents - subscription_before_cents) AS parts FROM ${schema}.lineage GROUP BY 1, 2) l USING (customer_id, seq)
+       WHERE l.parts IS DISTINCT FROM m.delta_cents`,
+    );
+    assert.deepEqual(unbalanced.rows, [], `every movement of ${schema} is the sum of its subscriptions' parts`);
     const views = [];
     for (const [view, order] of [['mrr_daily', 'currency, day'], ['mrr_status_daily', 'currency, day'], ['mrr_monthly', 'currency, month'], ['cohort_retention', 'cohort_month, currency, months_since_start']] as const) {
       // The view as deployed (over the running sums), made in a schema of its own for this version.
@@ -210,7 +217,7 @@ describe('MRR projection: the tables depend only on the set of events, applied b
     );
     assert.deepEqual(saas.rows, await saasMetricsByHand(schema), `saas_metrics_monthly of ${schema} equals the §6 formulas over the reference views`);
     views.push(saas.rows);
-    return [movements.rows, current.rows, statusRows.rows, views];
+    return [movements.rows, current.rows, statusRows.rows, lineage.rows, views];
   }
 
   /**

@@ -166,6 +166,37 @@ describe('MRR projection through Kafka into the analytics views', () => {
     assert.equal(months.at(-1)?.closing_mrr_cents, now?.total);
   });
 
+  it('traces each movement to the subscriptions and Stripe events behind it (mrr_lineage)', async () => {
+    const rows = await q<{ customer_id: string; day: string; movement: string; delta_cents: number; stripe_event_id: string; subscription_id: string; before: number; after: number }>(
+      `SELECT customer_id, to_char(occurred_at AT TIME ZONE 'UTC', 'MM-DD') AS day, movement, delta_cents, stripe_event_id, subscription_id,
+              subscription_mrr_before_cents AS before, subscription_mrr_after_cents AS after
+       FROM analytics.mrr_lineage WHERE customer_id IN ('cus_two', 'cus_back') ORDER BY customer_id, occurred_at, subscription_id`,
+    );
+    const eventOf = (customer: string, subscription: string, at: number) =>
+      (events.find((e) => {
+        const object = (e.data as { object: { id: string; customer: string } }).object;
+        return object.customer === customer && object.id === subscription && e.created === at;
+      })?.id as string | undefined) ?? 'missing';
+    assert.deepEqual(
+      rows.map((r) => `${r.customer_id} ${r.day} ${r.movement} ${r.subscription_id} ${r.before}->${r.after} ${r.delta_cents} ${r.stripe_event_id}`),
+      [
+        `cus_back 01-01 new sub_back1 0->1000 1000 ${eventOf('cus_back', 'sub_back1', jan1)}`,
+        `cus_back 01-21 churn sub_back1 1000->0 -1000 ${eventOf('cus_back', 'sub_back1', jan1 + 20 * DAY)}`,
+        `cus_back 03-12 reactivation sub_back2 0->1200 1200 ${eventOf('cus_back', 'sub_back2', jan1 + 70 * DAY)}`,
+        `cus_two 01-01 new sub_two_a 0->3000 3000 ${eventOf('cus_two', 'sub_two_a', jan1)}`,
+        `cus_two 02-10 expansion sub_two_b 0->500 500 ${eventOf('cus_two', 'sub_two_b', jan1 + 40 * DAY)}`,
+        `cus_two 03-02 contraction sub_two_a 3000->0 -3000 ${eventOf('cus_two', 'sub_two_a', jan1 + 60 * DAY)}`,
+      ],
+    );
+    const unbalanced = await q(
+      `SELECT m.customer_id, m.occurred_at FROM analytics.mrr_movements m
+       LEFT JOIN (SELECT customer_id, currency, occurred_at, stripe_event_id, sum(delta_cents) AS parts FROM analytics.mrr_lineage GROUP BY 1, 2, 3, 4) l
+         USING (customer_id, currency, occurred_at, stripe_event_id)
+       WHERE l.parts IS DISTINCT FROM m.delta_cents`,
+    );
+    assert.deepEqual(unbalanced, [], "every movement's parts add up to its delta");
+  });
+
   it('gives the SaaS metrics of each month as ARCHITECTURE §6 defines them (values computed by hand)', async () => {
     const rows = await q<Record<string, unknown>>(
       `SELECT to_char(month, 'YYYY-MM') AS month, currency, opening_mrr_cents, closing_mrr_cents, arr_cents, net_new_mrr_cents,

@@ -12,7 +12,7 @@ import type { Logger } from '../../lib/log.ts';
 import { readCoupon, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { StripeEventReceived } from '../../lib/topics.ts';
 import { addMovements, addStatusChanges, emptyAggregates, type Aggregates, type MovementFact } from './aggregates.ts';
-import { customerTimeline, type CouponVersion, type DiscountVersion, type MovementType, type StatusChange, type SubscriptionVersion } from './evolve.ts';
+import { customerTimeline, type CouponVersion, type DiscountVersion, type LineagePart, type MovementType, type StatusChange, type SubscriptionVersion } from './evolve.ts';
 import {
   couponTerms,
   decodeCoupon,
@@ -129,7 +129,7 @@ async function insertNew(client: DbClient, schema: string, rows: Rows): Promise<
 type SubscriptionRow = { customer_id: string; created_at: Date; event_id: string; state: Json };
 type DiscountRow = { customer_id: string; created_at: Date; event_id: string; coupon_id: string | null; terms: Json };
 type CouponRow = { coupon_id: string; created_at: Date; event_id: string; terms: Json | null };
-type Derived = { movements: (string | number | Date)[][]; current: (string | number | Date | null)[][]; facts: MovementFact[]; statuses: StatusChange[] };
+type Derived = { movements: (string | number | Date)[][]; current: (string | number | Date | null)[][]; facts: MovementFact[]; statuses: StatusChange[]; lineage: LineagePart[] };
 
 /** Which customers to read: a list (a batch's), or a contiguous range of ids (a bulk rebuild's chunk). */
 type CustomerFilter = { readonly ids: readonly string[] } | { readonly from: string; readonly to: string };
@@ -168,16 +168,17 @@ function group<R extends { customer_id: string }, V>(rows: readonly R[], toVersi
 function derive(customers: readonly string[], subs: readonly SubscriptionRow[], discounts: readonly DiscountRow[], coupons: readonly CouponVersion[]): Derived {
   const subsBy = group(subs, (r): SubscriptionVersion => ({ at: r.created_at.getTime(), eventId: r.event_id, state: decodeState(r.state) }));
   const discountsBy = group(discounts, (r): DiscountVersion => ({ at: r.created_at.getTime(), eventId: r.event_id, terms: decodeDiscount(r.terms) }));
-  const out: Derived = { movements: [], current: [], facts: [], statuses: [] };
+  const out: Derived = { movements: [], current: [], facts: [], statuses: [], lineage: [] };
   for (const customerId of customers) {
     const mine = discountsBy.get(customerId) ?? [];
     const wanted = new Set(mine.map((d) => d.terms.couponId).filter(Boolean));
-    const { movements, current, statuses } = customerTimeline(customerId, subsBy.get(customerId) ?? [], mine, wanted.size === 0 ? [] : coupons.filter((c) => wanted.has(c.couponId)));
+    const { movements, current, statuses, lineage } = customerTimeline(customerId, subsBy.get(customerId) ?? [], mine, wanted.size === 0 ? [] : coupons.filter((c) => wanted.has(c.couponId)));
     for (const m of movements) {
       out.movements.push([m.customerId, m.seq, m.currency, new Date(m.occurredAt), m.movement, m.deltaCents, m.mrrBeforeCents, m.mrrAfterCents, m.stripeEventId]);
       out.facts.push(m);
     }
     out.statuses.push(...statuses);
+    out.lineage.push(...lineage);
     for (const c of current) out.current.push([c.customerId, c.currency, c.mrrCents, c.firstPaidAt === null ? null : new Date(c.firstPaidAt), new Date(c.lastMovementAt)]);
   }
   return out;
@@ -207,6 +208,30 @@ const statusRow = (c: StatusChange) => ({
   stripe_event_id: c.stripeEventId,
 });
 
+const LINEAGE_COLUMNS = {
+  customer_id: 'text',
+  seq: 'int',
+  currency: 'text',
+  occurred_at: 'timestamptz',
+  movement: 'text',
+  subscription_id: 'text',
+  subscription_before_cents: 'bigint',
+  subscription_after_cents: 'bigint',
+  stripe_event_id: 'text',
+} as const;
+
+const lineageRow = (l: LineagePart) => ({
+  customer_id: l.customerId,
+  seq: l.seq,
+  currency: l.currency,
+  occurred_at: new Date(l.occurredAt).toISOString(),
+  movement: l.movement,
+  subscription_id: l.subscriptionId,
+  subscription_before_cents: l.subscriptionBeforeCents,
+  subscription_after_cents: l.subscriptionAfterCents,
+  stripe_event_id: l.stripeEventId,
+});
+
 async function insertDerived(client: DbClient, schema: string, rows: Derived): Promise<void> {
   const col = <T>(table: T[][], i: number) => table.map((r) => r[i]);
   if (rows.movements.length > 0) {
@@ -221,6 +246,13 @@ async function insertDerived(client: DbClient, schema: string, rows: Derived): P
       `INSERT INTO ${schema}.status_changes (customer_id, seq, currency, occurred_at, past_due_before_cents, past_due_after_cents, scheduled_before_cents, scheduled_after_cents, stripe_event_id)
        SELECT * FROM ${recordset(STATUS_COLUMNS, 1)}`,
       [recordsetParam(rows.statuses.map(statusRow))],
+    );
+  }
+  if (rows.lineage.length > 0) {
+    await client.query(
+      `INSERT INTO ${schema}.lineage (customer_id, seq, currency, occurred_at, movement, subscription_id, subscription_before_cents, subscription_after_cents, stripe_event_id)
+       SELECT * FROM ${recordset(LINEAGE_COLUMNS, 1)}`,
+      [recordsetParam(rows.lineage.map(lineageRow))],
     );
   }
   if (rows.current.length > 0) {
@@ -250,6 +282,7 @@ export async function recompute(client: DbClient, schema: string, customers: rea
     `DELETE FROM ${schema}.status_changes WHERE customer_id = ANY($1::text[]) RETURNING *`,
     [customers],
   );
+  await client.query(`DELETE FROM ${schema}.lineage WHERE customer_id = ANY($1::text[])`, [customers]);
   await client.query(`DELETE FROM ${schema}.customer_mrr WHERE customer_id = ANY($1::text[])`, [customers]);
   await insertDerived(client, schema, rows);
   const sums = emptyAggregates();
@@ -380,7 +413,7 @@ export async function loadStripeEvents(client: DbClient, schema: string, events:
  */
 export async function deriveAll(client: DbClient, schema: string, log: Logger, chunk = 2000): Promise<{ customers: number; movements: number }> {
   // A finish that was killed left nothing (it is one transaction); these make it safe regardless.
-  await client.query(`TRUNCATE ${schema}.movements, ${schema}.status_changes, ${schema}.customer_mrr, ${schema}.daily_sums, ${schema}.monthly_sums, ${schema}.cohort_changes`);
+  await client.query(`TRUNCATE ${schema}.movements, ${schema}.status_changes, ${schema}.lineage, ${schema}.customer_mrr, ${schema}.daily_sums, ${schema}.monthly_sums, ${schema}.cohort_changes`);
   await client.query(`CREATE INDEX IF NOT EXISTS subscription_versions_customer ON ${schema}.subscription_versions (customer_id)`);
   await client.query(`CREATE INDEX IF NOT EXISTS discount_versions_customer ON ${schema}.discount_versions (customer_id)`);
   await client.query(`ANALYZE ${schema}.subscription_versions, ${schema}.discount_versions, ${schema}.coupon_versions`);
@@ -402,7 +435,7 @@ export async function deriveAll(client: DbClient, schema: string, log: Logger, c
     await insertDerived(client, schema, rows);
   }
   await addSums(client, schema, sums);
-  await client.query(`ANALYZE ${schema}.movements, ${schema}.status_changes, ${schema}.customer_mrr, ${schema}.daily_sums, ${schema}.monthly_sums, ${schema}.cohort_changes`);
+  await client.query(`ANALYZE ${schema}.movements, ${schema}.status_changes, ${schema}.lineage, ${schema}.customer_mrr, ${schema}.daily_sums, ${schema}.monthly_sums, ${schema}.cohort_changes`);
   log.info({ customers: ids.length, movements }, 'derived every customer timeline');
   return { customers: ids.length, movements };
 }

@@ -59,6 +59,20 @@ CREATE TABLE {{schema}}.status_changes (
   stripe_event_id text NOT NULL
 );
 
+-- Each movement broken down by the subscriptions whose MRR changed at its event (mrr_lineage);
+-- replaced whole with the movements. seq: the movement's.
+CREATE TABLE {{schema}}.lineage (
+  customer_id text NOT NULL,
+  seq int NOT NULL,
+  currency text NOT NULL,
+  occurred_at timestamptz NOT NULL,
+  movement text NOT NULL,
+  subscription_id text NOT NULL,
+  subscription_before_cents bigint NOT NULL,
+  subscription_after_cents bigint NOT NULL,
+  stripe_event_id text NOT NULL
+);
+
 CREATE TABLE {{schema}}.customer_mrr (
   customer_id text NOT NULL,
   currency text NOT NULL,

@@ -13,6 +13,16 @@ COMMENT ON COLUMN analytics.mrr_movements.mrr_before_cents IS 'The customer''s M
 COMMENT ON COLUMN analytics.mrr_movements.mrr_after_cents IS 'The customer''s MRR in this currency just after the change.';
 COMMENT ON COLUMN analytics.mrr_movements.stripe_event_id IS 'The Stripe event (evt_...) at which the change happened.';
 
+CREATE VIEW analytics.mrr_lineage AS
+SELECT l.customer_id, l.currency, l.occurred_at, l.movement, l.subscription_after_cents - l.subscription_before_cents AS delta_cents, l.stripe_event_id,
+       l.subscription_id, l.subscription_before_cents AS subscription_mrr_before_cents, l.subscription_after_cents AS subscription_mrr_after_cents
+FROM {{schema}}.lineage l;
+COMMENT ON VIEW analytics.mrr_lineage IS 'Every movement of mrr_movements broken down by the subscriptions whose MRR changed at its Stripe event: the parts of a movement add up to its delta.';
+COMMENT ON COLUMN analytics.mrr_lineage.delta_cents IS 'This subscription''s part of the movement (after − before); the parts of one movement sum to its delta_cents in mrr_movements.';
+COMMENT ON COLUMN analytics.mrr_lineage.stripe_event_id IS 'The Stripe event behind the movement (a subscription version, or a discount or coupon change).';
+COMMENT ON COLUMN analytics.mrr_lineage.subscription_mrr_before_cents IS 'The subscription''s MRR just before the event.';
+COMMENT ON COLUMN analytics.mrr_lineage.subscription_mrr_after_cents IS 'The subscription''s MRR after it.';
+
 CREATE VIEW analytics.customer_mrr AS
 SELECT customer_id, currency, mrr_cents, first_paid_at, last_movement_at
 FROM {{schema}}.customer_mrr;
