@@ -74,6 +74,16 @@ export interface LineagePart {
   readonly stripeEventId: string;
 }
 
+/** A subscription as it stands (analytics.subscriptions): its latest version and its MRR now. */
+export interface SubscriptionNow {
+  readonly customerId: string;
+  readonly state: SubscriptionState;
+  readonly mrrCents: number;
+  /** The latest version's event time and id. */
+  readonly updatedAt: number;
+  readonly lastEventId: string;
+}
+
 export interface CustomerMrr {
   readonly customerId: string;
   readonly currency: string;
@@ -120,7 +130,7 @@ export function customerTimeline(
   subscriptions: readonly SubscriptionVersion[],
   discounts: readonly DiscountVersion[],
   coupons: readonly CouponVersion[],
-): { movements: Movement[]; current: CustomerMrr[]; statuses: StatusChange[]; lineage: LineagePart[] } {
+): { movements: Movement[]; current: CustomerMrr[]; statuses: StatusChange[]; lineage: LineagePart[]; subscriptions: SubscriptionNow[] } {
   const subsById = groupSorted(subscriptions, (v) => v.state.subscriptionId);
   const discountsById = groupSorted(discounts, (v) => v.terms.discountId);
   const couponsById = groupSorted(coupons, (v) => v.couponId);
@@ -232,5 +242,15 @@ export function customerTimeline(
       lastMovementAt: (mine[mine.length - 1] as Movement).occurredAt,
     };
   });
-  return { movements, current, statuses, lineage };
+  const subscriptionsNow: SubscriptionNow[] = [...subsById.values()].map((versions) => {
+    const latest = versions[versions.length - 1] as SubscriptionVersion;
+    return {
+      customerId,
+      state: latest.state,
+      mrrCents: bySubscription.get(`${latest.state.currency}|${latest.state.subscriptionId}`) ?? 0,
+      updatedAt: latest.at,
+      lastEventId: latest.eventId,
+    };
+  });
+  return { movements, current, statuses, lineage, subscriptions: subscriptionsNow };
 }

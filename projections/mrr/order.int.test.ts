@@ -190,6 +190,13 @@ describe('MRR projection: the tables depend only on the set of events, applied b
     const current = await t.rt.db.query(`SELECT * FROM ${schema}.customer_mrr ORDER BY customer_id, currency`);
     const statusRows = await t.rt.db.query(`SELECT * FROM ${schema}.status_changes ORDER BY customer_id, currency, seq`);
     const lineage = await t.rt.db.query(`SELECT * FROM ${schema}.lineage ORDER BY customer_id, seq, subscription_id`);
+    const subscriptions = await t.rt.db.query(`SELECT * FROM ${schema}.subscriptions ORDER BY subscription_id`);
+    const sums = await t.rt.db.query(
+      `SELECT c.customer_id, c.currency FROM ${schema}.customer_mrr c
+       LEFT JOIN (SELECT customer_id, currency, sum(mrr_cents) AS mrr FROM ${schema}.subscriptions GROUP BY 1, 2) s USING (customer_id, currency)
+       WHERE COALESCE(s.mrr, 0) <> c.mrr_cents`,
+    );
+    assert.deepEqual(sums.rows, [], `each customer's MRR in ${schema} is the sum of its subscriptions'`);
     const unbalanced = await t.rt.db.query(
       `SELECT m.customer_id, m.seq FROM ${schema}.movements m
        LEFT JOIN (SELECT customer_id, seq, sum(subscription_after_cents - subscription_before_cents) AS parts FROM ${schema}.lineage GROUP BY 1, 2) l USING (customer_id, seq)
@@ -217,7 +224,7 @@ describe('MRR projection: the tables depend only on the set of events, applied b
     );
     assert.deepEqual(saas.rows, await saasMetricsByHand(schema), `saas_metrics_monthly of ${schema} equals the §6 formulas over the reference views`);
     views.push(saas.rows);
-    return [movements.rows, current.rows, statusRows.rows, lineage.rows, views];
+    return [movements.rows, current.rows, statusRows.rows, lineage.rows, subscriptions.rows, views];
   }
 
   /**

@@ -72,6 +72,8 @@ export interface PriceTerms {
 export interface ItemState {
   readonly price: PriceTerms;
   readonly quantity: number;
+  /** The price's (or legacy plan's) id, for analytics.subscriptions; null when the payload has none. */
+  readonly priceId: string | null;
 }
 
 export interface CouponTerms {
@@ -88,6 +90,9 @@ export interface SubscriptionState {
   readonly cancelAtPeriodEnd: boolean;
   /** `cancel_at` (ms): a cancellation scheduled for a date; null when none. */
   readonly cancelAt: number | null;
+  /** `trial_end` and `canceled_at` (ms), for analytics.subscriptions. */
+  readonly trialEnd: number | null;
+  readonly canceledAt: number | null;
   readonly items: readonly ItemState[];
   /** Discounts whose coupon travels with the subscription (legacy `discount.coupon`, expanded discounts). */
   readonly embeddedCoupons: readonly CouponTerms[];
@@ -162,7 +167,7 @@ export function parseSubscription(object: unknown): SubscriptionState | null {
   for (const item of s.items) {
     const price = priceTerms(item, currency || 'usd');
     if (!price) continue;
-    items.push({ price, quantity: item.quantity });
+    items.push({ price, quantity: item.quantity, priceId: item.priceId });
   }
   const embeddedCoupons: CouponTerms[] = [];
   const seen = new Set<string>();
@@ -189,6 +194,8 @@ export function parseSubscription(object: unknown): SubscriptionState | null {
     status: s.status ?? 'unknown',
     cancelAtPeriodEnd: s.cancelAtPeriodEnd,
     cancelAt: s.cancelAtMs,
+    trialEnd: s.trialEndMs,
+    canceledAt: s.canceledAtMs,
     items,
     embeddedCoupons,
     discountIds,
@@ -250,6 +257,20 @@ function decodeRat(text: unknown): Rational | null {
   return n !== undefined && d !== undefined ? rat(BigInt(n), BigInt(d)) : null;
 }
 
+/** A rational with a finite decimal expansion (every Stripe amount) as decimal text, else `n/d`. */
+export function decimalText(r: Rational): string {
+  const negative = r.n < 0n;
+  const n = negative ? -r.n : r.n;
+  for (let k = 0; k <= 24; k++) {
+    const scale = 10n ** BigInt(k);
+    if ((scale % r.d) !== 0n) continue;
+    const digits = ((n * scale) / r.d).toString().padStart(k + 1, '0');
+    const text = k === 0 ? digits : `${digits.slice(0, -k)}.${digits.slice(-k)}`;
+    return `${negative ? '-' : ''}${text}`;
+  }
+  return `${r.n}/${r.d}`;
+}
+
 export function encodeCoupon(c: CouponTerms): Json {
   return { percent_off: encodeRat(c.percentOff), amount_off: c.amountOff, currency: c.currency };
 }
@@ -268,7 +289,10 @@ export function encodeState(s: SubscriptionState): Json {
     status: s.status,
     cancel_at_period_end: s.cancelAtPeriodEnd,
     cancel_at: s.cancelAt,
+    trial_end: s.trialEnd,
+    canceled_at: s.canceledAt,
     items: s.items.map((i) => ({
+      price_id: i.priceId,
       unit_amount: encodeRat(i.price.unitAmount),
       interval: i.price.interval,
       interval_count: i.price.intervalCount,
@@ -291,6 +315,7 @@ export function decodeState(j: Json): SubscriptionState {
       currency: String(i.currency),
     },
     quantity: Number(i.quantity),
+    priceId: typeof i.price_id === 'string' ? i.price_id : null,
   }));
   return {
     subscriptionId: String(j.subscription_id),
@@ -299,6 +324,8 @@ export function decodeState(j: Json): SubscriptionState {
     status: String(j.status),
     cancelAtPeriodEnd: j.cancel_at_period_end === true,
     cancelAt: typeof j.cancel_at === 'number' ? j.cancel_at : null,
+    trialEnd: typeof j.trial_end === 'number' ? j.trial_end : null,
+    canceledAt: typeof j.canceled_at === 'number' ? j.canceled_at : null,
     items,
     embeddedCoupons: (Array.isArray(j.embedded_coupons) ? (j.embedded_coupons as unknown[]) : []).map(decodeCoupon).filter((c): c is CouponTerms => c !== null),
     discountIds: Array.isArray(j.discount_ids) ? (j.discount_ids as unknown[]).map(String) : [],

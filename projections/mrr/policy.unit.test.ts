@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { apiVersions, discount, subscription, type ItemSpec } from '../../cli/demo/stripe-objects.ts';
-import { decimal, monthlyCents, parseCoupon, parseDiscount, parseSubscription, rat, roundHalfAwayFromZero, type CouponTerms } from './policy.ts';
+import { decimal, decimalText, monthlyCents, parseCoupon, parseDiscount, parseSubscription, rat, roundHalfAwayFromZero, type CouponTerms } from './policy.ts';
 
 function cents(items: ItemSpec[], options: { status?: string; coupon?: { percentOff?: number; amountOff?: number }; referenced?: CouponTerms[] } = {}, version = apiVersions[0]!): number {
   const obj = subscription(version, {
@@ -95,5 +95,12 @@ describe('MRR policy: a subscription monthly value', () => {
     const old = parseSubscription(subscription('2024-06-20', { id: 'sub_O', customer: 'cus_O', status: 'active', items: [{ unitAmount: 1 }], created: 1, coupon: { id: 'X', amountOff: 5 } }));
     assert.deepEqual(old?.discountIds, [], 'the embedded discount is not counted twice through its id');
     assert.equal(old?.embeddedCoupons.length, 1);
+  });
+
+  it('writes a unit amount as the decimal it was (analytics.subscriptions items)', () => {
+    assert.deepEqual(
+      [rat(29000n), rat(1n, 8n), rat(-1n, 4n), rat(123456789n, 1000000n), rat(0n), rat(1n, 3n)].map(decimalText),
+      ['29000', '0.125', '-0.25', '123.456789', '0', '1/3'],
+    );
   });
 });

@@ -17,7 +17,7 @@ function sub(
   v: ApiVersion,
   customer: string,
   at: number,
-  spec: { id?: string; status: string; items: ItemSpec[]; type?: string; cancelAtPeriodEnd?: boolean; currency?: string; coupon?: CouponSpec; discountIds?: string[] },
+  spec: { id?: string; status: string; items: ItemSpec[]; type?: string; cancelAtPeriodEnd?: boolean; canceledAt?: number; currency?: string; coupon?: CouponSpec; discountIds?: string[] },
 ): Record<string, unknown> {
   const type = spec.type ?? 'customer.subscription.updated';
   seq++;
@@ -61,7 +61,7 @@ describe('MRR projection through Kafka into the analytics views', () => {
   events.push(sub(v, 'cus_unpaid', jan1 + 45 * DAY, { status: 'unpaid', items: [{ unitAmount: 1500 }] })); // churn Feb 15
   events.push(sub(v, 'cus_cape', jan1, { status: 'active', items: [{ unitAmount: 2000 }] }));
   events.push(sub(v, 'cus_cape', jan1 + 10 * DAY, { status: 'active', items: [{ unitAmount: 2000 }], cancelAtPeriodEnd: true })); // no movement
-  events.push(sub(v, 'cus_cape', jan1 + 31 * DAY, { status: 'canceled', items: [{ unitAmount: 2000 }], cancelAtPeriodEnd: true, type: 'customer.subscription.deleted' })); // churn Feb 1
+  events.push(sub(v, 'cus_cape', jan1 + 31 * DAY, { status: 'canceled', items: [{ unitAmount: 2000 }], cancelAtPeriodEnd: true, canceledAt: jan1 + 10 * DAY, type: 'customer.subscription.deleted' })); // churn Feb 1
   events.push(sub(v, 'cus_cancel', jan1, { status: 'active', items: [{ unitAmount: 800 }] }));
   events.push(sub(v, 'cus_cancel', jan1 + 5 * DAY, { status: 'canceled', items: [{ unitAmount: 800 }], type: 'customer.subscription.deleted' })); // churn Jan 6
   events.push(sub(v, 'cus_back', jan1, { id: 'sub_back1', status: 'active', items: [{ unitAmount: 1000 }] }));
@@ -195,6 +195,29 @@ describe('MRR projection through Kafka into the analytics views', () => {
        WHERE l.parts IS DISTINCT FROM m.delta_cents`,
     );
     assert.deepEqual(unbalanced, [], "every movement's parts add up to its delta");
+  });
+
+  it('lists every subscription as it stands, with its MRR now adding up to the customer\'s (analytics.subscriptions)', async () => {
+    const rows = await q<Record<string, unknown>>(
+      `SELECT subscription_id, customer_id, status, currency, mrr_cents, cancel_at_period_end, canceled_at IS NOT NULL AS canceled, jsonb_array_length(items) AS items,
+              items->0->>'unit_amount' AS unit_amount, items->0->>'interval' AS interval, to_char(updated_at AT TIME ZONE 'UTC', 'MM-DD') AS updated
+       FROM analytics.subscriptions WHERE customer_id IN ('cus_two', 'cus_cape', 'cus_items', 'cus_amt', 'cus_fx') ORDER BY subscription_id`,
+    );
+    assert.deepEqual(rows, [
+      { subscription_id: 'sub_cus_amt', customer_id: 'cus_amt', status: 'active', currency: 'usd', mrr_cents: 1500, cancel_at_period_end: false, canceled: false, items: 1, unit_amount: '24000', interval: 'year', updated: '01-01' },
+      { subscription_id: 'sub_cus_cape', customer_id: 'cus_cape', status: 'canceled', currency: 'usd', mrr_cents: 0, cancel_at_period_end: true, canceled: true, items: 1, unit_amount: '2000', interval: 'month', updated: '02-01' },
+      { subscription_id: 'sub_cus_items', customer_id: 'cus_items', status: 'active', currency: 'usd', mrr_cents: 3900, cancel_at_period_end: false, canceled: false, items: 2, unit_amount: '2900', interval: 'month', updated: '01-01' },
+      { subscription_id: 'sub_fx_eur', customer_id: 'cus_fx', status: 'active', currency: 'eur', mrr_cents: 900, cancel_at_period_end: false, canceled: false, items: 1, unit_amount: '900', interval: 'month', updated: '01-02' },
+      { subscription_id: 'sub_fx_usd', customer_id: 'cus_fx', status: 'active', currency: 'usd', mrr_cents: 1000, cancel_at_period_end: false, canceled: false, items: 1, unit_amount: '1000', interval: 'month', updated: '01-01' },
+      // No canceled_at in this payload: the column shows what Stripe sent.
+      { subscription_id: 'sub_two_a', customer_id: 'cus_two', status: 'canceled', currency: 'usd', mrr_cents: 0, cancel_at_period_end: false, canceled: false, items: 1, unit_amount: '3000', interval: 'month', updated: '03-02' },
+      { subscription_id: 'sub_two_b', customer_id: 'cus_two', status: 'active', currency: 'usd', mrr_cents: 500, cancel_at_period_end: false, canceled: false, items: 1, unit_amount: '500', interval: 'month', updated: '02-10' },
+    ]);
+    const mismatched = await q(
+      `SELECT c.customer_id FROM analytics.customer_mrr c LEFT JOIN (SELECT customer_id, currency, sum(mrr_cents) AS mrr FROM analytics.subscriptions GROUP BY 1, 2) s USING (customer_id, currency)
+       WHERE COALESCE(s.mrr, 0) <> c.mrr_cents`,
+    );
+    assert.deepEqual(mismatched, []);
   });
 
   it('gives the SaaS metrics of each month as ARCHITECTURE §6 defines them (values computed by hand)', async () => {

@@ -12,9 +12,10 @@ import type { Logger } from '../../lib/log.ts';
 import { readCoupon, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { StripeEventReceived } from '../../lib/topics.ts';
 import { addMovements, addStatusChanges, emptyAggregates, type Aggregates, type MovementFact } from './aggregates.ts';
-import { customerTimeline, type CouponVersion, type DiscountVersion, type LineagePart, type MovementType, type StatusChange, type SubscriptionVersion } from './evolve.ts';
+import { customerTimeline, type CouponVersion, type DiscountVersion, type LineagePart, type MovementType, type StatusChange, type SubscriptionNow, type SubscriptionVersion } from './evolve.ts';
 import {
   couponTerms,
+  decimalText,
   decodeCoupon,
   decodeDiscount,
   decodeState,
@@ -129,7 +130,7 @@ async function insertNew(client: DbClient, schema: string, rows: Rows): Promise<
 type SubscriptionRow = { customer_id: string; created_at: Date; event_id: string; state: Json };
 type DiscountRow = { customer_id: string; created_at: Date; event_id: string; coupon_id: string | null; terms: Json };
 type CouponRow = { coupon_id: string; created_at: Date; event_id: string; terms: Json | null };
-type Derived = { movements: (string | number | Date)[][]; current: (string | number | Date | null)[][]; facts: MovementFact[]; statuses: StatusChange[]; lineage: LineagePart[] };
+type Derived = { movements: (string | number | Date)[][]; current: (string | number | Date | null)[][]; facts: MovementFact[]; statuses: StatusChange[]; lineage: LineagePart[]; subscriptions: SubscriptionNow[] };
 
 /** Which customers to read: a list (a batch's), or a contiguous range of ids (a bulk rebuild's chunk). */
 type CustomerFilter = { readonly ids: readonly string[] } | { readonly from: string; readonly to: string };
@@ -168,17 +169,18 @@ function group<R extends { customer_id: string }, V>(rows: readonly R[], toVersi
 function derive(customers: readonly string[], subs: readonly SubscriptionRow[], discounts: readonly DiscountRow[], coupons: readonly CouponVersion[]): Derived {
   const subsBy = group(subs, (r): SubscriptionVersion => ({ at: r.created_at.getTime(), eventId: r.event_id, state: decodeState(r.state) }));
   const discountsBy = group(discounts, (r): DiscountVersion => ({ at: r.created_at.getTime(), eventId: r.event_id, terms: decodeDiscount(r.terms) }));
-  const out: Derived = { movements: [], current: [], facts: [], statuses: [], lineage: [] };
+  const out: Derived = { movements: [], current: [], facts: [], statuses: [], lineage: [], subscriptions: [] };
   for (const customerId of customers) {
     const mine = discountsBy.get(customerId) ?? [];
     const wanted = new Set(mine.map((d) => d.terms.couponId).filter(Boolean));
-    const { movements, current, statuses, lineage } = customerTimeline(customerId, subsBy.get(customerId) ?? [], mine, wanted.size === 0 ? [] : coupons.filter((c) => wanted.has(c.couponId)));
+    const { movements, current, statuses, lineage, subscriptions } = customerTimeline(customerId, subsBy.get(customerId) ?? [], mine, wanted.size === 0 ? [] : coupons.filter((c) => wanted.has(c.couponId)));
     for (const m of movements) {
       out.movements.push([m.customerId, m.seq, m.currency, new Date(m.occurredAt), m.movement, m.deltaCents, m.mrrBeforeCents, m.mrrAfterCents, m.stripeEventId]);
       out.facts.push(m);
     }
     out.statuses.push(...statuses);
     out.lineage.push(...lineage);
+    out.subscriptions.push(...subscriptions);
     for (const c of current) out.current.push([c.customerId, c.currency, c.mrrCents, c.firstPaidAt === null ? null : new Date(c.firstPaidAt), new Date(c.lastMovementAt)]);
   }
   return out;
@@ -232,6 +234,46 @@ const lineageRow = (l: LineagePart) => ({
   stripe_event_id: l.stripeEventId,
 });
 
+const SUBSCRIPTION_COLUMNS = {
+  subscription_id: 'text',
+  customer_id: 'text',
+  status: 'text',
+  currency: 'text',
+  items: 'jsonb',
+  mrr_cents: 'bigint',
+  trial_end: 'timestamptz',
+  cancel_at_period_end: 'boolean',
+  cancel_at: 'timestamptz',
+  canceled_at: 'timestamptz',
+  updated_at: 'timestamptz',
+  last_event_id: 'text',
+} as const;
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+const subscriptionRow = (x: SubscriptionNow) => ({
+  subscription_id: x.state.subscriptionId,
+  customer_id: x.customerId,
+  status: x.state.status,
+  currency: x.state.currency,
+  items: x.state.items.map((i) => ({
+    price_id: i.priceId,
+    unit_amount: i.price.unitAmount === null ? null : decimalText(i.price.unitAmount),
+    currency: i.price.currency,
+    interval: i.price.interval,
+    interval_count: i.price.intervalCount,
+    quantity: i.quantity,
+    metered: i.price.metered,
+  })),
+  mrr_cents: x.mrrCents,
+  trial_end: iso(x.state.trialEnd),
+  cancel_at_period_end: x.state.cancelAtPeriodEnd,
+  cancel_at: iso(x.state.cancelAt),
+  canceled_at: iso(x.state.canceledAt),
+  updated_at: iso(x.updatedAt),
+  last_event_id: x.lastEventId,
+});
+
 async function insertDerived(client: DbClient, schema: string, rows: Derived): Promise<void> {
   const col = <T>(table: T[][], i: number) => table.map((r) => r[i]);
   if (rows.movements.length > 0) {
@@ -253,6 +295,13 @@ async function insertDerived(client: DbClient, schema: string, rows: Derived): P
       `INSERT INTO ${schema}.lineage (customer_id, seq, currency, occurred_at, movement, subscription_id, subscription_before_cents, subscription_after_cents, stripe_event_id)
        SELECT * FROM ${recordset(LINEAGE_COLUMNS, 1)}`,
       [recordsetParam(rows.lineage.map(lineageRow))],
+    );
+  }
+  if (rows.subscriptions.length > 0) {
+    await client.query(
+      `INSERT INTO ${schema}.subscriptions (${Object.keys(SUBSCRIPTION_COLUMNS).join(', ')})
+       SELECT * FROM ${recordset(SUBSCRIPTION_COLUMNS, 1)}`,
+      [recordsetParam(valuesInKeyOrder(new Map(rows.subscriptions.map((x) => [x.state.subscriptionId, x]))).map(subscriptionRow))],
     );
   }
   if (rows.current.length > 0) {
@@ -283,6 +332,7 @@ export async function recompute(client: DbClient, schema: string, customers: rea
     [customers],
   );
   await client.query(`DELETE FROM ${schema}.lineage WHERE customer_id = ANY($1::text[])`, [customers]);
+  await client.query(`DELETE FROM ${schema}.subscriptions WHERE customer_id = ANY($1::text[])`, [customers]);
   await client.query(`DELETE FROM ${schema}.customer_mrr WHERE customer_id = ANY($1::text[])`, [customers]);
   await insertDerived(client, schema, rows);
   const sums = emptyAggregates();
@@ -413,7 +463,7 @@ export async function loadStripeEvents(client: DbClient, schema: string, events:
  */
 export async function deriveAll(client: DbClient, schema: string, log: Logger, chunk = 2000): Promise<{ customers: number; movements: number }> {
   // A finish that was killed left nothing (it is one transaction); these make it safe regardless.
-  await client.query(`TRUNCATE ${schema}.movements, ${schema}.status_changes, ${schema}.lineage, ${schema}.customer_mrr, ${schema}.daily_sums, ${schema}.monthly_sums, ${schema}.cohort_changes`);
+  await client.query(`TRUNCATE ${schema}.movements, ${schema}.status_changes, ${schema}.lineage, ${schema}.subscriptions, ${schema}.customer_mrr, ${schema}.daily_sums, ${schema}.monthly_sums, ${schema}.cohort_changes`);
   await client.query(`CREATE INDEX IF NOT EXISTS subscription_versions_customer ON ${schema}.subscription_versions (customer_id)`);
   await client.query(`CREATE INDEX IF NOT EXISTS discount_versions_customer ON ${schema}.discount_versions (customer_id)`);
   await client.query(`ANALYZE ${schema}.subscription_versions, ${schema}.discount_versions, ${schema}.coupon_versions`);
@@ -435,7 +485,7 @@ export async function deriveAll(client: DbClient, schema: string, log: Logger, c
     await insertDerived(client, schema, rows);
   }
   await addSums(client, schema, sums);
-  await client.query(`ANALYZE ${schema}.movements, ${schema}.status_changes, ${schema}.lineage, ${schema}.customer_mrr, ${schema}.daily_sums, ${schema}.monthly_sums, ${schema}.cohort_changes`);
+  await client.query(`ANALYZE ${schema}.movements, ${schema}.status_changes, ${schema}.lineage, ${schema}.subscriptions, ${schema}.customer_mrr, ${schema}.daily_sums, ${schema}.monthly_sums, ${schema}.cohort_changes`);
   log.info({ customers: ids.length, movements }, 'derived every customer timeline');
   return { customers: ids.length, movements };
 }

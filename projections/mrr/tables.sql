@@ -73,6 +73,23 @@ CREATE TABLE {{schema}}.lineage (
   stripe_event_id text NOT NULL
 );
 
+-- Each subscription as it stands: its latest version and its MRR now (analytics.subscriptions);
+-- replaced with the customer's movements.
+CREATE TABLE {{schema}}.subscriptions (
+  subscription_id text NOT NULL,
+  customer_id text NOT NULL,
+  status text NOT NULL,
+  currency text NOT NULL,
+  items jsonb NOT NULL,
+  mrr_cents bigint NOT NULL,
+  trial_end timestamptz,
+  cancel_at_period_end boolean NOT NULL,
+  cancel_at timestamptz,
+  canceled_at timestamptz,
+  updated_at timestamptz NOT NULL,
+  last_event_id text NOT NULL
+);
+
 CREATE TABLE {{schema}}.customer_mrr (
   customer_id text NOT NULL,
   currency text NOT NULL,

@@ -23,6 +23,15 @@ COMMENT ON COLUMN analytics.mrr_lineage.stripe_event_id IS 'The Stripe event beh
 COMMENT ON COLUMN analytics.mrr_lineage.subscription_mrr_before_cents IS 'The subscription''s MRR just before the event.';
 COMMENT ON COLUMN analytics.mrr_lineage.subscription_mrr_after_cents IS 'The subscription''s MRR after it.';
 
+CREATE VIEW analytics.subscriptions AS
+SELECT subscription_id, customer_id, status, currency, items, mrr_cents, trial_end, cancel_at_period_end, cancel_at, canceled_at, updated_at, last_event_id
+FROM {{schema}}.subscriptions;
+COMMENT ON VIEW analytics.subscriptions IS 'Every Stripe subscription as it stands: its latest version (by Stripe created time, then event id) and its MRR now under the MRR policy.';
+COMMENT ON COLUMN analytics.subscriptions.items IS 'The items: price_id, unit_amount (minor units, decimal text), currency, interval, interval_count, quantity, metered.';
+COMMENT ON COLUMN analytics.subscriptions.mrr_cents IS 'Its MRR now (0 unless active or past_due), discounts applied; the customer''s customer_mrr is the sum per currency.';
+COMMENT ON COLUMN analytics.subscriptions.updated_at IS 'Stripe created time of the event of its latest version.';
+COMMENT ON COLUMN analytics.subscriptions.last_event_id IS 'The Stripe event of its latest version.';
+
 CREATE VIEW analytics.customer_mrr AS
 SELECT customer_id, currency, mrr_cents, first_paid_at, last_movement_at
 FROM {{schema}}.customer_mrr;
