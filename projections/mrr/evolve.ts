@@ -9,7 +9,7 @@
  * deleted at or before t no longer applies. The result depends only on the set of inputs, never on
  * the order they arrived in.
  */
-import { monthlyCents, scheduledToCancel, type CouponTerms, type DiscountTerms, type SubscriptionState } from './policy.ts';
+import { countingStatuses, monthlyCents, scheduledToCancel, type CouponTerms, type DiscountTerms, type SubscriptionState } from './policy.ts';
 
 export interface Point {
   /** Event time (Stripe `created`) in ms. */
@@ -82,6 +82,9 @@ export interface SubscriptionNow {
   /** The latest version's event time and id. */
   readonly updatedAt: number;
   readonly lastEventId: string;
+  /** The first version trialing, and the first after it that counts (active or past_due): a trial and its conversion. */
+  readonly trialStartedAt: number | null;
+  readonly convertedAt: number | null;
 }
 
 export interface CustomerMrr {
@@ -244,12 +247,16 @@ export function customerTimeline(
   });
   const subscriptionsNow: SubscriptionNow[] = [...subsById.values()].map((versions) => {
     const latest = versions[versions.length - 1] as SubscriptionVersion;
+    const trial = versions.find((v) => v.state.status === 'trialing');
+    const paid = trial ? versions.find((v) => comparePoints(v, trial) > 0 && countingStatuses.has(v.state.status)) : undefined;
     return {
       customerId,
       state: latest.state,
       mrrCents: bySubscription.get(`${latest.state.currency}|${latest.state.subscriptionId}`) ?? 0,
       updatedAt: latest.at,
       lastEventId: latest.eventId,
+      trialStartedAt: trial?.at ?? null,
+      convertedAt: paid?.at ?? null,
     };
   });
   return { movements, current, statuses, lineage, subscriptions: subscriptionsNow };

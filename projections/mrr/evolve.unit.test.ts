@@ -19,7 +19,7 @@ function summary(m: ReturnType<typeof customerTimeline>['movements']): string[] 
 
 describe('MRR timeline: movements of one customer', () => {
   it('trial → active is new at activation; cancel_at_period_end keeps MRR until the deletion churns it', () => {
-    const { movements, current } = customerTimeline(
+    const { movements, current, subscriptions } = customerTimeline(
       'cus_1',
       [
         sv(t0, 'evt_a', { status: 'trialing', items: [{ unitAmount: 2900 }] }),
@@ -32,6 +32,10 @@ describe('MRR timeline: movements of one customer', () => {
     );
     assert.deepEqual(summary(movements), ['14d usd new 2900 0->2900 evt_b', '44d usd churn -2900 2900->0 evt_d']);
     assert.deepEqual(current, [{ customerId: 'cus_1', currency: 'usd', mrrCents: 0, firstPaidAt: t0 + 14 * day, lastMovementAt: t0 + 44 * day }]);
+    assert.deepEqual(
+      subscriptions.map((x) => [x.state.subscriptionId, x.state.status, x.mrrCents, x.lastEventId, x.trialStartedAt, x.convertedAt]),
+      [['sub_1', 'canceled', 0, 'evt_d', t0, t0 + 14 * day]],
+    );
   });
 
   it('past_due keeps MRR, unpaid drops it, paying again is a reactivation', () => {

@@ -55,6 +55,9 @@ describe('MRR projection through Kafka into the analytics views', () => {
   // Lifecycles.
   events.push(sub(v, 'cus_trial', jan1, { status: 'trialing', items: [{ unitAmount: 4900 }], type: 'customer.subscription.created' }));
   events.push(sub(v, 'cus_trial', jan1 + 14 * DAY, { status: 'active', items: [{ unitAmount: 4900 }] })); // new on Jan 15
+  events.push(sub(v, 'cus_trial2', jan1 + 19 * DAY, { status: 'trialing', items: [{ unitAmount: 4900 }], type: 'customer.subscription.created' })); // a trial from Jan 20 …
+  events.push(sub(v, 'cus_trial2', jan1 + 33 * DAY, { status: 'canceled', items: [{ unitAmount: 4900 }], type: 'customer.subscription.deleted' })); // … cancelled unpaid: no MRR ever
+  events.push(sub(v, 'cus_trial3', jan1 + 64 * DAY, { status: 'trialing', items: [{ unitAmount: 900 }], type: 'customer.subscription.created' })); // trialing since Mar 6
   events.push(sub(v, 'cus_pastdue', jan1, { status: 'active', items: [{ unitAmount: 1000 }] }));
   events.push(sub(v, 'cus_pastdue', jan1 + 31 * DAY, { status: 'past_due', items: [{ unitAmount: 1000 }] })); // still 1000
   events.push(sub(v, 'cus_unpaid', jan1, { status: 'active', items: [{ unitAmount: 1500 }] }));
@@ -218,6 +221,20 @@ describe('MRR projection through Kafka into the analytics views', () => {
        WHERE COALESCE(s.mrr, 0) <> c.mrr_cents`,
     );
     assert.deepEqual(mismatched, []);
+  });
+
+  it('counts trials by the month they started, and their conversions to paid (analytics.trials_monthly)', async () => {
+    const rows = await q<Record<string, unknown>>(
+      `SELECT to_char(month, 'YYYY-MM') AS month, currency, trials_started, converted, still_trialing, conversion_rate::text, extract(day FROM median_time_to_convert)::int AS median_days
+       FROM analytics.trials_monthly ORDER BY month, currency`,
+    );
+    assert.deepEqual(rows, [
+      // cus_trial (Jan 1, paid from Jan 15) and cus_trial2 (Jan 20, cancelled unpaid).
+      { month: '2026-01', currency: 'usd', trials_started: 2, converted: 1, still_trialing: 0, conversion_rate: '0.5000', median_days: 14 },
+      { month: '2026-03', currency: 'usd', trials_started: 1, converted: 0, still_trialing: 1, conversion_rate: '0.0000', median_days: null },
+    ]);
+    const trialing = await q<{ subscription_id: string }>("SELECT subscription_id FROM analytics.subscriptions WHERE status = 'trialing'");
+    assert.deepEqual(trialing.map((r) => r.subscription_id), ['sub_cus_trial3']);
   });
 
   it('gives the SaaS metrics of each month as ARCHITECTURE §6 defines them (values computed by hand)', async () => {

@@ -247,6 +247,8 @@ const SUBSCRIPTION_COLUMNS = {
   canceled_at: 'timestamptz',
   updated_at: 'timestamptz',
   last_event_id: 'text',
+  trial_started_at: 'timestamptz',
+  converted_at: 'timestamptz',
 } as const;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -272,6 +274,8 @@ const subscriptionRow = (x: SubscriptionNow) => ({
   canceled_at: iso(x.state.canceledAt),
   updated_at: iso(x.updatedAt),
   last_event_id: x.lastEventId,
+  trial_started_at: iso(x.trialStartedAt),
+  converted_at: iso(x.convertedAt),
 });
 
 async function insertDerived(client: DbClient, schema: string, rows: Derived): Promise<void> {

@@ -87,7 +87,9 @@ CREATE TABLE {{schema}}.subscriptions (
   cancel_at timestamptz,
   canceled_at timestamptz,
   updated_at timestamptz NOT NULL,
-  last_event_id text NOT NULL
+  last_event_id text NOT NULL,
+  trial_started_at timestamptz,
+  converted_at timestamptz
 );
 
 CREATE TABLE {{schema}}.customer_mrr (

@@ -24,13 +24,32 @@ COMMENT ON COLUMN analytics.mrr_lineage.subscription_mrr_before_cents IS 'The su
 COMMENT ON COLUMN analytics.mrr_lineage.subscription_mrr_after_cents IS 'The subscription''s MRR after it.';
 
 CREATE VIEW analytics.subscriptions AS
-SELECT subscription_id, customer_id, status, currency, items, mrr_cents, trial_end, cancel_at_period_end, cancel_at, canceled_at, updated_at, last_event_id
+SELECT subscription_id, customer_id, status, currency, items, mrr_cents, trial_end, cancel_at_period_end, cancel_at, canceled_at, updated_at, last_event_id,
+       trial_started_at, converted_at
 FROM {{schema}}.subscriptions;
 COMMENT ON VIEW analytics.subscriptions IS 'Every Stripe subscription as it stands: its latest version (by Stripe created time, then event id) and its MRR now under the MRR policy.';
 COMMENT ON COLUMN analytics.subscriptions.items IS 'The items: price_id, unit_amount (minor units, decimal text), currency, interval, interval_count, quantity, metered.';
 COMMENT ON COLUMN analytics.subscriptions.mrr_cents IS 'Its MRR now (0 unless active or past_due), discounts applied; the customer''s customer_mrr is the sum per currency.';
 COMMENT ON COLUMN analytics.subscriptions.updated_at IS 'Stripe created time of the event of its latest version.';
 COMMENT ON COLUMN analytics.subscriptions.last_event_id IS 'The Stripe event of its latest version.';
+COMMENT ON COLUMN analytics.subscriptions.trial_started_at IS 'Stripe created time of its first trialing version (null: never on trial).';
+COMMENT ON COLUMN analytics.subscriptions.converted_at IS 'Stripe created time of its first version after the trial that counts for MRR (active or past_due): the trial''s conversion to paid.';
+
+CREATE VIEW analytics.trials_monthly AS
+SELECT date_trunc('month', trial_started_at AT TIME ZONE 'UTC')::date AS month, currency,
+       count(*)::bigint AS trials_started,
+       (count(*) FILTER (WHERE converted_at IS NOT NULL))::bigint AS converted,
+       (count(*) FILTER (WHERE converted_at IS NULL AND status = 'trialing'))::bigint AS still_trialing,
+       round((count(*) FILTER (WHERE converted_at IS NOT NULL))::numeric / count(*), 4) AS conversion_rate,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY converted_at - trial_started_at) FILTER (WHERE converted_at IS NOT NULL) AS median_time_to_convert
+FROM {{schema}}.subscriptions
+WHERE trial_started_at IS NOT NULL
+GROUP BY 1, 2;
+COMMENT ON VIEW analytics.trials_monthly IS 'Trials by the UTC month they started, per currency: how many converted to paid (ever, so far), how many are still trialing, and the conversion rate.';
+COMMENT ON COLUMN analytics.trials_monthly.converted IS 'Trials whose subscription later counted for MRR (active or past_due).';
+COMMENT ON COLUMN analytics.trials_monthly.still_trialing IS 'Trials not converted whose subscription is trialing now.';
+COMMENT ON COLUMN analytics.trials_monthly.conversion_rate IS 'converted / trials_started, 4 decimals (rounded half away from zero).';
+COMMENT ON COLUMN analytics.trials_monthly.median_time_to_convert IS 'Median time from the trial''s start to its conversion, over the converted ones.';
 
 CREATE VIEW analytics.customer_mrr AS
 SELECT customer_id, currency, mrr_cents, first_paid_at, last_movement_at
