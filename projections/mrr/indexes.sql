@@ -6,6 +6,8 @@ CREATE INDEX IF NOT EXISTS subscription_versions_customer ON {{schema}}.subscrip
 CREATE INDEX IF NOT EXISTS discount_versions_customer ON {{schema}}.discount_versions (customer_id);
 CREATE INDEX IF NOT EXISTS discount_versions_coupon ON {{schema}}.discount_versions (coupon_id);
 CREATE UNIQUE INDEX IF NOT EXISTS movements_key ON {{schema}}.movements (customer_id, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS invoices_key ON {{schema}}.invoices (invoice_id);
+CREATE INDEX IF NOT EXISTS invoices_customer ON {{schema}}.invoices (customer_id);
 CREATE UNIQUE INDEX IF NOT EXISTS subscriptions_key ON {{schema}}.subscriptions (subscription_id);
 CREATE INDEX IF NOT EXISTS subscriptions_customer ON {{schema}}.subscriptions (customer_id);
 CREATE UNIQUE INDEX IF NOT EXISTS lineage_key ON {{schema}}.lineage (customer_id, seq, subscription_id);

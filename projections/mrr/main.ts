@@ -1,7 +1,7 @@
 /**
  * The MRR projection: stripe.events.v1 → subscription versions, discounts, coupons → movements and
  * customer MRR, in a versioned schema (mrr_v<N>) behind the analytics views mrr_movements,
- * mrr_lineage, subscriptions, customer_mrr, mrr_daily, mrr_status_daily, mrr_monthly,
+ * mrr_lineage, subscriptions, invoices, customer_mrr, mrr_daily, mrr_status_daily, mrr_monthly,
  * cohort_retention, saas_metrics_monthly and trials_monthly. Safe to replay; order-independent.
  */
 import { readFileSync } from 'node:fs';
@@ -19,13 +19,14 @@ export const mrrProjection: VersionedProjection<'stripe.events.v1'> = {
   // of every movement); a running deployment rebuilds into a new version, in bulk.
   // 3: monthly sums count each kind of movement and the change of paying customers
   // (saas_metrics_monthly); status changes and their daily sums (mrr_status_daily); each movement's
-  // subscriptions (mrr_lineage); each subscription as it stands (subscriptions, trials_monthly).
+  // subscriptions (mrr_lineage); each subscription and invoice as it stands (subscriptions,
+  // trials_monthly, invoices).
   revision: 3,
   topics: ['stripe.events.v1'],
   tables: (schema) => tablesSql.replaceAll('{{schema}}', schema),
   indexes: (schema) => indexesSql.replaceAll('{{schema}}', schema),
   views: (schema) => viewsSql.replaceAll('{{schema}}', schema),
-  viewNames: ['mrr_movements', 'mrr_lineage', 'subscriptions', 'trials_monthly', 'customer_mrr', 'mrr_daily', 'mrr_status_daily', 'mrr_monthly', 'cohort_retention', 'saas_metrics_monthly'],
+  viewNames: ['mrr_movements', 'mrr_lineage', 'subscriptions', 'trials_monthly', 'invoices', 'customer_mrr', 'mrr_daily', 'mrr_status_daily', 'mrr_monthly', 'cohort_retention', 'saas_metrics_monthly'],
   forSchema: (schema) => ({
     name: 'mrr',
     topics: ['stripe.events.v1'],

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import type { StripeEventReceived } from '../../lib/topics.ts';
 import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
 import { stripeRecords } from '../../test/support/stripe-records.ts';
-import { coupon, discount, event, subscription, type ApiVersion, type Interval } from '../../cli/demo/stripe-objects.ts';
+import { coupon, discount, event, invoice, subscription, type ApiVersion, type Interval } from '../../cli/demo/stripe-objects.ts';
 import { mrrProjection } from './main.ts';
 import { applyStripeEvents, deriveAll, loadStripeEvents } from './store.ts';
 
@@ -34,6 +34,17 @@ const story = fc.record({
   couponPercent: fc.integer({ min: 5, max: 90 }),
   couponDay: fc.integer({ min: -10, max: 60 }),
   discountDeletedDay: fc.option(fc.integer({ min: 0, max: 60 })),
+  invoices: fc.array(
+    fc.record({
+      invoice: fc.nat(1),
+      day: fc.integer({ min: 0, max: 60 }),
+      status: fc.constantFrom('open', 'open', 'paid', 'void', 'uncollectible'),
+      attempt: fc.integer({ min: 1, max: 4 }),
+      decline: fc.option(fc.constantFrom('insufficient_funds', 'do_not_honor', 'expired_card')),
+      version: fc.constantFrom(...versions),
+    }),
+    { maxLength: 5 },
+  ),
 });
 
 type Story = typeof story extends fc.Arbitrary<infer S> ? S : never;
@@ -73,6 +84,11 @@ function eventsFor(stories: readonly Story[]): Record<string, unknown>[] {
     out.push(event('2025-09-30.clover', { id: `evt_p${String(n++).padStart(5, '0')}`, type: 'customer.discount.created', created: base, object: discount('2025-09-30.clover', d) }));
     if (s.discountDeletedDay !== null) {
       out.push(event('2025-09-30.clover', { id: `evt_p${String(n++).padStart(5, '0')}`, type: 'customer.discount.deleted', created: base + s.discountDeletedDay * 86_400, object: discount('2025-09-30.clover', d) }));
+    }
+    for (const i of s.invoices) {
+      const id = `in_p${c}_${i.invoice}`;
+      const object = invoice(i.version, { id, customer, subscription: `sub_p${c}_0`, amountDue: 2500, status: i.status, attemptCount: i.attempt, created: base, ...(i.decline ? { declineCode: i.decline } : {}) });
+      out.push(event(i.version, { id: `evt_p${String(n++).padStart(5, '0')}`, type: i.status === 'paid' ? 'invoice.paid' : 'invoice.updated', created: base + i.day * 86_400, object }));
     }
     out.push(event('2025-09-30.clover', { id: `evt_p${String(n++).padStart(5, '0')}`, type: 'coupon.created', created: base + s.couponDay * 86_400, object: coupon({ id: couponId, percentOff: s.couponPercent }) }));
   });
@@ -191,6 +207,7 @@ describe('MRR projection: the tables depend only on the set of events, applied b
     const statusRows = await t.rt.db.query(`SELECT * FROM ${schema}.status_changes ORDER BY customer_id, currency, seq`);
     const lineage = await t.rt.db.query(`SELECT * FROM ${schema}.lineage ORDER BY customer_id, seq, subscription_id`);
     const subscriptions = await t.rt.db.query(`SELECT * FROM ${schema}.subscriptions ORDER BY subscription_id`);
+    const invoices = await t.rt.db.query(`SELECT * FROM ${schema}.invoices ORDER BY invoice_id`);
     const sums = await t.rt.db.query(
       `SELECT c.customer_id, c.currency FROM ${schema}.customer_mrr c
        LEFT JOIN (SELECT customer_id, currency, sum(mrr_cents) AS mrr FROM ${schema}.subscriptions GROUP BY 1, 2) s USING (customer_id, currency)
@@ -224,7 +241,7 @@ describe('MRR projection: the tables depend only on the set of events, applied b
     );
     assert.deepEqual(saas.rows, await saasMetricsByHand(schema), `saas_metrics_monthly of ${schema} equals the §6 formulas over the reference views`);
     views.push(saas.rows);
-    return [movements.rows, current.rows, statusRows.rows, lineage.rows, subscriptions.rows, views];
+    return [movements.rows, current.rows, statusRows.rows, lineage.rows, subscriptions.rows, invoices.rows, views];
   }
 
   /**

@@ -5,7 +5,7 @@ import { projectionLag, runVersionedProjection } from '../../lib/projection.ts';
 import { activeVersion, checkpointName } from '../../lib/projection-versions.ts';
 import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.ts';
 import { stripeRecords } from '../../test/support/stripe-records.ts';
-import { coupon, discount, event, subscription, type ApiVersion, type CouponSpec, type ItemSpec } from '../../cli/demo/stripe-objects.ts';
+import { coupon, discount, event, invoice, subscription, type ApiVersion, type CouponSpec, type ItemSpec } from '../../cli/demo/stripe-objects.ts';
 import { mrrProjection } from './main.ts';
 
 const DAY = 86_400;
@@ -75,6 +75,23 @@ describe('MRR projection through Kafka into the analytics views', () => {
   events.push(sub(v, 'cus_two', jan1 + 60 * DAY, { id: 'sub_two_a', status: 'canceled', items: [{ unitAmount: 3000 }] })); // contraction Mar 2
   events.push(sub(v, 'cus_fx', jan1, { id: 'sub_fx_usd', status: 'active', items: [{ unitAmount: 1000, currency: 'usd' }], currency: 'usd' }));
   events.push(sub(v, 'cus_fx', jan1 + DAY, { id: 'sub_fx_eur', status: 'active', items: [{ unitAmount: 900, currency: 'eur' }], currency: 'eur' }));
+
+  // Invoices: in_1 fails twice (insufficient funds, then do not honor), then is paid; in_2 (legacy
+  // API) fails with a decline code, then fails again without one; in_3 is a draft, then deleted.
+  const inv = (ver: ApiVersion, id: string, at: number, status: string, extra: { attemptCount?: number; declineCode?: string; type?: string } = {}) =>
+    event(ver, {
+      id: `evt_${id}_${at}`,
+      type: extra.type ?? (status === 'paid' ? 'invoice.paid' : status === 'open' ? 'invoice.payment_failed' : 'invoice.updated'),
+      created: at,
+      object: invoice(ver, { id, customer: 'cus_pastdue', subscription: 'sub_cus_pastdue', amountDue: 1000, status, created: jan1 + 31 * DAY, ...extra }),
+    });
+  events.push(inv(clover, 'in_1', jan1 + 31 * DAY, 'open', { attemptCount: 1, declineCode: 'insufficient_funds' }));
+  events.push(inv(clover, 'in_1', jan1 + 34 * DAY, 'open', { attemptCount: 2, declineCode: 'do_not_honor' }));
+  events.push(inv(clover, 'in_1', jan1 + 38 * DAY, 'paid', { attemptCount: 3 }));
+  events.push(inv(legacy, 'in_2', jan1 + 62 * DAY, 'open', { attemptCount: 1, declineCode: 'expired_card' }));
+  events.push(inv(legacy, 'in_2', jan1 + 65 * DAY, 'open', { attemptCount: 2 }));
+  events.push(inv(v, 'in_3', jan1 + 70 * DAY, 'draft', { type: 'invoice.created' }));
+  events.push(inv(v, 'in_3', jan1 + 71 * DAY, 'draft', { type: 'invoice.deleted' }));
 
   before(async () => {
     t = await createTestEnv('mrr');
@@ -235,6 +252,20 @@ describe('MRR projection through Kafka into the analytics views', () => {
     ]);
     const trialing = await q<{ subscription_id: string }>("SELECT subscription_id FROM analytics.subscriptions WHERE status = 'trialing'");
     assert.deepEqual(trialing.map((r) => r.subscription_id), ['sub_cus_trial3']);
+  });
+
+  it('keeps every invoice as it stands, with the last decline code it had (analytics.invoices)', async () => {
+    const rows = await q<Record<string, unknown>>(
+      `SELECT invoice_id, customer_id, subscription_id, status, amount_due_cents, amount_paid_cents, currency, attempt_count, last_decline_code, to_char(updated_at AT TIME ZONE 'UTC', 'MM-DD') AS updated
+       FROM analytics.invoices ORDER BY invoice_id`,
+    );
+    assert.deepEqual(rows, [
+      { invoice_id: 'in_1', customer_id: 'cus_pastdue', subscription_id: 'sub_cus_pastdue', status: 'paid', amount_due_cents: 1000, amount_paid_cents: 1000, currency: 'usd', attempt_count: 3, last_decline_code: 'do_not_honor', updated: '02-08' },
+      { invoice_id: 'in_2', customer_id: 'cus_pastdue', subscription_id: 'sub_cus_pastdue', status: 'open', amount_due_cents: 1000, amount_paid_cents: 0, currency: 'usd', attempt_count: 2, last_decline_code: 'expired_card', updated: '03-07' },
+      { invoice_id: 'in_3', customer_id: 'cus_pastdue', subscription_id: 'sub_cus_pastdue', status: 'deleted', amount_due_cents: 1000, amount_paid_cents: 0, currency: 'usd', attempt_count: 1, last_decline_code: null, updated: '03-13' },
+    ]);
+    const columns = await q<{ column_name: string }>("SELECT column_name FROM information_schema.columns WHERE table_schema = 'analytics' AND table_name = 'invoices'");
+    assert.ok(!columns.some((c) => c.column_name.includes('url')), 'no hosted invoice URL');
   });
 
   it('gives the SaaS metrics of each month as ARCHITECTURE §6 defines them (values computed by hand)', async () => {

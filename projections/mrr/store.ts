@@ -11,6 +11,7 @@ import { lockKeys, recordset, recordsetParam, valuesInKeyOrder, type DbClient } 
 import type { Logger } from '../../lib/log.ts';
 import { readCoupon, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { StripeEventReceived } from '../../lib/topics.ts';
+import { collectInvoice, deriveAllInvoices, deriveInvoices, insertInvoiceVersions, type InvoiceVersionRow } from './invoices.ts';
 import { addMovements, addStatusChanges, emptyAggregates, type Aggregates, type MovementFact } from './aggregates.ts';
 import { customerTimeline, type CouponVersion, type DiscountVersion, type LineagePart, type MovementType, type StatusChange, type SubscriptionNow, type SubscriptionVersion } from './evolve.ts';
 import {
@@ -32,10 +33,14 @@ interface Rows {
   subscriptions: Map<string, { subscription_id: string; created_at: Date; event_id: string; customer_id: string; state: Json }>;
   discounts: Map<string, { discount_id: string; created_at: Date; event_id: string; customer_id: string | null; coupon_id: string | null; terms: Json }>;
   coupons: Map<string, { coupon_id: string; created_at: Date; event_id: string; terms: Json | null }>;
+  invoices: Map<string, InvoiceVersionRow>;
 }
+
+const emptyRows = (): Rows => ({ subscriptions: new Map(), discounts: new Map(), coupons: new Map(), invoices: new Map() });
 
 /** Extracts what MRR needs from one Stripe event; ignores every other kind of event. */
 export function collect(rows: Rows, e: StripeEventReceived): void {
+  collectInvoice(rows.invoices, e);
   const isSubscription = e.type.startsWith('customer.subscription.');
   const isDiscount = e.type.startsWith('customer.discount.');
   const isCoupon = e.type.startsWith('coupon.');
@@ -66,11 +71,12 @@ interface Inserted {
   readonly subscriptions: { customer_id: string }[];
   readonly discounts: { customer_id: string | null; coupon_id: string | null }[];
   readonly coupons: { coupon_id: string }[];
+  readonly invoices: string[];
 }
 
 /** Inserts the versions (duplicates are no-ops); with `returning`, says which rows were new. */
 async function insertFacts(client: DbClient, schema: string, rows: Rows, returning: boolean): Promise<Inserted> {
-  const out: Inserted = { subscriptions: [], discounts: [], coupons: [] };
+  const out: Inserted = { subscriptions: [], discounts: [], coupons: [], invoices: await insertInvoiceVersions(client, schema, rows.invoices, returning) };
   const subs = valuesInKeyOrder(rows.subscriptions);
   if (subs.length > 0) {
     const res = await client.query<{ customer_id: string }>(
@@ -104,7 +110,7 @@ async function insertFacts(client: DbClient, schema: string, rows: Rows, returni
   return out;
 }
 
-async function insertNew(client: DbClient, schema: string, rows: Rows): Promise<{ customers: Set<string>; coupons: string[] }> {
+async function insertNew(client: DbClient, schema: string, rows: Rows): Promise<{ customers: Set<string>; coupons: string[]; invoices: string[] }> {
   const inserted = await insertFacts(client, schema, rows, true);
   const customers = new Set<string>(inserted.subscriptions.map((r) => r.customer_id));
   for (const r of inserted.discounts) if (r.customer_id) customers.add(r.customer_id);
@@ -124,7 +130,7 @@ async function insertNew(client: DbClient, schema: string, rows: Rows): Promise<
     );
     for (const r of res.rows) customers.add(r.customer_id);
   }
-  return { customers, coupons: newCoupons };
+  return { customers, coupons: newCoupons, invoices: inserted.invoices };
 }
 
 type SubscriptionRow = { customer_id: string; created_at: Date; event_id: string; state: Json };
@@ -456,7 +462,7 @@ async function addSums(client: DbClient, schema: string, sums: Aggregates): Prom
 
 /** Stores what MRR needs from a batch of Stripe events (a bulk rebuild's load: no recompute). */
 export async function loadStripeEvents(client: DbClient, schema: string, events: readonly StripeEventReceived[]): Promise<void> {
-  const rows: Rows = { subscriptions: new Map(), discounts: new Map(), coupons: new Map() };
+  const rows = emptyRows();
   for (const e of events) collect(rows, e);
   await insertFacts(client, schema, rows, false);
 }
@@ -489,16 +495,18 @@ export async function deriveAll(client: DbClient, schema: string, log: Logger, c
     await insertDerived(client, schema, rows);
   }
   await addSums(client, schema, sums);
-  await client.query(`ANALYZE ${schema}.movements, ${schema}.status_changes, ${schema}.lineage, ${schema}.subscriptions, ${schema}.customer_mrr, ${schema}.daily_sums, ${schema}.monthly_sums, ${schema}.cohort_changes`);
+  await deriveAllInvoices(client, schema);
+  await client.query(`ANALYZE ${schema}.invoices, ${schema}.movements, ${schema}.status_changes, ${schema}.lineage, ${schema}.subscriptions, ${schema}.customer_mrr, ${schema}.daily_sums, ${schema}.monthly_sums, ${schema}.cohort_changes`);
   log.info({ customers: ids.length, movements }, 'derived every customer timeline');
   return { customers: ids.length, movements };
 }
 
 /** Applies Stripe events to the MRR tables in `schema`. */
 export async function applyStripeEvents(client: DbClient, schema: string, events: readonly StripeEventReceived[]): Promise<{ customers: number }> {
-  const rows: Rows = { subscriptions: new Map(), discounts: new Map(), coupons: new Map() };
+  const rows = emptyRows();
   for (const e of events) collect(rows, e);
-  const { customers } = await insertNew(client, schema, rows);
+  const { customers, invoices } = await insertNew(client, schema, rows);
   await recompute(client, schema, [...customers].sort());
+  await deriveInvoices(client, schema, invoices);
   return { customers: customers.size };
 }

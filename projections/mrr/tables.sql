@@ -32,6 +32,37 @@ CREATE TABLE {{schema}}.coupon_versions (
   PRIMARY KEY (coupon_id, created_at, event_id)
 );
 
+-- Every version of every invoice (analytics.invoices derives each invoice from them).
+CREATE TABLE {{schema}}.invoice_versions (
+  invoice_id text NOT NULL,
+  created_at timestamptz NOT NULL,
+  event_id text NOT NULL,
+  customer_id text,
+  subscription_id text,
+  status text,
+  amount_due_cents bigint,
+  amount_paid_cents bigint,
+  currency text,
+  attempt_count int,
+  decline_code text,
+  PRIMARY KEY (invoice_id, created_at, event_id)
+);
+
+-- Each invoice as it stands: its latest version, and the decline code of the latest that had one.
+CREATE TABLE {{schema}}.invoices (
+  invoice_id text NOT NULL,
+  customer_id text,
+  subscription_id text,
+  status text,
+  amount_due_cents bigint,
+  amount_paid_cents bigint,
+  currency text,
+  attempt_count int,
+  last_decline_code text,
+  updated_at timestamptz NOT NULL,
+  last_event_id text NOT NULL
+);
+
 -- Each change of a customer's MRR per currency; replaced whole when the customer is recomputed.
 CREATE TABLE {{schema}}.movements (
   customer_id text NOT NULL,

@@ -51,6 +51,16 @@ COMMENT ON COLUMN analytics.trials_monthly.still_trialing IS 'Trials not convert
 COMMENT ON COLUMN analytics.trials_monthly.conversion_rate IS 'converted / trials_started, 4 decimals (rounded half away from zero).';
 COMMENT ON COLUMN analytics.trials_monthly.median_time_to_convert IS 'Median time from the trial''s start to its conversion, over the converted ones.';
 
+CREATE VIEW analytics.invoices AS
+SELECT invoice_id, customer_id, subscription_id, status, amount_due_cents, amount_paid_cents, currency, attempt_count, last_decline_code, updated_at, last_event_id
+FROM {{schema}}.invoices;
+COMMENT ON VIEW analytics.invoices IS 'Every Stripe invoice as it stands: its latest version (by Stripe created time, then event id). The hosted invoice URL, a bearer link to pay it, is not kept.';
+COMMENT ON COLUMN analytics.invoices.amount_due_cents IS 'amount_due of the latest version, in minor units.';
+COMMENT ON COLUMN analytics.invoices.amount_paid_cents IS 'amount_paid of the latest version, in minor units.';
+COMMENT ON COLUMN analytics.invoices.attempt_count IS 'Payment attempts so far (Stripe''s attempt_count).';
+COMMENT ON COLUMN analytics.invoices.last_decline_code IS 'The decline code of the latest version that carried one (last_finalization_error, or the payment intent''s last_payment_error when expanded).';
+COMMENT ON COLUMN analytics.invoices.updated_at IS 'Stripe created time of the event of its latest version.';
+
 CREATE VIEW analytics.customer_mrr AS
 SELECT customer_id, currency, mrr_cents, first_paid_at, last_movement_at
 FROM {{schema}}.customer_mrr;

@@ -1,0 +1,93 @@
+/**
+ * analytics.invoices: one row per Stripe invoice as it stands, derived from every version of it
+ * the topic holds — like subscriptions, the latest by (Stripe created, event id), whatever order
+ * the events came in and however often; the last decline code is that of the latest version that
+ * carries one. The hosted invoice URL (a bearer link to pay it) is not kept.
+ */
+import { lockKeys, recordset, recordsetParam, valuesInKeyOrder, type DbClient } from '../../lib/db.ts';
+import { readInvoice, readStripeEvent } from '../../lib/stripe/index.ts';
+import type { StripeEventReceived } from '../../lib/topics.ts';
+
+export interface InvoiceVersionRow {
+  readonly invoice_id: string;
+  readonly created_at: string;
+  readonly event_id: string;
+  readonly customer_id: string | null;
+  readonly subscription_id: string | null;
+  readonly status: string | null;
+  readonly amount_due_cents: number | null;
+  readonly amount_paid_cents: number | null;
+  readonly currency: string | null;
+  readonly attempt_count: number | null;
+  readonly decline_code: string | null;
+}
+
+const VERSION_COLUMNS = {
+  invoice_id: 'text',
+  created_at: 'timestamptz',
+  event_id: 'text',
+  customer_id: 'text',
+  subscription_id: 'text',
+  status: 'text',
+  amount_due_cents: 'bigint',
+  amount_paid_cents: 'bigint',
+  currency: 'text',
+  attempt_count: 'int',
+  decline_code: 'text',
+} as const;
+
+/** Keeps the invoice version an event carries (by `invoice|created|event id`); ignores other events. */
+export function collectInvoice(versions: Map<string, InvoiceVersionRow>, e: StripeEventReceived): void {
+  if (!e.type.startsWith('invoice.')) return;
+  const invoice = readInvoice(readStripeEvent(e.payload).object);
+  if (!invoice) return;
+  versions.set(`${invoice.id}|${e.occurred_at}|${e.event_id}`, {
+    invoice_id: invoice.id,
+    created_at: new Date(e.occurred_at).toISOString(),
+    event_id: e.event_id,
+    customer_id: invoice.customerId ?? e.customer_id,
+    subscription_id: invoice.subscriptionId,
+    status: e.type === 'invoice.deleted' ? 'deleted' : invoice.status,
+    amount_due_cents: invoice.amountDue,
+    amount_paid_cents: invoice.amountPaid,
+    currency: invoice.currency,
+    attempt_count: invoice.attemptCount,
+    decline_code: invoice.declineCode,
+  });
+}
+
+/** Inserts the versions (duplicates are no-ops); returns the invoices with a version new to the table. */
+export async function insertInvoiceVersions(client: DbClient, schema: string, versions: ReadonlyMap<string, InvoiceVersionRow>, returning: boolean): Promise<string[]> {
+  const rows = valuesInKeyOrder(versions);
+  if (rows.length === 0) return [];
+  const res = await client.query<{ invoice_id: string }>(
+    `INSERT INTO ${schema}.invoice_versions (${Object.keys(VERSION_COLUMNS).join(', ')})
+     SELECT * FROM ${recordset(VERSION_COLUMNS, 1)}
+     ON CONFLICT DO NOTHING ${returning ? 'RETURNING invoice_id' : ''}`,
+    [recordsetParam(rows)],
+  );
+  return [...new Set(res.rows.map((r) => r.invoice_id))].sort();
+}
+
+const DERIVE = (schema: string, where: string) => `
+  INSERT INTO ${schema}.invoices (invoice_id, customer_id, subscription_id, status, amount_due_cents, amount_paid_cents, currency, attempt_count, last_decline_code, updated_at, last_event_id)
+  SELECT DISTINCT ON (v.invoice_id) v.invoice_id, v.customer_id, v.subscription_id, v.status, v.amount_due_cents, v.amount_paid_cents, v.currency, v.attempt_count,
+         (SELECT d.decline_code FROM ${schema}.invoice_versions d WHERE d.invoice_id = v.invoice_id AND d.decline_code IS NOT NULL
+          ORDER BY d.created_at DESC, d.event_id DESC LIMIT 1),
+         v.created_at, v.event_id
+  FROM ${schema}.invoice_versions v ${where}
+  ORDER BY v.invoice_id, v.created_at DESC, v.event_id DESC`;
+
+/** Derives the rows of `invoices` again from their versions (locked first: two writers take turns). */
+export async function deriveInvoices(client: DbClient, schema: string, invoices: readonly string[]): Promise<void> {
+  if (invoices.length === 0) return;
+  await lockKeys(client, `${schema}:invoice`, invoices);
+  await client.query(`DELETE FROM ${schema}.invoices WHERE invoice_id = ANY($1::text[])`, [invoices]);
+  await client.query(DERIVE(schema, 'WHERE v.invoice_id = ANY($1::text[])'), [invoices]);
+}
+
+/** A bulk rebuild's finish: every invoice derived once. */
+export async function deriveAllInvoices(client: DbClient, schema: string): Promise<void> {
+  await client.query(`TRUNCATE ${schema}.invoices`);
+  await client.query(DERIVE(schema, ''));
+}
