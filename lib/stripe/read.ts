@@ -349,7 +349,10 @@ export interface StripeSubscriptionItem {
   readonly quantity: number;
   /** `per_unit` or `tiered`. */
   readonly billingScheme: string | null;
+  /** `tiers` as sent (present only when the price was expanded with them). */
   readonly tiers: readonly unknown[] | null;
+  /** `graduated` or `volume` (tiered prices). */
+  readonly tiersMode: string | null;
   /** `price.recurring.usage_type`, else `plan.usage_type`: `licensed` or `metered`. */
   readonly usageType: string | null;
 }
@@ -393,6 +396,7 @@ function readItem(item: Json): StripeSubscriptionItem {
     quantity: quantity !== null && quantity >= 0 ? quantity : 1,
     billingScheme: text(terms?.billing_scheme),
     tiers: Array.isArray(terms?.tiers) ? (terms.tiers as readonly unknown[]) : null,
+    tiersMode: text(terms?.tiers_mode),
     usageType: text(price === null ? plan?.usage_type : recurring?.usage_type),
   };
 }

@@ -113,7 +113,7 @@ const subscriptionBasil = {
       {
         id: 'si_B2',
         object: 'subscription_item',
-        price: { id: 'price_Tier', object: 'price', billing_scheme: 'tiered', currency: 'eur', recurring: { interval: 'week', interval_count: 2, usage_type: 'licensed' }, tiers: [{ up_to: 10, unit_amount: 500 }, { up_to: null, unit_amount: 400 }], unit_amount: null, unit_amount_decimal: null },
+        price: { id: 'price_Tier', object: 'price', billing_scheme: 'tiered', currency: 'eur', recurring: { interval: 'week', interval_count: 2, usage_type: 'licensed' }, tiers: [{ up_to: 10, unit_amount: 500 }, { up_to: null, unit_amount: 400 }], tiers_mode: 'volume', unit_amount: null, unit_amount_decimal: null },
         quantity: 12,
       },
       'si_not_an_object',
@@ -281,7 +281,7 @@ describe('lib/stripe reader: subscriptions', () => {
     assert.equal(s.canceledAtMs, 1719878400000);
     assert.deepEqual(s.metadata, { user_id: 'user_7', tier: 'pro' });
     assert.deepEqual(s.items, [
-      { priceId: 'price_Pro', nickname: 'Pro', unitAmount: 2900, unitAmountDecimal: '2900', currency: 'usd', interval: 'month', intervalCount: 1, quantity: 4, billingScheme: 'per_unit', tiers: null, usageType: 'licensed' },
+      { priceId: 'price_Pro', nickname: 'Pro', unitAmount: 2900, unitAmountDecimal: '2900', currency: 'usd', interval: 'month', intervalCount: 1, quantity: 4, billingScheme: 'per_unit', tiers: null, tiersMode: null, usageType: 'licensed' },
     ]);
     assert.deepEqual(s.discount, { id: 'di_1PXa1yLkdIwHu7ix', customerId: 'cus_QOa1LkdIwHu7ix', subscriptionId: 'sub_1PXa1zLkdIwHu7ix', couponId: 'SPRING25', coupon: { id: 'SPRING25', percentOff: 25, amountOff: null, currency: null } });
     assert.deepEqual(s.discounts, ['di_1PXa1yLkdIwHu7ix']);
@@ -299,8 +299,8 @@ describe('lib/stripe reader: subscriptions', () => {
     assert.equal(s.discount, null);
     assert.deepEqual(s.discounts, ['di_Ref1', { id: 'di_Exp1', customerId: 'cus_Basil', subscriptionId: 'sub_1R1basil', couponId: 'TENOFF', coupon: { id: 'TENOFF', percentOff: null, amountOff: 1000, currency: 'eur' } }]);
     assert.equal(s.items.length, 3, 'an item that is not an object is skipped');
-    assert.deepEqual(s.items[0], { priceId: 'price_Seat', nickname: null, unitAmount: null, unitAmountDecimal: '1250.5', currency: 'eur', interval: 'year', intervalCount: 1, quantity: 3, billingScheme: 'per_unit', tiers: null, usageType: 'licensed' });
-    assert.deepEqual(s.items[1], { priceId: 'price_Api', nickname: null, unitAmount: 2, unitAmountDecimal: '2', currency: 'eur', interval: 'month', intervalCount: 1, quantity: 1, billingScheme: 'per_unit', tiers: null, usageType: 'metered' });
+    assert.deepEqual(s.items[0], { priceId: 'price_Seat', nickname: null, unitAmount: null, unitAmountDecimal: '1250.5', currency: 'eur', interval: 'year', intervalCount: 1, quantity: 3, billingScheme: 'per_unit', tiers: null, tiersMode: null, usageType: 'licensed' });
+    assert.deepEqual(s.items[1], { priceId: 'price_Api', nickname: null, unitAmount: 2, unitAmountDecimal: '2', currency: 'eur', interval: 'month', intervalCount: 1, quantity: 1, billingScheme: 'per_unit', tiers: null, tiersMode: null, usageType: 'metered' });
     assert.deepEqual(s.items[2], {
       priceId: 'price_Tier',
       nickname: null,
@@ -315,13 +315,14 @@ describe('lib/stripe reader: subscriptions', () => {
         { up_to: 10, unit_amount: 500 },
         { up_to: null, unit_amount: 400 },
       ],
+      tiersMode: 'volume',
       usageType: 'licensed',
     });
   });
 
   it('given an item with only the legacy plan and its price as an id, when read, then the plan terms and the price id come back', () => {
     const s = readSubscription(legacyPlanItemSubscription);
-    assert.deepEqual(s?.items, [{ priceId: 'price_Legacy', nickname: 'Quarterly', unitAmount: null, unitAmountDecimal: '999.75', currency: 'gbp', interval: 'month', intervalCount: 3, quantity: 2, billingScheme: 'per_unit', tiers: null, usageType: 'licensed' }]);
+    assert.deepEqual(s?.items, [{ priceId: 'price_Legacy', nickname: 'Quarterly', unitAmount: null, unitAmountDecimal: '999.75', currency: 'gbp', interval: 'month', intervalCount: 3, quantity: 2, billingScheme: 'per_unit', tiers: null, tiersMode: null, usageType: 'licensed' }]);
     assert.deepEqual(s?.metadata, {});
   });
 

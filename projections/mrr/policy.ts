@@ -60,9 +60,18 @@ export function roundHalfAwayFromZero(a: Rational): number {
 // ---------------------------------------------------------------- subscription state
 export type Interval = 'day' | 'week' | 'month' | 'year';
 
+/** A tier of a tiered price: up to `upTo` units (null: the last, unbounded), a unit and a flat amount (minor units). */
+export interface PriceTier {
+  readonly upTo: number | null;
+  readonly unitAmount: Rational;
+  readonly flatAmount: Rational;
+}
+
 export interface PriceTerms {
   /** Unit amount in minor units (exact; sub-cent prices allowed), or null when not per-unit (tiered). */
   readonly unitAmount: Rational | null;
+  /** A tiered price's tiers and mode, when the payload carries them (else the item counts 0). */
+  readonly tiers: { readonly mode: 'graduated' | 'volume'; readonly tiers: readonly PriceTier[] } | null;
   readonly interval: Interval;
   readonly intervalCount: number;
   readonly metered: boolean;
@@ -117,6 +126,52 @@ type Json = Record<string, unknown>;
 
 const intervals: ReadonlySet<string> = new Set(['day', 'week', 'month', 'year']);
 
+/** A tiered price's tiers, sorted by `up_to` (the unbounded one last); null when absent or unreadable. */
+function readTiers(item: StripeSubscriptionItem): PriceTerms['tiers'] {
+  const mode = item.tiersMode === 'graduated' || item.tiersMode === 'volume' ? item.tiersMode : null;
+  if (mode === null || item.tiers === null || item.tiers.length === 0) return null;
+  const tiers: PriceTier[] = [];
+  for (const raw of item.tiers) {
+    if (typeof raw !== 'object' || raw === null) return null;
+    const t = raw as Json;
+    const upTo = t.up_to === 'inf' || t.up_to === null || t.up_to === undefined ? null : typeof t.up_to === 'number' && t.up_to >= 0 ? t.up_to : NaN;
+    if (Number.isNaN(upTo)) return null;
+    const amount = (integer: unknown, dec: unknown): Rational | null =>
+      typeof integer === 'number' && Number.isFinite(integer) ? rat(BigInt(Math.trunc(integer))) : typeof dec === 'string' ? decimal(dec) : integer === null || integer === undefined ? rat(0n) : null;
+    const unit = amount(t.unit_amount, t.unit_amount_decimal);
+    const flat = amount(t.flat_amount, t.flat_amount_decimal);
+    if (unit === null || flat === null) return null;
+    tiers.push({ upTo, unitAmount: unit, flatAmount: flat });
+  }
+  tiers.sort((a, b) => (a.upTo ?? Infinity) - (b.upTo ?? Infinity));
+  return { mode, tiers };
+}
+
+/**
+ * What a tiered price charges for `quantity` units a period (minor units, exact). Graduated: each
+ * tier's units at its unit amount, plus the flat amount of every tier reached; volume: every unit at
+ * the unit amount of the tier the quantity falls in, plus that tier's flat amount. No units: 0.
+ */
+export function tieredAmount(tiered: NonNullable<PriceTerms['tiers']>, quantity: number): Rational {
+  const q = Math.max(0, Math.trunc(quantity));
+  if (q === 0) return ZERO;
+  if (tiered.mode === 'volume') {
+    const tier = tiered.tiers.find((t) => t.upTo === null || q <= t.upTo) ?? (tiered.tiers[tiered.tiers.length - 1] as PriceTier);
+    return add(mul(tier.unitAmount, rat(BigInt(q))), tier.flatAmount);
+  }
+  let total = ZERO;
+  let below = 0;
+  for (const tier of tiered.tiers) {
+    const top = tier.upTo === null ? q : Math.min(q, tier.upTo);
+    const units = top - below;
+    if (units <= 0) break;
+    total = add(total, add(mul(tier.unitAmount, rat(BigInt(units))), tier.flatAmount));
+    below = top;
+    if (top >= q) break;
+  }
+  return total;
+}
+
 function priceTerms(item: StripeSubscriptionItem, fallbackCurrency: string): PriceTerms | null {
   // The reader takes `price` (current versions), else the legacy `plan`.
   const interval = item.interval;
@@ -124,6 +179,7 @@ function priceTerms(item: StripeSubscriptionItem, fallbackCurrency: string): Pri
   const unit = item.unitAmount !== null ? rat(BigInt(Math.trunc(item.unitAmount))) : item.unitAmountDecimal !== null ? decimal(item.unitAmountDecimal) : null;
   return {
     unitAmount: item.billingScheme === 'tiered' ? null : unit,
+    tiers: item.billingScheme === 'tiered' ? readTiers(item) : null,
     interval: interval as Interval,
     intervalCount: item.intervalCount,
     metered: item.usageType === 'metered',
@@ -232,8 +288,10 @@ export function monthlyCents(state: SubscriptionState, referenced: readonly Coup
   if (!countingStatuses.has(state.status)) return 0;
   let total = ZERO;
   for (const item of state.items) {
-    if (item.price.metered || item.price.unitAmount === null) continue;
-    total = add(total, mul(mul(item.price.unitAmount, rat(BigInt(Math.trunc(item.quantity)))), monthlyFactor(item.price.interval, item.price.intervalCount)));
+    if (item.price.metered) continue;
+    const perPeriod = item.price.unitAmount !== null ? mul(item.price.unitAmount, rat(BigInt(Math.trunc(item.quantity)))) : item.price.tiers !== null ? tieredAmount(item.price.tiers, item.quantity) : null;
+    if (perPeriod === null) continue;
+    total = add(total, mul(perPeriod, monthlyFactor(item.price.interval, item.price.intervalCount)));
   }
   const first = state.items[0]?.price;
   const billingFactor = first ? monthlyFactor(first.interval, first.intervalCount) : rat(1n);
@@ -294,6 +352,7 @@ export function encodeState(s: SubscriptionState): Json {
     items: s.items.map((i) => ({
       price_id: i.priceId,
       unit_amount: encodeRat(i.price.unitAmount),
+      tiers: i.price.tiers === null ? null : { mode: i.price.tiers.mode, tiers: i.price.tiers.tiers.map((t) => ({ up_to: t.upTo, unit_amount: encodeRat(t.unitAmount), flat_amount: encodeRat(t.flatAmount) })) },
       interval: i.price.interval,
       interval_count: i.price.intervalCount,
       metered: i.price.metered,
@@ -305,10 +364,19 @@ export function encodeState(s: SubscriptionState): Json {
   };
 }
 
+function decodeTiers(json: unknown): PriceTerms['tiers'] {
+  if (typeof json !== 'object' || json === null) return null;
+  const j = json as Json;
+  if ((j.mode !== 'graduated' && j.mode !== 'volume') || !Array.isArray(j.tiers)) return null;
+  const tiers = (j.tiers as Json[]).map((t) => ({ upTo: typeof t.up_to === 'number' ? t.up_to : null, unitAmount: decodeRat(t.unit_amount) ?? ZERO, flatAmount: decodeRat(t.flat_amount) ?? ZERO }));
+  return { mode: j.mode, tiers };
+}
+
 export function decodeState(j: Json): SubscriptionState {
   const items = (Array.isArray(j.items) ? (j.items as Json[]) : []).map((i) => ({
     price: {
       unitAmount: decodeRat(i.unit_amount),
+      tiers: decodeTiers(i.tiers),
       interval: i.interval as Interval,
       intervalCount: Number(i.interval_count),
       metered: i.metered === true,

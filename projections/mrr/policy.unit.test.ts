@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { apiVersions, discount, subscription, type ItemSpec } from '../../cli/demo/stripe-objects.ts';
+import { apiVersions, discount, subscription, type ApiVersion, type ItemSpec } from '../../cli/demo/stripe-objects.ts';
 import { decimal, decimalText, monthlyCents, parseCoupon, parseDiscount, parseSubscription, rat, roundHalfAwayFromZero, type CouponTerms } from './policy.ts';
 
 function cents(items: ItemSpec[], options: { status?: string; coupon?: { percentOff?: number; amountOff?: number }; referenced?: CouponTerms[] } = {}, version = apiVersions[0]!): number {
@@ -68,7 +68,7 @@ describe('MRR policy: a subscription monthly value', () => {
     }
   });
 
-  it('reads the legacy plan when an item has no price, sub-cent decimal prices, and skips metered and tiered items', () => {
+  it('reads the legacy plan when an item has no price, sub-cent decimal prices, and skips metered items and tiered ones sent without their tiers', () => {
     const base = parseSubscription(subscription('2024-06-20', { id: 'sub_L', customer: 'cus_L', status: 'active', items: [{ unitAmount: 1500 }], created: 1 }));
     assert.ok(base);
     const legacyOnly = { ...(subscription('2024-06-20', { id: 'sub_L', customer: 'cus_L', status: 'active', items: [{ unitAmount: 1500 }], created: 1 }) as Record<string, unknown>) };
@@ -81,6 +81,34 @@ describe('MRR policy: a subscription monthly value', () => {
     data[1]!.price = { ...data[1]!.price, recurring: { interval: 'month', interval_count: 1, usage_type: 'metered' } };
     data[2]!.price = { ...data[2]!.price, billing_scheme: 'tiered', unit_amount: null, unit_amount_decimal: null };
     assert.equal(monthlyCents(parseSubscription(sub)!, []), 500);
+  });
+
+  it('counts a tiered price at its value for the quantity: graduated tier by tier, volume at the tier the quantity falls in, flat amounts included (hand-computed)', () => {
+    /** A subscription of one item whose price (or, before basil, plan) is tiered as given. */
+    const tiered = (version: ApiVersion, mode: string, tiers: Record<string, unknown>[], quantity: number, interval = 'month') => {
+      const sub = subscription(version, { id: 'sub_T', customer: 'cus_T', status: 'active', items: [{ unitAmount: 1, quantity, interval: interval as 'month' }], created: 1 }) as Record<string, unknown>;
+      const item = (sub.items as { data: Record<string, Record<string, unknown>>[] }).data[0]!;
+      for (const key of ['price', 'plan'] as const) if (item[key]) item[key] = { ...item[key], billing_scheme: 'tiered', tiers_mode: mode, tiers, unit_amount: null, unit_amount_decimal: null, amount: null, amount_decimal: null };
+      return monthlyCents(parseSubscription(sub)!, []);
+    };
+    const tiers = [
+      { up_to: 5, unit_amount: 1000, unit_amount_decimal: '1000', flat_amount: null, flat_amount_decimal: null },
+      { up_to: 10, unit_amount: 800, unit_amount_decimal: '800', flat_amount: 500, flat_amount_decimal: '500' },
+      { up_to: null, unit_amount: 600, unit_amount_decimal: '600', flat_amount: null, flat_amount_decimal: null },
+    ];
+    // Graduated, 12 units: 5 × 1000 + (5 × 800 + 500) + 2 × 600 = 10,700; 7 units: 5000 + 2 × 800 + 500 = 7,100; 5 units: 5,000 (the second tier not reached).
+    assert.deepEqual([12, 7, 5, 0].map((q) => tiered('2025-09-30.clover', 'graduated', tiers, q)), [10700, 7100, 5000, 0]);
+    // Volume: 12 units all at 600 = 7,200; 7 units all at 800 plus 500 = 6,100; 5 units at 1000 = 5,000.
+    assert.deepEqual([12, 7, 5, 0].map((q) => tiered('2025-09-30.clover', 'volume', tiers, q)), [7200, 6100, 5000, 0]);
+    // Tiers listed in any order, 'inf' as Stripe writes the last bound, a sub-cent unit amount, a yearly
+    // price, the legacy plan (2024-06-20): 3 × 150.5 + 1000 = 1451.5 a year, 120.958… a month → 121.
+    const yearly = [
+      { up_to: 'inf', unit_amount: 100, unit_amount_decimal: '100', flat_amount: null, flat_amount_decimal: null },
+      { up_to: 10, unit_amount: null, unit_amount_decimal: '150.5', flat_amount: 1000, flat_amount_decimal: '1000' },
+    ];
+    assert.equal(tiered('2024-06-20', 'graduated', yearly, 3, 'year'), 121);
+    // Without its tiers (a webhook sends the price unexpanded), a tiered item still counts 0.
+    assert.equal(tiered('2025-09-30.clover', 'graduated', [], 12), 0);
   });
 
   it('parses discounts: embedded coupon (legacy), source.coupon (clover), and references by id (basil+)', () => {
