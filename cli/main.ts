@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { registerBackfillCommands } from './commands/backfill.ts';
+import { registerReconcileCommands } from './commands/reconcile.ts';
 import { registerBootstrapCommand } from './commands/bootstrap.ts';
 import { registerDlqCommands } from './commands/dlq.ts';
 import { registerKeysCommands } from './commands/keys.ts';
@@ -23,5 +24,6 @@ registerReplayCommands(program);
 registerStatusCommand(program);
 registerDlqCommands(program);
 registerBackfillCommands(program);
+registerReconcileCommands(program);
 
 program.parseAsync(process.argv).catch(fail);

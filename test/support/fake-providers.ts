@@ -164,11 +164,14 @@ export class FakeTwilio extends FakeServer {
 }
 
 /**
- * Stripe's events API (GET /v1/events): newest first, `created[gte]`, `limit`, `starting_after`
- * pagination, Stripe's error bodies (401 for another key, 429, 5xx on demand).
+ * Stripe's events and subscriptions APIs (GET /v1/events, GET /v1/subscriptions): newest first,
+ * `created[gte]` (events), `limit`, `starting_after` pagination, Stripe's error bodies (401 for
+ * another key, 429, 5xx on demand).
  */
 export class FakeStripe extends FakeServer {
   readonly events: Record<string, unknown>[] = [];
+  /** Subscriptions as they stand, for GET /v1/subscriptions (every status, as `status=all` asks). */
+  readonly subscriptions: Record<string, unknown>[] = [];
   readonly requests: { query: URLSearchParams; status: number }[] = [];
   failNext: number[] = [];
   protected readonly server: Server;
@@ -181,21 +184,22 @@ export class FakeStripe extends FakeServer {
         this.requests.push({ query: url.searchParams, status });
         res.writeHead(status, { 'content-type': 'application/json', 'request-id': `req_${randomBytes(7).toString('hex')}` }).end(JSON.stringify(body));
       };
-      if (req.method !== 'GET' || url.pathname !== '/v1/events') return answer(404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${url.pathname})` } });
+      const resource = url.pathname === '/v1/events' ? this.events : url.pathname === '/v1/subscriptions' ? this.subscriptions : null;
+      if (req.method !== 'GET' || resource === null) return answer(404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${url.pathname})` } });
       if (req.headers.authorization !== `Bearer ${this.apiKey}`) return answer(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided: sk_test_****' } });
       const fail = this.failNext.shift();
       if (fail === 429) return answer(429, { error: { type: 'invalid_request_error', code: 'rate_limit', message: 'Too many requests hit the API too quickly.' } });
       if (fail !== undefined) return answer(fail, { error: { type: 'api_error', message: `fake failure ${fail}` } });
       const limit = Math.min(100, Number(url.searchParams.get('limit') ?? 10));
       const gte = Number(url.searchParams.get('created[gte]') ?? 0);
-      const newestFirst = this.events
+      const newestFirst = resource
         .filter((e) => (e.created as number) >= gte)
         .sort((a, b) => (b.created as number) - (a.created as number) || ((b.id as string) < (a.id as string) ? -1 : 1));
       const after = url.searchParams.get('starting_after');
       const start = after ? newestFirst.findIndex((e) => e.id === after) + 1 : 0;
-      if (after && start === 0) return answer(400, { error: { type: 'invalid_request_error', message: `No such event: '${after}'`, param: 'starting_after' } });
+      if (after && start === 0) return answer(400, { error: { type: 'invalid_request_error', message: `No such object: '${after}'`, param: 'starting_after' } });
       const data = newestFirst.slice(start, start + limit);
-      answer(200, { object: 'list', url: '/v1/events', has_more: start + limit < newestFirst.length, data });
+      answer(200, { object: 'list', url: url.pathname, has_more: start + limit < newestFirst.length, data });
     });
   }
 }
