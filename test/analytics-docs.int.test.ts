@@ -7,7 +7,7 @@ import { createTopics, registerSchemas } from '../lib/catalogue.ts';
 import { projectRoot } from '../lib/migrate.ts';
 import { buildVersion } from '../lib/projection.ts';
 import { ensureActive } from '../lib/projection-versions.ts';
-import { deliveryProjection } from '../projections/delivery/main.ts';
+import { versionedProjections } from '../projections/index.ts';
 import { mrrProjection } from '../projections/mrr/main.ts';
 import { stripeHistory } from '../cli/demo/stripe-history.ts';
 import { createTestEnv, type TestEnv } from './support/env.ts';
@@ -22,9 +22,23 @@ describe('every query in docs/analytics.md runs as the analyst role', () => {
     const history = stripeHistory({ customers: 80, seed: 3, from: Date.UTC(2025, 8, 1) / 1000, to: Date.UTC(2026, 10, 1) / 1000 });
     await (await t.rt.kafka.appender()).append('stripe.events.v1', stripeRecords(history));
     await buildVersion(t.rt, mrrProjection);
-    await ensureActive(t.rt.db, deliveryProjection);
+    for (const def of Object.values(versionedProjections)) if (def.name !== 'mrr') await ensureActive(t.rt.db, def);
   });
   after(() => t?.cleanup());
+
+  it('documents every view and every column of it with a COMMENT', async () => {
+    const missing = await t.rt.db.query<{ what: string }>(
+      `SELECT c.relname || COALESCE('.' || a.attname, '') AS what
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+       WHERE n.nspname = 'analytics' AND c.relkind = 'v'
+         AND (CASE WHEN a.attname IS NULL THEN obj_description(c.oid, 'pg_class') ELSE col_description(c.oid, a.attnum) END) IS NULL
+       ORDER BY 1`,
+    );
+    const views = await t.rt.db.query("SELECT 1 FROM pg_views WHERE schemaname = 'analytics'");
+    assert.ok((views.rowCount ?? 0) >= 12, `the MRR and delivery views exist (${views.rowCount})`);
+    assert.deepEqual(missing.rows.map((r) => r.what), []);
+  });
 
   it('runs each SQL block, and the MRR ones return rows', async () => {
     const doc = readFileSync(join(projectRoot, 'docs', 'analytics.md'), 'utf8');

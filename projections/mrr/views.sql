@@ -18,6 +18,11 @@ SELECT l.customer_id, l.currency, l.occurred_at, l.movement, l.subscription_afte
        l.subscription_id, l.subscription_before_cents AS subscription_mrr_before_cents, l.subscription_after_cents AS subscription_mrr_after_cents
 FROM {{schema}}.lineage l;
 COMMENT ON VIEW analytics.mrr_lineage IS 'Every movement of mrr_movements broken down by the subscriptions whose MRR changed at its Stripe event: the parts of a movement add up to its delta.';
+COMMENT ON COLUMN analytics.mrr_lineage.customer_id IS 'Stripe customer id.';
+COMMENT ON COLUMN analytics.mrr_lineage.currency IS 'Lowercase ISO 4217 currency.';
+COMMENT ON COLUMN analytics.mrr_lineage.occurred_at IS 'The movement''s time: its Stripe event''s created time.';
+COMMENT ON COLUMN analytics.mrr_lineage.movement IS 'The movement this part belongs to: new, expansion, contraction, churn or reactivation.';
+COMMENT ON COLUMN analytics.mrr_lineage.subscription_id IS 'The Stripe subscription whose MRR changed at the event.';
 COMMENT ON COLUMN analytics.mrr_lineage.delta_cents IS 'This subscription''s part of the movement (after − before); the parts of one movement sum to its delta_cents in mrr_movements.';
 COMMENT ON COLUMN analytics.mrr_lineage.stripe_event_id IS 'The Stripe event behind the movement (a subscription version, or a discount or coupon change).';
 COMMENT ON COLUMN analytics.mrr_lineage.subscription_mrr_before_cents IS 'The subscription''s MRR just before the event.';
@@ -28,6 +33,14 @@ SELECT subscription_id, customer_id, status, currency, items, mrr_cents, trial_e
        trial_started_at, converted_at
 FROM {{schema}}.subscriptions;
 COMMENT ON VIEW analytics.subscriptions IS 'Every Stripe subscription as it stands: its latest version (by Stripe created time, then event id) and its MRR now under the MRR policy.';
+COMMENT ON COLUMN analytics.subscriptions.subscription_id IS 'Stripe subscription id.';
+COMMENT ON COLUMN analytics.subscriptions.customer_id IS 'Stripe customer id.';
+COMMENT ON COLUMN analytics.subscriptions.status IS 'Stripe status of its latest version (active, past_due, trialing, canceled, unpaid, …).';
+COMMENT ON COLUMN analytics.subscriptions.currency IS 'Lowercase ISO 4217 currency.';
+COMMENT ON COLUMN analytics.subscriptions.trial_end IS 'trial_end of its latest version.';
+COMMENT ON COLUMN analytics.subscriptions.cancel_at_period_end IS 'cancel_at_period_end of its latest version: set to end at the period''s end.';
+COMMENT ON COLUMN analytics.subscriptions.cancel_at IS 'cancel_at of its latest version: set to end at that time.';
+COMMENT ON COLUMN analytics.subscriptions.canceled_at IS 'canceled_at of its latest version (null when the payload had none).';
 COMMENT ON COLUMN analytics.subscriptions.items IS 'The items: price_id, unit_amount (minor units, decimal text), currency, interval, interval_count, quantity, metered.';
 COMMENT ON COLUMN analytics.subscriptions.mrr_cents IS 'Its MRR now (0 unless active or past_due), discounts applied; the customer''s customer_mrr is the sum per currency.';
 COMMENT ON COLUMN analytics.subscriptions.updated_at IS 'Stripe created time of the event of its latest version.';
@@ -46,6 +59,9 @@ FROM {{schema}}.subscriptions
 WHERE trial_started_at IS NOT NULL
 GROUP BY 1, 2;
 COMMENT ON VIEW analytics.trials_monthly IS 'Trials by the UTC month they started, per currency: how many converted to paid (ever, so far), how many are still trialing, and the conversion rate.';
+COMMENT ON COLUMN analytics.trials_monthly.month IS 'First day of the UTC month the trials started in.';
+COMMENT ON COLUMN analytics.trials_monthly.currency IS 'Lowercase ISO 4217 currency.';
+COMMENT ON COLUMN analytics.trials_monthly.trials_started IS 'Subscriptions whose first trialing version is in the month.';
 COMMENT ON COLUMN analytics.trials_monthly.converted IS 'Trials whose subscription later counted for MRR (active or past_due).';
 COMMENT ON COLUMN analytics.trials_monthly.still_trialing IS 'Trials not converted whose subscription is trialing now.';
 COMMENT ON COLUMN analytics.trials_monthly.conversion_rate IS 'converted / trials_started, 4 decimals (rounded half away from zero).';
@@ -55,6 +71,12 @@ CREATE VIEW analytics.invoices AS
 SELECT invoice_id, customer_id, subscription_id, status, amount_due_cents, amount_paid_cents, currency, attempt_count, last_decline_code, updated_at, last_event_id
 FROM {{schema}}.invoices;
 COMMENT ON VIEW analytics.invoices IS 'Every Stripe invoice as it stands: its latest version (by Stripe created time, then event id). The hosted invoice URL, a bearer link to pay it, is not kept.';
+COMMENT ON COLUMN analytics.invoices.invoice_id IS 'Stripe invoice id.';
+COMMENT ON COLUMN analytics.invoices.customer_id IS 'Stripe customer id.';
+COMMENT ON COLUMN analytics.invoices.subscription_id IS 'The subscription it bills, if any.';
+COMMENT ON COLUMN analytics.invoices.status IS 'Status of its latest version (draft, open, paid, uncollectible, void; deleted after invoice.deleted).';
+COMMENT ON COLUMN analytics.invoices.currency IS 'Lowercase ISO 4217 currency.';
+COMMENT ON COLUMN analytics.invoices.last_event_id IS 'The Stripe event of its latest version.';
 COMMENT ON COLUMN analytics.invoices.amount_due_cents IS 'amount_due of the latest version, in minor units.';
 COMMENT ON COLUMN analytics.invoices.amount_paid_cents IS 'amount_paid of the latest version, in minor units.';
 COMMENT ON COLUMN analytics.invoices.attempt_count IS 'Payment attempts so far (Stripe''s attempt_count).';
