@@ -201,6 +201,22 @@ describe('Kafka backbone against the real broker and schema registry', () => {
       assert.deepEqual(ids, [...ids].sort(), `order of key cus_big${k}`);
     }
   });
+
+  it('given an append with a record above its maxRecordBytes, then it is refused as payload_too_large before any of it is sent', async () => {
+    const base = sampleRecords['stripe.events.v1'][0]!.value;
+    const small = Array.from({ length: 2000 }, (_, i) => ({ key: 'cus_cap', record: 'StripeEventReceived' as const, value: { ...base, event_id: `evt_cap_${i}`, payload: 'x'.repeat(900) } }));
+    const large = { key: 'cus_cap', record: 'StripeEventReceived' as const, value: { ...base, event_id: 'evt_cap_large', payload: 'y'.repeat(20_000) } };
+    const before = await t.rt.kafka.recordCount('stripe.events.v1');
+    const appender = await t.rt.kafka.appender();
+    // Several requests' worth, the large record last: without the check the first requests would land.
+    await assert.rejects(
+      () => appender.appendMany([{ topic: 'stripe.events.v1', records: [...small, large] }] as never, { maxRecordBytes: 10_000 }),
+      (err: unknown) => isEventlineError(err, 'payload_too_large') && !err.canRetry,
+    );
+    assert.equal(await t.rt.kafka.recordCount('stripe.events.v1'), before);
+    await appender.appendMany([{ topic: 'stripe.events.v1', records: small.slice(0, 3) }] as never, { maxRecordBytes: 10_000 });
+    assert.equal(await t.rt.kafka.recordCount('stripe.events.v1'), before + 3);
+  });
 });
 
 describe('an append the caller gave up on', () => {

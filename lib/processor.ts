@@ -10,7 +10,7 @@
  */
 import { errorMessage, fromDriverError, isEventlineError } from './errors.ts';
 import type { EventClock } from './event-clock.ts';
-import type { Incoming, RunningConsumer } from './kafka/index.ts';
+import type { Batch, Incoming, RunningConsumer } from './kafka/index.ts';
 import type { Logger } from './log.ts';
 import type { Runtime } from './runtime.ts';
 import type { AnyTopicName } from './topics.ts';
@@ -43,7 +43,15 @@ export async function runProcessor<T extends AnyTopicName>(rt: Runtime, def: Pro
   const handleOne = handleBatch ? (r: Incoming<T>) => handleBatch([r], log) : def.handle ? (r: Incoming<T>) => def.handle!(r, log) : null;
   if (!handleOne) throw new Error(`processor ${def.name} defines neither handle nor handleBatch`);
 
-  const handleEach = async (records: readonly Incoming<T>[]): Promise<void> => {
+  /** Where a unit ended: null when it was handled whole, else the offset after its last record handled (stopping, or rebalanced away). */
+  type Progress = string | null;
+  /** Whether the batch is to be left here (stopping, or rebalanced away); heartbeats otherwise. */
+  const leave = async (batch: Batch<T>): Promise<boolean> => {
+    if (!batch.isRunning() || batch.isStale()) return true;
+    await batch.heartbeat();
+    return false;
+  };
+  const handleEach = async (batch: Batch<T>, records: readonly Incoming<T>[]): Promise<Progress> => {
     for (const record of records) {
       try {
         await handleOne(record);
@@ -52,17 +60,20 @@ export async function runProcessor<T extends AnyTopicName>(rt: Runtime, def: Pro
         log.error({ topic: record.topic, partition: record.partition, offset: record.offset, err: errorMessage(err) }, 'record failed; dead-lettering it');
         await rt.kafka.deadLetter(group, record, { code: isEventlineError(err) ? err.code : 'processor_failed', message: errorMessage(err) }, 'handle');
       }
+      if (await leave(batch)) return (BigInt(record.offset) + 1n).toString();
     }
+    return null;
   };
-  const handleUnit = async (records: readonly Incoming<T>[]): Promise<void> => {
-    if (!handleBatch || records.length === 1) return handleEach(records);
+  const handleUnit = async (batch: Batch<T>, records: readonly Incoming<T>[]): Promise<Progress> => {
+    if (!handleBatch || records.length === 1) return handleEach(batch, records);
     try {
       await handleBatch(records, log);
     } catch (err) {
       if (fromDriverError(err).canRetry) throw err;
       log.warn({ records: records.length, err: errorMessage(err) }, 'a batch decision failed; deciding its records one by one');
-      await handleEach(records);
+      return handleEach(batch, records);
     }
+    return (await leave(batch)) ? (BigInt(records.at(-1)!.offset) + 1n).toString() : null;
   };
 
   return rt.kafka.consume({
@@ -74,14 +85,12 @@ export async function runProcessor<T extends AnyTopicName>(rt: Runtime, def: Pro
       let next = (BigInt(batch.lastOffset) + 1n).toString();
       const unit = handleBatch ? DECISION_UNIT_RECORDS : 1;
       for (let i = 0; i < batch.records.length; i += unit) {
-        const records = batch.records.slice(i, i + unit);
-        await handleUnit(records);
-        if (!batch.isRunning() || batch.isStale()) {
+        const stoppedAt = await handleUnit(batch, batch.records.slice(i, i + unit));
+        if (stoppedAt !== null) {
           // Stopping or rebalancing: commit only what was handled.
-          next = (BigInt(records.at(-1)!.offset) + 1n).toString();
+          next = stoppedAt;
           break;
         }
-        await batch.heartbeat();
       }
       if (def.clock) await def.clock.observe(batch);
       return { commit: next };

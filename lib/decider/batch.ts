@@ -24,6 +24,9 @@ import { refId, type AnyEntityKind, type EntityRef, type Output } from './types.
 import { groupByTopic } from './adapter.ts';
 import type { Kafka } from '../kafka/index.ts';
 
+/** The largest decision record a unit appends (decisions are a few KB; the broker takes about 1 MB). */
+export const DECISION_RECORD_BYTES = 512 * 1024;
+
 /** The state a run decides on: the stored entities, read once, with the run's folds on top. */
 export class BatchState<F> {
   private readonly store: EntityStore;
@@ -43,7 +46,7 @@ export class BatchState<F> {
 
   /** Reads, in one fenced round trip, the entities not read yet among `refs`. */
   async prefetch(refs: readonly EntityRef[]): Promise<void> {
-    const missing = refs.filter((r) => !this.loaded.has(refId(r)));
+    const missing = [...new Map(refs.filter((r) => !this.loaded.has(refId(r))).map((r) => [refId(r), r])).values()];
     if (missing.length === 0) return;
     const got = await this.store.load(missing, this.fences);
     for (const r of missing) {
@@ -109,7 +112,9 @@ export async function decideBatch<F, R>(d: BatchDecider<F>, inputs: readonly F[]
     facts.push(...folded);
     events.push(...decided);
   }
-  if (events.length > 0) await (await d.kafka.appender()).appendMany(groupByTopic(events));
+  // Sent in several requests when large: a record too large for the broker must fail the append
+  // before any of it lands, or the records one by one would be decided again on another state.
+  if (events.length > 0) await (await d.kafka.appender()).appendMany(groupByTopic(events), { maxRecordBytes: DECISION_RECORD_BYTES });
   await d.writer.apply(facts, d.fence, state.known());
   return events;
 }

@@ -132,6 +132,11 @@ export class Appender {
     options: AppendOptions = {},
   ): Promise<void> {
     const started = process.hrtime.bigint();
+    if (options.maxRecordBytes !== undefined) {
+      const limit = options.maxRecordBytes;
+      const largest = topicMessages.reduce((max, tm) => tm.messages.reduce((m, message) => Math.max(m, messageBytes(message)), max), 0);
+      if (largest > limit) throw new EventlineError('payload_too_large', `a record of ${largest} bytes is larger than this append allows (${limit}); nothing was appended`);
+    }
     try {
       // One caller's records go in order: chunk after chunk, each within the request size limit.
       const chunks = this.chunks(topicMessages);

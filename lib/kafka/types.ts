@@ -100,4 +100,10 @@ export interface AppendOptions {
    * acknowledged it afterwards, e.g. to remember the event ids so the sender's retry is a no-op.
    */
   readonly lateAck?: () => Promise<void> | void;
+  /**
+   * Refuse the whole append as payload_too_large, before any of it is sent, when one of its records
+   * is larger than this: an append sent in several requests then never fails on a record's size
+   * after its first requests landed (batch decisions rely on it: lib/decider/batch.ts).
+   */
+  readonly maxRecordBytes?: number;
 }
