@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { registerBackfillCommands } from './commands/backfill.ts';
 import { registerReconcileCommands } from './commands/reconcile.ts';
+import { registerFxCommands } from './commands/fx.ts';
 import { registerBootstrapCommand } from './commands/bootstrap.ts';
 import { registerDlqCommands } from './commands/dlq.ts';
 import { registerKeysCommands } from './commands/keys.ts';
@@ -25,5 +26,6 @@ registerStatusCommand(program);
 registerDlqCommands(program);
 registerBackfillCommands(program);
 registerReconcileCommands(program);
+registerFxCommands(program);
 
 program.parseAsync(process.argv).catch(fail);

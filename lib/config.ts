@@ -108,6 +108,12 @@ const schema = z.object({
   EVENTLINE_PUBLIC_URL: optionalText,
   EVENTLINE_EMAIL_FROM: z.string().trim().default('Eventline <notifications@eventline.local>'),
   EVENTLINE_RISK_TEAM_USER: z.string().trim().default('risk-team'),
+  EVENTLINE_REPORTING_CURRENCY: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^[a-z]{3}$/, 'a three-letter ISO 4217 code, e.g. usd')
+    .default('usd'),
   EVENTLINE_RISK_TEAM_EMAIL: z.string().trim().default('risk@eventline.local'),
   EVENTLINE_RETENTION_TEAM_USER: z.string().trim().default('retention-team'),
   EVENTLINE_RETENTION_TEAM_EMAIL: z.string().trim().default('retention@eventline.local'),
@@ -196,6 +202,8 @@ export interface Config {
   readonly apiKeys: readonly string[];
   readonly demo: boolean;
   readonly riskTeamUser: string;
+  /** The currency of the reporting MRR series; `eventline fx load` stores rates into it. */
+  readonly reportingCurrency: string;
   readonly retentionTeamUser: string;
   /** Contact addresses of internal teams that receive notifications (by user id). */
   readonly teamEmails: Readonly<Record<string, string>>;
@@ -268,6 +276,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     apiKeys: e.EVENTLINE_API_KEYS,
     demo: e.EVENTLINE_DEMO === 'on',
     riskTeamUser: e.EVENTLINE_RISK_TEAM_USER,
+    reportingCurrency: e.EVENTLINE_REPORTING_CURRENCY,
     retentionTeamUser: e.EVENTLINE_RETENTION_TEAM_USER,
     teamEmails: { [e.EVENTLINE_RISK_TEAM_USER]: e.EVENTLINE_RISK_TEAM_EMAIL, [e.EVENTLINE_RETENTION_TEAM_USER]: e.EVENTLINE_RETENTION_TEAM_EMAIL },
     analystPassword: e.EVENTLINE_ANALYST_PASSWORD,

@@ -22,6 +22,11 @@ describe('every query in docs/analytics.md runs as the analyst role', () => {
     const history = stripeHistory({ customers: 80, seed: 3, from: Date.UTC(2025, 8, 1) / 1000, to: Date.UTC(2026, 10, 1) / 1000 });
     await (await t.rt.kafka.appender()).append('stripe.events.v1', stripeRecords(history));
     await buildVersion(t.rt, mrrProjection);
+    // Rates into usd for every other currency of the history, as `eventline fx load` stores them.
+    await t.rt.db.query(
+      `INSERT INTO public.fx_rates (reporting_currency, day, currency, rate)
+       SELECT 'usd', '2025-01-01', currency, 1.25 FROM (SELECT DISTINCT currency FROM analytics.customer_mrr WHERE currency <> 'usd') c`,
+    );
     for (const def of Object.values(versionedProjections)) if (def.name !== 'mrr') await ensureActive(t.rt.db, def);
   });
   after(() => t?.cleanup());

@@ -1,8 +1,9 @@
 /**
  * The MRR projection: stripe.events.v1 → subscription versions, discounts, coupons → movements and
  * customer MRR, in a versioned schema (mrr_v<N>) behind the analytics views mrr_movements,
- * mrr_lineage, subscriptions, invoices, customer_mrr, mrr_daily, mrr_status_daily, mrr_monthly,
- * cohort_retention, saas_metrics_monthly and trials_monthly. Safe to replay; order-independent.
+ * mrr_lineage, subscriptions, invoices, customer_mrr, mrr_daily, mrr_status_daily,
+ * mrr_reporting_daily, mrr_monthly, cohort_retention, saas_metrics_monthly and trials_monthly.
+ * Safe to replay; order-independent.
  */
 import { readFileSync } from 'node:fs';
 import type { VersionedProjection } from '../../lib/projection.ts';
@@ -20,13 +21,13 @@ export const mrrProjection: VersionedProjection<'stripe.events.v1'> = {
   // 3: monthly sums count each kind of movement and the change of paying customers
   // (saas_metrics_monthly); status changes and their daily sums (mrr_status_daily); each movement's
   // subscriptions (mrr_lineage); each subscription and invoice as it stands (subscriptions,
-  // trials_monthly, invoices).
+  // trials_monthly, invoices); the reporting-currency series (mrr_reporting_daily, a view only).
   revision: 3,
   topics: ['stripe.events.v1'],
   tables: (schema) => tablesSql.replaceAll('{{schema}}', schema),
   indexes: (schema) => indexesSql.replaceAll('{{schema}}', schema),
   views: (schema) => viewsSql.replaceAll('{{schema}}', schema),
-  viewNames: ['mrr_movements', 'mrr_lineage', 'subscriptions', 'trials_monthly', 'invoices', 'customer_mrr', 'mrr_daily', 'mrr_status_daily', 'mrr_monthly', 'cohort_retention', 'saas_metrics_monthly'],
+  viewNames: ['mrr_movements', 'mrr_lineage', 'subscriptions', 'trials_monthly', 'invoices', 'customer_mrr', 'mrr_daily', 'mrr_status_daily', 'mrr_reporting_daily', 'mrr_monthly', 'cohort_retention', 'saas_metrics_monthly'],
   forSchema: (schema) => ({
     name: 'mrr',
     topics: ['stripe.events.v1'],

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
 import { projectionLag, runVersionedProjection } from '../../lib/projection.ts';
 import { activeVersion, checkpointName } from '../../lib/projection-versions.ts';
 import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.ts';
+import { runEventline } from '../../test/support/process.ts';
 import { stripeRecords } from '../../test/support/stripe-records.ts';
 import { coupon, discount, event, invoice, subscription, type ApiVersion, type CouponSpec, type ItemSpec } from '../../cli/demo/stripe-objects.ts';
 import { mrrProjection } from './main.ts';
@@ -266,6 +270,46 @@ describe('MRR projection through Kafka into the analytics views', () => {
     ]);
     const columns = await q<{ column_name: string }>("SELECT column_name FROM information_schema.columns WHERE table_schema = 'analytics' AND table_name = 'invoices'");
     assert.ok(!columns.some((c) => c.column_name.includes('url')), 'no hosted invoice URL');
+  });
+
+  it('converts MRR into the reporting currency with the loaded rates, movements at the day\'s rate and rate changes as the FX line (eventline fx load)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fx-'));
+    const csv = join(dir, 'rates.csv');
+    writeFileSync(csv, 'date,currency,rate\n2026-01-01,eur,1.10\n2026-03-01,EUR,1.20\n');
+    const load = await runEventline(t.env, ['fx', 'load', csv]);
+    assert.equal(load.code, 0, load.stderr);
+    assert.match(load.stdout, /loaded 2 rates into usd for eur, 2026-01-01 to 2026-03-01/);
+    writeFileSync(csv, '2026-04-01,eur,1.3\n2026-04-02,eur,zero\n');
+    const bad = await runEventline(t.env, ['fx', 'load', csv]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /line 2: "zero" is not a positive decimal rate/);
+    assert.equal((await q("SELECT 1 FROM public.fx_rates WHERE day = '2026-04-01'")).length, 0, 'one bad line loads nothing');
+
+    const day = async (d: string) =>
+      (
+        await q<{ mrr: number; movements: number; fx: number; usd: number; complete: boolean }>(
+          `SELECT r.mrr_cents AS mrr, r.movements_cents AS movements, r.fx_impact_cents AS fx, d.mrr_cents AS usd, r.rates_complete AS complete
+           FROM analytics.mrr_reporting_daily r JOIN analytics.mrr_daily d ON d.day = r.day AND d.currency = 'usd' WHERE r.reporting_currency = 'usd' AND r.day = $1`,
+          [d],
+        )
+      )[0];
+    // Jan 2: cus_fx's 900 EUR at 1.10 = 990 USD, a movement; no USD movement that day.
+    const jan2 = await day('2026-01-02');
+    assert.deepEqual([jan2?.movements, jan2?.fx, jan2?.mrr, jan2?.complete], [990, 0, (jan2?.usd ?? 0) + 990, true]);
+    // Mar 1: the rate moves to 1.20: the standing 900 EUR gains 90 USD, an FX line, not a movement.
+    const mar1 = await day('2026-03-01');
+    assert.deepEqual([mar1?.movements, mar1?.fx, mar1?.mrr], [0, 90, (mar1?.usd ?? 0) + 1080]);
+    // Every day: mrr = previous mrr + movements + FX, exactly, in cents.
+    const broken = await q(
+      `SELECT day FROM (SELECT day, mrr_cents - lag(mrr_cents) OVER (ORDER BY day) - movements_cents - fx_impact_cents AS gap FROM analytics.mrr_reporting_daily WHERE reporting_currency = 'usd') x WHERE gap <> 0`,
+    );
+    assert.deepEqual(broken, []);
+    // Into a currency with a rate for EUR only, USD's MRR cannot be converted: NULLs, and said so.
+    await t.rt.db.query("INSERT INTO public.fx_rates (reporting_currency, day, currency, rate) VALUES ('gbp', '2026-01-01', 'eur', 0.85)");
+    const gbp = await q<{ mrr: number | null; fx: number | null; complete: boolean }>(
+      "SELECT mrr_cents AS mrr, fx_impact_cents AS fx, rates_complete AS complete FROM analytics.mrr_reporting_daily WHERE reporting_currency = 'gbp' AND day = '2026-02-01'",
+    );
+    assert.deepEqual(gbp, [{ mrr: null, fx: null, complete: false }]);
   });
 
   it('gives the SaaS metrics of each month as ARCHITECTURE §6 defines them (values computed by hand)', async () => {

@@ -256,3 +256,48 @@ COMMENT ON COLUMN analytics.saas_metrics_monthly.nrr IS 'Net revenue retention, 
 COMMENT ON COLUMN analytics.saas_metrics_monthly.logo_churn_rate IS 'churned_customers / customers_opening, 4 decimals.';
 COMMENT ON COLUMN analytics.saas_metrics_monthly.arpa_cents IS 'Average revenue per account: closing / customers_closing, to the cent.';
 COMMENT ON COLUMN analytics.saas_metrics_monthly.ltv_cents IS 'arpa / logo_churn_rate = closing × customers_opening / (customers_closing × churned_customers), to the cent; NULL without churn or customers.';
+
+-- MRR in a reporting currency (rates from `eventline fx load`, public.fx_rates): each currency's
+-- day-end MRR and movements converted at the day's rate (the latest loaded at or before it), and
+-- the change of standing MRR's value when a rate moves as the FX line, never a movement. In whole
+-- cents, mrr = previous mrr + movements + fx_impact exactly (the FX line takes the rounding).
+CREATE VIEW analytics.mrr_reporting_daily AS
+WITH bounds AS (
+  SELECT min(day) AS first_day FROM {{schema}}.daily_sums WHERE movements > 0
+), days AS (
+  SELECT d::date AS day FROM bounds b, generate_series(b.first_day, (now() AT TIME ZONE 'UTC')::date, interval '1 day') AS d WHERE b.first_day IS NOT NULL
+), currencies AS (
+  SELECT DISTINCT currency FROM {{schema}}.daily_sums
+), per_currency AS (
+  SELECT d.day, c.currency, sum(COALESCE(p.delta_cents, 0)) OVER w AS mrr, COALESCE(p.delta_cents, 0) AS delta
+  FROM days d CROSS JOIN currencies c LEFT JOIN {{schema}}.daily_sums p ON p.currency = c.currency AND p.day = d.day
+  WINDOW w AS (PARTITION BY c.currency ORDER BY d.day)
+), converted AS (
+  SELECT pc.day, r.reporting_currency, pc.currency, pc.mrr, pc.delta,
+         CASE WHEN pc.currency = r.reporting_currency THEN 1::numeric
+              ELSE (SELECT f.rate FROM public.fx_rates f WHERE f.reporting_currency = r.reporting_currency AND f.currency = pc.currency AND f.day <= pc.day ORDER BY f.day DESC LIMIT 1) END AS rate
+  FROM per_currency pc CROSS JOIN (SELECT DISTINCT reporting_currency FROM public.fx_rates) r
+), per_day AS (
+  SELECT day, reporting_currency,
+         bool_and(rate IS NOT NULL OR (mrr = 0 AND delta = 0)) AS complete,
+         round(sum(mrr * COALESCE(rate, 0))) AS mrr_cents,
+         round(sum(delta * COALESCE(rate, 0))) AS movements_cents
+  FROM converted GROUP BY day, reporting_currency
+), with_previous AS (
+  SELECT *, lag(mrr_cents) OVER w AS previous_cents, lag(complete) OVER w AS previous_complete, row_number() OVER w AS n
+  FROM per_day WINDOW w AS (PARTITION BY reporting_currency ORDER BY day)
+)
+SELECT day, reporting_currency,
+       CASE WHEN complete THEN mrr_cents::bigint END AS mrr_cents,
+       CASE WHEN complete THEN movements_cents::bigint END AS movements_cents,
+       CASE WHEN complete AND n = 1 THEN (mrr_cents - movements_cents)::bigint
+            WHEN complete AND previous_complete THEN (mrr_cents - previous_cents - movements_cents)::bigint END AS fx_impact_cents,
+       complete AS rates_complete
+FROM with_previous;
+COMMENT ON VIEW analytics.mrr_reporting_daily IS 'Day-end MRR converted into each reporting currency with loaded rates (eventline fx load): movements at the day''s rate, and the rate change of standing MRR as a separate FX line: mrr = previous mrr + movements + fx_impact.';
+COMMENT ON COLUMN analytics.mrr_reporting_daily.day IS 'UTC calendar day.';
+COMMENT ON COLUMN analytics.mrr_reporting_daily.reporting_currency IS 'The currency the rates convert into (EVENTLINE_REPORTING_CURRENCY when they were loaded).';
+COMMENT ON COLUMN analytics.mrr_reporting_daily.mrr_cents IS 'Sum over currencies of day-end MRR × the day''s rate, in reporting minor units; NULL without a rate for a currency that has MRR.';
+COMMENT ON COLUMN analytics.mrr_reporting_daily.movements_cents IS 'The day''s movements (all kinds), each currency''s at the day''s rate.';
+COMMENT ON COLUMN analytics.mrr_reporting_daily.fx_impact_cents IS 'The change of standing MRR''s value from rate changes (and the cent of rounding): mrr − previous mrr − movements.';
+COMMENT ON COLUMN analytics.mrr_reporting_daily.rates_complete IS 'Whether every currency with MRR or movements that day had a rate at or before it.';
