@@ -21,7 +21,7 @@ import { caseKind, dunningKinds, failuresKind, subscriptionKind, type DunningFac
 import { decideRecord as decideDunning, dunningBatch, type DunningReader } from './dunning/main.ts';
 import { defaultFraudPolicy } from './fraud/decide.ts';
 import { cardKind, chargeKind, fraudKinds, riskKind, type FraudFact } from './fraud/evolve.ts';
-import { decideRecord as decideFraud, fraudBatch, type FraudReader } from './fraud/main.ts';
+import { decideRecord as decideFraud, fraudBatch, fraudFact, type FraudReader } from './fraud/main.ts';
 
 /** The real writer, made to fail once, after the run's append, as a process killed there would. */
 class CrashingWriter<F> extends StateWriter<F> {
@@ -183,5 +183,49 @@ describe('batch decisions against the real Redis and Kafka', () => {
     let appended = 0;
     await t.rt.kafka.readToEnd('risk.fraud-scores.v1', () => void appended++, { fromTimestamp: since });
     assert.equal(appended, 0);
+  });
+
+  it('given another writer folding into the unit\'s entities between its read and its compare-and-set, then the write conflicts, folds again, and keeps both', async () => {
+    await clearNamespace(t.rt.redis);
+    const fence: Fence = { kind: 'live', sentinel: stateKeys('fraud').sentinel };
+    await t.rt.redis.set(fence.sentinel, '1');
+    await t.rt.redis.set(stateKeys('directory').sentinel, '1');
+    // Two charges of customer 0 on card 0 in one unit; meanwhile another instance folds a third
+    // charge of the same customer (another partition's unit, or a rebalance's overlap).
+    const inputs = fraudInputsOf([
+      { kind: 'charge', customer: 0, card: 0, small: false, failed: false, gap: 60 },
+      { kind: 'charge', customer: 0, card: 0, small: false, failed: false, gap: 60 },
+      { kind: 'charge', customer: 0, card: 0, small: true, failed: true, gap: 60 },
+    ]);
+    const unit = inputs.slice(0, -1);
+    // The other instance's input and its decisions (a score of the same customer's risk).
+    const alone = new MemoryState<FraudFact>(fraudKinds);
+    const otherEvents = await decideFraud(inputs.at(-1)!, fraudSubject.memoryReader(alone), { policy: defaultFraudPolicy, riskTeamUser: 'risk-team' });
+    const concurrent = [inputs.at(-1)!, ...otherEvents.map((e) => fraudFact(e)).filter((f): f is FraudFact => f !== null)];
+    assert.ok(concurrent.length > 1, 'the other instance decided a score');
+    const other = new StateWriter<FraudFact>(store, fraudKinds, null);
+    let interleaved = 0;
+    class InterleavedWriter extends StateWriter<FraudFact> {
+      override async apply(facts: readonly FraudFact[], f: Fence, known?: ReadonlyMap<string, Loaded | null>): Promise<Map<string, unknown>> {
+        if (interleaved++ === 0) await other.apply(concurrent, f);
+        return super.apply(facts, f, known);
+      }
+    }
+    const decider: BatchDecider<FraudFact> = { kafka: t.rt.kafka, store, writer: new InterleavedWriter(store, fraudKinds, null), kinds: fraudKinds, fence, ...fraudBatch };
+    const events = await decideBatch(decider, unit, fraudBatch.readerOf, (f, r) => decideFraud(f, r, { policy: defaultFraudPolicy, riskTeamUser: 'risk-team' }));
+    assert.equal(interleaved, 1);
+    // Expected: the unit's inputs and decisions, and the other writer's fact, folded in any order.
+    const m = new MemoryState<FraudFact>(fraudKinds);
+    m.record([...unit, ...events.map((e) => fraudFact(e)).filter((f): f is FraudFact => f !== null), ...concurrent]);
+    const ids = [...m.states.keys()];
+    const stored = await store.load(
+      ids.map((id) => {
+        const kind = fraudKinds.find((k) => id.startsWith(`${k.name}:`))!;
+        return { kind: kind.name, key: id.slice(kind.name.length + 1) };
+      }),
+      fence,
+    );
+    assert.deepEqual(Object.fromEntries(ids.map((id) => [id, stored.get(id)?.state ?? null])), Object.fromEntries(ids.map((id) => [id, m.states.get(id)])));
+    assert.ok(stored.has(`${riskKind.name}:cus_0`), "the customer's risk state is stored");
   });
 });
