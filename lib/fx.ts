@@ -4,7 +4,7 @@
  * the reporting currency on that UTC day. Parsed whole before anything is stored: one bad line
  * loads nothing.
  */
-import type { Db } from './db.ts';
+import { recordset, recordsetParam, type Db } from './db.ts';
 import { EventlineError } from './errors.ts';
 
 export interface FxRate {
@@ -45,9 +45,9 @@ export async function loadFxRates(db: Db, reportingCurrency: string, rates: read
   await db.transaction(async (client) => {
     await client.query(
       `INSERT INTO public.fx_rates (reporting_currency, day, currency, rate)
-       SELECT $1, r.day, r.currency, r.rate FROM json_to_recordset($2::json) AS r(day date, currency text, rate numeric)
+       SELECT $1, r.day, r.currency, r.rate FROM ${recordset({ day: 'date', currency: 'text', rate: 'numeric' }, 2)}
        ON CONFLICT (reporting_currency, currency, day) DO UPDATE SET rate = excluded.rate, loaded_at = now()`,
-      [reportingCurrency, JSON.stringify(rates)],
+      [reportingCurrency, recordsetParam(rates)],
     );
   });
   return rates.length;

@@ -50,6 +50,9 @@ const itemsText = (items: readonly { priceId: string | null; quantity: number }[
     .sort()
     .join(', ');
 
+/** What analytics.subscriptions says of a subscription, as a drift shows it. */
+const ourSide = (row: Row) => ({ status: row.status, items: itemsText(row.items.map((i) => ({ priceId: i.price_id, quantity: i.quantity }))), mrrCents: Number(row.mrr_cents), updatedAt: row.updated_at });
+
 /** Every subscription Stripe has (any status), through the SDK's auto-pagination. */
 async function listSubscriptions(stripe: Stripe): Promise<Stripe.Subscription[]> {
   const out: Stripe.Subscription[] = [];
@@ -87,7 +90,7 @@ export async function reconcileStripe(rt: Runtime, stripe: Stripe, now = Date.no
       });
       continue;
     }
-    const eventline = { status: mine.status, items: itemsText(mine.items.map((i) => ({ priceId: i.price_id, quantity: i.quantity }))), mrrCents: Number(mine.mrr_cents), updatedAt: mine.updated_at };
+    const eventline = ourSide(mine);
     const kinds: DriftKind[] = [];
     if (eventline.status !== theirs.status) kinds.push('status');
     if (eventline.items !== theirs.items) kinds.push('items');
@@ -112,7 +115,7 @@ export async function reconcileStripe(rt: Runtime, stripe: Stripe, now = Date.no
       customerId: mine.customer_id,
       kinds: ['unknown_to_stripe'],
       stripe: null,
-      eventline: { status: mine.status, items: itemsText(mine.items.map((i) => ({ priceId: i.price_id, quantity: i.quantity }))), mrrCents: Number(mine.mrr_cents), updatedAt: mine.updated_at },
+      eventline: ourSide(mine),
       cause: 'Stripe does not list it: events from another Stripe account or test mode, or a subscription deleted there',
       backfillable: false,
     });
