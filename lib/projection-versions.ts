@@ -23,6 +23,11 @@ export interface VersionedTables {
   views(schema: string): string;
   /** The analytics views `views` creates (dropped before they are created again). */
   readonly viewNames: readonly string[];
+  /**
+   * Validates settings for a side version (e.g. MRR's policy) and returns their stored form; throws
+   * a bad_request naming each problem. A projection without it takes no settings.
+   */
+  parseSettings?(json: unknown): Record<string, unknown>;
 }
 
 export interface ProjectionVersion {
@@ -30,12 +35,14 @@ export interface ProjectionVersion {
   readonly version: number;
   readonly schema: string;
   readonly revision: number;
-  readonly status: 'building' | 'active' | 'retired' | 'snapshot';
+  readonly status: 'building' | 'active' | 'retired' | 'snapshot' | 'side';
   /** loading: a bulk rebuild is filling the fact tables; live: applied batch by batch. */
   readonly phase: 'loading' | 'live';
   readonly until: Date | null;
   readonly createdAt: Date;
   readonly activatedAt: Date | null;
+  /** What the version computes with (null: the projection's default). */
+  readonly settings: Record<string, unknown> | null;
 }
 
 const IDENT = /^[a-z_][a-z0-9_]{0,50}$/;
@@ -58,6 +65,7 @@ type Row = {
   until: Date | null;
   created_at: Date;
   activated_at: Date | null;
+  settings: Record<string, unknown> | null;
 };
 
 function toVersion(r: Row): ProjectionVersion {
@@ -71,6 +79,7 @@ function toVersion(r: Row): ProjectionVersion {
     until: r.until,
     createdAt: r.created_at,
     activatedAt: r.activated_at,
+    settings: r.settings ?? null,
   };
 }
 
@@ -94,7 +103,17 @@ export async function activeVersion(db: Db, name: string): Promise<ProjectionVer
   return res.rows[0] ? toVersion(res.rows[0]) : null;
 }
 
-async function createIn(client: DbClient, def: VersionedTables, until: Date | null, bulk = false): Promise<ProjectionVersion> {
+interface CreateOptions {
+  readonly until?: Date | null;
+  readonly bulk?: boolean;
+  /** A side version with these (validated) settings; without, a rebuild takes the active version's. */
+  readonly side?: Record<string, unknown>;
+}
+
+async function createIn(client: DbClient, def: VersionedTables, options: CreateOptions = {}): Promise<ProjectionVersion> {
+  const until = options.until ?? null;
+  const bulk = options.bulk ?? false;
+  const settings = options.side ?? (await client.query<{ settings: unknown }>("SELECT settings FROM public.projection_versions WHERE projection = $1 AND status = 'active'", [def.name])).rows[0]?.settings ?? null;
   const next = await client.query<{ n: number }>('SELECT COALESCE(max(version), 0) + 1 AS n FROM public.projection_versions WHERE projection = $1', [def.name]);
   const version = next.rows[0]?.n ?? 1;
   const schema = `${def.name}_v${version}`;
@@ -103,8 +122,8 @@ async function createIn(client: DbClient, def: VersionedTables, until: Date | nu
   await client.query(def.tables(schema));
   if (!bulk && def.indexes) await client.query(def.indexes(schema));
   const res = await client.query<Row>(
-    'INSERT INTO public.projection_versions (projection, version, schema_name, revision, status, until, phase) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *',
-    [def.name, version, schema, def.revision, until ? 'snapshot' : 'building', until, bulk ? 'loading' : 'live'],
+    'INSERT INTO public.projection_versions (projection, version, schema_name, revision, status, until, phase, settings) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *',
+    [def.name, version, schema, def.revision, options.side ? 'side' : until ? 'snapshot' : 'building', until, bulk ? 'loading' : 'live', settings === null ? null : JSON.stringify(settings)],
   );
   return toVersion(res.rows[0] as Row);
 }
@@ -130,7 +149,7 @@ async function activateIn(client: DbClient, def: VersionedTables, version: numbe
  */
 export async function createVersion(db: Db, def: VersionedTables, options: { until?: Date; bulk?: boolean } = {}): Promise<ProjectionVersion> {
   if (!IDENT.test(def.name)) throw new EventlineError('config_invalid', `projection name ${def.name} is not a valid identifier`);
-  return locked(db, def.name, (client) => createIn(client, def, options.until ?? null, options.bulk ?? false));
+  return locked(db, def.name, (client) => createIn(client, def, options));
 }
 
 /**
@@ -146,8 +165,31 @@ export async function resumeOrCreateVersion(db: Db, def: VersionedTables, option
       [def.name, def.revision],
     );
     if (res.rows[0]) return { version: toVersion(res.rows[0]), resumed: true };
-    return { version: await createIn(client, def, null, options.bulk ?? false), resumed: false };
+    return { version: await createIn(client, def, { bulk: options.bulk ?? false }), resumed: false };
   });
+}
+
+/**
+ * The side version `eventline replay <projection> --settings` continues: the newest side version of
+ * this revision with the same settings (killed while building, or built earlier and now brought up
+ * to date), else a new one.
+ */
+export async function resumeOrCreateSideVersion(db: Db, def: VersionedTables, settings: Record<string, unknown>, options: { bulk?: boolean } = {}): Promise<{ version: ProjectionVersion; resumed: boolean }> {
+  if (!IDENT.test(def.name)) throw new EventlineError('config_invalid', `projection name ${def.name} is not a valid identifier`);
+  return locked(db, def.name, async (client) => {
+    const res = await client.query<Row>(
+      "SELECT * FROM public.projection_versions WHERE projection = $1 AND status = 'side' AND revision = $2 AND settings = $3::jsonb ORDER BY version DESC LIMIT 1",
+      [def.name, def.revision, JSON.stringify(settings)],
+    );
+    if (res.rows[0]) return { version: toVersion(res.rows[0]), resumed: true };
+    return { version: await createIn(client, def, { bulk: options.bulk ?? false, side: settings }), resumed: false };
+  });
+}
+
+/** One version (null when there is no such version). */
+export async function getVersion(db: Db, name: string, version: number): Promise<ProjectionVersion | null> {
+  const res = await db.query<Row>('SELECT * FROM public.projection_versions WHERE projection = $1 AND version = $2', [name, version]);
+  return res.rows[0] ? toVersion(res.rows[0]) : null;
 }
 
 /**
@@ -204,7 +246,7 @@ export async function ensureActive(db: Db, def: VersionedTables): Promise<Projec
   return locked(db, def.name, async (client) => {
     const again = await client.query<Row>("SELECT * FROM public.projection_versions WHERE projection = $1 AND status = 'active'", [def.name]);
     if (again.rows[0]) return toVersion(again.rows[0]);
-    const created = await createIn(client, def, null);
+    const created = await createIn(client, def);
     return activateIn(client, def, created.version);
   });
 }

@@ -21,6 +21,7 @@ import {
   ensureActive,
   finishLoading,
   isLoading,
+  resumeOrCreateSideVersion,
   resumeOrCreateVersion,
   groupName,
   type ProjectionVersion,
@@ -280,15 +281,22 @@ export async function buildVersion<T extends AnyTopicName>(
     maxLag?: number;
     /** A new version even when one with this revision is still building (default: continue it). */
     fresh?: boolean;
+    /** Build (or bring up to date) a side version with these validated settings; never activated. */
+    side?: Record<string, unknown>;
+    /** Bring this existing version up to date (then activate it, unless `activate` is false). */
+    existing?: ProjectionVersion;
     onVersion?: (version: ProjectionVersion, resumed: boolean) => void;
     onProgress?: (p: BuildProgress) => void;
   } = {},
 ): Promise<ProjectionVersion> {
   const bulk = def.bulk !== undefined;
-  const chosen =
-    options.until || options.fresh
-      ? { version: await createVersion(rt.db, def, { ...(options.until ? { until: options.until } : {}), bulk }), resumed: false }
-      : await resumeOrCreateVersion(rt.db, def, { bulk });
+  const chosen = options.existing
+    ? { version: options.existing, resumed: true }
+    : options.side
+      ? await resumeOrCreateSideVersion(rt.db, def, options.side, { bulk })
+      : options.until || options.fresh
+        ? { version: await createVersion(rt.db, def, { ...(options.until ? { until: options.until } : {}), bulk }), resumed: false }
+        : await resumeOrCreateVersion(rt.db, def, { bulk });
   let version = chosen.version;
   options.onVersion?.(version, chosen.resumed);
   const checkpoint = checkpointName(version);
@@ -349,7 +357,7 @@ export async function buildVersion<T extends AnyTopicName>(
   } finally {
     await consumer.stop();
   }
-  if (options.until || options.activate === false) return version;
+  if (options.until || options.side || options.activate === false) return version;
   return activateVersion(rt.db, def, version.version);
 }
 

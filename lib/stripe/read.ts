@@ -294,13 +294,15 @@ export interface StripeCoupon {
   readonly amountOff: number | null;
   /** Lowercased; set with `amountOff`. */
   readonly currency: string | null;
+  /** `forever`, `once` or `repeating` (null when the payload has none). */
+  readonly duration: string | null;
 }
 
 /** A Coupon (object 'coupon' when present), else null. */
 export function readCoupon(o: unknown): StripeCoupon | null {
   const c = record(o);
   if (c === null || !objectIs(c, 'coupon')) return null;
-  return { id: text(c.id), percentOff: num(c.percent_off), amountOff: num(c.amount_off), currency: lower(c.currency) };
+  return { id: text(c.id), percentOff: num(c.percent_off), amountOff: num(c.amount_off), currency: lower(c.currency), duration: text(c.duration) };
 }
 
 export interface StripeDiscount {

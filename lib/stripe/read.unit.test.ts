@@ -93,7 +93,7 @@ const subscriptionBasil = {
   created: 1743465600,
   currency: 'EUR',
   customer: { id: 'cus_Basil', object: 'customer', email: 'b@example.com' },
-  discounts: ['di_Ref1', { id: 'di_Exp1', object: 'discount', coupon: { id: 'TENOFF', object: 'coupon', amount_off: 1000, currency: 'eur', percent_off: null }, customer: 'cus_Basil', subscription: 'sub_1R1basil' }, '', 7],
+  discounts: ['di_Ref1', { id: 'di_Exp1', object: 'discount', coupon: { id: 'TENOFF', object: 'coupon', amount_off: 1000, currency: 'eur', percent_off: null, duration: 'repeating' }, customer: 'cus_Basil', subscription: 'sub_1R1basil' }, '', 7],
   items: {
     object: 'list',
     data: [
@@ -283,7 +283,7 @@ describe('lib/stripe reader: subscriptions', () => {
     assert.deepEqual(s.items, [
       { priceId: 'price_Pro', nickname: 'Pro', unitAmount: 2900, unitAmountDecimal: '2900', currency: 'usd', interval: 'month', intervalCount: 1, quantity: 4, billingScheme: 'per_unit', tiers: null, tiersMode: null, usageType: 'licensed' },
     ]);
-    assert.deepEqual(s.discount, { id: 'di_1PXa1yLkdIwHu7ix', customerId: 'cus_QOa1LkdIwHu7ix', subscriptionId: 'sub_1PXa1zLkdIwHu7ix', couponId: 'SPRING25', coupon: { id: 'SPRING25', percentOff: 25, amountOff: null, currency: null } });
+    assert.deepEqual(s.discount, { id: 'di_1PXa1yLkdIwHu7ix', customerId: 'cus_QOa1LkdIwHu7ix', subscriptionId: 'sub_1PXa1zLkdIwHu7ix', couponId: 'SPRING25', coupon: { id: 'SPRING25', percentOff: 25, amountOff: null, currency: null, duration: 'forever' } });
     assert.deepEqual(s.discounts, ['di_1PXa1yLkdIwHu7ix']);
   });
 
@@ -297,7 +297,7 @@ describe('lib/stripe reader: subscriptions', () => {
     assert.deepEqual([s.cancelAtMs, s.canceledAtMs, s.trialEndMs], [null, null, null]);
     assert.deepEqual(s.metadata, { user_id: 'user_9' }, 'metadata values that are not strings are dropped');
     assert.equal(s.discount, null);
-    assert.deepEqual(s.discounts, ['di_Ref1', { id: 'di_Exp1', customerId: 'cus_Basil', subscriptionId: 'sub_1R1basil', couponId: 'TENOFF', coupon: { id: 'TENOFF', percentOff: null, amountOff: 1000, currency: 'eur' } }]);
+    assert.deepEqual(s.discounts, ['di_Ref1', { id: 'di_Exp1', customerId: 'cus_Basil', subscriptionId: 'sub_1R1basil', couponId: 'TENOFF', coupon: { id: 'TENOFF', percentOff: null, amountOff: 1000, currency: 'eur', duration: 'repeating' } }]);
     assert.equal(s.items.length, 3, 'an item that is not an object is skipped');
     assert.deepEqual(s.items[0], { priceId: 'price_Seat', nickname: null, unitAmount: null, unitAmountDecimal: '1250.5', currency: 'eur', interval: 'year', intervalCount: 1, quantity: 3, billingScheme: 'per_unit', tiers: null, tiersMode: null, usageType: 'licensed' });
     assert.deepEqual(s.items[1], { priceId: 'price_Api', nickname: null, unitAmount: 2, unitAmountDecimal: '2', currency: 'eur', interval: 'month', intervalCount: 1, quantity: 1, billingScheme: 'per_unit', tiers: null, tiersMode: null, usageType: 'metered' });
@@ -350,12 +350,12 @@ describe('lib/stripe reader: subscriptions', () => {
 describe('lib/stripe reader: discounts and coupons', () => {
   it('given clover discounts with source.coupon as an id and expanded, when read, then the coupon id and (expanded) terms come back', () => {
     assert.deepEqual(readDiscount(discountClover), { id: 'di_Clover', customerId: 'cus_C', subscriptionId: 'sub_C', couponId: 'Q25', coupon: null });
-    assert.deepEqual(readDiscount(discountCloverExpanded), { id: 'di_CloverX', customerId: 'cus_C', subscriptionId: 'sub_C', couponId: 'Q25', coupon: { id: 'Q25', percentOff: 33.3, amountOff: null, currency: null } });
+    assert.deepEqual(readDiscount(discountCloverExpanded), { id: 'di_CloverX', customerId: 'cus_C', subscriptionId: 'sub_C', couponId: 'Q25', coupon: { id: 'Q25', percentOff: 33.3, amountOff: null, currency: null, duration: null } });
   });
 
   it('given coupons, when read, then amount_off keeps its lowercased currency and other objects are refused', () => {
-    assert.deepEqual(readCoupon({ id: 'FIVE', object: 'coupon', amount_off: 500, currency: 'USD', percent_off: null }), { id: 'FIVE', percentOff: null, amountOff: 500, currency: 'usd' });
-    assert.deepEqual(readCoupon({ percent_off: 50 }), { id: null, percentOff: 50, amountOff: null, currency: null });
+    assert.deepEqual(readCoupon({ id: 'FIVE', object: 'coupon', amount_off: 500, currency: 'USD', percent_off: null, duration: 'once' }), { id: 'FIVE', percentOff: null, amountOff: 500, currency: 'usd', duration: 'once' });
+    assert.deepEqual(readCoupon({ percent_off: 50 }), { id: null, percentOff: 50, amountOff: null, currency: null, duration: null });
     assert.equal(readCoupon({ id: 'di_1', object: 'discount' }), null);
     assert.equal(readDiscount({ id: 'di_1', object: 'coupon' }), null);
     assert.equal(readDiscount({ object: 'discount', coupon: 'Q25' }), null, 'a discount needs an id');

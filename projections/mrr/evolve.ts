@@ -9,7 +9,7 @@
  * deleted at or before t no longer applies. The result depends only on the set of inputs, never on
  * the order they arrived in.
  */
-import { countingStatuses, monthlyCents, scheduledToCancel, type CouponTerms, type DiscountTerms, type SubscriptionState } from './policy.ts';
+import { countingStatuses, DEFAULT_POLICY, monthlyCents, scheduledToCancel, type CouponTerms, type DiscountTerms, type MrrPolicy, type SubscriptionState } from './policy.ts';
 
 export interface Point {
   /** Event time (Stripe `created`) in ms. */
@@ -101,7 +101,7 @@ export function comparePoints(a: Point, b: Point): number {
 }
 
 /** The version in force at `p`: the latest at or before it, else (when `fallForward`) the earliest after it. */
-function resolve<V extends Point>(sorted: readonly V[] | undefined, p: Point, fallForward: boolean): { version: V; atOrBefore: boolean } | null {
+function resolve<V extends Point>(sorted: readonly V[] | undefined, p: Point, fallForward: boolean): { version: V; index: number; atOrBefore: boolean } | null {
   if (!sorted || sorted.length === 0) return null;
   let lo = 0;
   let hi = sorted.length - 1;
@@ -113,8 +113,8 @@ function resolve<V extends Point>(sorted: readonly V[] | undefined, p: Point, fa
       lo = mid + 1;
     } else hi = mid - 1;
   }
-  if (found >= 0) return { version: sorted[found] as V, atOrBefore: true };
-  return fallForward ? { version: sorted[0] as V, atOrBefore: false } : null;
+  if (found >= 0) return { version: sorted[found] as V, index: found, atOrBefore: true };
+  return fallForward ? { version: sorted[0] as V, index: 0, atOrBefore: false } : null;
 }
 
 function groupSorted<V extends Point>(items: readonly V[], keyOf: (v: V) => string): Map<string, V[]> {
@@ -133,12 +133,38 @@ export function customerTimeline(
   subscriptions: readonly SubscriptionVersion[],
   discounts: readonly DiscountVersion[],
   coupons: readonly CouponVersion[],
+  policy: MrrPolicy = DEFAULT_POLICY,
 ): { movements: Movement[]; current: CustomerMrr[]; statuses: StatusChange[]; lineage: LineagePart[]; subscriptions: SubscriptionNow[] } {
   const subsById = groupSorted(subscriptions, (v) => v.state.subscriptionId);
   const discountsById = groupSorted(discounts, (v) => v.terms.discountId);
   const couponsById = groupSorted(coupons, (v) => v.couponId);
 
-  const points = [...subscriptions, ...discounts, ...coupons].map((v) => ({ at: v.at, eventId: v.eventId })).sort(comparePoints);
+  // past_due: churn_after_days N. Each run of past-due versions is an episode from the first one's
+  // time; N days later the subscription stops counting, a point of the timeline of its own (dated
+  // then, attributed to the event that made it past due; ahead of now until the days have passed).
+  const days = policy.pastDueChurnAfterDays;
+  const pastDueSince = new Map<string, (Point | null)[]>();
+  const churnPoints: Point[] = [];
+  if (days !== null) {
+    for (const [id, versions] of subsById) {
+      let since: Point | null = null;
+      const starts = versions.map((v) => {
+        since = v.state.status === 'past_due' ? (since ?? v) : null;
+        return since;
+      });
+      pastDueSince.set(id, starts);
+      starts.forEach((start, i) => {
+        if (start === versions[i]) churnPoints.push({ at: start.at + days * 86_400_000, eventId: start.eventId });
+      });
+    }
+  }
+  const churnedPastDue = (subscriptionId: string, index: number, p: Point): boolean => {
+    if (days === null) return false;
+    const start = pastDueSince.get(subscriptionId)?.[index];
+    return start !== null && start !== undefined && p.at >= start.at + days * 86_400_000;
+  };
+
+  const points = [...subscriptions, ...discounts, ...coupons, ...churnPoints].map((v) => ({ at: v.at, eventId: v.eventId })).sort(comparePoints);
   const unique = points.filter((p, i) => i === 0 || comparePoints(p, points[i - 1] as Point) !== 0);
 
   const couponAt = (couponId: string, p: Point): CouponTerms | null => resolve(couponsById.get(couponId), p, true)?.version.terms ?? null;
@@ -166,7 +192,7 @@ export function customerTimeline(
       if (!r) continue;
       const state = r.version.state;
       const referenced = state.discountIds.map((id) => discountAt(id, p)).filter((c): c is CouponTerms => c !== null);
-      const cents = monthlyCents(state, referenced);
+      const cents = churnedPastDue(state.subscriptionId, r.index, p) ? 0 : monthlyCents(state, referenced, policy);
       totals.set(state.currency, (totals.get(state.currency) ?? 0) + cents);
       if (cents !== 0) subsNow.set(`${state.currency}|${state.subscriptionId}`, cents);
       const part = parts.get(state.currency) ?? { pastDue: 0, scheduled: 0 };

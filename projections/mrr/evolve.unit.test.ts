@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { discount, subscription, type ApiVersion, type CouponSpec, type ItemSpec } from '../../cli/demo/stripe-objects.ts';
 import { customerTimeline, type CouponVersion, type DiscountVersion, type SubscriptionVersion } from './evolve.ts';
-import { parseCoupon, parseDiscount, parseSubscription } from './policy.ts';
+import { DEFAULT_POLICY, parseCoupon, parseDiscount, parsePolicy, parseSubscription, policyJson } from './policy.ts';
 
 const day = 86_400_000;
 const t0 = Date.UTC(2026, 0, 5);
@@ -172,5 +172,91 @@ describe('MRR timeline: movements of one customer', () => {
     assert.deepEqual(b, a);
     // ties at the same instant go by event id: evt_0 (3000) then evt_1 (1000)
     assert.deepEqual(summary(a.movements), ['0d usd new 3000 0->3000 evt_0', '0d usd contraction -2000 3000->1000 evt_1', '1d usd churn -1000 1000->0 evt_2']);
+  });
+});
+
+describe('MRR timeline under other policy settings (side versions)', () => {
+  const items = [{ unitAmount: 5000 }];
+  const history = [
+    sv(t0, 'evt_1', { status: 'active', items }),
+    sv(t0 + 30 * day, 'evt_2', { status: 'past_due', items }),
+    sv(t0 + 40 * day, 'evt_3', { status: 'past_due', items }),
+    sv(t0 + 50 * day, 'evt_4', { status: 'active', items }),
+    sv(t0 + 80 * day, 'evt_5', { status: 'past_due', items }),
+    sv(t0 + 90 * day, 'evt_6', { status: 'canceled', items }),
+  ];
+
+  it('past_due churn_after_days N: churns N days into an episode (attributed to the event that began it), reactivates when paid; a shorter episode changes nothing', () => {
+    const policy = { ...DEFAULT_POLICY, pastDueChurnAfterDays: 15 };
+    // Episode 1: past due from day 30, still at day 45 → churn at 45; paid at 50 → reactivation.
+    // Episode 2: past due from day 80, canceled at day 90 (before 95): the cancellation churns.
+    assert.deepEqual(summary(customerTimeline('cus_1', history, [], [], policy).movements), [
+      '0d usd new 5000 0->5000 evt_1',
+      '45d usd churn -5000 5000->0 evt_2',
+      '50d usd reactivation 5000 0->5000 evt_4',
+      '90d usd churn -5000 5000->0 evt_6',
+    ]);
+    // 25 days: the first episode (20 days) ends before it; the default counts past due throughout.
+    assert.deepEqual(summary(customerTimeline('cus_1', history, [], [], { ...DEFAULT_POLICY, pastDueChurnAfterDays: 25 }).movements), ['0d usd new 5000 0->5000 evt_1', '90d usd churn -5000 5000->0 evt_6']);
+    assert.deepEqual(summary(customerTimeline('cus_1', history, [], []).movements), ['0d usd new 5000 0->5000 evt_1', '90d usd churn -5000 5000->0 evt_6']);
+  });
+
+  it('past_due churn_after_days: the past-due part of the split ends with the churn', () => {
+    const { statuses } = customerTimeline('cus_1', history.slice(0, 4), [], [], { ...DEFAULT_POLICY, pastDueChurnAfterDays: 15 });
+    assert.deepEqual(
+      statuses.map((s) => `${(s.occurredAt - t0) / day}d ${s.pastDueBeforeCents}->${s.pastDueAfterCents}`),
+      ['30d 0->5000', '45d 5000->0'],
+    );
+  });
+
+  it('cancel_at_period_end when_scheduled: churns when the cancellation is scheduled, comes back if it is undone', () => {
+    const subs = [
+      sv(t0, 'evt_a', { status: 'active', items: [{ unitAmount: 2900 }] }),
+      sv(t0 + 20 * day, 'evt_b', { status: 'active', items: [{ unitAmount: 2900 }], cancelAtPeriodEnd: true }),
+      sv(t0 + 25 * day, 'evt_c', { status: 'active', items: [{ unitAmount: 2900 }] }),
+      sv(t0 + 30 * day, 'evt_d', { status: 'active', items: [{ unitAmount: 2900 }], cancelAtPeriodEnd: true }),
+      sv(t0 + 44 * day, 'evt_e', { status: 'canceled', items: [{ unitAmount: 2900 }], cancelAtPeriodEnd: true }),
+    ];
+    assert.deepEqual(summary(customerTimeline('cus_1', subs, [], [], { ...DEFAULT_POLICY, cancelAtPeriodEnd: 'when_scheduled' }).movements), [
+      '0d usd new 2900 0->2900 evt_a',
+      '20d usd churn -2900 2900->0 evt_b',
+      '25d usd reactivation 2900 0->2900 evt_c',
+      '30d usd churn -2900 2900->0 evt_d',
+    ]);
+    assert.deepEqual(summary(customerTimeline('cus_1', subs, [], []).movements), ['0d usd new 2900 0->2900 evt_a', '44d usd churn -2900 2900->0 evt_e']);
+  });
+
+  it('discounts forever_only: a once or repeating coupon leaves MRR at list price, a forever coupon still lowers it', () => {
+    const subs = (duration: CouponSpec['duration']) => [sv(t0, 'evt_a', { status: 'active', items: [{ unitAmount: 4000 }], coupon: { id: 'C', percentOff: 25, duration } }, '2024-06-20')];
+    const mrrOf = (duration: CouponSpec['duration'], policy = DEFAULT_POLICY) => customerTimeline('cus_1', subs(duration), [], [], policy).current[0]?.mrrCents;
+    const foreverOnly = { ...DEFAULT_POLICY, discounts: 'forever_only' as const };
+    assert.equal(mrrOf('forever', foreverOnly), 3000);
+    assert.equal(mrrOf('repeating', foreverOnly), 4000);
+    assert.equal(mrrOf('once', foreverOnly), 4000);
+    assert.equal(mrrOf('repeating'), 3000);
+  });
+});
+
+describe('MRR policy settings', () => {
+  it('reads the file form, defaults what is left out, and writes it back the same', () => {
+    assert.deepEqual(parsePolicy({}), DEFAULT_POLICY);
+    assert.deepEqual(parsePolicy(null), DEFAULT_POLICY);
+    const p = parsePolicy({ discounts: 'forever_only', cancel_at_period_end: 'when_scheduled', past_due: 'churn_after_days 30' });
+    assert.deepEqual(p, { discounts: 'forever_only', cancelAtPeriodEnd: 'when_scheduled', pastDueChurnAfterDays: 30 });
+    assert.deepEqual(policyJson(p), { discounts: 'forever_only', cancel_at_period_end: 'when_scheduled', past_due: 'churn_after_days 30' });
+    assert.deepEqual(parsePolicy(policyJson(DEFAULT_POLICY)), DEFAULT_POLICY);
+  });
+
+  it('refuses bad settings, naming every problem', () => {
+    assert.throws(() => parsePolicy([]), /must be a JSON object/);
+    assert.throws(
+      () => parsePolicy({ discounts: 'some', cancel_at_period_end: true, past_due: 'churn_after_days 0', extra: 1 }),
+      (err: Error) =>
+        /unknown setting extra/.test(err.message) &&
+        /discounts must be all or forever_only, not "some"/.test(err.message) &&
+        /cancel_at_period_end must be at_cancellation or when_scheduled, not true/.test(err.message) &&
+        /past_due must be counts or "churn_after_days N"/.test(err.message),
+    );
+    assert.throws(() => parsePolicy({ past_due: 'churn_after_days 2.5' }), /past_due/);
   });
 });

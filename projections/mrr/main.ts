@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { VersionedProjection } from '../../lib/projection.ts';
+import { parsePolicy, policyJson } from './policy.ts';
 import { applyStripeEvents, deriveAll, loadStripeEvents } from './store.ts';
 
 const template = (file: string) => readFileSync(new URL(file, import.meta.url), 'utf8');
@@ -27,6 +28,8 @@ export const mrrProjection: VersionedProjection<'stripe.events.v1'> = {
   tables: (schema) => tablesSql.replaceAll('{{schema}}', schema),
   indexes: (schema) => indexesSql.replaceAll('{{schema}}', schema),
   views: (schema) => viewsSql.replaceAll('{{schema}}', schema),
+  // The MRR policy of a side version (eventline replay mrr --policy <file>).
+  parseSettings: (json) => policyJson(parsePolicy(json)),
   viewNames: ['mrr_movements', 'mrr_lineage', 'subscriptions', 'trials_monthly', 'invoices', 'customer_mrr', 'mrr_daily', 'mrr_status_daily', 'mrr_reporting_daily', 'mrr_monthly', 'cohort_retention', 'saas_metrics_monthly'],
   forSchema: (schema) => ({
     name: 'mrr',

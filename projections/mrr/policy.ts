@@ -6,6 +6,7 @@
  * Arithmetic is exact (rationals over BigInt) and rounds once, per subscription, to the nearest cent
  * half away from zero.
  */
+import { EventlineError } from '../../lib/errors.ts';
 import { readCoupon, readDiscount, readSubscription, record, text, type StripeCoupon, type StripeSubscriptionItem } from '../../lib/stripe/index.ts';
 
 // ---------------------------------------------------------------- exact arithmetic
@@ -89,6 +90,8 @@ export interface CouponTerms {
   readonly percentOff: Rational | null;
   readonly amountOff: number | null;
   readonly currency: string | null;
+  /** `forever`, `once` or `repeating`; null when unknown (the policy `forever_only` then counts it as forever). */
+  readonly duration?: string | null;
 }
 
 export interface SubscriptionState {
@@ -193,7 +196,7 @@ export function couponTerms(coupon: StripeCoupon | null): CouponTerms | null {
   const percent = coupon.percentOff !== null ? decimal(coupon.percentOff) : null;
   const amount = coupon.amountOff !== null ? Math.trunc(coupon.amountOff) : null;
   if (percent === null && amount === null) return null;
-  return { percentOff: percent, amountOff: amount, currency: coupon.currency };
+  return { percentOff: percent, amountOff: amount, currency: coupon.currency, duration: coupon.duration };
 }
 
 export function parseCoupon(coupon: unknown): CouponTerms | null {
@@ -258,6 +261,64 @@ export function parseSubscription(object: unknown): SubscriptionState | null {
   };
 }
 
+// ---------------------------------------------------------------- policy settings
+/**
+ * The choices analysts disagree on, as data (docs/analytics.md, "MRR policy settings"). The live
+ * version uses DEFAULT_POLICY; `eventline replay mrr --policy <file>` builds a side version with
+ * others, and a version keeps its settings (public.projection_versions.settings) for good.
+ *
+ * - discounts: `all` — every discount lowers MRR while it applies (Stripe's dashboard);
+ *   `forever_only` — only coupons with duration `forever` do (a `once` or `repeating` discount is
+ *   a temporary price cut, not a lower recurring revenue; ChartMogul's and Baremetrics' view).
+ * - cancel_at_period_end: `at_cancellation` — a subscription set to cancel counts until it ends
+ *   (Stripe, ChartMogul); `when_scheduled` — it churns the moment the cancellation is scheduled.
+ * - past_due: `counts` — past-due subscriptions count (Stripe, ChartMogul); `churn_after_days N` —
+ *   a subscription past due for N days churns then, and comes back as a reactivation when paid.
+ */
+export interface MrrPolicy {
+  readonly discounts: 'all' | 'forever_only';
+  readonly cancelAtPeriodEnd: 'at_cancellation' | 'when_scheduled';
+  /** null: past-due subscriptions count; N: they churn N days after they became past due. */
+  readonly pastDueChurnAfterDays: number | null;
+}
+
+export const DEFAULT_POLICY: MrrPolicy = { discounts: 'all', cancelAtPeriodEnd: 'at_cancellation', pastDueChurnAfterDays: null };
+
+/** The stored and file form: `{"discounts": "all", "cancel_at_period_end": "at_cancellation", "past_due": "counts"}`. */
+export function policyJson(p: MrrPolicy): Json {
+  return {
+    discounts: p.discounts,
+    cancel_at_period_end: p.cancelAtPeriodEnd,
+    past_due: p.pastDueChurnAfterDays === null ? 'counts' : `churn_after_days ${p.pastDueChurnAfterDays}`,
+  };
+}
+
+/**
+ * Reads policy settings (the file of `--policy`, or a version's stored settings); a setting left
+ * out keeps its default. Throws a bad_request naming every problem: an unknown key, a value
+ * outside its choices, a day count that is not a whole number from 1 to 3650.
+ */
+export function parsePolicy(json: unknown): MrrPolicy {
+  if (json === null || json === undefined) return DEFAULT_POLICY;
+  const problems: string[] = [];
+  if (typeof json !== 'object' || Array.isArray(json)) throw new EventlineError('bad_request', 'MRR policy settings must be a JSON object');
+  const j = json as Json;
+  for (const key of Object.keys(j)) if (!['discounts', 'cancel_at_period_end', 'past_due'].includes(key)) problems.push(`unknown setting ${key} (discounts, cancel_at_period_end, past_due)`);
+  const discounts = j.discounts ?? DEFAULT_POLICY.discounts;
+  if (discounts !== 'all' && discounts !== 'forever_only') problems.push(`discounts must be all or forever_only, not ${JSON.stringify(discounts)}`);
+  const cancel = j.cancel_at_period_end ?? DEFAULT_POLICY.cancelAtPeriodEnd;
+  if (cancel !== 'at_cancellation' && cancel !== 'when_scheduled') problems.push(`cancel_at_period_end must be at_cancellation or when_scheduled, not ${JSON.stringify(cancel)}`);
+  const pastDue = j.past_due ?? 'counts';
+  let days: number | null = null;
+  if (pastDue !== 'counts') {
+    const m = typeof pastDue === 'string' ? /^churn_after_days\s+(\d+)$/.exec(pastDue.trim()) : null;
+    days = m ? Number(m[1]) : NaN;
+    if (!Number.isInteger(days) || days < 1 || days > 3650) problems.push(`past_due must be counts or "churn_after_days N" with N from 1 to 3650, not ${JSON.stringify(pastDue)}`);
+  }
+  if (problems.length > 0) throw new EventlineError('bad_request', `invalid MRR policy: ${problems.join('; ')}`, { detail: { problems } });
+  return { discounts: discounts as MrrPolicy['discounts'], cancelAtPeriodEnd: cancel as MrrPolicy['cancelAtPeriodEnd'], pastDueChurnAfterDays: days };
+}
+
 // ---------------------------------------------------------------- monthly value
 /** The subscription is set to end: at its period's end, or at a date (its MRR still counts until it does). */
 export function scheduledToCancel(s: SubscriptionState): boolean {
@@ -283,9 +344,12 @@ export function monthlyFactor(interval: Interval, intervalCount: number): Ration
  * A subscription's monthly value in cents: 0 unless active or past_due; items × quantity normalized
  * to a month and summed; then each discount in order (percent_off, or amount_off normalized by the
  * subscription's interval), never below 0; rounded once, half away from zero. Tax excluded.
+ * `policy` may leave out finite discounts and churn a subscription once it is set to cancel; its
+ * past-due rule needs time, so customerTimeline applies it.
  */
-export function monthlyCents(state: SubscriptionState, referenced: readonly CouponTerms[]): number {
+export function monthlyCents(state: SubscriptionState, referenced: readonly CouponTerms[], policy: MrrPolicy = DEFAULT_POLICY): number {
   if (!countingStatuses.has(state.status)) return 0;
+  if (policy.cancelAtPeriodEnd === 'when_scheduled' && scheduledToCancel(state)) return 0;
   let total = ZERO;
   for (const item of state.items) {
     if (item.price.metered) continue;
@@ -296,6 +360,7 @@ export function monthlyCents(state: SubscriptionState, referenced: readonly Coup
   const first = state.items[0]?.price;
   const billingFactor = first ? monthlyFactor(first.interval, first.intervalCount) : rat(1n);
   for (const coupon of [...state.embeddedCoupons, ...referenced]) {
+    if (policy.discounts === 'forever_only' && coupon.duration && coupon.duration !== 'forever') continue;
     if (coupon.percentOff !== null) {
       total = mul(total, sub(rat(1n), mul(coupon.percentOff, rat(1n, 100n))));
     } else if (coupon.amountOff !== null && (coupon.currency === null || coupon.currency === state.currency)) {
@@ -330,13 +395,13 @@ export function decimalText(r: Rational): string {
 }
 
 export function encodeCoupon(c: CouponTerms): Json {
-  return { percent_off: encodeRat(c.percentOff), amount_off: c.amountOff, currency: c.currency };
+  return { percent_off: encodeRat(c.percentOff), amount_off: c.amountOff, currency: c.currency, ...(c.duration ? { duration: c.duration } : {}) };
 }
 
 export function decodeCoupon(json: unknown): CouponTerms | null {
   const j = record(json);
   if (!j) return null;
-  return { percentOff: decodeRat(j.percent_off), amountOff: typeof j.amount_off === 'number' ? j.amount_off : null, currency: text(j.currency) };
+  return { percentOff: decodeRat(j.percent_off), amountOff: typeof j.amount_off === 'number' ? j.amount_off : null, currency: text(j.currency), duration: text(j.duration) };
 }
 
 export function encodeState(s: SubscriptionState): Json {

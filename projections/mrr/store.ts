@@ -23,6 +23,8 @@ import {
   encodeCoupon,
   encodeDiscount,
   encodeState,
+  parsePolicy,
+  type MrrPolicy,
   parseDiscount,
   parseSubscription,
 } from './policy.ts';
@@ -172,14 +174,14 @@ function group<R extends { customer_id: string }, V>(rows: readonly R[], toVersi
 }
 
 /** Every customer's timeline (pure): its movements and current MRR as table rows. */
-function derive(customers: readonly string[], subs: readonly SubscriptionRow[], discounts: readonly DiscountRow[], coupons: readonly CouponVersion[]): Derived {
+function derive(customers: readonly string[], subs: readonly SubscriptionRow[], discounts: readonly DiscountRow[], coupons: readonly CouponVersion[], policy: MrrPolicy): Derived {
   const subsBy = group(subs, (r): SubscriptionVersion => ({ at: r.created_at.getTime(), eventId: r.event_id, state: decodeState(r.state) }));
   const discountsBy = group(discounts, (r): DiscountVersion => ({ at: r.created_at.getTime(), eventId: r.event_id, terms: decodeDiscount(r.terms) }));
   const out: Derived = { movements: [], current: [], facts: [], statuses: [], lineage: [], subscriptions: [] };
   for (const customerId of customers) {
     const mine = discountsBy.get(customerId) ?? [];
     const wanted = new Set(mine.map((d) => d.terms.couponId).filter(Boolean));
-    const { movements, current, statuses, lineage, subscriptions } = customerTimeline(customerId, subsBy.get(customerId) ?? [], mine, wanted.size === 0 ? [] : coupons.filter((c) => wanted.has(c.couponId)));
+    const { movements, current, statuses, lineage, subscriptions } = customerTimeline(customerId, subsBy.get(customerId) ?? [], mine, wanted.size === 0 ? [] : coupons.filter((c) => wanted.has(c.couponId)), policy);
     for (const m of movements) {
       out.movements.push([m.customerId, m.seq, m.currency, new Date(m.occurredAt), m.movement, m.deltaCents, m.mrrBeforeCents, m.mrrAfterCents, m.stripeEventId]);
       out.facts.push(m);
@@ -323,6 +325,12 @@ async function insertDerived(client: DbClient, schema: string, rows: Derived): P
   }
 }
 
+/** The MRR policy a version was created with (public.projection_versions.settings; none: the default). */
+async function policyOf(client: DbClient, schema: string): Promise<MrrPolicy> {
+  const res = await client.query<{ settings: unknown }>('SELECT settings FROM public.projection_versions WHERE schema_name = $1', [schema]);
+  return parsePolicy(res.rows[0]?.settings ?? null);
+}
+
 /** Recomputes the timelines of `customers` from everything stored, and replaces their movements. */
 export async function recompute(client: DbClient, schema: string, customers: readonly string[]): Promise<void> {
   if (customers.length === 0) return;
@@ -331,7 +339,7 @@ export async function recompute(client: DbClient, schema: string, customers: rea
   await lockKeys(client, `${schema}:customer`, customers);
   const { subs, discounts } = await readInputs(client, schema, { ids: customers });
   const coupons = await readCoupons(client, schema, [...new Set(discounts.map((d) => d.coupon_id).filter((c): c is string => c !== null))]);
-  const rows = derive(customers, subs, discounts, coupons);
+  const rows = derive(customers, subs, discounts, coupons, await policyOf(client, schema));
   const gone = await client.query<{ customer_id: string; seq: number; currency: string; occurred_at: Date; movement: MovementType; delta_cents: string; mrr_before_cents: string; mrr_after_cents: string }>(
     `DELETE FROM ${schema}.movements WHERE customer_id = ANY($1::text[])
      RETURNING customer_id, seq, currency, occurred_at, movement, delta_cents, mrr_before_cents, mrr_after_cents`,
@@ -483,12 +491,13 @@ export async function deriveAll(client: DbClient, schema: string, log: Logger, c
     )
   ).rows.map((r) => r.customer_id);
   const coupons = await readCoupons(client, schema, null);
+  const policy = await policyOf(client, schema);
   const sums = emptyAggregates();
   let movements = 0;
   for (let i = 0; i < ids.length; i += chunk) {
     const customers = ids.slice(i, i + chunk);
     const { subs, discounts } = await readInputs(client, schema, { from: customers[0] as string, to: customers[customers.length - 1] as string });
-    const rows = derive(customers, subs, discounts, coupons);
+    const rows = derive(customers, subs, discounts, coupons, policy);
     movements += rows.movements.length;
     addMovements(sums, rows.facts, 1);
     addStatusChanges(sums, rows.statuses, 1);
