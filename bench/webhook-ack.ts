@@ -357,6 +357,8 @@ async function consumersBehind(rt: Runtime): Promise<number> {
   for (const { group, topics } of consumerGroups) {
     for (const topic of topics) {
       const committed = await rt.kafka.committedOffsets(group, topic);
+      // A group that never committed does not run here (processor.stripe-prices without an API key).
+      if (committed.every((c) => BigInt(c.offset) < 0n)) continue;
       for (const o of await endsOf(topic)) {
         const c = BigInt(committed.find((x) => x.partition === o.partition)?.offset ?? '-1');
         const from = c < 0n ? BigInt(o.low) : c;

@@ -5,7 +5,10 @@
 import { runProjection, runVersionedProjection } from '../lib/projection.ts';
 import type { Runtime } from '../lib/runtime.ts';
 import type { AnyTopicName } from '../lib/topics.ts';
+import { runProcessor } from '../lib/processor.ts';
 import { buildHttpApp } from '../producers/http/routes.ts';
+import { stripeClient } from '../producers/stripe/backfill.ts';
+import { priceTiersProcessor } from '../producers/stripe/price-tiers.ts';
 import { startServer } from '../producers/http/server.ts';
 import type { ProcessorName } from '../processors/supervisor.ts';
 import { versionedProjections } from '../projections/index.ts';
@@ -31,6 +34,16 @@ export const components = {
     const running = await runProjection(rt, preferencesProjection);
     rt.shutdown.add('projection.preferences', () => running.stop());
   },
+  'processor.stripe-prices': async (rt: Runtime): Promise<void> => {
+    // Without an API key, tiered prices whose webhooks left their tiers out count 0 (docs/analytics.md).
+    const { apiKey, apiUrl } = rt.config.stripe;
+    if (!apiKey) {
+      rt.log.warn({ component: 'processor.stripe-prices' }, 'STRIPE_API_KEY is not set: tiers of tiered prices are not fetched');
+      return;
+    }
+    const running = await runProcessor(rt, priceTiersProcessor(rt, stripeClient(apiKey, apiUrl)));
+    rt.shutdown.add('processor.stripe-prices', () => running.stop());
+  },
   'projection.mrr': projection('mrr'),
   'projection.delivery': projection('delivery'),
   'projection.fraud': projection('fraud'),
@@ -53,4 +66,5 @@ export const consumerGroups: readonly { group: string; topics: readonly AnyTopic
   { group: 'processor.fraud', topics: ['stripe.events.v1'] },
   { group: 'processor.dunning', topics: ['stripe.events.v1', 'billing.dunning-steps.v1'] },
   { group: 'processor.dispatch', topics: ['notify.dispatch-requests.v1', 'notify.delivery-events.v1'] },
+  { group: 'processor.stripe-prices', topics: ['stripe.events.v1'] },
 ];

@@ -33,6 +33,11 @@ export function registerStatusCommand(program: Command): void {
         for (const { group, topics } of consumerGroups) {
           for (const topic of topics) {
             const committed = await rt.kafka.committedOffsets(group, topic).catch(() => []);
+            if (committed.every((c) => BigInt(c.offset) < 0n)) {
+              // processor.stripe-prices without STRIPE_API_KEY, or a component not run anywhere yet.
+              lagRows.push([rt.kafka.names.group(group), topic, 'never committed']);
+              continue;
+            }
             let lag = 0n;
             for (const o of ends.get(topic) ?? []) {
               const c = committed.find((x) => x.partition === o.partition)?.offset ?? '-1';

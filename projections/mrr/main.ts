@@ -23,7 +23,9 @@ export const mrrProjection: VersionedProjection<'stripe.events.v1'> = {
   // (saas_metrics_monthly); status changes and their daily sums (mrr_status_daily); each movement's
   // subscriptions (mrr_lineage); each subscription and invoice as it stands (subscriptions,
   // trials_monthly, invoices); the reporting-currency series (mrr_reporting_daily, a view only).
-  revision: 3,
+  // 4: tiered prices whose tiers webhooks left out count with the tiers fetched from Stripe's API
+  // (price_tiers, from eventline.price_fetched records).
+  revision: 4,
   topics: ['stripe.events.v1'],
   tables: (schema) => tablesSql.replaceAll('{{schema}}', schema),
   indexes: (schema) => indexesSql.replaceAll('{{schema}}', schema),

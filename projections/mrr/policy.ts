@@ -130,7 +130,7 @@ type Json = Record<string, unknown>;
 const intervals: ReadonlySet<string> = new Set(['day', 'week', 'month', 'year']);
 
 /** A tiered price's tiers, sorted by `up_to` (the unbounded one last); null when absent or unreadable. */
-function readTiers(item: StripeSubscriptionItem): PriceTerms['tiers'] {
+function readTiers(item: Pick<StripeSubscriptionItem, 'tiersMode' | 'tiers'>): PriceTerms['tiers'] {
   const mode = item.tiersMode === 'graduated' || item.tiersMode === 'volume' ? item.tiersMode : null;
   if (mode === null || item.tiers === null || item.tiers.length === 0) return null;
   const tiers: PriceTier[] = [];
@@ -173,6 +173,40 @@ export function tieredAmount(tiered: NonNullable<PriceTerms['tiers']>, quantity:
     if (top >= q) break;
   }
   return total;
+}
+
+/**
+ * The tiers of a Price object as Stripe's API returns it with `expand[]=tiers` (kept on
+ * stripe.events.v1 as an eventline.price_fetched record): null when it is not a tiered price or its
+ * tiers are missing or unreadable.
+ */
+export function readPriceTiers(price: unknown): { priceId: string; tiers: NonNullable<PriceTerms['tiers']> } | null {
+  const p = record(price);
+  const id = p ? text(p.id) : null;
+  if (!p || id === null || p.billing_scheme !== 'tiered') return null;
+  const tiers = readTiers({ tiersMode: text(p.tiers_mode), tiers: Array.isArray(p.tiers) ? (p.tiers as unknown[]) : null });
+  return tiers ? { priceId: id, tiers } : null;
+}
+
+/**
+ * A subscription state whose tiered items arrived without their tiers (webhooks do not expand
+ * them), completed with the tiers fetched for those prices; items that have theirs stay as sent.
+ */
+export function withFetchedTiers(state: SubscriptionState, fetched: ReadonlyMap<string, NonNullable<PriceTerms['tiers']>>): SubscriptionState {
+  if (fetched.size === 0) return state;
+  let changed = false;
+  const items = state.items.map((item) => {
+    const tiers = item.price.unitAmount === null && item.price.tiers === null && item.priceId !== null ? fetched.get(item.priceId) : undefined;
+    if (!tiers) return item;
+    changed = true;
+    return { ...item, price: { ...item.price, tiers } };
+  });
+  return changed ? { ...state, items } : state;
+}
+
+/** The stored form of fetched tiers (as in a stored subscription state). */
+export function encodeTiers(t: NonNullable<PriceTerms['tiers']>): Json {
+  return { mode: t.mode, tiers: t.tiers.map((x) => ({ up_to: x.upTo, unit_amount: encodeRat(x.unitAmount), flat_amount: encodeRat(x.flatAmount) })) };
 }
 
 function priceTerms(item: StripeSubscriptionItem, fallbackCurrency: string): PriceTerms | null {
@@ -417,7 +451,7 @@ export function encodeState(s: SubscriptionState): Json {
     items: s.items.map((i) => ({
       price_id: i.priceId,
       unit_amount: encodeRat(i.price.unitAmount),
-      tiers: i.price.tiers === null ? null : { mode: i.price.tiers.mode, tiers: i.price.tiers.tiers.map((t) => ({ up_to: t.upTo, unit_amount: encodeRat(t.unitAmount), flat_amount: encodeRat(t.flatAmount) })) },
+      tiers: i.price.tiers === null ? null : encodeTiers(i.price.tiers),
       interval: i.price.interval,
       interval_count: i.price.intervalCount,
       metered: i.price.metered,
@@ -429,7 +463,7 @@ export function encodeState(s: SubscriptionState): Json {
   };
 }
 
-function decodeTiers(json: unknown): PriceTerms['tiers'] {
+export function decodeTiers(json: unknown): PriceTerms['tiers'] {
   if (typeof json !== 'object' || json === null) return null;
   const j = json as Json;
   if ((j.mode !== 'graduated' && j.mode !== 'volume') || !Array.isArray(j.tiers)) return null;

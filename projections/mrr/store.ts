@@ -9,7 +9,7 @@
  */
 import { lockKeys, recordset, recordsetParam, valuesInKeyOrder, type DbClient } from '../../lib/db.ts';
 import type { Logger } from '../../lib/log.ts';
-import { readCoupon, readStripeEvent } from '../../lib/stripe/index.ts';
+import { PRICE_FETCHED_TYPE, readCoupon, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { StripeEventReceived } from '../../lib/topics.ts';
 import { collectInvoice, deriveAllInvoices, deriveInvoices, insertInvoiceVersions, type InvoiceVersionRow } from './invoices.ts';
 import { addMovements, addStatusChanges, emptyAggregates, type Aggregates, type MovementFact } from './aggregates.ts';
@@ -23,7 +23,12 @@ import {
   encodeCoupon,
   encodeDiscount,
   encodeState,
+  encodeTiers,
+  decodeTiers,
   parsePolicy,
+  readPriceTiers,
+  withFetchedTiers,
+  type PriceTerms,
   type MrrPolicy,
   parseDiscount,
   parseSubscription,
@@ -36,13 +41,19 @@ interface Rows {
   discounts: Map<string, { discount_id: string; created_at: Date; event_id: string; customer_id: string | null; coupon_id: string | null; terms: Json }>;
   coupons: Map<string, { coupon_id: string; created_at: Date; event_id: string; terms: Json | null }>;
   invoices: Map<string, InvoiceVersionRow>;
+  priceTiers: Map<string, { customer_id: string; price_id: string; event_id: string; tiers: Json }>;
 }
 
-const emptyRows = (): Rows => ({ subscriptions: new Map(), discounts: new Map(), coupons: new Map(), invoices: new Map() });
+const emptyRows = (): Rows => ({ subscriptions: new Map(), discounts: new Map(), coupons: new Map(), invoices: new Map(), priceTiers: new Map() });
 
 /** Extracts what MRR needs from one Stripe event; ignores every other kind of event. */
 export function collect(rows: Rows, e: StripeEventReceived): void {
   collectInvoice(rows.invoices, e);
+  if (e.type === PRICE_FETCHED_TYPE) {
+    const fetched = readPriceTiers(readStripeEvent(e.payload).object);
+    if (fetched && e.customer_id) rows.priceTiers.set(`${e.customer_id}|${fetched.priceId}`, { customer_id: e.customer_id, price_id: fetched.priceId, event_id: e.event_id, tiers: encodeTiers(fetched.tiers) });
+    return;
+  }
   const isSubscription = e.type.startsWith('customer.subscription.');
   const isDiscount = e.type.startsWith('customer.discount.');
   const isCoupon = e.type.startsWith('coupon.');
@@ -71,6 +82,7 @@ export function collect(rows: Rows, e: StripeEventReceived): void {
 
 interface Inserted {
   readonly subscriptions: { customer_id: string }[];
+  readonly priceTiers: { customer_id: string }[];
   readonly discounts: { customer_id: string | null; coupon_id: string | null }[];
   readonly coupons: { coupon_id: string }[];
   readonly invoices: string[];
@@ -78,7 +90,18 @@ interface Inserted {
 
 /** Inserts the versions (duplicates are no-ops); with `returning`, says which rows were new. */
 async function insertFacts(client: DbClient, schema: string, rows: Rows, returning: boolean): Promise<Inserted> {
-  const out: Inserted = { subscriptions: [], discounts: [], coupons: [], invoices: await insertInvoiceVersions(client, schema, rows.invoices, returning) };
+  const out: Inserted = { subscriptions: [], priceTiers: [], discounts: [], coupons: [], invoices: await insertInvoiceVersions(client, schema, rows.invoices, returning) };
+  const tiers = valuesInKeyOrder(rows.priceTiers);
+  if (tiers.length > 0) {
+    // A price's tiers never change (Stripe prices are immutable): the first copy is every copy.
+    const res = await client.query<{ customer_id: string }>(
+      `INSERT INTO ${schema}.price_tiers (customer_id, price_id, event_id, tiers)
+       SELECT * FROM ${recordset({ customer_id: 'text', price_id: 'text', event_id: 'text', tiers: 'jsonb' }, 1)}
+       ON CONFLICT DO NOTHING ${returning ? 'RETURNING customer_id' : ''}`,
+      [recordsetParam(tiers)],
+    );
+    out.priceTiers.push(...res.rows);
+  }
   const subs = valuesInKeyOrder(rows.subscriptions);
   if (subs.length > 0) {
     const res = await client.query<{ customer_id: string }>(
@@ -114,7 +137,7 @@ async function insertFacts(client: DbClient, schema: string, rows: Rows, returni
 
 async function insertNew(client: DbClient, schema: string, rows: Rows): Promise<{ customers: Set<string>; coupons: string[]; invoices: string[] }> {
   const inserted = await insertFacts(client, schema, rows, true);
-  const customers = new Set<string>(inserted.subscriptions.map((r) => r.customer_id));
+  const customers = new Set<string>([...inserted.subscriptions, ...inserted.priceTiers].map((r) => r.customer_id));
   for (const r of inserted.discounts) if (r.customer_id) customers.add(r.customer_id);
   const referencesCoupon = inserted.discounts.some((r) => r.coupon_id !== null);
   const newCoupons = [...new Set(inserted.coupons.map((r) => r.coupon_id))];
@@ -138,6 +161,8 @@ async function insertNew(client: DbClient, schema: string, rows: Rows): Promise<
 type SubscriptionRow = { customer_id: string; created_at: Date; event_id: string; state: Json };
 type DiscountRow = { customer_id: string; created_at: Date; event_id: string; coupon_id: string | null; terms: Json };
 type CouponRow = { coupon_id: string; created_at: Date; event_id: string; terms: Json | null };
+type PriceTiersRow = { customer_id: string; price_id: string; tiers: Json };
+type Inputs = { subs: SubscriptionRow[]; discounts: DiscountRow[]; tiers: PriceTiersRow[] };
 type Derived = { movements: (string | number | Date)[][]; current: (string | number | Date | null)[][]; facts: MovementFact[]; statuses: StatusChange[]; lineage: LineagePart[]; subscriptions: SubscriptionNow[] };
 
 /** Which customers to read: a list (a batch's), or a contiguous range of ids (a bulk rebuild's chunk). */
@@ -147,11 +172,12 @@ function where(filter: CustomerFilter): { sql: string; params: unknown[] } {
   return 'ids' in filter ? { sql: 'customer_id = ANY($1::text[])', params: [filter.ids] } : { sql: 'customer_id BETWEEN $1 AND $2', params: [filter.from, filter.to] };
 }
 
-async function readInputs(client: DbClient, schema: string, filter: CustomerFilter): Promise<{ subs: SubscriptionRow[]; discounts: DiscountRow[] }> {
+async function readInputs(client: DbClient, schema: string, filter: CustomerFilter): Promise<Inputs> {
   const w = where(filter);
   const subs = await client.query<SubscriptionRow>(`SELECT customer_id, created_at, event_id, state FROM ${schema}.subscription_versions WHERE ${w.sql}`, w.params);
   const discounts = await client.query<DiscountRow>(`SELECT customer_id, created_at, event_id, coupon_id, terms FROM ${schema}.discount_versions WHERE ${w.sql}`, w.params);
-  return { subs: subs.rows, discounts: discounts.rows };
+  const tiers = await client.query<PriceTiersRow>(`SELECT customer_id, price_id, tiers FROM ${schema}.price_tiers WHERE ${w.sql}`, w.params);
+  return { subs: subs.rows, discounts: discounts.rows, tiers: tiers.rows };
 }
 
 async function readCoupons(client: DbClient, schema: string, ids: readonly string[] | null): Promise<CouponVersion[]> {
@@ -174,8 +200,15 @@ function group<R extends { customer_id: string }, V>(rows: readonly R[], toVersi
 }
 
 /** Every customer's timeline (pure): its movements and current MRR as table rows. */
-function derive(customers: readonly string[], subs: readonly SubscriptionRow[], discounts: readonly DiscountRow[], coupons: readonly CouponVersion[], policy: MrrPolicy): Derived {
-  const subsBy = group(subs, (r): SubscriptionVersion => ({ at: r.created_at.getTime(), eventId: r.event_id, state: decodeState(r.state) }));
+function derive(customers: readonly string[], { subs, discounts, tiers }: Inputs, coupons: readonly CouponVersion[], policy: MrrPolicy): Derived {
+  const fetchedBy = new Map<string, Map<string, NonNullable<PriceTerms['tiers']>>>();
+  for (const t of tiers) {
+    const decoded = decodeTiers(t.tiers);
+    if (!decoded) continue;
+    const mine = fetchedBy.get(t.customer_id) ?? new Map<string, NonNullable<PriceTerms['tiers']>>();
+    fetchedBy.set(t.customer_id, mine.set(t.price_id, decoded));
+  }
+  const subsBy = group(subs, (r): SubscriptionVersion => ({ at: r.created_at.getTime(), eventId: r.event_id, state: withFetchedTiers(decodeState(r.state), fetchedBy.get(r.customer_id) ?? new Map()) }));
   const discountsBy = group(discounts, (r): DiscountVersion => ({ at: r.created_at.getTime(), eventId: r.event_id, terms: decodeDiscount(r.terms) }));
   const out: Derived = { movements: [], current: [], facts: [], statuses: [], lineage: [], subscriptions: [] };
   for (const customerId of customers) {
@@ -337,9 +370,9 @@ export async function recompute(client: DbClient, schema: string, customers: rea
   // Serialize recomputes of a customer across concurrent batches (a late coupon reaches customers of
   // other partitions): after the lock, this transaction sees every version the other one committed.
   await lockKeys(client, `${schema}:customer`, customers);
-  const { subs, discounts } = await readInputs(client, schema, { ids: customers });
-  const coupons = await readCoupons(client, schema, [...new Set(discounts.map((d) => d.coupon_id).filter((c): c is string => c !== null))]);
-  const rows = derive(customers, subs, discounts, coupons, await policyOf(client, schema));
+  const inputs = await readInputs(client, schema, { ids: customers });
+  const coupons = await readCoupons(client, schema, [...new Set(inputs.discounts.map((d) => d.coupon_id).filter((c): c is string => c !== null))]);
+  const rows = derive(customers, inputs, coupons, await policyOf(client, schema));
   const gone = await client.query<{ customer_id: string; seq: number; currency: string; occurred_at: Date; movement: MovementType; delta_cents: string; mrr_before_cents: string; mrr_after_cents: string }>(
     `DELETE FROM ${schema}.movements WHERE customer_id = ANY($1::text[])
      RETURNING customer_id, seq, currency, occurred_at, movement, delta_cents, mrr_before_cents, mrr_after_cents`,
@@ -496,8 +529,8 @@ export async function deriveAll(client: DbClient, schema: string, log: Logger, c
   let movements = 0;
   for (let i = 0; i < ids.length; i += chunk) {
     const customers = ids.slice(i, i + chunk);
-    const { subs, discounts } = await readInputs(client, schema, { from: customers[0] as string, to: customers[customers.length - 1] as string });
-    const rows = derive(customers, subs, discounts, coupons, policy);
+    const inputs = await readInputs(client, schema, { from: customers[0] as string, to: customers[customers.length - 1] as string });
+    const rows = derive(customers, inputs, coupons, policy);
     movements += rows.movements.length;
     addMovements(sums, rows.facts, 1);
     addStatusChanges(sums, rows.statuses, 1);

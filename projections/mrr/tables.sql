@@ -23,6 +23,16 @@ CREATE TABLE {{schema}}.discount_versions (
   PRIMARY KEY (discount_id, created_at, event_id)
 );
 
+-- Tiers of tiered prices that webhooks sent without them, fetched through Stripe's API and kept on
+-- stripe.events.v1 (eventline.price_fetched records, one per customer using the price).
+CREATE TABLE {{schema}}.price_tiers (
+  customer_id text NOT NULL,
+  price_id text NOT NULL,
+  event_id text NOT NULL,
+  tiers jsonb NOT NULL,
+  PRIMARY KEY (customer_id, price_id)
+);
+
 -- Coupon definitions (coupon.*), for discounts that reference their coupon by id (clover+).
 CREATE TABLE {{schema}}.coupon_versions (
   coupon_id text NOT NULL,

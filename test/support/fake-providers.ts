@@ -166,13 +166,16 @@ export class FakeTwilio extends FakeServer {
 /**
  * Stripe's events and subscriptions APIs (GET /v1/events, GET /v1/subscriptions): newest first,
  * `created[gte]` (events), `limit`, `starting_after` pagination, Stripe's error bodies (401 for
- * another key, 429, 5xx on demand).
+ * another key, 429, 5xx on demand). GET /v1/prices/:id answers a price as Stripe does: its
+ * `tiers` only with `expand[]=tiers`, 404 resource_missing for an unknown id.
  */
 export class FakeStripe extends FakeServer {
   readonly events: Record<string, unknown>[] = [];
   /** Subscriptions as they stand, for GET /v1/subscriptions (every status, as `status=all` asks). */
   readonly subscriptions: Record<string, unknown>[] = [];
-  readonly requests: { query: URLSearchParams; status: number }[] = [];
+  /** Prices by id, with their tiers (GET /v1/prices/:id). */
+  readonly prices = new Map<string, Record<string, unknown>>();
+  readonly requests: { path: string; query: URLSearchParams; status: number }[] = [];
   failNext: number[] = [];
   protected readonly server: Server;
 
@@ -181,10 +184,22 @@ export class FakeStripe extends FakeServer {
     this.server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const answer = (status: number, body: unknown) => {
-        this.requests.push({ query: url.searchParams, status });
+        this.requests.push({ path: url.pathname, query: url.searchParams, status });
         res.writeHead(status, { 'content-type': 'application/json', 'request-id': `req_${randomBytes(7).toString('hex')}` }).end(JSON.stringify(body));
       };
+      const priceId = /^\/v1\/prices\/([^/]+)$/.exec(url.pathname)?.[1];
       const resource = url.pathname === '/v1/events' ? this.events : url.pathname === '/v1/subscriptions' ? this.subscriptions : null;
+      if (req.method === 'GET' && priceId !== undefined) {
+        if (req.headers.authorization !== `Bearer ${this.apiKey}`) return answer(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided: sk_test_****' } });
+        const fail = this.failNext.shift();
+        if (fail !== undefined) return answer(fail, { error: { type: 'api_error', message: `fake failure ${fail}` } });
+        const price = this.prices.get(decodeURIComponent(priceId));
+        if (!price) return answer(404, { error: { type: 'invalid_request_error', code: 'resource_missing', param: 'price', message: `No such price: '${priceId}'` } });
+        const { tiers, ...unexpanded } = price;
+        // The SDK writes arrays with indexes (expand[0]=tiers); Stripe reads expand[]=tiers too.
+        const expand = [...url.searchParams].filter(([k]) => /^expand\[\d*\]$/.test(k)).map(([, value]) => value);
+        return answer(200, expand.includes('tiers') ? { ...unexpanded, tiers } : unexpanded);
+      }
       if (req.method !== 'GET' || resource === null) return answer(404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${url.pathname})` } });
       if (req.headers.authorization !== `Bearer ${this.apiKey}`) return answer(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided: sk_test_****' } });
       const fail = this.failNext.shift();
