@@ -6,6 +6,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 bash infra/ensure-node-modules.sh
+bash infra/ensure-chromium.sh
 
 echo "== static checks"
 node --import tsx schemas/generate.ts --check

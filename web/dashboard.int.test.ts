@@ -130,6 +130,10 @@ describe('the analyst dashboard', () => {
     }
     const session = sessionOf(await login(key, { origin: app.url, 'sec-fetch-site': 'same-origin' }));
     assert.equal(await dashboardStatus(session), 200, 'a same-origin sign-in works');
+    // What Chromium sends for the sign-in form under `Referrer-Policy: no-referrer`.
+    const chromium = await login(key, { origin: 'null', 'sec-fetch-site': 'same-origin' });
+    assert.equal(chromium.status, 303, 'an opaque Origin the browser itself calls same-origin');
+    assert.equal(await dashboardStatus(sessionOf(chromium)), 200);
     assert.equal((await logout(session, { origin: 'https://evil.example' })).status, 403);
     assert.equal(await dashboardStatus(session), 200, 'another site cannot sign the analyst out');
     assert.equal((await logout(session, { origin: t.config.http.publicUrl })).status, 303, 'the public URL is this dashboard too');
@@ -165,6 +169,103 @@ describe('the analyst dashboard', () => {
     for (const headers of asAdmin) {
       assert.deepEqual((await outbox(headers)).recipients, ['+15005550123', 'ana.lopez@example.com']);
     }
+  });
+
+  it('given a month of the bridge, then its movements are those of analytics.mrr_movements, and each leads to its lineage and subscription versions', async () => {
+    const key = await createKey(t, ['read'], 'drill');
+    const get = async (path: string) => fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${key}` } });
+    const [busiest] = (
+      await t.rt.db.query<{ month: string }>(
+        "SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month FROM analytics.mrr_movements WHERE currency = 'usd' GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1",
+      )
+    ).rows;
+    assert.ok(busiest, 'the history has usd movements');
+    const [{ schema } = { schema: '' }] = (await t.rt.db.query<{ schema: string }>("SELECT schema_name AS schema FROM public.projection_versions WHERE projection = 'mrr' AND status = 'active'")).rows;
+    const listed = (await (await get(`/v1/dashboard/movements?month=${busiest.month}&currency=usd`)).json()) as {
+      total: number;
+      movements: { seq: number; customer_id: string; movement: string; delta_cents: number; stripe_event_id: string }[];
+    };
+    const expected = (
+      await t.rt.db.query<{ customer_id: string; movement: string; delta_cents: number; stripe_event_id: string }>(
+        `SELECT customer_id, movement, delta_cents, stripe_event_id FROM analytics.mrr_movements
+         WHERE currency = 'usd' AND to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM') = $1 ORDER BY occurred_at, customer_id`,
+        [busiest.month],
+      )
+    ).rows;
+    assert.ok(expected.length > 1);
+    assert.equal(listed.total, expected.length);
+    assert.deepEqual(
+      listed.movements.map(({ customer_id, movement, delta_cents, stripe_event_id }) => ({ customer_id, movement, delta_cents, stripe_event_id })),
+      expected,
+    );
+
+    // Every movement of the month opens: its parts are its lineage and add up to its change, and
+    // the versions shown are the customer's, one of them from the movement's own event when a
+    // subscription event caused it.
+    for (const m of listed.movements) {
+      const res = await get(`/v1/dashboard/movements/${m.customer_id}/${m.seq}?currency=usd`);
+      assert.equal(res.status, 200, `${m.customer_id}/${m.seq}`);
+      const detail = (await res.json()) as {
+        movement: { stripe_event_id: string; delta_cents: number };
+        subscriptions: { subscription_id: string; delta_cents: number; stripe_event_id: string }[];
+        versions: { subscription_id: string; event_id: string; at_movement_event: boolean; state: { customer_id: string } }[];
+      };
+      assert.equal(detail.movement.stripe_event_id, m.stripe_event_id);
+      const lineage = (
+        await t.rt.db.query<{ subscription_id: string; delta_cents: number }>(
+          "SELECT subscription_id, delta_cents FROM analytics.mrr_lineage WHERE customer_id = $1 AND currency = 'usd' AND stripe_event_id = $2 ORDER BY subscription_id",
+          [m.customer_id, m.stripe_event_id],
+        )
+      ).rows;
+      assert.deepEqual(detail.subscriptions.map(({ subscription_id, delta_cents }) => ({ subscription_id, delta_cents })), lineage);
+      assert.equal(detail.subscriptions.reduce((sum, p) => sum + p.delta_cents, 0), m.delta_cents);
+      assert.ok(detail.versions.length >= 1);
+      for (const v of detail.versions) assert.equal(v.state.customer_id, m.customer_id);
+      const fromEvent = await t.rt.db.query<{ subscription_id: string }>(`SELECT subscription_id FROM ${schema}.subscription_versions WHERE event_id = $1 ORDER BY 1`, [m.stripe_event_id]);
+      assert.deepEqual(
+        detail.versions.filter((v) => v.at_movement_event).map((v) => v.subscription_id),
+        fromEvent.rows.map((r) => r.subscription_id).filter((id) => detail.subscriptions.some((p) => p.subscription_id === id)),
+        'the version a subscription event made is shown as such',
+      );
+      assert.ok(detail.versions.every((v) => v.event_id === m.stripe_event_id || !v.at_movement_event));
+    }
+    assert.equal((await get(`/v1/dashboard/movements/${listed.movements[0]?.customer_id}/99999?currency=usd`)).status, 404);
+    for (const empty of ['1999-01', '0050-01', '9999-12']) {
+      assert.deepEqual(await (await get(`/v1/dashboard/movements?month=${empty}&currency=usd`)).json(), { currency: 'usd', month: empty, total: 0, movements: [] });
+    }
+  });
+
+  it('given bad drill-down input, then 400 with a JSON error; without a key or session, 401', async () => {
+    const key = await createKey(t, ['read'], 'drill-bad');
+    const bad = [
+      '/v1/dashboard/movements?currency=usd',
+      '/v1/dashboard/movements?month=2026-13&currency=usd',
+      '/v1/dashboard/movements?month=2026-1&currency=usd',
+      '/v1/dashboard/movements?month=november&currency=usd',
+      '/v1/dashboard/movements?month=2026-11',
+      '/v1/dashboard/movements?month=2026-11&currency=USD',
+      '/v1/dashboard/movements?month=2026-11&currency=usd&currency=eur',
+      '/v1/dashboard/movements/cus_000001/0',
+      '/v1/dashboard/movements/cus_000001/1.5?currency=usd',
+      '/v1/dashboard/movements/cus_000001/-1?currency=usd',
+      '/v1/dashboard/movements/cus_000001/first?currency=usd',
+      '/v1/dashboard/movements/cus_000001/9999999999?currency=usd',
+      '/v1/dashboard/movements/cus%20000001/0?currency=usd',
+    ];
+    for (const path of bad) {
+      const res = await fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${key}` } });
+      assert.equal(res.status, 400, path);
+      const body = (await res.json()) as { error: string; detail: string };
+      assert.equal(body.error, 'bad_request', path);
+      assert.ok(body.detail.length > 0, path);
+    }
+    for (const path of ['/v1/dashboard/movements?month=2026-11&currency=usd', '/v1/dashboard/movements/cus_000001/0?currency=usd']) {
+      const res = await fetch(`${app.url}${path}`);
+      assert.equal(res.status, 401, path);
+      assert.equal(((await res.json()) as { error: string }).error, 'unauthorized');
+    }
+    const noRead = await createKey(t, ['publish'], 'drill-publish');
+    assert.equal((await fetch(`${app.url}/v1/dashboard/movements?month=2026-11&currency=usd`, { headers: { authorization: `Bearer ${noRead}` } })).status, 403);
   });
 
   it('serves its script, style and Chart.js and nothing else (not even what every object has), and rejects a bad currency', async () => {

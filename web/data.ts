@@ -5,6 +5,8 @@
  * see them (a key with `admin`).
  */
 import type { Db, QueryResultRow } from '../lib/db.ts';
+import { activeVersion } from '../lib/projection-versions.ts';
+import { maskPersonal, type Json } from './mask.ts';
 
 async function rows<R extends QueryResultRow>(db: Db, sql: string, values: unknown[] = []): Promise<R[]> {
   try {
@@ -151,4 +153,174 @@ export async function dashboardData(db: Db, requested: string | undefined, optio
       ),
     },
   };
+}
+
+// ---------------------------------------------------------------- drill-down: month → movements → why
+
+/**
+ * A movement as the drill-down lists it. `seq` is the dashboard's key for it: its position (from 0)
+ * among the customer's movements in that currency in analytics.mrr_movements, by time then Stripe
+ * event id (byte order). One point of a customer's timeline makes at most one movement per
+ * currency, so the key is unique; the views do not expose the projection's own sequence number.
+ */
+export interface MovementRow {
+  readonly seq: number;
+  readonly at: string;
+  readonly customer_id: string;
+  readonly movement: string;
+  readonly delta_cents: number;
+  readonly mrr_before_cents: number;
+  readonly mrr_after_cents: number;
+  readonly stripe_event_id: string;
+}
+
+export interface MonthMovements {
+  readonly currency: string;
+  readonly month: string;
+  /** How many movements the month has; `movements` holds the first MONTH_LIMIT of them. */
+  readonly total: number;
+  readonly movements: readonly MovementRow[];
+}
+
+/** One subscription's part of a movement (analytics.mrr_lineage). */
+export interface MovementPart {
+  readonly subscription_id: string;
+  readonly subscription_mrr_before_cents: number;
+  readonly subscription_mrr_after_cents: number;
+  readonly delta_cents: number;
+  readonly stripe_event_id: string;
+}
+
+/** A subscription version as the MRR projection keeps it, personal fields masked. */
+export interface VersionShown {
+  readonly subscription_id: string;
+  readonly event_id: string;
+  readonly at: string;
+  /** This version came with the movement's own Stripe event (else it was in force before it). */
+  readonly at_movement_event: boolean;
+  readonly state: Json;
+}
+
+export interface MovementDetail {
+  readonly currency: string;
+  readonly movement: MovementRow;
+  readonly subscriptions: readonly MovementPart[];
+  readonly versions: readonly VersionShown[];
+}
+
+/** The lineage columns of the detail query: null when the movement has no parts. */
+interface PartColumns {
+  readonly part_subscription: string | null;
+  readonly part_before_cents: number | null;
+  readonly part_after_cents: number | null;
+  readonly part_delta_cents: number | null;
+  readonly part_event: string | null;
+}
+
+/** A month's list is for reading, not exporting: past this many rows analysts query the view. */
+export const MONTH_LIMIT = 500;
+
+/** Every movement with its `seq` (MovementRow); callers filter by customer and currency. */
+const NUMBERED = `SELECT m.*, (row_number() OVER (PARTITION BY m.customer_id, m.currency ORDER BY m.occurred_at, m.stripe_event_id COLLATE "C") - 1)::int AS seq
+  FROM analytics.mrr_movements m`;
+const MOVEMENT_COLUMNS = `seq, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS at, customer_id, movement, delta_cents, mrr_before_cents, mrr_after_cents, stripe_event_id`;
+
+/** The movements of one UTC month (`YYYY-MM`, validated by the route) in one currency, oldest first. */
+export async function monthMovements(db: Db, currency: string, month: string): Promise<MonthMovements> {
+  // The month's bounds in SQL: JavaScript's Date.UTC reads years 0 to 99 as 1900 to 1999.
+  const from = `($2 || '-01')::timestamp AT TIME ZONE 'UTC'`;
+  const to = `(($2 || '-01')::timestamp + interval '1 month') AT TIME ZONE 'UTC'`;
+  // Only the customers moving in the month are numbered, over their movements up to its end: a
+  // seq counts earlier movements only, so later ones need not be read.
+  const found = await rows<MovementRow & { total: number }>(
+    db,
+    `WITH movers AS (
+       SELECT DISTINCT customer_id FROM analytics.mrr_movements WHERE currency = $1 AND occurred_at >= ${from} AND occurred_at < ${to}
+     ), numbered AS (
+       ${NUMBERED} JOIN movers USING (customer_id) WHERE m.currency = $1 AND m.occurred_at < ${to}
+     )
+     SELECT ${MOVEMENT_COLUMNS}, (count(*) OVER ())::int AS total
+     FROM numbered WHERE occurred_at >= ${from} ORDER BY occurred_at, customer_id, seq LIMIT ${MONTH_LIMIT}`,
+    [currency, month],
+  );
+  return { currency, month, total: found[0]?.total ?? 0, movements: found.map(({ total: _, ...m }) => m) };
+}
+
+/**
+ * One movement with why it happened: the subscriptions whose MRR changed at its Stripe event
+ * (mrr_lineage) and, for each, the version in force at the movement and the one before it, as
+ * the MRR projection keeps them (`state`, personal fields masked). No table keeps the Stripe
+ * event's payload itself (it is on the Kafka topic only), so the versions stand in for it. Null
+ * when there is no such movement.
+ */
+export async function movementDetail(db: Db, currency: string, customerId: string, seq: number): Promise<MovementDetail | null> {
+  // One statement for the movement and its parts: a recompute of the customer's timeline between
+  // two statements could renumber its movements.
+  const found = await rows<MovementRow & PartColumns & { occurred_at: string }>(
+    db,
+    `WITH movement AS (
+       SELECT ${MOVEMENT_COLUMNS}, currency, occurred_at FROM (${NUMBERED} WHERE m.customer_id = $1 AND m.currency = $2) n WHERE seq = $3
+     )
+     SELECT m.seq, m.at, m.customer_id, m.movement, m.delta_cents, m.mrr_before_cents, m.mrr_after_cents, m.stripe_event_id,
+            m.occurred_at::text AS occurred_at, l.subscription_id AS part_subscription,
+            l.subscription_mrr_before_cents AS part_before_cents, l.subscription_mrr_after_cents AS part_after_cents, l.delta_cents AS part_delta_cents,
+            l.stripe_event_id AS part_event
+     FROM movement m LEFT JOIN analytics.mrr_lineage l
+       ON l.customer_id = m.customer_id AND l.currency = m.currency AND l.occurred_at = m.occurred_at AND l.stripe_event_id = m.stripe_event_id
+     ORDER BY l.subscription_id`,
+    [customerId, currency, seq],
+  );
+  const first = found[0];
+  if (!first) return null;
+  const movement: MovementRow = {
+    seq: first.seq,
+    at: first.at,
+    customer_id: first.customer_id,
+    movement: first.movement,
+    delta_cents: first.delta_cents,
+    mrr_before_cents: first.mrr_before_cents,
+    mrr_after_cents: first.mrr_after_cents,
+    stripe_event_id: first.stripe_event_id,
+  };
+  // LEFT JOIN: a movement always has parts (they sum to its delta), but the page still shows the
+  // movement should the lineage disagree.
+  const subscriptions: MovementPart[] = found.flatMap((r) =>
+    r.part_subscription === null
+      ? []
+      : [
+          {
+            subscription_id: r.part_subscription,
+            subscription_mrr_before_cents: Number(r.part_before_cents),
+            subscription_mrr_after_cents: Number(r.part_after_cents),
+            delta_cents: Number(r.part_delta_cents),
+            stripe_event_id: String(r.part_event),
+          },
+        ],
+  );
+  return { currency, movement, subscriptions, versions: await versionsAt(db, customerId, subscriptions.map((s) => s.subscription_id), first.occurred_at, movement.stripe_event_id) };
+}
+
+/**
+ * Per subscription, the last two versions at or before the point (time, event id) of a movement,
+ * in the active MRR version's schema (the one the views read). A version is the projection's
+ * normalized state of the subscription object, not Stripe's payload.
+ */
+async function versionsAt(db: Db, customerId: string, subscriptionIds: readonly string[], occurredAt: string, eventId: string): Promise<VersionShown[]> {
+  if (subscriptionIds.length === 0) return [];
+  const active = await activeVersion(db, 'mrr');
+  // The name comes from our own table; checked anyway, since it is spliced into the SQL.
+  if (!active || !/^[a-z_][a-z0-9_]*$/.test(active.schema)) return [];
+  const found = await rows<{ subscription_id: string; event_id: string; at: string; state: Json }>(
+    db,
+    `SELECT subscription_id, event_id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS at, state
+     FROM (
+       SELECT v.*, row_number() OVER (PARTITION BY v.subscription_id ORDER BY v.created_at DESC, v.event_id COLLATE "C" DESC) AS k
+       FROM ${active.schema}.subscription_versions v
+       WHERE v.customer_id = $1 AND v.subscription_id = ANY($2::text[])
+         AND (v.created_at < $3::timestamptz OR (v.created_at = $3::timestamptz AND v.event_id COLLATE "C" <= $4))
+     ) x
+     WHERE k <= 2 ORDER BY subscription_id, created_at, event_id COLLATE "C"`,
+    [customerId, subscriptionIds, occurredAt, eventId],
+  );
+  return found.map((v) => ({ subscription_id: v.subscription_id, event_id: v.event_id, at: v.at, at_movement_event: v.event_id === eventId, state: maskPersonal(v.state) }));
 }

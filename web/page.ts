@@ -30,7 +30,12 @@ export function dashboardPage(namespace: string | null): string {
 <main id="app">
 <section class="kpis" id="kpis"></section>
 <section><h2>MRR, end of day</h2><div class="chart"><canvas id="mrr-chart"></canvas></div></section>
-<section><h2>MRR bridge by month</h2><div id="monthly"></div></section>
+<section><h2>MRR bridge by month</h2><p class="muted">Choose a month to list its movements.</p><div id="monthly"></div></section>
+<section id="drill" aria-labelledby="drill-title"><h2 id="drill-title">Movements of a month</h2>
+<p id="drill-status" class="muted" role="status" aria-live="polite">No month chosen yet: choose one in the bridge above.</p>
+<div id="drill-list"></div>
+<div id="movement-detail" class="detail" role="region" aria-live="polite" aria-labelledby="detail-title">
+<h3 id="detail-title">Why a movement happened</h3><p class="muted">Choose a movement to see its subscriptions, their versions and the Stripe events behind it.</p></div></section>
 <section><h2>SaaS metrics by month</h2><div id="saas"></div></section>
 <section class="two"><div><h2>Latest movements</h2><div id="movements"></div></div>
 <div><h2>Cohorts: logo retention</h2><div id="cohorts"></div></div></section>

@@ -3,12 +3,18 @@
  * POST /login      exchange an API key with the `read` scope for a session cookie; POST /logout ends it
  * GET /v1/dashboard?currency=usd   the dashboard's data (scope read; session cookie or bearer key);
  *                  recipient addresses masked unless the key has `admin`
+ * GET /v1/dashboard/movements?month=YYYY-MM&currency=usd   the drill-down from a month of the
+ *                  bridge: that UTC month's movements in that currency, each with its `seq`
+ * GET /v1/dashboard/movements/:customerId/:seq?currency=usd   one movement and why: its parts by
+ *                  subscription (mrr_lineage) and the subscription versions behind them, personal
+ *                  fields masked for every key (same scope and auth as /v1/dashboard)
  * GET /assets/*    the dashboard's script, style and Chart.js
  *
  * The two form posts are refused (403) when the browser says they come from another site
  * (`Sec-Fetch-Site`) or from another origin (`Origin`) than EVENTLINE_PUBLIC_URL or the Host the
- * request was sent to: no other page can sign a browser in or out. The session cookie is SameSite
- * strict as well. Sessions live server-side (session.ts).
+ * request was sent to (an opaque `Origin: null` passes only with `Sec-Fetch-Site: same-origin`):
+ * no other page can sign a browser in or out. The session cookie is SameSite strict as well.
+ * Sessions live server-side (session.ts).
  */
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
@@ -18,7 +24,7 @@ import { EventlineError } from '../lib/errors.ts';
 import { hasScope, principalOf, requireScope, type Authenticator, type Principal } from '../lib/http/auth.ts';
 import { bodyBytes, rawBody } from '../lib/http/body.ts';
 import type { Runtime } from '../lib/runtime.ts';
-import { dashboardData } from './data.ts';
+import { dashboardData, monthMovements, movementDetail } from './data.ts';
 import { dashboardPage, loginPage } from './page.ts';
 import { COOKIE, SESSION_HOURS, Sessions, cookieValue } from './session.ts';
 
@@ -44,8 +50,24 @@ export function crossSiteReason(req: Request, publicUrl: string): string | null 
   if (site !== undefined && site !== 'same-origin' && site !== 'none') return `Sec-Fetch-Site is ${site}`;
   const origin = req.get('origin');
   if (origin === undefined) return null;
+  // Every answer carries `Referrer-Policy: no-referrer`, under which Chromium sends `Origin: null`
+  // even on the dashboard's own form post; its `Sec-Fetch-Site: same-origin`, which no page can
+  // set, says whose post it is. Found by the browser test (dashboard.e2e.test.ts): sign-in failed.
+  if (origin === 'null' && site === 'same-origin') return null;
   const own = new Set([new URL(publicUrl).origin, `${req.protocol}://${req.get('host') ?? ''}`]);
   return own.has(origin) ? null : 'the Origin is not this dashboard';
+}
+
+const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
+const CUSTOMER_ID = /^[A-Za-z0-9_.-]{1,255}$/;
+// Up to nine digits: always a safe integer, and within Postgres' int (a seq is a row number).
+const SEQ = /^\d{1,9}$/;
+
+/** The drill-down's currency: required (a movement's seq counts within one currency). */
+function requiredCurrency(req: Request): string {
+  const currency = req.query.currency;
+  if (typeof currency !== 'string' || !/^[a-z]{3}$/.test(currency)) throw new EventlineError('bad_request', 'currency is required: a lowercase ISO 4217 code');
+  return currency;
 }
 
 export function dashboardRoutes(rt: Runtime, keys: Authenticator): Router {
@@ -103,6 +125,22 @@ export function dashboardRoutes(rt: Runtime, keys: Authenticator): Router {
     const currency = typeof req.query.currency === 'string' ? req.query.currency : undefined;
     if (currency !== undefined && !/^[a-z]{3}$/.test(currency)) throw new EventlineError('bad_request', 'currency must be a lowercase ISO 4217 code');
     res.json(await dashboardData(rt.db, currency, { revealRecipients: hasScope(principalOf(res), 'admin') }));
+  });
+
+  router.get('/v1/dashboard/movements', requireScope(keys, 'read', sessionPrincipal), async (req, res) => {
+    const month = typeof req.query.month === 'string' ? req.query.month : '';
+    if (!MONTH.test(month)) throw new EventlineError('bad_request', 'month must be a month as YYYY-MM (01 to 12)');
+    res.json(await monthMovements(rt.db, requiredCurrency(req), month));
+  });
+
+  router.get('/v1/dashboard/movements/:customerId/:seq', requireScope(keys, 'read', sessionPrincipal), async (req, res) => {
+    const customerId = String(req.params.customerId);
+    const seq = String(req.params.seq);
+    if (!CUSTOMER_ID.test(customerId)) throw new EventlineError('bad_request', 'customerId must be a Stripe customer id (letters, digits, _ . -)');
+    if (!SEQ.test(seq)) throw new EventlineError('bad_request', 'seq must be a whole number from 0');
+    const detail = await movementDetail(rt.db, requiredCurrency(req), customerId, Number(seq));
+    if (!detail) throw new EventlineError('not_found', 'no such movement');
+    res.json(detail);
   });
 
   router.get('/favicon.ico', (_req, res) => {

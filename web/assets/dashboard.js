@@ -1,10 +1,17 @@
 // Eventline analyst dashboard: fetches /v1/dashboard and renders it. Builds the DOM with
-// textContent only (data never becomes markup). Chart.js draws the MRR chart.
+// textContent only (data never becomes markup). Chart.js draws the MRR chart. A month of the
+// bridge drills down to its movements (/v1/dashboard/movements), a movement to why it happened.
 'use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
   let currency = new URLSearchParams(window.location.search).get('currency') || '';
   let chart = null;
+  // The drill-down's choice survives the 15-second refresh, which redraws the bridge.
+  let chosenMonth = null;
+  // A later click wins over an answer still on its way: each load keeps its ticket and drops its
+  // answer when a newer one was issued.
+  let monthTicket = 0;
+  let detailTicket = 0;
 
   function h(tag, props, ...children) {
     const node = document.createElement(tag);
@@ -19,6 +26,10 @@
   const money = (cents) =>
     new Intl.NumberFormat(undefined, { style: 'currency', currency: (currency || 'usd').toUpperCase(), maximumFractionDigits: 0 }).format(Number(cents || 0) / 100);
   const signed = (cents) => (Number(cents) > 0 ? '+' : '') + money(cents);
+  // One movement is read to the cent (the bridge rounds to whole units).
+  const exact = (cents) =>
+    new Intl.NumberFormat(undefined, { style: 'currency', currency: (currency || 'usd').toUpperCase(), minimumFractionDigits: 2 }).format(Number(cents || 0) / 100);
+  const signedExact = (cents) => (Number(cents) > 0 ? '+' : '') + exact(cents);
   const pct = (x) => (x == null ? '–' : `${(Number(x) * 100).toFixed(1)}%`);
 
   function table(columns, rows) {
@@ -56,10 +67,12 @@
       data: { labels, datasets: [{ label: `MRR (${d.currency.toUpperCase()})`, data: values, borderColor: '#1f6feb', backgroundColor: 'rgba(31,111,235,0.08)', fill: true, pointRadius: 0, tension: 0.15 }] },
       options: { animation: false, maintainAspectRatio: false, plugins: { legend: { display: false } }, scales: { x: { ticks: { maxTicksLimit: 12 } }, y: { beginAtZero: true } } },
     });
+    // Redrawing the bridge replaces its buttons: a keyboard user on one keeps the focus.
+    const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.month : undefined;
     $('monthly').replaceChildren(
       table(
         [
-          { key: 'month', label: 'Month' },
+          { key: 'month', label: 'Month', format: monthButton },
           { key: 'opening_mrr_cents', label: 'Opening', num: true, format: money },
           { key: 'new_cents', label: 'New', num: true, format: money },
           { key: 'expansion_cents', label: 'Expansion', num: true, format: money },
@@ -71,6 +84,10 @@
         d.monthly,
       ),
     );
+    if (focused) {
+      const again = monthButtons().find((b) => b.dataset.month === focused);
+      if (again) again.focus();
+    }
     const ratio = (x) => (x == null ? '–' : Number(x).toFixed(2));
     $('saas').replaceChildren(
       table(
@@ -208,6 +225,165 @@
     );
   }
 
+  // ------------------------------------------------------------ drill-down
+
+  const monthButtons = () => [...$('monthly').querySelectorAll('button[data-month]')];
+
+  function monthButton(month) {
+    const props = { type: 'button', class: 'link', 'data-month': month, 'aria-label': `${month}: list its movements` };
+    if (month === chosenMonth) props['aria-current'] = 'true';
+    const button = h('button', props, month);
+    button.addEventListener('click', () => void showMonth(month));
+    return button;
+  }
+
+  /** JSON from the dashboard's API; null when the session ended (the page reloads to sign in). */
+  async function getJson(url) {
+    const res = await fetch(url, { credentials: 'same-origin' });
+    if (res.status === 401) {
+      window.location.reload();
+      return null;
+    }
+    const body = await res.json();
+    if (!res.ok) throw new Error(body.detail || `the dashboard answered ${res.status}`);
+    return body;
+  }
+
+  function resetDetail() {
+    $('movement-detail').replaceChildren(
+      h('h3', { id: 'detail-title' }, 'Why a movement happened'),
+      h('p', { class: 'muted' }, 'Choose a movement to see its subscriptions, their versions and the Stripe events behind it.'),
+    );
+  }
+
+  function resetDrill() {
+    chosenMonth = null;
+    monthTicket++;
+    detailTicket++;
+    for (const b of monthButtons()) b.removeAttribute('aria-current');
+    $('drill-title').textContent = 'Movements of a month';
+    $('drill-status').textContent = 'No month chosen yet: choose one in the bridge above.';
+    $('drill-list').replaceChildren();
+    resetDetail();
+  }
+
+  async function showMonth(month) {
+    const ticket = ++monthTicket;
+    detailTicket++;
+    chosenMonth = month;
+    for (const b of monthButtons()) {
+      if (b.dataset.month === month) b.setAttribute('aria-current', 'true');
+      else b.removeAttribute('aria-current');
+    }
+    $('drill-title').textContent = `Movements of ${month}`;
+    $('drill-status').textContent = `Loading the movements of ${month}…`;
+    $('drill-list').setAttribute('aria-busy', 'true');
+    resetDetail();
+    let d;
+    try {
+      d = await getJson(`/v1/dashboard/movements?month=${encodeURIComponent(month)}&currency=${encodeURIComponent(currency)}`);
+    } catch (err) {
+      if (ticket !== monthTicket) return;
+      $('drill-list').removeAttribute('aria-busy');
+      $('drill-status').textContent = `Could not load the movements of ${month}: ${err.message}`;
+      return;
+    }
+    if (!d || ticket !== monthTicket) return;
+    const shown = d.movements.length;
+    $('drill-status').textContent =
+      `${d.total} movement${d.total === 1 ? '' : 's'} in ${month} (${d.currency.toUpperCase()})` + (d.total > shown ? `; the first ${shown} are listed` : '') + '.';
+    $('drill-list').replaceChildren(
+      table(
+        [
+          { key: 'at', label: 'When (UTC)' },
+          { key: 'customer_id', label: 'Customer' },
+          { key: 'movement', label: 'Movement', format: (m) => h('span', { class: `tag ${m}` }, m) },
+          { key: 'delta_cents', label: 'Change', num: true, format: signedExact },
+          { key: 'mrr_before_cents', label: 'MRR before', num: true, format: exact },
+          { key: 'mrr_after_cents', label: 'MRR after', num: true, format: exact },
+          { key: 'stripe_event_id', label: 'Stripe event', format: (e) => h('code', {}, e) },
+          { key: 'seq', label: 'Why', format: (_, m) => movementButton(m) },
+        ],
+        d.movements,
+      ),
+    );
+    $('drill-list').removeAttribute('aria-busy');
+  }
+
+  function movementButton(m) {
+    const label = `Details: ${m.movement} of ${m.customer_id} at ${m.at} UTC`;
+    const button = h('button', { type: 'button', class: 'link', 'data-customer': m.customer_id, 'data-seq': String(m.seq), 'aria-label': label }, 'Details');
+    button.addEventListener('click', () => {
+      for (const b of $('drill-list').querySelectorAll('button[data-seq]')) b.removeAttribute('aria-current');
+      button.setAttribute('aria-current', 'true');
+      void showMovement(m);
+    });
+    return button;
+  }
+
+  async function showMovement(m) {
+    const ticket = ++detailTicket;
+    const panel = $('movement-detail');
+    // aria-busy: the live region is read once, when it is complete.
+    panel.setAttribute('aria-busy', 'true');
+    panel.replaceChildren(h('h3', { id: 'detail-title' }, `${m.movement} of ${m.customer_id}`), h('p', { class: 'muted' }, 'Loading…'));
+    let d;
+    try {
+      d = await getJson(`/v1/dashboard/movements/${encodeURIComponent(m.customer_id)}/${encodeURIComponent(m.seq)}?currency=${encodeURIComponent(currency)}`);
+    } catch (err) {
+      if (ticket !== detailTicket) return;
+      panel.replaceChildren(h('h3', { id: 'detail-title' }, `${m.movement} of ${m.customer_id}`), h('p', { class: 'error' }, `Could not load it: ${err.message}`));
+      panel.removeAttribute('aria-busy');
+      return;
+    }
+    if (!d || ticket !== detailTicket) return;
+    const mv = d.movement;
+    panel.replaceChildren(
+      h('h3', { id: 'detail-title' }, `${mv.movement} of ${mv.customer_id}: ${signedExact(mv.delta_cents)}`),
+      h(
+        'dl',
+        { class: 'facts' },
+        h('dt', {}, 'When (UTC)'),
+        h('dd', {}, mv.at),
+        h('dt', {}, 'MRR'),
+        h('dd', {}, `${exact(mv.mrr_before_cents)} → ${exact(mv.mrr_after_cents)}`),
+        h('dt', {}, 'Stripe event'),
+        h('dd', {}, h('code', { class: 'event-id' }, mv.stripe_event_id)),
+      ),
+      h('h4', {}, 'Subscriptions whose MRR changed at this event'),
+      table(
+        [
+          { key: 'subscription_id', label: 'Subscription', format: (s) => h('code', {}, s) },
+          { key: 'subscription_mrr_before_cents', label: 'Before', num: true, format: exact },
+          { key: 'subscription_mrr_after_cents', label: 'After', num: true, format: exact },
+          { key: 'delta_cents', label: 'Part of the change', num: true, format: signedExact },
+          { key: 'stripe_event_id', label: 'Stripe event', format: (e) => h('code', { class: 'event-id' }, e) },
+        ],
+        d.subscriptions,
+      ),
+      h('h4', {}, 'Subscription versions'),
+      h(
+        'p',
+        { class: 'muted' },
+        "Stripe's event payloads are kept on the Kafka topic only, not in Postgres: shown here is each subscription as the MRR projection stored it from its Stripe event (the version in force at the movement and the one before), personal fields masked (•••).",
+      ),
+      ...(d.versions.length ? d.versions.map(versionView) : [h('p', { class: 'muted' }, 'No subscription version found.')]),
+    );
+    panel.removeAttribute('aria-busy');
+  }
+
+  function versionView(v) {
+    const what = v.at_movement_event ? 'from this event' : 'in force before';
+    return h(
+      'article',
+      { class: 'version' },
+      h('h5', {}, h('code', {}, v.subscription_id), ` — version ${what}`),
+      h('p', {}, 'Stripe event ', h('code', { class: 'event-id' }, v.event_id), ` at ${v.at} UTC`),
+      // Focusable: a keyboard user can scroll a long state.
+      h('pre', { tabindex: '0', 'aria-label': `State of ${v.subscription_id} ${what}` }, JSON.stringify(v.state, null, 2)),
+    );
+  }
+
   async function load() {
     const res = await fetch(`/v1/dashboard${currency ? `?currency=${encodeURIComponent(currency)}` : ''}`, { credentials: 'same-origin' });
     if (res.status === 401) {
@@ -221,6 +397,7 @@
 
   $('currency').addEventListener('change', (e) => {
     currency = e.target.value;
+    resetDrill();
     void load();
   });
   void load();
