@@ -21,6 +21,7 @@ export {
   type StripeDispute,
   type StripeEventView,
   type StripeInvoice,
+  type StripeInvoiceLine,
   type StripePaymentIntent,
   type StripeSubscription,
   type StripeSubscriptionItem,

@@ -245,6 +245,44 @@ export interface StripeInvoice {
   readonly declineCode: string | null;
   /** `payment_intent` (before basil), else the default (or first) entry of `payments.data` when included. */
   readonly paymentIntentId: string | null;
+  /** `lines.data` as sent (a webhook carries the first page: up to 10 lines). */
+  readonly lines: readonly StripeInvoiceLine[];
+  /** False when `lines.has_more`: the lines beyond the first page are not in the payload. */
+  readonly linesComplete: boolean;
+}
+
+export interface StripeInvoiceLine {
+  readonly id: string | null;
+  /** Minor units, before tax. */
+  readonly amount: number | null;
+  readonly currency: string | null;
+  /** `price` (before basil), else `pricing.price_details.price`, else the legacy `plan`: an id or expanded. */
+  readonly priceId: string | null;
+  /** `price.recurring.usage_type` (or `plan.usage_type`) when the line carries its price: basil lines name it only. */
+  readonly usageType: string | null;
+  /** `period.start` (ms): the start of the period the line charges for. */
+  readonly periodStartMs: number | null;
+}
+
+function readInvoiceLines(lines: unknown): { lines: StripeInvoiceLine[]; complete: boolean } {
+  const list = record(lines);
+  const data = Array.isArray(list?.data) ? (list.data as readonly unknown[]) : [];
+  const out: StripeInvoiceLine[] = [];
+  for (const entry of data) {
+    const l = record(entry);
+    if (l === null) continue;
+    const price = record(l.price);
+    const plan = record(l.plan);
+    out.push({
+      id: text(l.id),
+      amount: num(l.amount),
+      currency: lower(l.currency),
+      priceId: idOf(l.price) ?? idOf(record(record(l.pricing)?.price_details)?.price) ?? idOf(l.plan),
+      usageType: text(record(price?.recurring)?.usage_type) ?? text(plan?.usage_type),
+      periodStartMs: ms(record(l.period)?.start),
+    });
+  }
+  return { lines: out, complete: list?.has_more !== true };
 }
 
 /** The `payment.payment_intent` of an invoice's payments list (basil+; included only on request). */
@@ -269,6 +307,7 @@ export function readInvoice(o: unknown): StripeInvoice | null {
   const id = text(i.id);
   if (id === null) return null;
   const intent = idOf(i.payment_intent) !== null ? i.payment_intent : invoicePayment(i.payments);
+  const lines = readInvoiceLines(i.lines);
   return {
     id,
     customerId: idOf(i.customer),
@@ -282,6 +321,8 @@ export function readInvoice(o: unknown): StripeInvoice | null {
     nextPaymentAttemptMs: ms(i.next_payment_attempt),
     declineCode: text(record(i.last_finalization_error)?.decline_code) ?? readPaymentIntent(intent)?.declineCode ?? null,
     paymentIntentId: idOf(intent),
+    lines: lines.lines,
+    linesComplete: lines.complete,
   };
 }
 

@@ -152,6 +152,14 @@ const invoice20240620 = {
   status: 'open',
   subscription: 'sub_1PXa1zLkdIwHu7ix',
   subscription_details: { metadata: {} },
+  lines: {
+    object: 'list',
+    has_more: true,
+    data: [
+      { id: 'il_Seats', object: 'line_item', amount: 4900, currency: 'usd', period: { start: 1719792000, end: 1722470400 }, price: { id: 'price_Seats', object: 'price', recurring: { interval: 'month', usage_type: 'licensed' } }, type: 'subscription' },
+      { id: 'il_Calls', object: 'line_item', amount: 125, currency: 'usd', period: { start: 1717200000, end: 1719792000 }, plan: { id: 'plan_Calls', object: 'plan', usage_type: 'metered' }, type: 'subscription' },
+    ],
+  },
 };
 
 const invoiceBasil = {
@@ -166,6 +174,7 @@ const invoiceBasil = {
   last_finalization_error: { code: 'card_declined', decline_code: 'do_not_honor', type: 'card_error' },
   next_payment_attempt: null,
   parent: { type: 'subscription_details', quote_details: null, subscription_details: { metadata: {}, subscription: 'sub_1R1basil' } },
+  lines: { object: 'list', has_more: false, data: [{ id: 'il_Basil', object: 'line_item', amount: 2500, currency: 'eur', period: { start: 1743465600, end: 1746057600 }, pricing: { type: 'price_details', price_details: { price: 'price_Basil', product: 'prod_1' } } }] },
   payments: {
     object: 'list',
     data: [
@@ -377,6 +386,12 @@ describe('lib/stripe reader: invoices', () => {
       nextPaymentAttemptMs: 1720137600000,
       declineCode: 'insufficient_funds',
       paymentIntentId: 'pi_Legacy',
+      // Each line carries its price (or legacy plan) and says whether it is metered; more lines than the first page.
+      lines: [
+        { id: 'il_Seats', amount: 4900, currency: 'usd', priceId: 'price_Seats', usageType: 'licensed', periodStartMs: 1719792000000 },
+        { id: 'il_Calls', amount: 125, currency: 'usd', priceId: 'plan_Calls', usageType: 'metered', periodStartMs: 1717200000000 },
+      ],
+      linesComplete: false,
     });
   });
 
@@ -394,6 +409,9 @@ describe('lib/stripe reader: invoices', () => {
       nextPaymentAttemptMs: null,
       declineCode: 'do_not_honor',
       paymentIntentId: 'pi_Default',
+      // From basil a line names its price only: its usage type is not in the invoice.
+      lines: [{ id: 'il_Basil', amount: 2500, currency: 'eur', priceId: 'price_Basil', usageType: null, periodStartMs: 1743465600000 }],
+      linesComplete: true,
     });
   });
 

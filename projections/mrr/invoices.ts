@@ -36,11 +36,56 @@ const VERSION_COLUMNS = {
   decline_code: 'text',
 } as const;
 
-/** Keeps the invoice version an event carries (by `invoice|created|event id`); ignores other events. */
-export function collectInvoice(versions: Map<string, InvoiceVersionRow>, e: StripeEventReceived): void {
+/**
+ * An invoice version's line that may be usage: a metered price (before basil, the line says so), or
+ * a price whose usage type the line does not say (basil and later name only the price's id), to be
+ * told by the subscriptions' metered prices (usage_revenue_monthly). Licensed lines are not kept.
+ */
+export interface InvoiceLineRow {
+  readonly invoice_id: string;
+  readonly event_id: string;
+  readonly line_id: string;
+  readonly customer_id: string | null;
+  readonly price_id: string | null;
+  /** true: the line's price is metered; null: the line does not say. */
+  readonly metered: boolean | null;
+  readonly amount_cents: number;
+  readonly currency: string | null;
+  readonly period_start: string | null;
+}
+
+const LINE_COLUMNS = {
+  invoice_id: 'text',
+  event_id: 'text',
+  line_id: 'text',
+  customer_id: 'text',
+  price_id: 'text',
+  metered: 'boolean',
+  amount_cents: 'bigint',
+  currency: 'text',
+  period_start: 'timestamptz',
+} as const;
+
+/** Keeps the invoice version an event carries (by `invoice|created|event id`), and its lines that may be usage; ignores other events. */
+export function collectInvoice(versions: Map<string, InvoiceVersionRow>, e: StripeEventReceived, lines?: Map<string, InvoiceLineRow>): void {
   if (!e.type.startsWith('invoice.')) return;
   const invoice = readInvoice(readStripeEvent(e.payload).object);
   if (!invoice) return;
+  invoice.lines.forEach((line, i) => {
+    if (!lines || line.amount === null || line.usageType === 'licensed') return;
+    const lineId = line.id ?? `#${i}`;
+    lines.set(`${invoice.id}|${e.event_id}|${lineId}`, {
+      invoice_id: invoice.id,
+      event_id: e.event_id,
+      line_id: lineId,
+      customer_id: invoice.customerId ?? e.customer_id,
+      price_id: line.priceId,
+      metered: line.usageType === 'metered' ? true : null,
+      amount_cents: line.amount,
+      currency: line.currency ?? invoice.currency,
+      period_start: line.periodStartMs === null ? null : new Date(line.periodStartMs).toISOString(),
+    });
+  });
   versions.set(`${invoice.id}|${e.occurred_at}|${e.event_id}`, {
     invoice_id: invoice.id,
     created_at: new Date(e.occurred_at).toISOString(),
@@ -67,6 +112,18 @@ export async function insertInvoiceVersions(client: DbClient, schema: string, ve
     [recordsetParam(rows)],
   );
   return [...new Set(res.rows.map((r) => r.invoice_id))].sort();
+}
+
+/** Inserts the lines of invoice versions (duplicates are no-ops). */
+export async function insertInvoiceLines(client: DbClient, schema: string, lines: ReadonlyMap<string, InvoiceLineRow>): Promise<void> {
+  const rows = valuesInKeyOrder(lines);
+  if (rows.length === 0) return;
+  await client.query(
+    `INSERT INTO ${schema}.invoice_lines (${Object.keys(LINE_COLUMNS).join(', ')})
+     SELECT * FROM ${recordset(LINE_COLUMNS, 1)}
+     ON CONFLICT DO NOTHING`,
+    [recordsetParam(rows)],
+  );
 }
 
 const DERIVE = (schema: string, where: string) => `

@@ -24,7 +24,8 @@ export const mrrProjection: VersionedProjection<'stripe.events.v1'> = {
   // subscriptions (mrr_lineage); each subscription and invoice as it stands (subscriptions,
   // trials_monthly, invoices); the reporting-currency series (mrr_reporting_daily, a view only).
   // 4: tiered prices whose tiers webhooks left out count with the tiers fetched from Stripe's API
-  // (price_tiers, from eventline.price_fetched records).
+  // (price_tiers, from eventline.price_fetched records); invoice lines that may be usage and the
+  // customers' metered prices (usage_revenue_monthly).
   revision: 4,
   topics: ['stripe.events.v1'],
   tables: (schema) => tablesSql.replaceAll('{{schema}}', schema),
@@ -32,7 +33,7 @@ export const mrrProjection: VersionedProjection<'stripe.events.v1'> = {
   views: (schema) => viewsSql.replaceAll('{{schema}}', schema),
   // The MRR policy of a side version (eventline replay mrr --policy <file>).
   parseSettings: (json) => policyJson(parsePolicy(json)),
-  viewNames: ['mrr_movements', 'mrr_lineage', 'subscriptions', 'trials_monthly', 'invoices', 'customer_mrr', 'mrr_daily', 'mrr_status_daily', 'mrr_reporting_daily', 'mrr_monthly', 'cohort_retention', 'saas_metrics_monthly'],
+  viewNames: ['mrr_movements', 'mrr_lineage', 'subscriptions', 'trials_monthly', 'invoices', 'usage_revenue_monthly', 'customer_mrr', 'mrr_daily', 'mrr_status_daily', 'mrr_reporting_daily', 'mrr_monthly', 'cohort_retention', 'saas_metrics_monthly'],
   forSchema: (schema) => ({
     name: 'mrr',
     topics: ['stripe.events.v1'],

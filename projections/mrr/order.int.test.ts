@@ -71,7 +71,8 @@ function eventsFor(stories: readonly Story[]): Record<string, unknown>[] {
               status: h.status,
               created: base,
               currency: h.currency,
-              items: h.items.map((i) => ({ ...i, currency: h.currency })),
+              // The first subscription also bills the customer's metered price (usage, never MRR).
+              items: [...h.items, ...(k === 0 ? [{ unitAmount: 3, priceId: `price_p${c}_meter`, usageType: 'metered' as const }] : [])].map((i) => ({ ...i, currency: h.currency })),
               cancelAtPeriodEnd: h.cancelAtPeriodEnd,
               coupon: h.discounted && h.version < '2025-03-31' ? { id: couponId, percentOff: s.couponPercent } : null,
               discountIds,
@@ -87,7 +88,12 @@ function eventsFor(stories: readonly Story[]): Record<string, unknown>[] {
     }
     for (const i of s.invoices) {
       const id = `in_p${c}_${i.invoice}`;
-      const object = invoice(i.version, { id, customer, subscription: `sub_p${c}_0`, amountDue: 2500, status: i.status, attemptCount: i.attempt, created: base, ...(i.decline ? { declineCode: i.decline } : {}) });
+      // A usage line whose amount differs between versions (only the latest counts), and a licensed one.
+      const lines = [
+        { id: `il_p${c}_${i.invoice}_m`, amount: 100 + i.day, priceId: `price_p${c}_meter`, usageType: 'metered' as const, periodStart: base + i.invoice * 31 * 86_400 },
+        { id: `il_p${c}_${i.invoice}_l`, amount: 2500, priceId: `price_p${c}_0_0`, usageType: 'licensed' as const, periodStart: base },
+      ];
+      const object = invoice(i.version, { id, customer, subscription: `sub_p${c}_0`, amountDue: 2500, status: i.status, attemptCount: i.attempt, created: base, lines, ...(i.decline ? { declineCode: i.decline } : {}) });
       out.push(event(i.version, { id: `evt_p${String(n++).padStart(5, '0')}`, type: i.status === 'paid' ? 'invoice.paid' : 'invoice.updated', created: base + i.day * 86_400, object }));
     }
     out.push(event('2025-09-30.clover', { id: `evt_p${String(n++).padStart(5, '0')}`, type: 'coupon.created', created: base + s.couponDay * 86_400, object: coupon({ id: couponId, percentOff: s.couponPercent }) }));
@@ -208,6 +214,10 @@ describe('MRR projection: the tables depend only on the set of events, applied b
     const lineage = await t.rt.db.query(`SELECT * FROM ${schema}.lineage ORDER BY customer_id, seq, subscription_id`);
     const subscriptions = await t.rt.db.query(`SELECT * FROM ${schema}.subscriptions ORDER BY subscription_id`);
     const invoices = await t.rt.db.query(`SELECT * FROM ${schema}.invoices ORDER BY invoice_id`);
+    // Usage revenue: the deployed view over this version's invoices, lines and metered prices.
+    await t.rt.db.query(`DROP SCHEMA IF EXISTS ${schema}_views CASCADE; CREATE SCHEMA ${schema}_views`);
+    await t.rt.db.query((mrrProjection.views(schema).split(';').find((stmt) => stmt.includes('CREATE VIEW analytics.usage_revenue_monthly AS')) ?? '').replace('analytics.usage_revenue_monthly', `${schema}_views.usage_revenue_monthly`));
+    const usage = await t.rt.db.query(`SELECT * FROM ${schema}_views.usage_revenue_monthly ORDER BY month, currency`);
     const sums = await t.rt.db.query(
       `SELECT c.customer_id, c.currency FROM ${schema}.customer_mrr c
        LEFT JOIN (SELECT customer_id, currency, sum(mrr_cents) AS mrr FROM ${schema}.subscriptions GROUP BY 1, 2) s USING (customer_id, currency)
@@ -241,7 +251,7 @@ describe('MRR projection: the tables depend only on the set of events, applied b
     );
     assert.deepEqual(saas.rows, await saasMetricsByHand(schema), `saas_metrics_monthly of ${schema} equals the §6 formulas over the reference views`);
     views.push(saas.rows);
-    return [movements.rows, current.rows, statusRows.rows, lineage.rows, subscriptions.rows, invoices.rows, views];
+    return [movements.rows, current.rows, statusRows.rows, lineage.rows, subscriptions.rows, invoices.rows, usage.rows, views];
   }
 
   /**
@@ -311,6 +321,7 @@ describe('MRR projection: the tables depend only on the set of events, applied b
 
   it('given random histories delivered in random orders, batches and duplicates by two concurrent writers, then the tables equal one in-order pass', async () => {
     let runs = 0;
+    let withUsage = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.array(story, { minLength: 1, maxLength: 4 }),
@@ -340,7 +351,9 @@ describe('MRR projection: the tables depend only on the set of events, applied b
             }
           };
           await Promise.all([worker(), worker()]);
-          assert.deepEqual(await snapshot(b), await snapshot(a));
+          const reference = await snapshot(a);
+          if ((reference[6] as unknown[]).length > 0) withUsage++;
+          assert.deepEqual(await snapshot(b), reference);
 
           // A bulk rebuild: the first `loaded` batches only stored (two writers), every timeline
           // derived once, then the rest applied batch by batch, as a rebuild that caught up does.
@@ -365,5 +378,6 @@ describe('MRR projection: the tables depend only on the set of events, applied b
       { numRuns: 40, seed: Number(process.env.PROPERTY_SEED ?? Date.now() % 100000) },
     );
     assert.equal(runs >= 40, true);
+    assert.ok(withUsage >= 10, `usage revenue in ${withUsage} of ${runs} runs: the property covers it`);
   });
 });

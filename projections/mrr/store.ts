@@ -11,7 +11,7 @@ import { lockKeys, recordset, recordsetParam, valuesInKeyOrder, type DbClient } 
 import type { Logger } from '../../lib/log.ts';
 import { PRICE_FETCHED_TYPE, readCoupon, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { StripeEventReceived } from '../../lib/topics.ts';
-import { collectInvoice, deriveAllInvoices, deriveInvoices, insertInvoiceVersions, type InvoiceVersionRow } from './invoices.ts';
+import { collectInvoice, deriveAllInvoices, deriveInvoices, insertInvoiceLines, insertInvoiceVersions, type InvoiceLineRow, type InvoiceVersionRow } from './invoices.ts';
 import { addMovements, addStatusChanges, emptyAggregates, type Aggregates, type MovementFact } from './aggregates.ts';
 import { customerTimeline, type CouponVersion, type DiscountVersion, type LineagePart, type MovementType, type StatusChange, type SubscriptionNow, type SubscriptionVersion } from './evolve.ts';
 import {
@@ -42,13 +42,16 @@ interface Rows {
   coupons: Map<string, { coupon_id: string; created_at: Date; event_id: string; terms: Json | null }>;
   invoices: Map<string, InvoiceVersionRow>;
   priceTiers: Map<string, { customer_id: string; price_id: string; event_id: string; tiers: Json }>;
+  invoiceLines: Map<string, InvoiceLineRow>;
+  /** Prices a subscription of the customer bills as metered usage (usage_revenue_monthly). */
+  meteredPrices: Map<string, { customer_id: string; price_id: string }>;
 }
 
-const emptyRows = (): Rows => ({ subscriptions: new Map(), discounts: new Map(), coupons: new Map(), invoices: new Map(), priceTiers: new Map() });
+const emptyRows = (): Rows => ({ subscriptions: new Map(), discounts: new Map(), coupons: new Map(), invoices: new Map(), priceTiers: new Map(), invoiceLines: new Map(), meteredPrices: new Map() });
 
 /** Extracts what MRR needs from one Stripe event; ignores every other kind of event. */
 export function collect(rows: Rows, e: StripeEventReceived): void {
-  collectInvoice(rows.invoices, e);
+  collectInvoice(rows.invoices, e, rows.invoiceLines);
   if (e.type === PRICE_FETCHED_TYPE) {
     const fetched = readPriceTiers(readStripeEvent(e.payload).object);
     if (fetched && e.customer_id) rows.priceTiers.set(`${e.customer_id}|${fetched.priceId}`, { customer_id: e.customer_id, price_id: fetched.priceId, event_id: e.event_id, tiers: encodeTiers(fetched.tiers) });
@@ -64,6 +67,7 @@ export function collect(rows: Rows, e: StripeEventReceived): void {
   if (isSubscription) {
     const state = parseSubscription(object);
     if (!state) return;
+    for (const item of state.items) if (item.price.metered && item.priceId) rows.meteredPrices.set(`${state.customerId}|${item.priceId}`, { customer_id: state.customerId, price_id: item.priceId });
     const key = `${state.subscriptionId}|${e.occurred_at}|${e.event_id}`;
     rows.subscriptions.set(key, { subscription_id: state.subscriptionId, created_at: createdAt, event_id: e.event_id, customer_id: state.customerId, state: encodeState(state) });
   } else if (isDiscount) {
@@ -91,6 +95,15 @@ interface Inserted {
 /** Inserts the versions (duplicates are no-ops); with `returning`, says which rows were new. */
 async function insertFacts(client: DbClient, schema: string, rows: Rows, returning: boolean): Promise<Inserted> {
   const out: Inserted = { subscriptions: [], priceTiers: [], discounts: [], coupons: [], invoices: await insertInvoiceVersions(client, schema, rows.invoices, returning) };
+  await insertInvoiceLines(client, schema, rows.invoiceLines);
+  const metered = valuesInKeyOrder(rows.meteredPrices);
+  if (metered.length > 0) {
+    await client.query(
+      `INSERT INTO ${schema}.metered_prices (customer_id, price_id)
+       SELECT * FROM ${recordset({ customer_id: 'text', price_id: 'text' }, 1)} ON CONFLICT DO NOTHING`,
+      [recordsetParam(metered)],
+    );
+  }
   const tiers = valuesInKeyOrder(rows.priceTiers);
   if (tiers.length > 0) {
     // A price's tiers never change (Stripe prices are immutable): the first copy is every copy.

@@ -23,6 +23,28 @@ CREATE TABLE {{schema}}.discount_versions (
   PRIMARY KEY (discount_id, created_at, event_id)
 );
 
+-- The lines of invoice versions that may be usage (metered, or a price the line does not describe);
+-- analytics.usage_revenue_monthly reads those of each invoice's latest version.
+CREATE TABLE {{schema}}.invoice_lines (
+  invoice_id text NOT NULL,
+  event_id text NOT NULL,
+  line_id text NOT NULL,
+  customer_id text,
+  price_id text,
+  metered boolean,
+  amount_cents bigint NOT NULL,
+  currency text,
+  period_start timestamptz,
+  PRIMARY KEY (invoice_id, event_id, line_id)
+);
+
+-- Prices some subscription of the customer bills as metered usage (a set: versions only add to it).
+CREATE TABLE {{schema}}.metered_prices (
+  customer_id text NOT NULL,
+  price_id text NOT NULL,
+  PRIMARY KEY (customer_id, price_id)
+);
+
 -- Tiers of tiered prices that webhooks sent without them, fetched through Stripe's API and kept on
 -- stripe.events.v1 (eventline.price_fetched records, one per customer using the price).
 CREATE TABLE {{schema}}.price_tiers (

@@ -77,6 +77,26 @@ COMMENT ON COLUMN analytics.invoices.subscription_id IS 'The subscription it bil
 COMMENT ON COLUMN analytics.invoices.status IS 'Status of its latest version (draft, open, paid, uncollectible, void; deleted after invoice.deleted).';
 COMMENT ON COLUMN analytics.invoices.currency IS 'Lowercase ISO 4217 currency.';
 COMMENT ON COLUMN analytics.invoices.last_event_id IS 'The Stripe event of its latest version.';
+
+CREATE VIEW analytics.usage_revenue_monthly AS
+SELECT date_trunc('month', l.period_start AT TIME ZONE 'UTC')::date AS month, COALESCE(l.currency, i.currency) AS currency,
+       (COALESCE(sum(l.amount_cents) FILTER (WHERE i.status = 'paid'), 0))::bigint AS usage_paid_cents,
+       sum(l.amount_cents)::bigint AS usage_invoiced_cents,
+       count(DISTINCT i.invoice_id)::bigint AS invoices,
+       count(DISTINCT i.customer_id)::bigint AS customers
+FROM {{schema}}.invoices i
+JOIN {{schema}}.invoice_lines l ON l.invoice_id = i.invoice_id AND l.event_id = i.last_event_id
+WHERE i.status IN ('open', 'paid')
+  AND l.period_start IS NOT NULL
+  AND (l.metered OR (l.metered IS NULL AND EXISTS (SELECT 1 FROM {{schema}}.metered_prices m WHERE m.customer_id = l.customer_id AND m.price_id = l.price_id)))
+GROUP BY 1, 2;
+COMMENT ON VIEW analytics.usage_revenue_monthly IS 'Metered usage billed on invoices, by the UTC month of the usage period each line charges for, per currency: revenue that stays out of MRR (as in Stripe and ChartMogul). From the lines of each invoice as it stands (its latest version), open or paid; a line is usage when its price is metered (the line says so, or some subscription of the customer bills that price as metered).';
+COMMENT ON COLUMN analytics.usage_revenue_monthly.month IS 'First day of the UTC month the usage period of the line starts in.';
+COMMENT ON COLUMN analytics.usage_revenue_monthly.currency IS 'Lowercase ISO 4217 currency.';
+COMMENT ON COLUMN analytics.usage_revenue_monthly.usage_paid_cents IS 'Usage lines of paid invoices, minor units before tax.';
+COMMENT ON COLUMN analytics.usage_revenue_monthly.usage_invoiced_cents IS 'Usage lines of open and paid invoices (billed, not void or uncollectible), minor units before tax.';
+COMMENT ON COLUMN analytics.usage_revenue_monthly.invoices IS 'Invoices with at least one usage line in the month.';
+COMMENT ON COLUMN analytics.usage_revenue_monthly.customers IS 'Customers billed for usage in the month.';
 COMMENT ON COLUMN analytics.invoices.amount_due_cents IS 'amount_due of the latest version, in minor units.';
 COMMENT ON COLUMN analytics.invoices.amount_paid_cents IS 'amount_paid of the latest version, in minor units.';
 COMMENT ON COLUMN analytics.invoices.attempt_count IS 'Payment attempts so far (Stripe''s attempt_count).';
