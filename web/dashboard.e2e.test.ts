@@ -35,7 +35,7 @@ const EVENTS = { customer: 'evt_e2eknown0customer', created: 'evt_e2eknown1creat
 function knownHistory(): Record<string, unknown>[] {
   const signup = monthStart + DAY + 3600;
   const sub = (at: number, quantity: number) =>
-    subscription(apiVersionAt(at), { id: KNOWN.subscription, customer: KNOWN.id, status: 'active', created: signup, currency: 'usd', items: [{ unitAmount: 4900, priceId: 'price_pro_m', currency: 'usd', quantity }] });
+    subscription(apiVersionAt(at), { id: KNOWN.subscription, customer: KNOWN.id, status: 'active', created: signup, currency: 'usd', items: [{ unitAmount: 4900, priceId: 'price_pro_m', currency: 'usd', quantity }], metadata: { contact: KNOWN.email, mobile: KNOWN.phone, plan: 'pro' } });
   const at = (days: number) => signup + days * DAY;
   return [
     event(apiVersionAt(signup), { id: EVENTS.customer, type: 'customer.created', created: signup, object: customer({ id: KNOWN.id, email: KNOWN.email, name: KNOWN.name, phone: KNOWN.phone, created: signup, country: 'US' }) }),
@@ -180,6 +180,15 @@ describe('the dashboard drill-down in a browser', () => {
     );
     // Personal data masked: the stored email and phone show as •••; the plan, not personal, shows.
     for (const s of states) assert.deepEqual([s.customer_email, s.metadata], ['•••', { contact: '•••', mobile: '•••', plan: 'pro' }]);
+
+    // The Stripe event itself, as received: read from stripe.events.v1 on request, masked.
+    await panel.getByRole('button', { name: `Show Stripe event ${EVENTS.seats} as received` }).click();
+    await panel.locator('pre.raw-json').waitFor();
+    const received = JSON.parse(await panel.locator('pre.raw-json').innerText()) as { id: string; type: string; data: { object: { items: { data: { quantity: number }[] }; metadata: Record<string, string> }; previous_attributes: { quantity: number } } };
+    assert.deepEqual(
+      [received.id, received.type, received.data.object.items.data[0]?.quantity, received.data.previous_attributes.quantity, received.data.object.metadata],
+      [EVENTS.seats, 'customer.subscription.updated', 3, 1, { contact: '•••', mobile: '•••', plan: 'pro' }],
+    );
     const text = await page.locator('body').innerText();
     assert.ok(!text.includes(KNOWN.email), 'the email appears nowhere on the page');
     assert.ok(!text.includes(KNOWN.phone), 'nor the phone number');

@@ -251,6 +251,9 @@ describe('the analyst dashboard', () => {
       '/v1/dashboard/movements/cus_000001/first?currency=usd',
       '/v1/dashboard/movements/cus_000001/9999999999?currency=usd',
       '/v1/dashboard/movements/cus%20000001/0?currency=usd',
+      '/v1/dashboard/stripe-events/cus_000001/in_123',
+      '/v1/dashboard/stripe-events/cus_000001/evt_1%3B%20DROP',
+      '/v1/dashboard/stripe-events/cus%20000001/evt_1',
     ];
     for (const path of bad) {
       const res = await fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${key}` } });
@@ -259,7 +262,10 @@ describe('the analyst dashboard', () => {
       assert.equal(body.error, 'bad_request', path);
       assert.ok(body.detail.length > 0, path);
     }
-    for (const path of ['/v1/dashboard/movements?month=2026-11&currency=usd', '/v1/dashboard/movements/cus_000001/0?currency=usd']) {
+    const unknown = await fetch(`${app.url}/v1/dashboard/stripe-events/cus_000001/evt_NotBehindAnyVersion`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(unknown.status, 404);
+    assert.equal(((await unknown.json()) as { error: string }).error, 'not_found');
+    for (const path of ['/v1/dashboard/movements?month=2026-11&currency=usd', '/v1/dashboard/movements/cus_000001/0?currency=usd', '/v1/dashboard/stripe-events/cus_000001/evt_1']) {
       const res = await fetch(`${app.url}${path}`);
       assert.equal(res.status, 401, path);
       assert.equal(((await res.json()) as { error: string }).error, 'unauthorized');

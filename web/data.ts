@@ -6,6 +6,7 @@
  */
 import type { Db, QueryResultRow } from '../lib/db.ts';
 import { activeVersion } from '../lib/projection-versions.ts';
+import type { Runtime } from '../lib/runtime.ts';
 import { maskPersonal, type Json } from './mask.ts';
 
 async function rows<R extends QueryResultRow>(db: Db, sql: string, values: unknown[] = []): Promise<R[]> {
@@ -324,3 +325,49 @@ async function versionsAt(db: Db, customerId: string, subscriptionIds: readonly 
   );
   return found.map((v) => ({ subscription_id: v.subscription_id, event_id: v.event_id, at: v.at, at_movement_event: v.event_id === eventId, state: maskPersonal(v.state) }));
 }
+
+/** A Stripe event as Eventline received it (stripe.events.v1), for the drill-down: personal fields masked. */
+export interface StripeEventShown {
+  readonly event_id: string;
+  readonly received_at: string;
+  readonly source: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly event: Json;
+}
+
+/**
+ * The Stripe event behind a subscription version of `customerId`, read from stripe.events.v1 at the
+ * partition and offset the active MRR version kept for it (one record, through a throwaway consumer
+ * group: a second or two). Null when the version is unknown, predates kept positions, or the record
+ * has left the topic's retention.
+ */
+export async function stripeEventShown(rt: Runtime, customerId: string, eventId: string): Promise<StripeEventShown | null> {
+  const active = await activeVersion(rt.db, 'mrr');
+  if (!active || !/^[a-z_][a-z0-9_]*$/.test(active.schema)) return null;
+  const at = await rows<{ kafka_partition: number | null; kafka_offset: string | null }>(
+    rt.db,
+    `SELECT kafka_partition, kafka_offset::text FROM ${active.schema}.subscription_versions
+     WHERE customer_id = $1 AND event_id = $2 AND kafka_partition IS NOT NULL LIMIT 1`,
+    [customerId, eventId],
+  );
+  const position = at[0];
+  if (!position || position.kafka_partition === null || position.kafka_offset === null) return null;
+  let found: StripeEventShown | null = null;
+  await rt.kafka.readToEnd(
+    'stripe.events.v1',
+    (r) => {
+      if (r.value.event_id !== eventId) return;
+      let event: unknown;
+      try {
+        event = JSON.parse(r.value.payload);
+      } catch {
+        event = { unreadable: true };
+      }
+      found = { event_id: eventId, received_at: new Date(r.value.received_at).toISOString(), source: r.value.source, partition: r.partition, offset: r.offset, event: maskPersonal(event as Json) };
+    },
+    { at: { partition: position.kafka_partition, offset: position.kafka_offset } },
+  );
+  return found;
+}
+

@@ -8,6 +8,9 @@
  * GET /v1/dashboard/movements/:customerId/:seq?currency=usd   one movement and why: its parts by
  *                  subscription (mrr_lineage) and the subscription versions behind them, personal
  *                  fields masked for every key (same scope and auth as /v1/dashboard)
+ * GET /v1/dashboard/stripe-events/:customerId/:eventId   the Stripe event behind one of the
+ *                  customer's subscription versions, as received (from stripe.events.v1), personal
+ *                  fields masked for every key
  * GET /assets/*    the dashboard's script, style and Chart.js
  *
  * The two form posts are refused (403) when the browser says they come from another site
@@ -24,7 +27,7 @@ import { EventlineError } from '../lib/errors.ts';
 import { hasScope, principalOf, requireScope, type Authenticator, type Principal } from '../lib/http/auth.ts';
 import { bodyBytes, rawBody } from '../lib/http/body.ts';
 import type { Runtime } from '../lib/runtime.ts';
-import { dashboardData, monthMovements, movementDetail } from './data.ts';
+import { dashboardData, monthMovements, movementDetail, stripeEventShown } from './data.ts';
 import { dashboardPage, loginPage } from './page.ts';
 import { COOKIE, SESSION_HOURS, Sessions, cookieValue } from './session.ts';
 
@@ -62,6 +65,7 @@ const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 const CUSTOMER_ID = /^[A-Za-z0-9_.-]{1,255}$/;
 // Up to nine digits: always a safe integer, and within Postgres' int (a seq is a row number).
 const SEQ = /^\d{1,9}$/;
+const EVENT_ID = /^evt_[A-Za-z0-9_]{1,250}$/;
 
 /** The drill-down's currency: required (a movement's seq counts within one currency). */
 function requiredCurrency(req: Request): string {
@@ -141,6 +145,16 @@ export function dashboardRoutes(rt: Runtime, keys: Authenticator): Router {
     const detail = await movementDetail(rt.db, requiredCurrency(req), customerId, Number(seq));
     if (!detail) throw new EventlineError('not_found', 'no such movement');
     res.json(detail);
+  });
+
+  router.get('/v1/dashboard/stripe-events/:customerId/:eventId', requireScope(keys, 'read', sessionPrincipal), async (req, res) => {
+    const customerId = String(req.params.customerId);
+    const eventId = String(req.params.eventId);
+    if (!CUSTOMER_ID.test(customerId)) throw new EventlineError('bad_request', 'customerId must be a Stripe customer id (letters, digits, _ . -)');
+    if (!EVENT_ID.test(eventId)) throw new EventlineError('bad_request', 'eventId must be a Stripe event id (evt_…)');
+    const shown = await stripeEventShown(rt, customerId, eventId);
+    if (!shown) throw new EventlineError('not_found', 'no such event behind a subscription version of this customer (or it has left the topic)');
+    res.json(shown);
   });
 
   router.get('/favicon.ico', (_req, res) => {

@@ -140,15 +140,29 @@ export async function describeCluster(admin: KafkaAdmin): Promise<{ brokers: num
  * its end as of the call, partition by partition in offset order, with a throwaway consumer group
  * that is deleted afterwards. Returns how many records were handed to `each`.
  */
+export interface ReadOptions {
+  /** Start at the first record at or after this time (ms), per partition. */
+  readonly fromTimestamp?: number;
+  /** Read only the record at this partition and offset (none when retention removed it). */
+  readonly at?: { readonly partition: number; readonly offset: string };
+}
+
 export async function readToEnd<T extends AnyTopicName>(
   ctx: { readonly admin: KafkaAdmin; readonly names: Names; consume(options: ConsumerOptions<T>): Promise<RunningConsumer> },
   topic: T,
   each: (record: Incoming<T>) => Promise<void> | void,
-  options: { fromTimestamp?: number } = {},
+  options: ReadOptions = {},
 ): Promise<number> {
   const { admin, names } = ctx;
   const physical = names.topic(topic);
   const ends = new Map((await topicOffsets(admin, names, topic)).map((o) => [o.partition, { start: BigInt(o.low), end: BigInt(o.high) }]));
+  if (options.at) {
+    // One record: its partition only, from its offset to the next (if it is still in the log).
+    const range = ends.get(options.at.partition);
+    const offset = BigInt(options.at.offset);
+    ends.clear();
+    if (range && offset >= range.start && offset < range.end) ends.set(options.at.partition, { start: offset, end: offset + 1n });
+  }
   if (options.fromTimestamp !== undefined) {
     for (const o of await retryRetriable(() => admin.fetchTopicOffsetsByTimestamp(physical, options.fromTimestamp))) {
       const range = ends.get(o.partition);

@@ -174,7 +174,7 @@ export class Kafka {
    * its end as of the call, partition by partition in offset order, with a throwaway consumer group
    * that is deleted afterwards. Returns how many records were handed to `each`.
    */
-  async readToEnd<T extends AnyTopicName>(topic: T, each: (record: Incoming<T>) => Promise<void> | void, options: { fromTimestamp?: number } = {}): Promise<number> {
+  async readToEnd<T extends AnyTopicName>(topic: T, each: (record: Incoming<T>) => Promise<void> | void, options: topicAdmin.ReadOptions = {}): Promise<number> {
     const ctx = { admin: await this.admin(), names: this.names, consume: (o: ConsumerOptions<T>) => this.consume(o) };
     return topicAdmin.readToEnd(ctx, topic, each, options);
   }

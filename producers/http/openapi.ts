@@ -148,6 +148,40 @@ export function openapiDocument(): object {
       '/v1/dashboard': {
         get: { summary: 'The dashboard data (scope read; session cookie or bearer key)', security: [{ apiKey: [] }], responses: { 200: { description: 'dashboard data' }, ...errors(401, 403) } },
       },
+      '/v1/dashboard/movements': {
+        get: {
+          summary: "The drill-down from a month of the bridge: that UTC month's MRR movements in a currency (at most 500; total given), each with its seq",
+          security: [{ apiKey: [] }],
+          parameters: [
+            { name: 'month', in: 'query', required: true, schema: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$' } },
+            { name: 'currency', in: 'query', required: true, schema: { type: 'string', pattern: '^[a-z]{3}$' } },
+          ],
+          responses: { 200: { description: 'the month\'s movements', content: json({ type: 'object' }) }, ...errors(400, 401, 403) },
+        },
+      },
+      '/v1/dashboard/movements/{customerId}/{seq}': {
+        get: {
+          summary: "One movement and why: its parts by subscription (mrr_lineage) and the subscription versions behind them, personal fields masked; seq is the movement's position among the customer's movements in the currency",
+          security: [{ apiKey: [] }],
+          parameters: [
+            { name: 'customerId', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,255}$' } },
+            { name: 'seq', in: 'path', required: true, schema: { type: 'string', pattern: '^\\d{1,9}$' } },
+            { name: 'currency', in: 'query', required: true, schema: { type: 'string', pattern: '^[a-z]{3}$' } },
+          ],
+          responses: { 200: { description: 'the movement, its parts and versions', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 404) },
+        },
+      },
+      '/v1/dashboard/stripe-events/{customerId}/{eventId}': {
+        get: {
+          summary: "The Stripe event behind one of the customer's subscription versions, as received (read from stripe.events.v1), personal fields masked",
+          security: [{ apiKey: [] }],
+          parameters: [
+            { name: 'customerId', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,255}$' } },
+            { name: 'eventId', in: 'path', required: true, schema: { type: 'string', pattern: '^evt_[A-Za-z0-9_]{1,250}$' } },
+          ],
+          responses: { 200: { description: 'the event, masked, with where it is on the topic', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 404) },
+        },
+      },
       '/': { get: { summary: 'The analyst dashboard (asks for an API key once, then keeps a session cookie)', responses: { 200: { description: 'HTML' } } } },
       '/login': {
         post: {

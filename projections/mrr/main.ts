@@ -42,6 +42,7 @@ export const mrrProjection: VersionedProjection<'stripe.events.v1'> = {
         client,
         schema,
         records.map((r) => r.value),
+        records.map((r) => ({ partition: r.partition, offset: r.offset })),
       );
     },
   }),
@@ -51,6 +52,7 @@ export const mrrProjection: VersionedProjection<'stripe.events.v1'> = {
         client,
         schema,
         records.map((r) => r.value),
+        records.map((r) => ({ partition: r.partition, offset: r.offset })),
       ),
     finish: async (client, log) => {
       await deriveAll(client, schema, log);

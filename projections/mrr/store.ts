@@ -37,7 +37,7 @@ import {
 type Json = Record<string, unknown>;
 
 interface Rows {
-  subscriptions: Map<string, { subscription_id: string; created_at: Date; event_id: string; customer_id: string; state: Json }>;
+  subscriptions: Map<string, { subscription_id: string; created_at: Date; event_id: string; customer_id: string; state: Json; kafka_partition: number | null; kafka_offset: string | null }>;
   discounts: Map<string, { discount_id: string; created_at: Date; event_id: string; customer_id: string | null; coupon_id: string | null; terms: Json }>;
   coupons: Map<string, { coupon_id: string; created_at: Date; event_id: string; terms: Json | null }>;
   invoices: Map<string, InvoiceVersionRow>;
@@ -49,8 +49,14 @@ interface Rows {
 
 const emptyRows = (): Rows => ({ subscriptions: new Map(), discounts: new Map(), coupons: new Map(), invoices: new Map(), priceTiers: new Map(), invoiceLines: new Map(), meteredPrices: new Map() });
 
+/** Where a record is on stripe.events.v1: kept with each subscription version, so the dashboard can show the Stripe event as received. */
+export interface RecordPosition {
+  readonly partition: number;
+  readonly offset: string;
+}
+
 /** Extracts what MRR needs from one Stripe event; ignores every other kind of event. */
-export function collect(rows: Rows, e: StripeEventReceived): void {
+export function collect(rows: Rows, e: StripeEventReceived, at?: RecordPosition): void {
   collectInvoice(rows.invoices, e, rows.invoiceLines);
   if (e.type === PRICE_FETCHED_TYPE) {
     const fetched = readPriceTiers(readStripeEvent(e.payload).object);
@@ -69,7 +75,7 @@ export function collect(rows: Rows, e: StripeEventReceived): void {
     if (!state) return;
     for (const item of state.items) if (item.price.metered && item.priceId) rows.meteredPrices.set(`${state.customerId}|${item.priceId}`, { customer_id: state.customerId, price_id: item.priceId });
     const key = `${state.subscriptionId}|${e.occurred_at}|${e.event_id}`;
-    rows.subscriptions.set(key, { subscription_id: state.subscriptionId, created_at: createdAt, event_id: e.event_id, customer_id: state.customerId, state: encodeState(state) });
+    rows.subscriptions.set(key, { subscription_id: state.subscriptionId, created_at: createdAt, event_id: e.event_id, customer_id: state.customerId, state: encodeState(state), kafka_partition: at?.partition ?? null, kafka_offset: at?.offset ?? null });
   } else if (isDiscount) {
     const terms = parseDiscount(object, e.type === 'customer.discount.deleted');
     if (!terms) return;
@@ -118,8 +124,8 @@ async function insertFacts(client: DbClient, schema: string, rows: Rows, returni
   const subs = valuesInKeyOrder(rows.subscriptions);
   if (subs.length > 0) {
     const res = await client.query<{ customer_id: string }>(
-      `INSERT INTO ${schema}.subscription_versions (subscription_id, created_at, event_id, customer_id, state)
-       SELECT * FROM ${recordset({ subscription_id: 'text', created_at: 'timestamptz', event_id: 'text', customer_id: 'text', state: 'jsonb' }, 1)}
+      `INSERT INTO ${schema}.subscription_versions (subscription_id, created_at, event_id, customer_id, state, kafka_partition, kafka_offset)
+       SELECT * FROM ${recordset({ subscription_id: 'text', created_at: 'timestamptz', event_id: 'text', customer_id: 'text', state: 'jsonb', kafka_partition: 'int', kafka_offset: 'bigint' }, 1)}
        ON CONFLICT DO NOTHING ${returning ? 'RETURNING customer_id' : ''}`,
       [recordsetParam(subs)],
     );
@@ -515,9 +521,9 @@ async function addSums(client: DbClient, schema: string, sums: Aggregates): Prom
 }
 
 /** Stores what MRR needs from a batch of Stripe events (a bulk rebuild's load: no recompute). */
-export async function loadStripeEvents(client: DbClient, schema: string, events: readonly StripeEventReceived[]): Promise<void> {
+export async function loadStripeEvents(client: DbClient, schema: string, events: readonly StripeEventReceived[], positions?: readonly RecordPosition[]): Promise<void> {
   const rows = emptyRows();
-  for (const e of events) collect(rows, e);
+  events.forEach((e, i) => collect(rows, e, positions?.[i]));
   await insertFacts(client, schema, rows, false);
 }
 
@@ -557,9 +563,9 @@ export async function deriveAll(client: DbClient, schema: string, log: Logger, c
 }
 
 /** Applies Stripe events to the MRR tables in `schema`. */
-export async function applyStripeEvents(client: DbClient, schema: string, events: readonly StripeEventReceived[]): Promise<{ customers: number }> {
+export async function applyStripeEvents(client: DbClient, schema: string, events: readonly StripeEventReceived[], positions?: readonly RecordPosition[]): Promise<{ customers: number }> {
   const rows = emptyRows();
-  for (const e of events) collect(rows, e);
+  events.forEach((e, i) => collect(rows, e, positions?.[i]));
   const { customers, invoices } = await insertNew(client, schema, rows);
   await recompute(client, schema, [...customers].sort());
   await deriveInvoices(client, schema, invoices);

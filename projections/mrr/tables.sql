@@ -9,6 +9,9 @@ CREATE TABLE {{schema}}.subscription_versions (
   event_id text NOT NULL,
   customer_id text NOT NULL,
   state jsonb NOT NULL,
+  -- Where the event is on stripe.events.v1 (the first copy applied): the dashboard reads it there.
+  kafka_partition int,
+  kafka_offset bigint,
   PRIMARY KEY (subscription_id, created_at, event_id)
 );
 

@@ -365,15 +365,18 @@
       h(
         'p',
         { class: 'muted' },
-        "Stripe's event payloads are kept on the Kafka topic only, not in Postgres: shown here is each subscription as the MRR projection stored it from its Stripe event (the version in force at the movement and the one before), personal fields masked (•••).",
+        "Each subscription as the MRR projection stored it from its Stripe event (the version in force at the movement and the one before); the Stripe event itself, as received, is read from the Kafka topic on request. Personal fields are masked (•••).",
       ),
-      ...(d.versions.length ? d.versions.map(versionView) : [h('p', { class: 'muted' }, 'No subscription version found.')]),
+      ...(d.versions.length ? d.versions.map((v) => versionView(mv.customer_id, v)) : [h('p', { class: 'muted' }, 'No subscription version found.')]),
     );
     panel.removeAttribute('aria-busy');
   }
 
-  function versionView(v) {
+  function versionView(customerId, v) {
     const what = v.at_movement_event ? 'from this event' : 'in force before';
+    const raw = h('div', { class: 'raw-event', 'aria-live': 'polite' });
+    const button = h('button', { type: 'button', class: 'linkish' }, `Show Stripe event ${v.event_id} as received`);
+    button.addEventListener('click', () => void showRawEvent(customerId, v.event_id, raw, button));
     return h(
       'article',
       { class: 'version' },
@@ -381,7 +384,29 @@
       h('p', {}, 'Stripe event ', h('code', { class: 'event-id' }, v.event_id), ` at ${v.at} UTC`),
       // Focusable: a keyboard user can scroll a long state.
       h('pre', { tabindex: '0', 'aria-label': `State of ${v.subscription_id} ${what}` }, JSON.stringify(v.state, null, 2)),
+      button,
+      raw,
     );
+  }
+
+  /** The raw Stripe event (masked) from stripe.events.v1: a throwaway consumer reads it, so it takes a moment. */
+  async function showRawEvent(customerId, eventId, into, button) {
+    button.disabled = true;
+    into.setAttribute('aria-busy', 'true');
+    into.replaceChildren(h('p', { class: 'muted' }, 'Reading the event from Kafka…'));
+    try {
+      const e = await getJson(`/v1/dashboard/stripe-events/${encodeURIComponent(customerId)}/${encodeURIComponent(eventId)}`);
+      if (!e) return;
+      into.replaceChildren(
+        h('p', {}, `Received ${e.received_at} (${e.source}), stripe.events.v1 partition ${e.partition} offset ${e.offset}`),
+        h('pre', { tabindex: '0', class: 'raw-json', 'aria-label': `Stripe event ${eventId} as received` }, JSON.stringify(e.event, null, 2)),
+      );
+    } catch (err) {
+      into.replaceChildren(h('p', { class: 'error' }, `Could not read it: ${err.message}`));
+      button.disabled = false;
+    } finally {
+      into.removeAttribute('aria-busy');
+    }
   }
 
   async function load() {
