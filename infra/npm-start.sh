@@ -8,12 +8,15 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 bash infra/ensure-node-modules.sh
 bash infra/stack.sh up
+# The newest supported Node here: Node 24 LTS from the `node` devDependency when the machine's is older.
+NODE=$(bash infra/node.sh newest)
+echo "stack: running eventline on node $("$NODE" --version)" >&2
 
 # Local secrets fill whatever the environment does not set (webhooks reject everything without them).
-eval "$(node --import tsx infra/dev-secrets.ts)"
+eval "$("$NODE" --import tsx infra/dev-secrets.ts)"
 export EVENTLINE_PUBLIC_URL=${EVENTLINE_PUBLIC_URL:-http://127.0.0.1:${PORT:-8080}}
 
-./cli/eventline.sh setup >"$ROOT/.infra/logs/setup.log" || { cat "$ROOT/.infra/logs/setup.log"; exit 1; }
+"$NODE" --max-semi-space-size=128 --import tsx cli/main.ts setup >"$ROOT/.infra/logs/setup.log" || { cat "$ROOT/.infra/logs/setup.log"; exit 1; }
 echo "stack: database migrated, topics created, schemas registered" >&2
 
 # Two processes, as a deployment would run them: the HTTP ingress (webhooks, API, dashboard) on its
@@ -31,11 +34,11 @@ start_process() { # name nice-level node-flags... -- run-args...
     echo "stack: eventline $name already running (pid $(cat "$pidfile")); 'npm stop' stops everything" >&2
     return
   fi
-  setsid nice -n "$level" node "${flags[@]}" --import tsx cli/main.ts run --no-migrate "$@" >>"$ROOT/.infra/logs/$name.log" 2>&1 </dev/null &
+  setsid nice -n "$level" "$NODE" "${flags[@]}" --import tsx cli/main.ts run --no-migrate "$@" >>"$ROOT/.infra/logs/$name.log" 2>&1 </dev/null &
   echo $! >"$pidfile"
   echo "stack: started eventline $name (pid $!), logs in .infra/logs/$name.log" >&2
 }
 start_process app 0 -- --only http
 start_process workers 19 --max-semi-space-size=128 -- --except http
-node --import tsx infra/check.ts wait-app "${EVENTLINE_PUBLIC_URL}/readyz"
-node --max-semi-space-size=128 --import tsx cli/main.ts bootstrap
+"$NODE" --import tsx infra/check.ts wait-app "${EVENTLINE_PUBLIC_URL}/readyz"
+"$NODE" --max-semi-space-size=128 --import tsx cli/main.ts bootstrap

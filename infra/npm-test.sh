@@ -24,4 +24,11 @@ cleanup() {
 }
 trap cleanup EXIT
 bash infra/stack.sh up
-node --import tsx test/run.ts "$@"
+# The suite runs on every Node line the project supports that is here: the machine's node and Node
+# 24 LTS (the `node` devDependency, node_modules/.bin/node), newest first. EVENTLINE_TEST_NODE=<path>
+# runs it on one binary only.
+if [ -n "${EVENTLINE_TEST_NODE:-}" ]; then runtimes=("$EVENTLINE_TEST_NODE"); else mapfile -t runtimes < <(bash infra/node.sh all); fi
+for runtime in "${runtimes[@]}"; do
+  echo "== tests on node $("$runtime" --version) ($runtime)"
+  "$runtime" --import tsx test/run.ts "$@"
+done

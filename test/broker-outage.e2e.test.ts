@@ -5,7 +5,7 @@ import { startApp, type RunningApp } from './support/app.ts';
 import { collect } from './support/consume.ts';
 import { createTestEnv, eventually, type TestEnv } from './support/env.ts';
 import { providerEnv, stripeSignature } from './support/providers.ts';
-import { killBroker, startBroker } from './support/stack.ts';
+import { startOwnBroker, type OwnBroker } from './support/stack.ts';
 import { event, invoice, stripeId } from '../cli/demo/stripe-objects.ts';
 
 function paymentFailed(customer: string): { id: string; body: string } {
@@ -20,9 +20,12 @@ function paymentFailed(customer: string): { id: string; body: string } {
 describe('the broker dies in the middle of webhook traffic', () => {
   let t: TestEnv;
   let app: RunningApp;
+  // A broker of this test's own: killing it stops nobody else's (whatever already runs on 9092).
+  let broker: OwnBroker;
 
   before(async () => {
-    t = await createTestEnv('outage', { ...providerEnv, EVENTLINE_APPEND_TIMEOUT_MS: '4000' });
+    broker = await startOwnBroker();
+    t = await createTestEnv('outage', { ...providerEnv, EVENTLINE_APPEND_TIMEOUT_MS: '4000', KAFKA_BROKERS: broker.brokers });
     await createTopics(t.rt.kafka);
     await registerSchemas(t.rt.kafka);
     app = await startApp(t.rt);
@@ -30,6 +33,7 @@ describe('the broker dies in the middle of webhook traffic', () => {
   after(async () => {
     await app?.close();
     await t?.cleanup();
+    await broker?.close();
   });
 
   const deliver = (e: { body: string }) =>
@@ -39,7 +43,7 @@ describe('the broker dies in the middle of webhook traffic', () => {
     const before = paymentFailed('cus_Before');
     assert.equal((await deliver(before)).status, 200);
 
-    await killBroker();
+    await broker.kill();
     const during = paymentFailed('cus_During');
     const started = Date.now();
     const refused = await deliver(during);
@@ -48,7 +52,7 @@ describe('the broker dies in the middle of webhook traffic', () => {
     assert.ok(refused.headers.get('retry-after'));
     assert.ok(Date.now() - started < 15_000, 'the webhook is refused within the append timeout, not left hanging');
 
-    startBroker();
+    await broker.start();
     // Stripe redelivers with backoff until it gets a 2xx.
     await eventually(async () => ((await deliver(during)).status === 200 ? true : undefined), { timeoutMs: 60_000, intervalMs: 1000, what: 'the redelivery to be acknowledged' });
 
