@@ -6,6 +6,7 @@
 #   infra/stack.sh stop [svc] stop what this script started (by pidfile), Kafka last; or one of app|kafka|registry
 #   infra/stack.sh status    what runs, with pids and memory
 #   infra/stack.sh reset     stop, then delete Kafka's data, the registry's and the project's databases, Redis keys
+#   infra/stack.sh kafka-classpath   print the Kafka classpath (resolved through Maven once), for a test's own broker
 #
 # State lives in .infra/ (ignored by git): pidfiles, logs, Kafka data, the resolved classpath.
 # A service that already answers on its port (started by someone else, e.g. docker compose) is
@@ -211,5 +212,6 @@ case "${1:-}" in
   stop|down) cmd_stop "${2:-all}" ;;
   status) cmd_status ;;
   reset) cmd_reset ;;
-  *) echo "usage: infra/stack.sh up|stop|status|reset" >&2; exit 2 ;;
+  kafka-classpath) mkdir -p "$LOGS"; kafka_classpath ;;
+  *) echo "usage: infra/stack.sh up|stop|status|reset|kafka-classpath" >&2; exit 2 ;;
 esac

@@ -3,10 +3,12 @@
  * so the test passes whatever else runs (the stack of infra/stack.sh, another checkout's, a Docker
  * one) and never stops a broker someone else started. The same Kafka build as the local stack
  * (the classpath infra/stack.sh resolved through Maven), one KRaft broker+controller, a small heap.
- * The schema registry keeps its schemas in Postgres, not in Kafka: the shared one serves.
+ * The schema registry keeps its schemas in Postgres, not in Kafka: the shared one serves. The jars
+ * come from infra/stack.sh kafka-classpath, so this works beside a broker another checkout or
+ * docker compose started (whose checkout resolved nothing).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,11 +37,9 @@ function freePort(): Promise<number> {
   });
 }
 
+/** The local stack's Kafka jars: resolved through Maven by infra/stack.sh (once, then cached), even when the broker on 9092 is someone else's. */
 function kafkaClasspath(): string {
-  const dir = join(projectRoot, '.infra');
-  const file = readdirSync(dir).find((f) => /^kafka-[0-9a-f]+\.classpath$/.test(f));
-  if (!file) throw new Error('no Kafka classpath in .infra/: infra/stack.sh up resolves it (npm test runs it)');
-  return readFileSync(join(dir, file), 'utf8').trim();
+  return execFileSync('bash', [join(projectRoot, 'infra', 'stack.sh'), 'kafka-classpath'], { encoding: 'utf8', timeout: 600_000 }).trim();
 }
 
 export interface OwnBroker {
