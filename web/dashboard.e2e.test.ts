@@ -1,13 +1,15 @@
 /**
- * The dashboard's drill-down in a real browser (Debian's chromium driven by playwright-core): an
- * analyst signs in with a key, chooses a month of the MRR bridge, then a movement, and reads why
- * it happened. Every figure read from the page is checked against SQL on the analytics views.
- * Screenshots of each step go to test-artifacts/ (infra/ensure-chromium.sh installs chromium).
+ * The dashboard in a real browser (Debian's chromium driven by playwright-core): an analyst signs
+ * in with a key, chooses a month of the MRR bridge, then a movement, and reads why it happened; and
+ * sets the currency and months through the filters, reloads, goes back, and exports tables as CSV.
+ * Every figure read from the page or a file is checked against SQL on the analytics views.
+ * Screenshots of each step, and the exported files, go to test-artifacts/ (infra/ensure-chromium.sh
+ * installs chromium).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Download, type Page } from 'playwright-core';
 import { createTopics, registerSchemas } from '../lib/catalogue.ts';
 import { activeVersion } from '../lib/projection-versions.ts';
 import { buildVersion } from '../lib/projection.ts';
@@ -44,6 +46,59 @@ function knownHistory(): Record<string, unknown>[] {
   ];
 }
 
+// A known EUR customer for the filters: three seats of 29.00 EUR from the first month of the range
+// the test sets (four months ending last month), down to one seat last month.
+const RANGE = { from: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 4, 1)).toISOString().slice(0, 7), to: MONTH };
+const rangeStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 4, 1) / 1000;
+const EURO = { id: 'cus_e2eeuro', subscription: 'sub_e2eeuro', email: 'eli.euro@example.com' };
+
+function euroHistory(): Record<string, unknown>[] {
+  const signup = rangeStart + 2 * DAY;
+  const sub = (at: number, quantity: number) =>
+    subscription(apiVersionAt(at), { id: EURO.subscription, customer: EURO.id, status: 'active', created: signup, currency: 'eur', items: [{ unitAmount: 2900, priceId: 'price_team_eur', currency: 'eur', quantity }] });
+  const fewer = monthStart + 5 * DAY;
+  return [
+    event(apiVersionAt(signup), { id: 'evt_e2eeuro0customer', type: 'customer.created', created: signup, object: customer({ id: EURO.id, email: EURO.email, created: signup, country: 'DE' }) }),
+    event(apiVersionAt(signup), { id: 'evt_e2eeuro1created', type: 'customer.subscription.created', created: signup + 60, object: sub(signup + 60, 3) }),
+    event(apiVersionAt(fewer), { id: 'evt_e2eeuro2fewer', type: 'customer.subscription.updated', created: fewer, object: sub(fewer, 1), previousAttributes: { quantity: 3 } }),
+  ];
+}
+
+/** Money as the page prints it in en-US, whole units: "$1,470", "-€58". */
+const wholeMoney = (currency: string, cents: number) => new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase(), maximumFractionDigits: 0 }).format(cents / 100);
+const signedMoney = (currency: string, cents: number) => (cents > 0 ? '+' : '') + wholeMoney(currency, cents);
+const percent = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+/** The records of an RFC 4180 file (quoted fields, doubled quotes, CRLF), to read an export as a spreadsheet would. */
+function parseCsv(text: string): string[][] {
+  const records: string[][] = [];
+  let record: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      record.push(field);
+      field = '';
+    } else if (c === '\r' && text[i + 1] === '\n') {
+      record.push(field);
+      records.push(record);
+      record = [];
+      field = '';
+      i++;
+    } else field += c;
+  }
+  assert.ok(!quoted && field === '' && record.length === 0, 'the file ends with a complete CRLF-ended record');
+  return records;
+}
+
 /** Minor units from money as the page prints it in en-US: "+$98.00", "-$1,470.00", "$0.00". */
 function cents(text: string): number {
   const n = Number(text.replace(/[^\d.-]/g, ''));
@@ -56,6 +111,9 @@ describe('the dashboard drill-down in a browser', () => {
   let app: RunningApp;
   let browser: Browser;
   let page: Page;
+  let filtersPage: Page | undefined;
+  // en-US and UTC: the page formats money with the browser's locale; the test reads it back.
+  const newPage = async () => (await browser.newContext({ locale: 'en-US', timezoneId: 'UTC', viewport: { width: 1400, height: 1000 }, acceptDownloads: true })).newPage();
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     t = await createTestEnv('dash-e2e');
@@ -63,7 +121,7 @@ describe('the dashboard drill-down in a browser', () => {
     await registerSchemas(t.rt.kafka);
     // Other customers moving in the same months, so the month's list is more than the known one.
     const background = stripeHistory({ customers: 30, seed: 7, prefix: 'bg', from: nextMonth - 200 * DAY, to: Math.floor(now.getTime() / 1000) - DAY });
-    await (await t.rt.kafka.appender()).append('stripe.events.v1', stripeRecords([...background, ...knownHistory()]));
+    await (await t.rt.kafka.appender()).append('stripe.events.v1', stripeRecords([...background, ...knownHistory(), ...euroHistory()]));
     await buildVersion(t.rt, mrrProjection);
     // The projection's subscription state keeps no personal field today, so the email check below
     // could never fail on it. Give the known customer's versions the fields a richer state would
@@ -79,25 +137,29 @@ describe('the dashboard drill-down in a browser', () => {
     );
     app = await startApp(t.rt);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
-    // en-US and UTC: the page formats money with the browser's locale; the test reads it back.
-    page = await (await browser.newContext({ locale: 'en-US', timezoneId: 'UTC', viewport: { width: 1400, height: 1000 } })).newPage();
+    page = await newPage();
   });
   after(async () => {
-    // Whatever happened, the last state of the page is kept for whoever reads a failure.
+    // Whatever happened, the last state of each page is kept for whoever reads a failure.
     await page?.screenshot({ path: new URL('dashboard-last.png', ARTIFACTS).pathname, fullPage: true }).catch(() => undefined);
+    await filtersPage?.screenshot({ path: new URL('dashboard-filters-last.png', ARTIFACTS).pathname, fullPage: true }).catch(() => undefined);
     await browser?.close();
     await app?.close();
     await t?.cleanup();
   });
 
-  const shot = (name: string) => page.screenshot({ path: new URL(name, ARTIFACTS).pathname, fullPage: true });
+  const shot = (name: string, on: Page = page) => on.screenshot({ path: new URL(name, ARTIFACTS).pathname, fullPage: true });
+
+  /** Signs in as a person does: the page asks for a key, the form posts it. */
+  async function signIn(on: Page, name: string): Promise<void> {
+    const key = await createKey(t, ['read'], name);
+    await on.goto(app.url);
+    await on.getByPlaceholder('evl_…').fill(key);
+    await on.getByRole('button', { name: 'Sign in' }).click();
+  }
 
   it('given a signed-in analyst, when a month of the bridge and then a movement are chosen, then the page shows what the analytics views hold, personal data masked', async () => {
-    // Sign in as a person does: the page asks for a key, the form posts it.
-    const key = await createKey(t, ['read'], 'e2e-analyst');
-    await page.goto(app.url);
-    await page.getByPlaceholder('evl_…').fill(key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(page, 'e2e-analyst');
     const monthButton = page.getByRole('button', { name: `${MONTH}: list its movements` });
     await monthButton.waitFor();
 
@@ -194,5 +256,178 @@ describe('the dashboard drill-down in a browser', () => {
     assert.ok(!text.includes(KNOWN.phone), 'nor the phone number');
     await shot('dashboard-movement.png');
     await page.locator('#drill').screenshot({ path: new URL('dashboard-drill.png', ARTIFACTS).pathname });
+  });
+  it('given a signed-in analyst, when the currency and months are set, then the URL keeps them through a reload and back, the figures are the views\', and the tables export as CSV', async () => {
+    // The outbox's latest message: an address to mask and a subject a spreadsheet would run.
+    await t.rt.db.query(
+      `INSERT INTO dispatch.outbox (idempotency_key, notification_id, channel, recipient, subject, body_text, message_id)
+       VALUES ('e2e-formula', 'ntf_e2eformula', 'email', $1, '=HYPERLINK("http://evil.example","Pay now")', 'Thanks', 'm-e2e')`,
+      [EURO.email],
+    );
+    const on = (filtersPage = await newPage());
+    await signIn(on, 'e2e-filters');
+    const status = on.locator('#range-status');
+    await status.filter({ hasText: /^Showing \d{4}-\d{2} to \d{4}-\d{2} in [A-Z]{3}\.$/ }).waitFor();
+    const initial = { url: on.url(), status: await status.innerText() };
+    assert.equal(new URL(initial.url).search, '', 'the default view leaves the URL alone');
+
+    // The filters by their labels, as a screen reader names them.
+    const currency = on.getByLabel('Currency');
+    const from = on.getByLabel('From month');
+    const to = on.getByLabel('To month');
+    const apply = on.getByRole('button', { name: 'Apply' });
+
+    // A range the wrong way round is refused at the field, before any request.
+    await from.fill(RANGE.to);
+    await to.fill(RANGE.from);
+    await apply.click();
+    await on.getByRole('alert').filter({ hasText: `The last month (${RANGE.from}) is before the first (${RANGE.to}).` }).waitFor();
+    assert.equal(await to.getAttribute('aria-invalid'), 'true');
+    assert.equal(await to.evaluate((el) => el === el.ownerDocument.activeElement), true, 'the focus is on the field to fix');
+    // More than ten years: the server says no, the page says why, the URL stays.
+    await from.fill('2000-01');
+    await to.fill(RANGE.to);
+    await apply.click();
+    await on.getByRole('alert').filter({ hasText: /at most 120 \(10 years\)/ }).waitFor();
+    await shot('dashboard-filter-error.png', on);
+    assert.equal(on.url(), initial.url);
+
+    // Currency and months from the keyboard: Apply is reached by Tab and shows its focus.
+    await currency.selectOption('eur');
+    await from.fill(RANGE.from);
+    await to.fill(RANGE.to);
+    await on.getByRole('button', { name: 'Sign out' }).focus();
+    await on.keyboard.press('Shift+Tab');
+    assert.deepEqual(
+      await apply.evaluate((el) => {
+        const style = el.ownerDocument.defaultView?.getComputedStyle(el);
+        return [el.matches(':focus-visible'), style?.outlineStyle, style?.outlineWidth];
+      }),
+      [true, 'solid', '2px'],
+      'a visible focus ring on Apply',
+    );
+    await on.keyboard.press('Enter');
+    const shown = `Showing ${RANGE.from} to ${RANGE.to} in EUR.`;
+    await status.filter({ hasText: shown }).waitFor();
+    assert.equal(await on.getByRole('alert').count(), 0, 'the error is gone');
+    const query = () => Object.fromEntries(new URL(on.url()).searchParams);
+    assert.deepEqual(query(), { currency: 'eur', from: RANGE.from, to: RANGE.to });
+
+    // The bridge as printed is mrr_monthly's, the net new column closing − opening.
+    const bridge = (
+      await t.rt.db.query<{ month: string; opening: number; n: number; e: number; c: number; x: number; r: number; closing: number }>(
+        `SELECT to_char(month, 'YYYY-MM') AS month, opening_mrr_cents AS opening, new_cents AS n, expansion_cents AS e, contraction_cents AS c, churn_cents AS x,
+                reactivation_cents AS r, closing_mrr_cents AS closing
+         FROM analytics.mrr_monthly WHERE currency = 'eur' AND to_char(month, 'YYYY-MM') BETWEEN $1 AND $2 ORDER BY month`,
+        [RANGE.from, RANGE.to],
+      )
+    ).rows;
+    assert.equal(bridge.length, 4, 'four months of EUR bridge');
+    assert.ok(bridge.some((m) => m.c <= -5800), "the known customer's contraction is in the range");
+    const eur = (c: number) => wholeMoney('eur', c);
+    const printedBridge = bridge.map((m) => [m.month, eur(m.opening), eur(m.n), eur(m.e), eur(m.c), eur(m.x), eur(m.r), signedMoney('eur', m.closing - m.opening), eur(m.closing)]);
+    const readBridge = () => on.locator('#monthly tbody tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim())));
+    assert.deepEqual(await readBridge(), printedBridge);
+
+    // The tiles are saas_metrics_monthly's for the range's last month; a NULL shows "—" and says why.
+    const [saas] = (
+      await t.rt.db.query<{ arr: number; net: number; qr: number | null; nrr: number | null; grr: number | null; logo: number | null; arpa: number | null; ltv: number | null }>(
+        `SELECT arr_cents AS arr, net_new_mrr_cents AS net, quick_ratio::float8 AS qr, nrr::float8 AS nrr, grr::float8 AS grr, logo_churn_rate::float8 AS logo, arpa_cents AS arpa, ltv_cents AS ltv
+         FROM analytics.saas_metrics_monthly WHERE currency = 'eur' AND to_char(month, 'YYYY-MM') = $1`,
+        [RANGE.to],
+      )
+    ).rows;
+    assert.ok(saas);
+    const orDash = <T,>(x: T | null, format: (x: T) => string) => (x === null ? '—' : format(x));
+    const tiles = await on.locator('#saas-tiles [data-metric]').evaluateAll((els) =>
+      els.map((e) => ({ metric: e.getAttribute('data-metric'), value: e.querySelector('.value')?.textContent ?? '', why: e.querySelector('.value')?.getAttribute('title') ?? null })),
+    );
+    assert.deepEqual(
+      tiles.map((x) => [x.metric, x.value]),
+      [
+        ['arr', eur(saas.arr)],
+        ['net-new-mrr', signedMoney('eur', saas.net)],
+        ['quick-ratio', orDash(saas.qr, (x) => x.toFixed(2))],
+        ['nrr', orDash(saas.nrr, percent)],
+        ['grr', orDash(saas.grr, percent)],
+        ['logo-churn', orDash(saas.logo, percent)],
+        ['arpa', orDash(saas.arpa, eur)],
+        ['ltv', orDash(saas.ltv, eur)],
+      ],
+    );
+    for (const x of tiles) assert.equal(x.value === '—', (x.why ?? '').length > 0, `${x.metric}: a title exactly when the value is undefined`);
+    assert.equal(await on.locator('#tiles-title').innerText(), `SaaS metrics, ${RANGE.to}`);
+    assert.equal(saas.net, (bridge.at(-1)?.closing ?? 0) - (bridge.at(-1)?.opening ?? 0), 'net new MRR is the bridge\'s');
+
+    // The movements chart: stacked bars of the bridge's movements, net new MRR as a line, named for screen readers.
+    const chart = await on.locator('#movements-chart').evaluate((canvas) => {
+      const found = (canvas.ownerDocument.defaultView as unknown as { Chart: { getChart(c: unknown): { data: { labels: string[]; datasets: { label: string; type: string; stack: string; data: number[] }[] }; options: { scales: { x: { stacked: boolean }; y: { stacked: boolean } } } } | undefined } }).Chart.getChart(canvas);
+      return found
+        ? { labels: found.data.labels, datasets: found.data.datasets.map((d) => [d.label, d.type, d.stack, d.data]), stacked: [found.options.scales.x.stacked, found.options.scales.y.stacked] }
+        : null;
+    });
+    assert.deepEqual(chart, {
+      labels: bridge.map((m) => m.month),
+      datasets: [
+        ['New', 'bar', 'movements', bridge.map((m) => m.n / 100)],
+        ['Expansion', 'bar', 'movements', bridge.map((m) => m.e / 100)],
+        ['Reactivation', 'bar', 'movements', bridge.map((m) => m.r / 100)],
+        ['Contraction', 'bar', 'movements', bridge.map((m) => m.c / 100)],
+        ['Churn', 'bar', 'movements', bridge.map((m) => m.x / 100)],
+        ['Net new MRR', 'line', 'net', bridge.map((m) => (m.closing - m.opening) / 100)],
+      ],
+      stacked: [true, true],
+    });
+    const canvas = on.getByRole('img', { name: `Stacked bar chart: EUR MRR movements by month, ${RANGE.from} to ${RANGE.to}, with net new MRR as a line.` });
+    const describedBy = await canvas.getAttribute('aria-describedby');
+    assert.match(await on.locator(`#${describedBy}`).innerText(), /MRR bridge table below holds the same figures/);
+    await shot('dashboard-filters.png', on);
+    await on.locator('section', { has: canvas }).screenshot({ path: new URL('dashboard-movements-chart.png', ARTIFACTS).pathname });
+    await on.locator('section', { has: on.locator('#saas-tiles') }).screenshot({ path: new URL('dashboard-saas-tiles.png', ARTIFACTS).pathname });
+
+    // The bridge's export: what the table shows, money in cents, named after the currency and months.
+    const exported = async (button: string): Promise<{ name: string; records: string[][] }> => {
+      const [download] = await Promise.all([on.waitForEvent('download'), on.getByRole('button', { name: button }).click()]);
+      const name = (download as Download).suggestedFilename();
+      await download.saveAs(new URL(name, ARTIFACTS).pathname);
+      return { name, records: parseCsv(readFileSync(new URL(name, ARTIFACTS), 'utf8')) };
+    };
+    const bridgeCsv = await exported('Export CSV of the MRR bridge');
+    assert.equal(bridgeCsv.name, `eventline-mrr-monthly-eur-${RANGE.from}_${RANGE.to}.csv`);
+    assert.deepEqual(bridgeCsv.records, [
+      ['Month', 'Opening (EUR cents)', 'New (EUR cents)', 'Expansion (EUR cents)', 'Contraction (EUR cents)', 'Churn (EUR cents)', 'Reactivation (EUR cents)', 'Net new (EUR cents)', 'Closing (EUR cents)'],
+      ...bridge.map((m) => [m.month, m.opening, m.n, m.e, m.c, m.x, m.r, m.closing - m.opening, m.closing].map(String)),
+    ]);
+    await on.locator('#export-status').filter({ hasText: `Exported ${bridge.length} rows of the MRR bridge to ${bridgeCsv.name}.` }).waitFor();
+
+    // The outbox's export: the address masked as shown, the formula made text.
+    const outbox = await exported('Export CSV of the local outbox');
+    assert.match(outbox.name, /^eventline-outbox-\d{4}-\d{2}-\d{2}\.csv$/);
+    assert.deepEqual(outbox.records[0], ['When (UTC)', 'Channel', 'To', 'Subject / text', 'Notification']);
+    const message = outbox.records.find((r) => r[4] === 'ntf_e2eformula');
+    assert.deepEqual(message?.slice(1), ['email', 'e***@example.com', `'=HYPERLINK("http://evil.example","Pay now")`, 'ntf_e2eformula']);
+    assert.ok(!readFileSync(new URL(outbox.name, ARTIFACTS), 'utf8').includes(EURO.email), 'the address appears nowhere in the file');
+
+    // A reload shows the same view: the form, the status and the figures.
+    await on.reload();
+    await status.filter({ hasText: shown }).waitFor();
+    assert.deepEqual([await currency.inputValue(), await from.inputValue(), await to.inputValue()], ['eur', RANGE.from, RANGE.to]);
+    assert.deepEqual(await readBridge(), printedBridge);
+    await shot('dashboard-filters-reloaded.png', on);
+
+    // Another view, then back: the EUR range again, then the default.
+    await currency.selectOption('usd');
+    await from.fill(RANGE.to);
+    await apply.click();
+    await status.filter({ hasText: `Showing ${RANGE.to} to ${RANGE.to} in USD.` }).waitFor();
+    assert.deepEqual(query(), { currency: 'usd', from: RANGE.to, to: RANGE.to });
+    assert.equal((await readBridge()).length, 1);
+    await on.goBack();
+    await status.filter({ hasText: shown }).waitFor();
+    assert.deepEqual([await currency.inputValue(), await from.inputValue(), await to.inputValue()], ['eur', RANGE.from, RANGE.to]);
+    assert.deepEqual(await readBridge(), printedBridge);
+    await on.goBack();
+    await status.filter({ hasText: initial.status }).waitFor();
+    assert.equal(on.url(), initial.url);
   });
 });

@@ -274,8 +274,132 @@ describe('the analyst dashboard', () => {
     assert.equal((await fetch(`${app.url}/v1/dashboard/movements?month=2026-11&currency=usd`, { headers: { authorization: `Bearer ${noRead}` } })).status, 403);
   });
 
+  describe('given a range of months', () => {
+    interface Answer {
+      currency: string;
+      currencies: string[];
+      range: { from: string; to: string };
+      monthly: Record<string, unknown>[];
+      saas: Record<string, unknown>[];
+      daily: { day: string; mrr_cents: number }[];
+      movements: { at: string; customer_id: string; movement: string; delta_cents: number; mrr_after_cents: number }[];
+      cohorts: { cohort_month: string; months_since_start: number }[];
+    }
+    let key = '';
+    const dashboard = async (query: string) => {
+      key ||= await createKey(t, ['read'], 'range');
+      return fetch(`${app.url}/v1/dashboard${query}`, { headers: { authorization: `Bearer ${key}` } });
+    };
+    const answer = async (query: string) => {
+      const res = await dashboard(query);
+      assert.equal(res.status, 200, query);
+      return (await res.json()) as Answer;
+    };
+    // What the views hold from `from` to `to` (both YYYY-MM, both included), queried apart from
+    // web/data.ts's way: each row's UTC month as text, compared with the range's ends.
+    const sql = async <R extends Record<string, unknown>>(text: string, currency: string, from: string, to: string) =>
+      (await t.rt.db.query<R>(text, [currency, from, to])).rows;
+    const expected = async (currency: string, from: string, to: string) => ({
+      monthly: await sql(
+        `SELECT to_char(month, 'YYYY-MM') AS month, opening_mrr_cents, new_cents, expansion_cents, contraction_cents, churn_cents, reactivation_cents, closing_mrr_cents
+         FROM analytics.mrr_monthly WHERE currency = $1 AND to_char(month, 'YYYY-MM') BETWEEN $2 AND $3 ORDER BY month`,
+        currency, from, to,
+      ),
+      saas: await sql(
+        `SELECT to_char(month, 'YYYY-MM') AS month, arr_cents, net_new_mrr_cents, customers_opening, customers_closing, churned_customers, quick_ratio::float8 AS quick_ratio,
+                grr::float8 AS grr, nrr::float8 AS nrr, logo_churn_rate::float8 AS logo_churn_rate, arpa_cents, ltv_cents
+         FROM analytics.saas_metrics_monthly WHERE currency = $1 AND to_char(month, 'YYYY-MM') BETWEEN $2 AND $3 ORDER BY month DESC`,
+        currency, from, to,
+      ),
+      days: await sql<{ first: string | null; last: string | null; days: number }>(
+        `SELECT to_char(min(day), 'YYYY-MM-DD') AS first, to_char(max(day), 'YYYY-MM-DD') AS last, count(*)::int AS days
+         FROM analytics.mrr_daily WHERE currency = $1 AND to_char(day, 'YYYY-MM') BETWEEN $2 AND $3`,
+        currency, from, to,
+      ),
+      movements: await sql(
+        `SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS at, customer_id, movement, delta_cents, mrr_after_cents
+         FROM analytics.mrr_movements WHERE currency = $1 AND to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM') BETWEEN $2 AND $3
+         ORDER BY occurred_at DESC, customer_id LIMIT 25`,
+        currency, from, to,
+      ),
+      cohorts: await sql<{ n: number }>(
+        `SELECT count(*)::int AS n FROM analytics.cohort_retention
+         WHERE currency = $1 AND to_char(cohort_month, 'YYYY-MM') BETWEEN $2 AND $3 AND months_since_start <= 12`,
+        currency, from, to,
+      ),
+    });
+    const pick = (rows: Record<string, unknown>[], keys: string[]) => rows.map((r) => Object.fromEntries(keys.map((k) => [k, r[k]])));
+
+    it('then the bridge, the SaaS metrics, the daily MRR, the latest movements and the cohorts are those months of the views, in every currency', async () => {
+      const usd = await answer('?currency=usd&from=2026-03&to=2026-08');
+      assert.deepEqual([usd.currency, usd.range], ['usd', { from: '2026-03', to: '2026-08' }]);
+      assert.ok(usd.currencies.length > 1, 'the history has several currencies');
+      for (const currency of usd.currencies) {
+        const got = currency === 'usd' ? usd : await answer(`?currency=${currency}&from=2026-03&to=2026-08`);
+        const want = await expected(currency, '2026-03', '2026-08');
+        assert.equal(got.currency, currency);
+        assert.deepEqual(got.monthly, want.monthly, `${currency}: the bridge`);
+        assert.ok(want.monthly.length > 0 && want.monthly.length <= 6, `${currency}: the range has bridge months`);
+        assert.deepEqual(pick(got.saas, Object.keys(want.saas[0] ?? {})), want.saas, `${currency}: the SaaS metrics, newest first`);
+        assert.equal(got.saas.length, want.monthly.length, `${currency}: one SaaS row per bridge month`);
+        const [days] = want.days;
+        assert.deepEqual({ first: got.daily[0]?.day ?? null, last: got.daily.at(-1)?.day ?? null, days: got.daily.length }, days, `${currency}: the days`);
+        assert.deepEqual(got.movements, want.movements, `${currency}: the latest movements`);
+        assert.equal(got.cohorts.length, want.cohorts[0]?.n, `${currency}: the cohorts`);
+        assert.ok(got.cohorts.every((c) => c.cohort_month >= '2026-03' && c.cohort_month <= '2026-08'));
+      }
+      // The range does change the answer: a later range has other months and other movements.
+      const later = await answer('?currency=usd&from=2026-09&to=2026-10');
+      assert.deepEqual(later.monthly.map((m) => m.month), ['2026-09', '2026-10']);
+      assert.notDeepEqual(later.movements, usd.movements);
+    });
+
+    it('then without from and to it is the last twelve months, and one end alone fills in the other', async () => {
+      const [{ months } = { months: [] }] = (
+        await t.rt.db.query<{ months: string[] }>(
+          `SELECT array_agg(to_char(m, 'YYYY-MM') ORDER BY m) AS months
+           FROM generate_series(date_trunc('month', now() AT TIME ZONE 'UTC') - interval '11 months', date_trunc('month', now() AT TIME ZONE 'UTC'), interval '1 month') m`,
+        )
+      ).rows;
+      const current = months.at(-1) ?? '';
+      const byDefault = await answer('?currency=usd');
+      assert.deepEqual(byDefault.range, { from: months[0], to: current });
+      assert.deepEqual(byDefault.monthly, (await expected('usd', months[0] ?? '', current)).monthly);
+      assert.deepEqual(byDefault.monthly.map((m) => m.month), months.filter((m) => m >= '2026-01'), 'every month of the history in the last twelve');
+      assert.deepEqual((await answer('?currency=usd&from=&to=')).range, byDefault.range, 'blank fields are the default');
+      assert.deepEqual((await answer('?currency=usd&from=2026-06')).range, { from: '2026-06', to: current });
+      assert.deepEqual((await answer('?currency=usd&to=2026-04')).range, { from: '2025-05', to: '2026-04' });
+      // Ten years is the most, both ends included.
+      const decade = await answer(`?currency=usd&from=${Number(current.slice(0, 4)) - 9}-01&to=${current.slice(0, 4)}-12`);
+      assert.deepEqual(decade.monthly, (await expected('usd', decade.range.from, decade.range.to)).monthly);
+    });
+
+    it('then a from or to that is not a month, from after to, or more than ten years is refused with 400 and a JSON error', async () => {
+      const bad: [string, RegExp][] = [
+        ['?from=2026-13', /^from must be a month as YYYY-MM/],
+        ['?from=2026-1&to=2026-05', /^from must be a month/],
+        ['?from=0000-01&to=0000-12', /^from must be a month/],
+        ['?from=2026-01-01', /^from must be a month/],
+        ['?from=2026-01&from=2026-02', /^from must be a month/],
+        ['?to=november', /^to must be a month/],
+        ['?from=2026-01&to=2026-12%00', /^to must be a month/],
+        ['?currency=usd&from=2026-05&to=2026-04', /from \(2026-05\) must not be after to \(2026-04\)/],
+        ['?from=2016-12&to=2026-12', /spans 121 months; at most 120/],
+        ['?from=2000-01', /at most 120 \(10 years\) \(to defaults to the current month\)/],
+      ];
+      for (const [query, detail] of bad) {
+        const res = await dashboard(query);
+        assert.equal(res.status, 400, query);
+        const body = (await res.json()) as { error: string; detail: string };
+        assert.equal(body.error, 'bad_request', query);
+        assert.match(body.detail, detail, query);
+      }
+      assert.equal((await fetch(`${app.url}/v1/dashboard?from=2026-01&to=2026-02`)).status, 401, 'the range is no way around the key');
+    });
+  });
+
   it('serves its script, style and Chart.js and nothing else (not even what every object has), and rejects a bad currency', async () => {
-    for (const asset of ['dashboard.js', 'dashboard.css', 'chart.js']) {
+    for (const asset of ['dashboard.js', 'csv.js', 'dashboard.css', 'chart.js']) {
       const res = await fetch(`${app.url}/assets/${asset}`);
       assert.equal(res.status, 200, asset);
       assert.ok((await res.text()).length > 500, asset);

@@ -8,6 +8,7 @@ import type { Db, QueryResultRow } from '../lib/db.ts';
 import { activeVersion } from '../lib/projection-versions.ts';
 import type { Runtime } from '../lib/runtime.ts';
 import { maskPersonal, type Json } from './mask.ts';
+import { monthRange, type MonthRange } from './range.ts';
 
 async function rows<R extends QueryResultRow>(db: Db, sql: string, values: unknown[] = []): Promise<R[]> {
   try {
@@ -39,13 +40,17 @@ export interface DashboardOptions {
 export interface DashboardData {
   readonly currency: string;
   readonly currencies: readonly string[];
+  /** The months shown (the default filled in): every time series below keeps to them. */
+  readonly range: MonthRange;
   readonly kpis: { mrrCents: number; payingCustomers: number; netNewCents: number; churnCents: number; arpaCents: number | null };
   readonly daily: readonly { day: string; mrr_cents: number; paying_customers: number }[];
   /** Today's MRR split (mrr_status_daily): active, past due, and already set to cancel. */
   readonly status: { readonly activeCents: number; readonly pastDueCents: number; readonly scheduledChurnCents: number } | null;
-  /** The SaaS metrics of the last 12 months (saas_metrics_monthly), newest first. */
+  /** The SaaS metrics of the range's months (saas_metrics_monthly), newest first: the first row is the tiles'. */
   readonly saas: readonly Record<string, unknown>[];
+  /** The MRR bridge (mrr_monthly) of the range's months, oldest first; the movements chart draws it. */
   readonly monthly: readonly Record<string, unknown>[];
+  /** The latest 25 movements within the range. */
   readonly movements: readonly Record<string, unknown>[];
   readonly cohorts: readonly { cohort_month: string; months_since_start: number; cohort_customers: number; retained_customers: number; cohort_mrr_cents: number; retained_mrr_cents: number }[];
   readonly delivery: readonly Record<string, unknown>[];
@@ -65,26 +70,43 @@ async function statusNow(db: Db, currency: string): Promise<DashboardData['statu
   return now ? { activeCents: Number(now.active), pastDueCents: Number(now.past_due), scheduledChurnCents: Number(now.scheduled) } : null;
 }
 
-export async function dashboardData(db: Db, requested: string | undefined, options: DashboardOptions = { revealRecipients: false }): Promise<DashboardData> {
+/** A month's first day and the next month's, for `$n` holding `YYYY-MM` (validated by web/range.ts). */
+const monthStart = (param: string) => `(${param} || '-01')::date`;
+const monthAfter = (param: string) => `((${param} || '-01')::date + interval '1 month')::date`;
+
+/**
+ * The dashboard for one currency (the requested one when it has MRR, else the largest) over a
+ * range of months. The time series (bridge, SaaS metrics, daily MRR, latest movements, cohorts)
+ * keep to the range; the KPIs are today's; the operational lists (delivery, notifications,
+ * outbox, fraud, dunning) are neither per currency nor per month and keep their own windows.
+ */
+export async function dashboardData(
+  db: Db,
+  requested: string | undefined,
+  // The default (the last 12 months) serves callers that predate the range, such as the bench.
+  range: MonthRange = monthRange(undefined, undefined, new Date()),
+  options: DashboardOptions = { revealRecipients: false },
+): Promise<DashboardData> {
   const currencies = (await rows<{ currency: string }>(db, 'SELECT currency FROM analytics.customer_mrr GROUP BY currency ORDER BY sum(mrr_cents) DESC')).map((r) => r.currency);
   const currency = requested && currencies.includes(requested) ? requested : (currencies[0] ?? 'usd');
+  const inRange = [currency, range.from, range.to];
   const [now] = await rows<{ mrr: number | null; paying: number }>(
     db,
     'SELECT sum(mrr_cents)::bigint AS mrr, (count(*) FILTER (WHERE mrr_cents > 0))::int AS paying FROM analytics.customer_mrr WHERE currency = $1',
     [currency],
   );
-  const monthly = await rows(
+  // The KPIs' "this month" is the bridge's newest month (the current one), whatever the range.
+  const [current] = await rows<{ closing_mrr_cents: number; opening_mrr_cents: number; churn_cents: number }>(
     db,
-    `SELECT to_char(month, 'YYYY-MM') AS month, opening_mrr_cents, new_cents, expansion_cents, contraction_cents, churn_cents, reactivation_cents, closing_mrr_cents
-     FROM analytics.mrr_monthly WHERE currency = $1 ORDER BY month DESC LIMIT 12`,
+    'SELECT opening_mrr_cents, churn_cents, closing_mrr_cents FROM analytics.mrr_monthly WHERE currency = $1 ORDER BY month DESC LIMIT 1',
     [currency],
   );
-  const current = monthly[0] as { closing_mrr_cents?: number; opening_mrr_cents?: number; churn_cents?: number } | undefined;
   const mrr = Number(now?.mrr ?? 0);
   const paying = now?.paying ?? 0;
   return {
     currency,
     currencies,
+    range,
     kpis: {
       mrrCents: mrr,
       payingCustomers: paying,
@@ -95,29 +117,38 @@ export async function dashboardData(db: Db, requested: string | undefined, optio
     status: await statusNow(db, currency),
     saas: await rows(
       db,
-      `SELECT to_char(month, 'YYYY-MM') AS month, arr_cents, net_new_mrr_cents, customers_closing, new_customers, churned_customers, reactivated_customers,
-              quick_ratio::float8 AS quick_ratio, gross_mrr_churn_rate::float8 AS gross_mrr_churn_rate, nrr::float8 AS nrr, logo_churn_rate::float8 AS logo_churn_rate, arpa_cents, ltv_cents
-       FROM analytics.saas_metrics_monthly WHERE currency = $1 ORDER BY month DESC LIMIT 12`,
-      [currency],
+      `SELECT to_char(month, 'YYYY-MM') AS month, arr_cents, net_new_mrr_cents, customers_opening, customers_closing, new_customers, churned_customers, reactivated_customers,
+              quick_ratio::float8 AS quick_ratio, gross_mrr_churn_rate::float8 AS gross_mrr_churn_rate, grr::float8 AS grr, nrr::float8 AS nrr,
+              logo_churn_rate::float8 AS logo_churn_rate, arpa_cents, ltv_cents
+       FROM analytics.saas_metrics_monthly WHERE currency = $1 AND month >= ${monthStart('$2')} AND month < ${monthAfter('$3')} ORDER BY month DESC`,
+      inRange,
     ),
     daily: await rows(
       db,
-      "SELECT to_char(day, 'YYYY-MM-DD') AS day, mrr_cents, paying_customers FROM analytics.mrr_daily WHERE currency = $1 AND day > current_date - 400 ORDER BY day",
-      [currency],
+      `SELECT to_char(day, 'YYYY-MM-DD') AS day, mrr_cents, paying_customers FROM analytics.mrr_daily
+       WHERE currency = $1 AND day >= ${monthStart('$2')} AND day < ${monthAfter('$3')} ORDER BY day`,
+      inRange,
     ),
-    monthly: [...monthly].reverse(),
+    monthly: await rows(
+      db,
+      `SELECT to_char(month, 'YYYY-MM') AS month, opening_mrr_cents, new_cents, expansion_cents, contraction_cents, churn_cents, reactivation_cents, closing_mrr_cents
+       FROM analytics.mrr_monthly WHERE currency = $1 AND month >= ${monthStart('$2')} AND month < ${monthAfter('$3')} ORDER BY month`,
+      inRange,
+    ),
     movements: await rows(
       db,
       `SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS at, customer_id, movement, delta_cents, mrr_after_cents
-       FROM analytics.mrr_movements WHERE currency = $1 ORDER BY occurred_at DESC, customer_id LIMIT 25`,
-      [currency],
+       FROM analytics.mrr_movements m
+       WHERE currency = $1 AND m.occurred_at >= ${monthStart('$2')}::timestamp AT TIME ZONE 'UTC' AND m.occurred_at < ${monthAfter('$3')}::timestamp AT TIME ZONE 'UTC'
+       ORDER BY m.occurred_at DESC, customer_id LIMIT 25`,
+      inRange,
     ),
     cohorts: await rows(
       db,
       `SELECT to_char(cohort_month, 'YYYY-MM') AS cohort_month, months_since_start, cohort_customers, retained_customers, cohort_mrr_cents, retained_mrr_cents
-       FROM analytics.cohort_retention WHERE currency = $1 AND cohort_month > current_date - interval '13 months' AND months_since_start <= 12
+       FROM analytics.cohort_retention WHERE currency = $1 AND cohort_month >= ${monthStart('$2')} AND cohort_month < ${monthAfter('$3')} AND months_since_start <= 12
        ORDER BY cohort_month, months_since_start`,
-      [currency],
+      inRange,
     ),
     delivery: await rows(
       db,

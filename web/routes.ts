@@ -1,8 +1,9 @@
 /**
  * GET /            the analyst dashboard (sign-in page without a session)
  * POST /login      exchange an API key with the `read` scope for a session cookie; POST /logout ends it
- * GET /v1/dashboard?currency=usd   the dashboard's data (scope read; session cookie or bearer key);
- *                  recipient addresses masked unless the key has `admin`
+ * GET /v1/dashboard?currency=usd&from=YYYY-MM&to=YYYY-MM   the dashboard's data (scope read; session
+ *                  cookie or bearer key) over the months from..to, both included (range.ts: by default
+ *                  the last 12; at most 10 years); recipient addresses masked unless the key has `admin`
  * GET /v1/dashboard/movements?month=YYYY-MM&currency=usd   the drill-down from a month of the
  *                  bridge: that UTC month's movements in that currency, each with its `seq`
  * GET /v1/dashboard/movements/:customerId/:seq?currency=usd   one movement and why: its parts by
@@ -11,7 +12,7 @@
  * GET /v1/dashboard/stripe-events/:customerId/:eventId   the Stripe event behind one of the
  *                  customer's subscription versions, as received (from stripe.events.v1), personal
  *                  fields masked for every key
- * GET /assets/*    the dashboard's script, style and Chart.js
+ * GET /assets/*    the dashboard's scripts (dashboard.js, csv.js), style and Chart.js
  *
  * The two form posts are refused (403) when the browser says they come from another site
  * (`Sec-Fetch-Site`) or from another origin (`Origin`) than EVENTLINE_PUBLIC_URL or the Host the
@@ -29,12 +30,14 @@ import { bodyBytes, rawBody } from '../lib/http/body.ts';
 import type { Runtime } from '../lib/runtime.ts';
 import { dashboardData, monthMovements, movementDetail, stripeEventShown } from './data.ts';
 import { dashboardPage, loginPage } from './page.ts';
+import { monthRange } from './range.ts';
 import { COOKIE, SESSION_HOURS, Sessions, cookieValue } from './session.ts';
 
 const require = createRequire(import.meta.url);
 // A Map, not an object literal: a name like `constructor` or `__proto__` must not find anything.
 const assets = new Map<string, { type: string; body: Buffer }>([
   ['dashboard.js', { type: 'text/javascript', body: readFileSync(new URL('./assets/dashboard.js', import.meta.url)) }],
+  ['csv.js', { type: 'text/javascript', body: readFileSync(new URL('./assets/csv.js', import.meta.url)) }],
   ['dashboard.css', { type: 'text/css', body: readFileSync(new URL('./assets/dashboard.css', import.meta.url)) }],
   // The UMD build sits next to the package entry (its exports map does not list it).
   ['chart.js', { type: 'text/javascript', body: readFileSync(join(dirname(require.resolve('chart.js')), 'chart.umd.min.js')) }],
@@ -128,7 +131,8 @@ export function dashboardRoutes(rt: Runtime, keys: Authenticator): Router {
   router.get('/v1/dashboard', requireScope(keys, 'read', sessionPrincipal), async (req, res) => {
     const currency = typeof req.query.currency === 'string' ? req.query.currency : undefined;
     if (currency !== undefined && !/^[a-z]{3}$/.test(currency)) throw new EventlineError('bad_request', 'currency must be a lowercase ISO 4217 code');
-    res.json(await dashboardData(rt.db, currency, { revealRecipients: hasScope(principalOf(res), 'admin') }));
+    const range = monthRange(req.query.from, req.query.to, new Date());
+    res.json(await dashboardData(rt.db, currency, range, { revealRecipients: hasScope(principalOf(res), 'admin') }));
   });
 
   router.get('/v1/dashboard/movements', requireScope(keys, 'read', sessionPrincipal), async (req, res) => {

@@ -189,7 +189,7 @@ describe('the HTTP edge: metrics, decoding errors, nesting limits and security h
     assert.match(dashboard.headers.get('content-security-policy') ?? '', /script-src 'self'/);
     const page = await dashboard.text();
     const scripts = page.match(/<script[^>]*>/g) ?? [];
-    assert.ok(page.includes('id="mrr-chart"') && scripts.length === 2, 'the dashboard page, with Chart.js and its script');
+    assert.ok(page.includes('id="mrr-chart"') && scripts.length === 3, 'the dashboard page, with Chart.js, its CSV export and its script');
     assert.ok(scripts.every((tag) => /^<script src="\/assets\/[a-z.]+">$/.test(tag)), `every script comes from /assets: ${scripts.join(' ')}`);
   });
 });

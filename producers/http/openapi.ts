@@ -146,7 +146,16 @@ export function openapiDocument(): object {
         },
       },
       '/v1/dashboard': {
-        get: { summary: 'The dashboard data (scope read; session cookie or bearer key)', security: [{ apiKey: [] }], responses: { 200: { description: 'dashboard data' }, ...errors(401, 403) } },
+        get: {
+          summary: 'The dashboard data (scope read; session cookie or bearer key); the bridge, SaaS metrics, daily MRR, latest movements and cohorts for the months from..to (default: the last 12)',
+          security: [{ apiKey: [] }],
+          parameters: [
+            { name: 'currency', in: 'query', required: false, schema: { type: 'string', pattern: '^[a-z]{3}$' } },
+            { name: 'from', in: 'query', required: false, schema: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$' } },
+            { name: 'to', in: 'query', required: false, schema: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$' } },
+          ],
+          responses: { 200: { description: 'dashboard data' }, ...errors(400, 401, 403) },
+        },
       },
       '/v1/dashboard/movements': {
         get: {
