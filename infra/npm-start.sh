@@ -39,6 +39,7 @@ start_process() { # name nice-level node-flags... -- run-args...
   echo "stack: started eventline $name (pid $!), logs in .infra/logs/$name.log" >&2
 }
 start_process app 0 -- --only http
-start_process workers 19 --max-semi-space-size=128 -- --except http
+# The consumers serve their own /metrics (lag, batches, dead letters) and probes on 9464.
+EVENTLINE_METRICS_PORT=${EVENTLINE_METRICS_PORT:-9464} start_process workers 19 --max-semi-space-size=128 -- --except http
 "$NODE" --import tsx infra/check.ts wait-app "${EVENTLINE_PUBLIC_URL}/readyz"
 "$NODE" --max-semi-space-size=128 --import tsx cli/main.ts bootstrap

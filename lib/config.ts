@@ -87,6 +87,7 @@ const schema = z.object({
   DATABASE_URL: url('postgres://postgres@127.0.0.1:5432/eventline', ['postgres:', 'postgresql:']),
   REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  EVENTLINE_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   HOST: listenHost,
   STRIPE_WEBHOOK_SECRET: optionalText,
   STRIPE_API_KEY: optionalText,
@@ -160,6 +161,11 @@ export interface Config {
     /** The address the server listens on: 127.0.0.1 unless HOST says otherwise (0.0.0.0 behind a proxy or in a container). */
     readonly host: string;
     readonly port: number;
+    /**
+     * Where a process without the HTTP component (npm start's consumers) serves /metrics, /healthz
+     * and /readyz (EVENTLINE_METRICS_PORT); null: it serves nothing.
+     */
+    readonly metricsPort: number | null;
     readonly publicUrl: string;
     readonly bodyLimitBytes: number;
     /** How far a signed webhook timestamp may be from now, in the past or the future (Stripe and SendGrid). */
@@ -246,6 +252,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     http: {
       host: e.HOST,
       port,
+      metricsPort: e.EVENTLINE_METRICS_PORT ?? null,
       publicUrl: (e.EVENTLINE_PUBLIC_URL ?? `http://127.0.0.1:${port}`).replace(/\/+$/, ''),
       bodyLimitBytes: e.EVENTLINE_BODY_LIMIT_BYTES,
       webhookToleranceSeconds: e.EVENTLINE_WEBHOOK_TOLERANCE_SECONDS,

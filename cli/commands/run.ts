@@ -5,6 +5,9 @@
  * the consumers), or as separately scaled deployments.
  */
 import type { Command } from 'commander';
+import express from 'express';
+import { healthRoutes } from '../../producers/http/health.ts';
+import { startServer } from '../../producers/http/server.ts';
 import { migrate } from '../../lib/migrate.ts';
 import { Runtime } from '../../lib/runtime.ts';
 import { ProcessorGroup, type ProcessorName } from '../../processors/supervisor.ts';
@@ -34,6 +37,13 @@ export function registerRunCommand(program: Command): void {
         await group.start();
         rt.shutdown.add('processors', () => group.stop());
         rt.log.info({ processors }, 'processors started');
+      }
+      // A process without the HTTP component still has metrics worth scraping (consumer lag, batches,
+      // dead letters, paused processors): with EVENTLINE_METRICS_PORT it serves them, with the probes.
+      const metricsPort = rt.config.http.metricsPort;
+      if (!wanted.includes('http') && metricsPort !== null) {
+        const { host, port } = await startServer(rt, express().disable('x-powered-by').use(healthRoutes(rt)), metricsPort);
+        rt.log.info({ host, port }, 'serving /metrics, /healthz and /readyz');
       }
       rt.log.info({ components: wanted, namespace: rt.config.namespace }, 'eventline ready');
     });

@@ -5,8 +5,9 @@
  * here and knows the key store only as lib/http's Authenticator.
  */
 import type express from 'express';
+import { BusinessMetrics } from '../../lib/business-metrics.ts';
 import type { Runtime } from '../../lib/runtime.ts';
-import { SendEvidence, TwilioMessageIndex } from '../../notify/index.ts';
+import { SendEvidence, TwilioMessageIndex, templateCategories } from '../../notify/index.ts';
 import { dashboardRoutes } from '../../web/routes.ts';
 import { DomainPublisher } from '../domain/publisher.ts';
 import { domainEventRoutes } from '../domain/route.ts';
@@ -33,8 +34,10 @@ export function buildHttpApp(rt: Runtime, extra: readonly express.Router[] = [])
   const keys = new ApiKeys(rt.db, config.apiKeys);
   const limit = config.http.bodyLimitBytes;
   const evidence = new SendEvidence(rt.redis);
+  // Every category a template may be sent in: the closed vocabulary of the metrics' `category` label.
+  const categories = [...new Set(Object.values(templateCategories).flatMap((t) => t.categories))].sort();
   const routers = [
-    healthRoutes(rt),
+    healthRoutes(rt, {}, new BusinessMetrics(rt.db, { categories, log: rt.log })),
     openapiRoutes(),
     stripeWebhookRoutes({
       kafka: rt.kafka,
