@@ -213,3 +213,26 @@ export function inKeyOrder<V>(entries: Iterable<readonly [string, V]>): [string,
 export function valuesInKeyOrder<V>(rows: ReadonlyMap<string, V>): V[] {
   return inKeyOrder(rows).map(([, v]) => v);
 }
+
+/**
+ * Inserts `rows` into `table` as one recordset, in key order (see inKeyOrder), a row whose key is
+ * there already being a no-op (facts that arrive more than once); returns the `returning` columns
+ * of the rows it inserted (none without `returning`).
+ */
+export async function insertOnce<R extends QueryResultRow>(
+  client: DbClient,
+  table: string,
+  columns: Readonly<Record<string, string>>,
+  rows: ReadonlyMap<string, object>,
+  returning?: string,
+): Promise<R[]> {
+  const list = valuesInKeyOrder(rows);
+  if (list.length === 0) return [];
+  const res = await client.query<R>(
+    `INSERT INTO ${table} (${Object.keys(columns).join(', ')})
+     SELECT * FROM ${recordset(columns, 1)}
+     ON CONFLICT DO NOTHING${returning ? ` RETURNING ${returning}` : ''}`,
+    [recordsetParam(list)],
+  );
+  return res.rows;
+}

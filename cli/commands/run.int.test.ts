@@ -1,23 +1,12 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
 import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.ts';
 import { exited, spawnEventline } from '../../test/support/process.ts';
+import { freePort } from '../../test/support/stack.ts';
 import type { ChildProcess } from 'node:child_process';
 import { event, subscription } from '../demo/stripe-objects.ts';
 import { stripeRecords } from '../../test/support/stripe-records.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('a process without the HTTP component (npm start consumers) serves its metrics and probes on EVENTLINE_METRICS_PORT', () => {
   let t: TestEnv;

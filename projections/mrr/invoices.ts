@@ -4,7 +4,7 @@
  * the events came in and however often; the last decline code is that of the latest version that
  * carries one. The hosted invoice URL (a bearer link to pay it) is not kept.
  */
-import { lockKeys, recordset, recordsetParam, valuesInKeyOrder, type DbClient } from '../../lib/db.ts';
+import { insertOnce, lockKeys, type DbClient } from '../../lib/db.ts';
 import { readInvoice, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { StripeEventReceived } from '../../lib/topics.ts';
 
@@ -103,27 +103,13 @@ export function collectInvoice(versions: Map<string, InvoiceVersionRow>, e: Stri
 
 /** Inserts the versions (duplicates are no-ops); returns the invoices with a version new to the table. */
 export async function insertInvoiceVersions(client: DbClient, schema: string, versions: ReadonlyMap<string, InvoiceVersionRow>, returning: boolean): Promise<string[]> {
-  const rows = valuesInKeyOrder(versions);
-  if (rows.length === 0) return [];
-  const res = await client.query<{ invoice_id: string }>(
-    `INSERT INTO ${schema}.invoice_versions (${Object.keys(VERSION_COLUMNS).join(', ')})
-     SELECT * FROM ${recordset(VERSION_COLUMNS, 1)}
-     ON CONFLICT DO NOTHING ${returning ? 'RETURNING invoice_id' : ''}`,
-    [recordsetParam(rows)],
-  );
-  return [...new Set(res.rows.map((r) => r.invoice_id))].sort();
+  const inserted = await insertOnce<{ invoice_id: string }>(client, `${schema}.invoice_versions`, VERSION_COLUMNS, versions, returning ? 'invoice_id' : undefined);
+  return [...new Set(inserted.map((r) => r.invoice_id))].sort();
 }
 
 /** Inserts the lines of invoice versions (duplicates are no-ops). */
 export async function insertInvoiceLines(client: DbClient, schema: string, lines: ReadonlyMap<string, InvoiceLineRow>): Promise<void> {
-  const rows = valuesInKeyOrder(lines);
-  if (rows.length === 0) return;
-  await client.query(
-    `INSERT INTO ${schema}.invoice_lines (${Object.keys(LINE_COLUMNS).join(', ')})
-     SELECT * FROM ${recordset(LINE_COLUMNS, 1)}
-     ON CONFLICT DO NOTHING`,
-    [recordsetParam(rows)],
-  );
+  await insertOnce(client, `${schema}.invoice_lines`, LINE_COLUMNS, lines);
 }
 
 const DERIVE = (schema: string, where: string) => `

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
-import { projectionLag, runVersionedProjection } from '../../lib/projection.ts';
-import { activeVersion, checkpointName } from '../../lib/projection-versions.ts';
-import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.ts';
+import { runVersionedProjection } from '../../lib/projection.ts';
+import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
+import { activeVersionCaughtUp } from '../../test/support/projections.ts';
 import { runEventline } from '../../test/support/process.ts';
 import { stripeRecords } from '../../test/support/stripe-records.ts';
 import { coupon, discount, event, invoice, subscription, type ApiVersion, type CouponSpec, type ItemSpec } from '../../cli/demo/stripe-objects.ts';
@@ -107,10 +107,7 @@ describe('MRR projection through Kafka into the analytics views', () => {
     await appender.append('stripe.events.v1', stripeRecords(events.slice(0, 12)));
     await appender.append('stripe.events.v1', stripeRecords([lateCoupon]));
     running = await runVersionedProjection(t.rt, mrrProjection, { pollMs: 200 });
-    await eventually(async () => {
-      const version = await activeVersion(t.rt.db, 'mrr');
-      return version && (await projectionLag(t.rt, checkpointName(version), ['stripe.events.v1'])) === 0 ? true : undefined;
-    }, { what: 'the MRR projection to catch up' });
+    await activeVersionCaughtUp(t.rt, 'mrr', ['stripe.events.v1']);
   });
   after(async () => {
     await running?.stop();

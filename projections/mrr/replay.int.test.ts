@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
-import { buildVersion, projectionLag, runVersionedProjection } from '../../lib/projection.ts';
-import { activeVersion, checkpointName, listVersions } from '../../lib/projection-versions.ts';
+import { buildVersion, runVersionedProjection } from '../../lib/projection.ts';
+import { activeVersion, listVersions } from '../../lib/projection-versions.ts';
 import { stripeHistory } from '../../cli/demo/stripe-history.ts';
 import { event, subscription } from '../../cli/demo/stripe-objects.ts';
 import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.ts';
+import { activeVersionCaughtUp } from '../../test/support/projections.ts';
 import { stripeRecords } from '../../test/support/stripe-records.ts';
 import { mrrProjection } from './main.ts';
 
@@ -30,12 +31,7 @@ describe('replaying the MRR projection (blue/green)', () => {
     await t?.cleanup();
   });
 
-  async function caughtUp(): Promise<void> {
-    await eventually(async () => {
-      const v = await activeVersion(t.rt.db, 'mrr');
-      return v && (await projectionLag(t.rt, checkpointName(v), ['stripe.events.v1'])) === 0 ? true : undefined;
-    }, { timeoutMs: 60_000, what: 'the active MRR version to catch up' });
-  }
+  const caughtUp = () => activeVersionCaughtUp(t.rt, 'mrr', ['stripe.events.v1'], 60_000);
 
   const total = async () => (await t.rt.db.query<{ n: number }>("SELECT COALESCE(sum(mrr_cents), 0)::bigint AS n FROM analytics.customer_mrr WHERE currency = 'usd'")).rows[0]?.n ?? 0;
 

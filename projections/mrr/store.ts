@@ -7,7 +7,7 @@
  *   3. recompute those customers' timelines from all their inputs and replace their movements.
  * The result depends only on the set of events applied, not on their order or repetition.
  */
-import { lockKeys, recordset, recordsetParam, valuesInKeyOrder, type DbClient } from '../../lib/db.ts';
+import { insertOnce, lockKeys, recordset, recordsetParam, valuesInKeyOrder, type DbClient } from '../../lib/db.ts';
 import type { Logger } from '../../lib/log.ts';
 import { PRICE_FETCHED_TYPE, readCoupon, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { StripeEventReceived } from '../../lib/topics.ts';
@@ -100,58 +100,28 @@ interface Inserted {
 
 /** Inserts the versions (duplicates are no-ops); with `returning`, says which rows were new. */
 async function insertFacts(client: DbClient, schema: string, rows: Rows, returning: boolean): Promise<Inserted> {
-  const out: Inserted = { subscriptions: [], priceTiers: [], discounts: [], coupons: [], invoices: await insertInvoiceVersions(client, schema, rows.invoices, returning) };
+  const back = (columns: string) => (returning ? columns : undefined);
+  const invoices = await insertInvoiceVersions(client, schema, rows.invoices, returning);
   await insertInvoiceLines(client, schema, rows.invoiceLines);
-  const metered = valuesInKeyOrder(rows.meteredPrices);
-  if (metered.length > 0) {
-    await client.query(
-      `INSERT INTO ${schema}.metered_prices (customer_id, price_id)
-       SELECT * FROM ${recordset({ customer_id: 'text', price_id: 'text' }, 1)} ON CONFLICT DO NOTHING`,
-      [recordsetParam(metered)],
-    );
-  }
-  const tiers = valuesInKeyOrder(rows.priceTiers);
-  if (tiers.length > 0) {
-    // A price's tiers never change (Stripe prices are immutable): the first copy is every copy.
-    const res = await client.query<{ customer_id: string }>(
-      `INSERT INTO ${schema}.price_tiers (customer_id, price_id, event_id, tiers)
-       SELECT * FROM ${recordset({ customer_id: 'text', price_id: 'text', event_id: 'text', tiers: 'jsonb' }, 1)}
-       ON CONFLICT DO NOTHING ${returning ? 'RETURNING customer_id' : ''}`,
-      [recordsetParam(tiers)],
-    );
-    out.priceTiers.push(...res.rows);
-  }
-  const subs = valuesInKeyOrder(rows.subscriptions);
-  if (subs.length > 0) {
-    const res = await client.query<{ customer_id: string }>(
-      `INSERT INTO ${schema}.subscription_versions (subscription_id, created_at, event_id, customer_id, state, kafka_partition, kafka_offset)
-       SELECT * FROM ${recordset({ subscription_id: 'text', created_at: 'timestamptz', event_id: 'text', customer_id: 'text', state: 'jsonb', kafka_partition: 'int', kafka_offset: 'bigint' }, 1)}
-       ON CONFLICT DO NOTHING ${returning ? 'RETURNING customer_id' : ''}`,
-      [recordsetParam(subs)],
-    );
-    out.subscriptions.push(...res.rows);
-  }
-  const discounts = valuesInKeyOrder(rows.discounts);
-  if (discounts.length > 0) {
-    const res = await client.query<{ customer_id: string | null; coupon_id: string | null }>(
-      `INSERT INTO ${schema}.discount_versions (discount_id, created_at, event_id, customer_id, coupon_id, terms)
-       SELECT * FROM ${recordset({ discount_id: 'text', created_at: 'timestamptz', event_id: 'text', customer_id: 'text', coupon_id: 'text', terms: 'jsonb' }, 1)}
-       ON CONFLICT DO NOTHING ${returning ? 'RETURNING customer_id, coupon_id' : ''}`,
-      [recordsetParam(discounts)],
-    );
-    out.discounts.push(...res.rows);
-  }
-  const coupons = valuesInKeyOrder(rows.coupons);
-  if (coupons.length > 0) {
-    const res = await client.query<{ coupon_id: string }>(
-      `INSERT INTO ${schema}.coupon_versions (coupon_id, created_at, event_id, terms)
-       SELECT * FROM ${recordset({ coupon_id: 'text', created_at: 'timestamptz', event_id: 'text', terms: 'jsonb' }, 1)}
-       ON CONFLICT DO NOTHING ${returning ? 'RETURNING coupon_id' : ''}`,
-      [recordsetParam(coupons)],
-    );
-    out.coupons.push(...res.rows);
-  }
-  return out;
+  await insertOnce(client, `${schema}.metered_prices`, { customer_id: 'text', price_id: 'text' }, rows.meteredPrices);
+  // A price's tiers never change (Stripe prices are immutable): the first copy is every copy.
+  const priceTiers = await insertOnce<{ customer_id: string }>(client, `${schema}.price_tiers`, { customer_id: 'text', price_id: 'text', event_id: 'text', tiers: 'jsonb' }, rows.priceTiers, back('customer_id'));
+  const subscriptions = await insertOnce<{ customer_id: string }>(
+    client,
+    `${schema}.subscription_versions`,
+    { subscription_id: 'text', created_at: 'timestamptz', event_id: 'text', customer_id: 'text', state: 'jsonb', kafka_partition: 'int', kafka_offset: 'bigint' },
+    rows.subscriptions,
+    back('customer_id'),
+  );
+  const discounts = await insertOnce<{ customer_id: string | null; coupon_id: string | null }>(
+    client,
+    `${schema}.discount_versions`,
+    { discount_id: 'text', created_at: 'timestamptz', event_id: 'text', customer_id: 'text', coupon_id: 'text', terms: 'jsonb' },
+    rows.discounts,
+    back('customer_id, coupon_id'),
+  );
+  const coupons = await insertOnce<{ coupon_id: string }>(client, `${schema}.coupon_versions`, { coupon_id: 'text', created_at: 'timestamptz', event_id: 'text', terms: 'jsonb' }, rows.coupons, back('coupon_id'));
+  return { subscriptions, priceTiers, discounts, coupons, invoices };
 }
 
 async function insertNew(client: DbClient, schema: string, rows: Rows): Promise<{ customers: Set<string>; coupons: string[]; invoices: string[] }> {

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { event, invoice, subscription, type ApiVersion, type InvoiceLineSpec } from '../../cli/demo/stripe-objects.ts';
 import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
-import { projectionLag, runVersionedProjection } from '../../lib/projection.ts';
-import { activeVersion, checkpointName } from '../../lib/projection-versions.ts';
-import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.ts';
+import { runVersionedProjection } from '../../lib/projection.ts';
+import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
+import { activeVersionCaughtUp } from '../../test/support/projections.ts';
 import { stripeRecords } from '../../test/support/stripe-records.ts';
 import { mrrProjection } from './main.ts';
 
@@ -55,10 +55,7 @@ describe('usage revenue from invoices (analytics.usage_revenue_monthly), out of 
     await (await t.rt.kafka.appender()).append('stripe.events.v1', stripeRecords([...events].reverse()));
     await (await t.rt.kafka.appender()).append('stripe.events.v1', stripeRecords(events.slice(2, 6)));
     running = await runVersionedProjection(t.rt, mrrProjection, { pollMs: 200 });
-    await eventually(async () => {
-      const version = await activeVersion(t.rt.db, 'mrr');
-      return version && (await projectionLag(t.rt, checkpointName(version), ['stripe.events.v1'])) === 0 ? true : undefined;
-    }, { what: 'the MRR projection to catch up' });
+    await activeVersionCaughtUp(t.rt, 'mrr', ['stripe.events.v1']);
   });
   after(async () => {
     await running?.stop();
