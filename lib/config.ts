@@ -29,6 +29,16 @@ const url = (fallback: string, protocols: string[]) =>
       }
     }, `must be a URL with protocol ${protocols.join(' or ')}`);
 
+/** An optional http(s) URL: unset or empty is null. */
+const optionalHttpUrl = optionalText.refine((v) => {
+  if (v === null) return true;
+  try {
+    return ['http:', 'https:'].includes(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}, 'must be an http: or https: URL, e.g. http://127.0.0.1:4318');
+
 /** A listen address: an IPv4 or IPv6 literal, or a host name (no port, no scheme). */
 const listenHost = z
   .string()
@@ -88,6 +98,12 @@ const schema = z.object({
   REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   EVENTLINE_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  // OpenTelemetry's own variables (lib/tracing.ts): an endpoint turns tracing on; the SDK reads the rest itself.
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalHttpUrl,
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalHttpUrl,
+  OTEL_SDK_DISABLED: z.string().trim().toLowerCase().default('false'),
+  OTEL_TRACES_EXPORTER: z.string().trim().default('otlp'),
+  OTEL_SERVICE_NAME: optionalText,
   HOST: listenHost,
   STRIPE_WEBHOOK_SECRET: optionalText,
   STRIPE_API_KEY: optionalText,
@@ -171,6 +187,11 @@ export interface Config {
     /** How far a signed webhook timestamp may be from now, in the past or the future (Stripe and SendGrid). */
     readonly webhookToleranceSeconds: number;
   };
+  /**
+   * Tracing (lib/tracing.ts): on when an OTLP endpoint is set (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+   * else OTEL_EXPORTER_OTLP_ENDPOINT), unless OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none.
+   */
+  readonly tracing: { readonly endpoint: string | null; readonly serviceName: string };
   readonly stripe: { readonly webhookSecret: string | null; readonly apiKey: string | null; readonly apiUrl: string | null };
   readonly sendgrid: {
     readonly apiKey: string | null;
@@ -256,6 +277,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       publicUrl: (e.EVENTLINE_PUBLIC_URL ?? `http://127.0.0.1:${port}`).replace(/\/+$/, ''),
       bodyLimitBytes: e.EVENTLINE_BODY_LIMIT_BYTES,
       webhookToleranceSeconds: e.EVENTLINE_WEBHOOK_TOLERANCE_SECONDS,
+    },
+    tracing: {
+      endpoint: e.OTEL_SDK_DISABLED === 'true' || e.OTEL_TRACES_EXPORTER === 'none' ? null : (e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? e.OTEL_EXPORTER_OTLP_ENDPOINT),
+      serviceName: e.OTEL_SERVICE_NAME ?? service,
     },
     stripe: { webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiKey: e.STRIPE_API_KEY, apiUrl: e.STRIPE_API_URL },
     sendgrid: {

@@ -57,6 +57,19 @@ describe('config', () => {
     );
   });
 
+  it('given OTLP variables, then tracing is on with the traces endpoint first, off when disabled, and a bad endpoint is refused', () => {
+    assert.equal(loadConfig({}).tracing.endpoint, null, 'off without an endpoint');
+    assert.deepEqual(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }, 'svc').tracing, { endpoint: 'http://collector:4318', serviceName: 'svc' });
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://b/v1/traces' }).tracing.endpoint, 'https://b/v1/traces');
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_SDK_DISABLED: 'TRUE' }).tracing.endpoint, null);
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_TRACES_EXPORTER: 'none' }).tracing.endpoint, null);
+    assert.equal(loadConfig({ OTEL_SERVICE_NAME: 'billing-eventline' }).tracing.serviceName, 'billing-eventline');
+    assert.throws(
+      () => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }),
+      (err: unknown) => isEventlineError(err) && err.code === 'config_invalid' && /OTEL_EXPORTER_OTLP_ENDPOINT/.test(err.message),
+    );
+  });
+
   it('given HOST, then an IP address or a host name is taken and anything else refused', () => {
     for (const host of ['127.0.0.1', '0.0.0.0', '::', '::1', '[::1]', 'localhost', 'eventline.internal']) {
       assert.equal(loadConfig({ HOST: host }).http.host, host.replace(/^\[(.*)\]$/, '$1'), host);

@@ -14,6 +14,7 @@ import type { Batch, Incoming, RunningConsumer } from './kafka/index.ts';
 import type { Logger } from './log.ts';
 import type { Runtime } from './runtime.ts';
 import type { AnyTopicName } from './topics.ts';
+import { contextFrom, inSpan, messagingAttributes, SpanKind } from './tracing.ts';
 
 export interface ProcessorDefinition<T extends AnyTopicName> {
   /** e.g. "dunning": consumer group processor.dunning. */
@@ -40,7 +41,16 @@ export async function runProcessor<T extends AnyTopicName>(rt: Runtime, def: Pro
   const group = `processor.${def.name}`;
   const log = rt.log.child({ processor: def.name });
   const handleBatch = def.handleBatch?.bind(def);
-  const handleOne = handleBatch ? (r: Incoming<T>) => handleBatch([r], log) : def.handle ? (r: Incoming<T>) => def.handle!(r, log) : null;
+  const handle = def.handle?.bind(def);
+  // A record handled on its own is a span in the trace it came with (batch decisions trace each
+  // input themselves: lib/decider/batch.ts).
+  const handleTraced = handle
+    ? (r: Incoming<T>) =>
+        inSpan(`${def.name} process`, { kind: SpanKind.CONSUMER, parent: contextFrom(r.headers), attributes: messagingAttributes(r.topic, { operation: 'process', partition: r.partition, offset: r.offset, group }) }, () =>
+          handle(r, log),
+        )
+    : null;
+  const handleOne = handleBatch ? (r: Incoming<T>) => handleBatch([r], log) : handleTraced;
   if (!handleOne) throw new Error(`processor ${def.name} defines neither handle nor handleBatch`);
 
   /** Where a unit ended: null when it was handled whole, else the offset after its last record handled (stopping, or rebalanced away). */

@@ -10,6 +10,7 @@ import { healthRoutes } from '../../producers/http/health.ts';
 import { startServer } from '../../producers/http/server.ts';
 import { migrate } from '../../lib/migrate.ts';
 import { Runtime } from '../../lib/runtime.ts';
+import { startTracing } from '../../lib/tracing.ts';
 import { ProcessorGroup, type ProcessorName } from '../../processors/supervisor.ts';
 import { componentNames, components, processorComponents } from '../components.ts';
 
@@ -24,6 +25,9 @@ export function registerRunCommand(program: Command): void {
       const wanted = selectComponents(opts.only, opts.except);
       const rt = Runtime.fromEnv('eventline');
       rt.shutdown.installSignalHandlers();
+      // First in, last out: spans of everything that stops are exported before the process exits.
+      const tracing = await startTracing(rt.config, rt.log);
+      rt.shutdown.add('tracing', () => tracing.shutdown(), 'connections');
       if (opts.migrate) await migrate(rt.db, rt.log);
       for (const name of wanted) {
         const start = components[name as keyof typeof components];

@@ -8,10 +8,10 @@ import type { Fence, StateWriter } from './store.ts';
 import type { Output } from './types.ts';
 
 export function groupByTopic(outputs: readonly Output[]): OutgoingGroup[] {
-  const byTopic = new Map<string, { key: string; record: string; value: unknown }[]>();
+  const byTopic = new Map<string, { key: string; record: string; value: unknown; headers?: Readonly<Record<string, string>> }[]>();
   for (const o of outputs) {
     const list = byTopic.get(o.topic) ?? [];
-    list.push({ key: o.key, record: o.record, value: o.value });
+    list.push({ key: o.key, record: o.record, value: o.value, ...(o.headers ? { headers: o.headers } : {}) });
     byTopic.set(o.topic, list);
   }
   return [...byTopic].map(([topic, records]) => ({ topic, records }) as unknown as OutgoingGroup);

@@ -22,7 +22,10 @@ import { foldInto, refsOf } from './fold.ts';
 import type { EntityStore, Fence, Loaded, StateWriter } from './store.ts';
 import { refId, type AnyEntityKind, type EntityRef, type Output } from './types.ts';
 import { groupByTopic } from './adapter.ts';
-import type { Kafka } from '../kafka/index.ts';
+import type { Incoming, Kafka } from '../kafka/index.ts';
+import type { AnyTopicName } from '../topics.ts';
+import { beginSpan, contextFrom, failSpan, messagingAttributes, SpanKind, traceHeaders, withContext } from '../tracing.ts';
+import type { Span } from '@opentelemetry/api';
 
 /** The largest decision record a unit appends (decisions are a few KB; the broker takes about 1 MB). */
 export const DECISION_RECORD_BYTES = 512 * 1024;
@@ -90,32 +93,99 @@ export interface BatchDecider<F> {
   reads?(input: F): readonly EntityRef[];
 }
 
+/** Where an input came from: its record's place and trace context, for the span of its decision. */
+export interface InputOrigin {
+  readonly topic: AnyTopicName;
+  readonly partition: number;
+  readonly offset: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** The facts of a batch's records (those the processor folds), each with its origin. */
+export function factsOf<T extends AnyTopicName, F>(records: readonly Incoming<T>[], fact: (r: Incoming<T>) => F | null): { facts: F[]; origins: InputOrigin[] } {
+  const facts: F[] = [];
+  const origins: InputOrigin[] = [];
+  for (const r of records) {
+    const f = fact(r);
+    if (f === null) continue;
+    facts.push(f);
+    origins.push({ topic: r.topic, partition: r.partition, offset: r.offset, headers: r.headers });
+  }
+  return { facts, origins };
+}
+
+/** Tracing a unit: the processor's name and each input's origin (same order as the inputs). */
+export interface UnitTracing {
+  readonly processor: string;
+  readonly origins: readonly InputOrigin[];
+}
+
 /**
  * Decides `inputs` in order as one unit (steps 1–4 above) and returns every event decided.
  * `decide` reads only through the reader made of the run's state.
+ *
+ * With `tracing`, each input's decision is a span in the trace its record came with, ended once
+ * the unit's events are appended and its state written; the events it decided carry that span's
+ * context in their headers, so the trace goes on in whoever consumes them, input by input, though
+ * the unit is appended at once.
  */
-export async function decideBatch<F, R>(d: BatchDecider<F>, inputs: readonly F[], readerOf: (state: BatchState<F>) => R, decide: (input: F, read: R) => Promise<readonly Output[]>): Promise<Output[]> {
+export async function decideBatch<F, R>(
+  d: BatchDecider<F>,
+  inputs: readonly F[],
+  readerOf: (state: BatchState<F>) => R,
+  decide: (input: F, read: R) => Promise<readonly Output[]>,
+  tracing?: UnitTracing,
+): Promise<Output[]> {
   if (inputs.length === 0) return [];
-  const state = new BatchState<F>(d.store, d.kinds, [d.fence, ...(d.readFences ?? [])]);
-  await state.prefetch([...refsOf(d.kinds, inputs), ...(d.reads ? inputs.flatMap((i) => d.reads!(i)) : [])]);
-  const read = readerOf(state);
-  const facts: F[] = [];
-  const events: Output[] = [];
-  for (const input of inputs) {
-    const decided = await decide(input, read);
-    const folded = [input];
-    for (const e of decided) {
-      const f = d.asFact(e);
-      if (f !== null) folded.push(f);
+  const spans: Span[] = [];
+  try {
+    const state = new BatchState<F>(d.store, d.kinds, [d.fence, ...(d.readFences ?? [])]);
+    await state.prefetch([...refsOf(d.kinds, inputs), ...(d.reads ? inputs.flatMap((i) => d.reads!(i)) : [])]);
+    const read = readerOf(state);
+    const facts: F[] = [];
+    /** The trace of each fact (its input's decision span), for the timers it sets. */
+    const factTraces: (Record<string, string> | undefined)[] = [];
+    const events: Output[] = [];
+    for (const [i, input] of inputs.entries()) {
+      let headers: Record<string, string> | undefined;
+      const origin = tracing?.origins[i];
+      let decided: readonly Output[];
+      if (tracing && origin) {
+        const { span, context: ctx } = beginSpan(`${tracing.processor} decide`, {
+          kind: SpanKind.CONSUMER,
+          parent: contextFrom(origin.headers),
+          attributes: messagingAttributes(origin.topic, { operation: 'process', partition: origin.partition, offset: origin.offset, group: `processor.${tracing.processor}` }),
+        });
+        spans.push(span);
+        const traced = traceHeaders(ctx);
+        decided = await withContext(ctx, () => decide(input, read));
+        if (traced.traceparent !== undefined) {
+          headers = traced;
+          decided = decided.map((e) => ({ ...e, headers: traced }));
+        }
+      } else {
+        decided = await decide(input, read);
+      }
+      const folded = [input];
+      for (const e of decided) {
+        const f = d.asFact(e);
+        if (f !== null) folded.push(f);
+      }
+      await state.fold(folded);
+      facts.push(...folded);
+      for (let k = 0; k < folded.length; k++) factTraces.push(headers);
+      events.push(...decided);
     }
-    await state.fold(folded);
-    facts.push(...folded);
-    events.push(...decided);
+    // Sent in several requests when large: a record too large for the broker must fail the append
+    // before any of it lands, or the records one by one would be decided again on another state.
+    if (events.length > 0) await (await d.kafka.appender()).appendMany(groupByTopic(events), { maxRecordBytes: DECISION_RECORD_BYTES });
+    await d.writer.apply(facts, d.fence, state.known(), factTraces);
+    return events;
+  } catch (err) {
+    for (const span of spans) failSpan(span, err);
+    throw err;
+  } finally {
+    for (const span of spans) span.end();
   }
-  // Sent in several requests when large: a record too large for the broker must fail the append
-  // before any of it lands, or the records one by one would be decided again on another state.
-  if (events.length > 0) await (await d.kafka.appender()).appendMany(groupByTopic(events), { maxRecordBytes: DECISION_RECORD_BYTES });
-  await d.writer.apply(facts, d.fence, state.known());
-  return events;
 }
 

@@ -15,6 +15,7 @@
 import { EventlineError } from '../errors.ts';
 import type { Redis } from '../redis.ts';
 import type { Scheduler } from '../scheduler.ts';
+import { traceHeaders, type TraceHeaders } from '../tracing.ts';
 import { foldInto, refsOf, sameState, timersOf } from './fold.ts';
 import { refId, type AnyEntityKind, type EntityRef, type Timer } from './types.ts';
 
@@ -124,7 +125,7 @@ export class StateWriter<F> {
    * entities as already read (null: absent), e.g. by a batch decision; the first attempt compares
    * against their versions and reads only the others.
    */
-  async apply(facts: readonly F[], fence: Fence, known: ReadonlyMap<string, Loaded | null> = new Map()): Promise<Map<string, unknown>> {
+  async apply(facts: readonly F[], fence: Fence, known: ReadonlyMap<string, Loaded | null> = new Map(), traces?: readonly (TraceHeaders | undefined)[]): Promise<Map<string, unknown>> {
     const refs = refsOf(this.kinds, facts);
     if (refs.length === 0) return new Map();
     for (let attempt = 1; ; attempt++) {
@@ -146,7 +147,7 @@ export class StateWriter<F> {
         if (attempt >= 20) throw new EventlineError('state_rebuilding', 'entity kept changing under this writer');
         continue;
       }
-      await this.syncTimers(refs, before, states);
+      await this.syncTimers(refs, before, states, this.entityTraces(facts, traces));
       return states;
     }
   }
@@ -165,20 +166,46 @@ export class StateWriter<F> {
    * Every timer the touched entities want is (re)scheduled — idempotent by id, so a crash between
    * the save and this step is repaired by the next fold — and those they no longer want are cancelled.
    */
-  private async syncTimers(refs: readonly EntityRef[], before: ReadonlyMap<string, unknown>, after: ReadonlyMap<string, unknown>): Promise<void> {
+  private async syncTimers(refs: readonly EntityRef[], before: ReadonlyMap<string, unknown>, after: ReadonlyMap<string, unknown>, traces: ReadonlyMap<string, TraceHeaders>): Promise<void> {
     if (!this.scheduler) return;
     const wanted: Timer[] = [];
     const dropped = new Set<string>();
+    const headersOf = new Map<string, TraceHeaders>();
     for (const ref of refs) {
       const kind = this.kind(ref);
       const id = refId(ref);
       const now = timersOf(kind, after.get(id) ?? kind.initial, ref.key);
       wanted.push(...now);
+      const trace = traces.get(id);
+      if (trace) for (const t of now) headersOf.set(t.id, trace);
       if (before.has(id)) for (const t of timersOf(kind, before.get(id), ref.key)) dropped.add(t.id);
     }
     for (const t of wanted) dropped.delete(t.id);
-    await this.scheduler.scheduleMany(wanted.map((t) => ({ id: t.id, dueAt: t.dueAt, payload: { topic: t.output.topic, record: { key: t.output.key, record: t.output.record, value: t.output.value } as never } })));
+    await this.scheduler.scheduleMany(
+      wanted.map((t) => {
+        const headers = headersOf.get(t.id);
+        return { id: t.id, dueAt: t.dueAt, payload: { topic: t.output.topic, record: { key: t.output.key, record: t.output.record, value: t.output.value, ...(headers ? { headers } : {}) } as never } };
+      }),
+    );
     await this.scheduler.cancel([...dropped]);
+  }
+
+  /**
+   * The trace each touched entity's timers go on in: that of the last fact folded into it (`traces`,
+   * one per fact; without them, the active span's, as when a dispatch commits a decision). A timer
+   * then fires into the trace of the decision that last scheduled it. Nothing without tracing.
+   */
+  private entityTraces(facts: readonly F[], traces: readonly (TraceHeaders | undefined)[] | undefined): Map<string, TraceHeaders> {
+    const out = new Map<string, TraceHeaders>();
+    if (!this.scheduler) return out;
+    const active = traces ? null : traceHeaders();
+    if (active && active.traceparent === undefined) return out;
+    for (const [i, fact] of facts.entries()) {
+      const trace = active ?? traces?.[i];
+      if (!trace?.traceparent) continue;
+      for (const kind of this.kinds) for (const key of kind.keys(fact)) out.set(refId({ kind: kind.name, key }), trace);
+    }
+    return out;
   }
 
   private kind(ref: EntityRef): AnyEntityKind<F> {

@@ -14,8 +14,13 @@ import type { Envelope, TopicName } from '../topics.ts';
 /** A record of a topic, as a decider folds it: which topic, which record type, its value. */
 export type Fact<T extends TopicName = TopicName> = T extends TopicName ? Envelope<T> & { readonly topic: T } : never;
 
-/** An output event: a fact with its partitioning key. */
-export type Output<T extends TopicName = TopicName> = T extends TopicName ? Envelope<T> & { readonly topic: T; readonly key: string } : never;
+/**
+ * An output event: a fact with its partitioning key, and the trace context of the decision that
+ * made it when there is one (record headers; lib/tracing.ts). Headers never reach the state.
+ */
+export type Output<T extends TopicName = TopicName> = T extends TopicName
+  ? Envelope<T> & { readonly topic: T; readonly key: string; readonly headers?: Readonly<Record<string, string>> }
+  : never;
 
 /** A timer an entity wants: when it is due, the record appended then (the scheduler's payload). */
 export interface Timer {

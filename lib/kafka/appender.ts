@@ -8,6 +8,7 @@ import { EventlineError, errorMessage, fromDriverError, isEventlineError } from 
 import type { Logger } from '../log.ts';
 import { metrics } from '../metrics.ts';
 import type { Serde } from '../serde.ts';
+import { beginSpan, failSpan, inTrace, messagingAttributes, SpanKind, traceHeaders, withContext } from '../tracing.ts';
 import type { AnyTopicName, Envelope, Names } from '../topics.ts';
 import type { AppendOptions, Outgoing, OutgoingGroup, OutgoingMeta } from './types.ts';
 
@@ -30,6 +31,10 @@ export async function openAppender(client: KafkaJs, serde: Serde, names: Names, 
     throw new EventlineError('kafka_unavailable', `cannot connect the producer: ${errorMessage(err)}`, { cause: err });
   }
   return new Appender(producer, serde, names, timeoutMs, log);
+}
+
+function headersField(headers: Record<string, string> | undefined): { headers?: Record<string, string> } {
+  return headers ? { headers } : {};
 }
 
 /** Approximate size of a record in a produce request (key, value, headers, record overhead). */
@@ -97,6 +102,31 @@ export class Appender {
   async appendMany(groups: readonly OutgoingGroup[], options?: AppendOptions): Promise<void> {
     const nonEmpty = (groups as readonly { topic: AnyTopicName; records: readonly LooseOutgoing[] }[]).filter((g) => g.records.length > 0);
     if (nonEmpty.length === 0) return;
+    if (!inTrace()) return this.encodeAndSubmit(nonEmpty, {}, options);
+    // Within a trace (a request, a record being handled): a send span, whose context every record
+    // without its own (batch decisions carry each input's) takes along in its headers.
+    const count = nonEmpty.reduce((n, g) => n + g.records.length, 0);
+    const { span, context: ctx } = beginSpan(`send ${nonEmpty.map((g) => g.topic).join(',')}`, {
+      kind: SpanKind.PRODUCER,
+      attributes: messagingAttributes(nonEmpty.map((g) => g.topic).join(','), { operation: 'send', count }),
+    });
+    try {
+      await withContext(ctx, () => this.encodeAndSubmit(nonEmpty, traceHeaders(ctx), options));
+    } catch (err) {
+      failSpan(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async encodeAndSubmit(
+    nonEmpty: readonly { topic: AnyTopicName; records: readonly LooseOutgoing[] }[],
+    trace: Readonly<Record<string, string>>,
+    options: AppendOptions | undefined,
+  ): Promise<void> {
+    const withTrace = (headers: Readonly<Record<string, string>> | undefined): Record<string, string> | undefined =>
+      headers?.traceparent || trace.traceparent === undefined ? (headers ? { ...headers } : undefined) : { ...headers, ...trace };
     const topicMessages = await Promise.all(
       nonEmpty.map(async (g) => ({
         topic: this.names.topic(g.topic),
@@ -104,7 +134,7 @@ export class Appender {
           g.records.map(async (r) => ({
             key: r.key,
             value: await this.serde.encode(g.topic, { record: r.record, value: r.value } as Envelope<AnyTopicName>),
-            ...(r.headers ? { headers: { ...r.headers } } : {}),
+            ...headersField(withTrace(r.headers)),
           })),
         ),
       })),

@@ -10,6 +10,7 @@
  *   3. no marker → mark pending, call the provider, mark sent (or clear the mark when the provider
  *      answered that it did not accept the message).
  */
+import { inSpan, SpanKind } from '../../lib/tracing.ts';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from '../../lib/redis.ts';
 import { type SendEvidence } from '../../notify/index.ts';
@@ -102,7 +103,13 @@ export class Sender {
     await this.redis.set(markerKey, `pending|${started}`, 'EX', TTL);
     await this.limiter.acquire(channel);
     try {
-      const result = channel === 'email' ? await this.providers.email.send(message as EmailMessage) : await this.providers.sms.send(message as SmsMessage);
+      const name = channel === 'email' ? this.providers.email.name : this.providers.sms.name;
+      // The provider call, as a client span: its id and answer, never the recipient or the content.
+      const result = await inSpan(`${name} send`, { kind: SpanKind.CLIENT, attributes: { 'eventline.channel': channel, 'eventline.notification_id': message.notificationId, 'eventline.provider': name } }, async (span) => {
+        const sent = channel === 'email' ? await this.providers.email.send(message as EmailMessage) : await this.providers.sms.send(message as SmsMessage);
+        if (sent.providerMessageId) span.setAttribute('eventline.provider_message_id', sent.providerMessageId);
+        return sent;
+      });
       await this.redis.set(markerKey, `sent|${result.provider}|${result.providerMessageId ?? ''}|${started}`, 'EX', TTL);
       return { kind: 'sent', result, at: started };
     } catch (err) {

@@ -7,7 +7,7 @@
  * append every decision, fold inputs and decisions into the state (evolve.ts) with one
  * compare-and-set (lib/decider/batch.ts). No other effects.
  */
-import { decideBatch, EntityStore, StateWriter, stateKeys, type BatchDecider, type BatchState, type EntityRef, type Fence, type FoldedTopic, type Output, type RebuildSpec } from '../../lib/decider/index.ts';
+import { decideBatch, factsOf, EntityStore, StateWriter, stateKeys, type BatchDecider, type BatchState, type EntityRef, type Fence, type FoldedTopic, type Output, type RebuildSpec } from '../../lib/decider/index.ts';
 import { EventClock } from '../../lib/event-clock.ts';
 import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
@@ -139,8 +139,8 @@ export function dunningProcessor(rt: Runtime): DunningParts {
       topics: ['stripe.events.v1', 'billing.dunning-steps.v1'],
       clock,
       async handleBatch(records) {
-        const facts = records.flatMap((r) => dunningFact(r) ?? []);
-        const events = await decideBatch(decider, facts, dunningBatch.readerOf, (fact, read) => decideRecord(fact, read, options));
+        const { facts, origins } = factsOf(records, dunningFact);
+        const events = await decideBatch(decider, facts, dunningBatch.readerOf, (fact, read) => decideRecord(fact, read, options), { processor: 'dunning', origins });
         if (events.length > 0) log.debug({ events: events.length }, 'dunning decided');
       },
     },

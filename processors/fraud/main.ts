@@ -5,7 +5,7 @@
  * For each batch of inputs: load the customers' risk state, decide each input in order (decide.ts),
  * append every decision, fold (evolve.ts) with one compare-and-set (lib/decider/batch.ts).
  */
-import { decideBatch, EntityStore, StateWriter, stateKeys, type BatchDecider, type BatchState, type EntityRef, type Fence, type FoldedTopic, type Output, type RebuildSpec } from '../../lib/decider/index.ts';
+import { decideBatch, factsOf, EntityStore, StateWriter, stateKeys, type BatchDecider, type BatchState, type EntityRef, type Fence, type FoldedTopic, type Output, type RebuildSpec } from '../../lib/decider/index.ts';
 import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { readDispute, readStripeEvent } from '../../lib/stripe/index.ts';
@@ -96,8 +96,8 @@ export function fraudProcessor(rt: Runtime, policy: FraudPolicy = defaultFraudPo
       name: 'fraud',
       topics: ['stripe.events.v1'],
       async handleBatch(records) {
-        const facts = records.flatMap((r) => fraudFact(r) ?? []);
-        await decideBatch(decider, facts, fraudBatch.readerOf, (fact, read) => decideRecord(fact, read, options));
+        const { facts, origins } = factsOf(records, fraudFact);
+        await decideBatch(decider, facts, fraudBatch.readerOf, (fact, read) => decideRecord(fact, read, options), { processor: 'fraud', origins });
       },
     },
   };

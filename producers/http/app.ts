@@ -6,6 +6,7 @@
 import express, { type RequestHandler, type Router } from 'express';
 import type { Logger } from '../../lib/log.ts';
 import { metrics } from '../../lib/metrics.ts';
+import { beginSpan, contextFrom, SpanKind, SpanStatusCode, tracingOn, withContext } from '../../lib/tracing.ts';
 import { errorHandler, notFound } from './errors.ts';
 
 /** The route label of a request no route matched (404, 405, a malformed path …): one series, whatever the path. */
@@ -44,12 +45,41 @@ const countRequests: RequestHandler = (req, res, next) => {
   next();
 };
 
+/** Paths scraped or probed every few seconds: never traced. */
+const UNTRACED = new Set(['/metrics', '/healthz', '/readyz']);
+
+/**
+ * Each request is a server span, the parent of what handling it does (the append and, through the
+ * records' headers, everything downstream). A caller's `traceparent` makes it part of the caller's
+ * trace. Named by the matched route's pattern, never the path (ids in paths are personal data).
+ */
+const traceRequests: RequestHandler = (req, res, next) => {
+  if (!tracingOn() || UNTRACED.has(req.path)) return next();
+  const { span, context: ctx } = beginSpan(`${req.method}`, {
+    kind: SpanKind.SERVER,
+    parent: contextFrom(req.headers),
+    attributes: { 'http.request.method': req.method, 'url.scheme': req.protocol },
+  });
+  res.on('finish', () => {
+    const route = (req.route as { path?: unknown } | undefined)?.path;
+    if (typeof route === 'string') {
+      span.updateName(`${req.method} ${req.baseUrl}${route}`);
+      span.setAttribute('http.route', `${req.baseUrl}${route}`);
+    }
+    span.setAttribute('http.response.status_code', res.statusCode);
+    if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end();
+  });
+  withContext(ctx, next);
+};
+
 export function createApp(routers: readonly Router[], log: Logger): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.use(withSecurityHeaders);
   app.use(countRequests);
+  app.use(traceRequests);
   for (const router of routers) app.use(router);
   app.use(notFound);
   app.use(errorHandler(log.child({ component: 'http' })));
