@@ -7,6 +7,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 bash infra/ensure-node-modules.sh
 bash infra/ensure-chromium.sh
+bash infra/ensure-promtool.sh
 
 echo "== static checks"
 node --import tsx schemas/generate.ts --check
