@@ -52,6 +52,10 @@ export async function stateRebuildBench(options: { notifications: number; batch:
           due_at: null,
           digest_date: null,
           cap_date: '2026-12-01',
+          destination_country: null,
+          price_micros: null,
+          price_currency: null,
+          route_reason: null,
         }),
       );
       await appender.appendMany([

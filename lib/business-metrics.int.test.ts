@@ -48,6 +48,7 @@ function dispatched(id: string, category: string, channel: string, status: Notif
     event_id: `${id}:${status}:${channel}:1`, occurred_at: at, received_at: at, notification_id: id, user_id: `user_${id}`, template: 'payment_failed', category, priority: 'NORMAL',
     channel, status, reason: null, provider: channel === 'sms' ? 'twilio' : 'sendgrid', provider_message_id: null, attempt: 1, deferred_until: null, locale: 'en-US', digest_id: null,
     request_event_id: `req:${id}`, seq: 1, fallback: [], due_at: null, digest_date: null, cap_date: null,
+    destination_country: null, price_micros: null, price_currency: null, route_reason: null,
   };
 }
 function delivered(id: string, channel: 'email' | 'sms', kind: DeliveryEventReceived['kind'], at: number): DeliveryEventReceived {

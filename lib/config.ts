@@ -156,6 +156,13 @@ const schema = z.object({
   STRIPE_API_URL: optionalText,
   SENDGRID_API_URL: optionalText,
   TWILIO_API_URL: optionalText,
+  VONAGE_API_KEY: optionalText,
+  VONAGE_API_SECRET: optionalText,
+  VONAGE_FROM_NUMBER: optionalText,
+  VONAGE_SIGNATURE_SECRET: optionalText,
+  VONAGE_API_URL: optionalText,
+  EVENTLINE_SMS_MIN_SUCCESS_RATE: z.coerce.number().min(0).max(1).default(0.9),
+  EVENTLINE_CIRCUIT_OPEN_MS: z.coerce.number().int().min(100).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -204,6 +211,21 @@ export interface Config {
     readonly authToken: string | null;
     readonly fromNumber: string | null;
     readonly apiUrl: string | null;
+  };
+  /** The second SMS provider (routing and failover: processors/dispatch/routing.ts). */
+  readonly vonage: {
+    readonly apiKey: string | null;
+    readonly apiSecret: string | null;
+    readonly fromNumber: string | null;
+    /** Signs the delivery receipts Vonage posts to /webhooks/vonage/status. */
+    readonly signatureSecret: string | null;
+    readonly apiUrl: string | null;
+  };
+  readonly routing: {
+    /** SMS go first to the cheapest provider whose recent delivery success rate is at least this. */
+    readonly minSuccessRate: number;
+    /** How long a provider's open circuit refuses sends before a probe. */
+    readonly circuitOpenMs: number;
   };
   readonly unsubscribeSecret: string | null;
   readonly dispatch: {
@@ -295,6 +317,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       fromNumber: e.TWILIO_FROM_NUMBER,
       apiUrl: e.TWILIO_API_URL,
     },
+    vonage: {
+      apiKey: e.VONAGE_API_KEY,
+      apiSecret: e.VONAGE_API_SECRET,
+      fromNumber: e.VONAGE_FROM_NUMBER,
+      signatureSecret: e.VONAGE_SIGNATURE_SECRET,
+      apiUrl: e.VONAGE_API_URL,
+    },
+    routing: { minSuccessRate: e.EVENTLINE_SMS_MIN_SUCCESS_RATE, circuitOpenMs: e.EVENTLINE_CIRCUIT_OPEN_MS },
     unsubscribeSecret: e.UNSUBSCRIBE_SECRET,
     dispatch: {
       emailPerSecond: e.EVENTLINE_EMAIL_PER_SECOND,

@@ -31,10 +31,12 @@ describe('topic names and namespaces', () => {
       'notify.dispatch-requests.v1',
       'notify.dispatches.v1',
       'notify.preference-changes.v1',
+      'notify.provider-health.v1',
       'risk.fraud-scores.v1',
       'stripe.events.v1',
     ]);
     assert.deepEqual(recordsOfTopic('stripe.events.v1'), ['StripeEventReceived']);
+    assert.deepEqual(recordsOfTopic('notify.provider-health.v1'), ['ProviderCircuitChanged']);
     assert.deepEqual(recordsOfTopic(dlqTopicFor('projection.mrr')), ['DeadLetter']);
     assert.equal(dlqTopicFor('processor.fraud'), 'dlq.processor.fraud.v1');
   });

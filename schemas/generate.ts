@@ -53,6 +53,8 @@ interface AvroField {
  */
 const vocabularyNames: Readonly<Record<string, string>> = {
   'DunningStepDecided.step': 'DunningStep',
+  'ProviderCircuitChanged.from_state': 'CircuitStateName',
+  'ProviderCircuitChanged.to_state': 'CircuitStateName',
   'DunningStepDecided.action': 'DunningAction',
   'DunningStepDecided.case_status': 'DunningCaseStatus',
   'DunningStepDue.step': 'DunningDueStep',

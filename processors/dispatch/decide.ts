@@ -164,7 +164,15 @@ export type DispatchInput =
   | { readonly kind: 'requested'; readonly request: NotificationRequested; /** When the request was appended to its topic (its log time). */ readonly loggedAt: number }
   | { readonly kind: 'due'; readonly due: NotificationDue }
   | { readonly kind: 'delivery'; readonly event: DeliveryEventReceived }
-  | { readonly kind: 'send_succeeded'; readonly send: SendCommand; readonly provider: string; readonly providerMessageId: string | null; readonly locale: string | null }
+  | {
+      readonly kind: 'send_succeeded';
+      readonly send: SendCommand;
+      readonly provider: string;
+      readonly providerMessageId: string | null;
+      readonly locale: string | null;
+      /** How an SMS was routed (effects.ts SendRoute); absent for a single-provider channel. */
+      readonly route?: { readonly country: string | null; readonly priceMicros: number | null; readonly currency: string | null; readonly reason: string } | null;
+    }
   | { readonly kind: 'send_failed'; readonly send: SendCommand; readonly provider: string | null; readonly retryable: boolean; readonly message: string; /** No address for the channel: nothing to retry or dead-letter. */ readonly unreachable: boolean }
   | { readonly kind: 'send_unknown'; readonly send: SendCommand; readonly until: number };
 
@@ -241,6 +249,10 @@ function outcome(s: NotificationState, status: OutcomeStatus, at: number, extra:
     due_at: null,
     digest_date: null,
     cap_date: null,
+    destination_country: null,
+    price_micros: null,
+    price_currency: null,
+    route_reason: null,
     ...extra,
   };
   return { topic: 'notify.dispatches.v1', key: value.notification_id, record: 'NotificationDispatched', value };
@@ -371,6 +383,9 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
           locale: input.locale,
           fallback: [...input.send.fallback],
           cap_date: input.send.capDate,
+          ...(input.route
+            ? { destination_country: input.route.country, price_micros: input.route.priceMicros, price_currency: input.route.currency, route_reason: input.route.reason }
+            : {}),
         }),
       );
     }

@@ -15,12 +15,15 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from '../../lib/redis.ts';
 import { type SendEvidence } from '../../notify/index.ts';
 import type { Channel } from '../../projections/preferences/document.ts';
-import { ProviderError, type EmailMessage, type Providers, type SendResult, type SmsMessage } from './providers.ts';
+import { smsSize } from '../../notify/index.ts';
+import type { CircuitBreakers, CircuitTransition } from './circuit.ts';
+import { ProviderError, type EmailMessage, type EmailProvider, type Providers, type SendResult, type SmsMessage, type SmsProvider } from './providers.ts';
+import { countryOf, idealOrder, priceOf, reasonFor, routeOrder, type Candidate, type PriceTable, type RoutePolicy, type RouteReason, type SuccessRates } from './routing.ts';
 
 const TTL = 60 * 86_400;
 
 export type SendOutcome =
-  | { readonly kind: 'sent'; readonly result: SendResult; readonly at: number }
+  | { readonly kind: 'sent'; readonly result: SendResult; readonly at: number; readonly route: SendRoute | null }
   | { readonly kind: 'failed'; readonly error: ProviderError }
   | { readonly kind: 'reconciling'; readonly until: number };
 
@@ -67,19 +70,48 @@ export class RateLimiter {
   }
 }
 
+/** How an SMS was routed: recorded on its dispatch outcome. */
+export interface SendRoute {
+  readonly country: string | null;
+  /** The price table's figure per segment times the segments, in millionths of `currency`; null when not priced. */
+  readonly priceMicros: number | null;
+  readonly currency: string | null;
+  readonly reason: RouteReason;
+}
+
+/** Routing for SMS: the circuits, the success rates, the price table, and where circuit changes go. */
+export interface SmsRouting {
+  readonly breakers: CircuitBreakers;
+  readonly rates: SuccessRates;
+  readonly prices: () => PriceTable;
+  readonly policy?: RoutePolicy;
+  onTransition(t: CircuitTransition, channel: Channel): Promise<void>;
+}
+
+/** A provider answered, and the fault is the provider's (down, overloaded, refusing our account): try the next one. */
+const providerFault = (e: ProviderError) => e.status !== null && (e.status >= 500 || e.status === 429 || e.status === 401 || e.status === 403);
+
+/** A circuit as routing sees it: an open one whose time is up is ready for its probe. */
+async function circuitFor(breakers: CircuitBreakers, provider: string): Promise<Candidate['circuit']> {
+  const status = await breakers.status(provider);
+  return status.state === 'open' && status.openUntil !== null && status.openUntil <= Date.now() ? 'half_open' : status.state;
+}
+
 export class Sender {
   private readonly redis: Redis;
   private readonly providers: Providers;
   private readonly limiter: RateLimiter;
   private readonly evidence: SendEvidence;
   private readonly reconcileMs: number;
+  private readonly routing: SmsRouting | null;
 
-  constructor(redis: Redis, providers: Providers, limiter: RateLimiter, evidence: SendEvidence, reconcileMs: number) {
+  constructor(redis: Redis, providers: Providers, limiter: RateLimiter, evidence: SendEvidence, reconcileMs: number, routing: SmsRouting | null = null) {
     this.redis = redis;
     this.providers = providers;
     this.limiter = limiter;
     this.evidence = evidence;
     this.reconcileMs = reconcileMs;
+    this.routing = routing;
   }
 
   async send(channel: Channel, message: EmailMessage | SmsMessage): Promise<SendOutcome> {
@@ -88,30 +120,29 @@ export class Sender {
     const marker = await this.redis.get(markerKey);
     if (marker?.startsWith('sent|')) {
       const [, name, id, at] = marker.split('|');
-      return { kind: 'sent', result: { provider: name ?? provider.name, providerMessageId: id || null }, at: Number(at) };
+      return { kind: 'sent', result: { provider: name ?? provider.name, providerMessageId: id || null }, at: Number(at), route: null };
     }
-    if (marker?.startsWith('pending|') && provider.name !== 'outbox') {
+    // The marker spans providers: a send whose outcome is unknown is reconciled whichever provider
+    // it went to, so failover never sends one notification twice.
+    const idempotent = provider.name === 'outbox' && !this.providers.smsSecondary;
+    if (marker?.startsWith('pending|') && !idempotent) {
       const since = Number(marker.split('|')[1]);
+      const pendingWith = marker.split('|')[2] || provider.name;
       const evidence = await this.evidence.get(message.notificationId, channel);
       if (evidence !== null) {
-        await this.redis.set(markerKey, `sent|${provider.name}|${evidence}|${since}`, 'EX', TTL);
-        return { kind: 'sent', result: { provider: provider.name, providerMessageId: evidence || null }, at: since };
+        await this.redis.set(markerKey, `sent|${pendingWith}|${evidence}|${since}`, 'EX', TTL);
+        return { kind: 'sent', result: { provider: pendingWith, providerMessageId: evidence || null }, at: since, route: null };
       }
       if (Date.now() < since + this.reconcileMs) return { kind: 'reconciling', until: since + this.reconcileMs };
     }
     const started = Date.now();
-    await this.redis.set(markerKey, `pending|${started}`, 'EX', TTL);
     await this.limiter.acquire(channel);
+    if (channel === 'sms' && this.routing) return this.sendRouted(markerKey, message as SmsMessage, started);
+    await this.redis.set(markerKey, `pending|${started}|${provider.name}`, 'EX', TTL);
     try {
-      const name = channel === 'email' ? this.providers.email.name : this.providers.sms.name;
-      // The provider call, as a client span: its id and answer, never the recipient or the content.
-      const result = await inSpan(`${name} send`, { kind: SpanKind.CLIENT, attributes: { 'eventline.channel': channel, 'eventline.notification_id': message.notificationId, 'eventline.provider': name } }, async (span) => {
-        const sent = channel === 'email' ? await this.providers.email.send(message as EmailMessage) : await this.providers.sms.send(message as SmsMessage);
-        if (sent.providerMessageId) span.setAttribute('eventline.provider_message_id', sent.providerMessageId);
-        return sent;
-      });
+      const result = await this.call(provider, channel, message);
       await this.redis.set(markerKey, `sent|${result.provider}|${result.providerMessageId ?? ''}|${started}`, 'EX', TTL);
-      return { kind: 'sent', result, at: started };
+      return { kind: 'sent', result, at: started, route: null };
     } catch (err) {
       const error = err instanceof ProviderError ? err : new ProviderError(String(err), true, null);
       // The provider answered: it did not take the message, so a retry must send. A network error
@@ -119,5 +150,63 @@ export class Sender {
       if (error.status !== null) await this.redis.del(markerKey);
       return { kind: 'failed', error };
     }
+  }
+
+  /**
+   * An SMS through the routed providers (routing.ts): the cheapest healthy first; an open circuit
+   * is passed over, a provider that answers with its own fault (5xx, 429, 401/403) is recorded as
+   * failing and the next one tried at once. A provider that gives no answer may have sent the
+   * message: no other is tried, the marker stays pending and reconciliation decides.
+   */
+  private async sendRouted(markerKey: string, message: SmsMessage, started: number): Promise<SendOutcome> {
+    const routing = this.routing as SmsRouting;
+    const all = [this.providers.sms, ...(this.providers.smsSecondary ? [this.providers.smsSecondary] : [])];
+    const table = routing.prices();
+    const country = countryOf(message.to);
+    const candidates: Candidate[] = await Promise.all(
+      all.map(async (p) => ({ provider: p.name, price: priceOf(table, p.name, country), successRate: (await routing.rates.rate(p.name)).rate, circuit: await circuitFor(routing.breakers, p.name) })),
+    );
+    const order = routeOrder(candidates, routing.policy);
+    let lastError: ProviderError | null = null;
+    for (const candidate of order) {
+      const provider = all.find((p) => p.name === candidate.provider) as SmsProvider;
+      const admission = await routing.breakers.admit(provider.name);
+      if (!admission.allowed) continue;
+      if (admission.transition) await routing.onTransition(admission.transition, 'sms');
+      await this.redis.set(markerKey, `pending|${started}|${provider.name}`, 'EX', TTL);
+      const callStarted = Date.now();
+      try {
+        const result = await this.call(provider, 'sms', message);
+        const transition = await routing.breakers.record(provider.name, true, Date.now() - callStarted);
+        if (transition) await routing.onTransition(transition, 'sms');
+        await this.redis.set(markerKey, `sent|${result.provider}|${result.providerMessageId ?? ''}|${started}`, 'EX', TTL);
+        const segments = smsSize(message.body).segments;
+        return {
+          kind: 'sent',
+          result,
+          at: started,
+          route: { country, priceMicros: candidate.price === null ? null : candidate.price * segments, currency: candidate.price === null ? null : table.currency, reason: reasonFor(candidate, idealOrder(candidates, routing.policy), routing.policy, admission.probe) },
+        };
+      } catch (err) {
+        const error = err instanceof ProviderError ? err : new ProviderError(String(err), true, null);
+        const transition = await routing.breakers.record(provider.name, !(error.status === null || providerFault(error)), Date.now() - callStarted);
+        if (transition) await routing.onTransition(transition, 'sms');
+        if (error.status === null) return { kind: 'failed', error };
+        await this.redis.del(markerKey);
+        if (!providerFault(error)) return { kind: 'failed', error };
+        lastError = error;
+      }
+    }
+    await this.redis.del(markerKey);
+    return { kind: 'failed', error: lastError ?? new ProviderError('no SMS provider can take a message now: every circuit is open', true, 503) };
+  }
+
+  /** The provider call, as a client span: its id and answer, never the recipient or the content. */
+  private call(provider: EmailProvider | SmsProvider, channel: Channel, message: EmailMessage | SmsMessage): Promise<SendResult> {
+    return inSpan(`${provider.name} send`, { kind: SpanKind.CLIENT, attributes: { 'eventline.channel': channel, 'eventline.notification_id': message.notificationId, 'eventline.provider': provider.name } }, async (span) => {
+      const sent = await (provider as { send(m: EmailMessage | SmsMessage): Promise<SendResult> }).send(message);
+      if (sent.providerMessageId) span.setAttribute('eventline.provider_message_id', sent.providerMessageId);
+      return sent;
+    });
   }
 }

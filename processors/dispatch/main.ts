@@ -12,13 +12,15 @@ import type { Incoming } from '../../lib/kafka/index.ts';
 import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { Scheduler } from '../../lib/scheduler.ts';
-import type { TopicName } from '../../lib/topics.ts';
+import type { ProviderCircuitChanged, TopicName } from '../../lib/topics.ts';
 import { changePreferences, CONTACT_CONFIRMATION_TEMPLATE, contactConfirmationUrl, fitSms, SendEvidence, Templates, TwilioMessageIndex, unsubscribeUrl } from '../../notify/index.ts';
 import { contactFieldOf, contactFor, isEssential, resubscribe, unsubscribe, type Preferences } from '../../projections/preferences/document.ts';
 import { readPreferences } from '../../projections/preferences/store.ts';
 import { CustomerDirectory } from '../customers/directory.ts';
 import { decide, eventTimeOf, localParts, needsContext, nextLocalTime, type DispatchContext, type DispatchInput, type DispatchState, type Recipient, type SendCommand } from './decide.ts';
-import { RateLimiter, Sender } from './effects.ts';
+import { CircuitBreakers, DEFAULT_CIRCUIT_POLICY } from './circuit.ts';
+import { RateLimiter, Sender, type SmsRouting } from './effects.ts';
+import { PriceBook, SuccessRates } from './routing.ts';
 import { capKind, digestKind, dispatchKinds, emptyNotification, notificationKind, sentOn, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
 import { providersFor, type EmailMessage, type Providers, type SmsMessage } from './providers.ts';
 
@@ -101,6 +103,9 @@ export async function loadDispatchState(input: DispatchInput, read: DispatchRead
   return { notification, context, digest };
 }
 
+/** The delivery events that end an SMS's journey: delivered, or not (undelivered, failed). */
+const finalSmsKinds: ReadonlySet<string> = new Set(['delivered', 'undelivered', 'failed']);
+
 export function dispatchProcessor(rt: Runtime, options: { providers?: Providers } = {}): DispatchParts {
   const log = rt.log.child({ processor: 'dispatch' });
   const policy = { retryBackoffMs: rt.config.dispatch.retryBackoffMs, maxAgeMs: rt.config.dispatch.maxAgeMs };
@@ -112,10 +117,28 @@ export function dispatchProcessor(rt: Runtime, options: { providers?: Providers 
   const templates = new Templates();
   const providers = options.providers ?? providersFor(rt.config, rt.db);
   const evidence = new SendEvidence(rt.redis);
-  const sender = new Sender(rt.redis, providers, new RateLimiter(rt.redis, { email: rt.config.dispatch.emailPerSecond, sms: rt.config.dispatch.smsPerSecond, push: 0, in_app: 0 }), evidence, rt.config.dispatch.reconcileMs);
+  const rates = new SuccessRates(rt.redis);
+  const routing: SmsRouting | null = providers.smsSecondary
+    ? {
+        breakers: new CircuitBreakers(rt.redis, { ...DEFAULT_CIRCUIT_POLICY, openMs: rt.config.routing.circuitOpenMs }),
+        rates,
+        prices: (() => {
+          const book = new PriceBook(rt.db);
+          return () => book.current();
+        })(),
+        policy: { minSuccessRate: rt.config.routing.minSuccessRate },
+        // One instance sees each change (circuit.ts): it logs and appends it.
+        async onTransition(t, channel) {
+          log.warn({ provider: t.provider, from: t.from, to: t.to, calls: t.calls, failures: t.failures }, 'provider circuit changed');
+          const value: ProviderCircuitChanged = { event_id: `${t.provider}:${t.from}:${t.to}:${t.at}`, occurred_at: t.at, received_at: Date.now(), provider: t.provider, channel, from_state: t.from, to_state: t.to, calls: t.calls, failures: t.failures };
+          await (await rt.kafka.appender()).append('notify.provider-health.v1', [{ key: t.provider, record: 'ProviderCircuitChanged', value }]);
+        },
+      }
+    : null;
+  const sender = new Sender(rt.redis, providers, new RateLimiter(rt.redis, { email: rt.config.dispatch.emailPerSecond, sms: rt.config.dispatch.smsPerSecond, push: 0, in_app: 0 }), evidence, rt.config.dispatch.reconcileMs, routing);
   const twilioIndex = new TwilioMessageIndex(rt.redis);
   const clock = new EventClock(rt.redis, 'dispatch', ['notify.dispatch-requests.v1']);
-  log.info({ email: providers.email.name, sms: providers.sms.name }, 'dispatch providers');
+  log.info({ email: providers.email.name, sms: providers.sms.name, smsSecondary: providers.smsSecondary?.name ?? null }, 'dispatch providers');
 
   /**
    * Where a message of `category` reaches the user: the preferences' own email and phone when
@@ -199,7 +222,7 @@ export function dispatchProcessor(rt: Runtime, options: { providers?: Providers 
     switch (result.kind) {
       case 'sent':
         if (cmd.channel === 'sms' && result.result.providerMessageId) await twilioIndex.record(result.result.providerMessageId, r.notification_id);
-        return { kind: 'send_succeeded', send: cmd, provider: result.result.provider, providerMessageId: result.result.providerMessageId, locale: rendered.locale };
+        return { kind: 'send_succeeded', send: cmd, provider: result.result.provider, providerMessageId: result.result.providerMessageId, locale: rendered.locale, route: result.route };
       case 'reconciling':
         return { kind: 'send_unknown', send: cmd, until: result.until };
       case 'failed':
@@ -269,6 +292,8 @@ export function dispatchProcessor(rt: Runtime, options: { providers?: Providers 
             return handle(record, { kind: 'due', due: record.value });
           case 'DeliveryEventReceived':
             if (record.value.notification_id) await evidence.record(record.value.notification_id, record.value.channel, record.value.provider_message_id);
+            // A final outcome teaches the router how well the provider delivers (routing.ts).
+            if (record.value.channel === 'sms' && finalSmsKinds.has(record.value.kind)) await rates.observe(record.value.provider, record.value.kind === 'delivered', record.value.occurred_at);
             return handle(record, { kind: 'delivery', event: record.value });
           default: {
             const _exhaustive: never = record;

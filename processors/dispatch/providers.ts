@@ -9,6 +9,7 @@ import twilio from 'twilio';
 import RequestClient from 'twilio/lib/base/RequestClient.js';
 import type { Config } from '../../lib/config.ts';
 import type { Db } from '../../lib/db.ts';
+import { VonageSms } from './vonage.ts';
 
 export interface EmailMessage {
   readonly to: string;
@@ -165,14 +166,24 @@ export class Outbox implements EmailProvider, SmsProvider {
 
 export interface Providers {
   readonly email: EmailProvider;
+  /** The primary SMS provider. */
   readonly sms: SmsProvider;
+  /** A second SMS provider: with it, SMS are routed by price and health, and fail over (routing.ts). */
+  readonly smsSecondary?: SmsProvider;
 }
 
-/** SendGrid and Twilio when their credentials are configured, else the local outbox. */
+/**
+ * SendGrid and Twilio when their credentials are configured, else the local outbox; Vonage as the
+ * second SMS provider when its credentials are (the only one when Twilio's are not).
+ */
 export function providersFor(config: Config, db: Db): Providers {
-  const { sendgrid, twilio: tw } = config;
+  const { sendgrid, twilio: tw, vonage: vg } = config;
+  const twilioSms = tw.accountSid && tw.authToken && tw.fromNumber ? new TwilioSms(tw.accountSid, tw.authToken, tw.fromNumber, tw.apiUrl) : null;
+  const vonageSms = vg.apiKey && vg.apiSecret && vg.fromNumber ? new VonageSms(vg.apiKey, vg.apiSecret, vg.fromNumber, vg.apiUrl, config.http.publicUrl) : null;
+  const sms = twilioSms ?? vonageSms ?? new Outbox(db, 'sms');
   return {
     email: sendgrid.apiKey ? new SendGridEmail(sendgrid.apiKey, sendgrid.apiUrl) : new Outbox(db, 'email'),
-    sms: tw.accountSid && tw.authToken && tw.fromNumber ? new TwilioSms(tw.accountSid, tw.authToken, tw.fromNumber, tw.apiUrl) : new Outbox(db, 'sms'),
+    sms,
+    ...(twilioSms && vonageSms ? { smsSecondary: vonageSms } : {}),
   };
 }

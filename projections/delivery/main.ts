@@ -17,12 +17,13 @@ export const deliveryProjection: VersionedProjection<DeliveryTopic> = {
   name: 'delivery',
   // 2: running sums behind delivery_metrics_daily (the view read every message), and a bulk
   // rebuild; a running deployment rebuilds into a new version, in bulk, and switches.
-  revision: 2,
+  // 3: sends (provider, destination country, price, route) behind messaging_costs and provider_health.
+  revision: 3,
   topics,
   tables: (schema) => tablesSql.replaceAll('{{schema}}', schema),
   views: (schema) => viewsSql.replaceAll('{{schema}}', schema),
   indexes: (schema) => indexesSql.replaceAll('{{schema}}', schema),
-  viewNames: ['notifications', 'delivery_metrics_daily'],
+  viewNames: ['notifications', 'delivery_metrics_daily', 'messaging_costs', 'provider_health'],
   forSchema: (schema) => ({
     name: 'delivery',
     topics,

@@ -42,6 +42,10 @@ function dispatched(id: string, status: DispatchStatus, at: number, extra: Parti
     due_at: null,
     digest_date: null,
     cap_date: null,
+    destination_country: null,
+    price_micros: null,
+    price_currency: null,
+    route_reason: null,
     ...extra,
   };
 }

@@ -43,8 +43,19 @@ const MESSAGE_COLUMNS: Record<string, string> = {
   notification_id: 'text', channel: 'text', provider: 'text', provider_message_id: 'text', attempts: 'int', ...Object.fromEntries(facts.map((f) => [f, 'timestamptz'])),
 };
 
+/** How a sent message was routed and what it cost (from its `sent` outcome; one per notification and channel). */
+interface SendRow {
+  provider: string | null;
+  country: string | null;
+  price_micros: number | null;
+  price_currency: string | null;
+  route_reason: string | null;
+  sent_at: number;
+}
+
 class Batch {
   readonly notifications = new Map<string, NotificationRow>();
+  readonly sends = new Map<string, SendRow>();
   readonly messages = new Map<string, MessageRow>();
   readonly steps = new Map<string, Step>();
   readonly messageIds = new Map<string, { notificationId: string; channel: string }>();
@@ -115,6 +126,18 @@ function collect(records: readonly Incoming<DeliveryTopic>[]): { batch: Batch; u
             ...(v.status === 'sent' ? { fact: 'sent_at' as const, at: v.occurred_at } : v.status === 'failed' ? { fact: 'failed_at' as const, at: v.occurred_at } : {}),
           });
           if (v.provider_message_id) batch.messageIds.set(normalizeMessageId(v.provider_message_id), { notificationId: v.notification_id, channel: v.channel });
+          // A channel is sent at most once per notification (the dispatcher's state guards it): its
+          // one `sent` outcome says where it went and what it cost.
+          if (v.status === 'sent') {
+            batch.sends.set(`${v.notification_id}|${v.channel}`, {
+              provider: v.provider,
+              country: v.destination_country,
+              price_micros: v.price_micros,
+              price_currency: v.price_currency,
+              route_reason: v.route_reason,
+              sent_at: v.occurred_at,
+            });
+          }
         }
         break;
       }
@@ -307,6 +330,22 @@ async function write(client: DbClient, schema: string, batch: Batch, parked: rea
       [
         recordsetParam(
           s.map((x) => ({ notification_id: x.notificationId, event_id: x.eventId, step: x.step, status: x.status, rank: rankOf(x.status), at: ts(x.at), channel: x.channel, provider: x.provider, detail: x.detail })),
+        ),
+      ],
+    );
+  }
+  const sends = inKeyOrder(batch.sends);
+  if (sends.length > 0) {
+    await client.query(
+      `INSERT INTO ${schema}.sends (notification_id, channel, provider, country, price_micros, price_currency, route_reason, sent_at)
+       SELECT * FROM ${recordset({ notification_id: 'text', channel: 'text', provider: 'text', country: 'text', price_micros: 'bigint', price_currency: 'text', route_reason: 'text', sent_at: 'timestamptz' }, 1)}
+       ON CONFLICT (notification_id, channel) DO NOTHING`,
+      [
+        recordsetParam(
+          sends.map(([key, r]) => {
+            const [notificationId, channel] = key.split('|') as [string, string];
+            return { notification_id: notificationId, channel, provider: r.provider, country: r.country, price_micros: r.price_micros, price_currency: r.price_currency, route_reason: r.route_reason, sent_at: ts(r.sent_at) };
+          }),
         ),
       ],
     );

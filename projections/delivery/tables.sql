@@ -79,3 +79,17 @@ CREATE TABLE {{schema}}.daily_metrics (
   unsubscribed int NOT NULL,
   PRIMARY KEY (day, channel, category, template)
 );
+
+-- Where each sent message went and what it cost, from its `sent` outcome (one per notification and
+-- channel): behind analytics.messaging_costs and analytics.provider_health.
+CREATE TABLE {{schema}}.sends (
+  notification_id text NOT NULL,
+  channel text NOT NULL,
+  provider text,
+  country text,
+  price_micros bigint,
+  price_currency text,
+  route_reason text,
+  sent_at timestamptz NOT NULL,
+  PRIMARY KEY (notification_id, channel)
+);

@@ -54,3 +54,29 @@ COMMENT ON COLUMN analytics.delivery_metrics_daily.delivery_rate IS 'delivered /
 COMMENT ON COLUMN analytics.delivery_metrics_daily.open_rate IS 'opened / delivered.';
 COMMENT ON COLUMN analytics.delivery_metrics_daily.click_rate IS 'clicked / delivered.';
 COMMENT ON COLUMN analytics.delivery_metrics_daily.bounce_rate IS 'bounced / sent.';
+
+CREATE VIEW analytics.messaging_costs AS
+SELECT (sent_at AT TIME ZONE 'UTC')::date AS day, channel, COALESCE(provider, 'unknown') AS provider, COALESCE(country, 'unknown') AS country,
+       price_currency AS currency,
+       count(*) AS messages,
+       count(price_micros) AS priced_messages,
+       sum(price_micros) AS cost_micros
+FROM {{schema}}.sends
+GROUP BY 1, 2, 3, 4, 5;
+COMMENT ON VIEW analytics.messaging_costs IS 'What sent messages cost, by UTC day sent, channel, provider and destination country: the sum of the prices recorded on each message''s dispatch outcome (the price table in force when it was sent, per segment times its segments).';
+COMMENT ON COLUMN analytics.messaging_costs.currency IS 'Currency of cost_micros (the price table''s); null for messages sent without a price (email, a single SMS provider, an unpriced destination).';
+COMMENT ON COLUMN analytics.messaging_costs.cost_micros IS 'Millionths of the currency: divide by 1,000,000 (an SMS at 0.0083 usd is 8300).';
+COMMENT ON COLUMN analytics.messaging_costs.priced_messages IS 'Messages among them with a recorded price.';
+
+CREATE VIEW analytics.provider_health AS
+SELECT (s.sent_at AT TIME ZONE 'UTC')::date AS day, s.channel, COALESCE(s.provider, 'unknown') AS provider, COALESCE(s.country, 'unknown') AS country,
+       count(*) AS sent,
+       count(m.delivered_at) AS delivered,
+       count(*) FILTER (WHERE m.delivered_at IS NULL AND (m.failed_at IS NOT NULL OR m.bounced_at IS NOT NULL)) AS failed,
+       round(count(m.delivered_at)::numeric / NULLIF(count(m.delivered_at) + count(*) FILTER (WHERE m.delivered_at IS NULL AND (m.failed_at IS NOT NULL OR m.bounced_at IS NOT NULL)), 0), 4) AS success_rate,
+       count(*) FILTER (WHERE s.route_reason = 'failover') AS failovers,
+       count(*) FILTER (WHERE s.route_reason = 'probe') AS probes
+FROM {{schema}}.sends s LEFT JOIN {{schema}}.messages m USING (notification_id, channel)
+GROUP BY 1, 2, 3, 4;
+COMMENT ON VIEW analytics.provider_health IS 'How each provider delivered what it sent, by UTC day sent, channel and destination country: delivered against failed or bounced (messages still without a final outcome count in neither), and how many it took over from another provider (failovers) or sent as the probe of a recovering circuit. Circuit state changes themselves are on notify.provider-health.v1; `eventline providers status` shows the live circuits.';
+COMMENT ON COLUMN analytics.provider_health.success_rate IS 'delivered / (delivered + failed); null while none has a final outcome.';

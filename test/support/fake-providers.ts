@@ -137,6 +137,10 @@ export class FakeSendGrid extends FakeServer {
 export class FakeTwilio extends FakeServer {
   readonly sent: SentSms[] = [];
   failNext: number[] = [];
+  /** Every send answers this status (e.g. 503: Twilio down) until set back to null. */
+  failAll: number | null = null;
+  /** Sends refused while failAll was set. */
+  refused = 0;
   protected readonly server: Server;
 
   constructor() {
@@ -148,7 +152,8 @@ export class FakeTwilio extends FakeServer {
         res.writeHead(404).end();
         return;
       }
-      const fail = this.failNext.shift();
+      if (this.failAll !== null) this.refused++;
+      const fail = this.failAll ?? this.failNext.shift();
       if (fail !== undefined) {
         res.writeHead(fail, { 'content-type': 'application/json' }).end(JSON.stringify({ code: fail === 400 ? 21211 : 20500, message: `fake failure ${fail}`, status: fail }));
         return;
