@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { registerBackfillCommands } from './commands/backfill.ts';
 import { registerReconcileCommands } from './commands/reconcile.ts';
+import { registerProvidersCommands } from './commands/providers.ts';
 import { registerFxCommands } from './commands/fx.ts';
 import { registerBootstrapCommand } from './commands/bootstrap.ts';
 import { registerDlqCommands } from './commands/dlq.ts';
@@ -27,5 +28,6 @@ registerDlqCommands(program);
 registerBackfillCommands(program);
 registerReconcileCommands(program);
 registerFxCommands(program);
+registerProvidersCommands(program);
 
 program.parseAsync(process.argv).catch(fail);

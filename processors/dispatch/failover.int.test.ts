@@ -4,7 +4,9 @@
  * `eventline run` runs it, and the real Kafka, registry, Postgres and Redis.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
 import type { Incoming } from '../../lib/kafka/index.ts';
@@ -19,7 +21,9 @@ import { fakeProviderEnv } from '../../test/support/providers.ts';
 import { runVersionedProjection } from '../../lib/projection.ts';
 import { versionedProjections } from '../../projections/index.ts';
 import { activeVersionCaughtUp } from '../../test/support/projections.ts';
+import { runEventline } from '../../test/support/process.ts';
 import { ProcessorGroup } from '../supervisor.ts';
+import { PriceBook } from './routing.ts';
 
 /** The shipped price table, read as data: what each provider charges per segment, by country. */
 const shipped = JSON.parse(readFileSync(new URL('./prices/sms.json', import.meta.url), 'utf8')) as { currency: string; providers: Record<string, Record<string, number>> };
@@ -168,6 +172,34 @@ describe('SMS routing: least cost among healthy providers, failover on an outage
     assert.ok(opened.failures >= 1 && opened.failures <= opened.calls, 'the opening event counts the failures');
   });
 
+  it('eventline providers: status shows each circuit, success rate and price; prices installs a valid table for every dispatcher and refuses a bad one', { timeout: 60_000 }, async () => {
+    const status = await runEventline(t.env, ['providers', 'status', '--json', '--countries', 'US,GB']);
+    assert.equal(status.code, 0, status.stderr);
+    const got = JSON.parse(status.stdout) as { currency: string; providers: { channel: string; provider: string; circuit: string; prices_micros: Record<string, number> | null }[] };
+    assert.deepEqual(got.providers.map((p) => [p.channel, p.provider, p.circuit]), [['email', 'sendgrid', 'closed'], ['sms', 'twilio', 'closed'], ['sms', 'vonage', 'closed']]);
+    assert.deepEqual(got.providers[2]?.prices_micros, { US: shipped.providers.vonage!.US, GB: shipped.providers.vonage!.GB });
+
+    const dir = mkdtempSync(join(tmpdir(), 'eventline-prices-'));
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ currency: 'USD', providers: { twilio: { GB: -1 } } }));
+    const refused = await runEventline(t.env, ['providers', 'prices', bad]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /currency/);
+    assert.match(refused.stderr, /twilio\.GB/);
+    const book = new PriceBook(t.rt.db, { refreshMs: 0 });
+    await book.refresh();
+    assert.deepEqual(book.current().providers.twilio, shipped.providers.twilio, 'nothing installed: the shipped table is in force');
+
+    const good = join(dir, 'good.json');
+    writeFileSync(good, JSON.stringify({ currency: 'eur', providers: { twilio: { GB: 30000, '*': 1 }, vonage: { GB: 35000, '*': 2 } } }));
+    const installed = await runEventline(t.env, ['providers', 'prices', good]);
+    assert.equal(installed.code, 0, installed.stderr);
+    await book.refresh();
+    assert.equal(book.current().currency, 'eur');
+    assert.equal(book.current().providers.twilio?.GB, 30000);
+    await t.rt.db.query(`DELETE FROM dispatch.price_tables`);
+  });
+
   it('the cost view sums to the prices the outcomes recorded, per day, provider and country', { timeout: 60_000 }, async () => {
     await activeVersionCaughtUp(t.rt, 'delivery', ['notify.dispatch-requests.v1', 'notify.dispatches.v1', 'notify.delivery-events.v1']);
     const outcomes = await collect(t.rt.kafka, ['notify.dispatches.v1'], (rs) => rs.some((r) => r.value.status === 'sent'));
@@ -190,5 +222,25 @@ describe('SMS routing: least cost among healthy providers, failover on an outage
     const byProvider = Object.fromEntries(health.rows.map((r) => [r.provider, { sent: Number(r.sent), failovers: Number(r.failovers), probes: Number(r.probes) }]));
     assert.ok((byProvider.vonage?.failovers ?? 0) > 0, 'the failovers to the secondary are counted');
     assert.equal(byProvider.twilio?.probes, 1, 'one probe brought the primary back');
+  });
+
+  it('a provider whose delivery receipts turn bad loses its traffic to the healthy one, though it is cheaper', { timeout: 60_000 }, async () => {
+    // Twilio reports 25 of its messages undelivered (no notification to act on: the router learns from them all).
+    const at = Date.now();
+    const events = Array.from({ length: 25 }, (_, i) => ({
+      event_id: `SMbad${i}:undelivered`, occurred_at: at, received_at: at, provider: 'twilio', channel: 'sms' as const, notification_id: null, provider_message_id: `SMbad${i}`,
+      kind: 'undelivered' as const, provider_event: 'undelivered', recipient: null, reason: 'carrier violation', error_code: '30007', bounce_type: null, url: null, raw: '{}',
+    }));
+    await (await t.rt.kafka.appender()).append('notify.delivery-events.v1', events.map((value) => ({ key: value.provider_message_id, record: 'DeliveryEventReceived' as const, value })));
+    const routed = await eventually(
+      async () => {
+        const [id] = await sms(await users(US, 1));
+        const o = (await sentOutcomes([id!])).get(id!)!.value;
+        return o.provider === 'vonage' ? o : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'a US message routed away from the poorly delivering primary' },
+    );
+    assert.equal(routed.route_reason, 'cheapest_healthy', 'the cheapest of the providers above the success threshold');
+    assert.equal(routed.price_micros, shipped.providers.vonage!.US);
   });
 });
