@@ -156,10 +156,19 @@ const schema = z.object({
   STRIPE_API_URL: optionalText,
   SENDGRID_API_URL: optionalText,
   TWILIO_API_URL: optionalText,
+  SMTP_URL: optionalText.refine((v) => {
+    if (v === null) return true;
+    try {
+      return ['smtp:', 'smtps:'].includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, 'must be an smtp:// or smtps:// URL, e.g. smtps://user:password@smtp.example.com:465'),
   VONAGE_API_KEY: optionalText,
   VONAGE_API_SECRET: optionalText,
   VONAGE_FROM_NUMBER: optionalText,
   VONAGE_SIGNATURE_SECRET: optionalText,
+  VONAGE_SIGNATURE_METHOD: z.enum(['md5hash', 'md5hmac', 'sha1hmac', 'sha256hmac', 'sha512hmac']).default('md5hash'),
   VONAGE_API_URL: optionalText,
   EVENTLINE_SMS_MIN_SUCCESS_RATE: z.coerce.number().min(0).max(1).default(0.9),
   EVENTLINE_CIRCUIT_OPEN_MS: z.coerce.number().int().min(100).default(10_000),
@@ -212,6 +221,8 @@ export interface Config {
     readonly fromNumber: string | null;
     readonly apiUrl: string | null;
   };
+  /** The second email path: SMTP to a relay (processors/dispatch/smtp.ts); null: none. */
+  readonly smtp: { readonly url: string | null };
   /** The second SMS provider (routing and failover: processors/dispatch/routing.ts). */
   readonly vonage: {
     readonly apiKey: string | null;
@@ -219,6 +230,8 @@ export interface Config {
     readonly fromNumber: string | null;
     /** Signs the delivery receipts Vonage posts to /webhooks/vonage/status. */
     readonly signatureSecret: string | null;
+    /** How the account signs its webhooks (Vonage dashboard: Settings → signed webhooks); md5hash is its default, sha256hmac the one to choose. */
+    readonly signatureMethod: 'md5hash' | 'md5hmac' | 'sha1hmac' | 'sha256hmac' | 'sha512hmac';
     readonly apiUrl: string | null;
   };
   readonly routing: {
@@ -317,11 +330,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       fromNumber: e.TWILIO_FROM_NUMBER,
       apiUrl: e.TWILIO_API_URL,
     },
+    smtp: { url: e.SMTP_URL },
     vonage: {
       apiKey: e.VONAGE_API_KEY,
       apiSecret: e.VONAGE_API_SECRET,
       fromNumber: e.VONAGE_FROM_NUMBER,
       signatureSecret: e.VONAGE_SIGNATURE_SECRET,
+      signatureMethod: e.VONAGE_SIGNATURE_METHOD,
       apiUrl: e.VONAGE_API_URL,
     },
     routing: { minSuccessRate: e.EVENTLINE_SMS_MIN_SUCCESS_RATE, circuitOpenMs: e.EVENTLINE_CIRCUIT_OPEN_MS },

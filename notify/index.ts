@@ -6,7 +6,7 @@
  * - request.ts: building a NotificationRequested with ids derived from its source.
  * - render.ts: the Handlebars templates in templates/<locale>/ and SMS segment counting.
  * - evidence.ts: provider callbacks recorded as evidence that a message was sent.
- * - message-index.ts: Twilio message SID → notification id.
+ * - message-index.ts: provider message id (Twilio SID, Vonage message-id) → notification id.
  * - unsubscribe-token.ts: signed unsubscribe links.
  * - preference-change.ts: the one way to change a user's preferences.
  * - links.ts: link fields in template data are https URLs.
@@ -16,7 +16,7 @@
 export { notificationIdFor, notificationRequest, priorities, type Priority } from './request.ts';
 export { DEFAULT_LOCALE, Templates, fitSms, formatDate, formatMoney, smsSize, type Rendered, type SmsSize } from './render.ts';
 export { SendEvidence } from './evidence.ts';
-export { TwilioMessageIndex } from './message-index.ts';
+export { TwilioMessageIndex, VonageMessageIndex } from './message-index.ts';
 export {
   TOKEN_DAYS,
   signUnsubscribeToken,

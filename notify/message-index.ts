@@ -1,29 +1,35 @@
 /**
- * Message SID -> notification id, recorded when an SMS is sent, so a status callback without our
- * query parameter still finds its notification. A cache: the delivery projection also joins on
- * the SID recorded in notify.dispatches.v1, so a Redis flush loses nothing.
+ * Provider message id -> notification id, recorded when an SMS is sent, so a delivery callback
+ * finds its notification without trusting what else the request carries. A cache: the delivery
+ * projection also joins on the message id recorded in notify.dispatches.v1, so a Redis flush loses
+ * nothing.
+ *
+ * One index per provider, each under its own key prefix: a Twilio SID and a Vonage message-id are
+ * different namespaces, and a callback signed by one provider looks up only that provider's ids.
  */
 import type { Redis } from '../lib/redis.ts';
 
 const TTL_SECONDS = 30 * 86_400;
 
-export class TwilioMessageIndex {
+class MessageIndex {
   private readonly redis: Redis;
+  private readonly prefix: string;
 
-  constructor(redis: Redis) {
+  protected constructor(redis: Redis, prefix: string) {
     this.redis = redis;
+    this.prefix = prefix;
   }
 
-  async record(messageSid: string, notificationId: string): Promise<void> {
-    await this.redis.set(`twilio:sid:${messageSid}`, notificationId, 'EX', TTL_SECONDS);
+  async record(messageId: string, notificationId: string): Promise<void> {
+    await this.redis.set(`${this.prefix}:${messageId}`, notificationId, 'EX', TTL_SECONDS);
   }
 
   /** The notification id, or null when unknown or when Redis does not answer within 250 ms. */
-  async lookup(messageSid: string): Promise<string | null> {
+  async lookup(messageId: string): Promise<string | null> {
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
-        this.redis.get(`twilio:sid:${messageSid}`),
+        this.redis.get(`${this.prefix}:${messageId}`),
         new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 250))),
       ]);
     } catch {
@@ -31,5 +37,21 @@ export class TwilioMessageIndex {
     } finally {
       clearTimeout(timer);
     }
+  }
+}
+
+/** Twilio MessageSid -> notification id. */
+export class TwilioMessageIndex extends MessageIndex {
+  readonly provider = 'twilio';
+  constructor(redis: Redis) {
+    super(redis, 'twilio:sid');
+  }
+}
+
+/** Vonage SMS API message-id -> notification id (the first part's id, which VonageSms returns). */
+export class VonageMessageIndex extends MessageIndex {
+  readonly provider = 'vonage';
+  constructor(redis: Redis) {
+    super(redis, 'vonage:msg');
   }
 }

@@ -25,6 +25,7 @@ export function registerProvidersCommands(program: Command): void {
         const configured = providersFor(rt.config, rt.db);
         const list = [
           { channel: 'email', name: configured.email.name },
+          ...(configured.emailSecondary ? [{ channel: 'email', name: configured.emailSecondary.name }] : []),
           { channel: 'sms', name: configured.sms.name },
           ...(configured.smsSecondary ? [{ channel: 'sms', name: configured.smsSecondary.name }] : []),
         ];

@@ -79,8 +79,8 @@ export interface SendRoute {
   readonly reason: RouteReason;
 }
 
-/** Routing for SMS: the circuits, the success rates, the price table, and where circuit changes go. */
-export interface SmsRouting {
+/** Routing over two providers of a channel: the circuits, the success rates, the price table (SMS), and where circuit changes go. */
+export interface ProviderRouting {
   readonly breakers: CircuitBreakers;
   readonly rates: SuccessRates;
   readonly prices: () => PriceTable;
@@ -103,9 +103,9 @@ export class Sender {
   private readonly limiter: RateLimiter;
   private readonly evidence: SendEvidence;
   private readonly reconcileMs: number;
-  private readonly routing: SmsRouting | null;
+  private readonly routing: ProviderRouting | null;
 
-  constructor(redis: Redis, providers: Providers, limiter: RateLimiter, evidence: SendEvidence, reconcileMs: number, routing: SmsRouting | null = null) {
+  constructor(redis: Redis, providers: Providers, limiter: RateLimiter, evidence: SendEvidence, reconcileMs: number, routing: ProviderRouting | null = null) {
     this.redis = redis;
     this.providers = providers;
     this.limiter = limiter;
@@ -124,7 +124,8 @@ export class Sender {
     }
     // The marker spans providers: a send whose outcome is unknown is reconciled whichever provider
     // it went to, so failover never sends one notification twice.
-    const idempotent = provider.name === 'outbox' && !this.providers.smsSecondary;
+    const routed = this.routedProviders(channel);
+    const idempotent = provider.name === 'outbox' && routed.length < 2;
     if (marker?.startsWith('pending|') && !idempotent) {
       const since = Number(marker.split('|')[1]);
       const pendingWith = marker.split('|')[2] || provider.name;
@@ -137,7 +138,7 @@ export class Sender {
     }
     const started = Date.now();
     await this.limiter.acquire(channel);
-    if (channel === 'sms' && this.routing) return this.sendRouted(markerKey, message as SmsMessage, started);
+    if (this.routing && routed.length > 1 && (channel === 'email' || channel === 'sms')) return this.sendRouted(channel, routed, markerKey, message, started);
     await this.redis.set(markerKey, `pending|${started}|${provider.name}`, 'EX', TTL);
     try {
       const result = await this.call(provider, channel, message);
@@ -158,29 +159,29 @@ export class Sender {
    * failing and the next one tried at once. A provider that gives no answer may have sent the
    * message: no other is tried, the marker stays pending and reconciliation decides.
    */
-  private async sendRouted(markerKey: string, message: SmsMessage, started: number): Promise<SendOutcome> {
-    const routing = this.routing as SmsRouting;
-    const all = [this.providers.sms, ...(this.providers.smsSecondary ? [this.providers.smsSecondary] : [])];
+  private async sendRouted(channel: 'email' | 'sms', all: readonly (EmailProvider | SmsProvider)[], markerKey: string, message: EmailMessage | SmsMessage, started: number): Promise<SendOutcome> {
+    const routing = this.routing as ProviderRouting;
     const table = routing.prices();
-    const country = countryOf(message.to);
+    // Prices are per SMS destination country; email is routed on health alone (no prices: the configured order).
+    const country = channel === 'sms' ? countryOf(message.to) : null;
     const candidates: Candidate[] = await Promise.all(
       all.map(async (p) => ({ provider: p.name, price: priceOf(table, p.name, country), successRate: (await routing.rates.rate(p.name)).rate, circuit: await circuitFor(routing.breakers, p.name) })),
     );
     const order = routeOrder(candidates, routing.policy);
     let lastError: ProviderError | null = null;
     for (const candidate of order) {
-      const provider = all.find((p) => p.name === candidate.provider) as SmsProvider;
+      const provider = all.find((p) => p.name === candidate.provider) as EmailProvider | SmsProvider;
       const admission = await routing.breakers.admit(provider.name);
       if (!admission.allowed) continue;
-      if (admission.transition) await routing.onTransition(admission.transition, 'sms');
+      if (admission.transition) await routing.onTransition(admission.transition, channel);
       await this.redis.set(markerKey, `pending|${started}|${provider.name}`, 'EX', TTL);
       const callStarted = Date.now();
       try {
-        const result = await this.call(provider, 'sms', message);
+        const result = await this.call(provider, channel, message);
         const transition = await routing.breakers.record(provider.name, true, Date.now() - callStarted);
-        if (transition) await routing.onTransition(transition, 'sms');
+        if (transition) await routing.onTransition(transition, channel);
         await this.redis.set(markerKey, `sent|${result.provider}|${result.providerMessageId ?? ''}|${started}`, 'EX', TTL);
-        const segments = smsSize(message.body).segments;
+        const segments = channel === 'sms' ? smsSize((message as SmsMessage).body).segments : 1;
         return {
           kind: 'sent',
           result,
@@ -190,7 +191,7 @@ export class Sender {
       } catch (err) {
         const error = err instanceof ProviderError ? err : new ProviderError(String(err), true, null);
         const transition = await routing.breakers.record(provider.name, !(error.status === null || providerFault(error)), Date.now() - callStarted);
-        if (transition) await routing.onTransition(transition, 'sms');
+        if (transition) await routing.onTransition(transition, channel);
         if (error.status === null) return { kind: 'failed', error };
         await this.redis.del(markerKey);
         if (!providerFault(error)) return { kind: 'failed', error };
@@ -199,6 +200,13 @@ export class Sender {
     }
     await this.redis.del(markerKey);
     return { kind: 'failed', error: lastError ?? new ProviderError('no SMS provider can take a message now: every circuit is open', true, 503) };
+  }
+
+  /** The providers a channel is routed over, in configured order (primary first). */
+  private routedProviders(channel: Channel): (EmailProvider | SmsProvider)[] {
+    if (channel === 'sms') return [this.providers.sms, ...(this.providers.smsSecondary ? [this.providers.smsSecondary] : [])];
+    if (channel === 'email') return [this.providers.email, ...(this.providers.emailSecondary ? [this.providers.emailSecondary] : [])];
+    return [];
   }
 
   /** The provider call, as a client span: its id and answer, never the recipient or the content. */

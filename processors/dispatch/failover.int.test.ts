@@ -16,6 +16,7 @@ import { applyPreferenceChanges } from '../../projections/preferences/store.ts';
 import { collect } from '../../test/support/consume.ts';
 import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.ts';
 import { FakeSendGrid, FakeTwilio } from '../../test/support/fake-providers.ts';
+import { FakeSmtpRelay } from '../../test/support/fake-smtp.ts';
 import { FakeVonage } from '../../test/support/fake-vonage.ts';
 import { fakeProviderEnv } from '../../test/support/providers.ts';
 import { runVersionedProjection } from '../../lib/projection.ts';
@@ -35,6 +36,7 @@ describe('SMS routing: least cost among healthy providers, failover on an outage
   let sendgrid: FakeSendGrid;
   let twilio: FakeTwilio;
   let vonage: FakeVonage;
+  let relay: FakeSmtpRelay;
   let stop: (() => Promise<void>) | null = null;
   let n = 0;
   const openMs = 1500;
@@ -43,12 +45,14 @@ describe('SMS routing: least cost among healthy providers, failover on an outage
     sendgrid = await new FakeSendGrid().start();
     twilio = await new FakeTwilio().start();
     vonage = await new FakeVonage().start();
+    relay = await new FakeSmtpRelay().start();
     t = await createTestEnv('failover', {
       ...fakeProviderEnv({ sendgrid, twilio }),
       VONAGE_API_KEY: vonage.apiKey,
       VONAGE_API_SECRET: vonage.apiSecret,
       VONAGE_FROM_NUMBER: '+15005550007',
       VONAGE_API_URL: vonage.url,
+      SMTP_URL: relay.url,
       EVENTLINE_CIRCUIT_OPEN_MS: String(openMs),
       EVENTLINE_SMS_PER_SECOND: '200',
       EVENTLINE_DISPATCH_RETRY_BACKOFF_MS: '200,400,800',
@@ -69,6 +73,7 @@ describe('SMS routing: least cost among healthy providers, failover on an outage
     await sendgrid?.close();
     await twilio?.close();
     await vonage?.close();
+    await relay?.close();
   });
 
   async function users(phone: string, count: number): Promise<string[]> {
@@ -176,8 +181,8 @@ describe('SMS routing: least cost among healthy providers, failover on an outage
     const status = await runEventline(t.env, ['providers', 'status', '--json', '--countries', 'US,GB']);
     assert.equal(status.code, 0, status.stderr);
     const got = JSON.parse(status.stdout) as { currency: string; providers: { channel: string; provider: string; circuit: string; prices_micros: Record<string, number> | null }[] };
-    assert.deepEqual(got.providers.map((p) => [p.channel, p.provider, p.circuit]), [['email', 'sendgrid', 'closed'], ['sms', 'twilio', 'closed'], ['sms', 'vonage', 'closed']]);
-    assert.deepEqual(got.providers[2]?.prices_micros, { US: shipped.providers.vonage!.US, GB: shipped.providers.vonage!.GB });
+    assert.deepEqual(got.providers.map((p) => [p.channel, p.provider, p.circuit]), [['email', 'sendgrid', 'closed'], ['email', 'smtp', 'closed'], ['sms', 'twilio', 'closed'], ['sms', 'vonage', 'closed']]);
+    assert.deepEqual(got.providers[3]?.prices_micros, { US: shipped.providers.vonage!.US, GB: shipped.providers.vonage!.GB });
 
     const dir = mkdtempSync(join(tmpdir(), 'eventline-prices-'));
     const bad = join(dir, 'bad.json');
@@ -242,5 +247,26 @@ describe('SMS routing: least cost among healthy providers, failover on an outage
     );
     assert.equal(routed.route_reason, 'cheapest_healthy', 'the cheapest of the providers above the success threshold');
     assert.equal(routed.price_micros, shipped.providers.vonage!.US);
+  });
+
+  it('email fails over from SendGrid to the SMTP relay when SendGrid answers 5xx, each message sent once', { timeout: 60_000 }, async () => {
+    const ids = Array.from({ length: 6 }, () => `user_e${n++}`);
+    await applyPreferenceChanges(
+      t.rt.db,
+      ids.map((id) => ({ event_id: `pref_${id}`, occurred_at: 1, received_at: 1, user_id: id, change: 'updated' as const, actor: 'test', reason: null, source: 'api', category: null, preferences: { ...defaultPreferences(), email: `${id}@example.com`, email_confirmed_at: 1 }, previous: null })),
+    );
+    sendgrid.failNext = Array.from({ length: 100 }, () => 503);
+    const requests = ids.map((u) => notificationRequest({ source: `test:${u}:${n++}`, userId: u, template: 'payment_failed', category: 'payment', priority: 'HIGH', channel: 'email', data: { amount_due: 4900, currency: 'usd', hosted_invoice_url: 'https://pay.test/i' }, requestedBy: 'test', at: Date.now() }));
+    await (await t.rt.kafka.appender()).append('notify.dispatch-requests.v1', requests.map((r) => ({ key: r.user_id, record: 'NotificationRequested' as const, value: r })));
+    const got = await sentOutcomes(requests.map((r) => r.notification_id));
+    sendgrid.failNext = [];
+    for (const r of requests) {
+      const o = got.get(r.notification_id)!.value;
+      assert.deepEqual([o.channel, o.provider, o.route_reason, o.price_micros], ['email', 'smtp', 'failover', null]);
+      const relayed = relay.received.filter((m) => m.header('X-Eventline-notification-id') === r.notification_id);
+      assert.equal(relayed.length, 1, 'the relay got it once');
+      assert.equal(sendgrid.byNotification(r.notification_id).length, 0, 'SendGrid took none of them');
+      assert.equal(o.provider_message_id, relayed[0]?.header('Message-ID'));
+    }
   });
 });

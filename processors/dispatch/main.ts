@@ -13,13 +13,13 @@ import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { Scheduler } from '../../lib/scheduler.ts';
 import type { ProviderCircuitChanged, TopicName } from '../../lib/topics.ts';
-import { changePreferences, CONTACT_CONFIRMATION_TEMPLATE, contactConfirmationUrl, fitSms, SendEvidence, Templates, TwilioMessageIndex, unsubscribeUrl } from '../../notify/index.ts';
+import { changePreferences, CONTACT_CONFIRMATION_TEMPLATE, contactConfirmationUrl, fitSms, SendEvidence, Templates, TwilioMessageIndex, unsubscribeUrl, VonageMessageIndex } from '../../notify/index.ts';
 import { contactFieldOf, contactFor, isEssential, resubscribe, unsubscribe, type Preferences } from '../../projections/preferences/document.ts';
 import { readPreferences } from '../../projections/preferences/store.ts';
 import { CustomerDirectory } from '../customers/directory.ts';
 import { decide, eventTimeOf, localParts, needsContext, nextLocalTime, type DispatchContext, type DispatchInput, type DispatchState, type Recipient, type SendCommand } from './decide.ts';
 import { CircuitBreakers, DEFAULT_CIRCUIT_POLICY } from './circuit.ts';
-import { RateLimiter, Sender, type SmsRouting } from './effects.ts';
+import { RateLimiter, Sender, type ProviderRouting } from './effects.ts';
 import { PriceBook, SuccessRates } from './routing.ts';
 import { capKind, digestKind, dispatchKinds, emptyNotification, notificationKind, sentOn, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
 import { providersFor, type EmailMessage, type Providers, type SmsMessage } from './providers.ts';
@@ -118,7 +118,7 @@ export function dispatchProcessor(rt: Runtime, options: { providers?: Providers 
   const providers = options.providers ?? providersFor(rt.config, rt.db);
   const evidence = new SendEvidence(rt.redis);
   const rates = new SuccessRates(rt.redis);
-  const routing: SmsRouting | null = providers.smsSecondary
+  const routing: ProviderRouting | null = providers.smsSecondary || providers.emailSecondary
     ? {
         breakers: new CircuitBreakers(rt.redis, { ...DEFAULT_CIRCUIT_POLICY, openMs: rt.config.routing.circuitOpenMs }),
         rates,
@@ -137,8 +137,9 @@ export function dispatchProcessor(rt: Runtime, options: { providers?: Providers 
     : null;
   const sender = new Sender(rt.redis, providers, new RateLimiter(rt.redis, { email: rt.config.dispatch.emailPerSecond, sms: rt.config.dispatch.smsPerSecond, push: 0, in_app: 0 }), evidence, rt.config.dispatch.reconcileMs, routing);
   const twilioIndex = new TwilioMessageIndex(rt.redis);
+  const vonageIndex = new VonageMessageIndex(rt.redis);
   const clock = new EventClock(rt.redis, 'dispatch', ['notify.dispatch-requests.v1']);
-  log.info({ email: providers.email.name, sms: providers.sms.name, smsSecondary: providers.smsSecondary?.name ?? null }, 'dispatch providers');
+  log.info({ email: providers.email.name, emailSecondary: providers.emailSecondary?.name ?? null, sms: providers.sms.name, smsSecondary: providers.smsSecondary?.name ?? null }, 'dispatch providers');
 
   /**
    * Where a message of `category` reaches the user: the preferences' own email and phone when
@@ -221,7 +222,8 @@ export function dispatchProcessor(rt: Runtime, options: { providers?: Providers 
     const result = await sender.send(cmd.channel, message);
     switch (result.kind) {
       case 'sent':
-        if (cmd.channel === 'sms' && result.result.providerMessageId) await twilioIndex.record(result.result.providerMessageId, r.notification_id);
+        // Delivery receipts find their notification through the message id (Vonage's do not sign the callback URL).
+        if (cmd.channel === 'sms' && result.result.providerMessageId) await (result.result.provider === 'vonage' ? vonageIndex : twilioIndex).record(result.result.providerMessageId, r.notification_id);
         return { kind: 'send_succeeded', send: cmd, provider: result.result.provider, providerMessageId: result.result.providerMessageId, locale: rendered.locale, route: result.route };
       case 'reconciling':
         return { kind: 'send_unknown', send: cmd, until: result.until };

@@ -9,6 +9,7 @@ import twilio from 'twilio';
 import RequestClient from 'twilio/lib/base/RequestClient.js';
 import type { Config } from '../../lib/config.ts';
 import type { Db } from '../../lib/db.ts';
+import { SmtpEmail } from './smtp.ts';
 import { VonageSms } from './vonage.ts';
 
 export interface EmailMessage {
@@ -170,20 +171,26 @@ export interface Providers {
   readonly sms: SmsProvider;
   /** A second SMS provider: with it, SMS are routed by price and health, and fail over (routing.ts). */
   readonly smsSecondary?: SmsProvider;
+  /** A second email path (SMTP to a relay): with it, email fails over from the primary. */
+  readonly emailSecondary?: EmailProvider;
 }
 
 /**
  * SendGrid and Twilio when their credentials are configured, else the local outbox; Vonage as the
- * second SMS provider when its credentials are (the only one when Twilio's are not).
+ * second SMS provider when its credentials are (the only one when Twilio's are not), and SMTP to a
+ * relay (SMTP_URL) as the second email path (the only one without a SendGrid key).
  */
 export function providersFor(config: Config, db: Db): Providers {
   const { sendgrid, twilio: tw, vonage: vg } = config;
   const twilioSms = tw.accountSid && tw.authToken && tw.fromNumber ? new TwilioSms(tw.accountSid, tw.authToken, tw.fromNumber, tw.apiUrl) : null;
   const vonageSms = vg.apiKey && vg.apiSecret && vg.fromNumber ? new VonageSms(vg.apiKey, vg.apiSecret, vg.fromNumber, vg.apiUrl, config.http.publicUrl) : null;
   const sms = twilioSms ?? vonageSms ?? new Outbox(db, 'sms');
+  const sendgridEmail = sendgrid.apiKey ? new SendGridEmail(sendgrid.apiKey, sendgrid.apiUrl) : null;
+  const smtpEmail = config.smtp.url ? new SmtpEmail(config.smtp.url) : null;
   return {
-    email: sendgrid.apiKey ? new SendGridEmail(sendgrid.apiKey, sendgrid.apiUrl) : new Outbox(db, 'email'),
+    email: sendgridEmail ?? smtpEmail ?? new Outbox(db, 'email'),
     sms,
     ...(twilioSms && vonageSms ? { smsSecondary: vonageSms } : {}),
+    ...(sendgridEmail && smtpEmail ? { emailSecondary: smtpEmail } : {}),
   };
 }

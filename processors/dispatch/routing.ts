@@ -57,7 +57,7 @@ export function priceOf(table: PriceTable, provider: string, country: string | n
   return (country !== null ? prices[country] : undefined) ?? prices['*'] ?? null;
 }
 
-export type RouteReason = 'cheapest_healthy' | 'failover' | 'probe' | 'only' | 'below_success_threshold';
+export type RouteReason = 'cheapest_healthy' | 'preferred' | 'failover' | 'probe' | 'only' | 'below_success_threshold';
 
 export interface Candidate {
   readonly provider: string;
@@ -95,7 +95,9 @@ export function reasonFor(chosen: Candidate, ideal: readonly Candidate[], policy
   if (probe) return 'probe';
   if (ideal.length === 1) return 'only';
   if (ideal[0]?.provider !== chosen.provider) return 'failover';
-  return chosen.successRate !== null && chosen.successRate < policy.minSuccessRate ? 'below_success_threshold' : 'cheapest_healthy';
+  if (chosen.successRate !== null && chosen.successRate < policy.minSuccessRate) return 'below_success_threshold';
+  // Unpriced (email): first in the configured order.
+  return chosen.price === null ? 'preferred' : 'cheapest_healthy';
 }
 
 /** The order had every circuit been closed. */

@@ -93,6 +93,22 @@ export function openapiDocument(): object {
           responses: { 200: { description: 'appended', content: { 'text/xml': { schema: { type: 'string' } } } }, ...errors(400, 413, 415, 503) },
         },
       },
+      '/webhooks/vonage/status': {
+        post: {
+          summary: 'Vonage SMS delivery receipt',
+          description:
+            'A signed delivery receipt (signed webhooks on; VONAGE_SIGNATURE_SECRET), as a form or a JSON object. Verified on its `sig` field over every other field, its signed `timestamp` within EVENTLINE_WEBHOOK_TOLERANCE_SECONDS of now, then appended to notify.delivery-events.v1. The notification comes from the message-id recorded at send time, else from notification_id (which the signature does not cover).',
+          parameters: [{ name: 'notification_id', in: 'query', required: false, schema: { type: 'string' } }],
+          requestBody: {
+            required: true,
+            content: {
+              'application/x-www-form-urlencoded': { schema: { type: 'object', additionalProperties: { type: 'string' } } },
+              'application/json': { schema: { type: 'object', additionalProperties: { type: 'string' } } },
+            },
+          },
+          responses: { 200: { description: 'appended (or a duplicate already appended)', content: json({ type: 'object' }) }, ...errors(400, 413, 415, 503) },
+        },
+      },
       '/v1/users/{userId}/preferences': {
         parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_.:@+-]{1,128}$' } }],
         get: {

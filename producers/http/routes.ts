@@ -1,13 +1,13 @@
 /**
  * Every HTTP route of Eventline, assembled for one runtime: health, OpenAPI, webhooks, the /v1 API
  * and the analyst dashboard. The HTTP composition root: it builds the shared parts (the key store,
- * provider evidence, the Twilio message index) and hands them to each router; web/ is mounted
- * here and knows the key store only as lib/http's Authenticator.
+ * provider evidence, the Twilio and Vonage message indexes) and hands them to each router; web/ is
+ * mounted here and knows the key store only as lib/http's Authenticator.
  */
 import type express from 'express';
 import { BusinessMetrics } from '../../lib/business-metrics.ts';
 import type { Runtime } from '../../lib/runtime.ts';
-import { SendEvidence, TwilioMessageIndex, templateCategories } from '../../notify/index.ts';
+import { SendEvidence, TwilioMessageIndex, VonageMessageIndex, templateCategories } from '../../notify/index.ts';
 import { dashboardRoutes } from '../../web/routes.ts';
 import { DomainPublisher } from '../domain/publisher.ts';
 import { domainEventRoutes } from '../domain/route.ts';
@@ -19,6 +19,7 @@ import { sendgridWebhookRoutes } from '../sendgrid/route.ts';
 import { STRIPE_SEEN_PREFIX, stripeWebhookRoutes } from '../stripe/route.ts';
 import { twilioWebhookRoutes } from '../twilio/route.ts';
 import { unsubscribeRoutes } from '../unsubscribe/route.ts';
+import { vonageWebhookRoutes } from '../vonage/route.ts';
 import { createApp } from './app.ts';
 import { healthRoutes } from './health.ts';
 import { openapiRoutes } from './openapi.ts';
@@ -64,6 +65,17 @@ export function buildHttpApp(rt: Runtime, extra: readonly express.Router[] = [])
       seen: new RecentlySeen(rt.redis, 'twilio:seen'),
       evidence,
       bodyLimitBytes: limit,
+      log,
+    }),
+    vonageWebhookRoutes({
+      kafka: rt.kafka,
+      signatureSecret: config.vonage.signatureSecret,
+      signatureMethod: config.vonage.signatureMethod,
+      index: new VonageMessageIndex(rt.redis),
+      seen: new RecentlySeen(rt.redis, 'vonage:seen'),
+      evidence,
+      bodyLimitBytes: limit,
+      toleranceSeconds: config.http.webhookToleranceSeconds,
       log,
     }),
     preferenceRoutes(rt, keys),
