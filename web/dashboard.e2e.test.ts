@@ -14,6 +14,8 @@ import { createTopics, registerSchemas } from '../lib/catalogue.ts';
 import { activeVersion } from '../lib/projection-versions.ts';
 import { buildVersion } from '../lib/projection.ts';
 import { mrrProjection } from '../projections/mrr/main.ts';
+import { deliveryProjection } from '../projections/delivery/main.ts';
+import type { DeliveryEventReceived, NotificationDispatched } from '../lib/topics.ts';
 import { stripeHistory, apiVersionAt } from '../cli/demo/stripe-history.ts';
 import { customer, event, subscription } from '../cli/demo/stripe-objects.ts';
 import { startApp, type RunningApp } from '../test/support/app.ts';
@@ -429,5 +431,55 @@ describe('the dashboard drill-down in a browser', () => {
     await on.goBack();
     await status.filter({ hasText: initial.status }).waitFor();
     assert.equal(on.url(), initial.url);
+  });
+
+  it('given messages sent through two SMS providers, then the providers table shows provider_health and messaging_costs, and exports them', async () => {
+    const at = Date.now() - 3_600_000;
+    const sent = (id: string, provider: string, country: string, price: number, reason: string): NotificationDispatched => ({
+      event_id: `${id}:sent:sms:1`, occurred_at: at, received_at: at, notification_id: id, user_id: `user_${id}`, template: 'payment_failed', category: 'payment', priority: 'HIGH',
+      channel: 'sms', status: 'sent', reason: null, provider, provider_message_id: `msg_${id}`, attempt: 1, deferred_until: null, locale: 'en-US', digest_id: null,
+      request_event_id: `req:${id}`, seq: 1, fallback: [], due_at: null, digest_date: null, cap_date: null,
+      destination_country: country, price_micros: price, price_currency: 'usd', route_reason: reason,
+    });
+    const outcome = (id: string, provider: string, kind: 'delivered' | 'undelivered'): DeliveryEventReceived => ({
+      event_id: `msg_${id}:${kind}`, occurred_at: at + 1000, received_at: at + 1000, provider, channel: 'sms', notification_id: id, provider_message_id: `msg_${id}`,
+      kind, provider_event: kind, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, raw: '{}',
+    });
+    const sends = [sent('ntf_p1', 'twilio', 'US', 8300, 'cheapest_healthy'), sent('ntf_p2', 'twilio', 'US', 8300, 'cheapest_healthy'), sent('ntf_p3', 'twilio', 'US', 16600, 'probe'), sent('ntf_p4', 'vonage', 'GB', 39600, 'cheapest_healthy'), sent('ntf_p5', 'vonage', 'US', 8600, 'failover')];
+    const events = [outcome('ntf_p1', 'twilio', 'delivered'), outcome('ntf_p2', 'twilio', 'undelivered'), outcome('ntf_p4', 'vonage', 'delivered'), outcome('ntf_p5', 'vonage', 'delivered')];
+    const appender = await t.rt.kafka.appender();
+    await appender.append('notify.dispatches.v1', sends.map((value) => ({ key: value.notification_id, record: 'NotificationDispatched' as const, value })));
+    await appender.append('notify.delivery-events.v1', events.map((value) => ({ key: value.notification_id ?? '', record: 'DeliveryEventReceived' as const, value })));
+    await buildVersion(t.rt, deliveryProjection);
+    const on = await newPage();
+    try {
+      await signIn(on, 'providers-e2e');
+      const rows = on.locator('#providers tbody tr');
+      await rows.first().waitFor();
+      const shown = await rows.evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+      // From the views, as an analyst would query them.
+      const health = (await t.rt.db.query<{ provider: string; sent: string; delivered: string; failed: string; failovers: string; probes: string }>(`SELECT provider, sum(sent) AS sent, sum(delivered) AS delivered, sum(failed) AS failed, sum(failovers) AS failovers, sum(probes) AS probes FROM analytics.provider_health GROUP BY 1`)).rows;
+      const costs = (await t.rt.db.query<{ provider: string; cost: string }>(`SELECT provider, sum(cost_micros) AS cost FROM analytics.messaging_costs GROUP BY 1`)).rows;
+      const expected = health
+        .map((h) => {
+          const delivered = Number(h.delivered);
+          const failed = Number(h.failed);
+          const cost = Number(costs.find((c) => c.provider === h.provider)?.cost);
+          return ['sms', h.provider, h.sent, h.delivered, h.failed, delivered + failed === 0 ? '–' : percent(delivered / (delivered + failed)), h.failovers, h.probes, 'USD', (cost / 1e6).toFixed(4)];
+        })
+        .sort((a, b) => Number(b[2]) - Number(a[2]) || String(a[1]).localeCompare(String(b[1])));
+      assert.deepEqual(shown, expected);
+      // Against the records appended: the view sums what each outcome recorded.
+      assert.deepEqual(shown.map((r) => [r[1], Number(r[9]) * 1e6]), [['twilio', 8300 + 8300 + 16600], ['vonage', 39600 + 8600]].map(([p, c]) => [p, Math.round(Number(c))]));
+      const [download] = await Promise.all([on.waitForEvent('download'), on.getByRole('button', { name: 'Export CSV of the providers of the last 30 days' }).click()]);
+      const name = (download as Download).suggestedFilename();
+      await download.saveAs(new URL(name, ARTIFACTS).pathname);
+      const records = parseCsv(readFileSync(new URL(name, ARTIFACTS), 'utf8'));
+      assert.deepEqual(records[0], ['Channel', 'Provider', 'Sent', 'Delivered', 'Failed', 'Success rate (ratio, 1 = 100%)', 'Failovers', 'Probes', 'Currency', 'Cost (millionths of the currency)']);
+      assert.deepEqual(records.slice(1).map((r) => [r[1], r[9]]), [['twilio', String(8300 + 8300 + 16600)], ['vonage', String(39600 + 8600)]]);
+      await on.locator('section', { has: on.locator('#providers') }).screenshot({ path: new URL('dashboard-providers.png', ARTIFACTS).pathname });
+    } finally {
+      await on.close();
+    }
   });
 });

@@ -54,6 +54,8 @@ export interface DashboardData {
   readonly movements: readonly Record<string, unknown>[];
   readonly cohorts: readonly { cohort_month: string; months_since_start: number; cohort_customers: number; retained_customers: number; cohort_mrr_cents: number; retained_mrr_cents: number }[];
   readonly delivery: readonly Record<string, unknown>[];
+  /** Each provider over the last 30 days: delivery (provider_health) and what it cost (messaging_costs). */
+  readonly providers: readonly Record<string, unknown>[];
   readonly notifications: readonly Record<string, unknown>[];
   readonly outbox: readonly Record<string, unknown>[];
   readonly fraud: readonly Record<string, unknown>[];
@@ -156,6 +158,17 @@ export async function dashboardData(
               sum(bounced)::int AS bounced, sum(failed)::int AS failed, round(sum(delivered)::numeric / NULLIF(sum(sent), 0), 3)::float8 AS delivery_rate,
               round(sum(opened)::numeric / NULLIF(sum(delivered), 0), 3)::float8 AS open_rate
        FROM analytics.delivery_metrics_daily WHERE day > current_date - 30 GROUP BY 1, 2 ORDER BY sent DESC LIMIT 30`,
+    ),
+    providers: await rows(
+      db,
+      `SELECT h.channel, h.provider, h.sent, h.delivered, h.failed,
+              round(h.delivered::numeric / NULLIF(h.delivered + h.failed, 0), 4)::float8 AS success_rate, h.failovers, h.probes,
+              c.currency, c.cost_micros
+       FROM (SELECT channel, provider, sum(sent)::int AS sent, sum(delivered)::int AS delivered, sum(failed)::int AS failed, sum(failovers)::int AS failovers, sum(probes)::int AS probes
+             FROM analytics.provider_health WHERE day > current_date - 30 GROUP BY 1, 2) h
+       LEFT JOIN (SELECT channel, provider, min(currency) AS currency, sum(cost_micros)::bigint AS cost_micros
+                  FROM analytics.messaging_costs WHERE day > current_date - 30 GROUP BY 1, 2) c USING (channel, provider)
+       ORDER BY h.channel, h.sent DESC, h.provider`,
     ),
     notifications: await rows(
       db,

@@ -55,6 +55,8 @@
   // One movement is read to the cent (the bridge rounds to whole units).
   const exact = (cents) => new Intl.NumberFormat(undefined, { style: 'currency', currency: upper(), minimumFractionDigits: 2 }).format(Number(cents || 0) / 100);
   const signedExact = (cents) => (Number(cents) > 0 ? '+' : '') + exact(cents);
+  /** Millionths of a currency (messaging prices), with four decimals. */
+  const micros = (v) => (v == null ? '–' : (Number(v) / 1e6).toFixed(4));
   const pct = (x) => (x == null ? '–' : `${(Number(x) * 100).toFixed(1)}%`);
   const ratio = (x) => (x == null ? '–' : Number(x).toFixed(2));
   const orDash = (format) => (x) => (x == null ? '–' : format(x));
@@ -376,6 +378,24 @@
         ],
         d.delivery,
         { id: 'delivery', title: 'the delivery of the last 30 days', file: csv.fileName(['delivery-30-days-to', today()]) },
+      ),
+    );
+    $('providers').replaceChildren(
+      table(
+        [
+          { key: 'channel', label: 'Channel' },
+          { key: 'provider', label: 'Provider' },
+          { key: 'sent', label: 'Sent', num: true },
+          { key: 'delivered', label: 'Delivered', num: true },
+          { key: 'failed', label: 'Failed', num: true },
+          { key: 'success_rate', label: 'Success rate', num: true, format: pct, ratio: true },
+          { key: 'failovers', label: 'Failovers', num: true },
+          { key: 'probes', label: 'Probes', num: true },
+          { key: 'currency', label: 'Currency', format: (v) => (v ? String(v).toUpperCase() : '–') },
+          { key: 'cost_micros', label: 'Cost', num: true, format: micros, csvHeader: 'Cost (millionths of the currency)' },
+        ],
+        d.providers,
+        { id: 'providers', title: 'the providers of the last 30 days', file: csv.fileName(['providers-30-days-to', today()]) },
       ),
     );
     $('notifications').replaceChildren(
