@@ -37,7 +37,7 @@ import { readDispute, readInvoice, readSubscription, viewStripeEvent } from '../
 import type { DeliveryEventReceived, NotificationDispatched, NotificationRequested, StripeEventReceived } from '../lib/topics.ts';
 import { notificationRequest, Templates } from '../notify/index.ts';
 import { customerKind, userKind, type CustomerRecord } from '../processors/customers/directory.ts';
-import { decide, eventTimeOf, localParts, needsContext, nextLocalTime, type DispatchInput, type DispatchState, type Recipient, type SendCommand } from '../processors/dispatch/decide.ts';
+import { blockedChannels, decide, eventTimeOf, localParts, needsContext, nextLocalTime, type DispatchInput, type DispatchState, type Recipient, type SendCommand } from '../processors/dispatch/decide.ts';
 import { capKind, digestKind, dispatchKinds, emptyNotification, notificationKind, sentOn, type CapState, type DigestState, type DispatchFact, type NotificationState } from '../processors/dispatch/evolve.ts';
 import { decideDunning, lifecycleRequest, type DunningDecision, type DunningInput } from '../processors/dunning/decide.ts';
 import { caseKind, caseOf, dunningKinds, failuresKind, openCases, priorFailures, subscriptionKind, type CaseState, type CustomerFailures, type DunningFact, type SubscriptionCases } from '../processors/dunning/evolve.ts';
@@ -46,7 +46,7 @@ import { cardKind, chargeKind, emptyRisk, fraudKinds, paymentOf, riskKind, type 
 import { toDeliveryEvent as sendgridDeliveryEvent } from '../producers/sendgrid/to-event.ts';
 import { parseStripeEvent, toStripeEventReceived } from '../producers/stripe/to-event.ts';
 import { toDeliveryEvent as twilioDeliveryEvent } from '../producers/twilio/to-event.ts';
-import { contactFor, defaultPreferences, isEssential, resubscribe, unsubscribe, type Preferences } from '../projections/preferences/document.ts';
+import { suppress, contactFor, defaultPreferences, isEssential, resubscribe, unsubscribe, type Preferences } from '../projections/preferences/document.ts';
 
 export interface ProcessorRecords {
   readonly 'risk.fraud-scores.v1': Outgoing<'risk.fraud-scores.v1'>[];
@@ -78,7 +78,7 @@ const BILLING_KEY_ID = '5e1f0b7c2a9d';
 const RECEIPT_SHARE = 0.05;
 
 /** Users with stored preferences, and what those say. */
-const PREFERENCES = { stored: 0.2, quietHours: 0.35, dailyMax: 0.1, emailOff: 0.2, unsubscribed: 0.12 };
+const PREFERENCES = { stored: 0.2, quietHours: 0.35, dailyMax: 0.1, emailOff: 0.2, unsubscribed: 0.12, smsConsent: 0.6 };
 
 /** What providers answer and what becomes of each message. */
 const EMAIL = { retryable: 0.004, rejected: 0.003, dropped: 0.003, bounced: 0.02, blocked: 0.005, deferred: 0.015, opened: 0.45, reopened: 0.3, clicked: 0.25, unsubscribed: 0.004, spamReported: 0.0005 };
@@ -622,11 +622,14 @@ class Dispatch {
   private user(userId: string, category: string | null): { prefs: Preferences; recipient: Recipient } {
     const customer = this.customerOfUser(userId);
     const { prefs, stored } = this.preferencesOf(userId, customer);
+    const email = contactFor(prefs, 'email', category) ?? customer?.email ?? TEAM_EMAILS[userId] ?? null;
+    const phone = contactFor(prefs, 'phone', category) ?? customer?.phone ?? null;
     return {
       prefs,
       recipient: {
-        email: contactFor(prefs, 'email', category) ?? customer?.email ?? TEAM_EMAILS[userId] ?? null,
-        phone: contactFor(prefs, 'phone', category) ?? customer?.phone ?? null,
+        email,
+        phone,
+        blocked: blockedChannels(prefs, email, phone),
         name: customer?.name ?? null,
         locale: stored ? prefs.locale : (customer?.locale ?? prefs.locale),
       },
@@ -709,6 +712,11 @@ class Dispatch {
           case 'change_preferences':
             this.changePreferences(effect.userId, effect.change, effect.category);
             break;
+          case 'suppress_address': {
+            const current = this.preferencesOf(effect.userId, this.customerOfUser(effect.userId));
+            this.preferences.set(effect.userId, { stored: true, prefs: suppress(current.prefs, effect.channel, effect.address, effect.reason, effect.at) });
+            break;
+          }
           default: {
             const _exhaustive: never = effect;
             return _exhaustive;
@@ -859,6 +867,8 @@ function initialPreferences(seed: number, userId: string, customer: CustomerReco
       quiet_hours: roll('quiet') < PREFERENCES.quietHours ? { start: '22:00', end: '07:00' } : null,
       daily_max: roll('cap') < PREFERENCES.dailyMax ? 2 : null,
       unsubscribed: roll('unsubscribed') < PREFERENCES.unsubscribed,
+      // SMS only with consent (TCPA): most users who keep preferences opted in through the API.
+      sms_consent: roll('sms-consent') < PREFERENCES.smsConsent ? { at: customer.createdAt ?? 0, source: 'api' as const } : null,
     },
   };
 }

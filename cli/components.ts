@@ -48,6 +48,7 @@ export const components = {
   'projection.delivery': projection('delivery'),
   'projection.fraud': projection('fraud'),
   'projection.dunning': projection('dunning'),
+  'projection.inbox': projection('inbox'),
 } satisfies Record<string, Component>;
 
 /** Processors run as one group per process (see processors/supervisor.ts). */

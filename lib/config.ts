@@ -170,6 +170,11 @@ const schema = z.object({
   VONAGE_SIGNATURE_SECRET: optionalText,
   VONAGE_SIGNATURE_METHOD: z.enum(['md5hash', 'md5hmac', 'sha1hmac', 'sha256hmac', 'sha512hmac']).default('md5hash'),
   VONAGE_API_URL: optionalText,
+  EVENTLINE_VAPID_PUBLIC_KEY: optionalText,
+  EVENTLINE_VAPID_PRIVATE_KEY: optionalText,
+  EVENTLINE_VAPID_SUBJECT: optionalText,
+  EVENTLINE_PUSH_ALLOW_LOOPBACK: z.enum(['on', 'off']).default('off'),
+  EVENTLINE_PUSH_PER_SECOND: z.coerce.number().int().min(1).default(100),
   EVENTLINE_SMS_MIN_SUCCESS_RATE: z.coerce.number().min(0).max(1).default(0.9),
   EVENTLINE_CIRCUIT_OPEN_MS: z.coerce.number().int().min(100).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -234,6 +239,16 @@ export interface Config {
     readonly signatureMethod: 'md5hash' | 'md5hmac' | 'sha1hmac' | 'sha256hmac' | 'sha512hmac';
     readonly apiUrl: string | null;
   };
+  /**
+   * Web Push (processors/dispatch/push.ts): the VAPID key pair (base64url, as web-push's
+   * generateVAPIDKeys gives it) and the contact push services see (mailto: or https:; default the
+   * sender address of EVENTLINE_EMAIL_FROM). null: no push channel.
+   */
+  readonly push: {
+    readonly vapid: { readonly publicKey: string; readonly privateKey: string; readonly subject: string } | null;
+    /** Accept subscriptions whose endpoint is on this host (a local push service; EVENTLINE_PUSH_ALLOW_LOOPBACK=on). Off in production. */
+    readonly allowLoopbackEndpoints: boolean;
+  };
   readonly routing: {
     /** SMS go first to the cheapest provider whose recent delivery success rate is at least this. */
     readonly minSuccessRate: number;
@@ -245,6 +260,7 @@ export interface Config {
     /** Shared across every instance (Redis). */
     readonly emailPerSecond: number;
     readonly smsPerSecond: number;
+    readonly pushPerSecond: number;
     /** How long a send whose outcome was lost in a crash waits for provider evidence before it is sent again. */
     readonly reconcileMs: number;
     /** Waits before each retry of a failed send; after the last, the send fails (and is dead-lettered). */
@@ -283,6 +299,12 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** The VAPID contact from the email sender: `Name <a@b>` → mailto:a@b. */
+function vapidSubjectOf(from: string): string {
+  const address = /<([^<>\s]+@[^<>\s]+)>/.exec(from)?.[1] ?? from.trim();
+  return `mailto:${address}`;
+}
+
 /** Validate an environment (default: this process's) into a Config, or throw listing every problem. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env, service = 'eventline'): Config {
   const parsed = schema.safeParse(env);
@@ -291,6 +313,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     throw new EventlineError('config_invalid', `invalid environment: ${problems.join('; ')}`, { detail: problems });
   }
   const e = parsed.data;
+  if ((e.EVENTLINE_VAPID_PUBLIC_KEY === null) !== (e.EVENTLINE_VAPID_PRIVATE_KEY === null)) {
+    const problem = 'EVENTLINE_VAPID_PUBLIC_KEY and EVENTLINE_VAPID_PRIVATE_KEY are a pair: set both (npx web-push generate-vapid-keys) or neither';
+    throw new EventlineError('config_invalid', `invalid environment: ${problem}`, { detail: [problem] });
+  }
   const port = e.PORT;
   return deepFreeze<Config>({
     service: { name: service, version: packageVersion },
@@ -339,11 +365,19 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       signatureMethod: e.VONAGE_SIGNATURE_METHOD,
       apiUrl: e.VONAGE_API_URL,
     },
+    push: {
+      vapid:
+        e.EVENTLINE_VAPID_PUBLIC_KEY && e.EVENTLINE_VAPID_PRIVATE_KEY
+          ? { publicKey: e.EVENTLINE_VAPID_PUBLIC_KEY, privateKey: e.EVENTLINE_VAPID_PRIVATE_KEY, subject: e.EVENTLINE_VAPID_SUBJECT ?? vapidSubjectOf(e.EVENTLINE_EMAIL_FROM) }
+          : null,
+      allowLoopbackEndpoints: e.EVENTLINE_PUSH_ALLOW_LOOPBACK === 'on',
+    },
     routing: { minSuccessRate: e.EVENTLINE_SMS_MIN_SUCCESS_RATE, circuitOpenMs: e.EVENTLINE_CIRCUIT_OPEN_MS },
     unsubscribeSecret: e.UNSUBSCRIBE_SECRET,
     dispatch: {
       emailPerSecond: e.EVENTLINE_EMAIL_PER_SECOND,
       smsPerSecond: e.EVENTLINE_SMS_PER_SECOND,
+      pushPerSecond: e.EVENTLINE_PUSH_PER_SECOND,
       reconcileMs: e.EVENTLINE_DISPATCH_RECONCILE_MS,
       retryBackoffMs: e.EVENTLINE_DISPATCH_RETRY_BACKOFF_MS,
       maxAgeMs: e.EVENTLINE_DISPATCH_MAX_AGE_HOURS * 3_600_000,

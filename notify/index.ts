@@ -12,6 +12,7 @@
  * - links.ts: link fields in template data are https URLs.
  * - template-categories.ts: the category each template is sent in.
  * - contact-token.ts, contact-confirmation.ts: confirming a new email or phone.
+ * - push-subscriptions.ts: the Web Push subscriptions registered per user.
  */
 export { notificationIdFor, notificationRequest, priorities, type Priority } from './request.ts';
 export { DEFAULT_LOCALE, Templates, fitSms, formatDate, formatMoney, smsSize, type Rendered, type SmsSize } from './render.ts';
@@ -40,3 +41,16 @@ export {
   type ContactTokenCheck,
 } from './contact-token.ts';
 export { contactConfirmationRequest } from './contact-confirmation.ts';
+export {
+  DEFAULT_MAX_PUSH_SUBSCRIPTIONS_PER_USER,
+  PUSH_SUBSCRIPTION_ID,
+  PushSubscriptions,
+  pushServiceOf,
+  pushSubscriptionId,
+  type PushSubscriptionInput,
+  type PushSubscriptionKeys,
+  type Registration,
+  type RegistrationOutcome,
+  type StoredPushSubscription,
+} from './push-subscriptions.ts';
+export { keywordOf, recordSmsRecipient, usersOfNumber, type SmsKeyword } from './sms-numbers.ts';

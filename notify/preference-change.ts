@@ -16,10 +16,10 @@ import { applyPreferenceChanges, readPreferences } from '../projections/preferen
 
 export interface PreferenceChange {
   readonly userId: string;
-  readonly change: 'updated' | 'unsubscribed' | 'resubscribed' | 'contact_confirmed';
+  readonly change: Exclude<PreferencesChanged['change'], 'unknown'>;
   readonly actor: string;
   readonly reason: string | null;
-  readonly source: 'api' | 'unsubscribe_link' | 'one_click' | 'provider' | 'confirmation_link';
+  readonly source: Exclude<PreferencesChanged['source'], 'unknown'>;
   readonly category: string | null;
   /** The next document; throwing (e.g. a refusal) aborts the change. */
   readonly next: (current: Preferences) => Preferences;

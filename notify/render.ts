@@ -9,7 +9,7 @@
  * or text after a literal `https://` — checked when the templates load. Links Eventline makes
  * itself (unsubscribe, contact confirmation) come in through `options`, not the data.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
@@ -17,6 +17,8 @@ import { LINK_FIELD, withSafeLinks } from './links.ts';
 
 export const DEFAULT_LOCALE = 'en-US';
 const SECTIONS = ['subject', 'text', 'html', 'sms'] as const;
+/** Per locale, the line every SMS ends with (absent: none). */
+const SMS_FOOTER_FILE = 'sms-footer.txt';
 type Section = (typeof SECTIONS)[number];
 
 export interface Rendered {
@@ -25,6 +27,11 @@ export interface Rendered {
   readonly text: string;
   readonly html: string;
   readonly sms: string;
+  /**
+   * The line every SMS in this locale ends with, when the locale has one (`<locale>/sms-footer.txt`:
+   * how to stop, as carriers and the CTIA ask), kept apart so the body is shortened, not the line.
+   */
+  readonly smsFooter: string | null;
 }
 
 const zeroDecimal = new Set(['bif', 'clp', 'djf', 'gnf', 'jpy', 'kmf', 'krw', 'mga', 'pyg', 'rwf', 'ugx', 'vnd', 'vuv', 'xaf', 'xof', 'xpf']);
@@ -85,6 +92,7 @@ export class Templates {
   private readonly compiled = new Map<string, Compiled>();
   private readonly hb: typeof Handlebars;
   private readonly layout: Handlebars.TemplateDelegate;
+  private readonly smsFooters = new Map<string, string>();
 
   constructor(dir: string = join(fileURLToPath(new URL('.', import.meta.url)), 'templates')) {
     this.hb = Handlebars.create();
@@ -96,6 +104,8 @@ export class Templates {
       return formatDate(value, root._locale, root._timezone);
     });
     for (const locale of readdirSync(dir)) {
+      const footer = join(dir, locale, SMS_FOOTER_FILE);
+      if (existsSync(footer)) this.smsFooters.set(locale, readFileSync(footer, 'utf8').trim());
       for (const file of readdirSync(join(dir, locale)).filter((f) => f.endsWith('.hbs'))) {
         const sections = parseSections(readFileSync(join(dir, locale, file), 'utf8'), `${locale}/${file}`);
         const unsafe = urlAttributeProblems(sections.html);
@@ -158,6 +168,7 @@ export class Templates {
       text: `${compiled.text(context).trim()}\n${options.unsubscribeUrl ? `\nUnsubscribe: ${options.unsubscribeUrl}\n` : ''}`,
       html: this.layout({ lang: locale, subject, content, unsubscribe_url: options.unsubscribeUrl }),
       sms: compiled.sms(context).trim(),
+      smsFooter: this.smsFooters.get(locale) || null,
     };
   }
 }
@@ -186,11 +197,16 @@ export function smsSize(text: string): SmsSize {
   return { encoding: 'UCS-2', units, segments: units <= 70 ? 1 : Math.ceil(units / 67) };
 }
 
-/** Shortens an SMS to fit `maxSegments`, ending with "..." when cut (the longest prefix that fits). */
-export function fitSms(text: string, maxSegments: number): string {
-  if (smsSize(text).segments <= maxSegments) return text;
+/**
+ * Shortens an SMS to fit `maxSegments`, ending with "..." when cut (the longest prefix that fits).
+ * With a footer (the locale's STOP line), the message is the body, a line break and the footer,
+ * and only the body is shortened: the footer is always there whole.
+ */
+export function fitSms(text: string, maxSegments: number, footer: string | null = null): string {
+  const withFooter = (body: string) => (footer ? `${body}\n${footer}` : body);
+  if (smsSize(withFooter(text)).segments <= maxSegments) return withFooter(text);
   const chars = [...text];
-  const cut = (n: number) => `${chars.slice(0, n).join('').trimEnd()}...`;
+  const cut = (n: number) => withFooter(`${chars.slice(0, n).join('').trimEnd()}...`);
   let lo = 0;
   let hi = chars.length;
   while (lo < hi) {

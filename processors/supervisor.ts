@@ -8,7 +8,7 @@ import { EntityStore, pauseStatus, StateGuard, statefulProcessors, type PauseSta
 import { runProcessor } from '../lib/processor.ts';
 import type { Runtime } from '../lib/runtime.ts';
 import { directoryRebuild } from './customers/directory.ts';
-import { dispatchProcessor } from './dispatch/main.ts';
+import { dispatchProcessor, type DispatchOptions } from './dispatch/main.ts';
 import { dunningProcessor } from './dunning/main.ts';
 import { fraudProcessor } from './fraud/main.ts';
 
@@ -21,7 +21,7 @@ interface Built {
   start(): Promise<Stoppable[]>;
 }
 
-function build(rt: Runtime, name: ProcessorName, timerIntervalMs: number): Built {
+function build(rt: Runtime, name: ProcessorName, timerIntervalMs: number, dispatch: DispatchOptions): Built {
   switch (name) {
     case 'fraud': {
       const parts = fraudProcessor(rt);
@@ -35,7 +35,7 @@ function build(rt: Runtime, name: ProcessorName, timerIntervalMs: number): Built
       };
     }
     case 'dispatch': {
-      const parts = dispatchProcessor(rt);
+      const parts = dispatchProcessor(rt, dispatch);
       return {
         rebuild: parts.rebuild as unknown as RebuildSpec<never>,
         start: async () => [await runProcessor(rt, parts.processor), parts.scheduler.run(rt.kafka, () => parts.clock.gate(), { intervalMs: timerIntervalMs })],
@@ -54,8 +54,8 @@ class Supervised {
   private running: Stoppable[] = [];
   private stopped = false;
 
-  constructor(rt: Runtime, name: ProcessorName, timerIntervalMs: number) {
-    this.built = build(rt, name, timerIntervalMs);
+  constructor(rt: Runtime, name: ProcessorName, timerIntervalMs: number, dispatch: DispatchOptions) {
+    this.built = build(rt, name, timerIntervalMs, dispatch);
     const r = rt.config.rebuild;
     // Every processor reads the customer directory: it is whole before the processor's own state.
     const states = [directoryRebuild(new EntityStore(rt.redis)) as unknown as RebuildSpec<never>, this.built.rebuild];
@@ -91,12 +91,15 @@ export class ProcessorGroup {
   private readonly rt: Runtime;
   private readonly names: readonly ProcessorName[];
   private readonly timerIntervalMs: number;
+  private readonly dispatch: DispatchOptions;
   private supervised: Supervised[] = [];
 
-  constructor(rt: Runtime, names: readonly ProcessorName[], options: { timerIntervalMs?: number } = {}) {
+  /** `dispatch.providers`: other providers than the configuration's (tests: a push sender trusting a local push service). */
+  constructor(rt: Runtime, names: readonly ProcessorName[], options: { timerIntervalMs?: number; dispatch?: DispatchOptions } = {}) {
     this.rt = rt;
     this.names = names;
     this.timerIntervalMs = options.timerIntervalMs ?? 250;
+    this.dispatch = options.dispatch ?? {};
   }
 
   /**
@@ -104,7 +107,7 @@ export class ProcessorGroup {
    * watching. Resolves when all run; one still waiting for a rebuild does not hold the others back.
    */
   async start(options: { watchMs?: number } = {}): Promise<void> {
-    this.supervised = this.names.map((n) => new Supervised(this.rt, n, this.timerIntervalMs));
+    this.supervised = this.names.map((n) => new Supervised(this.rt, n, this.timerIntervalMs, this.dispatch));
     await Promise.all(this.supervised.map((s) => s.start(options.watchMs ?? 5000)));
   }
 

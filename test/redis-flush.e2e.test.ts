@@ -83,7 +83,7 @@ describe('Redis loses everything while Eventline runs', () => {
     const { notification_id: deferredId } = (await posted.json()) as { notification_id: string };
     // HIGH notifications to two users who can be reached by SMS; one of them turned SMS off.
     for (const [user, channels] of [['user_nosms', { sms: false }], ['user_sms', {}]] as const) {
-      const res = await fetch(`${pipeline.app.url}/v1/users/${user}/preferences`, { method: 'PUT', headers: bearer(key), body: JSON.stringify({ email: `${user}@example.com`, phone: '+14155550123', channels }) });
+      const res = await fetch(`${pipeline.app.url}/v1/users/${user}/preferences`, { method: 'PUT', headers: bearer(key), body: JSON.stringify({ email: `${user}@example.com`, phone: '+14155550123', channels, sms_consent: true }) });
       assert.equal(res.status, 200);
     }
     const noSmsId = await postNotification(key, 'user_nosms', 'HIGH');

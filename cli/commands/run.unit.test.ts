@@ -4,7 +4,7 @@ import { selectComponents } from './run.ts';
 
 describe('eventline run component selection', () => {
   it('given nothing, then every component; given --only, then those', () => {
-    assert.equal(selectComponents(undefined, undefined).length, 10);
+    assert.equal(selectComponents(undefined, undefined).length, 11);
     assert.deepEqual(selectComponents('http, processor.dispatch', undefined), ['http', 'processor.dispatch']);
   });
 
@@ -19,6 +19,7 @@ describe('eventline run component selection', () => {
       'projection.delivery',
       'projection.dunning',
       'projection.fraud',
+      'projection.inbox',
       'projection.mrr',
       'projection.preferences',
     ]);

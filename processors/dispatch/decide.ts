@@ -19,17 +19,24 @@
 import type { Decision, Output } from '../../lib/decider/index.ts';
 import type { DeliveryEventReceived, NotificationDispatched, NotificationDue, NotificationRequested } from '../../lib/topics.ts';
 import { notificationIdFor, notificationRequest, type Priority } from '../../notify/index.ts';
-import { allows, isEssential, type Channel, type Preferences } from '../../projections/preferences/document.ts';
+import { allows, isEssential, suppressionOf, type Channel, type Preferences, type SuppressionReason } from '../../projections/preferences/document.ts';
 import { DISPATCHER, DIGEST_TEMPLATE, nextSeq, type NotificationState, type DigestState, type OutcomeStatus } from './evolve.ts';
 
-/** Channels Eventline can deliver on, in order of preference. */
-export const deliverable: readonly Channel[] = ['email', 'sms'];
+/** Channels Eventline can deliver on, in order of preference (NORMAL takes the first the category allows and reaches). */
+export const deliverable: readonly Channel[] = ['email', 'sms', 'push', 'in_app'];
 
 export interface Recipient {
   readonly email: string | null;
   readonly phone: string | null;
   readonly name: string | null;
   readonly locale: string | null;
+  /**
+   * Channels that must not be used whatever the preferences and the priority, and why: no consent
+   * to SMS, an address on the suppression list (reachability, not preference: essential messages too).
+   */
+  readonly blocked?: Readonly<Partial<Record<Channel, string>>>;
+  /** At least one browser registered for Web Push (and push configured). */
+  readonly push?: boolean;
 }
 
 export interface PlanInput {
@@ -103,7 +110,44 @@ export function quietHoursEnd(at: number, quiet: { start: string; end: string } 
 
 // ---------------------------------------------------------------- decision
 function reachable(channel: Channel, r: Recipient): boolean {
-  return (channel === 'email' && r.email !== null) || (channel === 'sms' && r.phone !== null);
+  if (r.blocked?.[channel]) return false;
+  switch (channel) {
+    case 'email':
+      return r.email !== null;
+    case 'sms':
+      return r.phone !== null;
+    case 'push':
+      return r.push === true;
+    case 'in_app':
+      // The inbox always exists: an item waits there until the user opens the app.
+      return true;
+    default: {
+      const _exhaustive: never = channel;
+      return _exhaustive;
+    }
+  }
+}
+
+/**
+ * The channels a recipient cannot be reached on whatever the preferences say (pure, shared by the
+ * adapter and the replay model): SMS without the user's opt-in (TCPA), an address or number on the
+ * suppression list.
+ */
+export function blockedChannels(prefs: Preferences, email: string | null, phone: string | null): Partial<Record<Channel, string>> {
+  const blocked: Partial<Record<Channel, string>> = {};
+  const emailSuppressed = email ? suppressionOf(prefs, 'email', email) : null;
+  if (emailSuppressed) blocked.email = `address suppressed (${emailSuppressed})`;
+  const phoneSuppressed = phone ? suppressionOf(prefs, 'sms', phone) : null;
+  if (!prefs.sms_consent) blocked.sms = 'no SMS consent';
+  else if (phoneSuppressed) blocked.sms = `number suppressed (${phoneSuppressed})`;
+  return blocked;
+}
+
+/** HIGH's order: the preferred channel first (default email), then SMS, then the rest. */
+function preferredOrder(usable: readonly Channel[], preferred: string | null): Channel[] {
+  const first = (preferred ?? 'email') as Channel;
+  const rank = (c: Channel) => (c === first ? 0 : c === 'sms' ? 1 : 2);
+  return [...usable].sort((a, b) => rank(a) - rank(b));
 }
 
 export function planDispatch(input: PlanInput, ctx: PlanContext): Plan {
@@ -116,7 +160,10 @@ export function planDispatch(input: PlanInput, ctx: PlanContext): Plan {
   const candidates = (forced ? [forced] : deliverable).filter((c) => allows(prefs, input.category, c));
   if (candidates.length === 0) return { kind: 'suppress', reason: prefs.unsubscribed ? 'unsubscribed' : `${input.category} turned off by the user` };
   const usable = candidates.filter((c) => reachable(c, recipient));
-  if (usable.length === 0) return { kind: 'suppress', reason: 'no address for any allowed channel' };
+  if (usable.length === 0) {
+    const why = candidates.flatMap((c) => (recipient.blocked?.[c] ? [`${c}: ${recipient.blocked[c]}`] : []));
+    return { kind: 'suppress', reason: why.length > 0 ? `no reachable channel (${why.join('; ')})` : 'no address for any allowed channel' };
+  }
 
   if (input.priority === 'CRITICAL') return { kind: 'send', channels: usable, fallback: [] };
 
@@ -129,10 +176,13 @@ export function planDispatch(input: PlanInput, ctx: PlanContext): Plan {
   const quietEnd = quietHoursEnd(now, prefs.quiet_hours, tz);
   if (quietEnd !== null) return { kind: 'defer', until: quietEnd, reason: 'quiet_hours' };
 
-  const [primary, ...rest] = usable as [Channel, ...Channel[]];
-  // HIGH: the preferred channel, and SMS (or the next allowed channel) if it bounces or fails;
-  // not counted against the daily cap.
-  if (input.priority === 'HIGH') return { kind: 'send', channels: [primary], fallback: rest };
+  const [primary] = usable as [Channel, ...Channel[]];
+  // HIGH: the user's preferred channel (default email), and SMS where consented (then the next
+  // allowed channel) if it bounces or fails; not counted against the daily cap.
+  if (input.priority === 'HIGH') {
+    const [first, ...others] = preferredOrder(usable, prefs.preferred_channel ?? null) as [Channel, ...Channel[]];
+    return { kind: 'send', channels: [first], fallback: others };
+  }
 
   // NORMAL: the preferred channel the category allows, within the daily cap.
   if (!essential && prefs.daily_max !== null && ctx.sentToday >= prefs.daily_max) return { kind: 'suppress', reason: `daily cap of ${prefs.daily_max} reached` };
@@ -158,7 +208,9 @@ export interface SendCommand {
 export type DispatchEffect =
   | SendCommand
   | { readonly kind: 'dead_letter'; readonly code: 'provider_retries_exhausted' | 'provider_rejected'; readonly message: string }
-  | { readonly kind: 'change_preferences'; readonly userId: string; readonly change: 'unsubscribed' | 'resubscribed'; readonly category: string | null; readonly actor: string; readonly reason: string };
+  | { readonly kind: 'change_preferences'; readonly userId: string; readonly change: 'unsubscribed' | 'resubscribed'; readonly category: string | null; readonly actor: string; readonly reason: string }
+  /** Put an address on the user's suppression list (a hard bounce, an invalid address, a spam complaint). */
+  | { readonly kind: 'suppress_address'; readonly userId: string; readonly channel: 'email' | 'sms'; readonly address: string; readonly reason: SuppressionReason; readonly at: number; readonly actor: string; readonly detail: string };
 
 export type DispatchInput =
   | { readonly kind: 'requested'; readonly request: NotificationRequested; /** When the request was appended to its topic (its log time). */ readonly loggedAt: number }
@@ -319,6 +371,19 @@ function resume(s: NotificationState, ctx: DispatchContext | null, now: number):
   return none;
 }
 
+/**
+ * Whether a delivery event puts its email address on the suppression list: a hard bounce (SendGrid
+ * `bounce` with type `bounce`; `blocked` is a soft one), a drop for an invalid or bounced address,
+ * a spam complaint.
+ */
+export function suppressionFrom(e: DeliveryEventReceived): SuppressionReason | null {
+  if (e.channel !== 'email') return null;
+  if (e.kind === 'bounced' && (e.bounce_type === null || e.bounce_type === 'bounce')) return 'hard_bounce';
+  if (e.kind === 'dropped' && /invalid|bounced address/i.test(e.reason ?? '')) return 'invalid_address';
+  if (e.kind === 'spam_reported') return 'spam_report';
+  return null;
+}
+
 const hardFailure = (e: DeliveryEventReceived): boolean => (e.channel === 'email' && (e.kind === 'bounced' || e.kind === 'dropped')) || (e.channel === 'sms' && (e.kind === 'failed' || e.kind === 'undelivered'));
 
 export function decide(state: DispatchState, input: DispatchInput, eventTime: number, policy: DispatchPolicy): Dec {
@@ -412,15 +477,22 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
       const e = input.event;
       const r = s.request;
       if (!r) return none;
+      // An address that cannot or must not receive mail goes on the suppression list, whatever the
+      // category: the next message to it is not sent (and this one falls back below).
+      const why = suppressionFrom(e);
+      const suppressing: DispatchEffect[] =
+        why && e.recipient ? [{ kind: 'suppress_address', userId: r.user_id, channel: 'email', address: e.recipient, reason: why, at: e.occurred_at, actor: e.provider, detail: `${e.provider} ${e.provider_event} on notification ${r.notification_id}` }] : [];
       if (hardFailure(e)) {
         const next = fallbackSend(s, s.fallback, e.channel as Channel, `fallback after ${e.channel} ${e.kind}`, capDateOf(r, state.context, now), now);
-        return next ? { events: [], effects: [next] } : none;
+        const effects = [...suppressing, ...(next ? [next] : [])];
+        return effects.length > 0 ? { events: [], effects } : none;
       }
       // Unsubscribes and spam reports at the provider become preference changes (the audit trail).
       if ((e.kind === 'unsubscribed' || e.kind === 'spam_reported' || e.kind === 'resubscribed') && !isEssential(r.category)) {
         return {
           events: [],
           effects: [
+            ...suppressing,
             {
               kind: 'change_preferences',
               userId: r.user_id,
@@ -432,7 +504,7 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
           ],
         };
       }
-      return none;
+      return suppressing.length > 0 ? { events: [], effects: suppressing } : none;
     }
     default: {
       const _exhaustive: never = input;

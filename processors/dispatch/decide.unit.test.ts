@@ -1,21 +1,49 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fitSms, smsSize, Templates } from '../../notify/index.ts';
-import { defaultPreferences, type Preferences } from '../../projections/preferences/document.ts';
-import { localParts, nextLocalTime, planDispatch, quietHoursEnd, type PlanContext, type Recipient } from './decide.ts';
+import { defaultPreferences, optInSms, suppress, type Preferences } from '../../projections/preferences/document.ts';
+import { blockedChannels, localParts, nextLocalTime, planDispatch, quietHoursEnd, type PlanContext, type Recipient } from './decide.ts';
 
 const both: Recipient = { email: 'ana@example.com', phone: '+14155550123', name: 'Ana', locale: null };
 const noon = Date.UTC(2026, 10, 20, 12, 0); // 13:00 in Paris
 const ctx = (prefs: Partial<Preferences> = {}, over: Partial<PlanContext> = {}): PlanContext => ({ prefs: { ...defaultPreferences(), ...prefs }, recipient: both, sentToday: 0, now: noon, ...over });
 
 describe('dispatch decisions', () => {
-  it('CRITICAL goes to every allowed channel, even in quiet hours and past the cap', () => {
+  it('CRITICAL goes to every allowed and reachable channel, even in quiet hours and past the cap', () => {
     const quiet = { quiet_hours: { start: '12:00', end: '14:00' }, daily_max: 1 };
-    assert.deepEqual(planDispatch({ priority: 'CRITICAL', category: 'security', channel: null }, ctx(quiet, { sentToday: 5 })), { kind: 'send', channels: ['email', 'sms'], fallback: [] });
+    const critical = { priority: 'CRITICAL', category: 'security', channel: null } as const;
+    // The inbox is always reachable; push only with a registered browser (and push is off by default).
+    assert.deepEqual(planDispatch(critical, ctx(quiet, { sentToday: 5 })), { kind: 'send', channels: ['email', 'sms', 'in_app'], fallback: [] });
+    assert.deepEqual(planDispatch(critical, ctx({ channels: { email: true, sms: true, push: true, in_app: true } }, { recipient: { ...both, push: true } })), { kind: 'send', channels: ['email', 'sms', 'push', 'in_app'], fallback: [] });
+    assert.deepEqual(planDispatch(critical, ctx({ channels: { email: true, sms: true, push: true, in_app: true } })), { kind: 'send', channels: ['email', 'sms', 'in_app'], fallback: [] }, 'push without a browser is not reachable');
+  });
+
+  it('given no SMS consent or a suppressed address, then that channel is not used, CRITICAL and essential included, and the suppression says why', () => {
+    const critical = { priority: 'CRITICAL', category: 'security', channel: null } as const;
+    const prefs = { ...defaultPreferences(), channels: { email: true, sms: true, push: false, in_app: false } };
+    const noConsent = { ...both, blocked: blockedChannels(prefs, both.email, both.phone) };
+    assert.equal(prefs.sms_consent, null, 'SMS is off until the user opts in');
+    // Essential categories ignore the channel switches (so the inbox gets it too), not reachability.
+    assert.deepEqual(planDispatch(critical, ctx(prefs, { recipient: noConsent })), { kind: 'send', channels: ['email', 'in_app'], fallback: [] });
+    const consented = optInSms(prefs, 'api', noon);
+    assert.deepEqual(planDispatch(critical, ctx(consented, { recipient: { ...both, blocked: blockedChannels(consented, both.email, both.phone) } })), { kind: 'send', channels: ['email', 'sms', 'in_app'], fallback: [] });
+    const bounced = suppress(consented, 'email', 'ana@example.com', 'hard_bounce', noon);
+    const onlySms = { ...both, blocked: blockedChannels(bounced, both.email, both.phone) };
+    assert.deepEqual(planDispatch(critical, ctx(bounced, { recipient: onlySms })), { kind: 'send', channels: ['sms', 'in_app'], fallback: [] });
+    const product = { priority: 'CRITICAL', category: 'product', channel: null } as const;
+    const bouncedNoPhone = { ...both, phone: null, blocked: blockedChannels(bounced, both.email, null) };
+    assert.deepEqual(planDispatch(product, ctx(bounced, { recipient: bouncedNoPhone })), {
+      kind: 'suppress',
+      reason: 'no reachable channel (email: address suppressed (hard_bounce))',
+    });
+    // A new address is not the suppressed one.
+    assert.deepEqual(blockedChannels(bounced, 'ana.new@example.com', both.phone), {});
   });
 
   it('HIGH uses the preferred channel with SMS as fallback; NORMAL the preferred channel only', () => {
-    assert.deepEqual(planDispatch({ priority: 'HIGH', category: 'payment', channel: null }, ctx()), { kind: 'send', channels: ['email'], fallback: ['sms'] });
+    assert.deepEqual(planDispatch({ priority: 'HIGH', category: 'payment', channel: null }, ctx()), { kind: 'send', channels: ['email'], fallback: ['sms', 'in_app'] });
+    assert.deepEqual(planDispatch({ priority: 'HIGH', category: 'payment', channel: null }, ctx({ preferred_channel: 'in_app' })), { kind: 'send', channels: ['in_app'], fallback: ['sms', 'email'] });
+    assert.deepEqual(planDispatch({ priority: 'HIGH', category: 'payment', channel: null }, ctx({ preferred_channel: 'push' })), { kind: 'send', channels: ['sms'], fallback: ['email', 'in_app'] }, 'a preferred channel that cannot reach the user is passed over for SMS, then the rest');
     assert.deepEqual(planDispatch({ priority: 'NORMAL', category: 'billing', channel: null }, ctx()), { kind: 'send', channels: ['email'], fallback: [] });
     assert.deepEqual(planDispatch({ priority: 'NORMAL', category: 'billing', channel: null }, ctx({ categories: { billing: { email: false } } })), { kind: 'send', channels: ['sms'], fallback: [] });
   });
@@ -23,7 +51,9 @@ describe('dispatch decisions', () => {
   it('respects opt-outs, except for essential categories; suppresses without an address', () => {
     assert.deepEqual(planDispatch({ priority: 'NORMAL', category: 'marketing', channel: null }, ctx({ unsubscribed: true })), { kind: 'suppress', reason: 'unsubscribed' });
     assert.equal(planDispatch({ priority: 'HIGH', category: 'payment', channel: null }, ctx({ unsubscribed: true, channels: { email: false, sms: false, push: false, in_app: false } })).kind, 'send');
-    assert.deepEqual(planDispatch({ priority: 'NORMAL', category: 'product', channel: null }, ctx({}, { recipient: { email: null, phone: null, name: null, locale: null } })), { kind: 'suppress', reason: 'no address for any allowed channel' });
+    const nowhere = { email: null, phone: null, name: null, locale: null };
+    assert.deepEqual(planDispatch({ priority: 'NORMAL', category: 'product', channel: null }, ctx({}, { recipient: nowhere })), { kind: 'send', channels: ['in_app'], fallback: [] }, 'the inbox needs no address');
+    assert.deepEqual(planDispatch({ priority: 'NORMAL', category: 'product', channel: null }, ctx({ channels: { email: true, sms: true, push: true, in_app: false } }, { recipient: nowhere })), { kind: 'suppress', reason: 'no address for any allowed channel' });
     assert.deepEqual(planDispatch({ priority: 'NORMAL', category: 'product', channel: 'fax' }, ctx()), { kind: 'suppress', reason: 'channel fax is not available' });
   });
 
@@ -91,5 +121,18 @@ describe('templates and SMS', () => {
     assert.ok(cut.endsWith('...'));
     assert.equal(smsSize(cut).segments, 2);
     assert.equal(fitSms('short', 1), 'short');
+  });
+
+  it('given a locale with a STOP line, then every SMS ends with it whole, and a long body is cut before it', () => {
+    const t = new Templates();
+    const en = t.render('payment_failed', 'en-US', { amount_due: 4900, currency: 'usd' }, { timezone: 'UTC', unsubscribeUrl: null });
+    assert.equal(en.smsFooter, 'Reply STOP to opt out.');
+    assert.doesNotMatch(en.sms, /STOP/, 'the body itself (shown in the inbox and in push) has no STOP line');
+    assert.equal(fitSms(en.sms, 2, en.smsFooter), `${en.sms}\nReply STOP to opt out.`);
+    assert.equal(t.render('payment_failed', 'de-DE', { amount_due: 4900, currency: 'eur' }, { timezone: 'UTC', unsubscribeUrl: null }).smsFooter, 'Antworte STOP zum Abmelden.');
+    const long = fitSms('word '.repeat(100), 1, 'Reply STOP to opt out.');
+    assert.match(long, /\.\.\.\nReply STOP to opt out\.$/);
+    assert.equal(smsSize(long).segments, 1);
+    assert.ok(smsSize(`${long.replace(/\.\.\.\n[^]*$/, '')} word...\nReply STOP to opt out.`).segments > 1, 'the longest body that fits');
   });
 });

@@ -33,7 +33,7 @@ interface User {
 type Answer = 'ok' | 'retryable' | 'permanent' | 'unknown';
 type Command = { readonly kind: 'request'; readonly user: number; readonly priority: Priority; readonly category: string; readonly gapMs: number } | { readonly kind: 'fire' } | { readonly kind: 'bounce'; readonly pick: number };
 
-const userArb = fc.record({ sms: fc.boolean(), email: fc.boolean(), phone: fc.boolean(), digest: fc.boolean(), cap: fc.option(fc.integer({ min: 0, max: 2 }), { nil: null }) });
+const userArb = fc.record({ sms: fc.boolean(), inApp: fc.boolean(), email: fc.boolean(), phone: fc.boolean(), digest: fc.boolean(), cap: fc.option(fc.integer({ min: 0, max: 2 }), { nil: null }) });
 const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('request' as const), user: fc.nat(3), priority: fc.constantFrom<Priority>('CRITICAL', 'HIGH', 'NORMAL', 'LOW'), category: fc.constantFrom('billing', 'marketing', 'security'), gapMs: fc.integer({ min: 0, max: 3_600_000 }) }) },
   { weight: 3, arbitrary: fc.constant({ kind: 'fire' as const }) },
@@ -55,10 +55,10 @@ interface Run {
   readonly inputs: DispatchInput[];
 }
 
-function usersOf(specs: readonly { sms: boolean; email: boolean; phone: boolean; digest: boolean; cap: number | null }[]): User[] {
+function usersOf(specs: readonly { sms: boolean; inApp?: boolean; email: boolean; phone: boolean; digest: boolean; cap: number | null }[]): User[] {
   return specs.map((u, i) => ({
     id: `user_${i}`,
-    prefs: { ...defaultPreferences(), channels: { ...defaultPreferences().channels, sms: u.sms }, digest: { enabled: u.digest, hour: 9 }, daily_max: u.cap },
+    prefs: { ...defaultPreferences(), channels: { ...defaultPreferences().channels, sms: u.sms, in_app: u.inApp ?? false }, digest: { enabled: u.digest, hour: 9 }, daily_max: u.cap },
     email: u.email ? `u${i}@example.com` : null,
     phone: u.phone ? `+1415555010${i}` : null,
   }));
@@ -273,9 +273,10 @@ describe('dispatch decider properties', () => {
           const o = e.value as NotificationDispatched;
           const u = run.users.find((x) => x.id === o.user_id) as User;
           for (const c of [...(o.status === 'sent' ? [o.channel] : []), ...o.fallback]) {
-            assert.ok(c === 'email' || c === 'sms', `unexpected channel ${c}`);
+            assert.ok(c === 'email' || c === 'sms' || c === 'in_app', `unexpected channel ${c} (no user has a browser for push)`);
             assert.ok(allows(u.prefs, o.category, c), `${o.event_id}: ${c} is excluded by the preferences`);
-            assert.ok(c === 'email' ? u.email : u.phone, `${o.event_id}: no address for ${c}`);
+            // The inbox needs no address.
+            assert.ok(c === 'in_app' || (c === 'email' ? u.email : u.phone), `${o.event_id}: no address for ${c}`);
           }
         }
         const rebuilt = new Map<string, unknown>();

@@ -60,7 +60,7 @@ describe('dispatch processor against the real stack and local provider APIs', ()
         source: 'api',
         category: null,
         // Confirmed contacts: security and payment messages go to them (else to the Stripe customer's).
-        preferences: { ...defaultPreferences(), email: `${id}@example.com`, phone: '+14155550100', email_confirmed_at: 1, phone_confirmed_at: 1, ...prefs },
+        preferences: { ...defaultPreferences(), email: `${id}@example.com`, phone: '+14155550100', email_confirmed_at: 1, phone_confirmed_at: 1, sms_consent: { at: 1, source: 'api' }, ...prefs },
         previous: null,
       },
     ]);
@@ -162,7 +162,7 @@ describe('dispatch processor against the real stack and local provider APIs', ()
   });
 
   it('suppresses a NORMAL notification over the daily cap, and one the user opted out of', async () => {
-    const u = await user({ daily_max: 1, categories: { marketing: { email: false, sms: false } } });
+    const u = await user({ daily_max: 1, categories: { marketing: { email: false, sms: false, in_app: false } } });
     const first = await request(u, 'welcome_subscription', 'product', 'NORMAL', Date.now(), {});
     await outcomes(first.notification_id, (s) => s.includes('sent'));
     const second = await request(u, 'welcome_subscription', 'product', 'NORMAL', Date.now(), {});

@@ -18,6 +18,7 @@ import type { Channel } from '../../projections/preferences/document.ts';
 import { smsSize } from '../../notify/index.ts';
 import type { CircuitBreakers, CircuitTransition } from './circuit.ts';
 import { ProviderError, type EmailMessage, type EmailProvider, type Providers, type SendResult, type SmsMessage, type SmsProvider } from './providers.ts';
+import type { PushMessage, PushProvider } from './push.ts';
 import { countryOf, idealOrder, priceOf, reasonFor, routeOrder, type Candidate, type PriceTable, type RoutePolicy, type RouteReason, type SuccessRates } from './routing.ts';
 
 const TTL = 60 * 86_400;
@@ -114,9 +115,10 @@ export class Sender {
     this.routing = routing;
   }
 
-  async send(channel: Channel, message: EmailMessage | SmsMessage): Promise<SendOutcome> {
+  async send(channel: Channel, message: EmailMessage | SmsMessage | PushMessage): Promise<SendOutcome> {
     const markerKey = `dispatch:send:${message.idempotencyKey}`;
-    const provider = channel === 'email' ? this.providers.email : this.providers.sms;
+    const provider = this.providerOf(channel);
+    if (!provider) return { kind: 'failed', error: new ProviderError(`no ${channel} provider is configured`, false, null, 'no_provider') };
     const marker = await this.redis.get(markerKey);
     if (marker?.startsWith('sent|')) {
       const [, name, id, at] = marker.split('|');
@@ -138,7 +140,7 @@ export class Sender {
     }
     const started = Date.now();
     await this.limiter.acquire(channel);
-    if (this.routing && routed.length > 1 && (channel === 'email' || channel === 'sms')) return this.sendRouted(channel, routed, markerKey, message, started);
+    if (this.routing && routed.length > 1 && (channel === 'email' || channel === 'sms')) return this.sendRouted(channel, routed, markerKey, message as EmailMessage | SmsMessage, started);
     await this.redis.set(markerKey, `pending|${started}|${provider.name}`, 'EX', TTL);
     try {
       const result = await this.call(provider, channel, message);
@@ -202,6 +204,14 @@ export class Sender {
     return { kind: 'failed', error: lastError ?? new ProviderError('no SMS provider can take a message now: every circuit is open', true, 503) };
   }
 
+  /** The channel's primary provider (push has one, when configured; in-app is not sent through a provider). */
+  private providerOf(channel: Channel): EmailProvider | SmsProvider | PushProvider | null {
+    if (channel === 'email') return this.providers.email;
+    if (channel === 'sms') return this.providers.sms;
+    if (channel === 'push') return this.providers.push ?? null;
+    return null;
+  }
+
   /** The providers a channel is routed over, in configured order (primary first). */
   private routedProviders(channel: Channel): (EmailProvider | SmsProvider)[] {
     if (channel === 'sms') return [this.providers.sms, ...(this.providers.smsSecondary ? [this.providers.smsSecondary] : [])];
@@ -210,9 +220,9 @@ export class Sender {
   }
 
   /** The provider call, as a client span: its id and answer, never the recipient or the content. */
-  private call(provider: EmailProvider | SmsProvider, channel: Channel, message: EmailMessage | SmsMessage): Promise<SendResult> {
+  private call(provider: EmailProvider | SmsProvider | PushProvider, channel: Channel, message: EmailMessage | SmsMessage | PushMessage): Promise<SendResult> {
     return inSpan(`${provider.name} send`, { kind: SpanKind.CLIENT, attributes: { 'eventline.channel': channel, 'eventline.notification_id': message.notificationId, 'eventline.provider': provider.name } }, async (span) => {
-      const sent = await (provider as { send(m: EmailMessage | SmsMessage): Promise<SendResult> }).send(message);
+      const sent = await (provider as { send(m: EmailMessage | SmsMessage | PushMessage): Promise<SendResult> }).send(message);
       if (sent.providerMessageId) span.setAttribute('eventline.provider_message_id', sent.providerMessageId);
       return sent;
     });

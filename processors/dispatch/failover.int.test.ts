@@ -90,7 +90,7 @@ describe('SMS routing: least cost among healthy providers, failover on an outage
         reason: null,
         source: 'api',
         category: null,
-        preferences: { ...defaultPreferences(), phone, phone_confirmed_at: 1 },
+        preferences: { ...defaultPreferences(), phone, phone_confirmed_at: 1, sms_consent: { at: 1, source: 'api' } },
         previous: null,
       })),
     );
@@ -170,7 +170,10 @@ describe('SMS routing: least cost among healthy providers, failover on an outage
     assert.deepEqual([back.provider, back.route_reason], ['twilio', 'cheapest_healthy'], 'the circuit closed after the probe');
 
     const changes = await collect(t.rt.kafka, ['notify.provider-health.v1'], (rs) => rs.some((r) => r.value.to_state === 'closed'));
-    assert.deepEqual(changes.filter((r) => r.value.provider === 'twilio').map((r) => `${r.value.from_state}>${r.value.to_state}`), ['closed>open', 'open>half_open', 'half_open>closed']);
+    // A probe made while the primary still failed (the outage outlasting the open period on a busy
+    // machine) opens the circuit again: any number of those, then the probe that closes it.
+    const path = changes.filter((r) => r.value.provider === 'twilio').map((r) => `${r.value.from_state}>${r.value.to_state}`);
+    assert.match(path.join(' '), /^closed>open( open>half_open half_open>open)* open>half_open half_open>closed$/, path.join(' '));
     const opened = changes.find((r) => r.value.to_state === 'open')!.value;
     const probing = changes.find((r) => r.value.to_state === 'half_open')!.value;
     assert.ok(probing.occurred_at >= opened.occurred_at + openMs, 'the probe waited for the open period');
@@ -207,7 +210,9 @@ describe('SMS routing: least cost among healthy providers, failover on an outage
 
   it('the cost view sums to the prices the outcomes recorded, per day, provider and country', { timeout: 60_000 }, async () => {
     await activeVersionCaughtUp(t.rt, 'delivery', ['notify.dispatch-requests.v1', 'notify.dispatches.v1', 'notify.delivery-events.v1']);
-    const outcomes = await collect(t.rt.kafka, ['notify.dispatches.v1'], (rs) => rs.some((r) => r.value.status === 'sent'));
+    // The projection is caught up: the topic holds every outcome the view counts.
+    const counted = Number((await t.rt.db.query<{ n: string }>(`SELECT coalesce(sum(messages), 0) AS n FROM analytics.messaging_costs WHERE channel = 'sms'`)).rows[0]?.n);
+    const outcomes = await collect(t.rt.kafka, ['notify.dispatches.v1'], (rs) => rs.filter((r) => r.value.status === 'sent' && r.value.channel === 'sms').length >= counted);
     const expected = new Map<string, { messages: number; cost: number }>();
     for (const r of outcomes.filter((o) => o.value.status === 'sent' && o.value.channel === 'sms')) {
       const v = r.value;

@@ -13,16 +13,17 @@ import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { Scheduler } from '../../lib/scheduler.ts';
 import type { ProviderCircuitChanged, TopicName } from '../../lib/topics.ts';
-import { changePreferences, CONTACT_CONFIRMATION_TEMPLATE, contactConfirmationUrl, fitSms, SendEvidence, Templates, TwilioMessageIndex, unsubscribeUrl, VonageMessageIndex } from '../../notify/index.ts';
-import { contactFieldOf, contactFor, isEssential, resubscribe, unsubscribe, type Preferences } from '../../projections/preferences/document.ts';
+import { changePreferences, CONTACT_CONFIRMATION_TEMPLATE, contactConfirmationUrl, fitSms, PushSubscriptions, SendEvidence, Templates, TwilioMessageIndex, unsubscribeUrl, VonageMessageIndex, recordSmsRecipient } from '../../notify/index.ts';
+import { contactFieldOf, contactFor, isEssential, optOutSms, resubscribe, suppress, unsubscribe, type Preferences } from '../../projections/preferences/document.ts';
 import { readPreferences } from '../../projections/preferences/store.ts';
 import { CustomerDirectory } from '../customers/directory.ts';
-import { decide, eventTimeOf, localParts, needsContext, nextLocalTime, type DispatchContext, type DispatchInput, type DispatchState, type Recipient, type SendCommand } from './decide.ts';
+import { blockedChannels, decide, eventTimeOf, localParts, needsContext, nextLocalTime, type DispatchContext, type DispatchInput, type DispatchState, type Recipient, type SendCommand } from './decide.ts';
 import { CircuitBreakers, DEFAULT_CIRCUIT_POLICY } from './circuit.ts';
 import { RateLimiter, Sender, type ProviderRouting } from './effects.ts';
 import { PriceBook, SuccessRates } from './routing.ts';
 import { capKind, digestKind, dispatchKinds, emptyNotification, notificationKind, sentOn, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
 import { providersFor, type EmailMessage, type Providers, type SmsMessage } from './providers.ts';
+import { WebPushSender, type PushMessage } from './push.ts';
 
 const MAX_SMS_SEGMENTS = 3;
 type Topic = 'notify.dispatch-requests.v1' | 'notify.delivery-events.v1';
@@ -103,10 +104,26 @@ export async function loadDispatchState(input: DispatchInput, read: DispatchRead
   return { notification, context, digest };
 }
 
+/** Where a push notification opens: the data's action_url, else hosted_invoice_url, when https. */
+function actionUrlOf(data: Record<string, unknown>): string | null {
+  for (const key of ['action_url', 'hosted_invoice_url']) {
+    const v = data[key];
+    if (typeof v === 'string' && v.startsWith('https://')) return v;
+  }
+  return null;
+}
+
+/** Twilio's error for a number that replied STOP to the sender: "Attempt to send to unsubscribed recipient". */
+const TWILIO_UNSUBSCRIBED_RECIPIENT = '21610';
+
 /** The delivery events that end an SMS's journey: delivered, or not (undelivered, failed). */
 const finalSmsKinds: ReadonlySet<string> = new Set(['delivered', 'undelivered', 'failed']);
 
-export function dispatchProcessor(rt: Runtime, options: { providers?: Providers } = {}): DispatchParts {
+export interface DispatchOptions {
+  readonly providers?: Providers;
+}
+
+export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): DispatchParts {
   const log = rt.log.child({ processor: 'dispatch' });
   const policy = { retryBackoffMs: rt.config.dispatch.retryBackoffMs, maxAgeMs: rt.config.dispatch.maxAgeMs };
   const store = new EntityStore(rt.redis);
@@ -115,7 +132,9 @@ export function dispatchProcessor(rt: Runtime, options: { providers?: Providers 
   const fence: Fence = { kind: 'live', sentinel: stateKeys('dispatch').sentinel };
   const directory = new CustomerDirectory(store);
   const templates = new Templates();
-  const providers = options.providers ?? providersFor(rt.config, rt.db);
+  const pushSubscriptions = new PushSubscriptions(rt.db);
+  const vapid = rt.config.push.vapid;
+  const providers: Providers = options.providers ?? { ...providersFor(rt.config, rt.db), ...(vapid ? { push: new WebPushSender(pushSubscriptions, vapid, log) } : {}) };
   const evidence = new SendEvidence(rt.redis);
   const rates = new SuccessRates(rt.redis);
   const routing: ProviderRouting | null = providers.smsSecondary || providers.emailSecondary
@@ -135,11 +154,11 @@ export function dispatchProcessor(rt: Runtime, options: { providers?: Providers 
         },
       }
     : null;
-  const sender = new Sender(rt.redis, providers, new RateLimiter(rt.redis, { email: rt.config.dispatch.emailPerSecond, sms: rt.config.dispatch.smsPerSecond, push: 0, in_app: 0 }), evidence, rt.config.dispatch.reconcileMs, routing);
+  const sender = new Sender(rt.redis, providers, new RateLimiter(rt.redis, { email: rt.config.dispatch.emailPerSecond, sms: rt.config.dispatch.smsPerSecond, push: rt.config.dispatch.pushPerSecond, in_app: 0 }), evidence, rt.config.dispatch.reconcileMs, routing);
   const twilioIndex = new TwilioMessageIndex(rt.redis);
   const vonageIndex = new VonageMessageIndex(rt.redis);
   const clock = new EventClock(rt.redis, 'dispatch', ['notify.dispatch-requests.v1']);
-  log.info({ email: providers.email.name, emailSecondary: providers.emailSecondary?.name ?? null, sms: providers.sms.name, smsSecondary: providers.smsSecondary?.name ?? null }, 'dispatch providers');
+  log.info({ email: providers.email.name, emailSecondary: providers.emailSecondary?.name ?? null, sms: providers.sms.name, smsSecondary: providers.smsSecondary?.name ?? null, push: providers.push?.name ?? null }, 'dispatch providers');
 
   /**
    * Where a message of `category` reaches the user: the preferences' own email and phone when
@@ -150,11 +169,19 @@ export function dispatchProcessor(rt: Runtime, options: { providers?: Providers 
     const stored = await readPreferences(rt.db, userId);
     const customer = await directory.byUser(userId);
     const prefs = stored.preferences;
+    const email = contactFor(prefs, 'email', category) ?? customer?.email ?? rt.config.teamEmails[userId] ?? null;
+    const phone = contactFor(prefs, 'phone', category) ?? customer?.phone ?? null;
+    // SMS only with the user's opt-in (TCPA), nothing to a suppressed address: whatever the priority.
+    const blocked = blockedChannels(prefs, email, phone);
+    // Push reaches a user with at least one registered browser (and a configured VAPID identity).
+    const push = providers.push !== undefined && (await pushSubscriptions.forUser(userId)).length > 0;
     return {
       prefs,
       recipient: {
-        email: contactFor(prefs, 'email', category) ?? customer?.email ?? rt.config.teamEmails[userId] ?? null,
-        phone: contactFor(prefs, 'phone', category) ?? customer?.phone ?? null,
+        blocked,
+        push,
+        email,
+        phone,
         name: customer?.name ?? null,
         locale: stored.changedAt ? prefs.locale : (customer?.locale ?? prefs.locale),
       },
@@ -192,7 +219,10 @@ export function dispatchProcessor(rt: Runtime, options: { providers?: Providers 
     }
     const rendered = templates.render(r.template, recipient.locale, data, { timezone: prefs.timezone, unsubscribeUrl: unsubscribeLink, links });
     const idempotencyKey = `${r.event_id}:${cmd.channel}`;
-    let message: EmailMessage | SmsMessage;
+    // In-app: the item is the dispatch outcome itself (the inbox projection builds the feed from
+    // it); there is nothing to call, so it is sent at once, whatever the providers do.
+    if (cmd.channel === 'in_app') return { kind: 'send_succeeded', send: cmd, provider: 'eventline', providerMessageId: r.notification_id, locale: rendered.locale, route: null };
+    let message: EmailMessage | SmsMessage | PushMessage;
     if (cmd.channel === 'email') {
       if (!recipient.email) return { kind: 'send_failed', send: cmd, provider: null, retryable: false, message: 'no email address', unreachable: true };
       message = {
@@ -210,24 +240,54 @@ export function dispatchProcessor(rt: Runtime, options: { providers?: Providers 
       if (!recipient.phone) return { kind: 'send_failed', send: cmd, provider: null, retryable: false, message: 'no phone number', unreachable: true };
       message = {
         to: recipient.phone,
-        body: fitSms(rendered.sms, MAX_SMS_SEGMENTS),
+        body: fitSms(rendered.sms, MAX_SMS_SEGMENTS, rendered.smsFooter),
         statusCallback: `${rt.config.http.publicUrl}/webhooks/twilio/status?notification_id=${encodeURIComponent(r.notification_id)}`,
         notificationId: r.notification_id,
         idempotencyKey,
       };
+    } else if (cmd.channel === 'push' && providers.push) {
+      message = {
+        userId: r.user_id,
+        notificationId: r.notification_id,
+        idempotencyKey,
+        title: rendered.subject,
+        body: rendered.sms,
+        url: actionUrlOf(data),
+        urgency: r.priority === 'CRITICAL' || r.priority === 'HIGH' ? 'high' : 'normal',
+      };
     } else {
       return { kind: 'send_failed', send: cmd, provider: null, retryable: false, message: `no ${cmd.channel} provider`, unreachable: true };
     }
-    const providerName = cmd.channel === 'email' ? providers.email.name : providers.sms.name;
+    const providerName = cmd.channel === 'email' ? providers.email.name : cmd.channel === 'push' ? (providers.push?.name ?? null) : providers.sms.name;
     const result = await sender.send(cmd.channel, message);
     switch (result.kind) {
       case 'sent':
         // Delivery receipts find their notification through the message id (Vonage's do not sign the callback URL).
         if (cmd.channel === 'sms' && result.result.providerMessageId) await (result.result.provider === 'vonage' ? vonageIndex : twilioIndex).record(result.result.providerMessageId, r.notification_id);
+        // Who a STOP reply from this number is about (notify/sms-numbers.ts).
+        if (cmd.channel === 'sms') await recordSmsRecipient(rt.db, (message as SmsMessage).to, r.user_id);
         return { kind: 'send_succeeded', send: cmd, provider: result.result.provider, providerMessageId: result.result.providerMessageId, locale: rendered.locale, route: result.route };
       case 'reconciling':
         return { kind: 'send_unknown', send: cmd, until: result.until };
       case 'failed':
+        if (cmd.channel === 'sms' && result.error.providerCode === TWILIO_UNSUBSCRIBED_RECIPIENT) {
+          // The number replied STOP to our sender at the carrier: its consent is withdrawn here too,
+          // and this message goes no further on SMS.
+          await changePreferences(rt, {
+            userId: r.user_id,
+            change: 'sms_opted_out',
+            actor: 'twilio',
+            reason: `Twilio ${TWILIO_UNSUBSCRIBED_RECIPIENT}: the number unsubscribed (notification ${r.notification_id})`,
+            source: 'provider',
+            category: null,
+            next: optOutSms,
+          });
+          return { kind: 'send_failed', send: cmd, provider: providerName, retryable: false, message: `the number unsubscribed at the carrier (Twilio ${TWILIO_UNSUBSCRIBED_RECIPIENT})`, unreachable: true };
+        }
+        // No browser left to push to (none registered, or every one expired): like no address.
+        if (cmd.channel === 'push' && (result.error.providerCode === 'no_subscription' || result.error.providerCode === 'subscriptions_expired')) {
+          return { kind: 'send_failed', send: cmd, provider: providerName, retryable: false, message: result.error.message, unreachable: true };
+        }
         return { kind: 'send_failed', send: cmd, provider: providerName, retryable: result.error.retryable, message: result.error.message, unreachable: false };
       default: {
         const _exhaustive: never = result;
@@ -254,6 +314,20 @@ export function dispatchProcessor(rt: Runtime, options: { providers?: Providers 
           case 'dead_letter':
             await rt.kafka.deadLetter('processor.dispatch', record, { code: effect.code, message: effect.message }, 'send');
             break;
+          case 'suppress_address': {
+            const { channel, address, reason, at } = effect;
+            const result = await changePreferences(rt, {
+              userId: effect.userId,
+              change: 'suppressed',
+              actor: effect.actor,
+              reason: effect.detail,
+              source: 'provider',
+              category: null,
+              next: (current) => suppress(current, channel, address, reason, at),
+            });
+            log.info({ userId: effect.userId, channel, reason, changed: result.changed }, 'address suppressed');
+            break;
+          }
           case 'change_preferences': {
             const category = effect.category;
             const result = await changePreferences(rt, {

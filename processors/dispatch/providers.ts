@@ -9,6 +9,7 @@ import twilio from 'twilio';
 import RequestClient from 'twilio/lib/base/RequestClient.js';
 import type { Config } from '../../lib/config.ts';
 import type { Db } from '../../lib/db.ts';
+import type { PushProvider } from './push.ts';
 import { SmtpEmail } from './smtp.ts';
 import { VonageSms } from './vonage.ts';
 
@@ -173,6 +174,8 @@ export interface Providers {
   readonly smsSecondary?: SmsProvider;
   /** A second email path (SMTP to a relay): with it, email fails over from the primary. */
   readonly emailSecondary?: EmailProvider;
+  /** Web Push (push.ts) when a VAPID identity is configured; without it, push is not a channel. */
+  readonly push?: PushProvider;
 }
 
 /**

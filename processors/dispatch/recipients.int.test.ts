@@ -57,7 +57,7 @@ describe('dispatch recipients: preference contacts, confirmed or not, and the St
 
   it('given a new email and phone in the preferences, then each gets a working confirmation link, and payment emails go to Stripe\'s address until the email is confirmed', async () => {
     const key = await createKey(t, ['preferences', 'contacts']);
-    const put = await fetch(`${app.url}/v1/users/${user}/preferences`, { method: 'PUT', headers: bearer(key), body: JSON.stringify({ email: 'new@example.com', phone: '+14155550222' }) });
+    const put = await fetch(`${app.url}/v1/users/${user}/preferences`, { method: 'PUT', headers: bearer(key), body: JSON.stringify({ email: 'new@example.com', phone: '+14155550222', sms_consent: true }) });
     assert.equal(put.status, 200);
     const { confirmations_requested: asked } = (await put.json()) as { confirmations_requested: { channel: string; notification_id: string }[] };
     assert.deepEqual(asked.map((c) => c.channel), ['email', 'sms']);
@@ -70,7 +70,7 @@ describe('dispatch recipients: preference contacts, confirmed or not, and the St
     assert.ok(mail.html.includes(`href="${link}"`));
     const sms = await eventually(() => twilio.sent.find((m) => m.statusCallback.includes(asked[1]?.notification_id ?? '')), { timeoutMs: 30_000, what: 'the confirmation SMS' });
     assert.equal(sms.to, '+14155550222');
-    assert.match(sms.body, /\/v1\/contacts\/confirm\/[\w-]+\.[\w-]{43}$/, 'the whole link, not cut');
+    assert.match(sms.body, /\/v1\/contacts\/confirm\/[\w-]+\.[\w-]{43}\nReply STOP to opt out\.$/, 'the whole link, not cut, then the STOP line');
 
     // Unconfirmed: non-essential to the new address, essential to Stripe's.
     assert.equal((await request('receipt', 'billing')).to, 'new@example.com');

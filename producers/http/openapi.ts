@@ -6,6 +6,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { domainEventInput } from '../domain/publisher.ts';
+import { tokenInput } from '../inbox/routes.ts';
 import { notificationInput } from '../notifications/route.ts';
 import { preferencesInput } from '../../projections/preferences/document.ts';
 
@@ -49,7 +50,10 @@ export function openapiDocument(): object {
       description: 'Event-sourced billing and messaging backbone. Webhooks are authenticated by provider signatures, /v1 routes by `Authorization: Bearer <api key>`.',
     },
     components: {
-      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'evl_<id>_<secret> from `eventline keys create`' } },
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: 'evl_<id>_<secret> from `eventline keys create`' },
+        userToken: { type: 'http', scheme: 'bearer', description: "evu_… from POST /v1/users/{userId}/token: that user's inbox and preferences only, for at most a day" },
+      },
       schemas: {
         Error: {
           type: 'object',
@@ -59,6 +63,7 @@ export function openapiDocument(): object {
         PreferencesInput: schemaOf(preferencesInput),
         DomainEventInput: schemaOf(domainEventInput),
         NotificationInput: schemaOf(notificationInput),
+        TokenInput: schemaOf(tokenInput),
       },
     },
     paths: {
@@ -93,6 +98,15 @@ export function openapiDocument(): object {
           responses: { 200: { description: 'appended', content: { 'text/xml': { schema: { type: 'string' } } } }, ...errors(400, 413, 415, 503) },
         },
       },
+      '/webhooks/twilio/inbound': {
+        post: {
+          summary: 'Twilio incoming SMS (STOP / START / HELP keywords)',
+          description: 'Verified like the status callbacks; recorded as a `received` delivery event. STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT withdraw the SMS consent of the users of the sending number, START and UNSTOP give it back (preference events, source keyword); HELP and INFO are answered with a TwiML help message.',
+          parameters: [{ name: 'X-Twilio-Signature', in: 'header', required: true, schema: { type: 'string' } }],
+          requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: { type: 'object' } } } },
+          responses: { 200: { description: 'TwiML: empty, or the help message', content: { 'text/xml': { schema: { type: 'string' } } } }, ...errors(400, 413, 415, 503) },
+        },
+      },
       '/webhooks/vonage/status': {
         post: {
           summary: 'Vonage SMS delivery receipt',
@@ -113,14 +127,87 @@ export function openapiDocument(): object {
         parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_.:@+-]{1,128}$' } }],
         get: {
           summary: "A user's current notification preferences (defaults when never set)",
-          security: [{ apiKey: [] }],
+          security: [{ apiKey: [] }, { userToken: [] }],
           responses: { 200: { description: 'preferences', content: json({ type: 'object' }) }, ...errors(400, 401, 403) },
         },
         put: {
           summary: 'Replace the preferences; appends a change event (who: the key, why: reason)',
-          security: [{ apiKey: [] }],
+          security: [{ apiKey: [] }, { userToken: [] }],
           requestBody: { required: true, content: json({ $ref: '#/components/schemas/PreferencesInput' }) },
           responses: { 200: { description: 'stored', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 413, 415, 422, 503) },
+        },
+      },
+      '/v1/users/{userId}/inbox': {
+        parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_.:@+-]{1,128}$' } }],
+        get: {
+          summary: "The user's in-app feed, newest first (keyset cursor), with unread and unseen counts over the items not archived",
+          security: [{ apiKey: [] }, { userToken: [] }],
+          parameters: [
+            { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: ['unread', 'unseen', 'archived', 'all'] }, description: 'default: every item not archived' },
+            { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 100, default: 24 } },
+            { name: 'cursor', in: 'query', required: false, schema: { type: 'string' }, description: 'next_cursor of the previous page' },
+          ],
+          responses: { 200: { description: '{items, unread_count, unseen_count, next_cursor}', content: json({ type: 'object' }) }, ...errors(400, 401, 403) },
+        },
+      },
+      '/v1/users/{userId}/inbox/{notificationId}/{action}': {
+        parameters: [
+          { name: 'userId', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_.:@+-]{1,128}$' } },
+          { name: 'notificationId', in: 'path', required: true, schema: { type: 'string', pattern: '^ntf_[A-Za-z0-9]{1,64}$' } },
+          { name: 'action', in: 'path', required: true, schema: { type: 'string', enum: ['seen', 'read', 'unread', 'archive'] } },
+        ],
+        post: {
+          summary: 'Change an in-app item: appends a delivery event (provider eventline, channel in_app); seen and archive append nothing when already so',
+          security: [{ apiKey: [] }, { userToken: [] }],
+          responses: { 200: { description: '{notification_id, action, appended, event_id, item}', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 404, 503) },
+        },
+      },
+      '/v1/users/{userId}/inbox/read-all': {
+        parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_.:@+-]{1,128}$' } }],
+        post: {
+          summary: 'Read every unread item not archived (one delivery event each)',
+          security: [{ apiKey: [] }, { userToken: [] }],
+          responses: { 200: { description: '{marked}', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 503) },
+        },
+      },
+      '/v1/users/{userId}/push-subscriptions': {
+        parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_.:@+-]{1,128}$' } }],
+        post: {
+          summary: "Register a browser for Web Push: its PushSubscription.toJSON() ({endpoint, keys: {p256dh, auth}}); the same endpoint again answers 200 with the same id",
+          security: [{ apiKey: [] }, { userToken: [] }],
+          requestBody: {
+            required: true,
+            content: json({
+              type: 'object',
+              required: ['endpoint', 'keys'],
+              properties: {
+                endpoint: { type: 'string', format: 'uri', description: 'https URL of the push service' },
+                expirationTime: { type: ['number', 'null'] },
+                keys: { type: 'object', required: ['p256dh', 'auth'], properties: { p256dh: { type: 'string' }, auth: { type: 'string' } } },
+              },
+            }),
+          },
+          responses: { 200: { description: 'already registered: {id, endpoint, created_at}', content: json({ type: 'object' }) }, 201: { description: 'registered: {id, endpoint, created_at}', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 413, 415, 422) },
+        },
+      },
+      '/v1/users/{userId}/push-subscriptions/{id}': {
+        parameters: [
+          { name: 'userId', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_.:@+-]{1,128}$' } },
+          { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^psub_[0-9a-f]{32}$' } },
+        ],
+        delete: {
+          summary: 'Remove a push subscription',
+          security: [{ apiKey: [] }, { userToken: [] }],
+          responses: { 204: { description: 'removed' }, ...errors(401, 403, 404) },
+        },
+      },
+      '/v1/users/{userId}/token': {
+        parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_.:@+-]{1,128}$' } }],
+        post: {
+          summary: "A short-lived user token (scope admin) for that user's inbox and preferences, signed with UNSUBSCRIBE_SECRET",
+          security: [{ apiKey: [] }],
+          requestBody: { required: false, content: json({ $ref: '#/components/schemas/TokenInput' }) },
+          responses: { 200: { description: '{token, expires_at}', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 413, 415, 422, 503) },
         },
       },
       '/v1/unsubscribe/{token}': {

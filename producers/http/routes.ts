@@ -13,11 +13,14 @@ import { DomainPublisher } from '../domain/publisher.ts';
 import { domainEventRoutes } from '../domain/route.ts';
 import { ApiKeys } from '../keys/store.ts';
 import { notificationRoutes } from '../notifications/route.ts';
+import { inboxRoutes } from '../inbox/routes.ts';
 import { preferenceRoutes } from '../preferences/route.ts';
+import { pushSubscriptionRoutes } from '../push/routes.ts';
 import { loadSendgridPublicKey } from '../sendgrid/verify.ts';
 import { sendgridWebhookRoutes } from '../sendgrid/route.ts';
 import { STRIPE_SEEN_PREFIX, stripeWebhookRoutes } from '../stripe/route.ts';
 import { twilioWebhookRoutes } from '../twilio/route.ts';
+import { twilioInboundRoutes } from '../twilio/inbound.ts';
 import { unsubscribeRoutes } from '../unsubscribe/route.ts';
 import { vonageWebhookRoutes } from '../vonage/route.ts';
 import { createApp } from './app.ts';
@@ -28,6 +31,9 @@ import { RecentlySeen } from './recently-seen.ts';
 export interface HttpDeps {
   readonly keys: ApiKeys;
 }
+
+/** The HELP reply (CTIA: who is texting, how to stop, that rates may apply). */
+const SMS_HELP_TEXT = 'Eventline account notices. Reply STOP to stop, START to resume. Msg & data rates may apply.';
 
 export function buildHttpApp(rt: Runtime, extra: readonly express.Router[] = []): { app: express.Express; deps: HttpDeps } {
   const { config } = rt;
@@ -67,6 +73,15 @@ export function buildHttpApp(rt: Runtime, extra: readonly express.Router[] = [])
       bodyLimitBytes: limit,
       log,
     }),
+    twilioInboundRoutes({
+      rt,
+      authToken: config.twilio.authToken,
+      publicUrl: config.http.publicUrl,
+      seen: new RecentlySeen(rt.redis, 'twilio:inbound:seen'),
+      bodyLimitBytes: limit,
+      log,
+      helpText: SMS_HELP_TEXT,
+    }),
     vonageWebhookRoutes({
       kafka: rt.kafka,
       signatureSecret: config.vonage.signatureSecret,
@@ -79,6 +94,8 @@ export function buildHttpApp(rt: Runtime, extra: readonly express.Router[] = [])
       log,
     }),
     preferenceRoutes(rt, keys),
+    inboxRoutes(rt, keys),
+    pushSubscriptionRoutes({ db: rt.db, keys, bodyLimitBytes: limit, log, userTokenSecret: config.unsubscribeSecret, allowLoopbackEndpoints: config.push.allowLoopbackEndpoints }),
     unsubscribeRoutes(rt),
     domainEventRoutes(rt, keys, new DomainPublisher(rt.kafka, new RecentlySeen(rt.redis, 'domain:seen'))),
     notificationRoutes(rt, keys),

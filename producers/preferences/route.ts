@@ -10,6 +10,10 @@
  * each pending confirmation (one notification per preference change, so a retry sends it once).
  * The confirmation fields are not part of the document a client sends: answers carry them apart,
  * in `contacts`.
+ *
+ * Both routes take, besides an API key, a user token for the same user (POST /v1/users/:userId/token,
+ * producers/inbox/routes.ts): the user's own page. Its changes are recorded with actor
+ * `user:<user id>`; it cannot change `email` or `phone` (no `contacts` scope).
  */
 import { Router, type Request } from 'express';
 import { EventlineError } from '../../lib/errors.ts';
@@ -26,6 +30,8 @@ import {
   preferencesInput,
   toPreferences,
   withConfirmationsOf,
+  optInSms,
+  optOutSms,
   type ContactField,
   type Preferences,
 } from '../../projections/preferences/document.ts';
@@ -61,14 +67,16 @@ export function pendingConfirmations(result: Pick<ChangeResult, 'changed' | 'pre
 
 export function preferenceRoutes(rt: Runtime, keys: ApiKeys): Router {
   const router = Router();
+  // A user's own page may use a user token (lib/http/user-token.ts) here instead of an API key.
+  const userTokens = { userTokens: { secret: rt.config.unsubscribeSecret } };
 
-  router.get('/v1/users/:userId/preferences', requireScope(keys, 'preferences'), async (req, res) => {
+  router.get('/v1/users/:userId/preferences', requireScope(keys, 'preferences', userTokens), async (req, res) => {
     const userId = userIdParam(req);
     const stored = await readPreferences(rt.db, userId);
     res.json({ user_id: userId, ...answer(stored.preferences), changed_at: stored.changedAt?.toISOString() ?? null });
   });
 
-  router.put('/v1/users/:userId/preferences', requireScope(keys, 'preferences'), rawBody(rt.config.http.bodyLimitBytes), async (req, res) => {
+  router.put('/v1/users/:userId/preferences', requireScope(keys, 'preferences', userTokens), rawBody(rt.config.http.bodyLimitBytes), async (req, res) => {
     const userId = userIdParam(req);
     requireContentType(req, ['application/json']);
     const parsed = preferencesInput.safeParse(parseJson(bodyBytes(req)));
@@ -80,9 +88,11 @@ export function preferenceRoutes(rt: Runtime, keys: ApiKeys): Router {
     const violations = essentialViolations(doc);
     if (violations.length > 0) throw new EventlineError('unprocessable', 'essential notifications cannot be turned off', { detail: violations });
     const principal = principalOf(res);
+    // Consent given or withdrawn in this change names the change (the audit trail shows it as such).
+    const consent = parsed.data.sms_consent;
     const result = await changePreferences(rt, {
       userId,
-      change: 'updated',
+      change: consent === true ? 'sms_opted_in' : consent === false ? 'sms_opted_out' : 'updated',
       actor: principal.keyId,
       reason: parsed.data.reason ?? null,
       source: 'api',
@@ -95,7 +105,10 @@ export function preferenceRoutes(rt: Runtime, keys: ApiKeys): Router {
             detail: changed.map((f) => `${f}: differs from the current one; keep it as it is, or use a key with the "contacts" scope`),
           });
         }
-        return withConfirmationsOf(current, doc);
+        const kept = withConfirmationsOf(current, doc);
+        if (consent === true) return optInSms(kept, 'api', Date.now());
+        if (consent === false) return optOutSms(kept);
+        return kept;
       },
     });
     // Only a key that may set contacts may have one confirmed: otherwise an address planted before

@@ -64,6 +64,11 @@ SELECT (sent_at AT TIME ZONE 'UTC')::date AS day, channel, COALESCE(provider, 'u
 FROM {{schema}}.sends
 GROUP BY 1, 2, 3, 4, 5;
 COMMENT ON VIEW analytics.messaging_costs IS 'What sent messages cost, by UTC day sent, channel, provider and destination country: the sum of the prices recorded on each message''s dispatch outcome (the price table in force when it was sent, per segment times its segments).';
+COMMENT ON COLUMN analytics.messaging_costs.day IS 'UTC day the messages were sent.';
+COMMENT ON COLUMN analytics.messaging_costs.channel IS 'email or sms.';
+COMMENT ON COLUMN analytics.messaging_costs.provider IS 'Who sent them: twilio, vonage, sendgrid, smtp, outbox.';
+COMMENT ON COLUMN analytics.messaging_costs.country IS 'ISO 3166 country of the SMS destination number; unknown when it cannot be told (and for email).';
+COMMENT ON COLUMN analytics.messaging_costs.messages IS 'Messages sent.';
 COMMENT ON COLUMN analytics.messaging_costs.currency IS 'Currency of cost_micros (the price table''s); null for messages sent without a price (email, a single SMS provider, an unpriced destination).';
 COMMENT ON COLUMN analytics.messaging_costs.cost_micros IS 'Millionths of the currency: divide by 1,000,000 (an SMS at 0.0083 usd is 8300).';
 COMMENT ON COLUMN analytics.messaging_costs.priced_messages IS 'Messages among them with a recorded price.';
@@ -79,4 +84,13 @@ SELECT (s.sent_at AT TIME ZONE 'UTC')::date AS day, s.channel, COALESCE(s.provid
 FROM {{schema}}.sends s LEFT JOIN {{schema}}.messages m USING (notification_id, channel)
 GROUP BY 1, 2, 3, 4;
 COMMENT ON VIEW analytics.provider_health IS 'How each provider delivered what it sent, by UTC day sent, channel and destination country: delivered against failed or bounced (messages still without a final outcome count in neither), and how many it took over from another provider (failovers) or sent as the probe of a recovering circuit. Circuit state changes themselves are on notify.provider-health.v1; `eventline providers status` shows the live circuits.';
+COMMENT ON COLUMN analytics.provider_health.day IS 'UTC day the messages were sent.';
+COMMENT ON COLUMN analytics.provider_health.channel IS 'email or sms.';
+COMMENT ON COLUMN analytics.provider_health.provider IS 'Who sent them.';
+COMMENT ON COLUMN analytics.provider_health.country IS 'ISO 3166 country of the SMS destination number; unknown when it cannot be told (and for email).';
+COMMENT ON COLUMN analytics.provider_health.sent IS 'Messages the provider took.';
+COMMENT ON COLUMN analytics.provider_health.delivered IS 'Of them, reported delivered.';
+COMMENT ON COLUMN analytics.provider_health.failed IS 'Of them, reported failed, undelivered or bounced and never delivered.';
+COMMENT ON COLUMN analytics.provider_health.failovers IS 'Messages it took because the provider before it in the route failed or had its circuit open.';
+COMMENT ON COLUMN analytics.provider_health.probes IS 'Messages sent as the half-open probe of its own circuit.';
 COMMENT ON COLUMN analytics.provider_health.success_rate IS 'delivered / (delivered + failed); null while none has a final outcome.';

@@ -50,6 +50,10 @@ export const preferencesInput = z
       .strict()
       .default({ enabled: true, hour: 9 }),
     unsubscribed: z.boolean().default(false),
+    /** Where HIGH-priority messages go first; null: email. */
+    preferred_channel: z.enum(channels).nullable().default(null),
+    /** true opts in to SMS (recorded with its source), false withdraws; omitted keeps the current consent. */
+    sms_consent: z.boolean().optional(),
     reason: z.string().max(500).optional(),
   })
   .strict();
@@ -72,6 +76,9 @@ export function defaultPreferences(): Preferences {
     unsubscribed: false,
     email_confirmed_at: null,
     phone_confirmed_at: null,
+    sms_consent: null,
+    preferred_channel: null,
+    suppressions: [],
   };
 }
 
@@ -101,6 +108,9 @@ export function toPreferences(input: PreferencesInput): Preferences {
     unsubscribed: input.unsubscribed,
     email_confirmed_at: null,
     phone_confirmed_at: null,
+    sms_consent: null,
+    preferred_channel: input.preferred_channel,
+    suppressions: [],
   };
 }
 
@@ -121,16 +131,58 @@ export function contactChanges(current: Preferences, next: Preferences): Contact
   return contactFields.filter((f) => (current[f] ?? null) !== (next[f] ?? null));
 }
 
-/** `next` with the confirmations of `current` (for writers that replace the document without knowing them). */
+/**
+ * `next` with what only their own writers change kept from `current` (for writers that replace the
+ * document without knowing them): the confirmations, the SMS consent, the suppressions.
+ */
 export function withConfirmationsOf(current: Preferences, next: Preferences): Preferences {
-  return { ...next, email_confirmed_at: confirmationOf(current, 'email'), phone_confirmed_at: confirmationOf(current, 'phone') };
+  return {
+    ...next,
+    email_confirmed_at: confirmationOf(current, 'email'),
+    phone_confirmed_at: confirmationOf(current, 'phone'),
+    sms_consent: current.sms_consent ?? null,
+    suppressions: [...(current.suppressions ?? [])],
+  };
 }
 
-/** Every writer's rule: an email or phone that changes (or is removed) is unconfirmed. */
+/**
+ * Every writer's rule: an email or phone that changes (or is removed) is unconfirmed, and a phone
+ * that changes loses the SMS consent given for the old number (consent is for a number).
+ */
 export function resetChangedConfirmations(current: Preferences, next: Preferences): Preferences {
   const changed = contactChanges(current, next);
   if (changed.length === 0) return next;
-  return { ...next, ...Object.fromEntries(changed.map((f) => [confirmedAt[f], null])) };
+  return { ...next, ...Object.fromEntries(changed.map((f) => [confirmedAt[f], null])), ...(changed.includes('phone') && current.sms_consent ? { sms_consent: null } : {}) };
+}
+
+// ---------------------------------------------------------------- consent and suppression
+export type ConsentSource = 'api' | 'preference_centre' | 'keyword';
+
+/** Opted in to SMS (unchanged when already). */
+export function optInSms(doc: Preferences, source: ConsentSource, at: number): Preferences {
+  return doc.sms_consent ? doc : { ...doc, sms_consent: { at, source } };
+}
+
+/** Consent to SMS withdrawn: no SMS at all, essential ones included. */
+export function optOutSms(doc: Preferences): Preferences {
+  return doc.sms_consent ? { ...doc, sms_consent: null } : doc;
+}
+
+export type SuppressionReason = 'hard_bounce' | 'invalid_address' | 'spam_report' | 'carrier_opt_out';
+
+/** The address put on the suppression list (unchanged when it already is). */
+export function suppress(doc: Preferences, channel: 'email' | 'sms', address: string, reason: SuppressionReason, at: number): Preferences {
+  const list = doc.suppressions ?? [];
+  if (list.some((x) => x.channel === channel && sameAddress(x.address, address))) return doc;
+  return { ...doc, suppressions: [...list, { channel, address, reason, at }] };
+}
+
+const sameAddress = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
+
+/** Why nothing may be sent to `address` on `channel`, or null: the suppression that covers it. */
+export function suppressionOf(doc: Preferences, channel: 'email' | 'sms', address: string): string | null {
+  const hit = (doc.suppressions ?? []).find((x) => x.channel === channel && sameAddress(x.address, address));
+  return hit ? hit.reason : null;
 }
 
 /** The document with `field` confirmed at `at` (unchanged when it already is). */

@@ -141,6 +141,8 @@ export class FakeTwilio extends FakeServer {
   failAll: number | null = null;
   /** Sends refused while failAll was set. */
   refused = 0;
+  /** Numbers Twilio refuses with 400 and error 21610 ("unsubscribed recipient": the number replied STOP at the carrier). */
+  readonly unsubscribed = new Set<string>();
   protected readonly server: Server;
 
   constructor() {
@@ -148,6 +150,11 @@ export class FakeTwilio extends FakeServer {
     this.server = createServer(async (req, res) => {
       const body = await readBody(req);
       const m = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Messages\.json$/.exec(req.url ?? '');
+      const to = new URLSearchParams(body).get('To') ?? '';
+      if (m && this.unsubscribed.has(to)) {
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 21610, message: 'Attempt to send to unsubscribed recipient', more_info: 'https://www.twilio.com/docs/errors/21610', status: 400 }));
+        return;
+      }
       if (req.method !== 'POST' || !m) {
         res.writeHead(404).end();
         return;
