@@ -210,6 +210,15 @@ export function openapiDocument(): object {
           responses: { 200: { description: '{token, expires_at}', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 413, 415, 422, 503) },
         },
       },
+      '/v1/preference-centre/{token}': {
+        parameters: [{ name: 'token', in: 'path', required: true, schema: { type: 'string', pattern: '^evu_' }, description: 'a user token (POST /v1/users/{userId}/token, or the unsubscribe page link)' }],
+        get: { summary: 'The hosted preference centre: every category × channel, essential ones locked on (HTML; JSON when asked)', responses: { 200: { description: 'HTML page, or JSON' }, ...errors(400, 410, 503) } },
+        post: {
+          summary: "Save the page's form: one preference event (source preference_centre); 303 back to the page, or JSON {saved, changed, event_id}",
+          requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: { type: 'object', additionalProperties: { type: 'string' } } } } },
+          responses: { 200: { description: 'saved (JSON)' }, 303: { description: 'saved: back to the page' }, ...errors(400, 410, 413, 415, 422, 503) },
+        },
+      },
       '/v1/unsubscribe/{token}': {
         parameters: [{ name: 'token', in: 'path', required: true, schema: { type: 'string' } }],
         get: { summary: 'Confirmation page (does not unsubscribe)', responses: { 200: { description: 'HTML page, or JSON' }, ...errors(400, 410, 422, 503) } },

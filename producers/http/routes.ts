@@ -15,6 +15,7 @@ import { ApiKeys } from '../keys/store.ts';
 import { notificationRoutes } from '../notifications/route.ts';
 import { inboxRoutes } from '../inbox/routes.ts';
 import { preferenceRoutes } from '../preferences/route.ts';
+import { preferenceCentreRoutes } from '../preference-centre/route.ts';
 import { pushSubscriptionRoutes } from '../push/routes.ts';
 import { loadSendgridPublicKey } from '../sendgrid/verify.ts';
 import { sendgridWebhookRoutes } from '../sendgrid/route.ts';
@@ -97,6 +98,7 @@ export function buildHttpApp(rt: Runtime, extra: readonly express.Router[] = [])
     inboxRoutes(rt, keys),
     pushSubscriptionRoutes({ db: rt.db, keys, bodyLimitBytes: limit, log, userTokenSecret: config.unsubscribeSecret, allowLoopbackEndpoints: config.push.allowLoopbackEndpoints }),
     unsubscribeRoutes(rt),
+    preferenceCentreRoutes(rt),
     domainEventRoutes(rt, keys, new DomainPublisher(rt.kafka, new RecentlySeen(rt.redis, 'domain:seen'))),
     notificationRoutes(rt, keys),
     dashboardRoutes(rt, keys),

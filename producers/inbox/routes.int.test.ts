@@ -243,7 +243,8 @@ describe('inbox and user token routes against the real stack', () => {
     assert.equal(put.status, 200);
     const change = ((await put.json()) as { event_id: string }).event_id;
     const changes = await collect(t.rt.kafka, ['notify.preference-changes.v1'], (r) => r.some((x) => x.value.event_id === change));
-    assert.equal(changes.find((x) => x.value.event_id === change)?.value.actor, 'user:user_feed');
+    const made = changes.find((x) => x.value.event_id === change)?.value;
+    assert.deepEqual([made?.actor, made?.source], ['user:user_feed', 'preference_centre'], 'the user made it, on their own page');
 
     const status = async (res: Promise<Response>) => {
       const r = await res;

@@ -90,12 +90,15 @@ export function preferenceRoutes(rt: Runtime, keys: ApiKeys): Router {
     const principal = principalOf(res);
     // Consent given or withdrawn in this change names the change (the audit trail shows it as such).
     const consent = parsed.data.sms_consent;
+    // A user token is the user's own page (a product's settings page or the hosted centre): the
+    // user, not a backend, made the change.
+    const source = principal.userId !== undefined ? 'preference_centre' : 'api';
     const result = await changePreferences(rt, {
       userId,
       change: consent === true ? 'sms_opted_in' : consent === false ? 'sms_opted_out' : 'updated',
       actor: principal.keyId,
       reason: parsed.data.reason ?? null,
-      source: 'api',
+      source,
       category: null,
       // Under the per-user lock: the contacts compared are the ones a concurrent change left.
       next: (current) => {
@@ -106,7 +109,7 @@ export function preferenceRoutes(rt: Runtime, keys: ApiKeys): Router {
           });
         }
         const kept = withConfirmationsOf(current, doc);
-        if (consent === true) return optInSms(kept, 'api', Date.now());
+        if (consent === true) return optInSms(kept, source, Date.now());
         if (consent === false) return optOutSms(kept);
         return kept;
       },

@@ -18,12 +18,13 @@ function what(category: string | null): string {
   return category === null ? 'all non-essential messages' : `“${escape(category)}” messages`;
 }
 
-export function confirmPage(category: string | null): string {
+/** `manageUrl`: the preference centre for this user (every category and channel), when one can be signed. */
+export function confirmPage(category: string | null, manageUrl: string | null = null): string {
   return page(
     'Unsubscribe',
     `<h1>Unsubscribe?</h1><p>You will stop receiving ${what(category)}.</p>
 <form method="post"><input type="hidden" name="confirm" value="yes"><button type="submit">Unsubscribe</button></form>
-<p class="muted">Security and payment notices about your account are always sent.</p>`,
+${manageUrl ? `<p><a href="${escape(manageUrl)}">Choose which messages you get, and how</a></p>\n` : ''}<p class="muted">Security and payment notices about your account are always sent.</p>`,
   );
 }
 

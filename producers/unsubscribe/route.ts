@@ -10,6 +10,8 @@ import { bodyBytes, rawBody } from '../../lib/http/body.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { changePreferences, verifyUnsubscribeToken, type UnsubscribeClaims } from '../../notify/index.ts';
 import { isEssential, unsubscribe } from '../../projections/preferences/document.ts';
+import { signUserToken, USER_TOKEN_MAX_TTL_SECONDS } from '../../lib/http/user-token.ts';
+import { preferenceCentreUrl } from '../preference-centre/route.ts';
 import { confirmPage, donePage, errorPage } from './page.ts';
 
 function wantsHtml(req: Request): boolean {
@@ -46,8 +48,10 @@ export function unsubscribeRoutes(rt: Runtime, now: () => number = Date.now): Ro
     } catch (err) {
       return fail(req, res, err as EventlineError, 'Unsubscribe link not valid');
     }
-    if (wantsHtml(req)) res.type('html').send(confirmPage(claims.category));
-    else res.json({ user_id: claims.userId, category: claims.category, action: 'POST this URL to unsubscribe' });
+    // The page links to the preference centre with a fresh user token (a day: the page is not kept).
+    const manage = secret ? preferenceCentreUrl(rt.config.http.publicUrl, signUserToken(secret, claims.userId, now(), USER_TOKEN_MAX_TTL_SECONDS).token) : null;
+    if (wantsHtml(req)) res.set('cache-control', 'no-store').type('html').send(confirmPage(claims.category, manage));
+    else res.json({ user_id: claims.userId, category: claims.category, action: 'POST this URL to unsubscribe', preference_centre_url: manage });
   });
 
   router.post('/v1/unsubscribe/:token', rawBody(16 * 1024), async (req, res) => {
