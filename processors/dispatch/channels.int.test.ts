@@ -14,6 +14,8 @@ import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.
 import { FakeSendGrid, FakeTwilio } from '../../test/support/fake-providers.ts';
 import { FakePushService } from '../../test/support/fake-push-service.ts';
 import { fakeProviderEnv, publicUrl, twilioAccountSid, twilioSignature, unsubscribeSecret } from '../../test/support/providers.ts';
+import { runVersionedProjection } from '../../lib/projection.ts';
+import { inboxProjection } from '../../projections/inbox/main.ts';
 import { ProcessorGroup } from '../supervisor.ts';
 import { providersFor } from './providers.ts';
 import { WebPushSender } from './push.ts';
@@ -52,7 +54,11 @@ describe('channels: SMS consent, STOP and START, the suppression list, Web Push 
     const providers = { ...providersFor(t.rt.config, t.rt.db), push: new WebPushSender(new PushSubscriptions(t.rt.db), pushVapid, t.rt.log, { agent: push.agent, timeoutMs: 5000 }) };
     const group = new ProcessorGroup(t.rt, ['dispatch'], { timerIntervalMs: 50, dispatch: { providers } });
     await group.start({ watchMs: 60_000 });
-    stop = () => group.stop();
+    const inbox = await runVersionedProjection(t.rt, inboxProjection, { pollMs: 100 });
+    stop = async () => {
+      await inbox.stop();
+      await group.stop();
+    };
     sendgrid.webhookUrl = `${app.url}/webhooks/sendgrid`;
   });
   after(async () => {
@@ -254,5 +260,40 @@ describe('channels: SMS consent, STOP and START, the suppression list, Web Push 
     const third = await request(u.id, 'payment_failed', 'security', 'CRITICAL');
     const planned = await outcomes(third.notification_id, settled(['email', 'in_app']));
     assert.ok(!planned.some((o) => o.channel === 'push'), 'no browser left: push is not planned');
+  });
+
+  it('given a dispatched in-app item, then its user reads the feed with a user token as unseen, marks it seen and read with the counts following, and another user\'s token is refused', async () => {
+    const u = await user();
+    const other = await user();
+    const r = await request(u.id, 'payment_failed', 'security', 'CRITICAL');
+    await outcomes(r.notification_id, settled(['email', 'in_app']));
+    const token = signUserToken(unsubscribeSecret, u.id, Date.now()).token;
+    const auth = { authorization: `Bearer ${token}` };
+    type Feed = { items: { notification_id: string; title: string | null; seen_at: string | null; read_at: string | null }[]; unread_count: number; unseen_count: number };
+    const feed = async (): Promise<Feed> => {
+      const res = await fetch(`${app.url}/v1/users/${u.id}/inbox`, { headers: auth });
+      assert.equal(res.status, 200);
+      return (await res.json()) as Feed;
+    };
+    const first = await eventually(async () => {
+      const f = await feed();
+      return f.items.some((i) => i.notification_id === r.notification_id) ? f : undefined;
+    }, { what: 'the item in the feed' });
+    const item = first.items.find((i) => i.notification_id === r.notification_id);
+    assert.deepEqual([item?.seen_at, item?.read_at, first.unseen_count, first.unread_count], [null, null, 1, 1]);
+    assert.ok(item?.title, 'the item has its title');
+
+    for (const action of ['seen', 'read'] as const) assert.equal((await fetch(`${app.url}/v1/users/${u.id}/inbox/${r.notification_id}/${action}`, { method: 'POST', headers: auth })).status, 200);
+    const after = await eventually(async () => {
+      const f = await feed();
+      return f.unread_count === 0 ? f : undefined;
+    }, { what: 'the item read' });
+    const read = after.items.find((i) => i.notification_id === r.notification_id);
+    assert.ok(read?.seen_at && read.read_at, 'seen and read');
+    assert.equal(after.unseen_count, 0);
+
+    const foreign = await fetch(`${app.url}/v1/users/${other.id}/inbox`, { headers: auth });
+    assert.equal(foreign.status, 403);
+    assert.equal((await fetch(`${app.url}/v1/users/${other.id}/inbox/${r.notification_id}/archive`, { method: 'POST', headers: auth })).status, 403);
   });
 });
