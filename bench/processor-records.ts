@@ -260,6 +260,7 @@ class Sink {
         return;
       case 'notify.dispatch-requests.v1':
         if (o.record === 'NotificationRequested') this.requests.push({ key: o.key, record: o.record, value: o.value });
+        else if (o.record === 'NotificationDue') this.requests.push({ key: o.key, record: o.record, value: o.value });
         else this.requests.push({ key: o.key, record: o.record, value: o.value });
         return;
       case 'notify.dispatches.v1':
@@ -569,6 +570,8 @@ function notificationIdOf(input: DispatchInput): string {
       return input.due.notification_id;
     case 'delivery':
       return input.event.notification_id ?? '';
+    case 'cancelled':
+      return input.cancel.notification_id;
     default:
       return input.send.notificationId;
   }

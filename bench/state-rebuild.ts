@@ -55,7 +55,7 @@ export async function stateRebuildBench(options: { notifications: number; batch:
           destination_country: null,
           price_micros: null,
           price_currency: null,
-          route_reason: null,
+          route_reason: null, template_version: null, experiment: null, variant: null,
         }),
       );
       await appender.appendMany([

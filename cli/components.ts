@@ -10,6 +10,7 @@ import { buildHttpApp } from '../producers/http/routes.ts';
 import { stripeClient } from '../producers/stripe/backfill.ts';
 import { priceTiersProcessor } from '../producers/stripe/price-tiers.ts';
 import { startServer } from '../producers/http/server.ts';
+import { loadRules, rulesProcessor } from '../processors/rules/main.ts';
 import type { ProcessorName } from '../processors/supervisor.ts';
 import { versionedProjections } from '../projections/index.ts';
 import { preferencesProjection } from '../projections/preferences/main.ts';
@@ -44,6 +45,13 @@ export const components = {
     const running = await runProcessor(rt, priceTiersProcessor(rt, stripeClient(apiKey, apiUrl)));
     rt.shutdown.add('processor.stripe-prices', () => running.stop());
   },
+  'processor.rules': async (rt: Runtime): Promise<void> => {
+    // A bad rules file stops the process at start, every problem listed (config_invalid).
+    const rules = loadRules(rt.config.rules.path);
+    rt.log.info({ component: 'processor.rules', path: rt.config.rules.path, rules: rules.map((r) => r.name) }, 'domain-event rules loaded');
+    const running = await runProcessor(rt, rulesProcessor(rt, rules));
+    rt.shutdown.add('processor.rules', () => running.stop());
+  },
   'projection.mrr': projection('mrr'),
   'projection.delivery': projection('delivery'),
   'projection.fraud': projection('fraud'),
@@ -68,4 +76,5 @@ export const consumerGroups: readonly { group: string; topics: readonly AnyTopic
   { group: 'processor.dunning', topics: ['stripe.events.v1', 'billing.dunning-steps.v1'] },
   { group: 'processor.dispatch', topics: ['notify.dispatch-requests.v1', 'notify.delivery-events.v1'] },
   { group: 'processor.stripe-prices', topics: ['stripe.events.v1'] },
+  { group: 'processor.rules', topics: ['domain.events.v1'] },
 ];

@@ -1,6 +1,6 @@
 /**
  * eventline — operate an Eventline deployment: setup, run, topics, schemas, keys, replay,
- * backfill, dlq, status. Configuration comes from the environment (see README).
+ * backfill, dlq, status, templates. Configuration comes from the environment (see README).
  */
 import { Command } from 'commander';
 import { registerBackfillCommands } from './commands/backfill.ts';
@@ -13,6 +13,7 @@ import { registerKeysCommands } from './commands/keys.ts';
 import { registerReplayCommands } from './commands/replay.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerStatusCommand } from './commands/status.ts';
+import { registerTemplatesCommands } from './commands/templates.ts';
 import { registerSetupCommands } from './commands/setup.ts';
 import { fail } from './output.ts';
 
@@ -29,5 +30,6 @@ registerBackfillCommands(program);
 registerReconcileCommands(program);
 registerFxCommands(program);
 registerProvidersCommands(program);
+registerTemplatesCommands(program);
 
 program.parseAsync(process.argv).catch(fail);

@@ -6,9 +6,14 @@ export function line(text = ''): void {
 }
 
 export function table(rows: readonly (readonly (string | number)[])[]): void {
-  if (rows.length === 0) return;
+  for (const l of tableLines(rows)) line(l);
+}
+
+/** The lines `table` prints. */
+export function tableLines(rows: readonly (readonly (string | number)[])[]): string[] {
+  if (rows.length === 0) return [];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => String(r[i] ?? '').length)));
-  for (const r of rows) line(r.map((c, i) => String(c).padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+  return rows.map((r) => r.map((c, i) => String(c).padEnd(widths[i] ?? 0)).join('  ').trimEnd());
 }
 
 export function fail(err: unknown): never {

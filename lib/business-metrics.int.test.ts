@@ -41,14 +41,14 @@ function stripeEvents(): Record<string, unknown>[] {
 }
 
 function requested(id: string, category: string, at: number): NotificationRequested {
-  return { event_id: `req:${id}`, occurred_at: at, received_at: at, notification_id: id, user_id: `user_${id}`, template: 'payment_failed', category, priority: 'NORMAL', channel: null, data: '{}', idempotency_key: null, requested_by: 'test', source_event_id: null };
+  return { event_id: `req:${id}`, occurred_at: at, received_at: at, notification_id: id, user_id: `user_${id}`, template: 'payment_failed', category, priority: 'NORMAL', channel: null, data: '{}', idempotency_key: null, requested_by: 'test', source_event_id: null, send_at: null, escalation: null };
 }
 function dispatched(id: string, category: string, channel: string, status: NotificationDispatched['status'], at: number): NotificationDispatched {
   return {
     event_id: `${id}:${status}:${channel}:1`, occurred_at: at, received_at: at, notification_id: id, user_id: `user_${id}`, template: 'payment_failed', category, priority: 'NORMAL',
     channel, status, reason: null, provider: channel === 'sms' ? 'twilio' : 'sendgrid', provider_message_id: null, attempt: 1, deferred_until: null, locale: 'en-US', digest_id: null,
     request_event_id: `req:${id}`, seq: 1, fallback: [], due_at: null, digest_date: null, cap_date: null,
-    destination_country: null, price_micros: null, price_currency: null, route_reason: null,
+    destination_country: null, price_micros: null, price_currency: null, route_reason: null, template_version: null, experiment: null, variant: null,
   };
 }
 function delivered(id: string, channel: 'email' | 'sms', kind: DeliveryEventReceived['kind'], at: number): DeliveryEventReceived {

@@ -4,10 +4,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { EventlineError } from './errors.ts';
 
 const packageVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** The domain-event rules shipped with Eventline (processors/rules), used when EVENTLINE_RULES names none. */
+export const DEFAULT_RULES_PATH = fileURLToPath(new URL('../rules/default.json', import.meta.url));
 
 const optionalText = z
   .string()
@@ -173,10 +178,12 @@ const schema = z.object({
   EVENTLINE_VAPID_PUBLIC_KEY: optionalText,
   EVENTLINE_VAPID_PRIVATE_KEY: optionalText,
   EVENTLINE_VAPID_SUBJECT: optionalText,
+  EVENTLINE_TEMPLATE_REFRESH_MS: z.coerce.number().int().min(50).default(5000),
   EVENTLINE_PUSH_ALLOW_LOOPBACK: z.enum(['on', 'off']).default('off'),
   EVENTLINE_PUSH_PER_SECOND: z.coerce.number().int().min(1).default(100),
   EVENTLINE_SMS_MIN_SUCCESS_RATE: z.coerce.number().min(0).max(1).default(0.9),
   EVENTLINE_CIRCUIT_OPEN_MS: z.coerce.number().int().min(100).default(10_000),
+  EVENTLINE_RULES: optionalText,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -256,11 +263,19 @@ export interface Config {
     readonly circuitOpenMs: number;
   };
   readonly unsubscribeSecret: string | null;
+  /**
+   * The domain-event rules file (EVENTLINE_RULES, a .json, .yaml or .yml path, relative to the
+   * working directory; default the shipped rules/default.json). processors/rules reads and
+   * validates it when it starts.
+   */
+  readonly rules: { readonly path: string };
   readonly dispatch: {
     /** Shared across every instance (Redis). */
     readonly emailPerSecond: number;
     readonly smsPerSecond: number;
     readonly pushPerSecond: number;
+    /** How often a dispatcher reads the published template versions. */
+    readonly templateRefreshMs: number;
     /** How long a send whose outcome was lost in a crash waits for provider evidence before it is sent again. */
     readonly reconcileMs: number;
     /** Waits before each retry of a failed send; after the last, the send fails (and is dead-lettered). */
@@ -374,10 +389,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     },
     routing: { minSuccessRate: e.EVENTLINE_SMS_MIN_SUCCESS_RATE, circuitOpenMs: e.EVENTLINE_CIRCUIT_OPEN_MS },
     unsubscribeSecret: e.UNSUBSCRIBE_SECRET,
+    rules: { path: resolve(e.EVENTLINE_RULES ?? DEFAULT_RULES_PATH) },
     dispatch: {
       emailPerSecond: e.EVENTLINE_EMAIL_PER_SECOND,
       smsPerSecond: e.EVENTLINE_SMS_PER_SECOND,
       pushPerSecond: e.EVENTLINE_PUSH_PER_SECOND,
+      templateRefreshMs: e.EVENTLINE_TEMPLATE_REFRESH_MS,
       reconcileMs: e.EVENTLINE_DISPATCH_RECONCILE_MS,
       retryBackoffMs: e.EVENTLINE_DISPATCH_RETRY_BACKOFF_MS,
       maxAgeMs: e.EVENTLINE_DISPATCH_MAX_AGE_HOURS * 3_600_000,

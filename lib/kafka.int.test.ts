@@ -18,7 +18,7 @@ function frame(schemaId: number, body: Buffer): Buffer {
 }
 
 function keyFor(topic: TopicName, value: Record<string, unknown>): string {
-  for (const field of ['customer_id', 'notification_id', 'user_id', 'provider', 'key']) {
+  for (const field of ['customer_id', 'notification_id', 'user_id', 'provider', 'template', 'key']) {
     const v = value[field];
     if (typeof v === 'string') return v;
   }

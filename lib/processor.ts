@@ -32,6 +32,8 @@ export interface ProcessorDefinition<T extends AnyTopicName> {
   /** Event-time clock to advance after each batch (processors with timers). */
   readonly clock?: EventClock;
   readonly partitionsConsumedConcurrently?: number;
+  /** Also handle domain events of types other services registered (ConsumerOptions.externalRecords). */
+  readonly externalRecords?: boolean;
 }
 
 /** The most records decided as one unit: bounds a unit's Redis script and append during a catch-up. */
@@ -91,6 +93,7 @@ export async function runProcessor<T extends AnyTopicName>(rt: Runtime, def: Pro
     topics: def.topics,
     fromBeginning: true,
     partitionsConsumedConcurrently: def.partitionsConsumedConcurrently ?? 2,
+    externalRecords: def.externalRecords ?? false,
     onBatch: async (batch) => {
       let next = (BigInt(batch.lastOffset) + 1n).toString();
       const unit = handleBatch ? DECISION_UNIT_RECORDS : 1;

@@ -16,7 +16,18 @@ import avro from 'avsc';
 import { EventlineError, errorMessage } from './errors.ts';
 import { metrics } from './metrics.ts';
 import type { Registry } from './registry.ts';
-import { recordSchemas, recordsOfTopic, recordVocabularies, type AnyTopicName, type Envelope, type Names, type RecordName, type Vocabulary } from './topics.ts';
+import {
+  recordSchemas,
+  recordsOfTopic,
+  recordVocabularies,
+  type AnyTopicName,
+  type DomainEventFields,
+  type Envelope,
+  type ExternalDomainEvent,
+  type Names,
+  type RecordName,
+  type Vocabulary,
+} from './topics.ts';
 
 const MAGIC = 0;
 
@@ -24,6 +35,7 @@ type ReaderType = avro.Type;
 
 interface WriterInfo {
   readonly fullName: string;
+  readonly type: avro.Type;
   readonly record: RecordName | null;
   readonly resolver: avro.Resolver | null;
 }
@@ -103,6 +115,17 @@ function undeclaredFields(type: avro.Type, value: unknown, path: string[]): stri
     else out.push(...undeclaredFields(fieldType, v, [...path, k]));
   }
   return out;
+}
+
+/** What a decoded value lacks of the fields every domain event has (DomainEventFields). */
+function domainEventProblems(value: unknown): string[] {
+  if (value === null || typeof value !== 'object') return ['(event): not a record'];
+  const v = value as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const field of ['event_id', 'key', 'producer'] as const) if (typeof v[field] !== 'string') problems.push(`${field}: expected a string`);
+  for (const field of ['occurred_at', 'received_at'] as const) if (typeof v[field] !== 'number' || !Number.isFinite(v[field])) problems.push(`${field}: expected a timestamp in ms`);
+  if (v.data === null || typeof v.data !== 'object' || Array.isArray(v.data)) problems.push('data: expected a record');
+  return problems;
 }
 
 function describeType(type: avro.Type): string {
@@ -190,6 +213,31 @@ export class Serde {
   }
 
   /**
+   * Decodes a domain event of a type this version does not declare (another service registered its
+   * schema) with the writer's schema, and checks the fields every domain event has. Throws
+   * decode_failed (with detail.reason) when it cannot, or when the record is one of ours.
+   */
+  async decodeExternal(buffer: Buffer | null): Promise<{ readonly envelope: ExternalDomainEvent; readonly schemaId: number }> {
+    if (buffer === null || buffer.length < 5 || buffer.readUInt8(0) !== MAGIC) {
+      throw new EventlineError('decode_failed', 'not a Confluent-framed Avro value', { detail: { reason: 'framing' } });
+    }
+    const schemaId = buffer.readUInt32BE(1);
+    const writer = await this.writerInfo(schemaId);
+    if (writer.record !== null) throw new EventlineError('decode_failed', `${writer.fullName} is declared by Eventline, not external`, { detail: { reason: 'not_external' } });
+    let value: unknown;
+    try {
+      value = writer.type.fromBuffer(buffer.subarray(5));
+    } catch (err) {
+      throw new EventlineError('decode_failed', `cannot decode ${writer.fullName} with schema ${schemaId}: ${errorMessage(err)}`, { cause: err, detail: { reason: 'body' } });
+    }
+    const problems = domainEventProblems(value);
+    if (problems.length > 0) {
+      throw new EventlineError('decode_failed', `${writer.fullName} (schema ${schemaId}) is not a domain event: ${problems.join('; ')}`, { detail: { reason: 'body', problems } });
+    }
+    return { envelope: { record: 'external', fullName: writer.fullName, value: value as DomainEventFields }, schemaId };
+  }
+
+  /**
    * Encodes a value with the latest schema registered under <topic>-<fullName>, validating it
    * against that schema first. For record types defined by other services (domain events): the
    * registry, not this code, decides what is valid. Lookups are cached for 30 s (misses for 5 s).
@@ -258,7 +306,7 @@ export class Serde {
         const fullName = writerType.name ?? '(unnamed)';
         const record = recordByFullName.get(fullName) ?? null;
         const resolver = record === null ? null : readerType(record).createResolver(writerType);
-        return { fullName, record, resolver };
+        return { fullName, type: writerType, record, resolver };
       });
       info.catch(() => this.writers.delete(id));
       this.writers.set(id, info);

@@ -83,7 +83,7 @@ describe('serde closed vocabularies', () => {
 
   it('given a value outside its field\'s symbols, then validation names the field and the symbols', () => {
     const errors = validateRecord('NotificationDispatched', { ...sample, status: 'escalated' });
-    assert.deepEqual(errors, ['status: expected one of sent, deferred, batched, suppressed, retrying, reconciling, failed, unknown, got "escalated"']);
+    assert.deepEqual(errors, ['status: expected one of sent, deferred, batched, suppressed, retrying, reconciling, failed, unknown, scheduled, cancelled, got "escalated"']);
   });
 
   it('given a value outside its field\'s symbols, when encoding, then encode_failed names the field and nothing reaches the registry', async () => {
@@ -119,5 +119,48 @@ describe('serde closed vocabularies', () => {
 
     assert.deepEqual({ ...envelope.value }, { ...sample, status: 'reconciling', priority: 'LOW' });
     assert.deepEqual({ status: await counted('status'), priority: await counted('priority') }, before);
+  });
+});
+
+describe('serde: domain events of types other services registered', () => {
+  const orderShipped = {
+    type: 'record',
+    name: 'OrderShipped',
+    namespace: 'com.acme',
+    fields: [
+      { name: 'event_id', type: 'string' },
+      { name: 'occurred_at', type: { type: 'long', logicalType: 'timestamp-millis' } },
+      { name: 'received_at', type: { type: 'long', logicalType: 'timestamp-millis' } },
+      { name: 'key', type: 'string' },
+      { name: 'producer', type: 'string' },
+      { name: 'data', type: { type: 'record', name: 'OrderShippedData', fields: [{ name: 'buyer_user_id', type: ['null', 'string'], default: null }, { name: 'carrier', type: 'string' }] } },
+    ],
+  };
+  const notAnEvent = { type: 'record', name: 'Ping', namespace: 'com.acme', fields: [{ name: 'at', type: 'long' }] };
+  const schemas: Record<number, unknown> = { 7: orderShipped, 8: notAnEvent };
+  const registry = { schemaById: (id: number) => Promise.resolve(schemas[id]) } as unknown as Registry;
+  const framed = (id: number, schema: unknown, value: unknown) => {
+    const header = Buffer.from([0, 0, 0, 0, id]);
+    return Buffer.concat([header, avro.Type.forSchema(schema as avro.Schema, { wrapUnions: 'auto' }).toBuffer(value)]);
+  };
+  const event = { event_id: 'ord-1', occurred_at: 1_700_000_000_000, received_at: 1_700_000_000_005, key: 'order_1', producer: 'key:abc', data: { buyer_user_id: 'user_5', carrier: 'ups' } };
+
+  it('given an unknown record type, when decoding as ours, then it is unknown_record (skipped); as external, then its writer schema reads it', async () => {
+    const serde = new Serde(registry, new Names(null));
+    const bytes = framed(7, orderShipped, event);
+    await assert.rejects(() => serde.decode('domain.events.v1', bytes), (err: unknown) => isEventlineError(err, 'decode_failed') && (err.detail as { reason: string }).reason === 'unknown_record');
+    const { envelope, schemaId } = await serde.decodeExternal(bytes);
+    assert.equal(schemaId, 7);
+    assert.equal(envelope.record, 'external');
+    assert.equal(envelope.fullName, 'com.acme.OrderShipped');
+    assert.deepEqual(JSON.parse(JSON.stringify(envelope.value)), event);
+  });
+
+  it('given a record without the fields of a domain event, when decoding as external, then decode_failed names them (dead-lettered)', async () => {
+    const serde = new Serde(registry, new Names(null));
+    await assert.rejects(
+      () => serde.decodeExternal(framed(8, notAnEvent, { at: 1 })),
+      (err: unknown) => isEventlineError(err, 'decode_failed') && /event_id: expected a string/.test(err.message) && /data: expected a record/.test(err.message),
+    );
   });
 });

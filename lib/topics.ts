@@ -28,6 +28,39 @@ export type Envelope<T extends AnyTopicName> = T extends AnyTopicName
   ? { [R in keyof RecordsOf<T> & string]: { readonly record: R; readonly value: RecordsOf<T>[R] } }[keyof RecordsOf<T> & string]
   : never;
 
+/**
+ * domain.events.v1 is open: other services register record types of their own on it (producers/domain)
+ * without an Eventline release. A bare type name means this namespace.
+ */
+export const DOMAIN_NAMESPACE = 'eventline.domain';
+
+/** The record full name of a domain event type as publishers and rules name it: `UserSignedUp` → `eventline.domain.UserSignedUp`. */
+export function domainTypeName(type: string): string {
+  return type.includes('.') ? type : `${DOMAIN_NAMESPACE}.${type}`;
+}
+
+/** The fields every domain event has, whoever declared its type (the value POST /v1/events builds). */
+export interface DomainEventFields {
+  readonly event_id: string;
+  readonly occurred_at: number;
+  readonly received_at: number;
+  readonly key: string;
+  readonly producer: string;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A domain event of a type this version does not declare (another service registered it), decoded
+ * with its writer's schema and its envelope fields checked. Only consumers that ask for such
+ * records receive them (ConsumerOptions.externalRecords); the others skip them.
+ */
+export interface ExternalDomainEvent {
+  readonly record: 'external';
+  /** The writer's record full name, e.g. com.acme.OrderShipped. */
+  readonly fullName: string;
+  readonly value: DomainEventFields;
+}
+
 export const topicNames = Object.keys(topicSpecs) as TopicName[];
 
 export function isTopicName(name: string): name is TopicName {

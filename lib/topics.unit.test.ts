@@ -32,6 +32,7 @@ describe('topic names and namespaces', () => {
       'notify.dispatches.v1',
       'notify.preference-changes.v1',
       'notify.provider-health.v1',
+      'notify.templates.v1',
       'risk.fraud-scores.v1',
       'stripe.events.v1',
     ]);

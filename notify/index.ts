@@ -11,11 +11,14 @@
  * - preference-change.ts: the one way to change a user's preferences.
  * - links.ts: link fields in template data are https URLs.
  * - template-categories.ts: the category each template is sent in.
+ * - template-data.ts: the data each template may use (zod schemas) and a sample of it.
+ * - template-check.ts: a templates directory checked: it compiles, and uses only declared data.
  * - contact-token.ts, contact-confirmation.ts: confirming a new email or phone.
  * - push-subscriptions.ts: the Web Push subscriptions registered per user.
+ * - experiments.ts: the variant of a template experiment a user is assigned (a stable hash).
  */
 export { notificationIdFor, notificationRequest, priorities, type Priority } from './request.ts';
-export { DEFAULT_LOCALE, Templates, fitSms, formatDate, formatMoney, smsSize, type Rendered, type SmsSize } from './render.ts';
+export { DEFAULT_LOCALE, TEMPLATES_DIR, Templates, fitSms, formatDate, formatMoney, smsSize, type Rendered, type SmsSize } from './render.ts';
 export { SendEvidence } from './evidence.ts';
 export { TwilioMessageIndex, VonageMessageIndex } from './message-index.ts';
 export {
@@ -29,6 +32,9 @@ export {
 export { changePreferences, type ChangeResult, type PreferenceChange } from './preference-change.ts';
 export { LINK_FIELD, isHttpsUrl, linkProblems, withSafeLinks } from './links.ts';
 export { CONTACT_CONFIRMATION_TEMPLATE, categoryFor, templateCategories, type CategoryCheck, type TemplateCategories } from './template-categories.ts';
+export { RENDER_VARIABLES, dataProblems, templateData, type TemplateData } from './template-data.ts';
+export { checkTemplates, type CheckResult, type TemplateFile } from './template-check.ts';
+export { MAX_VARIANTS, MIN_VARIANTS, VARIANT_NAME, assignVariant, experimentPosition, variantProblems, type VariantWeight } from './experiments.ts';
 export {
   CONTACT_TOKEN_DAYS,
   contactConfirmationUrl,
@@ -54,3 +60,4 @@ export {
   type StoredPushSubscription,
 } from './push-subscriptions.ts';
 export { keywordOf, recordSmsRecipient, usersOfNumber, type SmsKeyword } from './sms-numbers.ts';
+export { EXPERIMENT_ID, TemplateVersions, publishProblems, publishTemplate, shippedLocales, type PublishInput, type Sections, type VersionInfo } from './template-versions.ts';

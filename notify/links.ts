@@ -10,6 +10,9 @@ export const LINK_FIELD = /_url$/;
 
 const MAX_LINK_LENGTH = 2048;
 
+/** What is wrong with a link field that is not an https URL. */
+export const LINK_PROBLEM = 'a link must be an absolute https:// URL';
+
 /** The link as rendered — the parsed URL, so quotes and spaces come out percent-encoded — or null when it is not an https URL. */
 export function safeLink(value: unknown): string | null {
   if (typeof value !== 'string' || value.length > MAX_LINK_LENGTH || !/^https:\/\//i.test(value)) return null;
@@ -39,7 +42,7 @@ function walk(value: unknown, path: string, visit: (key: string, value: unknown,
 export function linkProblems(data: unknown, root = 'data'): string[] {
   const out: string[] = [];
   walk(data, root, (key, value, path) => {
-    if (LINK_FIELD.test(key) && value !== null && !isHttpsUrl(value)) out.push(`${path}: a link must be an absolute https:// URL`);
+    if (LINK_FIELD.test(key) && value !== null && !isHttpsUrl(value)) out.push(`${path}: ${LINK_PROBLEM}`);
   });
   return out;
 }

@@ -16,13 +16,21 @@ import Handlebars from 'handlebars';
 import { LINK_FIELD, withSafeLinks } from './links.ts';
 
 export const DEFAULT_LOCALE = 'en-US';
-const SECTIONS = ['subject', 'text', 'html', 'sms'] as const;
+/** The shipped templates: templates/<locale>/<template>.hbs next to this module. */
+export const TEMPLATES_DIR = join(fileURLToPath(new URL('.', import.meta.url)), 'templates');
+export const SECTIONS = ['subject', 'text', 'html', 'sms'] as const;
 /** Per locale, the line every SMS ends with (absent: none). */
 const SMS_FOOTER_FILE = 'sms-footer.txt';
-type Section = (typeof SECTIONS)[number];
+export type Section = (typeof SECTIONS)[number];
+/** How each section compiles: HTML escaped in the html part only; a missing field renders empty. */
+export const compileOptions = (section: Section) => ({ noEscape: section !== 'html', strict: false }) as const;
 
 export interface Rendered {
   readonly locale: string;
+  /** The version rendered: 0 for the shipped file, else a published one. */
+  readonly version: number;
+  /** The variant rendered, when the version has variants. */
+  readonly variant: string | null;
   readonly subject: string;
   readonly text: string;
   readonly html: string;
@@ -50,19 +58,42 @@ export function formatDate(value: unknown, locale: string, timeZone: string): st
   return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeZone }).format(new Date(ms));
 }
 
-function parseSections(source: string, file: string): Record<Section, string> {
-  const out: Partial<Record<Section, string>> = {};
-  const parts = source.split(/^--- (\w+)\s*$/m);
-  for (let i = 1; i < parts.length; i += 2) {
-    const name = parts[i] as Section;
+export interface SectionSource {
+  /** The section's template, trimmed. */
+  readonly source: string;
+  /** The line of the file its first character is on, for messages. */
+  readonly line: number;
+}
+
+/** The `--- subject`, `--- text`, `--- html` and `--- sms` sections of a template file; throws naming `file` when one is missing or unknown. */
+export function parseSections(source: string, file: string): Record<Section, SectionSource> {
+  const out: Partial<Record<Section, SectionSource>> = {};
+  const headers = [...source.matchAll(/^--- (\w+)[^\S\n]*$/gm)];
+  headers.forEach((h, i) => {
+    const name = h[1] as Section;
     if (!SECTIONS.includes(name)) throw new Error(`${file}: unknown section ${name}`);
-    out[name] = (parts[i + 1] ?? '').trim();
-  }
+    const raw = source.slice(h.index + h[0].length, headers[i + 1]?.index ?? source.length);
+    const start = h.index + h[0].length + (raw.length - raw.trimStart().length);
+    out[name] = { source: raw.trim(), line: source.slice(0, start).split('\n').length };
+  });
   for (const s of SECTIONS) if (out[s] === undefined) throw new Error(`${file}: missing section ${s}`);
-  return out as Record<Section, string>;
+  return out as Record<Section, SectionSource>;
 }
 
 type Compiled = Record<Section, Handlebars.TemplateDelegate>;
+
+/** The Handlebars environment templates compile in: the built-in helpers, `money` and `date`. */
+export function templateHandlebars(): typeof Handlebars {
+  const hb = Handlebars.create();
+  hb.registerHelper('money', (amount: unknown, currency: unknown, options: Handlebars.HelperOptions) =>
+    formatMoney(amount, currency, (options.data.root as { _locale: string })._locale),
+  );
+  hb.registerHelper('date', (value: unknown, options: Handlebars.HelperOptions) => {
+    const root = options.data.root as { _locale: string; _timezone: string };
+    return formatDate(value, root._locale, root._timezone);
+  });
+  return hb;
+}
 
 const URL_ATTRIBUTE = /\b(?:href|src|action|formaction|background|poster|srcset)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)/gi;
 
@@ -90,28 +121,23 @@ export function urlAttributeProblems(html: string): string[] {
 
 export class Templates {
   private readonly compiled = new Map<string, Compiled>();
+  /** Published versions by `<locale>/<template>`: each version's sections and its variants' (name → sections). */
+  private readonly published = new Map<string, Map<number, { readonly base: Compiled; readonly variants: ReadonlyMap<string, Compiled> }>>();
   private readonly hb: typeof Handlebars;
   private readonly layout: Handlebars.TemplateDelegate;
   private readonly smsFooters = new Map<string, string>();
 
-  constructor(dir: string = join(fileURLToPath(new URL('.', import.meta.url)), 'templates')) {
-    this.hb = Handlebars.create();
-    this.hb.registerHelper('money', (amount: unknown, currency: unknown, options: Handlebars.HelperOptions) =>
-      formatMoney(amount, currency, (options.data.root as { _locale: string })._locale),
-    );
-    this.hb.registerHelper('date', (value: unknown, options: Handlebars.HelperOptions) => {
-      const root = options.data.root as { _locale: string; _timezone: string };
-      return formatDate(value, root._locale, root._timezone);
-    });
+  constructor(dir: string = TEMPLATES_DIR) {
+    this.hb = templateHandlebars();
     for (const locale of readdirSync(dir)) {
       const footer = join(dir, locale, SMS_FOOTER_FILE);
       if (existsSync(footer)) this.smsFooters.set(locale, readFileSync(footer, 'utf8').trim());
       for (const file of readdirSync(join(dir, locale)).filter((f) => f.endsWith('.hbs'))) {
         const sections = parseSections(readFileSync(join(dir, locale, file), 'utf8'), `${locale}/${file}`);
-        const unsafe = urlAttributeProblems(sections.html);
+        const unsafe = urlAttributeProblems(sections.html.source);
         if (unsafe.length > 0) throw new Error(`${locale}/${file}: ${unsafe.join('; ')}`);
         const compiled = Object.fromEntries(
-          SECTIONS.map((s) => [s, this.hb.compile(sections[s], { noEscape: s !== 'html', strict: false })]),
+          SECTIONS.map((s) => [s, this.hb.compile(sections[s].source, compileOptions(s))]),
         ) as Compiled;
         this.compiled.set(`${locale}/${file.replace(/\.hbs$/, '')}`, compiled);
       }
@@ -123,6 +149,46 @@ export class Templates {
 <p style="max-width:560px;margin:12px auto;font-size:12px;color:#7b8794">{{#if unsubscribe_url}}<a href="{{unsubscribe_url}}">Unsubscribe</a> from these emails.{{else}}You receive this because it concerns your account's security or payments.{{/if}}</p>
 </body></html>`,
     );
+  }
+
+  /**
+   * Compiles a version's sections (throws naming what does not compile or links unsafely). Pure;
+   * `install` keeps the result.
+   */
+  compileSections(sections: Readonly<Record<Section, string>>, what: string): Compiled {
+    const unsafe = urlAttributeProblems(sections.html);
+    if (unsafe.length > 0) throw new Error(`${what}: ${unsafe.join('; ')}`);
+    // Handlebars compiles lazily: parse now, so a syntax error surfaces here and not at send time.
+    for (const s of SECTIONS) {
+      try {
+        this.hb.parse(sections[s]);
+      } catch (err) {
+        throw new Error(`${what}: ${s}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    return Object.fromEntries(SECTIONS.map((s) => [s, this.hb.compile(sections[s], compileOptions(s))])) as Compiled;
+  }
+
+  /** Makes a published version renderable (idempotent). */
+  install(template: string, locale: string, version: number, sections: Readonly<Record<Section, string>>, variants: readonly { readonly name: string; readonly sections: Readonly<Record<Section, string>> }[] = []): void {
+    const key = `${locale}/${template}`;
+    const versions = this.published.get(key) ?? new Map();
+    if (versions.has(version)) return;
+    const what = `${key} version ${version}`;
+    versions.set(version, { base: this.compileSections(sections, what), variants: new Map(variants.map((v) => [v.name, this.compileSections(v.sections, `${what} variant ${v.name}`)])) });
+    this.published.set(key, versions);
+  }
+
+  /** The latest version of a template in the locale it would render in (0: the shipped file). */
+  latestVersion(template: string, wantedLocale: string | null): { locale: string; version: number } {
+    const locale = this.resolveLocale(template, wantedLocale);
+    const versions = this.published.get(`${locale}/${template}`);
+    return { locale, version: versions && versions.size > 0 ? Math.max(...versions.keys()) : 0 };
+  }
+
+  /** The locales of the shipped templates, sorted. */
+  locales(): string[] {
+    return [...new Set([...this.compiled.keys()].map((k) => k.split('/')[0] as string))].sort();
   }
 
   has(template: string): boolean {
@@ -154,16 +220,24 @@ export class Templates {
     template: string,
     wantedLocale: string | null,
     data: Readonly<Record<string, unknown>>,
-    options: { timezone: string; unsubscribeUrl: string | null; links?: Readonly<Record<string, string>> },
+    options: { timezone: string; unsubscribeUrl: string | null; links?: Readonly<Record<string, string>>; version?: number; variant?: string | null },
   ): Rendered {
     const locale = this.resolveLocale(template, wantedLocale);
-    const compiled = this.compiled.get(`${locale}/${template}`);
+    const version = options.version ?? 0;
+    const published = version > 0 ? this.published.get(`${locale}/${template}`)?.get(version) : undefined;
+    if (version > 0 && !published) throw new Error(`${locale}/${template} version ${version} is not installed`);
+    const variant = published && options.variant ? options.variant : null;
+    const chosen = published ? (variant ? published.variants.get(variant) : published.base) : this.compiled.get(`${locale}/${template}`);
+    if (variant && !chosen) throw new Error(`${locale}/${template} version ${version} has no variant ${variant}`);
+    const compiled = chosen;
     if (!compiled) throw new Error(`no template ${template}`);
     const context = { ...withSafeLinks(data), ...options.links, _locale: locale, _timezone: options.timezone, unsubscribe_url: options.unsubscribeUrl };
     const subject = compiled.subject(context).trim();
     const content = compiled.html(context);
     return {
       locale,
+      version,
+      variant,
       subject,
       text: `${compiled.text(context).trim()}\n${options.unsubscribeUrl ? `\nUnsubscribe: ${options.unsubscribeUrl}\n` : ''}`,
       html: this.layout({ lang: locale, subject, content, unsubscribe_url: options.unsubscribeUrl }),

@@ -4,7 +4,7 @@
  * so the same cause always yields the same notification — and it is sent once.
  */
 import { createHash } from 'node:crypto';
-import { vocabularies, type NotificationPriority, type NotificationRequested } from '../lib/topics.ts';
+import { vocabularies, type NotificationEscalation, type NotificationPriority, type NotificationRequested } from '../lib/topics.ts';
 
 export const priorities = vocabularies.NotificationPriority.symbols;
 export type Priority = NotificationPriority;
@@ -25,6 +25,10 @@ export function notificationRequest(r: {
   sourceEventId?: string | null;
   idempotencyKey?: string | null;
   at: number;
+  /** Not sent before this time (scheduled); null or absent: as soon as decided. */
+  sendAt?: number | null;
+  /** Send on another channel when the first got no engagement in time. */
+  escalation?: NotificationEscalation | null;
   receivedAt?: number;
 }): NotificationRequested {
   return {
@@ -41,5 +45,7 @@ export function notificationRequest(r: {
     idempotency_key: r.idempotencyKey ?? null,
     requested_by: r.requestedBy,
     source_event_id: r.sourceEventId ?? null,
+    send_at: r.sendAt ?? null,
+    escalation: r.escalation ?? null,
   };
 }

@@ -26,9 +26,11 @@ export const templateCategories: Readonly<Record<string, TemplateCategories>> = 
   plan_changed: { categories: ['billing'], api: true },
   receipt: { categories: ['billing', 'payment'], api: true },
   retention_alert: { categories: ['account'], api: true },
+  security_alert: { categories: ['security'], api: true },
   subscription_canceled: { categories: ['billing'], api: true },
   trial_ending: { categories: ['billing'], api: true },
   update_payment_method: { categories: ['payment'], api: true },
+  usage_threshold: { categories: ['billing'], api: true },
   welcome_subscription: { categories: ['account'], api: true },
 };
 

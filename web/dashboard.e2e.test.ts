@@ -15,7 +15,7 @@ import { activeVersion } from '../lib/projection-versions.ts';
 import { buildVersion } from '../lib/projection.ts';
 import { mrrProjection } from '../projections/mrr/main.ts';
 import { deliveryProjection } from '../projections/delivery/main.ts';
-import type { DeliveryEventReceived, NotificationDispatched } from '../lib/topics.ts';
+import type { DeliveryEventReceived, DeliveryKind, NotificationDispatched } from '../lib/topics.ts';
 import { stripeHistory, apiVersionAt } from '../cli/demo/stripe-history.ts';
 import { customer, event, subscription } from '../cli/demo/stripe-objects.ts';
 import { startApp, type RunningApp } from '../test/support/app.ts';
@@ -439,7 +439,7 @@ describe('the dashboard drill-down in a browser', () => {
       event_id: `${id}:sent:sms:1`, occurred_at: at, received_at: at, notification_id: id, user_id: `user_${id}`, template: 'payment_failed', category: 'payment', priority: 'HIGH',
       channel: 'sms', status: 'sent', reason: null, provider, provider_message_id: `msg_${id}`, attempt: 1, deferred_until: null, locale: 'en-US', digest_id: null,
       request_event_id: `req:${id}`, seq: 1, fallback: [], due_at: null, digest_date: null, cap_date: null,
-      destination_country: country, price_micros: price, price_currency: 'usd', route_reason: reason,
+      destination_country: country, price_micros: price, price_currency: 'usd', route_reason: reason, template_version: null, experiment: null, variant: null,
     });
     const outcome = (id: string, provider: string, kind: 'delivered' | 'undelivered'): DeliveryEventReceived => ({
       event_id: `msg_${id}:${kind}`, occurred_at: at + 1000, received_at: at + 1000, provider, channel: 'sms', notification_id: id, provider_message_id: `msg_${id}`,
@@ -478,6 +478,98 @@ describe('the dashboard drill-down in a browser', () => {
       assert.deepEqual(records[0], ['Channel', 'Provider', 'Sent', 'Delivered', 'Failed', 'Success rate (ratio, 1 = 100%)', 'Failovers', 'Probes', 'Currency', 'Cost (millionths of the currency)']);
       assert.deepEqual(records.slice(1).map((r) => [r[1], r[9]]), [['twilio', String(8300 + 8300 + 16600)], ['vonage', String(39600 + 8600)]]);
       await on.locator('section', { has: on.locator('#providers') }).screenshot({ path: new URL('dashboard-providers.png', ARTIFACTS).pathname });
+    } finally {
+      await on.close();
+    }
+  });
+
+  it('given two template experiments, one decided and one short of 100 delivered, then the experiments table shows template_experiments, the winner in words, and exports it', async () => {
+    // The first `delivered` messages of a variant delivered (the rest bounced), the first `opened` opened, the first `clicked` clicked.
+    const at = Date.now() - 3_600_000;
+    const arms = [
+      // Every variant ≥ 100 delivered, bold clicks 30 of 105 against 10 of 105 (p ≈ 0.0004): bold wins.
+      { experiment: 'exp_e2e_subject', template: 'trial_ending', variant: 'control', sent: 110, delivered: 105, opened: 40, clicked: 10 },
+      { experiment: 'exp_e2e_subject', template: 'trial_ending', variant: 'bold', sent: 105, delivered: 105, opened: 60, clicked: 30 },
+      // 20 messages a variant: no winner yet.
+      { experiment: 'exp_e2e_cta', template: 'payment_failed', variant: 'a', sent: 20, delivered: 20, opened: 8, clicked: 2 },
+      { experiment: 'exp_e2e_cta', template: 'payment_failed', variant: 'b', sent: 20, delivered: 18, opened: 9, clicked: 6 },
+    ];
+    const sends: NotificationDispatched[] = [];
+    const events: DeliveryEventReceived[] = [];
+    for (const arm of arms) {
+      for (let i = 0; i < arm.sent; i++) {
+        const id = `ntf_${arm.experiment}_${arm.variant}_${i}`;
+        sends.push({
+          event_id: `${id}:sent:email:1`, occurred_at: at, received_at: at, notification_id: id, user_id: `user_${id}`, template: arm.template, category: 'billing', priority: 'NORMAL',
+          channel: 'email', status: 'sent', reason: null, provider: 'sendgrid', provider_message_id: `SG-${id}`, attempt: 1, deferred_until: null, locale: 'en-US', digest_id: null,
+          request_event_id: `req:${id}`, seq: 1, fallback: [], due_at: null, digest_date: null, cap_date: null,
+          destination_country: null, price_micros: null, price_currency: null, route_reason: null, template_version: 1, experiment: arm.experiment, variant: arm.variant,
+        });
+        const event = (kind: DeliveryKind, after: number) =>
+          events.push({
+            event_id: `${id}:${kind}`, occurred_at: at + after, received_at: at + after, provider: 'sendgrid', channel: 'email', notification_id: id, provider_message_id: `SG-${id}`, kind,
+            provider_event: kind, recipient: null, reason: null, error_code: null, bounce_type: null, url: kind === 'clicked' ? 'https://app.example.com/billing' : null, raw: '{}',
+          });
+        event(i < arm.delivered ? 'delivered' : 'bounced', 60_000);
+        if (i < arm.opened) event('opened', 120_000);
+        if (i < arm.clicked) event('clicked', 180_000);
+      }
+    }
+    const appender = await t.rt.kafka.appender();
+    await appender.append('notify.dispatches.v1', sends.map((value) => ({ key: value.notification_id, record: 'NotificationDispatched' as const, value })));
+    await appender.append('notify.delivery-events.v1', events.map((value) => ({ key: value.notification_id ?? '', record: 'DeliveryEventReceived' as const, value })));
+    await buildVersion(t.rt, deliveryProjection);
+
+    // The view, as an analyst would query it; "no winner yet" is an experiment without a winner and with a variant under 100 delivered.
+    const view = (
+      await t.rt.db.query<{ experiment: string; template: string; variant: string; sent: number; delivered: number; opened: number; clicked: number; open_rate: number | null; click_rate: number | null; lift: number | null; p_value: number | null; winner: boolean; waiting: boolean }>(
+        `SELECT experiment, template, variant, sent, delivered, opened, clicked, open_rate::float8 AS open_rate, click_rate::float8 AS click_rate,
+                click_lift_vs_control::float8 AS lift, p_value, winner, NOT bool_or(winner) OVER w AND min(delivered) OVER w < 100 AS waiting
+         FROM analytics.template_experiments WINDOW w AS (PARTITION BY experiment, template) ORDER BY experiment, template, variant`,
+      )
+    ).rows;
+    assert.deepEqual(
+      view.map((r) => [r.experiment, r.variant, r.winner, r.waiting]),
+      [
+        ['exp_e2e_cta', 'a', false, true],
+        ['exp_e2e_cta', 'b', false, true],
+        ['exp_e2e_subject', 'bold', true, false],
+        ['exp_e2e_subject', 'control', false, false],
+      ],
+    );
+    const WAITING = 'no winner yet: needs ≥ 100 delivered per variant';
+    const orDash = (x: number | null, format: (x: number) => string) => (x === null ? '–' : format(x));
+    const on = await newPage();
+    try {
+      await signIn(on, 'experiments-e2e');
+      const table = on.getByRole('table', { name: 'the template experiments' });
+      await table.locator('tbody tr').first().waitFor();
+      const shown = await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim())));
+      assert.deepEqual(
+        shown,
+        view.map((r) => [
+          r.experiment, r.template, r.variant, String(r.sent), String(r.delivered), String(r.opened), String(r.clicked),
+          orDash(r.open_rate, percent), orDash(r.click_rate, percent), orDash(r.lift, (x) => (x > 0 ? '+' : '') + percent(x)), orDash(r.p_value, (x) => x.toPrecision(3)),
+          r.winner ? 'Winner' : r.waiting ? WAITING : '–',
+        ]),
+      );
+      // Spelled out for the decided experiment: bold's lift is 30/105 ÷ 10/105 − 1 = +200.0%.
+      assert.deepEqual(shown[2]?.slice(8, 12), ['28.6%', '+200.0%', view[2]?.p_value?.toPrecision(3), 'Winner']);
+
+      // The export, from the keyboard: the view's figures unrounded, rates as ratios.
+      const button = on.getByRole('button', { name: 'Export CSV of the template experiments' });
+      await button.focus();
+      const [download] = await Promise.all([on.waitForEvent('download'), on.keyboard.press('Enter')]);
+      const name = (download as Download).suggestedFilename();
+      assert.match(name, /^eventline-template-experiments-\d{4}-\d{2}-\d{2}\.csv$/);
+      await download.saveAs(new URL(name, ARTIFACTS).pathname);
+      const text = (x: unknown) => (x === null ? '' : String(x));
+      assert.deepEqual(parseCsv(readFileSync(new URL(name, ARTIFACTS), 'utf8')), [
+        ['Experiment', 'Template', 'Variant', 'Sent', 'Delivered', 'Opened', 'Clicked', 'Open rate (ratio, 1 = 100%)', 'Click rate (ratio, 1 = 100%)', 'Click lift vs control (ratio, 1 = 100%)', 'p-value', 'Winner'],
+        ...view.map((r) => [r.experiment, r.template, r.variant, r.sent, r.delivered, r.opened, r.clicked, r.open_rate, r.click_rate, r.lift, r.p_value, r.winner ? 'winner' : r.waiting ? WAITING : ''].map(text)),
+      ]);
+      await on.locator('#export-status').filter({ hasText: `Exported ${view.length} rows of the template experiments to ${name}.` }).waitFor();
+      await on.locator('section', { has: on.locator('#experiments') }).screenshot({ path: new URL('dashboard-experiments.png', ARTIFACTS).pathname });
     } finally {
       await on.close();
     }

@@ -3,6 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { createTopics, registerSchemas } from '../lib/catalogue.ts';
 import { buildVersion } from '../lib/projection.ts';
 import { mrrProjection } from '../projections/mrr/main.ts';
+import { deliveryProjection } from '../projections/delivery/main.ts';
+import type { DeliveryEventReceived, DeliveryKind, NotificationDispatched } from '../lib/topics.ts';
 import { revokeKey } from '../cli/commands/keys.ts';
 import { ApiKeys } from '../producers/keys/store.ts';
 import { stripeHistory } from '../cli/demo/stripe-history.ts';
@@ -396,6 +398,64 @@ describe('the analyst dashboard', () => {
       }
       assert.equal((await fetch(`${app.url}/v1/dashboard?from=2026-01&to=2026-02`)).status, 401, 'the range is no way around the key');
     });
+  });
+
+  it('given the sent outcomes and delivery events of one experiment through the delivery projection, then the data holds template_experiments\' rows, whatever the months', async () => {
+    // Two variants of exp_dash on trial_ending: the first `delivered` messages delivered (the rest
+    // bounced), the first `opened` opened, the first `clicked` clicked.
+    const at = Date.UTC(2026, 10, 12, 9);
+    const arms = [
+      { variant: 'control', sent: 4, delivered: 3, opened: 2, clicked: 1 },
+      { variant: 'short', sent: 3, delivered: 3, opened: 3, clicked: 2 },
+    ];
+    const sends: NotificationDispatched[] = [];
+    const events: DeliveryEventReceived[] = [];
+    for (const arm of arms) {
+      for (let i = 0; i < arm.sent; i++) {
+        const id = `ntf_dash_${arm.variant}_${i}`;
+        sends.push({
+          event_id: `${id}:sent:email:1`, occurred_at: at, received_at: at, notification_id: id, user_id: `user_${id}`, template: 'trial_ending', category: 'billing', priority: 'NORMAL',
+          channel: 'email', status: 'sent', reason: null, provider: 'sendgrid', provider_message_id: `SG-${id}`, attempt: 1, deferred_until: null, locale: 'en-US', digest_id: null,
+          request_event_id: `req:${id}`, seq: 1, fallback: [], due_at: null, digest_date: null, cap_date: null,
+          destination_country: null, price_micros: null, price_currency: null, route_reason: null, template_version: 1, experiment: 'exp_dash', variant: arm.variant,
+        });
+        const event = (kind: DeliveryKind, after: number) =>
+          events.push({
+            event_id: `${id}:${kind}`, occurred_at: at + after, received_at: at + after, provider: 'sendgrid', channel: 'email', notification_id: id, provider_message_id: `SG-${id}`, kind,
+            provider_event: kind, recipient: null, reason: null, error_code: null, bounce_type: null, url: kind === 'clicked' ? 'https://app.example.com/billing' : null, raw: '{}',
+          });
+        event(i < arm.delivered ? 'delivered' : 'bounced', 60_000);
+        if (i < arm.opened) event('opened', 120_000);
+        if (i < arm.clicked) event('clicked', 180_000);
+      }
+    }
+    const appender = await t.rt.kafka.appender();
+    await appender.append('notify.dispatches.v1', sends.map((value) => ({ key: value.notification_id, record: 'NotificationDispatched' as const, value })));
+    await appender.append('notify.delivery-events.v1', events.map((value) => ({ key: value.notification_id ?? '', record: 'DeliveryEventReceived' as const, value })));
+    await buildVersion(t.rt, deliveryProjection);
+
+    const key = await createKey(t, ['read'], 'experiments');
+    // Months without any of the messages: the view has no time, so every experiment shows.
+    const res = await fetch(`${app.url}/v1/dashboard?currency=usd&from=2026-01&to=2026-02`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(res.status, 200);
+    const { experiments } = (await res.json()) as { experiments: Record<string, unknown>[] };
+    const view = (
+      await t.rt.db.query(
+        `SELECT experiment, template, variant, sent, delivered, opened, clicked, open_rate::float8 AS open_rate, click_rate::float8 AS click_rate,
+                click_lift_vs_control::float8 AS click_lift_vs_control, p_value, winner
+         FROM analytics.template_experiments ORDER BY experiment, template, variant`,
+      )
+    ).rows;
+    assert.deepEqual(experiments, view);
+    assert.deepEqual(
+      experiments.map((r) => [r.experiment, r.template, r.variant, r.sent, r.delivered, r.opened, r.clicked, r.open_rate, r.click_rate, r.winner]),
+      [
+        ['exp_dash', 'trial_ending', 'control', 4, 3, 2, 1, 0.6667, 0.3333, false],
+        ['exp_dash', 'trial_ending', 'short', 3, 3, 3, 2, 1, 0.6667, false],
+      ],
+    );
+    assert.equal(experiments[1]?.click_lift_vs_control, 1, 'short clicks twice as often per delivered message');
+    assert.equal(typeof experiments[1]?.p_value, 'number');
   });
 
   it('serves its script, style and Chart.js and nothing else (not even what every object has), and rejects a bad currency', async () => {

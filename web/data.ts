@@ -56,6 +56,11 @@ export interface DashboardData {
   readonly delivery: readonly Record<string, unknown>[];
   /** Each provider over the last 30 days: delivery (provider_health) and what it cost (messaging_costs). */
   readonly providers: readonly Record<string, unknown>[];
+  /**
+   * Every template experiment over all time (template_experiments has no time column, so no
+   * window): one row per experiment, template and variant, as the view has it.
+   */
+  readonly experiments: readonly Record<string, unknown>[];
   readonly notifications: readonly Record<string, unknown>[];
   readonly outbox: readonly Record<string, unknown>[];
   readonly fraud: readonly Record<string, unknown>[];
@@ -80,7 +85,8 @@ const monthAfter = (param: string) => `((${param} || '-01')::date + interval '1 
  * The dashboard for one currency (the requested one when it has MRR, else the largest) over a
  * range of months. The time series (bridge, SaaS metrics, daily MRR, latest movements, cohorts)
  * keep to the range; the KPIs are today's; the operational lists (delivery, notifications,
- * outbox, fraud, dunning) are neither per currency nor per month and keep their own windows.
+ * outbox, fraud, dunning, providers) are neither per currency nor per month and keep their own windows;
+ * the template experiments are all time (their view has no time to filter by).
  */
 export async function dashboardData(
   db: Db,
@@ -169,6 +175,12 @@ export async function dashboardData(
        LEFT JOIN (SELECT channel, provider, min(currency) AS currency, sum(cost_micros)::bigint AS cost_micros
                   FROM analytics.messaging_costs WHERE day > current_date - 30 GROUP BY 1, 2) c USING (channel, provider)
        ORDER BY h.channel, h.sent DESC, h.provider`,
+    ),
+    experiments: await rows(
+      db,
+      `SELECT experiment, template, variant, sent, delivered, opened, clicked, open_rate::float8 AS open_rate, click_rate::float8 AS click_rate,
+              click_lift_vs_control::float8 AS click_lift_vs_control, p_value, winner
+       FROM analytics.template_experiments ORDER BY experiment, template, variant`,
     ),
     notifications: await rows(
       db,

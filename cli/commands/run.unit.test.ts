@@ -4,7 +4,7 @@ import { selectComponents } from './run.ts';
 
 describe('eventline run component selection', () => {
   it('given nothing, then every component; given --only, then those', () => {
-    assert.equal(selectComponents(undefined, undefined).length, 11);
+    assert.equal(selectComponents(undefined, undefined).length, 12);
     assert.deepEqual(selectComponents('http, processor.dispatch', undefined), ['http', 'processor.dispatch']);
   });
 
@@ -15,6 +15,7 @@ describe('eventline run component selection', () => {
       'processor.dispatch',
       'processor.dunning',
       'processor.fraud',
+      'processor.rules',
       'processor.stripe-prices',
       'projection.delivery',
       'projection.dunning',

@@ -5,7 +5,9 @@
  * group only.
  *
  * - What is dead-lettered: a record the consumer cannot decode (reason `decode`; a record type this
- *   version does not know is skipped instead, a newer producer may write it), and a record a
+ *   version does not know is skipped instead, a newer producer may write it — unless the consumer
+ *   asks for domain events of types other services registered, ConsumerOptions.externalRecords,
+ *   which are read with their writer's schema), and a record a
  *   runner's handler fails on for a reason that will not go away — `fromDriverError(err).canRetry`
  *   is false (reasons `handle`, `apply`, or the processor's own). Everything else fails the batch,
  *   which is retried.

@@ -2,7 +2,7 @@
  * The Kafka adapter's types: what callers append (Outgoing), what consumers receive (Incoming,
  * Batch) and the options of each. They speak logical topic names; no kafkajs type appears here.
  */
-import type { AnyTopicName, DlqTopicName, Envelope, TopicName } from '../topics.ts';
+import type { AnyTopicName, DlqTopicName, Envelope, ExternalDomainEvent, TopicName } from '../topics.ts';
 
 export interface OutgoingMeta {
   /** Partitioning key: records with the same key keep their order. */
@@ -32,8 +32,12 @@ export interface RawRecord {
   readonly key: Buffer | null;
   readonly value: Buffer | null;
 }
-/** A consumed record; distributes over a union of topics so `topic` and `record` narrow it. */
-export type Incoming<T extends AnyTopicName> = T extends AnyTopicName ? Envelope<T> & IncomingMeta<T> : never;
+/**
+ * A consumed record; distributes over a union of topics so `topic` and `record` narrow it. On
+ * domain.events.v1 it may also be a type another service registered (`record: 'external'`), for
+ * consumers that ask for those (ConsumerOptions.externalRecords).
+ */
+export type Incoming<T extends AnyTopicName> = T extends AnyTopicName ? (Envelope<T> | (T extends 'domain.events.v1' ? ExternalDomainEvent : never)) & IncomingMeta<T> : never;
 
 export interface Batch<T extends AnyTopicName> {
   readonly group: string;
@@ -68,6 +72,12 @@ export interface ConsumerOptions<T extends AnyTopicName> {
   /** Offsets to seek to when partitions are assigned (an external checkpoint store); omitted partitions keep Kafka's committed offsets. */
   readonly onAssign?: (assigned: readonly TopicPartition[]) => Promise<readonly (TopicPartition & { offset: string })[]>;
   readonly partitionsConsumedConcurrently?: number;
+  /**
+   * Deliver domain events of types this version does not declare (registered by other services)
+   * as `record: 'external'`, decoded with their writer's schema; default: skip them, as any record
+   * type this version does not know.
+   */
+  readonly externalRecords?: boolean;
   readonly maxBytesPerPartition?: number;
   readonly maxWaitTimeInMs?: number;
   /**

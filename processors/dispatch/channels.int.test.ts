@@ -6,13 +6,14 @@ import type { NotificationRequested } from '../../lib/topics.ts';
 import webpush from 'web-push';
 import { signUserToken } from '../../lib/http/user-token.ts';
 import { notificationRequest, PushSubscriptions, type Priority } from '../../notify/index.ts';
-import { defaultPreferences, type Preferences } from '../../projections/preferences/document.ts';
-import { applyPreferenceChanges, readPreferences } from '../../projections/preferences/store.ts';
+import type { Preferences } from '../../projections/preferences/document.ts';
+import { readPreferences } from '../../projections/preferences/store.ts';
 import { startApp, type RunningApp } from '../../test/support/app.ts';
 import { collect } from '../../test/support/consume.ts';
 import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.ts';
 import { FakeSendGrid, FakeTwilio } from '../../test/support/fake-providers.ts';
 import { FakePushService } from '../../test/support/fake-push-service.ts';
+import { storedPreferences } from '../../test/support/preferences.ts';
 import { fakeProviderEnv, publicUrl, twilioAccountSid, twilioSignature, unsubscribeSecret } from '../../test/support/providers.ts';
 import { runVersionedProjection } from '../../lib/projection.ts';
 import { inboxProjection } from '../../projections/inbox/main.ts';
@@ -74,21 +75,7 @@ describe('channels: SMS consent, STOP and START, the suppression list, Web Push 
     const id = `user_c${n++}`;
     const phone = `+1415555${String(2000 + n).padStart(4, '0')}`;
     const email = `${id}@example.com`;
-    await applyPreferenceChanges(t.rt.db, [
-      {
-        event_id: `pref_${id}`,
-        occurred_at: 1,
-        received_at: 1,
-        user_id: id,
-        change: 'updated',
-        actor: 'test',
-        reason: null,
-        source: 'api',
-        category: null,
-        preferences: { ...defaultPreferences(), email, phone, email_confirmed_at: 1, phone_confirmed_at: 1, ...prefs },
-        previous: null,
-      },
-    ]);
+    await storedPreferences(t.rt.db, id, { email, phone, ...prefs });
     return { id, phone, email };
   }
 

@@ -17,10 +17,10 @@
  * Essential categories (security, payment) ignore opt-outs and the cap, never quiet hours unless CRITICAL.
  */
 import type { Decision, Output } from '../../lib/decider/index.ts';
-import type { DeliveryEventReceived, NotificationDispatched, NotificationDue, NotificationRequested } from '../../lib/topics.ts';
-import { notificationIdFor, notificationRequest, type Priority } from '../../notify/index.ts';
+import type { DeliveryEventReceived, NotificationCancelled, NotificationDispatched, NotificationDue, NotificationRequested } from '../../lib/topics.ts';
+import { assignVariant, notificationIdFor, notificationRequest, type Priority, type VersionInfo } from '../../notify/index.ts';
 import { allows, isEssential, suppressionOf, type Channel, type Preferences, type SuppressionReason } from '../../projections/preferences/document.ts';
-import { DISPATCHER, DIGEST_TEMPLATE, nextSeq, type NotificationState, type DigestState, type OutcomeStatus } from './evolve.ts';
+import { DISPATCHER, DIGEST_TEMPLATE, digestItems, nextSeq, type EngagementKind, type NotificationState, type DigestState, type OutcomeStatus } from './evolve.ts';
 
 /** Channels Eventline can deliver on, in order of preference (NORMAL takes the first the category allows and reaches). */
 export const deliverable: readonly Channel[] = ['email', 'sms', 'push', 'in_app'];
@@ -203,6 +203,8 @@ export interface SendCommand {
   readonly capDate: string | null;
   /** Event time of the input that asked for the send: the time of its outcome. */
   readonly at: number;
+  /** The version (and variant) decided for this message; absent: the adapter chooses with chooseTemplate. */
+  readonly template?: TemplateChoice;
 }
 
 export type DispatchEffect =
@@ -215,6 +217,7 @@ export type DispatchEffect =
 export type DispatchInput =
   | { readonly kind: 'requested'; readonly request: NotificationRequested; /** When the request was appended to its topic (its log time). */ readonly loggedAt: number }
   | { readonly kind: 'due'; readonly due: NotificationDue }
+  | { readonly kind: 'cancelled'; readonly cancel: NotificationCancelled }
   | { readonly kind: 'delivery'; readonly event: DeliveryEventReceived }
   | {
       readonly kind: 'send_succeeded';
@@ -224,6 +227,8 @@ export type DispatchInput =
       readonly locale: string | null;
       /** How an SMS was routed (effects.ts SendRoute); absent for a single-provider channel. */
       readonly route?: { readonly country: string | null; readonly priceMicros: number | null; readonly currency: string | null; readonly reason: string } | null;
+      /** The version and variant rendered. */
+      readonly template?: TemplateChoice | null;
     }
   | { readonly kind: 'send_failed'; readonly send: SendCommand; readonly provider: string | null; readonly retryable: boolean; readonly message: string; /** No address for the channel: nothing to retry or dead-letter. */ readonly unreachable: boolean }
   | { readonly kind: 'send_unknown'; readonly send: SendCommand; readonly until: number };
@@ -237,6 +242,22 @@ export interface DispatchContext {
   readonly templateKnown: boolean;
   /** The digest a LOW request would join (the user's next digest hour after `now`) already went out. */
   readonly digestFlushed: boolean;
+  /** The template version a new message renders with, and its experiment (absent or null: the shipped file). */
+  readonly template?: VersionInfo | null;
+}
+
+/** Which version and variant a message renders with: recorded on its `sent` outcome. */
+export interface TemplateChoice {
+  readonly version: number;
+  readonly experiment: string | null;
+  readonly variant: string | null;
+}
+
+/** The version to render and, when it runs an experiment, the user's variant (a stable hash of experiment and user). Pure. */
+export function chooseTemplate(info: VersionInfo | null | undefined, userId: string): TemplateChoice {
+  if (!info || info.version === 0) return { version: 0, experiment: null, variant: null };
+  if (!info.experiment || info.variants.length === 0) return { version: info.version, experiment: null, variant: null };
+  return { version: info.version, experiment: info.experiment, variant: assignVariant(info.experiment, userId, info.variants) };
 }
 
 export interface DispatchState {
@@ -260,6 +281,8 @@ export function eventTimeOf(input: DispatchInput): number {
       return input.request.occurred_at;
     case 'due':
       return input.due.occurred_at;
+    case 'cancelled':
+      return input.cancel.occurred_at;
     case 'delivery':
       return input.event.occurred_at;
     case 'send_succeeded':
@@ -304,7 +327,7 @@ function outcome(s: NotificationState, status: OutcomeStatus, at: number, extra:
     destination_country: null,
     price_micros: null,
     price_currency: null,
-    route_reason: null,
+    route_reason: null, template_version: null, experiment: null, variant: null,
     ...extra,
   };
   return { topic: 'notify.dispatches.v1', key: value.notification_id, record: 'NotificationDispatched', value };
@@ -334,7 +357,9 @@ function plan(s: NotificationState, ctx: DispatchContext, now: number): Dec {
       const capDate = capDateOf(r, ctx, now);
       // Channels already under way (a redelivered CRITICAL request) are not asked again.
       const channels = p.channels.filter((c) => s.channels[c] === undefined);
-      return { events: [], effects: channels.map((channel) => ({ kind: 'send', notificationId: r.notification_id, channel, attempt: 1, reason: null, fallback: p.fallback, capDate, at: now })) };
+      // The version and the user's variant are decided here, once for every channel of the message.
+      const template = chooseTemplate(ctx.template, r.user_id);
+      return { events: [], effects: channels.map((channel) => ({ kind: 'send', notificationId: r.notification_id, channel, attempt: 1, reason: null, fallback: p.fallback, capDate, at: now, template })) };
     }
     default: {
       const _exhaustive: never = p;
@@ -361,7 +386,7 @@ function fallbackSend(s: NotificationState, fallback: readonly Channel[], after:
  */
 function resume(s: NotificationState, ctx: DispatchContext | null, now: number): Dec {
   const r = s.request;
-  if (!r) return none;
+  if (!r || s.status === 'cancelled') return none;
   if (s.status === 'failed' && s.top) {
     const failedOn = (Object.keys(s.channels) as Channel[]).find((c) => s.channels[c]?.status === 'failed' && s.channels[c]?.order[0] === s.top?.[0]);
     const next = failedOn ? fallbackSend(s, s.fallback, failedOn, `fallback after ${failedOn} failed`, capDateOf(r, ctx, now), now) : null;
@@ -384,6 +409,38 @@ export function suppressionFrom(e: DeliveryEventReceived): SuppressionReason | n
   return null;
 }
 
+/**
+ * Whether the recipient engaged with the notification by `at` (event time) in the way its
+ * escalation's `unless` names: opened (an open, a read or a click), clicked, or read (a read or a click).
+ */
+export function engagedBy(s: NotificationState, unless: string, at: number): boolean {
+  const by = (k: EngagementKind) => s.engaged[k] !== undefined && (s.engaged[k] as number) <= at;
+  if (unless === 'clicked') return by('clicked');
+  if (unless === 'read') return by('read') || by('clicked');
+  return by('opened') || by('read') || by('clicked');
+}
+
+/** An escalation timer fired: send on the escalation channel unless the recipient engaged in time, or it cannot reach them. */
+function escalate(s: NotificationState, ctx: DispatchContext | null, d: NotificationDue, now: number): Dec {
+  const r = s.request;
+  const esc = r?.escalation ?? null;
+  if (!r || !esc || !ctx || s.status === 'cancelled') return none;
+  const channel = esc.channel as Channel;
+  if (s.channels[channel] !== undefined || engagedBy(s, esc.unless, d.occurred_at)) return none;
+  if (!deliverable.includes(channel) || !allows(ctx.prefs, r.category, channel) || !reachable(channel, ctx.recipient)) return none;
+  return { events: [], effects: [{ kind: 'send', notificationId: r.notification_id, channel, attempt: 1, reason: `escalation: not ${esc.unless} within ${esc.after_seconds} s`, fallback: [], capDate: capDateOf(r, ctx, now), at: now }] };
+}
+
+/**
+ * Whether a notification can still be cancelled: decided to wait (scheduled, deferred, batched) or
+ * retrying, with no channel sent and no send whose outcome is unknown (it may have gone out).
+ */
+export function cancellable(s: NotificationState): boolean {
+  // `requested` is not: its sends may be with a provider right now.
+  const waiting = s.status === 'scheduled' || s.status === 'deferred' || s.status === 'batched' || s.status === 'retrying';
+  return waiting && !Object.values(s.channels).some((p) => p.status === 'sent' || p.status === 'reconciling');
+}
+
 const hardFailure = (e: DeliveryEventReceived): boolean => (e.channel === 'email' && (e.kind === 'bounced' || e.kind === 'dropped')) || (e.channel === 'sms' && (e.kind === 'failed' || e.kind === 'undelivered'));
 
 export function decide(state: DispatchState, input: DispatchInput, eventTime: number, policy: DispatchPolicy): Dec {
@@ -401,6 +458,9 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
       // Appended long after it happened (a backfill, a replay of old events): never message people about the past.
       const age = input.loggedAt - input.request.occurred_at;
       if (age > policy.maxAgeMs) return one(outcome(st, 'suppressed', now, { reason: `stale: requested ${Math.round(age / 3_600_000)} h ago` }));
+      // Scheduled: nothing is planned before its time (preferences and quiet hours are those of then).
+      const sendAt = input.request.send_at ?? null;
+      if (sendAt !== null && sendAt > now) return one(outcome(st, 'scheduled', now, { due_at: sendAt, reason: `scheduled for ${new Date(sendAt).toISOString()}` }));
       return ctx ? plan(st, ctx, now) : none;
     }
     case 'due': {
@@ -409,7 +469,7 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
       const d = input.due;
       if (d.reason.startsWith('digest:')) {
         const digest = state.digest;
-        if (!digest || digest.state.flushed || digest.state.items.length === 0) return none;
+        if (!digest || digest.state.flushed || digestItems(digest.state).length === 0) return none;
         const date = d.reason.slice('digest:'.length);
         const request = notificationRequest({
           source: `digest:${d.user_id}:${date}`,
@@ -424,7 +484,9 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
         });
         return { events: [{ topic: 'notify.dispatch-requests.v1', key: request.user_id, record: 'NotificationRequested', value: request }], effects: [] };
       }
-      if (!s.request) return none;
+      if (!s.request || s.status === 'cancelled') return none;
+      if (d.reason === 'escalation') return escalate(s, state.context, d, now);
+      if (d.reason === 'scheduled') return s.status === 'scheduled' && state.context ? plan(s, state.context, now) : resume(s, state.context, now);
       if (d.reason === 'quiet_hours_end') return s.status === 'deferred' && d.attempt === s.deferredAttempt - 1 && state.context ? plan(s, state.context, now) : resume(s, state.context, now);
       const channel = d.channel as Channel | null;
       const progress = channel ? s.channels[channel] : undefined;
@@ -434,6 +496,12 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
       if (d.reason === 'retry' && progress.status === 'retrying' && progress.attempt === d.attempt - 1) return send(`retry ${d.attempt}`);
       if (d.reason === 'reconcile' && progress.status === 'reconciling' && progress.attempt === d.attempt - 1) return send(null);
       return resume(s, state.context, now);
+    }
+    case 'cancelled': {
+      // Only what has not gone out: once a channel was sent (or the notification settled), a cancel changes nothing.
+      if (!s.request || !cancellable(s)) return none;
+      const c = input.cancel;
+      return one(outcome(s, 'cancelled', now, { reason: c.reason ? `cancelled by ${c.requested_by}: ${c.reason}` : `cancelled by ${c.requested_by}`, digest_date: s.status === 'batched' ? s.digestDate : null }));
     }
     case 'send_succeeded': {
       const c = input.send.channel;
@@ -451,6 +519,7 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
           ...(input.route
             ? { destination_country: input.route.country, price_micros: input.route.priceMicros, price_currency: input.route.currency, route_reason: input.route.reason }
             : {}),
+          ...(input.template ? { template_version: input.template.version, experiment: input.template.experiment, variant: input.template.variant } : {}),
         }),
       );
     }
@@ -519,7 +588,9 @@ export function needsContext(input: DispatchInput): boolean {
     case 'requested':
       return true;
     case 'due':
-      return input.due.reason === 'quiet_hours_end' || input.due.reason === 'retry' || input.due.reason === 'reconcile';
+      return input.due.reason === 'quiet_hours_end' || input.due.reason === 'retry' || input.due.reason === 'reconcile' || input.due.reason === 'scheduled' || input.due.reason === 'escalation';
+    case 'cancelled':
+      return false;
     case 'delivery':
       return hardFailure(input.event);
     case 'send_succeeded':

@@ -12,13 +12,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { foldInto, type Output, type Timer } from '../../lib/decider/index.ts';
-import type { DeliveryChannel, DeliveryEventReceived, NotificationDispatched, NotificationDue, NotificationRequested } from '../../lib/topics.ts';
+import type { DeliveryChannel, DeliveryEventReceived, NotificationCancelled, NotificationDispatched, NotificationDue, NotificationRequested } from '../../lib/topics.ts';
 import { notificationRequest, type Priority } from '../../notify/index.ts';
 import { loadDispatchState, type DispatchReader } from './main.ts';
 import { MemoryState, rebuiltShuffled, sortedStates } from '../../test/support/decider-harness.ts';
 import { allows, defaultPreferences, type Preferences } from '../../projections/preferences/document.ts';
 import { decide, eventTimeOf, type DispatchInput, type SendCommand } from './decide.ts';
-import { capKind, digestKind, dispatchKinds, emptyNotification, notificationKind, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
+import { capKind, digestItems, digestKind, dispatchKinds, emptyNotification, notificationKind, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
 
 const T0 = Date.UTC(2026, 10, 16, 12, 0, 0);
 const policy = { retryBackoffMs: [10_000, 30_000], maxAgeMs: 7 * 86_400_000 };
@@ -31,13 +31,20 @@ interface User {
 }
 
 type Answer = 'ok' | 'retryable' | 'permanent' | 'unknown';
-type Command = { readonly kind: 'request'; readonly user: number; readonly priority: Priority; readonly category: string; readonly gapMs: number } | { readonly kind: 'fire' } | { readonly kind: 'bounce'; readonly pick: number };
+type Command =
+  | { readonly kind: 'request'; readonly user: number; readonly priority: Priority; readonly category: string; readonly gapMs: number; readonly sendInMs?: number | null; readonly escalate?: boolean }
+  | { readonly kind: 'fire' }
+  | { readonly kind: 'bounce'; readonly pick: number }
+  | { readonly kind: 'cancel'; readonly pick: number }
+  | { readonly kind: 'open'; readonly pick: number };
 
 const userArb = fc.record({ sms: fc.boolean(), inApp: fc.boolean(), email: fc.boolean(), phone: fc.boolean(), digest: fc.boolean(), cap: fc.option(fc.integer({ min: 0, max: 2 }), { nil: null }) });
 const commandArb: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('request' as const), user: fc.nat(3), priority: fc.constantFrom<Priority>('CRITICAL', 'HIGH', 'NORMAL', 'LOW'), category: fc.constantFrom('billing', 'marketing', 'security'), gapMs: fc.integer({ min: 0, max: 3_600_000 }) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('request' as const), user: fc.nat(3), priority: fc.constantFrom<Priority>('CRITICAL', 'HIGH', 'NORMAL', 'LOW'), category: fc.constantFrom('billing', 'marketing', 'security'), gapMs: fc.integer({ min: 0, max: 3_600_000 }), sendInMs: fc.option(fc.integer({ min: 1, max: 7_200_000 }), { nil: null, freq: 3 }), escalate: fc.boolean() }) },
   { weight: 3, arbitrary: fc.constant({ kind: 'fire' as const }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('bounce' as const), pick: fc.nat(50) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat(50) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('open' as const), pick: fc.nat(50) }) },
 );
 const historyArb = fc.record({
   users: fc.array(userArb, { minLength: 4, maxLength: 4 }),
@@ -114,6 +121,7 @@ class Harness {
     const key = `${request.event_id}:${send.channel}`;
     const ok: DispatchInput = { kind: 'send_succeeded', send, provider: 'fake', providerMessageId: `msg_${send.notificationId}_${send.channel}`, locale: 'en-US' };
     if (this.accepted.has(key)) return ok; // the send marker answers: not sent again
+    if (send.channel === 'in_app') return ok; // the adapter records in-app items itself: never fails
     const a = this.always ?? (this.answers[this.answered++ % this.answers.length] as Answer);
     switch (a) {
       case 'ok':
@@ -198,8 +206,21 @@ async function harnessAfter(users: readonly User[], commands: readonly Command[]
     if (c.kind === 'request') {
       now += c.gapMs;
       const u = users[c.user % users.length] as User;
-      const request = notificationRequest({ source: `prop:${n++}`, userId: u.id, template: 'receipt', category: c.category, priority: c.priority, data: { amount_due: 100, currency: 'usd' }, requestedBy: 'test', at: now });
+      const request = notificationRequest({ source: `prop:${n++}`, userId: u.id, template: 'receipt', category: c.category, priority: c.priority, data: { amount_due: 100, currency: 'usd' }, requestedBy: 'test', at: now, sendAt: c.sendInMs ? now + c.sendInMs : null, escalation: c.escalate ? { after_seconds: 1800, unless: 'opened', channel: 'sms' } : null });
       await h.process({ kind: 'requested', request, loggedAt: now }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationRequested', value: request });
+    } else if (c.kind === 'cancel') {
+      const requests = h.run.topics.flatMap((f) => (f.record === 'NotificationRequested' && f.value.requested_by === 'test' ? [f.value] : []));
+      const target = requests[c.pick % Math.max(1, requests.length)];
+      if (!target) continue;
+      const cancel: NotificationCancelled = { event_id: `cancel:${target.notification_id}`, occurred_at: now, received_at: now, notification_id: target.notification_id, user_id: target.user_id, requested_by: 'key:test', reason: null };
+      await h.process({ kind: 'cancelled', cancel }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationCancelled', value: cancel });
+    } else if (c.kind === 'open') {
+      const sent = h.run.events.filter((e): e is Output & { value: NotificationDispatched } => e.record === 'NotificationDispatched' && (e.value as NotificationDispatched).status === 'sent');
+      const o = sent[c.pick % Math.max(1, sent.length)]?.value;
+      if (!o) continue;
+      const at = o.occurred_at + 1000;
+      const event: DeliveryEventReceived = { event_id: `open:${o.event_id}`, occurred_at: at, received_at: at, provider: 'fake', channel: o.channel as DeliveryChannel, kind: 'opened', provider_event: 'open', notification_id: o.notification_id, provider_message_id: null, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, raw: '{}' };
+      await h.process({ kind: 'delivery', event }, { topic: 'notify.delivery-events.v1', record: 'DeliveryEventReceived', value: event });
     } else if (c.kind === 'fire') {
       const timer = h.timers()[0];
       if (!timer) continue;
@@ -304,8 +325,9 @@ describe('dispatch decider properties', () => {
           if (!id.startsWith(`${notificationKind.name}:`)) continue;
           const n = raw as NotificationState;
           if (!n.request) continue;
-          assert.ok(['sent', 'suppressed', 'failed', 'batched'].includes(n.status), `${id} stuck in ${n.status}`);
-          for (const [c, p] of Object.entries(n.channels)) assert.ok(p.status === 'sent' || p.status === 'failed', `${id}: ${c} left ${p.status}`);
+          assert.ok(['sent', 'suppressed', 'failed', 'batched', 'cancelled'].includes(n.status), `${id} stuck in ${n.status}`);
+          // A cancelled notification's retry is dropped: its channel stays as the cancel found it.
+          for (const [c, p] of Object.entries(n.channels)) assert.ok(p.status === 'sent' || p.status === 'failed' || (n.status === 'cancelled' && p.status === 'retrying'), `${id}: ${c} left ${p.status}`);
           if (n.status === 'failed') assert.deepEqual(n.fallback.filter((c) => n.channels[c] === undefined), [], `${id}: a planned fallback was never tried`);
         }
         for (const [key, times] of h.accepted) assert.equal(times, 1, `${key} reached the provider ${times} times`);
@@ -328,5 +350,147 @@ describe('dispatch decider properties', () => {
     const bounce = { event_id: 'b1', occurred_at: T0 + 5000, received_at: T0 + 5000, provider: 'sendgrid', channel: 'email', kind: 'bounced', provider_event: 'bounce', notification_id: sent[0]!.notification_id, provider_message_id: null, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, raw: '{}' } satisfies DeliveryEventReceived;
     const d = decide({ notification: state, context: { prefs: u!.prefs, recipient: { email: u!.email, phone: u!.phone, name: null, locale: null }, sentToday: 0, templateKnown: true, digestFlushed: false }, digest: null }, { kind: 'delivery', event: bounce }, bounce.occurred_at, policy);
     assert.deepEqual(d, { events: [], effects: [] });
+  });
+});
+
+describe('scheduled and cancelled notifications', () => {
+  const [ana] = usersOf([{ sms: true, email: true, phone: false, digest: true, cap: null }]) as [User];
+  const requestAt = (priority: Priority, at: number, sendAt: number | null, source: string) =>
+    notificationRequest({ source, userId: ana.id, template: 'receipt', category: 'billing', priority, data: { amount_due: 100, currency: 'usd' }, requestedBy: 'test', at, sendAt });
+  const asked = (h: Harness, r: NotificationRequested) => h.process({ kind: 'requested', request: r, loggedAt: r.occurred_at }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationRequested', value: r });
+  const cancel = (h: Harness, r: NotificationRequested, at: number) => {
+    const c: NotificationCancelled = { event_id: `cancel:${r.notification_id}`, occurred_at: at, received_at: at, notification_id: r.notification_id, user_id: r.user_id, requested_by: 'key:k1', reason: 'paid by phone' };
+    return h.process({ kind: 'cancelled', cancel: c }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationCancelled', value: c });
+  };
+  const outcomesOf = (h: Harness, r: NotificationRequested) =>
+    h.run.events.flatMap((e) => (e.record === 'NotificationDispatched' && (e.value as NotificationDispatched).notification_id === r.notification_id ? [e.value as NotificationDispatched] : [])).map((o) => [o.status, o.channel, o.occurred_at]);
+
+  it('given send_at an hour ahead, then it is scheduled with one timer at that time, and sent when the timer fires, not before', async () => {
+    const h = new Harness([ana], ['ok']);
+    const r = requestAt('NORMAL', T0, T0 + 3_600_000, 'sched:1');
+    await asked(h, r);
+    assert.deepEqual(outcomesOf(h, r), [['scheduled', null, T0]]);
+    assert.deepEqual(h.timers().map((t) => [t.id, t.dueAt]), [[`due:scheduled:${r.notification_id}:any:0`, T0 + 3_600_000]]);
+    assert.equal(h.accepted.size, 0, 'nothing sent before its time');
+    assert.ok(await h.fireNext());
+    assert.deepEqual(outcomesOf(h, r), [['scheduled', null, T0], ['sent', 'email', T0 + 3_600_000]]);
+    assert.deepEqual(h.timers(), []);
+    assert.deepEqual(rebuiltShuffled(dispatchKinds, h.run.topics, [3, 1, 4, 1, 5][Symbol.iterator]()), sortedStates(h.run.states));
+  });
+
+  it('given send_at in the past or now, then it is planned at once as before', async () => {
+    const h = new Harness([ana], ['ok']);
+    const r = requestAt('NORMAL', T0, T0 - 1000, 'sched:2');
+    await asked(h, r);
+    assert.deepEqual(outcomesOf(h, r), [['sent', 'email', T0]]);
+  });
+
+  it('given a scheduled notification, when cancelled, then it is cancelled, its timer gone, and nothing is ever sent; cancelling again decides nothing', async () => {
+    const h = new Harness([ana], ['ok']);
+    const r = requestAt('CRITICAL', T0, T0 + 3_600_000, 'sched:3');
+    await asked(h, r);
+    await cancel(h, r, T0 + 60_000);
+    assert.deepEqual(outcomesOf(h, r), [['scheduled', null, T0], ['cancelled', null, T0 + 60_000]]);
+    assert.equal(h.run.events.at(-1)?.value && (h.run.events.at(-1)?.value as NotificationDispatched).reason, 'cancelled by key:k1: paid by phone');
+    assert.deepEqual(h.timers(), []);
+    assert.equal(await h.fireNext(), false);
+    await cancel(h, r, T0 + 120_000);
+    await asked(h, r);
+    assert.equal(outcomesOf(h, r).length, 2, 'a second cancel or the request redelivered adds nothing');
+    assert.equal(h.accepted.size, 0);
+  });
+
+  it('given a sent notification, when cancelled, then nothing changes', async () => {
+    const h = new Harness([ana], ['ok']);
+    const r = requestAt('NORMAL', T0, null, 'sched:4');
+    await asked(h, r);
+    await cancel(h, r, T0 + 60_000);
+    assert.deepEqual(outcomesOf(h, r), [['sent', 'email', T0]]);
+  });
+
+  it('given a notification waiting for a retry, when cancelled, then the retry never goes out', async () => {
+    const h = new Harness([ana], ['retryable']);
+    const r = requestAt('NORMAL', T0, null, 'sched:5');
+    await asked(h, r);
+    assert.deepEqual(outcomesOf(h, r), [['retrying', 'email', T0]]);
+    assert.equal(h.timers().length, 1);
+    await cancel(h, r, T0 + 1000);
+    assert.deepEqual(h.timers(), []);
+    assert.deepEqual(outcomesOf(h, r).at(-1), ['cancelled', null, T0 + 1000]);
+  });
+
+  it('given two LOW notifications batched into a digest, when one is cancelled, then the digest carries the other only; cancelling both leaves no digest', async () => {
+    const h = new Harness([ana], ['ok']);
+    const a = requestAt('LOW', T0, null, 'sched:6a');
+    const b = requestAt('LOW', T0 + 1000, null, 'sched:6b');
+    await asked(h, a);
+    await asked(h, b);
+    assert.deepEqual([outcomesOf(h, a)[0]?.[0], outcomesOf(h, b)[0]?.[0]], ['batched', 'batched']);
+    await cancel(h, a, T0 + 2000);
+    const [digestKey] = [...h.run.states.keys()].filter((k) => k.startsWith(`${digestKind.name}:`));
+    assert.ok(digestKey);
+    const digest = h.run.states.get(digestKey) as DigestState;
+    assert.deepEqual(digestItems(digest), [b.notification_id]);
+    assert.equal(h.timers().length, 1, 'the digest still goes out for the other');
+    await cancel(h, b, T0 + 3000);
+    assert.deepEqual(h.timers(), [], 'nothing left to send: no digest');
+  });
+});
+
+describe('escalation on another channel without engagement', () => {
+  const [bo] = usersOf([{ sms: true, email: true, phone: true, digest: false, cap: null }]) as [User];
+  const escalating = (source: string, unless = 'opened') =>
+    notificationRequest({ source, userId: bo.id, template: 'receipt', category: 'billing', priority: 'NORMAL', data: { amount_due: 100, currency: 'usd' }, requestedBy: 'test', at: T0, escalation: { after_seconds: 3600, unless, channel: 'sms' } });
+  const engage = (h: Harness, r: NotificationRequested, kind: 'opened' | 'clicked' | 'read', at: number) => {
+    const event: DeliveryEventReceived = { event_id: `${kind}:${r.notification_id}:${at}`, occurred_at: at, received_at: at, provider: 'fake', channel: 'email', kind, provider_event: kind, notification_id: r.notification_id, provider_message_id: null, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, raw: '{}' };
+    return h.process({ kind: 'delivery', event }, { topic: 'notify.delivery-events.v1', record: 'DeliveryEventReceived', value: event });
+  };
+  const sentOn = (h: Harness, r: NotificationRequested) =>
+    h.run.events.flatMap((e) => {
+      const o = e.value as NotificationDispatched;
+      return e.record === 'NotificationDispatched' && o.notification_id === r.notification_id && o.status === 'sent' ? [[o.channel, o.occurred_at, o.reason]] : [];
+    });
+  const start = async (source: string, unless?: string) => {
+    const h = new Harness([bo], ['ok']);
+    const r = escalating(source, unless);
+    await h.process({ kind: 'requested', request: r, loggedAt: T0 }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationRequested', value: r });
+    return { h, r };
+  };
+
+  it('given an email nobody opened, then SMS goes out when the delay is over, in event time, once', async () => {
+    const { h, r } = await start('esc:1');
+    assert.deepEqual(h.timers().map((t) => [t.id, t.dueAt]), [[`due:escalation:${r.notification_id}:sms:0`, T0 + 3_600_000]]);
+    assert.ok(await h.fireNext());
+    assert.deepEqual(sentOn(h, r), [['email', T0, null], ['sms', T0 + 3_600_000, 'escalation: not opened within 3600 s']]);
+    assert.deepEqual(h.timers(), []);
+    assert.deepEqual(rebuiltShuffled(dispatchKinds, h.run.topics, [2, 7, 1, 8][Symbol.iterator]()), sortedStates(h.run.states));
+  });
+
+  it('given an email opened before the delay is over, then no SMS; a click counts as an open', async () => {
+    for (const kind of ['opened', 'clicked', 'read'] as const) {
+      const { h, r } = await start(`esc:2:${kind}`);
+      await engage(h, r, kind, T0 + 60_000);
+      assert.ok(await h.fireNext(), 'the timer still fires');
+      assert.deepEqual(sentOn(h, r), [['email', T0, null]], kind);
+      assert.deepEqual(rebuiltShuffled(dispatchKinds, h.run.topics, [5, 3, 1][Symbol.iterator]()), sortedStates(h.run.states), 'engagement is state: a rebuild has it');
+    }
+  });
+
+  it('given an open that happened after the delay, even when it arrives before the timer fires, then the SMS goes out', async () => {
+    const { h, r } = await start('esc:3');
+    await engage(h, r, 'opened', T0 + 3_600_001);
+    assert.ok(await h.fireNext());
+    assert.deepEqual(sentOn(h, r).map(([c]) => c), ['email', 'sms']);
+  });
+
+  it('given unless clicked, then an open does not stop it and a click does', async () => {
+    const opened = await start('esc:4a', 'clicked');
+    await engage(opened.h, opened.r, 'opened', T0 + 60_000);
+    await opened.h.fireNext();
+    assert.deepEqual(sentOn(opened.h, opened.r).map(([c]) => c), ['email', 'sms']);
+    const clicked = await start('esc:4b', 'clicked');
+    await engage(clicked.h, clicked.r, 'clicked', T0 + 60_000);
+    await clicked.h.fireNext();
+    assert.deepEqual(sentOn(clicked.h, clicked.r).map(([c]) => c), ['email']);
   });
 });

@@ -14,7 +14,12 @@ import { entityKind, type Fact, type Output, type Timer } from '../../lib/decide
 import type { DispatchStatus, NotificationDispatched, NotificationDue, NotificationRequested } from '../../lib/topics.ts';
 import type { Channel } from '../../projections/preferences/document.ts';
 
-export type DispatchFact = Fact<'notify.dispatch-requests.v1' | 'notify.dispatches.v1'>;
+export type DispatchFact = Fact<'notify.dispatch-requests.v1' | 'notify.dispatches.v1' | 'notify.delivery-events.v1'>;
+
+/** The delivery events the state keeps: a recipient engaging with a message (what escalation waits for). */
+export const engagementKinds = ['opened', 'clicked', 'read'] as const;
+export type EngagementKind = (typeof engagementKinds)[number];
+export const isEngagement = (kind: string): kind is EngagementKind => (engagementKinds as readonly string[]).includes(kind);
 
 export const channels = ['email', 'sms', 'push', 'in_app'] as const satisfies readonly Channel[];
 const isChannel = (c: string | null): c is Channel => c !== null && (channels as readonly string[]).includes(c);
@@ -58,9 +63,15 @@ export interface NotificationState {
   readonly locale: string | null;
   /** Event ids of this notification's timers already consumed. */
   readonly fired: readonly string[];
+  /** When a scheduled notification (status `scheduled`) is due: the request's send_at. */
+  readonly scheduledFor: number | null;
+  /** The digest a batched notification joined (its user's local date), to take it out again when it is cancelled. */
+  readonly digestDate: string | null;
+  /** The first time (event time) the recipient opened, clicked or read it, per kind. */
+  readonly engaged: Readonly<Partial<Record<EngagementKind, number>>>;
 }
 
-export const emptyNotification: NotificationState = { request: null, userId: null, top: null, status: 'none', deferredUntil: null, deferredAttempt: 0, deferrals: 0, fallback: [], channels: {}, locale: null, fired: [] };
+export const emptyNotification: NotificationState = { request: null, userId: null, top: null, status: 'none', deferredUntil: null, deferredAttempt: 0, deferrals: 0, fallback: [], channels: {}, locale: null, fired: [], scheduledFor: null, digestDate: null, engaged: {} };
 
 /** The next decision's sequence number. */
 export const nextSeq = (s: NotificationState): number => (s.top?.[0] ?? 0) + 1;
@@ -75,11 +86,25 @@ function evolveNotification(s: NotificationState, f: DispatchFact): Notification
       return s.request ? s : { ...s, request: f.value, userId: f.value.user_id, status: s.status === 'none' ? 'requested' : s.status };
     case 'NotificationDue':
       return { ...s, fired: addSorted(s.fired, f.value.event_id) };
+    case 'NotificationCancelled':
+      // Asking is not deciding: the decision (a `cancelled` outcome, or none once sent) is what changes the state.
+      return s;
+    case 'DeliveryEventReceived': {
+      const e = f.value;
+      if (!isEngagement(e.kind)) return s;
+      const first = s.engaged[e.kind];
+      return first !== undefined && first <= e.occurred_at ? s : { ...s, engaged: { ...s.engaged, [e.kind]: e.occurred_at } };
+    }
     case 'NotificationDispatched': {
       const o = f.value;
       if (!isOutcomeStatus(o.status)) return s;
       const order = orderOf(o);
-      let next: NotificationState = { ...s, userId: s.userId ?? o.user_id, deferrals: o.status === 'deferred' ? Math.max(s.deferrals, o.attempt) : s.deferrals };
+      let next: NotificationState = {
+        ...s,
+        userId: s.userId ?? o.user_id,
+        deferrals: o.status === 'deferred' ? Math.max(s.deferrals, o.attempt) : s.deferrals,
+        digestDate: o.status === 'batched' ? (digestDateOf(o) ?? s.digestDate) : s.digestDate,
+      };
       if (isChannel(o.channel) && (o.status === 'sent' || o.status === 'retrying' || o.status === 'reconciling' || o.status === 'failed')) {
         const current = s.channels[o.channel];
         // A channel once sent stays sent, whatever order its outcomes are folded in.
@@ -94,6 +119,7 @@ function evolveNotification(s: NotificationState, f: DispatchFact): Notification
           status: o.status,
           deferredUntil: o.status === 'deferred' ? (o.due_at ?? o.deferred_until) : null,
           deferredAttempt: o.status === 'deferred' ? o.attempt : 0,
+          scheduledFor: o.status === 'scheduled' ? o.due_at : null,
           fallback: o.fallback.filter(isChannel),
         };
       }
@@ -106,6 +132,16 @@ function evolveNotification(s: NotificationState, f: DispatchFact): Notification
   }
 }
 
+/** When the first channel other than `except` was sent (event time), or null. */
+export function firstSentAt(s: NotificationState, except: string): number | null {
+  let first: number | null = null;
+  for (const c of channels) {
+    const p = s.channels[c];
+    if (c !== except && p?.status === 'sent' && (first === null || p.order[1] < first)) first = p.order[1];
+  }
+  return first;
+}
+
 export function dueEventId(reason: string, notificationId: string, channel: string | null, attempt: number): string {
   return `due:${reason}:${notificationId}:${channel ?? 'any'}:${attempt}`;
 }
@@ -116,7 +152,8 @@ function dueOutput(userId: string, due: NotificationDue): Output {
 
 function notificationTimers(s: NotificationState, id: string): Timer[] {
   const user = s.userId;
-  if (!user) return [];
+  // A cancelled notification waits for nothing (a retry it had planned included).
+  if (!user || s.status === 'cancelled') return [];
   const out: Timer[] = [];
   const add = (reason: string, channel: Channel | null, attempt: number, at: number) => {
     const eventId = dueEventId(reason, id, channel, attempt);
@@ -124,6 +161,11 @@ function notificationTimers(s: NotificationState, id: string): Timer[] {
     out.push({ id: eventId, dueAt: at, output: dueOutput(user, { event_id: eventId, occurred_at: at, received_at: at, notification_id: id, user_id: user, reason, attempt, channel }) });
   };
   if (s.status === 'deferred' && s.deferredUntil !== null) add('quiet_hours_end', null, Math.max(0, s.deferredAttempt - 1), s.deferredUntil);
+  if (s.status === 'scheduled' && s.scheduledFor !== null) add('scheduled', null, 0, s.scheduledFor);
+  // Escalation: once the first channel went out, a timer at that time plus the delay (the decision checks engagement).
+  const escalation = s.request?.escalation ?? null;
+  const firstSent = escalation ? firstSentAt(s, escalation.channel) : null;
+  if (escalation && firstSent !== null && s.channels[escalation.channel as Channel] === undefined) add('escalation', escalation.channel as Channel, 0, firstSent + escalation.after_seconds * 1000);
   for (const c of channels) {
     const p = s.channels[c];
     if (!p || p.dueAt === null) continue;
@@ -138,7 +180,7 @@ export const notificationKind = entityKind<DispatchFact, NotificationState>({
   name: 'dispatch:n',
   initial: emptyNotification,
   ttlSeconds: 60 * 86_400,
-  keys: (f) => [f.value.notification_id],
+  keys: (f) => (f.record === 'DeliveryEventReceived' ? (f.value.notification_id && isEngagement(f.value.kind) ? [f.value.notification_id] : []) : [f.value.notification_id]),
   evolve: evolveNotification,
   timers: notificationTimers,
 });
@@ -153,7 +195,7 @@ export const capKind = entityKind<DispatchFact, CapState>({
   initial: { counted: [] },
   ttlSeconds: 3 * 86_400,
   keys: (f) => (f.record === 'NotificationDispatched' && f.value.status === 'sent' && f.value.cap_date ? [`${f.value.user_id}:${f.value.cap_date}`] : []),
-  evolve: (s, f) => ({ counted: addSorted(s.counted, f.value.notification_id) }),
+  evolve: (s, f) => (f.record === 'NotificationDispatched' ? { counted: addSorted(s.counted, f.value.notification_id) } : s),
 });
 
 /** Messages counted towards the cap that day, not counting `except`. */
@@ -164,13 +206,18 @@ export interface DigestState {
   readonly userId: string | null;
   readonly digestId: string | null;
   readonly sendAt: number | null;
-  /** Notification ids batched into the digest. */
+  /** Notification ids batched into the digest (with the cancelled ones: see digestItems). */
   readonly items: readonly string[];
+  /** Batched notifications cancelled before the digest went out. */
+  readonly cancelled: readonly string[];
   /** The digest request went out (its NotificationRequested is on the topic). */
   readonly flushed: boolean;
 }
 
-const emptyDigest: DigestState = { userId: null, digestId: null, sendAt: null, items: [], flushed: false };
+const emptyDigest: DigestState = { userId: null, digestId: null, sendAt: null, items: [], cancelled: [], flushed: false };
+
+/** The notifications a digest carries: those batched into it and not cancelled. */
+export const digestItems = (s: DigestState): readonly string[] => s.items.filter((id) => !s.cancelled.includes(id));
 
 /** The local date of a digest a batched outcome names (digest_date; older records only say it in the reason). */
 function digestDateOf(o: NotificationDispatched): string | null {
@@ -190,7 +237,7 @@ function digestKeyOfRequest(r: NotificationRequested): string | null {
 function digestKeys(f: DispatchFact): readonly string[] {
   switch (f.record) {
     case 'NotificationDispatched': {
-      const date = f.value.status === 'batched' ? digestDateOf(f.value) : null;
+      const date = f.value.status === 'batched' || f.value.status === 'cancelled' ? digestDateOf(f.value) : null;
       return date ? [`${f.value.user_id}:${date}`] : [];
     }
     case 'NotificationRequested': {
@@ -199,6 +246,9 @@ function digestKeys(f: DispatchFact): readonly string[] {
     }
     case 'NotificationDue':
       return f.value.reason.startsWith('digest:') ? [`${f.value.user_id}:${f.value.reason.slice('digest:'.length)}`] : [];
+    case 'NotificationCancelled':
+    case 'DeliveryEventReceived':
+      return [];
     default: {
       const _exhaustive: never = f;
       return _exhaustive;
@@ -209,6 +259,7 @@ function digestKeys(f: DispatchFact): readonly string[] {
 function evolveDigest(s: DigestState, f: DispatchFact): DigestState {
   switch (f.record) {
     case 'NotificationDispatched':
+      if (f.value.status === 'cancelled') return { ...s, userId: f.value.user_id, cancelled: addSorted(s.cancelled, f.value.notification_id) };
       return {
         ...s,
         userId: f.value.user_id,
@@ -219,6 +270,8 @@ function evolveDigest(s: DigestState, f: DispatchFact): DigestState {
     case 'NotificationRequested':
       return { ...s, userId: f.value.user_id, flushed: true };
     case 'NotificationDue':
+    case 'NotificationCancelled':
+    case 'DeliveryEventReceived':
       return s;
     default: {
       const _exhaustive: never = f;
@@ -238,7 +291,7 @@ export const digestKind = entityKind<DispatchFact, DigestState>({
   keys: digestKeys,
   evolve: evolveDigest,
   timers: (s, key) => {
-    if (s.flushed || s.items.length === 0 || s.sendAt === null || !s.userId || !s.digestId) return [];
+    if (s.flushed || digestItems(s).length === 0 || s.sendAt === null || !s.userId || !s.digestId) return [];
     const date = key.slice(key.lastIndexOf(':') + 1);
     const eventId = `due:digest:${s.userId}:${date}`;
     return [

@@ -12,16 +12,30 @@ import type { Incoming } from '../../lib/kafka/index.ts';
 import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { Scheduler } from '../../lib/scheduler.ts';
-import type { ProviderCircuitChanged, TopicName } from '../../lib/topics.ts';
-import { changePreferences, CONTACT_CONFIRMATION_TEMPLATE, contactConfirmationUrl, fitSms, PushSubscriptions, SendEvidence, Templates, TwilioMessageIndex, unsubscribeUrl, VonageMessageIndex, recordSmsRecipient } from '../../notify/index.ts';
+import type { DeliveryEventReceived, ProviderCircuitChanged, TopicName } from '../../lib/topics.ts';
+import {
+  changePreferences,
+  CONTACT_CONFIRMATION_TEMPLATE,
+  contactConfirmationUrl,
+  fitSms,
+  PushSubscriptions,
+  recordSmsRecipient,
+  SendEvidence,
+  Templates,
+  TemplateVersions,
+  TwilioMessageIndex,
+  unsubscribeUrl,
+  VonageMessageIndex,
+  type VersionInfo,
+} from '../../notify/index.ts';
 import { contactFieldOf, contactFor, isEssential, optOutSms, resubscribe, suppress, unsubscribe, type Preferences } from '../../projections/preferences/document.ts';
 import { readPreferences } from '../../projections/preferences/store.ts';
 import { CustomerDirectory } from '../customers/directory.ts';
-import { blockedChannels, decide, eventTimeOf, localParts, needsContext, nextLocalTime, type DispatchContext, type DispatchInput, type DispatchState, type Recipient, type SendCommand } from './decide.ts';
+import { blockedChannels, chooseTemplate, decide, eventTimeOf, localParts, needsContext, nextLocalTime, type DispatchContext, type DispatchInput, type DispatchState, type Recipient, type SendCommand } from './decide.ts';
 import { CircuitBreakers, DEFAULT_CIRCUIT_POLICY } from './circuit.ts';
 import { RateLimiter, Sender, type ProviderRouting } from './effects.ts';
 import { PriceBook, SuccessRates } from './routing.ts';
-import { capKind, digestKind, dispatchKinds, emptyNotification, notificationKind, sentOn, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
+import { capKind, digestItems, digestKind, dispatchKinds, emptyNotification, isEngagement, notificationKind, sentOn, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
 import { providersFor, type EmailMessage, type Providers, type SmsMessage } from './providers.ts';
 import { WebPushSender, type PushMessage } from './push.ts';
 
@@ -43,11 +57,18 @@ export function dispatchFolds(): readonly FoldedTopic[] {
   return [
     { topic: 'notify.dispatches.v1', horizonMs },
     { topic: 'notify.dispatch-requests.v1', horizonMs },
+    { topic: 'notify.delivery-events.v1', horizonMs },
   ];
 }
 
 export function dispatchFact(record: { topic: TopicName; record: string; value: unknown }): DispatchFact | null {
-  return record.topic === 'notify.dispatch-requests.v1' || record.topic === 'notify.dispatches.v1' ? ({ topic: record.topic, record: record.record, value: record.value } as DispatchFact) : null;
+  if (record.topic === 'notify.dispatch-requests.v1' || record.topic === 'notify.dispatches.v1') return { topic: record.topic, record: record.record, value: record.value } as DispatchFact;
+  // Of the delivery events, only a recipient's engagement with a message is state (escalation reads it).
+  if (record.topic === 'notify.delivery-events.v1' && record.record === 'DeliveryEventReceived') {
+    const e = record.value as DeliveryEventReceived;
+    if (e.notification_id && isEngagement(e.kind)) return { topic: record.topic, record: 'DeliveryEventReceived', value: e };
+  }
+  return null;
 }
 
 /** What a dispatch decision reads: the state (the fold), the user as known now, the templates. */
@@ -58,6 +79,8 @@ export interface DispatchReader {
   cap(key: string): Promise<CapState | null>;
   digest(key: string): Promise<DigestState | null>;
   templateKnown(template: string): boolean;
+  /** The template version a new message of `template` renders with for a user of `locale` (absent: the shipped file). */
+  templateVersion?(template: string, locale: string | null): VersionInfo;
   subject(template: string, data: Record<string, unknown>, recipient: Recipient, prefs: Preferences): string;
 }
 
@@ -69,6 +92,8 @@ function notificationIdOf(input: DispatchInput): string | null {
       return input.due.notification_id;
     case 'delivery':
       return input.event.notification_id;
+    case 'cancelled':
+      return input.cancel.notification_id;
     default:
       return input.send.notificationId;
   }
@@ -89,14 +114,15 @@ export async function loadDispatchState(input: DispatchInput, read: DispatchRead
     // A LOW request joins the user's next digest, unless that one already went out.
     const digestDate = request?.priority === 'LOW' && prefs.digest.enabled ? localParts(nextLocalTime(at, prefs.digest.hour * 60, prefs.timezone), prefs.timezone).date : null;
     const digestFlushed = digestDate ? ((await read.digest(`${userId}:${digestDate}`))?.flushed ?? false) : false;
-    context = { prefs, recipient, sentToday: sentOn(await read.cap(`${userId}:${today}`), id), templateKnown: read.templateKnown(request?.template ?? ''), digestFlushed };
+    const template = request && read.templateVersion ? read.templateVersion(request.template, recipient.locale) : null;
+    context = { prefs, recipient, sentToday: sentOn(await read.cap(`${userId}:${today}`), id), templateKnown: read.templateKnown(request?.template ?? ''), digestFlushed, template };
   }
   let digest: DispatchState['digest'] = null;
   if (input.kind === 'due' && input.due.reason.startsWith('digest:')) {
     const state = await read.digest(`${input.due.user_id}:${input.due.reason.slice('digest:'.length)}`);
-    if (state && !state.flushed && state.items.length > 0) {
+    if (state && !state.flushed && digestItems(state).length > 0) {
       const { recipient, prefs } = await read.user(input.due.user_id, null);
-      const items = (await Promise.all(state.items.map((i) => read.notification(i)))).flatMap((n) => (n.request ? [n.request] : []));
+      const items = (await Promise.all(digestItems(state).map((i) => read.notification(i)))).flatMap((n) => (n.request ? [n.request] : []));
       const summaries = items.sort((a, b) => a.notification_id.localeCompare(b.notification_id)).map((r) => ({ template: r.template, subject: read.subject(r.template, JSON.parse(r.data) as Record<string, unknown>, recipient, prefs) }));
       digest = { state, summaries };
     }
@@ -132,6 +158,8 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
   const fence: Fence = { kind: 'live', sentinel: stateKeys('dispatch').sentinel };
   const directory = new CustomerDirectory(store);
   const templates = new Templates();
+  // Published versions, read from Postgres every few seconds: a new version is used without a restart.
+  const versions = new TemplateVersions(rt.db, templates, { refreshMs: rt.config.dispatch.templateRefreshMs });
   const pushSubscriptions = new PushSubscriptions(rt.db);
   const vapid = rt.config.push.vapid;
   const providers: Providers = options.providers ?? { ...providersFor(rt.config, rt.db), ...(vapid ? { push: new WebPushSender(pushSubscriptions, vapid, log) } : {}) };
@@ -196,6 +224,7 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
     cap: (key) => store.get<CapState>({ kind: capKind.name, key }, fence),
     digest: (key) => store.get<DigestState>({ kind: digestKind.name, key }, fence),
     templateKnown: (template) => templates.has(template),
+    templateVersion: (template, locale) => versions.current(template, locale),
     subject: (template, data, recipient, prefs) => templates.render(template, recipient.locale, data, { timezone: prefs.timezone, unsubscribeUrl: null }).subject,
   };
   const load = (input: DispatchInput) => loadDispatchState(input, reader);
@@ -217,11 +246,16 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
       if (!rt.config.unsubscribeSecret) return { kind: 'send_failed', send: cmd, provider: null, retryable: false, message: 'UNSUBSCRIBE_SECRET is not set: no confirmation link can be signed', unreachable: true };
       links.confirm_url = contactConfirmationUrl(rt.config.http.publicUrl, rt.config.unsubscribeSecret, r.user_id, channel, address, Date.now());
     }
-    const rendered = templates.render(r.template, recipient.locale, data, { timezone: prefs.timezone, unsubscribeUrl: unsubscribeLink, links });
+    // The version and variant the decision chose (or, for a send decided without one, the same pure choice now).
+    const choice = cmd.template ?? chooseTemplate(versions.current(r.template, recipient.locale), r.user_id);
+    // Decided by another instance with a version this one has not read yet: read it now.
+    if (!versions.installed(r.template, recipient.locale, choice.version)) await versions.refresh();
+    const rendered = templates.render(r.template, recipient.locale, data, { timezone: prefs.timezone, unsubscribeUrl: unsubscribeLink, links, version: choice.version, variant: choice.variant });
+    const template = { version: rendered.version, experiment: choice.experiment, variant: rendered.variant };
     const idempotencyKey = `${r.event_id}:${cmd.channel}`;
     // In-app: the item is the dispatch outcome itself (the inbox projection builds the feed from
     // it); there is nothing to call, so it is sent at once, whatever the providers do.
-    if (cmd.channel === 'in_app') return { kind: 'send_succeeded', send: cmd, provider: 'eventline', providerMessageId: r.notification_id, locale: rendered.locale, route: null };
+    if (cmd.channel === 'in_app') return { kind: 'send_succeeded', send: cmd, provider: 'eventline', providerMessageId: r.notification_id, locale: rendered.locale, route: null, template };
     let message: EmailMessage | SmsMessage | PushMessage;
     if (cmd.channel === 'email') {
       if (!recipient.email) return { kind: 'send_failed', send: cmd, provider: null, retryable: false, message: 'no email address', unreachable: true };
@@ -266,7 +300,7 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
         if (cmd.channel === 'sms' && result.result.providerMessageId) await (result.result.provider === 'vonage' ? vonageIndex : twilioIndex).record(result.result.providerMessageId, r.notification_id);
         // Who a STOP reply from this number is about (notify/sms-numbers.ts).
         if (cmd.channel === 'sms') await recordSmsRecipient(rt.db, (message as SmsMessage).to, r.user_id);
-        return { kind: 'send_succeeded', send: cmd, provider: result.result.provider, providerMessageId: result.result.providerMessageId, locale: rendered.locale, route: result.route };
+        return { kind: 'send_succeeded', send: cmd, provider: result.result.provider, providerMessageId: result.result.providerMessageId, locale: rendered.locale, route: result.route, template };
       case 'reconciling':
         return { kind: 'send_unknown', send: cmd, until: result.until };
       case 'failed':
@@ -366,6 +400,8 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
             return handle(record, { kind: 'requested', request: record.value, loggedAt: record.timestamp });
           case 'NotificationDue':
             return handle(record, { kind: 'due', due: record.value });
+          case 'NotificationCancelled':
+            return handle(record, { kind: 'cancelled', cancel: record.value });
           case 'DeliveryEventReceived':
             if (record.value.notification_id) await evidence.record(record.value.notification_id, record.value.channel, record.value.provider_message_id);
             // A final outcome teaches the router how well the provider delivers (routing.ts).

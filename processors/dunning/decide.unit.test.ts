@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { foldEntity, timersOf } from '../../lib/decider/index.ts';
 import type { DunningStepDecided } from '../../lib/topics.ts';
-import { categoryFor } from '../../notify/index.ts';
+import { categoryFor, dataProblems } from '../../notify/index.ts';
 import { churnRisk, decideDunning, lifecycleRequest, type DunningDecision, type DunningInput } from './decide.ts';
 import { caseKind, caseOf, emptyCase, type CaseState, type DunningFact } from './evolve.ts';
 
@@ -111,10 +111,11 @@ describe('dunning state machine', () => {
     assert.equal(at('customer.subscription.created')?.notification_id, at('customer.subscription.created')?.notification_id, 'deterministic');
   });
 
-  it('given every request dunning makes, then each names a category its template is sent in (notify/template-categories.ts)', () => {
+  it('given every request dunning makes, then each names a category its template is sent in (notify/template-categories.ts) and its data passes the template\'s schema (notify/template-data.ts)', () => {
     const opened = after(decideDunning(failed(), null, options));
     const open = caseOf(opened);
-    const sub = { id: 'sub_1', status: 'active', currency: 'usd', items: { data: [{ price: { id: 'price_pro', unit_amount: 4900, recurring: { interval: 'month' } }, quantity: 1 }] } };
+    // As Stripe sends it: a subscription whose trial ends (trial_will_end comes 3 days before).
+    const sub = { id: 'sub_1', status: 'trialing', currency: 'usd', trial_end: t0 / 1000 + 3 * 86_400, items: { data: [{ price: { id: 'price_pro', unit_amount: 4900, recurring: { interval: 'month' } }, quantity: 1 }] } };
     const requests = [
       ...(['day_0', 'day_3', 'day_7', 'day_14'] as const).flatMap((step) => decideDunning({ kind: 'step_due', eventId: `due:${step}`, at: t0, caseId: 'in_1', step }, open, options).requests),
       ...decideDunning({ kind: 'invoice_paid', eventId: 'evt_paid', at: t0 + DAY, invoiceId: 'in_1' }, open, options).requests,
@@ -124,5 +125,6 @@ describe('dunning state machine', () => {
     ].filter((r) => r !== null);
     assert.deepEqual([...new Set(requests.map((r) => r.template))].sort(), ['final_notice', 'payment_failed', 'plan_changed', 'receipt', 'retention_alert', 'subscription_canceled', 'trial_ending', 'update_payment_method', 'welcome_subscription']);
     for (const r of requests) assert.ok(categoryFor(r.template, r.category).ok, `${r.template} as ${r.category}`);
+    for (const r of requests) assert.deepEqual(dataProblems(r.template, JSON.parse(r.data) as Record<string, unknown>), [], r.template);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { charge } from '../../cli/demo/stripe-objects.ts';
-import { categoryFor } from '../../notify/index.ts';
+import { categoryFor, dataProblems } from '../../notify/index.ts';
 import { actionFor, decideFraud, defaultFraudPolicy, isDisposableEmail, paymentFacts, scorePayment, type FraudState, type PaymentFacts } from './decide.ts';
 import { emptyRisk } from './evolve.ts';
 
@@ -76,11 +76,12 @@ describe('fraud scoring', () => {
     assert.equal(isDisposableEmail(null), false);
   });
 
-  it('given a payment to block, then the risk team\'s request names a category its template is sent in (notify/template-categories.ts)', () => {
+  it('given a payment to block, then the risk team\'s request names a category its template is sent in (notify/template-categories.ts) and its data passes the template\'s schema (notify/template-data.ts)', () => {
     const view = { risk: emptyRisk, customer: { createdAt: t - day, email: 'x@mailinator.com', country: 'US' }, cardFlaggedAt: t - day, chargeFingerprint: null };
     const d = decideFraud(view, { kind: 'payment', facts: facts({ amount: 90_000 }) }, t, { policy: defaultFraudPolicy, riskTeamUser: 'risk-team' });
     const requests = d.events.flatMap((e) => (e.record === 'NotificationRequested' ? [e.value] : []));
     assert.equal(requests.length, 1);
     for (const r of requests) assert.ok(categoryFor(r.template, r.category).ok, `${r.template} as ${r.category}`);
+    for (const r of requests) assert.deepEqual(dataProblems(r.template, JSON.parse(r.data) as Record<string, unknown>), [], r.template);
   });
 });

@@ -8,9 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { EventlineError } from '../../lib/errors.ts';
 import type { Kafka } from '../../lib/kafka/index.ts';
+import { domainTypeName } from '../../lib/topics.ts';
 import type { RecentlySeen } from '../http/recently-seen.ts';
-
-export const DEFAULT_DOMAIN_NAMESPACE = 'eventline.domain';
 
 export const domainEventInput = z
   .object({
@@ -28,10 +27,6 @@ export interface Published {
   readonly event_id: string;
   readonly type: string;
   readonly duplicate: boolean;
-}
-
-export function fullTypeName(type: string): string {
-  return type.includes('.') ? type : `${DEFAULT_DOMAIN_NAMESPACE}.${type}`;
 }
 
 export class DomainPublisher {
@@ -54,7 +49,7 @@ export class DomainPublisher {
   }
 
   async publish(input: DomainEventInput, producer: string, now = Date.now()): Promise<Published> {
-    const type = fullTypeName(input.type);
+    const type = domainTypeName(input.type);
     const eventId = input.event_id ?? `dom_${randomUUID()}`;
     const occurredAt = input.occurred_at === undefined ? now : typeof input.occurred_at === 'number' ? input.occurred_at : Date.parse(input.occurred_at);
     const value = { event_id: eventId, occurred_at: occurredAt, received_at: now, key: input.key, producer, data: input.data };

@@ -256,6 +256,16 @@ export function openapiDocument(): object {
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
           responses: { 200: { description: 'status and timeline', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 404) },
         },
+        delete: {
+          summary: 'Cancel a notification not sent yet (scheduled, deferred, batched, retrying, or requested and not decided); scope publish (+ essential for security and payment)',
+          security: [{ apiKey: [] }],
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            200: { description: 'already cancelled', content: json({ type: 'object' }) },
+            202: { description: '{notification_id, status: cancelling}: the dispatcher cancels it unless a channel went out first', content: json({ type: 'object' }) },
+            ...errors(400, 401, 403, 404, 409),
+          },
+        },
       },
       '/v1/dashboard': {
         get: {

@@ -12,6 +12,7 @@ import { dashboardRoutes } from '../../web/routes.ts';
 import { DomainPublisher } from '../domain/publisher.ts';
 import { domainEventRoutes } from '../domain/route.ts';
 import { ApiKeys } from '../keys/store.ts';
+import { cancelNotificationRoutes } from '../notifications/cancel.ts';
 import { notificationRoutes } from '../notifications/route.ts';
 import { inboxRoutes } from '../inbox/routes.ts';
 import { preferenceRoutes } from '../preferences/route.ts';
@@ -101,6 +102,7 @@ export function buildHttpApp(rt: Runtime, extra: readonly express.Router[] = [])
     preferenceCentreRoutes(rt),
     domainEventRoutes(rt, keys, new DomainPublisher(rt.kafka, new RecentlySeen(rt.redis, 'domain:seen'))),
     notificationRoutes(rt, keys),
+    cancelNotificationRoutes(rt, keys),
     dashboardRoutes(rt, keys),
     ...extra,
   ];

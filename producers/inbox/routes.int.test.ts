@@ -76,12 +76,12 @@ describe('inbox and user token routes against the real stack', () => {
     const at = t0 + minute * min;
     const request: NotificationRequested = {
       event_id: `req:${id}`, occurred_at: at, received_at: at, notification_id: id, user_id: user, template: 'receipt', category: 'billing', priority: 'NORMAL',
-      channel: null, data: JSON.stringify(data), idempotency_key: null, requested_by: 'test', source_event_id: null,
+      channel: null, data: JSON.stringify(data), idempotency_key: null, requested_by: 'test', source_event_id: null, send_at: null, escalation: null,
     };
     const outcome: NotificationDispatched = {
       event_id: `${id}:sent:${channel}:1`, occurred_at: at, received_at: at, notification_id: id, user_id: user, template: 'receipt', category: 'billing', priority: 'NORMAL',
       channel, status: 'sent', reason: null, provider: 'eventline', provider_message_id: null, attempt: 1, deferred_until: null, locale: 'en-US', digest_id: null,
-      request_event_id: request.event_id, seq: 1, fallback: [], due_at: null, digest_date: null, cap_date: null, destination_country: null, price_micros: null, price_currency: null, route_reason: null,
+      request_event_id: request.event_id, seq: 1, fallback: [], due_at: null, digest_date: null, cap_date: null, destination_country: null, price_micros: null, price_currency: null, route_reason: null, template_version: null, experiment: null, variant: null,
     };
     const appender = await t.rt.kafka.appender();
     await appender.append('notify.dispatch-requests.v1', [{ key: user, record: 'NotificationRequested', value: request }]);

@@ -89,6 +89,30 @@ describe('POST /v1/notifications and GET /v1/notifications/:id', () => {
     assert.equal(ok.status, 202);
   });
 
+  it('given data that does not match the template\'s declared data, then 422 names each field and nothing is appended', async () => {
+    const before = await recordCount(t.rt.kafka, 'notify.dispatch-requests.v1');
+    const res = await post({ user_id: 'u', template: 'receipt', data: { amount_due: 9.9, currency: 'dollars', recoverd: true, first_name: 'Ada' } });
+    assert.equal(res.status, 422);
+    const body = (await res.json()) as { error: string; problems: string[] };
+    assert.deepEqual([body.error, body.problems], [
+      'unprocessable',
+      [
+        'data.amount_due: expected an integer amount in minor units (990 for 9.90)',
+        'data.currency: expected a 3-letter currency code like usd',
+        'data.recoverd: not a field of receipt (its fields: action_url, amount_due, currency, hosted_invoice_url, invoice_id, recovered)',
+        'data.first_name: set by Eventline when it renders, not by the request',
+      ],
+    ]);
+    const missing = await post({ user_id: 'u', template: 'receipt', data: {} });
+    assert.equal(missing.status, 422);
+    assert.deepEqual(((await missing.json()) as { problems: string[] }).problems, [
+      'data.amount_due: required, expected an integer amount in minor units (990 for 9.90)',
+      'data.currency: required, expected a 3-letter currency code like usd',
+    ]);
+    assert.equal(await recordCount(t.rt.kafka, 'notify.dispatch-requests.v1'), before, 'nothing appended');
+    assert.equal((await post({ user_id: 'u', template: 'receipt', data: { amount_due: 990, currency: 'usd', invoice_id: 'in_1', recovered: false } })).status, 202);
+  });
+
   it('given the category of each template, then an omitted one is filled in, another is refused, and an essential one needs the "essential" scope', async () => {
     const before = await recordCount(t.rt.kafka, 'notify.dispatch-requests.v1');
     const essentialCases: [string, Record<string, unknown>][] = [
@@ -108,7 +132,7 @@ describe('POST /v1/notifications and GET /v1/notifications/:id', () => {
     }
     assert.equal(await recordCount(t.rt.kafka, 'notify.dispatch-requests.v1'), before, 'nothing appended');
 
-    const filled = await post({ user_id: 'user_fill', template: 'trial_ending', data: { trial_end: 1 } });
+    const filled = await post({ user_id: 'user_fill', template: 'trial_ending', data: { trial_end: 1_790_000_000, amount: 4900, currency: 'usd', interval: 'month' } });
     assert.equal(filled.status, 202);
     const { notification_id: filledId, category } = (await filled.json()) as { notification_id: string; category: string };
     assert.equal(category, 'billing');
@@ -120,6 +144,7 @@ describe('POST /v1/notifications and GET /v1/notifications/:id', () => {
     const byId = (id: string) => records.flatMap((r) => (r.record === 'NotificationRequested' && r.value.notification_id === id ? [r.value.category] : []))[0];
     assert.deepEqual([byId(filledId), byId(payId)], ['billing', 'payment']);
     const admin = await createKey(t, ['admin']);
-    assert.equal((await post({ user_id: 'user_sec', template: 'fraud_review', category: 'security', data: {} }, bearer(admin))).status, 202, 'admin implies essential');
+    const review = { customer_id: 'cus_1', payment_id: 'ch_1', amount: 90_000, currency: 'usd', score: 0.8, action: 'block' };
+    assert.equal((await post({ user_id: 'user_sec', template: 'fraud_review', category: 'security', data: review }, bearer(admin))).status, 202, 'admin implies essential');
   });
 });

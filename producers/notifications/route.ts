@@ -1,10 +1,13 @@
 /**
- * POST /v1/notifications  {user_id, template, category?, priority?, channel?, data?, idempotency_key?}
+ * POST /v1/notifications  {user_id, template, category?, priority?, channel?, data?, idempotency_key?,
+ *                          send_at?, escalation?: {after_seconds, unless: opened|clicked|read, channel}}
  *                          → 202 {notification_id, category}; the same id again for a repeated idempotency key.
  *                          The template decides the category (notify/template-categories.ts): an
  *                          omitted one is filled in, another one is refused (422); the essential
- *                          categories (security, payment) need the `essential` scope (403). Link
- *                          fields in `data` (`*_url`) must be https URLs (422 naming each).
+ *                          categories (security, payment) need the `essential` scope (403). `data`
+ *                          must match the template's declared data (notify/template-data.ts): typed
+ *                          fields, link fields (`*_url`) https URLs, no field it does not declare
+ *                          (422 naming each).
  * GET  /v1/notifications/:id → {notification_id, status, timeline}: the furthest status reached
  *                          (never regressed by a late callback) and every step with its time
  */
@@ -16,8 +19,9 @@ import { hasScope, principalOf, requireScope } from '../../lib/http/auth.ts';
 import { bodyBytes, parseJson, rawBody, requireContentType } from '../../lib/http/body.ts';
 import { activeVersion } from '../../lib/projection-versions.ts';
 import type { Runtime } from '../../lib/runtime.ts';
-import { categoryFor, linkProblems, notificationRequest, priorities, Templates } from '../../notify/index.ts';
+import { categoryFor, dataProblems, notificationRequest, priorities, Templates } from '../../notify/index.ts';
 import type { ApiKeys } from '../keys/store.ts';
+import { channels } from '../../projections/preferences/document.ts';
 import { USER_ID } from '../preferences/route.ts';
 
 export const notificationInput = z
@@ -26,11 +30,28 @@ export const notificationInput = z
     template: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a template name like payment_failed'),
     category: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'a category like billing').optional(),
     priority: z.enum(priorities).default('NORMAL'),
-    channel: z.enum(['email', 'sms']).optional(),
+    channel: z.enum(channels).optional(),
     data: z.record(z.string(), z.unknown()).default({}),
     idempotency_key: z.string().min(1).max(200).optional(),
+    /** Scheduled: not sent before this time (ISO 8601 with an offset); at most a year ahead; a past time sends at once. */
+    send_at: z.iso
+      .datetime({ offset: true, message: 'an ISO 8601 time with an offset, like 2026-12-24T09:00:00Z' })
+      .refine((v) => Date.parse(v) <= Date.now() + MAX_SCHEDULE_MS, 'at most 365 days ahead')
+      .optional(),
+    /** Send on `channel` when the first message got no `unless` engagement within `after_seconds`. */
+    escalation: z
+      .object({
+        after_seconds: z.number().int().min(60).max(30 * 86_400),
+        unless: z.enum(['opened', 'clicked', 'read']),
+        channel: z.enum(channels),
+      })
+      .strict()
+      .optional(),
   })
-  .strict();
+  .strict()
+  .refine((v) => !v.escalation || !v.channel || v.escalation.channel !== v.channel, { message: 'escalation.channel must differ from channel', path: ['escalation', 'channel'] });
+
+const MAX_SCHEDULE_MS = 365 * 86_400_000;
 
 interface Requested {
   readonly notification_id: string;
@@ -55,8 +76,8 @@ export function notificationRoutes(rt: Runtime, keys: ApiKeys): Router {
     if (bound.essential && !hasScope(principal, 'essential')) {
       throw new EventlineError('forbidden', `${input.template} is a ${bound.category} notification, which reaches users past their opt-outs and daily cap: this key lacks the "essential" scope`);
     }
-    const links = linkProblems(input.data);
-    if (links.length > 0) throw new EventlineError('unprocessable', 'invalid notification request', { detail: links });
+    const problems = dataProblems(input.template, input.data);
+    if (problems.length > 0) throw new EventlineError('unprocessable', 'invalid notification request', { detail: problems });
     const category = bound.category;
     const keyId = principal.keyId;
     const bodyHash = createHash('sha256').update(JSON.stringify({ ...input, category, idempotency_key: undefined })).digest('hex');
@@ -82,6 +103,8 @@ export function notificationRoutes(rt: Runtime, keys: ApiKeys): Router {
       requestedBy: `key:${keyId}`,
       idempotencyKey: input.idempotency_key ?? null,
       at: now,
+      sendAt: input.send_at ? Date.parse(input.send_at) : null,
+      escalation: input.escalation ?? null,
     });
     const appender = await rt.kafka.appender();
     await appender.append('notify.dispatch-requests.v1', [{ key: request.user_id, record: 'NotificationRequested', value: request }]);

@@ -11,9 +11,8 @@
  * that a second SMS provider, or a future one, never texts a number that said STOP.
  */
 import { Router } from 'express';
-import twilio from 'twilio';
 import { EventlineError } from '../../lib/errors.ts';
-import { bodyBytes, rawBody, requireContentType } from '../../lib/http/body.ts';
+import { rawBody } from '../../lib/http/body.ts';
 import type { Logger } from '../../lib/log.ts';
 import { metrics } from '../../lib/metrics.ts';
 import type { Runtime } from '../../lib/runtime.ts';
@@ -21,6 +20,7 @@ import type { DeliveryEventReceived } from '../../lib/topics.ts';
 import { changePreferences, keywordOf, usersOfNumber } from '../../notify/index.ts';
 import { optInSms, optOutSms } from '../../projections/preferences/document.ts';
 import type { RecentlySeen } from '../http/recently-seen.ts';
+import { verifiedTwilioForm } from './verify.ts';
 
 export const TWILIO_INBOUND_PATH = '/webhooks/twilio/inbound';
 
@@ -47,20 +47,7 @@ export function twilioInboundRoutes(deps: TwilioInboundDeps): Router {
   const router = Router();
   const now = deps.now ?? Date.now;
   router.post(TWILIO_INBOUND_PATH, rawBody(deps.bodyLimitBytes), async (req, res) => {
-    if (!deps.authToken) reject('not_configured', new EventlineError('not_configured', 'TWILIO_AUTH_TOKEN is not configured on this Eventline'));
-    try {
-      requireContentType(req, ['application/x-www-form-urlencoded']);
-    } catch (err) {
-      reject('content_type', err as EventlineError);
-    }
-    const signature = req.get('x-twilio-signature');
-    if (!signature) reject('signature', new EventlineError('signature_invalid', 'missing X-Twilio-Signature header'));
-    const params: Record<string, string> = {};
-    for (const [k, v] of new URLSearchParams(bodyBytes(req).toString('utf8'))) params[k] = v;
-    const url = `${deps.publicUrl}${req.originalUrl}`;
-    if (!twilio.validateRequest(deps.authToken, signature, url, params)) {
-      reject('signature', new EventlineError('signature_invalid', `X-Twilio-Signature does not match ${url} and the posted fields`));
-    }
+    const params = verifiedTwilioForm(req, TWILIO_INBOUND_PATH, deps.authToken, deps.publicUrl);
     const sid = params.MessageSid ?? params.SmsSid ?? '';
     const from = params.From ?? '';
     const problems = [

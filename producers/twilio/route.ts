@@ -4,14 +4,14 @@
  * notify.delivery-events.v1, keyed by notification id (query parameter, else the SID index).
  */
 import { Router } from 'express';
-import twilio from 'twilio';
-import { EventlineError } from '../../lib/errors.ts';
+import type { EventlineError } from '../../lib/errors.ts';
 import type { Kafka } from '../../lib/kafka/index.ts';
 import type { Logger } from '../../lib/log.ts';
 import { metrics } from '../../lib/metrics.ts';
-import { bodyBytes, rawBody, requireContentType } from '../../lib/http/body.ts';
+import { rawBody } from '../../lib/http/body.ts';
 import type { SendEvidence, TwilioMessageIndex } from '../../notify/index.ts';
 import type { RecentlySeen } from '../http/recently-seen.ts';
+import { verifiedTwilioForm } from './verify.ts';
 import { toDeliveryEvent } from './to-event.ts';
 
 export interface TwilioWebhookDeps {
@@ -37,20 +37,7 @@ export function twilioWebhookRoutes(deps: TwilioWebhookDeps): Router {
   if (!deps.authToken) deps.log.warn({ route: '/webhooks/twilio/status' }, 'TWILIO_AUTH_TOKEN is not set: every Twilio callback will be rejected with 503');
 
   router.post('/webhooks/twilio/status', rawBody(deps.bodyLimitBytes), async (req, res) => {
-    if (!deps.authToken) reject('not_configured', new EventlineError('not_configured', 'TWILIO_AUTH_TOKEN is not configured on this Eventline'));
-    try {
-      requireContentType(req, ['application/x-www-form-urlencoded']);
-    } catch (err) {
-      reject('content_type', err as EventlineError);
-    }
-    const signature = req.get('x-twilio-signature');
-    if (!signature) reject('signature', new EventlineError('signature_invalid', 'missing X-Twilio-Signature header'));
-    const params: Record<string, string> = {};
-    for (const [k, v] of new URLSearchParams(bodyBytes(req).toString('utf8'))) params[k] = v;
-    const url = `${deps.publicUrl}${req.originalUrl}`;
-    if (!twilio.validateRequest(deps.authToken, signature, url, params)) {
-      reject('signature', new EventlineError('signature_invalid', `X-Twilio-Signature does not match ${url} and the posted fields`));
-    }
+    const params = verifiedTwilioForm(req, '/webhooks/twilio/status', deps.authToken, deps.publicUrl);
     const fromQuery = typeof req.query.notification_id === 'string' && req.query.notification_id !== '' ? req.query.notification_id : null;
     const sid = params.MessageSid ?? params.SmsSid ?? '';
     const notificationId = fromQuery ?? (sid ? await deps.index.lookup(sid) : null);

@@ -1,7 +1,8 @@
 /**
  * The delivery projection: dispatch requests, dispatch outcomes and provider delivery events →
  * notifications with their timelines, unique messages per channel, and the analytics views
- * notifications and delivery_metrics_daily. Safe to replay; order-independent.
+ * notifications, delivery_metrics_daily, messaging_costs, provider_health and template_experiments.
+ * Safe to replay; order-independent.
  */
 import { readFileSync } from 'node:fs';
 import type { VersionedProjection } from '../../lib/projection.ts';
@@ -18,12 +19,13 @@ export const deliveryProjection: VersionedProjection<DeliveryTopic> = {
   // 2: running sums behind delivery_metrics_daily (the view read every message), and a bulk
   // rebuild; a running deployment rebuilds into a new version, in bulk, and switches.
   // 3: sends (provider, destination country, price, route) behind messaging_costs and provider_health.
-  revision: 3,
+  // 4: sends keep the template version, experiment and variant, behind template_experiments.
+  revision: 4,
   topics,
   tables: (schema) => tablesSql.replaceAll('{{schema}}', schema),
   views: (schema) => viewsSql.replaceAll('{{schema}}', schema),
   indexes: (schema) => indexesSql.replaceAll('{{schema}}', schema),
-  viewNames: ['notifications', 'delivery_metrics_daily', 'messaging_costs', 'provider_health'],
+  viewNames: ['notifications', 'delivery_metrics_daily', 'messaging_costs', 'provider_health', 'template_experiments'],
   forSchema: (schema) => ({
     name: 'delivery',
     topics,

@@ -15,7 +15,7 @@ const day = Date.UTC(2026, 10, 10, 9, 0, 0);
 const min = 60_000;
 
 function requested(id: string, template: string, category: string, at: number): NotificationRequested {
-  return { event_id: `req:${id}`, occurred_at: at, received_at: at, notification_id: id, user_id: `user_${id}`, template, category, priority: 'NORMAL', channel: null, data: '{}', idempotency_key: null, requested_by: 'test', source_event_id: null };
+  return { event_id: `req:${id}`, occurred_at: at, received_at: at, notification_id: id, user_id: `user_${id}`, template, category, priority: 'NORMAL', channel: null, data: '{}', idempotency_key: null, requested_by: 'test', source_event_id: null, send_at: null, escalation: null };
 }
 function dispatched(id: string, status: DispatchStatus, at: number, extra: Partial<NotificationDispatched> = {}): NotificationDispatched {
   return {
@@ -45,7 +45,7 @@ function dispatched(id: string, status: DispatchStatus, at: number, extra: Parti
     destination_country: null,
     price_micros: null,
     price_currency: null,
-    route_reason: null,
+    route_reason: null, template_version: null, experiment: null, variant: null,
     ...extra,
   };
 }

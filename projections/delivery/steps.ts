@@ -8,10 +8,12 @@ import type { DeliveryEventReceived, DeliveryKind, NotificationDispatched, Notif
 /** The statuses a notification can be in, by how far it got. Never regressed by a lower one. */
 export const statusRank = {
   requested: 10,
+  scheduled: 15,
   deferred: 20,
   batched: 25,
   suppressed: 30,
   retrying: 35,
+  cancelled: 38,
   sent: 40,
   failed: 50,
   bounced: 55,

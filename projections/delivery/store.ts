@@ -51,6 +51,9 @@ interface SendRow {
   price_currency: string | null;
   route_reason: string | null;
   sent_at: number;
+  template_version: number | null;
+  experiment: string | null;
+  variant: string | null;
 }
 
 class Batch {
@@ -136,6 +139,10 @@ function collect(records: readonly Incoming<DeliveryTopic>[]): { batch: Batch; u
               price_currency: v.price_currency,
               route_reason: v.route_reason,
               sent_at: v.occurred_at,
+              template_version: v.template_version,
+              // An experiment counts only with its variant (and a variant only within its experiment).
+              experiment: v.experiment !== null && v.variant !== null ? v.experiment : null,
+              variant: v.experiment !== null && v.variant !== null ? v.variant : null,
             });
           }
         }
@@ -148,6 +155,9 @@ function collect(records: readonly Incoming<DeliveryTopic>[]): { batch: Batch; u
       }
       case 'NotificationDue':
         // A timer; what it leads to arrives as a NotificationDispatched.
+        break;
+      case 'NotificationCancelled':
+        // Asked to cancel: what the dispatcher decided arrives as a NotificationDispatched (cancelled, or nothing once sent).
         break;
       default: {
         const _exhaustive: never = r;
@@ -337,14 +347,17 @@ async function write(client: DbClient, schema: string, batch: Batch, parked: rea
   const sends = inKeyOrder(batch.sends);
   if (sends.length > 0) {
     await client.query(
-      `INSERT INTO ${schema}.sends (notification_id, channel, provider, country, price_micros, price_currency, route_reason, sent_at)
-       SELECT * FROM ${recordset({ notification_id: 'text', channel: 'text', provider: 'text', country: 'text', price_micros: 'bigint', price_currency: 'text', route_reason: 'text', sent_at: 'timestamptz' }, 1)}
+      `INSERT INTO ${schema}.sends (notification_id, channel, provider, country, price_micros, price_currency, route_reason, sent_at, template_version, experiment, variant)
+       SELECT * FROM ${recordset({ notification_id: 'text', channel: 'text', provider: 'text', country: 'text', price_micros: 'bigint', price_currency: 'text', route_reason: 'text', sent_at: 'timestamptz', template_version: 'int', experiment: 'text', variant: 'text' }, 1)}
        ON CONFLICT (notification_id, channel) DO NOTHING`,
       [
         recordsetParam(
           sends.map(([key, r]) => {
             const [notificationId, channel] = key.split('|') as [string, string];
-            return { notification_id: notificationId, channel, provider: r.provider, country: r.country, price_micros: r.price_micros, price_currency: r.price_currency, route_reason: r.route_reason, sent_at: ts(r.sent_at) };
+            return {
+              notification_id: notificationId, channel, provider: r.provider, country: r.country, price_micros: r.price_micros, price_currency: r.price_currency, route_reason: r.route_reason, sent_at: ts(r.sent_at),
+              template_version: r.template_version, experiment: r.experiment, variant: r.variant,
+            };
           }),
         ),
       ],

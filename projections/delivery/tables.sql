@@ -80,8 +80,10 @@ CREATE TABLE {{schema}}.daily_metrics (
   PRIMARY KEY (day, channel, category, template)
 );
 
--- Where each sent message went and what it cost, from its `sent` outcome (one per notification and
--- channel): behind analytics.messaging_costs and analytics.provider_health.
+-- Where each sent message went, what it cost and what was sent, from its `sent` outcome (one per
+-- notification and channel): behind analytics.messaging_costs, analytics.provider_health and
+-- analytics.template_experiments (the template version, and the experiment and variant the user was
+-- assigned, when the version has variants).
 CREATE TABLE {{schema}}.sends (
   notification_id text NOT NULL,
   channel text NOT NULL,
@@ -91,5 +93,8 @@ CREATE TABLE {{schema}}.sends (
   price_currency text,
   route_reason text,
   sent_at timestamptz NOT NULL,
+  template_version int,
+  experiment text,
+  variant text,
   PRIMARY KEY (notification_id, channel)
 );

@@ -6,15 +6,18 @@ SELECT n.notification_id, n.user_id, n.template, n.category, n.priority, n.statu
        (SELECT min(m.sent_at) FROM {{schema}}.messages m WHERE m.notification_id = n.notification_id) AS sent_at,
        (SELECT min(m.delivered_at) FROM {{schema}}.messages m WHERE m.notification_id = n.notification_id) AS delivered_at,
        (SELECT min(m.opened_at) FROM {{schema}}.messages m WHERE m.notification_id = n.notification_id) AS opened_at,
-       (SELECT min(m.clicked_at) FROM {{schema}}.messages m WHERE m.notification_id = n.notification_id) AS clicked_at
-FROM {{schema}}.notifications n;
+       (SELECT min(m.clicked_at) FROM {{schema}}.messages m WHERE m.notification_id = n.notification_id) AS clicked_at,
+       first_send.template_version, first_send.experiment, first_send.variant
+FROM {{schema}}.notifications n
+LEFT JOIN LATERAL (SELECT s.template_version, s.experiment, s.variant FROM {{schema}}.sends s
+                   WHERE s.notification_id = n.notification_id ORDER BY s.sent_at, s.channel LIMIT 1) first_send ON true;
 COMMENT ON VIEW analytics.notifications IS 'One row per notification: what was requested, and the furthest status it reached on any channel.';
 COMMENT ON COLUMN analytics.notifications.notification_id IS 'Eventline notification id (ntf_...).';
 COMMENT ON COLUMN analytics.notifications.user_id IS 'Recipient user id.';
 COMMENT ON COLUMN analytics.notifications.template IS 'Template, e.g. payment_failed.';
 COMMENT ON COLUMN analytics.notifications.category IS 'security, payment (essential), billing, account, product, marketing, ...';
 COMMENT ON COLUMN analytics.notifications.priority IS 'CRITICAL, HIGH, NORMAL or LOW.';
-COMMENT ON COLUMN analytics.notifications.status IS 'Furthest status reached, never regressed by a late callback: requested < deferred < batched < suppressed < retrying < sent < failed < bounced < delivered < opened < clicked.';
+COMMENT ON COLUMN analytics.notifications.status IS 'Furthest status reached, never regressed by a late callback: requested < scheduled < deferred < batched < suppressed < retrying < cancelled < sent < failed < bounced < delivered < opened < clicked.';
 COMMENT ON COLUMN analytics.notifications.requested_at IS 'When it was requested.';
 COMMENT ON COLUMN analytics.notifications.status_at IS 'When it reached its status.';
 COMMENT ON COLUMN analytics.notifications.channels IS 'Channels it was sent on.';
@@ -22,6 +25,9 @@ COMMENT ON COLUMN analytics.notifications.sent_at IS 'First send on any channel.
 COMMENT ON COLUMN analytics.notifications.delivered_at IS 'First delivery on any channel.';
 COMMENT ON COLUMN analytics.notifications.opened_at IS 'First open.';
 COMMENT ON COLUMN analytics.notifications.clicked_at IS 'First click.';
+COMMENT ON COLUMN analytics.notifications.template_version IS 'Template version of its first sent message (0: the file shipped with the release; null: not sent, or sent before versions were recorded).';
+COMMENT ON COLUMN analytics.notifications.experiment IS 'Experiment of that template version, when it has variants (see template_experiments).';
+COMMENT ON COLUMN analytics.notifications.variant IS 'Variant the user was assigned in that experiment: a stable hash of (experiment, user id) over the declared weights.';
 
 CREATE VIEW analytics.delivery_metrics_daily AS
 SELECT day, channel, category, template,
@@ -94,3 +100,82 @@ COMMENT ON COLUMN analytics.provider_health.failed IS 'Of them, reported failed,
 COMMENT ON COLUMN analytics.provider_health.failovers IS 'Messages it took because the provider before it in the route failed or had its circuit open.';
 COMMENT ON COLUMN analytics.provider_health.probes IS 'Messages sent as the half-open probe of its own circuit.';
 COMMENT ON COLUMN analytics.provider_health.success_rate IS 'delivered / (delivered + failed); null while none has a final outcome.';
+
+-- One row per experiment, template and variant. A message counts in the variant recorded on its
+-- `sent` outcome. `delivered` counts a message the provider reported delivered, opened or clicked
+-- (an open or a click is proof of delivery, and keeps clicked ≤ delivered when the delivered
+-- callback is lost). The control of an (experiment, template) is the variant named `control`, else
+-- the first by name (bytewise). Each other variant is tested against it with the two-sided
+-- two-proportion z-test on clicks per delivered message, with the pooled proportion:
+--   p = (c₁ + c₀)/(n₁ + n₀), z = (c₁/n₁ − c₀/n₀) / √(p(1 − p)(1/n₁ + 1/n₀)), p_value = 2Φ(−|z|).
+-- A winner needs every variant (at least two) at ≥ 100 delivered: then the variant significantly
+-- better than the control (p < 0.05) with the highest click rate, or the control when every other
+-- variant is significantly worse; a tie for the highest rate is no winner.
+CREATE VIEW analytics.template_experiments AS
+WITH counts AS (
+  SELECT s.experiment, COALESCE(n.template, 'unknown') AS template, s.variant,
+         count(*) AS sent,
+         count(*) FILTER (WHERE m.delivered_at IS NOT NULL OR m.opened_at IS NOT NULL OR m.clicked_at IS NOT NULL) AS delivered,
+         count(m.opened_at) AS opened,
+         count(m.clicked_at) AS clicked
+  FROM {{schema}}.sends s
+  LEFT JOIN {{schema}}.messages m USING (notification_id, channel)
+  LEFT JOIN {{schema}}.notifications n USING (notification_id)
+  WHERE s.experiment IS NOT NULL AND s.variant IS NOT NULL
+  GROUP BY 1, 2, 3
+), arms AS (
+  SELECT c.*,
+         first_value(c.variant) OVER (PARTITION BY c.experiment, c.template ORDER BY c.variant <> 'control', c.variant COLLATE "C") AS control,
+         count(*) OVER (PARTITION BY c.experiment, c.template) AS variants,
+         min(c.delivered) OVER (PARTITION BY c.experiment, c.template) AS least_delivered
+  FROM counts c
+), tested AS (
+  SELECT a.*, a.variant = a.control AS is_control, k.delivered AS control_delivered, k.clicked AS control_clicked,
+         -- sign(click_rate − control click_rate), compared exactly in integers
+         sign((a.clicked * k.delivered - k.clicked * a.delivered)::numeric) AS versus_control,
+         CASE WHEN a.variant = a.control OR a.delivered = 0 OR k.delivered = 0 OR a.clicked + k.clicked IN (0, a.delivered + k.delivered) THEN NULL
+              ELSE 2 * analytics.normal_cdf(-abs(
+                     (a.clicked::double precision / a.delivered - k.clicked::double precision / k.delivered)
+                     / sqrt(((a.clicked + k.clicked)::double precision / (a.delivered + k.delivered))
+                            * (1 - (a.clicked + k.clicked)::double precision / (a.delivered + k.delivered))
+                            * (1::double precision / a.delivered + 1::double precision / k.delivered))))
+         END AS p_value
+  FROM arms a JOIN arms k ON k.experiment = a.experiment AND k.template = a.template AND k.variant = a.control
+), judged AS (
+  SELECT t.*,
+         t.variants >= 2 AND t.least_delivered >= 100 AS enough,
+         NOT t.is_control AND t.p_value < 0.05 AND t.versus_control > 0 AS better,
+         -- the other variants of its experiment, significantly worse than the control
+         count(*) FILTER (WHERE NOT t.is_control AND t.p_value < 0.05 AND t.versus_control < 0) OVER g AS worse_variants,
+         count(*) FILTER (WHERE NOT t.is_control AND t.p_value < 0.05 AND t.versus_control > 0) OVER g AS better_variants
+  FROM tested t
+  WINDOW g AS (PARTITION BY t.experiment, t.template)
+), ranked AS (
+  SELECT j.*,
+         -- among the significantly better variants: how many have a higher click rate, and how many the same
+         count(*) FILTER (WHERE j.better) OVER (PARTITION BY j.experiment, j.template ORDER BY j.clicked::numeric / NULLIF(j.delivered, 0) DESC
+                                                 RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS better_at_or_above
+  FROM judged j
+)
+SELECT experiment, template, variant, sent, delivered, opened, clicked,
+       round(opened::numeric / NULLIF(delivered, 0), 4) AS open_rate,
+       round(clicked::numeric / NULLIF(delivered, 0), 4) AS click_rate,
+       CASE WHEN is_control OR delivered = 0 OR control_delivered = 0 OR control_clicked = 0 THEN NULL
+            ELSE round((clicked::numeric * control_delivered) / (delivered::numeric * control_clicked) - 1, 4) END AS click_lift_vs_control,
+       p_value,
+       COALESCE(enough AND CASE WHEN is_control THEN better_variants = 0 AND worse_variants = variants - 1
+                                ELSE better AND better_at_or_above = 1 END, false) AS winner
+FROM ranked;
+COMMENT ON VIEW analytics.template_experiments IS 'Template experiments (a template version with weighted variants; users assigned by a stable hash of experiment and user id): per experiment, template and variant, unique messages sent, delivered, opened and clicked, and each variant''s click rate tested against the control''s (two-sided two-proportion z-test, pooled). A winner is named only with at least 100 delivered messages in every variant; see docs/analytics.md.';
+COMMENT ON COLUMN analytics.template_experiments.experiment IS 'Experiment id, as declared on the template version and recorded on each sent outcome.';
+COMMENT ON COLUMN analytics.template_experiments.template IS 'Template of the notifications (unknown until the request or an outcome names it). Control and winner are per experiment and template.';
+COMMENT ON COLUMN analytics.template_experiments.variant IS 'Variant the users were assigned. The control is the variant named control, else the first by name.';
+COMMENT ON COLUMN analytics.template_experiments.sent IS 'Messages sent (one per notification and channel) in this variant.';
+COMMENT ON COLUMN analytics.template_experiments.delivered IS 'Of them, reported delivered, opened or clicked (an open or a click proves delivery): the denominator of the rates and of the test.';
+COMMENT ON COLUMN analytics.template_experiments.opened IS 'Of them, opened at least once.';
+COMMENT ON COLUMN analytics.template_experiments.clicked IS 'Of them, clicked at least once.';
+COMMENT ON COLUMN analytics.template_experiments.open_rate IS 'opened / delivered, 4 decimals; null when nothing was delivered.';
+COMMENT ON COLUMN analytics.template_experiments.click_rate IS 'clicked / delivered, 4 decimals; null when nothing was delivered.';
+COMMENT ON COLUMN analytics.template_experiments.click_lift_vs_control IS 'click_rate / the control''s click_rate − 1 from the exact counts, 4 decimals (0.25: 25 % more clicks per delivered message); null for the control and when the control''s click rate is 0 or undefined.';
+COMMENT ON COLUMN analytics.template_experiments.p_value IS 'Two-sided p-value of the two-proportion z-test (pooled proportion) of this variant''s clicks per delivered message against the control''s: 2Φ(−|z|), Φ = analytics.normal_cdf (relative error < 1.2e-7). Null for the control, and when undefined (nothing delivered on a side, or no click or only clicks on both).';
+COMMENT ON COLUMN analytics.template_experiments.winner IS 'True on at most one variant of an experiment and template, and only when every variant (at least two) has ≥ 100 delivered: the variant with the highest click rate among those significantly better than the control (p < 0.05), or the control when every other variant is significantly worse. Not corrected for several comparisons.';

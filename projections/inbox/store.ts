@@ -83,7 +83,8 @@ function collect(records: readonly Incoming<InboxTopic>[]): Batch {
         break;
       }
       case 'NotificationDue':
-        // A timer; what it leads to arrives as a NotificationDispatched.
+      case 'NotificationCancelled':
+        // A timer or a cancellation; what it leads to arrives as a NotificationDispatched.
         break;
       default: {
         const _exhaustive: never = r;

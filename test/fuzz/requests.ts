@@ -200,7 +200,7 @@ function eventsRoute(target: FuzzTarget): fc.Arbitrary<HttpCase> {
 }
 
 function notificationsRoute(target: FuzzTarget): fc.Arbitrary<HttpCase> {
-  const valid = () => JSON.stringify({ user_id: 'user_fz', template: 'receipt', category: 'billing', data: { amount_due: 4900, currency: 'usd', note: 'fz-note' } });
+  const valid = () => JSON.stringify({ user_id: 'user_fz', template: 'receipt', category: 'billing', data: { amount_due: 4900, currency: 'usd', invoice_id: 'fz-note' } });
   const invalid = fc.oneof(
     alnum(4, 20).map((t) => JSON.stringify({ user_id: 'user_fz', template: `fz_no_such_${t.toLowerCase()}`, category: 'billing' })),
     alnum(1, 10).map((f) => JSON.stringify({ user_id: 'user_fz', template: 'receipt', category: 'billing', [`fz_${f}`]: true })),

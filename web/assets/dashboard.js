@@ -58,6 +58,9 @@
   /** Millionths of a currency (messaging prices), with four decimals. */
   const micros = (v) => (v == null ? '–' : (Number(v) / 1e6).toFixed(4));
   const pct = (x) => (x == null ? '–' : `${(Number(x) * 100).toFixed(1)}%`);
+  const signedPct = (x) => (x == null ? '–' : (Number(x) > 0 ? '+' : '') + pct(x));
+  /** A p-value to 3 significant digits: 0.00512, 1.53e-5. */
+  const pValue = (x) => (x == null ? '–' : Number(x).toPrecision(3));
   const ratio = (x) => (x == null ? '–' : Number(x).toFixed(2));
   const orDash = (format) => (x) => (x == null ? '–' : format(x));
   const today = () => new Date().toISOString().slice(0, 10);
@@ -398,6 +401,7 @@
         { id: 'providers', title: 'the providers of the last 30 days', file: csv.fileName(['providers-30-days-to', today()]) },
       ),
     );
+    renderExperiments(d);
     $('notifications').replaceChildren(
       table(
         [
@@ -410,6 +414,45 @@
         ],
         d.notifications,
         { id: 'notifications', title: 'the latest notifications', file: csv.fileName(['notifications', today()]) },
+      ),
+    );
+  }
+
+  const WAITING = 'no winner yet: needs ≥ 100 delivered per variant';
+
+  /**
+   * The template experiments, one row per experiment and variant. The view names a winner only
+   * once every variant of an experiment (and template) has 100 delivered; until then, with no
+   * winner, each of its rows says so. The winner is said in words, not by colour alone.
+   */
+  function renderExperiments(d) {
+    const group = (r) => JSON.stringify([r.experiment, r.template]);
+    const decided = new Set(d.experiments.filter((r) => r.winner).map(group));
+    const short = new Set(d.experiments.filter((r) => Number(r.delivered) < 100).map(group));
+    const verdict = (r) => (r.winner ? 'winner' : !decided.has(group(r)) && short.has(group(r)) ? WAITING : '');
+    $('experiments').replaceChildren(
+      table(
+        [
+          { key: 'experiment', label: 'Experiment' },
+          { key: 'template', label: 'Template' },
+          { key: 'variant', label: 'Variant' },
+          { key: 'sent', label: 'Sent', num: true },
+          { key: 'delivered', label: 'Delivered', num: true },
+          { key: 'opened', label: 'Opened', num: true },
+          { key: 'clicked', label: 'Clicked', num: true },
+          { key: 'open_rate', label: 'Open rate', num: true, format: pct, ratio: true },
+          { key: 'click_rate', label: 'Click rate', num: true, format: pct, ratio: true },
+          { key: 'click_lift_vs_control', label: 'Click lift vs control', num: true, format: signedPct, ratio: true },
+          { key: 'p_value', label: 'p-value', num: true, format: pValue },
+          {
+            key: 'winner',
+            label: 'Winner',
+            format: (_, r) => (r.winner ? h('span', { class: 'tag winner' }, 'Winner') : verdict(r) || '–'),
+            csvValue: (_, r) => verdict(r),
+          },
+        ],
+        d.experiments,
+        { id: 'experiments', title: 'the template experiments', file: csv.fileName(['template-experiments', today()]) },
       ),
     );
   }
