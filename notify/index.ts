@@ -61,3 +61,4 @@ export {
 } from './push-subscriptions.ts';
 export { keywordOf, recordSmsRecipient, usersOfNumber, type SmsKeyword } from './sms-numbers.ts';
 export { EXPERIMENT_ID, TemplateVersions, publishProblems, publishTemplate, shippedLocales, type PublishInput, type Sections, type VersionInfo } from './template-versions.ts';
+export { loadRules, parseRulesText, shippedCatalogue, validateRules, type Rule, type RulesCatalogue } from './rules.ts';

@@ -191,6 +191,11 @@ export class Templates {
     return [...new Set([...this.compiled.keys()].map((k) => k.split('/')[0] as string))].sort();
   }
 
+  /** Whether `template` ships a file in exactly `locale`. */
+  hasFile(template: string, locale: string): boolean {
+    return this.compiled.has(`${locale}/${template}`);
+  }
+
   has(template: string): boolean {
     return this.compiled.has(`${DEFAULT_LOCALE}/${template}`);
   }

@@ -4,7 +4,7 @@
  * so the same cause always yields the same notification — and it is sent once.
  */
 import { createHash } from 'node:crypto';
-import { vocabularies, type NotificationEscalation, type NotificationPriority, type NotificationRequested } from '../lib/topics.ts';
+import { vocabularies, type NotificationEscalation, type NotificationRecurrence, type NotificationPriority, type NotificationRequested } from '../lib/topics.ts';
 
 export const priorities = vocabularies.NotificationPriority.symbols;
 export type Priority = NotificationPriority;
@@ -29,6 +29,8 @@ export function notificationRequest(r: {
   sendAt?: number | null;
   /** Send on another channel when the first got no engagement in time. */
   escalation?: NotificationEscalation | null;
+  /** One occurrence of a recurring notification. */
+  recurrence?: NotificationRecurrence | null;
   receivedAt?: number;
 }): NotificationRequested {
   return {
@@ -47,5 +49,6 @@ export function notificationRequest(r: {
     source_event_id: r.sourceEventId ?? null,
     send_at: r.sendAt ?? null,
     escalation: r.escalation ?? null,
+    recurrence: r.recurrence ?? null,
   };
 }

@@ -32,6 +32,8 @@ export function publishProblems(input: PublishInput, templates: Templates, local
   const problems: string[] = [];
   if (!templates.has(input.template)) problems.push(`no template ${input.template} ships with this release (a version replaces a shipped template)`);
   if (!locales.includes(input.locale)) problems.push(`locale ${input.locale}: expected one of ${locales.join(', ')}`);
+  // A locale without its own file renders en-US's (render.ts resolveLocale): its version would never be used.
+  else if (templates.has(input.template) && !templates.hasFile(input.template, input.locale)) problems.push(`${input.locale}/${input.template}: no such file ships, so that locale renders ${DEFAULT_LOCALE}; publish the ${DEFAULT_LOCALE} version instead`);
   const compile = (sections: Sections, what: string) => {
     try {
       templates.compileSections(sections, what);
@@ -73,14 +75,16 @@ export async function publishTemplate(db: Db, kafka: Kafka, input: PublishInput,
       variants: input.variants.map((v) => ({ name: v.name, weight: v.weight, ...v.sections })),
       published_by: input.publishedBy,
     };
-    await (await kafka.appender()).append('notify.templates.v1', [{ key: input.template, record: 'TemplatePublished', value: event }]);
-    await c.query('INSERT INTO dispatch.template_versions (template, locale, version, published, published_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING', [
+    // Stored first, appended last, committed after the append: a failed append leaves no version, a
+    // failed insert appends nothing, so the topic never says two things for one version number.
+    await c.query('INSERT INTO dispatch.template_versions (template, locale, version, published, published_at) VALUES ($1, $2, $3, $4, $5)', [
       input.template,
       input.locale,
       version,
       JSON.stringify(event),
       new Date(now),
     ]);
+    await (await kafka.appender()).append('notify.templates.v1', [{ key: input.template, record: 'TemplatePublished', value: event }]);
     return event;
   });
 }
@@ -103,13 +107,16 @@ export class TemplateVersions {
   private readonly templates: Templates;
   private readonly refreshMs: number;
   private readonly info = new Map<string, VersionInfo>();
+  private readonly broken = new Set<string>();
+  private readonly onBroken: ((version: string, problem: string) => void) | undefined;
   private readAt = 0;
   private reading: Promise<void> | null = null;
 
-  constructor(db: Db, templates: Templates, options: { refreshMs?: number } = {}) {
+  constructor(db: Db, templates: Templates, options: { refreshMs?: number; onBroken?: (version: string, problem: string) => void } = {}) {
     this.db = db;
     this.templates = templates;
     this.refreshMs = options.refreshMs ?? 5000;
+    this.onBroken = options.onBroken;
   }
 
   /** Reads every published version now and installs those not yet installed. */
@@ -118,15 +125,21 @@ export class TemplateVersions {
     const { rows } = await this.db.query<{ published: TemplatePublished }>('SELECT published FROM dispatch.template_versions ORDER BY template, locale, version');
     for (const { published: p } of rows) {
       const key = `${p.locale}/${p.template}@${p.version}`;
-      if (this.info.has(key)) continue;
-      this.templates.install(
-        p.template,
-        p.locale,
-        p.version,
-        sectionsOf(p),
-        p.variants.map((v) => ({ name: v.name, sections: sectionsOf(v) })),
-      );
-      this.info.set(key, { version: p.version, experiment: p.experiment, variants: p.variants.map((v) => ({ name: v.name, weight: v.weight })) });
+      if (this.info.has(key) || this.broken.has(key)) continue;
+      try {
+        this.templates.install(
+          p.template,
+          p.locale,
+          p.version,
+          sectionsOf(p),
+          p.variants.map((v) => ({ name: v.name, sections: sectionsOf(v) })),
+        );
+        this.info.set(key, { version: p.version, experiment: p.experiment, variants: p.variants.map((v) => ({ name: v.name, weight: v.weight })) });
+      } catch (err) {
+        // One stored version this release cannot compile must not hold back the others: skipped, said once.
+        this.broken.add(key);
+        this.onBroken?.(key, err instanceof Error ? err.message : String(err));
+      }
     }
   }
 

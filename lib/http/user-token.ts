@@ -16,11 +16,22 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export const USER_TOKEN_PREFIX = 'evu_';
+/**
+ * What a token is for: `user` opens the user's inbox, preferences and push subscriptions (the API
+ * routes that take user tokens); `preference_centre` opens only the hosted preference centre page
+ * (the one an unsubscribe link leads to), so a forwarded email cannot register a browser for the
+ * user's pushes or read their inbox. Each signs under its own label and prefix: neither verifies
+ * as the other.
+ */
+export type TokenPurpose = 'user' | 'preference_centre';
+const purposes: Readonly<Record<TokenPurpose, { readonly prefix: string; readonly label: string }>> = {
+  user: { prefix: USER_TOKEN_PREFIX, label: 'eventline user token v1' },
+  preference_centre: { prefix: 'evp_', label: 'eventline preference centre token v1' },
+};
 export const USER_TOKEN_DEFAULT_TTL_SECONDS = 3600;
 export const USER_TOKEN_MIN_TTL_SECONDS = 60;
 export const USER_TOKEN_MAX_TTL_SECONDS = 86_400;
-const LABEL = 'eventline user token v1';
-const FORMAT = /^evu_([A-Za-z0-9_-]{10,2000})\.([A-Za-z0-9_-]{43})$/;
+const FORMAT = /^ev[up]_([A-Za-z0-9_-]{10,2000})\.([A-Za-z0-9_-]{43})$/;
 
 export interface UserTokenClaims {
   readonly userId: string;
@@ -30,32 +41,37 @@ export interface UserTokenClaims {
 
 export type UserTokenCheck = { ok: true; claims: UserTokenClaims } | { ok: false; reason: 'malformed' | 'signature' | 'expired' };
 
-function key(secret: string): Buffer {
-  return createHmac('sha256', secret).update(LABEL).digest();
+function key(secret: string, purpose: TokenPurpose): Buffer {
+  return createHmac('sha256', secret).update(purposes[purpose].label).digest();
 }
 
-function mac(secret: string, data: string): Buffer {
-  return createHmac('sha256', key(secret)).update(data).digest();
+function mac(secret: string, data: string, purpose: TokenPurpose): Buffer {
+  return createHmac('sha256', key(secret, purpose)).update(data).digest();
+}
+
+/** The purpose a token's prefix claims (null: neither); verification still checks it is signed for it. */
+export function purposeOf(token: string): TokenPurpose | null {
+  return token.startsWith(purposes.user.prefix) ? 'user' : token.startsWith(purposes.preference_centre.prefix) ? 'preference_centre' : null;
 }
 
 /** Whether a presented bearer credential is shaped as a user token (not whether it is valid). */
 export function isUserTokenShaped(presented: string): boolean {
-  return presented.startsWith(USER_TOKEN_PREFIX) && presented.includes('.');
+  return purposeOf(presented) !== null && presented.includes('.');
 }
 
 /** A token for `userId` valid `ttlSeconds` from `nowMs` (whole seconds; the caller bounds the TTL). */
-export function signUserToken(secret: string, userId: string, nowMs: number, ttlSeconds = USER_TOKEN_DEFAULT_TTL_SECONDS): { token: string; expiresAt: number } {
+export function signUserToken(secret: string, userId: string, nowMs: number, ttlSeconds = USER_TOKEN_DEFAULT_TTL_SECONDS, purpose: TokenPurpose = 'user'): { token: string; expiresAt: number } {
   const iat = Math.floor(nowMs / 1000);
   const exp = iat + Math.floor(ttlSeconds);
   const body = Buffer.from(JSON.stringify({ u: userId, iat, exp })).toString('base64url');
-  return { token: `${USER_TOKEN_PREFIX}${body}.${mac(secret, body).toString('base64url')}`, expiresAt: exp * 1000 };
+  return { token: `${purposes[purpose].prefix}${body}.${mac(secret, body, purpose).toString('base64url')}`, expiresAt: exp * 1000 };
 }
 
-export function verifyUserToken(secret: string, token: string, nowMs: number): UserTokenCheck {
+export function verifyUserToken(secret: string, token: string, nowMs: number, purpose: TokenPurpose = 'user'): UserTokenCheck {
   const m = FORMAT.exec(token);
-  if (!m || !m[1] || !m[2]) return { ok: false, reason: 'malformed' };
+  if (!m || !m[1] || !m[2] || purposeOf(token) !== purpose) return { ok: false, reason: 'malformed' };
   // Compared as text: one token has one spelling (base64url's last character carries 2 spare bits).
-  const expected = Buffer.from(mac(secret, m[1]).toString('base64url'));
+  const expected = Buffer.from(mac(secret, m[1], purpose).toString('base64url'));
   const given = Buffer.from(m[2]);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'signature' };
   let raw: { u?: unknown; iat?: unknown; exp?: unknown };

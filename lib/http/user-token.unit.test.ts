@@ -49,4 +49,16 @@ describe('user tokens', () => {
     assert.ok(!isUserTokenShaped('evl_0123456789ab_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'));
     assert.ok(!isUserTokenShaped('q8Jd2kLmN4pR6sT8vX0zB2dF4hJ6kM8nP0rS2uW4yA6'));
   });
+
+  it('given a preference-centre token, then it verifies only as one, and a user token only as a user token', () => {
+    const centre = signUserToken(secret, 'u1', now, 3600, 'preference_centre').token;
+    assert.match(centre, /^evp_/);
+    assert.deepEqual(verifyUserToken(secret, centre, now + 1000, 'preference_centre'), { ok: true, claims: { userId: 'u1', issuedAt: now, expiresAt: now + hour } });
+    assert.deepEqual(verifyUserToken(secret, centre, now + 1000), { ok: false, reason: 'malformed' }, 'not a user token');
+    const user = signUserToken(secret, 'u1', now).token;
+    assert.deepEqual(verifyUserToken(secret, user, now + 1000, 'preference_centre'), { ok: false, reason: 'malformed' });
+    // The same body signed for the other purpose, prefix swapped, does not verify either.
+    assert.equal(verifyUserToken(secret, `evu_${centre.slice(4)}`, now + 1000).ok, false);
+    assert.ok(isUserTokenShaped(centre), 'refused (401) on API routes rather than taken for an API key');
+  });
 });

@@ -262,6 +262,10 @@ export function chooseTemplate(info: VersionInfo | null | undefined, userId: str
 
 export interface DispatchState {
   readonly notification: NotificationState;
+  /** The notification is an occurrence of a series that was cancelled (DELETE on the series id). */
+  readonly seriesCancelled?: boolean;
+  /** A batched notification's digest already went out (a cancel comes too late). */
+  readonly digestSent?: boolean;
   readonly context: DispatchContext | null;
   readonly digest: { readonly state: DigestState; readonly summaries: readonly { template: string; subject: string }[] } | null;
 }
@@ -358,7 +362,7 @@ function plan(s: NotificationState, ctx: DispatchContext, now: number): Dec {
       // Channels already under way (a redelivered CRITICAL request) are not asked again.
       const channels = p.channels.filter((c) => s.channels[c] === undefined);
       // The version and the user's variant are decided here, once for every channel of the message.
-      const template = chooseTemplate(ctx.template, r.user_id);
+      const template = s.template ?? chooseTemplate(ctx.template, r.user_id);
       return { events: [], effects: channels.map((channel) => ({ kind: 'send', notificationId: r.notification_id, channel, attempt: 1, reason: null, fallback: p.fallback, capDate, at: now, template })) };
     }
     default: {
@@ -373,10 +377,15 @@ function nextFallback(s: NotificationState, fallback: readonly Channel[], after:
   return fallback.find((c) => c !== after && s.channels[c] === undefined) ?? null;
 }
 
-function fallbackSend(s: NotificationState, fallback: readonly Channel[], after: Channel, reason: string, capDate: string | null, at: number): SendCommand | null {
+function fallbackSend(s: NotificationState, fallback: readonly Channel[], after: Channel, reason: string, capDate: string | null, at: number, template: TemplateChoice | null = s.template): SendCommand | null {
   const next = nextFallback(s, fallback, after);
   if (!next || !s.request) return null;
-  return { kind: 'send', notificationId: s.request.notification_id, channel: next, attempt: 1, reason, fallback: fallback.filter((c) => c !== next && c !== after), capDate, at };
+  return { kind: 'send', notificationId: s.request.notification_id, channel: next, attempt: 1, reason, fallback: fallback.filter((c) => c !== next && c !== after), capDate, at, ...(template ? { template } : {}) };
+}
+
+/** The version and variant a send used, as an outcome records them (kept in the state: later sends of the message use them). */
+function pinned(send: SendCommand): Partial<NotificationDispatched> {
+  return send.template ? { template_version: send.template.version, experiment: send.template.experiment, variant: send.template.variant } : {};
 }
 
 /**
@@ -392,7 +401,8 @@ function resume(s: NotificationState, ctx: DispatchContext | null, now: number):
     const next = failedOn ? fallbackSend(s, s.fallback, failedOn, `fallback after ${failedOn} failed`, capDateOf(r, ctx, now), now) : null;
     if (next) return { events: [], effects: [next] };
   }
-  if (r.priority === 'CRITICAL' && ctx && s.status !== 'suppressed') return plan(s, ctx, now);
+  // Not a CRITICAL that waits for its time (scheduled): a redelivered request must not send it early.
+  if (r.priority === 'CRITICAL' && ctx && s.status !== 'suppressed' && s.status !== 'scheduled') return plan(s, ctx, now);
   return none;
 }
 
@@ -407,6 +417,47 @@ export function suppressionFrom(e: DeliveryEventReceived): SuppressionReason | n
   if (e.kind === 'dropped' && /invalid|bounced address/i.test(e.reason ?? '')) return 'invalid_address';
   if (e.kind === 'spam_reported') return 'spam_report';
   return null;
+}
+
+/** Occurrence `k` of a series starting at `startsAt`: k days or weeks later, or k calendar months (UTC; the 31st in a 30-day month is its 30th). */
+export function occurrenceAt(startsAt: number, every: string, k: number): number {
+  if (every === 'day') return startsAt + k * 86_400_000;
+  if (every === 'week') return startsAt + k * 7 * 86_400_000;
+  const d = new Date(startsAt);
+  const month = d.getUTCMonth() + k;
+  const last = new Date(Date.UTC(d.getUTCFullYear(), month + 1, 0)).getUTCDate();
+  return Date.UTC(d.getUTCFullYear(), month, Math.min(d.getUTCDate(), last), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds());
+}
+
+/** The request of the occurrence after `r`, or null when the series ends with `r` (its count or its until). Pure. */
+export function nextOccurrence(r: NotificationRequested, now: number): NotificationRequested | null {
+  const rec = r.recurrence ?? null;
+  if (!rec) return null;
+  const k = rec.occurrence + 1;
+  if (rec.count !== null && k >= rec.count) return null;
+  const at = occurrenceAt(rec.starts_at, rec.every, k);
+  if (rec.until !== null && at > rec.until) return null;
+  return notificationRequest({
+    source: `${rec.series_id}:occurrence:${k}`,
+    userId: r.user_id,
+    template: r.template,
+    category: r.category,
+    priority: r.priority as Priority,
+    channel: r.channel,
+    data: JSON.parse(r.data) as Record<string, unknown>,
+    requestedBy: r.requested_by,
+    sourceEventId: r.event_id,
+    at: now,
+    sendAt: at,
+    escalation: r.escalation,
+    recurrence: { ...rec, occurrence: k },
+  });
+}
+
+/** An occurrence came due: with its plan, the next occurrence's request (scheduled), so one is always pending until the series ends. */
+function withNextOccurrence(d: Dec, r: NotificationRequested, now: number): Dec {
+  const next = nextOccurrence(r, now);
+  return next ? { events: [...d.events, { topic: 'notify.dispatch-requests.v1', key: next.user_id, record: 'NotificationRequested', value: next }], effects: d.effects } : d;
 }
 
 /**
@@ -428,7 +479,7 @@ function escalate(s: NotificationState, ctx: DispatchContext | null, d: Notifica
   const channel = esc.channel as Channel;
   if (s.channels[channel] !== undefined || engagedBy(s, esc.unless, d.occurred_at)) return none;
   if (!deliverable.includes(channel) || !allows(ctx.prefs, r.category, channel) || !reachable(channel, ctx.recipient)) return none;
-  return { events: [], effects: [{ kind: 'send', notificationId: r.notification_id, channel, attempt: 1, reason: `escalation: not ${esc.unless} within ${esc.after_seconds} s`, fallback: [], capDate: capDateOf(r, ctx, now), at: now }] };
+  return { events: [], effects: [{ kind: 'send', notificationId: r.notification_id, channel, attempt: 1, reason: `escalation: not ${esc.unless} within ${esc.after_seconds} s`, fallback: [], capDate: capDateOf(r, ctx, now), at: now, ...(s.template ? { template: s.template } : {}) }] };
 }
 
 /**
@@ -458,10 +509,11 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
       // Appended long after it happened (a backfill, a replay of old events): never message people about the past.
       const age = input.loggedAt - input.request.occurred_at;
       if (age > policy.maxAgeMs) return one(outcome(st, 'suppressed', now, { reason: `stale: requested ${Math.round(age / 3_600_000)} h ago` }));
+      if (state.seriesCancelled) return one(outcome(st, 'cancelled', now, { reason: 'the series was cancelled' }));
       // Scheduled: nothing is planned before its time (preferences and quiet hours are those of then).
       const sendAt = input.request.send_at ?? null;
       if (sendAt !== null && sendAt > now) return one(outcome(st, 'scheduled', now, { due_at: sendAt, reason: `scheduled for ${new Date(sendAt).toISOString()}` }));
-      return ctx ? plan(st, ctx, now) : none;
+      return ctx ? withNextOccurrence(plan(st, ctx, now), input.request, now) : none;
     }
     case 'due': {
       // A timer may come again (a crash after it was folded, before its effect): each case below
@@ -486,20 +538,24 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
       }
       if (!s.request || s.status === 'cancelled') return none;
       if (d.reason === 'escalation') return escalate(s, state.context, d, now);
-      if (d.reason === 'scheduled') return s.status === 'scheduled' && state.context ? plan(s, state.context, now) : resume(s, state.context, now);
+      if (d.reason === 'scheduled') {
+        if (s.status !== 'scheduled' || !state.context) return resume(s, state.context, now);
+        if (state.seriesCancelled) return one(outcome(s, 'cancelled', now, { reason: 'the series was cancelled' }));
+        return withNextOccurrence(plan(s, state.context, now), s.request, now);
+      }
       if (d.reason === 'quiet_hours_end') return s.status === 'deferred' && d.attempt === s.deferredAttempt - 1 && state.context ? plan(s, state.context, now) : resume(s, state.context, now);
       const channel = d.channel as Channel | null;
       const progress = channel ? s.channels[channel] : undefined;
       if (!channel || !progress) return none;
       const capDate = capDateOf(s.request, state.context, now);
-      const send = (reason: string | null): Dec => ({ events: [], effects: [{ kind: 'send', notificationId: s.request!.notification_id, channel, attempt: d.attempt, reason, fallback: s.fallback, capDate, at: now }] });
+      const send = (reason: string | null): Dec => ({ events: [], effects: [{ kind: 'send', notificationId: s.request!.notification_id, channel, attempt: d.attempt, reason, fallback: s.fallback, capDate, at: now, ...(s.template ? { template: s.template } : {}) }] });
       if (d.reason === 'retry' && progress.status === 'retrying' && progress.attempt === d.attempt - 1) return send(`retry ${d.attempt}`);
       if (d.reason === 'reconcile' && progress.status === 'reconciling' && progress.attempt === d.attempt - 1) return send(null);
       return resume(s, state.context, now);
     }
     case 'cancelled': {
       // Only what has not gone out: once a channel was sent (or the notification settled), a cancel changes nothing.
-      if (!s.request || !cancellable(s)) return none;
+      if (!s.request || !cancellable(s) || (s.status === 'batched' && state.digestSent)) return none;
       const c = input.cancel;
       return one(outcome(s, 'cancelled', now, { reason: c.reason ? `cancelled by ${c.requested_by}: ${c.reason}` : `cancelled by ${c.requested_by}`, digest_date: s.status === 'batched' ? s.digestDate : null }));
     }
@@ -526,21 +582,25 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
     case 'send_failed': {
       const { send } = input;
       if (!s.request || s.channels[send.channel]?.status === 'sent') return none;
-      if (input.unreachable) return one(outcome(s, 'failed', now, { channel: send.channel, attempt: send.attempt, reason: input.message }));
+      if (input.unreachable) {
+        // Nothing to retry or dead-letter on this channel, but the planned fallback still goes.
+        const next = fallbackSend(s, send.fallback, send.channel, `fallback after ${send.channel}: ${input.message}`, send.capDate, now, send.template ?? s.template);
+        return one(outcome(s, 'failed', now, { channel: send.channel, attempt: send.attempt, reason: input.message, fallback: [...send.fallback], ...pinned(send) }), next ? [next] : []);
+      }
       if (input.retryable && send.attempt <= policy.retryBackoffMs.length) {
         const dueAt = now + (policy.retryBackoffMs[send.attempt - 1] ?? 60_000);
-        return one(outcome(s, 'retrying', now, { channel: send.channel, attempt: send.attempt, reason: input.message, provider: input.provider, fallback: [...send.fallback], due_at: dueAt }));
+        return one(outcome(s, 'retrying', now, { channel: send.channel, attempt: send.attempt, reason: input.message, provider: input.provider, fallback: [...send.fallback], due_at: dueAt, ...pinned(send) }));
       }
       // Out of retries, or refused for good: failed, dead-lettered, and the next planned channel if any.
       const effects: DispatchEffect[] = [{ kind: 'dead_letter', code: input.retryable ? 'provider_retries_exhausted' : 'provider_rejected', message: input.message }];
-      const next = fallbackSend(s, send.fallback, send.channel, `fallback after ${send.channel} failed`, send.capDate, now);
+      const next = fallbackSend(s, send.fallback, send.channel, `fallback after ${send.channel} failed`, send.capDate, now, send.template ?? s.template);
       if (next) effects.push(next);
-      return one(outcome(s, 'failed', now, { channel: send.channel, attempt: send.attempt, reason: input.message, provider: input.provider, fallback: [...send.fallback] }), effects);
+      return one(outcome(s, 'failed', now, { channel: send.channel, attempt: send.attempt, reason: input.message, provider: input.provider, fallback: [...send.fallback], ...pinned(send) }), effects);
     }
     case 'send_unknown': {
       const { send } = input;
       if (!s.request || s.channels[send.channel]?.status === 'sent') return none;
-      return one(outcome(s, 'reconciling', now, { channel: send.channel, attempt: send.attempt, reason: 'outcome lost in a crash: waiting for the provider events', fallback: [...send.fallback], due_at: input.until }));
+      return one(outcome(s, 'reconciling', now, { channel: send.channel, attempt: send.attempt, reason: 'outcome lost in a crash: waiting for the provider events', fallback: [...send.fallback], due_at: input.until, ...pinned(send) }));
     }
     case 'delivery': {
       const e = input.event;

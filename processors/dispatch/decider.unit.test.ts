@@ -17,8 +17,8 @@ import { notificationRequest, type Priority } from '../../notify/index.ts';
 import { loadDispatchState, type DispatchReader } from './main.ts';
 import { MemoryState, rebuiltShuffled, sortedStates } from '../../test/support/decider-harness.ts';
 import { allows, defaultPreferences, type Preferences } from '../../projections/preferences/document.ts';
-import { decide, eventTimeOf, type DispatchInput, type SendCommand } from './decide.ts';
-import { capKind, digestItems, digestKind, dispatchKinds, emptyNotification, notificationKind, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
+import { decide, eventTimeOf, occurrenceAt, type DispatchInput, type SendCommand } from './decide.ts';
+import { capKind, digestItems, digestKind, dispatchKinds, emptyNotification, seriesKind, type SeriesState, notificationKind, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
 
 const T0 = Date.UTC(2026, 10, 16, 12, 0, 0);
 const policy = { retryBackoffMs: [10_000, 30_000], maxAgeMs: 7 * 86_400_000 };
@@ -109,6 +109,7 @@ class Harness {
     },
     cap: (key) => Promise.resolve(this.get<CapState | null>(capKind.name, key, null)),
     digest: (key) => Promise.resolve(this.get<DigestState | null>(digestKind.name, key, null)),
+    series: (key) => Promise.resolve(this.get<SeriesState | null>(seriesKind.name, key, null)),
     templateKnown: () => true,
     subject: (template) => template,
   };
@@ -254,6 +255,15 @@ async function harnessAfter(users: readonly User[], commands: readonly Command[]
   return h;
 }
 
+/** An endless stream of shuffle seeds (a Lehmer generator from `seed`). */
+function* seedsFrom(seed: number): Iterator<number> {
+  let x = seed + 1;
+  for (;;) {
+    x = (x * 48_271) % 2_147_483_647;
+    yield x;
+  }
+}
+
 const sorted = (m: Map<string, unknown>) => Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : 1)));
 
 describe('dispatch decider properties', () => {
@@ -375,7 +385,7 @@ describe('scheduled and cancelled notifications', () => {
     assert.ok(await h.fireNext());
     assert.deepEqual(outcomesOf(h, r), [['scheduled', null, T0], ['sent', 'email', T0 + 3_600_000]]);
     assert.deepEqual(h.timers(), []);
-    assert.deepEqual(rebuiltShuffled(dispatchKinds, h.run.topics, [3, 1, 4, 1, 5][Symbol.iterator]()), sortedStates(h.run.states));
+    assert.deepEqual(rebuiltShuffled(dispatchKinds, h.run.topics, seedsFrom(3)), sortedStates(h.run.states));
   });
 
   it('given send_at in the past or now, then it is planned at once as before', async () => {
@@ -417,6 +427,33 @@ describe('scheduled and cancelled notifications', () => {
     await cancel(h, r, T0 + 1000);
     assert.deepEqual(h.timers(), []);
     assert.deepEqual(outcomesOf(h, r).at(-1), ['cancelled', null, T0 + 1000]);
+  });
+
+  it('given a batched notification whose digest already went out, when cancelled, then nothing is decided (it was sent in the digest)', async () => {
+    const h = new Harness([ana], ['ok']);
+    const a = requestAt('LOW', T0, null, 'sched:7');
+    await asked(h, a);
+    assert.ok(await h.fireNext(), 'the digest goes out');
+    const before = h.run.events.length;
+    await cancel(h, a, T0 + 2 * 86_400_000);
+    assert.equal(h.run.events.length, before);
+    assert.deepEqual(outcomesOf(h, a).map(([status]) => status), ['batched']);
+  });
+
+  it('given a message decided with a template version, when its send is retried, then the retry carries the same version and variant', () => {
+    const r = requestAt('NORMAL', T0, null, 'sched:8');
+    const choice = { version: 3, experiment: 'exp', variant: 'short' };
+    const send: SendCommand = { kind: 'send', notificationId: r.notification_id, channel: 'email', attempt: 1, reason: null, fallback: [], capDate: null, at: T0, template: choice };
+    const s0: NotificationState = { ...emptyNotification, request: r, userId: r.user_id, status: 'requested' };
+    const failed = decide({ notification: s0, context: null, digest: null }, { kind: 'send_failed', send, provider: 'fake', retryable: true, message: '503', unreachable: false }, T0, policy);
+    const retrying = failed.events[0]?.value as NotificationDispatched;
+    assert.deepEqual([retrying.status, retrying.template_version, retrying.experiment, retrying.variant], ['retrying', 3, 'exp', 'short']);
+    const states = new Map<string, unknown>();
+    foldInto(dispatchKinds, states, [{ topic: 'notify.dispatch-requests.v1', record: 'NotificationRequested', value: r }, { topic: 'notify.dispatches.v1', record: 'NotificationDispatched', value: retrying }]);
+    const s1 = states.get(`${notificationKind.name}:${r.notification_id}`) as NotificationState;
+    const due: NotificationDue = { event_id: `due:retry:${r.notification_id}:email:2`, occurred_at: T0 + 10_000, received_at: T0 + 10_000, notification_id: r.notification_id, user_id: r.user_id, reason: 'retry', attempt: 2, channel: 'email' };
+    const retried = decide({ notification: s1, context: null, digest: null }, { kind: 'due', due }, due.occurred_at, policy);
+    assert.deepEqual((retried.effects[0] as SendCommand).template, choice);
   });
 
   it('given two LOW notifications batched into a digest, when one is cancelled, then the digest carries the other only; cancelling both leaves no digest', async () => {
@@ -463,7 +500,7 @@ describe('escalation on another channel without engagement', () => {
     assert.ok(await h.fireNext());
     assert.deepEqual(sentOn(h, r), [['email', T0, null], ['sms', T0 + 3_600_000, 'escalation: not opened within 3600 s']]);
     assert.deepEqual(h.timers(), []);
-    assert.deepEqual(rebuiltShuffled(dispatchKinds, h.run.topics, [2, 7, 1, 8][Symbol.iterator]()), sortedStates(h.run.states));
+    assert.deepEqual(rebuiltShuffled(dispatchKinds, h.run.topics, seedsFrom(2)), sortedStates(h.run.states));
   });
 
   it('given an email opened before the delay is over, then no SMS; a click counts as an open', async () => {
@@ -472,7 +509,7 @@ describe('escalation on another channel without engagement', () => {
       await engage(h, r, kind, T0 + 60_000);
       assert.ok(await h.fireNext(), 'the timer still fires');
       assert.deepEqual(sentOn(h, r), [['email', T0, null]], kind);
-      assert.deepEqual(rebuiltShuffled(dispatchKinds, h.run.topics, [5, 3, 1][Symbol.iterator]()), sortedStates(h.run.states), 'engagement is state: a rebuild has it');
+      assert.deepEqual(rebuiltShuffled(dispatchKinds, h.run.topics, seedsFrom(5)), sortedStates(h.run.states), 'engagement is state: a rebuild has it');
     }
   });
 
@@ -492,5 +529,56 @@ describe('escalation on another channel without engagement', () => {
     await engage(clicked.h, clicked.r, 'clicked', T0 + 60_000);
     await clicked.h.fireNext();
     assert.deepEqual(sentOn(clicked.h, clicked.r).map(([c]) => c), ['email']);
+  });
+});
+
+describe('recurring notifications', () => {
+  const [cy] = usersOf([{ sms: false, email: true, phone: false, digest: false, cap: null }]) as [User];
+  const DAY = 86_400_000;
+  const series = (source: string, recurrence: { every: string; count: number | null; until: number | null }, startsAt = T0 + 3_600_000) => {
+    const id = notificationRequest({ source, userId: cy.id, template: 'receipt', category: 'billing', priority: 'NORMAL', requestedBy: 'test', at: T0 }).notification_id;
+    return notificationRequest({ source, userId: cy.id, template: 'receipt', category: 'billing', priority: 'NORMAL', data: { amount_due: 100, currency: 'usd' }, requestedBy: 'test', at: T0, sendAt: startsAt, recurrence: { ...recurrence, occurrence: 0, series_id: id, starts_at: startsAt } });
+  };
+  const start = async (r: NotificationRequested) => {
+    const h = new Harness([cy], ['ok']);
+    await h.process({ kind: 'requested', request: r, loggedAt: T0 }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationRequested', value: r });
+    return h;
+  };
+  const sentTimes = (h: Harness) =>
+    h.run.events.flatMap((e) => (e.record === 'NotificationDispatched' && (e.value as NotificationDispatched).status === 'sent' ? [(e.value as NotificationDispatched).occurred_at] : []));
+  const drain = async (h: Harness) => {
+    for (let i = 0; i < 50 && (await h.fireNext()); i++);
+  };
+
+  it('given a series of three daily occurrences, then each is its own notification sent a day after the one before, and nothing after the third', async () => {
+    const h = await start(series('rec:1', { every: 'day', count: 3, until: null }));
+    await drain(h);
+    assert.deepEqual(sentTimes(h), [T0 + 3_600_000, T0 + 3_600_000 + DAY, T0 + 3_600_000 + 2 * DAY]);
+    const ids = new Set(h.run.events.flatMap((e) => (e.record === 'NotificationDispatched' ? [(e.value as NotificationDispatched).notification_id] : [])));
+    assert.equal(ids.size, 3, 'three notifications');
+    assert.deepEqual(h.timers(), []);
+    assert.deepEqual(rebuiltShuffled(dispatchKinds, h.run.topics, seedsFrom(9)), sortedStates(h.run.states));
+  });
+
+  it('given until, then no occurrence after it; monthly occurrences keep the day of the month, the last day when a month is shorter', async () => {
+    const h = await start(series('rec:2', { every: 'week', count: null, until: T0 + 3_600_000 + 15 * DAY }));
+    await drain(h);
+    assert.deepEqual(sentTimes(h), [0, 7, 14].map((d) => T0 + 3_600_000 + d * DAY));
+    const jan31 = Date.UTC(2027, 0, 31, 9, 0);
+    assert.deepEqual([1, 2, 3, 13].map((k) => new Date(occurrenceAt(jan31, 'month', k)).toISOString()), ['2027-02-28T09:00:00.000Z', '2027-03-31T09:00:00.000Z', '2027-04-30T09:00:00.000Z', '2028-02-29T09:00:00.000Z']);
+  });
+
+  it('given the series cancelled after its first occurrence was sent, then the pending occurrence is cancelled when it comes due and none follows', async () => {
+    const r = series('rec:3', { every: 'day', count: 10, until: null });
+    const h = await start(r);
+    assert.ok(await h.fireNext());
+    assert.equal(sentTimes(h).length, 1);
+    const c: NotificationCancelled = { event_id: `cancel:${r.notification_id}`, occurred_at: T0 + 2 * 3_600_000, received_at: T0 + 2 * 3_600_000, notification_id: r.notification_id, user_id: cy.id, requested_by: 'key:k1', reason: null };
+    await h.process({ kind: 'cancelled', cancel: c }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationCancelled', value: c });
+    await drain(h);
+    assert.equal(sentTimes(h).length, 1, 'nothing more sent');
+    const last = h.run.events.at(-1)?.value as NotificationDispatched;
+    assert.deepEqual([last.status, last.reason], ['cancelled', 'the series was cancelled']);
+    assert.deepEqual(h.timers(), []);
   });
 });

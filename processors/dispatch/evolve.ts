@@ -69,9 +69,11 @@ export interface NotificationState {
   readonly digestDate: string | null;
   /** The first time (event time) the recipient opened, clicked or read it, per kind. */
   readonly engaged: Readonly<Partial<Record<EngagementKind, number>>>;
+  /** The template version and variant the message was decided with (from its first outcome that records one): every later send of it uses them. */
+  readonly template: { readonly version: number; readonly experiment: string | null; readonly variant: string | null } | null;
 }
 
-export const emptyNotification: NotificationState = { request: null, userId: null, top: null, status: 'none', deferredUntil: null, deferredAttempt: 0, deferrals: 0, fallback: [], channels: {}, locale: null, fired: [], scheduledFor: null, digestDate: null, engaged: {} };
+export const emptyNotification: NotificationState = { request: null, userId: null, top: null, status: 'none', deferredUntil: null, deferredAttempt: 0, deferrals: 0, fallback: [], channels: {}, locale: null, fired: [], scheduledFor: null, digestDate: null, engaged: {}, template: null };
 
 /** The next decision's sequence number. */
 export const nextSeq = (s: NotificationState): number => (s.top?.[0] ?? 0) + 1;
@@ -104,6 +106,7 @@ function evolveNotification(s: NotificationState, f: DispatchFact): Notification
         userId: s.userId ?? o.user_id,
         deferrals: o.status === 'deferred' ? Math.max(s.deferrals, o.attempt) : s.deferrals,
         digestDate: o.status === 'batched' ? (digestDateOf(o) ?? s.digestDate) : s.digestDate,
+        template: s.template ?? (o.template_version !== null ? { version: o.template_version, experiment: o.experiment, variant: o.variant } : null),
       };
       if (isChannel(o.channel) && (o.status === 'sent' || o.status === 'retrying' || o.status === 'reconciling' || o.status === 'failed')) {
         const current = s.channels[o.channel];
@@ -304,4 +307,19 @@ export const digestKind = entityKind<DispatchFact, DigestState>({
   },
 });
 
-export const dispatchKinds = [notificationKind, capKind, digestKind];
+// ---------------------------------------------------------------- series
+/** A recurring series (keyed by its first occurrence's id): whether DELETE cancelled it. */
+export interface SeriesState {
+  readonly cancelledAt: number | null;
+}
+
+export const seriesKind = entityKind<DispatchFact, SeriesState>({
+  name: 'dispatch:series',
+  initial: { cancelledAt: null },
+  ttlSeconds: 800 * 86_400,
+  // Every cancel is kept: whether its id is a series' is known when an occurrence reads it.
+  keys: (f) => (f.record === 'NotificationCancelled' ? [f.value.notification_id] : []),
+  evolve: (s, f) => (f.record === 'NotificationCancelled' && (s.cancelledAt === null || f.value.occurred_at < s.cancelledAt) ? { cancelledAt: f.value.occurred_at } : s),
+});
+
+export const dispatchKinds = [notificationKind, capKind, digestKind, seriesKind];

@@ -35,7 +35,7 @@ import { blockedChannels, chooseTemplate, decide, eventTimeOf, localParts, needs
 import { CircuitBreakers, DEFAULT_CIRCUIT_POLICY } from './circuit.ts';
 import { RateLimiter, Sender, type ProviderRouting } from './effects.ts';
 import { PriceBook, SuccessRates } from './routing.ts';
-import { capKind, digestItems, digestKind, dispatchKinds, emptyNotification, isEngagement, notificationKind, sentOn, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
+import { capKind, digestItems, digestKind, dispatchKinds, emptyNotification, isEngagement, seriesKind, type SeriesState, notificationKind, sentOn, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
 import { providersFor, type EmailMessage, type Providers, type SmsMessage } from './providers.ts';
 import { WebPushSender, type PushMessage } from './push.ts';
 
@@ -78,6 +78,8 @@ export interface DispatchReader {
   user(userId: string, category: string | null): Promise<{ prefs: Preferences; recipient: Recipient }>;
   cap(key: string): Promise<CapState | null>;
   digest(key: string): Promise<DigestState | null>;
+  /** A recurring series' state, by its first occurrence's id (absent: no series are read). */
+  series?(seriesId: string): Promise<SeriesState | null>;
   templateKnown(template: string): boolean;
   /** The template version a new message of `template` renders with for a user of `locale` (absent: the shipped file). */
   templateVersion?(template: string, locale: string | null): VersionInfo;
@@ -127,7 +129,12 @@ export async function loadDispatchState(input: DispatchInput, read: DispatchRead
       digest = { state, summaries };
     }
   }
-  return { notification, context, digest };
+  const request = notification.request ?? (input.kind === 'requested' ? input.request : null);
+  const seriesId = request?.recurrence?.series_id ?? null;
+  const seriesCancelled = seriesId !== null && read.series ? ((await read.series(seriesId))?.cancelledAt ?? null) !== null : false;
+  // A cancel of a batched notification is too late once its digest went out.
+  const digestSent = input.kind === 'cancelled' && notification.status === 'batched' && notification.digestDate !== null && userId ? ((await read.digest(`${userId}:${notification.digestDate}`))?.flushed ?? false) : false;
+  return { notification, context, digest, seriesCancelled, digestSent };
 }
 
 /** Where a push notification opens: the data's action_url, else hosted_invoice_url, when https. */
@@ -159,7 +166,7 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
   const directory = new CustomerDirectory(store);
   const templates = new Templates();
   // Published versions, read from Postgres every few seconds: a new version is used without a restart.
-  const versions = new TemplateVersions(rt.db, templates, { refreshMs: rt.config.dispatch.templateRefreshMs });
+  const versions = new TemplateVersions(rt.db, templates, { refreshMs: rt.config.dispatch.templateRefreshMs, onBroken: (version, problem) => log.error({ version, problem }, 'a published template version does not compile: skipped') });
   const pushSubscriptions = new PushSubscriptions(rt.db);
   const vapid = rt.config.push.vapid;
   const providers: Providers = options.providers ?? { ...providersFor(rt.config, rt.db), ...(vapid ? { push: new WebPushSender(pushSubscriptions, vapid, log) } : {}) };
@@ -223,6 +230,7 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
     user: recipientOf,
     cap: (key) => store.get<CapState>({ kind: capKind.name, key }, fence),
     digest: (key) => store.get<DigestState>({ kind: digestKind.name, key }, fence),
+    series: (key) => store.get<SeriesState>({ kind: seriesKind.name, key }, fence),
     templateKnown: (template) => templates.has(template),
     templateVersion: (template, locale) => versions.current(template, locale),
     subject: (template, data, recipient, prefs) => templates.render(template, recipient.locale, data, { timezone: prefs.timezone, unsubscribeUrl: null }).subject,

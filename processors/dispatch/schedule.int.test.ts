@@ -140,7 +140,7 @@ describe('scheduled, cancelled and escalating notifications', () => {
     assert.ok(problems.some((p) => p.startsWith('escalation.channel:')), problems.join('\n'));
     const same = await post(receipt(u.id, { channel: 'sms', escalation: { after_seconds: 60, unless: 'opened', channel: 'sms' } }));
     assert.equal(same.status, 422);
-    const far = await post(receipt(u.id, { send_at: new Date(Date.now() + 400 * 86_400_000).toISOString() }));
+    const far = await post(receipt(u.id, { send_at: new Date(Date.now() + 31 * 86_400_000).toISOString() }));
     assert.equal(far.status, 422);
     // A valid request after them: once it is on the topic, it is the user's only one.
     const valid = (await (await post(receipt(u.id))).json()) as { notification_id: string };
@@ -202,5 +202,30 @@ describe('scheduled, cancelled and escalating notifications', () => {
     const got = await outcomes(id, (os) => os.some((o) => o.status === 'sent'));
     assert.deepEqual(got.filter((o) => o.status === 'sent').map((o) => [o.channel, o.template, o.category, o.priority, o.user_id]), [['sms', 'security_alert', 'security', 'HIGH', u.id]]);
     assert.equal(sendgrid.sent.filter((m) => m.to === u.email).length, 0, 'only the channel the rule names');
+  });
+
+  it('given a daily recurrence of two, then the first occurrence is sent now and the second is scheduled a day later; DELETE on the series id cancels the series (202, then 200), and a recurrence without an end is refused', async () => {
+    const u = await user();
+    const res = await post(receipt(u.id, { recurrence: { every: 'day', count: 2 } }));
+    assert.equal(res.status, 202);
+    const { notification_id: first, series_id: seriesId } = (await res.json()) as { notification_id: string; series_id: string };
+    assert.equal(seriesId, first);
+    const sentFirst = await outcomes(first, (os) => os.some((o) => o.status === 'sent'));
+    const firstAt = sentFirst.find((o) => o.status === 'sent')!.occurred_at;
+    const next = await collect(t.rt.kafka, ['notify.dispatch-requests.v1'], (rs) => rs.some((r) => r.record === 'NotificationRequested' && r.value.recurrence?.series_id === seriesId && r.value.recurrence.occurrence === 1));
+    const second = next.find((r) => r.record === 'NotificationRequested' && r.value.recurrence?.occurrence === 1 && r.value.recurrence.series_id === seriesId)!.value as NotificationRequested;
+    assert.notEqual(second.notification_id, first, 'an occurrence is a notification of its own');
+    assert.equal(second.send_at, second.recurrence!.starts_at + 86_400_000);
+    assert.ok(Math.abs(second.recurrence!.starts_at - firstAt) < 5_000, 'the series starts with the first occurrence');
+    const scheduled = await outcomes(second.notification_id, (os) => os.some((o) => o.status === 'scheduled'));
+    assert.equal(scheduled[0]?.due_at, second.send_at);
+
+    const cancelled = await cancel(seriesId);
+    assert.equal(cancelled.status, 202);
+    assert.deepEqual(await cancelled.json(), { notification_id: seriesId, status: 'cancelling', series: true });
+    assert.equal((await cancel(seriesId)).status, 200);
+    const endless = await post(receipt(u.id, { recurrence: { every: 'week' } }));
+    assert.equal(endless.status, 422);
+    assert.match(JSON.stringify(await endless.json()), /a series must end/);
   });
 });

@@ -10,7 +10,7 @@
  */
 import { notificationRequest } from '../../notify/index.ts';
 import type { NotificationRequested } from '../../lib/topics.ts';
-import type { Rule } from './rules.ts';
+import type { Rule } from '../../notify/index.ts';
 
 export const REQUESTED_BY = 'processor.rules';
 
@@ -71,7 +71,8 @@ export function decide(event: DomainEvent, rules: readonly Rule[]): RulesDecisio
         data: templateData(rule, event.data),
         requestedBy: REQUESTED_BY,
         sourceEventId: event.eventId,
-        at: event.occurredAt,
+        // A publisher's clock ahead of ours must not move the dispatcher's event time into the future.
+        at: Math.min(event.occurredAt, event.receivedAt),
         receivedAt: event.receivedAt,
       }),
     );

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { notificationIdFor } from '../../notify/index.ts';
 import { decide, valueAt, type DomainEvent } from './decide.ts';
-import type { Rule } from './rules.ts';
+import type { Rule } from '../../notify/index.ts';
 
 const t0 = Date.UTC(2026, 10, 20, 10, 0, 0);
 

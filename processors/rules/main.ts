@@ -5,43 +5,16 @@
  * decide, append. An event no rule names is skipped; one whose recipient field is missing is
  * dead-lettered (dlq.processor.rules.v1) after the requests of its other rules are appended.
  */
-import { readFileSync } from 'node:fs';
 import { EventlineError } from '../../lib/errors.ts';
 import type { Incoming } from '../../lib/kafka/index.ts';
 import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
-import { recordFullName, recordSchemas, topicSpecs, type RecordName } from '../../lib/topics.ts';
-import { categoryFor, Templates } from '../../notify/index.ts';
+import { recordFullName } from '../../lib/topics.ts';
+import type { Rule } from '../../notify/index.ts';
 import { decide, type DomainEvent } from './decide.ts';
-import { parseRulesText, validateRules, type Rule, type RulesCatalogue } from './rules.ts';
 
-/** The event types of schemas/domain.events.v1 with the fields of their data, the shipped templates and their categories. */
-export function shippedCatalogue(templates: Templates = new Templates()): RulesCatalogue {
-  const eventTypes = new Map<string, readonly string[]>();
-  for (const record of topicSpecs['domain.events.v1'].records as readonly RecordName[]) {
-    const schema = recordSchemas[record].schema as { fields: readonly { name: string; type: unknown }[] };
-    const data = schema.fields.find((f) => f.name === 'data')?.type as { fields?: readonly { name: string }[] } | undefined;
-    eventTypes.set(recordFullName(record), (data?.fields ?? []).map((f) => f.name));
-  }
-  return { eventTypes, hasTemplate: (t) => templates.has(t), categoryFor: (t, c) => categoryFor(t, c, 'api') };
-}
-
-/** Reads and validates a rules file; refuses (config_invalid, every problem listed) a file that is missing, malformed or wrong. */
-export function loadRules(path: string, catalogue: RulesCatalogue = shippedCatalogue()): readonly Rule[] {
-  const refuse = (problems: readonly string[]) =>
-    new EventlineError('config_invalid', `invalid rules file ${path} (EVENTLINE_RULES): ${problems.join('; ')}`, { detail: problems });
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw refuse([`cannot read it: ${(err as Error).message}`]);
-  }
-  const parsed = parseRulesText(text, path);
-  if (!parsed.ok) throw refuse([parsed.problem]);
-  const validated = validateRules(parsed.doc, catalogue);
-  if (!validated.ok) throw refuse(validated.problems);
-  return validated.rules;
-}
+// The rules file (parsing, validation, loading) is notify/rules.ts: the events API reads it too.
+export { loadRules } from '../../notify/index.ts';
 
 /** A consumed domain event as the rules see it. */
 export function domainEventOf(record: Incoming<'domain.events.v1'>): DomainEvent {

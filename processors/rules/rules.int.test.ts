@@ -56,7 +56,8 @@ describe('domain-event rules: POST /v1/events → processor.rules → notify.dis
     await createTopics(t.rt.kafka);
     await registerSchemas(t.rt.kafka);
     app = await startApp(t.rt);
-    key = await createKey(t, ['publish']);
+    // SecurityAlertRaised becomes an essential notification: publishing it takes the essential scope too.
+    key = await createKey(t, ['publish', 'essential']);
     // As the processor.rules component starts it: the file EVENTLINE_RULES names, validated.
     running = await runProcessor(t.rt, rulesProcessor(t.rt, loadRules(t.config.rules.path)));
   });

@@ -6,8 +6,7 @@ import { describe, it } from 'node:test';
 import { DEFAULT_RULES_PATH } from '../../lib/config.ts';
 import { isEventlineError } from '../../lib/errors.ts';
 import { categoryFor } from '../../notify/index.ts';
-import { loadRules } from './main.ts';
-import { parseRulesText, validateRules, type RulesCatalogue } from './rules.ts';
+import { loadRules, parseRulesText, validateRules, type RulesCatalogue } from '../../notify/index.ts';
 
 const catalogue: RulesCatalogue = {
   eventTypes: new Map([

@@ -99,6 +99,17 @@ describe('POST /v1/events and the producer SDK against the real stack', () => {
     assert.equal(await recordCount(t.rt.kafka, 'domain.events.v1'), before);
   });
 
+  it('given an event type a rule makes an essential notification (SecurityAlertRaised), then a key without the essential scope gets 403 and nothing is appended; with it, 202', async () => {
+    const before = await recordCount(t.rt.kafka, 'domain.events.v1');
+    const alert = { type: 'SecurityAlertRaised', key: 'user_10', event_id: 'sec-scope-1', data: { user_id: 'user_10', alert: 'Call +1-555-0100 now', ip: null, device: null } };
+    const refused = await post(alert);
+    assert.equal(refused.status, 403);
+    assert.match(((await refused.json()) as { detail: string }).detail, /needs the "essential" scope/);
+    assert.equal(await recordCount(t.rt.kafka, 'domain.events.v1'), before);
+    const allowed = await post(alert, bearer(await createKey(t, ['publish', 'essential'])));
+    assert.equal(allowed.status, 202);
+  });
+
   it('given the SDK, then typed publishes are acknowledged and idempotent like the API', async () => {
     const sdk = await EventlinePublisher.connect({ producer: 'auth-service', config: t.config });
     try {

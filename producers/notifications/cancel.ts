@@ -11,6 +11,10 @@
  *   unknown id 404; not an id 400; an essential (security, payment) notification needs the
  *   `essential` scope besides `publish` (403), as sending one does.
  *
+ * A series id (POST with `recurrence` answers it as series_id, the first occurrence's id) cancels
+ * the whole series: 202 {status: "cancelling", series: true}, whatever the first occurrence did;
+ * the pending occurrence is cancelled when it comes due and no later one is requested.
+ *
  * The status is the delivery projection's (GET /v1/notifications/:id), else the API's own record
  * of a request it just accepted.
  */
@@ -50,9 +54,27 @@ export function cancelNotificationRoutes(rt: Runtime, keys: Authenticator): Rout
   router.delete('/v1/notifications/:id', requireScope(keys, 'publish'), async (req, res) => {
     const id = String(req.params.id ?? '');
     if (!/^ntf_[A-Za-z0-9]{1,64}$/.test(id)) throw new EventlineError('bad_request', 'a notification id looks like ntf_...');
+    const append = async (userId: string) => {
+      const now = Date.now();
+      const cancel: NotificationCancelled = { event_id: `cancel:${id}`, occurred_at: now, received_at: now, notification_id: id, user_id: userId, requested_by: `key:${principalOf(res).keyId}`, reason: null };
+      await (await rt.kafka.appender()).append('notify.dispatch-requests.v1', [{ key: userId, record: 'NotificationCancelled', value: cancel }]);
+    };
+    const principal = principalOf(res);
+    const series = (await rt.db.query<{ user_id: string; category: string; cancelled_at: Date | null }>('SELECT user_id, category, cancelled_at FROM dispatch.series WHERE series_id = $1', [id])).rows[0];
+    if (series) {
+      // A series: its pending occurrence and every later one are cancelled, whatever the first did.
+      if (isEssential(series.category) && !hasScope(principal, 'essential')) throw new EventlineError('forbidden', `${id} is a series of ${series.category} notifications: cancelling it needs the "essential" scope`);
+      if (series.cancelled_at) {
+        res.status(200).json({ notification_id: id, status: 'cancelled', series: true });
+        return;
+      }
+      await append(series.user_id);
+      await rt.db.query('UPDATE dispatch.series SET cancelled_at = now() WHERE series_id = $1 AND cancelled_at IS NULL', [id]);
+      res.status(202).json({ notification_id: id, status: 'cancelling', series: true });
+      return;
+    }
     const n = await known(rt, id);
     if (!n) throw new EventlineError('not_found', `no notification ${id}`);
-    const principal = principalOf(res);
     if (isEssential(n.category) && !hasScope(principal, 'essential')) {
       throw new EventlineError('forbidden', `${id} is a ${n.category} notification: cancelling it needs the "essential" scope`);
     }
@@ -61,9 +83,7 @@ export function cancelNotificationRoutes(rt: Runtime, keys: Authenticator): Rout
       return;
     }
     if (!cancellable.has(n.status)) throw new EventlineError('conflict', `${id} is ${n.status}: only a notification not sent yet can be cancelled`);
-    const now = Date.now();
-    const cancel: NotificationCancelled = { event_id: `cancel:${id}`, occurred_at: now, received_at: now, notification_id: id, user_id: n.userId, requested_by: `key:${principal.keyId}`, reason: null };
-    await (await rt.kafka.appender()).append('notify.dispatch-requests.v1', [{ key: n.userId, record: 'NotificationCancelled', value: cancel }]);
+    await append(n.userId);
     res.status(202).json({ notification_id: id, status: 'cancelling' });
   });
   return router;

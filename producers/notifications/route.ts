@@ -19,7 +19,7 @@ import { hasScope, principalOf, requireScope } from '../../lib/http/auth.ts';
 import { bodyBytes, parseJson, rawBody, requireContentType } from '../../lib/http/body.ts';
 import { activeVersion } from '../../lib/projection-versions.ts';
 import type { Runtime } from '../../lib/runtime.ts';
-import { categoryFor, dataProblems, notificationRequest, priorities, Templates } from '../../notify/index.ts';
+import { categoryFor, dataProblems, notificationIdFor, notificationRequest, priorities, Templates } from '../../notify/index.ts';
 import type { ApiKeys } from '../keys/store.ts';
 import { channels } from '../../projections/preferences/document.ts';
 import { USER_ID } from '../preferences/route.ts';
@@ -33,10 +33,10 @@ export const notificationInput = z
     channel: z.enum(channels).optional(),
     data: z.record(z.string(), z.unknown()).default({}),
     idempotency_key: z.string().min(1).max(200).optional(),
-    /** Scheduled: not sent before this time (ISO 8601 with an offset); at most a year ahead; a past time sends at once. */
+    /** Scheduled: not sent before this time (ISO 8601 with an offset); at most 30 days ahead (a notification's state is kept 60); a past time sends at once. */
     send_at: z.iso
       .datetime({ offset: true, message: 'an ISO 8601 time with an offset, like 2026-12-24T09:00:00Z' })
-      .refine((v) => Date.parse(v) <= Date.now() + MAX_SCHEDULE_MS, 'at most 365 days ahead')
+      .refine((v) => Date.parse(v) <= Date.now() + MAX_SCHEDULE_MS, 'at most 30 days ahead')
       .optional(),
     /** Send on `channel` when the first message got no `unless` engagement within `after_seconds`. */
     escalation: z
@@ -47,11 +47,25 @@ export const notificationInput = z
       })
       .strict()
       .optional(),
+    /** Repeat every day, week or month from send_at (or now), until a time or for a count of occurrences. */
+    recurrence: z
+      .object({
+        every: z.enum(['day', 'week', 'month']),
+        until: z.iso
+          .datetime({ offset: true, message: 'an ISO 8601 time with an offset' })
+          .refine((v) => Date.parse(v) <= Date.now() + 2 * 365 * 86_400_000, 'at most two years ahead')
+          .optional(),
+        count: z.number().int().min(2).max(1000).optional(),
+      })
+      .strict()
+      .refine((r) => r.until !== undefined || r.count !== undefined, 'give until, count or both: a series must end')
+      .optional(),
   })
   .strict()
   .refine((v) => !v.escalation || !v.channel || v.escalation.channel !== v.channel, { message: 'escalation.channel must differ from channel', path: ['escalation', 'channel'] });
 
-const MAX_SCHEDULE_MS = 365 * 86_400_000;
+/** How far ahead send_at may be: well inside the 60 days a notification's dispatch state lives (evolve.ts), so it is there when its timer fires. */
+const MAX_SCHEDULE_MS = 30 * 86_400_000;
 
 interface Requested {
   readonly notification_id: string;
@@ -92,8 +106,11 @@ export function notificationRoutes(rt: Runtime, keys: ApiKeys): Router {
       }
     }
     const now = Date.now();
+    const source = input.idempotency_key ? `api:${keyId}:${input.idempotency_key}` : `api:${randomUUID()}`;
+    const sendAt = input.send_at ? Date.parse(input.send_at) : null;
+    const seriesId = input.recurrence ? notificationIdFor(source) : null;
     const request = notificationRequest({
-      source: input.idempotency_key ? `api:${keyId}:${input.idempotency_key}` : `api:${randomUUID()}`,
+      source,
       userId: input.user_id,
       template: input.template,
       category,
@@ -103,16 +120,24 @@ export function notificationRoutes(rt: Runtime, keys: ApiKeys): Router {
       requestedBy: `key:${keyId}`,
       idempotencyKey: input.idempotency_key ?? null,
       at: now,
-      sendAt: input.send_at ? Date.parse(input.send_at) : null,
+      sendAt,
       escalation: input.escalation ?? null,
+      recurrence:
+        input.recurrence && seriesId
+          ? { every: input.recurrence.every, until: input.recurrence.until ? Date.parse(input.recurrence.until) : null, count: input.recurrence.count ?? null, occurrence: 0, series_id: seriesId, starts_at: sendAt ?? now }
+          : null,
     });
+    // A series is known to DELETE by its id for as long as it runs (the first occurrence may be long sent).
+    if (seriesId && input.recurrence) {
+      await rt.db.query('INSERT INTO dispatch.series (series_id, user_id, category, every) VALUES ($1, $2, $3, $4) ON CONFLICT (series_id) DO NOTHING', [seriesId, input.user_id, category, input.recurrence.every]);
+    }
     const appender = await rt.kafka.appender();
     await appender.append('notify.dispatch-requests.v1', [{ key: request.user_id, record: 'NotificationRequested', value: request }]);
     const requested: Requested = { notification_id: request.notification_id, body_hash: bodyHash, requested_at: now };
     const m = rt.redis.multi().set(`api:notification:${request.notification_id}`, JSON.stringify({ ...requested, user_id: input.user_id, template: input.template, category, priority: input.priority }), 'EX', 7 * 86_400);
     if (idemKey) m.set(idemKey, JSON.stringify(requested), 'EX', 7 * 86_400);
     await m.exec();
-    res.status(202).json({ notification_id: request.notification_id, category });
+    res.status(202).json({ notification_id: request.notification_id, category, ...(seriesId ? { series_id: seriesId } : {}) });
   });
 
   router.get('/v1/notifications/:id', requireScope(keys, 'read'), async (req, res) => {

@@ -69,7 +69,13 @@ describe('the hosted preference centre in a browser', () => {
     assert.ok(href, 'the unsubscribe page links to the preference centre');
     // The link is built on EVENTLINE_PUBLIC_URL (the proxy's address in production): the same path here.
     const target = new URL(href);
-    assert.match(target.pathname, /^\/v1\/preference-centre\/evu_/);
+    assert.match(target.pathname, /^\/v1\/preference-centre\/evp_/);
+    // The page's token opens the page only: not the user's push subscriptions, inbox or preferences API.
+    const centreToken = target.pathname.split('/').at(-1) ?? '';
+    for (const path of [`/v1/users/${USER}/push-subscriptions`, `/v1/users/${USER}/inbox`, `/v1/users/${USER}/preferences`]) {
+      const res = await fetch(`${app.url}${path}`, { method: path.endsWith('subscriptions') ? 'POST' : 'GET', headers: { authorization: `Bearer ${centreToken}`, 'content-type': 'application/json' }, body: path.endsWith('subscriptions') ? '{}' : undefined });
+      assert.equal(res.status, 401, path);
+    }
     await page.goto(`${app.url}${target.pathname}`);
     await page.getByRole('heading', { name: 'Notification preferences' }).waitFor();
 

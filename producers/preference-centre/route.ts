@@ -9,9 +9,9 @@
  *                                     preference centre"), then 303 back to the page, which says
  *                                     it was saved; JSON clients get {saved, changed, event_id}.
  *
- * The token is a user token (lib/http/user-token.ts): the unsubscribe page links here with a fresh
- * one, and a product's backend may hand one out (POST /v1/users/:userId/token) to link its users
- * here. A token opens its own user's page only; an expired one is 410, a forged one 400. Bad input
+ * The token is a preference-centre token (lib/http/user-token.ts, `evp_`: the unsubscribe page
+ * links here with a fresh one; it opens this page only, not the inbox or push routes) or a user
+ * token a product's backend handed out (POST /v1/users/:userId/token) to link its users here. A token opens its own user's page only; an expired one is 410, a forged one 400. Bad input
  * is a 4xx JSON error (HTML for a browser) and changes nothing. GET never changes anything: link
  * scanners fetch links.
  */
@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { EventlineError } from '../../lib/errors.ts';
 import { bodyBytes, rawBody, requireContentType } from '../../lib/http/body.ts';
-import { verifyUserToken } from '../../lib/http/user-token.ts';
+import { purposeOf, verifyUserToken } from '../../lib/http/user-token.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { changePreferences } from '../../notify/index.ts';
 import { readPreferences } from '../../projections/preferences/store.ts';
@@ -48,7 +48,8 @@ export function preferenceCentreRoutes(rt: Runtime, now: () => number = Date.now
   function userOf(req: Request): { userId: string; token: string } {
     if (!secret) throw new EventlineError('not_configured', 'UNSUBSCRIBE_SECRET is not configured on this Eventline');
     const token = String(req.params.token ?? '');
-    const check = verifyUserToken(secret, token, now());
+    // A preference-centre token (from an unsubscribe page) or a user token a product handed out.
+    const check = verifyUserToken(secret, token, now(), purposeOf(token) ?? 'user');
     if (!check.ok) {
       if (check.reason === 'expired') throw new EventlineError('gone', 'this preferences link has expired: use the link in a newer message');
       throw new EventlineError('bad_request', 'this preferences link is not valid');

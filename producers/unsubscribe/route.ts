@@ -49,7 +49,7 @@ export function unsubscribeRoutes(rt: Runtime, now: () => number = Date.now): Ro
       return fail(req, res, err as EventlineError, 'Unsubscribe link not valid');
     }
     // The page links to the preference centre with a fresh user token (a day: the page is not kept).
-    const manage = secret ? preferenceCentreUrl(rt.config.http.publicUrl, signUserToken(secret, claims.userId, now(), USER_TOKEN_MAX_TTL_SECONDS).token) : null;
+    const manage = secret ? preferenceCentreUrl(rt.config.http.publicUrl, signUserToken(secret, claims.userId, now(), USER_TOKEN_MAX_TTL_SECONDS, 'preference_centre').token) : null;
     if (wantsHtml(req)) res.set('cache-control', 'no-store').type('html').send(confirmPage(claims.category, manage));
     else res.json({ user_id: claims.userId, category: claims.category, action: 'POST this URL to unsubscribe', preference_centre_url: manage });
   });

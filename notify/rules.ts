@@ -17,9 +17,12 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import type { CategoryCheck, Priority } from '../../notify/index.ts';
-import { priorities } from '../../notify/index.ts';
-import { domainTypeName } from '../../lib/topics.ts';
+import { readFileSync } from 'node:fs';
+import { EventlineError } from '../lib/errors.ts';
+import { domainTypeName, recordFullName, recordSchemas, topicSpecs, type RecordName } from '../lib/topics.ts';
+import { Templates } from './render.ts';
+import { categoryFor, type CategoryCheck } from './template-categories.ts';
+import { priorities, type Priority } from './request.ts';
 
 export const CHANNELS = ['email', 'sms', 'push', 'in_app'] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -122,4 +125,32 @@ export function validateRules(doc: unknown, catalogue: RulesCatalogue): Validate
     }
   });
   return problems.length > 0 ? { ok: false, problems } : { ok: true, rules: Object.freeze(rules) };
+}
+
+/** The event types of schemas/domain.events.v1 with the fields of their data, the shipped templates and their categories. */
+export function shippedCatalogue(templates: Templates = new Templates()): RulesCatalogue {
+  const eventTypes = new Map<string, readonly string[]>();
+  for (const record of topicSpecs['domain.events.v1'].records as readonly RecordName[]) {
+    const schema = recordSchemas[record].schema as { fields: readonly { name: string; type: unknown }[] };
+    const data = schema.fields.find((f) => f.name === 'data')?.type as { fields?: readonly { name: string }[] } | undefined;
+    eventTypes.set(recordFullName(record), (data?.fields ?? []).map((f) => f.name));
+  }
+  return { eventTypes, hasTemplate: (t) => templates.has(t), categoryFor: (t, c) => categoryFor(t, c, 'api') };
+}
+
+/** Reads and validates a rules file; refuses (config_invalid, every problem listed) a file that is missing, malformed or wrong. */
+export function loadRules(path: string, catalogue: RulesCatalogue = shippedCatalogue()): readonly Rule[] {
+  const refuse = (problems: readonly string[]) =>
+    new EventlineError('config_invalid', `invalid rules file ${path} (EVENTLINE_RULES): ${problems.join('; ')}`, { detail: problems });
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw refuse([`cannot read it: ${(err as Error).message}`]);
+  }
+  const parsed = parseRulesText(text, path);
+  if (!parsed.ok) throw refuse([parsed.problem]);
+  const validated = validateRules(parsed.doc, catalogue);
+  if (!validated.ok) throw refuse(validated.problems);
+  return validated.rules;
 }
