@@ -56,7 +56,15 @@ export function inboxRoutes(rt: Runtime, keys: Authenticator): Router {
       res.json({ items: [], unread_count: 0, unseen_count: 0, next_cursor: null });
       return;
     }
-    const [feed, counts, timezone] = await Promise.all([readFeed(rt.db, schema, userId, query), feedCounts(rt.db, schema, userId), timezoneOf(userId)]);
+    // The page and its counts from one snapshot: read apart, a change projected between the two
+    // reads would show an item archived while still counted.
+    const [{ feed, counts }, timezone] = await Promise.all([
+      rt.db.transaction(async (c) => {
+        await c.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+        return { feed: await readFeed(c, schema, userId, query), counts: await feedCounts(c, schema, userId) };
+      }),
+      timezoneOf(userId),
+    ]);
     const last = feed.items.at(-1);
     res.json({
       items: feed.items.map((row) => renderer.item(row, timezone)),
