@@ -9,7 +9,7 @@
  * for new notifications within EVENTLINE_TEMPLATE_REFRESH_MS (5 s), without a restart.
  */
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_LOCALE, TEMPLATES_DIR, Templates, checkTemplates, publishProblems, publishTemplate, shippedLocales, type PublishInput, type Sections } from '../../notify/index.ts';
 import { SECTIONS, parseSections } from '../../notify/render.ts';
@@ -40,6 +40,15 @@ function checkProblems(id: string, locale: string, source: string, label: string
       .map((p) => `${label}: ${p.slice(file.length).replace(/^:\s*/, '')}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Who runs the command, when --by does not say: the operating-system user. */
+function operator(): string {
+  try {
+    return userInfo().username || 'eventline';
+  } catch {
+    return 'eventline';
   }
 }
 
@@ -76,7 +85,7 @@ export function publishInput(id: string, options: PublishOptions, templates: Tem
   const file = options.file ?? join(TEMPLATES_DIR, locale, `${id}.hbs`);
   const sections = variants[0]?.sections ?? (variantArgs.length > 0 ? null : read(file, 'file'));
   if (problems.length > 0 || !sections) return { ok: false, problems };
-  const input: PublishInput = { template: id, locale, sections, experiment: options.experiment ?? null, variants, publishedBy: options.by ?? process.env.USER ?? 'eventline' };
+  const input: PublishInput = { template: id, locale, sections, experiment: options.experiment ?? null, variants, publishedBy: options.by ?? operator() };
   problems.push(...publishProblems(input, templates, shippedLocales(templates)));
   if (templates.has(id) && shippedLocales(templates).includes(locale)) {
     if (variants.length === 0) problems.push(...checkProblems(id, locale, render(sections), 'file'));

@@ -153,7 +153,7 @@ export function registerTemplatesCommands(program: Command): void {
     .option('--file <file.hbs>', 'the version (sections --- subject, --- text, --- html, --- sms); default: the shipped file')
     .option('--experiment <id>', 'an experiment id, with two or more --variant')
     .option('--variant <name=weight:file>', 'an arm of the experiment, the control first (repeat)', (v: string, all: string[]) => [...all, v], [] as string[])
-    .option('--by <who>', 'who publishes it (default: $USER)')
+    .option('--by <who>', 'who publishes it (default: the operating-system user)')
     .action(async (id: string, opts: PublishOptions) => {
       const built = publishInput(id, opts);
       if (!built.ok) return print({ code: 1, stdout: [], stderr: built.problems });
