@@ -4,7 +4,7 @@
  * so the same cause always yields the same notification — and it is sent once.
  */
 import { createHash } from 'node:crypto';
-import { vocabularies, type NotificationEscalation, type NotificationRecurrence, type NotificationPriority, type NotificationRequested } from '../lib/topics.ts';
+import { vocabularies, type NotificationEscalation, type NotificationRecurrence, type NotificationSequence, type NotificationPriority, type NotificationRequested } from '../lib/topics.ts';
 
 export const priorities = vocabularies.NotificationPriority.symbols;
 export type Priority = NotificationPriority;
@@ -31,6 +31,8 @@ export function notificationRequest(r: {
   escalation?: NotificationEscalation | null;
   /** One occurrence of a recurring notification. */
   recurrence?: NotificationRecurrence | null;
+  /** One step of a drip sequence. */
+  sequence?: NotificationSequence | null;
   receivedAt?: number;
 }): NotificationRequested {
   return {
@@ -50,5 +52,6 @@ export function notificationRequest(r: {
     send_at: r.sendAt ?? null,
     escalation: r.escalation ?? null,
     recurrence: r.recurrence ?? null,
+    sequence: r.sequence ?? null,
   };
 }

@@ -264,6 +264,8 @@ export interface DispatchState {
   readonly notification: NotificationState;
   /** The notification is an occurrence of a series that was cancelled (DELETE on the series id). */
   readonly seriesCancelled?: boolean;
+  /** A drip sequence's step: what may end the sequence, as known when the step is decided. */
+  readonly sequence?: SequenceFacts | null;
   /** A batched notification's digest already went out (a cancel comes too late). */
   readonly digestSent?: boolean;
   readonly context: DispatchContext | null;
@@ -454,21 +456,83 @@ export function nextOccurrence(r: NotificationRequested, now: number): Notificat
   });
 }
 
-/** An occurrence came due: with its plan, the next occurrence's request (scheduled), so one is always pending until the series ends. */
-function withNextOccurrence(d: Dec, r: NotificationRequested, now: number): Dec {
-  const next = nextOccurrence(r, now);
-  return next ? { events: [...d.events, { topic: 'notify.dispatch-requests.v1', key: next.user_id, record: 'NotificationRequested', value: next }], effects: d.effects } : d;
+/** The notification id of step `j` of a drip sequence: the first step's is the sequence's id. */
+export function stepNotificationId(seriesId: string, j: number): string {
+  return j === 0 ? seriesId : notificationIdFor(stepSource(seriesId, j));
+}
+const stepSource = (seriesId: string, j: number) => `${seriesId}:step:${j}`;
+
+/**
+ * The request of the drip sequence's step after `r`, or null when `r` is its last step. Step k+1 is
+ * due its delay after step k's time (its send_at, else its request time), whatever delayed step k
+ * itself (quiet hours, retries). The escalation, when given, is the first step's only. Pure.
+ */
+export function nextStep(r: NotificationRequested, now: number): NotificationRequested | null {
+  const seq = r.sequence ?? null;
+  if (!seq) return null;
+  const k = seq.step + 1;
+  const step = seq.steps[k - 1];
+  if (!step) return null;
+  return notificationRequest({
+    source: stepSource(seq.series_id, k),
+    userId: r.user_id,
+    template: step.template,
+    category: step.category,
+    priority: step.priority as Priority,
+    channel: step.channel,
+    data: JSON.parse(step.data) as Record<string, unknown>,
+    requestedBy: r.requested_by,
+    sourceEventId: r.event_id,
+    at: now,
+    sendAt: (r.send_at ?? r.occurred_at) + step.delay_seconds * 1000,
+    sequence: { ...seq, step: k },
+  });
 }
 
 /**
- * Whether the recipient engaged with the notification by `at` (event time) in the way its
- * escalation's `unless` names: opened (an open, a read or a click), clicked, or read (a read or a click).
+ * An occurrence of a series or a step of a sequence came due: with its plan, the request of the
+ * next one (scheduled), so one is always pending until the series or the sequence ends.
  */
+function withNext(d: Dec, r: NotificationRequested, now: number): Dec {
+  const next = nextOccurrence(r, now) ?? nextStep(r, now);
+  return next ? { events: [...d.events, { topic: 'notify.dispatch-requests.v1', key: next.user_id, record: 'NotificationRequested', value: next }], effects: d.effects } : d;
+}
+
+/** What may end a drip sequence before one of its steps goes out. */
+export interface SequenceFacts {
+  /** The sequence's exit invoice was paid or voided: when (event time) and by which Stripe event type. */
+  readonly invoice: { readonly at: number; readonly how: string } | null;
+  /** The earliest engagement of the kind exit_engaged names with an earlier step (event time). */
+  readonly engagedAt: number | null;
+}
+
+/**
+ * Why a step of a drip sequence is not sent, or null when it goes: the exit invoice is paid or
+ * voided — known at all when the step is decided, even if paid after the step's time (a reminder
+ * to pay a paid invoice is the worse mistake) — or the user engaged with an earlier step by now. Pure.
+ */
+export function sequenceExit(r: NotificationRequested, facts: SequenceFacts | null | undefined, now: number): string | null {
+  const seq = r.sequence ?? null;
+  if (!seq || !facts) return null;
+  if (seq.exit_invoice_paid && facts.invoice) return `the sequence ended: invoice ${seq.exit_invoice_paid} was ${facts.invoice.how === 'invoice.voided' ? 'voided' : 'paid'} (${facts.invoice.how})`;
+  if (seq.exit_engaged && facts.engagedAt !== null && facts.engagedAt <= now) return `the sequence ended: the user ${seq.exit_engaged} an earlier step`;
+  return null;
+}
+
+/**
+ * When the recipient first engaged with the notification in the way `unless` names: opened (an
+ * open, a read or a click), clicked, or read (a read or a click); null: not yet.
+ */
+export function engagedAt(s: NotificationState, unless: string): number | null {
+  const kinds: readonly EngagementKind[] = unless === 'clicked' ? ['clicked'] : unless === 'read' ? ['read', 'clicked'] : ['opened', 'read', 'clicked'];
+  const times = kinds.flatMap((k) => (s.engaged[k] !== undefined ? [s.engaged[k] as number] : []));
+  return times.length > 0 ? Math.min(...times) : null;
+}
+
+/** Whether the recipient engaged with the notification by `at` (event time) in the way its escalation's `unless` names. */
 export function engagedBy(s: NotificationState, unless: string, at: number): boolean {
-  const by = (k: EngagementKind) => s.engaged[k] !== undefined && (s.engaged[k] as number) <= at;
-  if (unless === 'clicked') return by('clicked');
-  if (unless === 'read') return by('read') || by('clicked');
-  return by('opened') || by('read') || by('clicked');
+  const first = engagedAt(s, unless);
+  return first !== null && first <= at;
 }
 
 /** An escalation timer fired: send on the escalation channel unless the recipient engaged in time, or it cannot reach them. */
@@ -510,10 +574,12 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
       const age = input.loggedAt - input.request.occurred_at;
       if (age > policy.maxAgeMs) return one(outcome(st, 'suppressed', now, { reason: `stale: requested ${Math.round(age / 3_600_000)} h ago` }));
       if (state.seriesCancelled) return one(outcome(st, 'cancelled', now, { reason: 'the series was cancelled' }));
+      const exit = sequenceExit(input.request, state.sequence, now);
+      if (exit) return one(outcome(st, 'cancelled', now, { reason: exit }));
       // Scheduled: nothing is planned before its time (preferences and quiet hours are those of then).
       const sendAt = input.request.send_at ?? null;
       if (sendAt !== null && sendAt > now) return one(outcome(st, 'scheduled', now, { due_at: sendAt, reason: `scheduled for ${new Date(sendAt).toISOString()}` }));
-      return ctx ? withNextOccurrence(plan(st, ctx, now), input.request, now) : none;
+      return ctx ? withNext(plan(st, ctx, now), input.request, now) : none;
     }
     case 'due': {
       // A timer may come again (a crash after it was folded, before its effect): each case below
@@ -541,7 +607,9 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
       if (d.reason === 'scheduled') {
         if (s.status !== 'scheduled' || !state.context) return resume(s, state.context, now);
         if (state.seriesCancelled) return one(outcome(s, 'cancelled', now, { reason: 'the series was cancelled' }));
-        return withNextOccurrence(plan(s, state.context, now), s.request, now);
+        const exit = sequenceExit(s.request, state.sequence, now);
+        if (exit) return one(outcome(s, 'cancelled', now, { reason: exit }));
+        return withNext(plan(s, state.context, now), s.request, now);
       }
       if (d.reason === 'quiet_hours_end') return s.status === 'deferred' && d.attempt === s.deferredAttempt - 1 && state.context ? plan(s, state.context, now) : resume(s, state.context, now);
       const channel = d.channel as Channel | null;

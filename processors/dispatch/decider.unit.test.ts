@@ -12,13 +12,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { foldInto, type Output, type Timer } from '../../lib/decider/index.ts';
-import type { DeliveryChannel, DeliveryEventReceived, NotificationCancelled, NotificationDispatched, NotificationDue, NotificationRequested } from '../../lib/topics.ts';
+import type { DeliveryChannel, DeliveryEventReceived, NotificationCancelled, NotificationDispatched, NotificationDue, NotificationRequested, StripeEventReceived } from '../../lib/topics.ts';
 import { notificationRequest, type Priority } from '../../notify/index.ts';
 import { loadDispatchState, type DispatchReader } from './main.ts';
 import { MemoryState, rebuiltShuffled, sortedStates } from '../../test/support/decider-harness.ts';
 import { allows, defaultPreferences, type Preferences } from '../../projections/preferences/document.ts';
-import { decide, eventTimeOf, occurrenceAt, type DispatchInput, type SendCommand } from './decide.ts';
-import { capKind, digestItems, digestKind, dispatchKinds, emptyNotification, seriesKind, type SeriesState, notificationKind, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
+import { decide, eventTimeOf, occurrenceAt, stepNotificationId, type DispatchInput, type SendCommand } from './decide.ts';
+import { capKind, digestItems, digestKind, dispatchKinds, emptyNotification, invoiceKind, seriesKind, type InvoiceState, type SeriesState, notificationKind, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
 
 const T0 = Date.UTC(2026, 10, 16, 12, 0, 0);
 const policy = { retryBackoffMs: [10_000, 30_000], maxAgeMs: 7 * 86_400_000 };
@@ -110,6 +110,7 @@ class Harness {
     cap: (key) => Promise.resolve(this.get<CapState | null>(capKind.name, key, null)),
     digest: (key) => Promise.resolve(this.get<DigestState | null>(digestKind.name, key, null)),
     series: (key) => Promise.resolve(this.get<SeriesState | null>(seriesKind.name, key, null)),
+    invoice: (key) => Promise.resolve(this.get<InvoiceState | null>(invoiceKind.name, key, null)),
     templateKnown: () => true,
     subject: (template) => template,
   };
@@ -192,6 +193,11 @@ class Harness {
 
   timers(): Timer[] {
     return this.memory.timers();
+  }
+
+  /** A fact the processor folds without deciding anything (a Stripe invoice paid). */
+  fold(fact: DispatchFact): void {
+    this.memory.record([fact]);
   }
 }
 
@@ -388,6 +394,29 @@ describe('scheduled and cancelled notifications', () => {
     assert.deepEqual(rebuiltShuffled(dispatchKinds, h.run.topics, seedsFrom(3)), sortedStates(h.run.states));
   });
 
+  it('given a scheduled CRITICAL notification, when its request is delivered again before its time, then nothing is sent early', async () => {
+    const h = new Harness([ana], ['ok']);
+    const r = requestAt('CRITICAL', T0, T0 + 3_600_000, 'sched:crit');
+    await asked(h, r);
+    await asked(h, { ...r, received_at: r.received_at + 1 });
+    assert.deepEqual(outcomesOf(h, r), [['scheduled', null, T0]]);
+    assert.equal(h.accepted.size, 0, 'nothing sent before its time');
+    assert.ok(await h.fireNext());
+    const sent = outcomesOf(h, r).filter(([status]) => status === 'sent');
+    assert.ok(sent.length > 0 && sent.every(([, , at]) => at === T0 + 3_600_000), JSON.stringify(outcomesOf(h, r)));
+  });
+
+  it('given a channel found unreachable at send time (no push subscription left, a number that opted out at the carrier), then the planned fallback still goes', async () => {
+    const h = new Harness([ana], ['retryable']);
+    const r = requestAt('HIGH', T0, null, 'sched:unreachable');
+    await asked(h, r);
+    const notification = h.run.states.get(`${notificationKind.name}:${r.notification_id}`) as NotificationState;
+    const send: SendCommand = { kind: 'send', notificationId: r.notification_id, channel: 'email', attempt: 2, reason: 'retry 2', fallback: ['in_app'], capDate: null, at: T0 + 10_000 };
+    const d = decide({ notification, context: null, digest: null }, { kind: 'send_failed', send, provider: null, retryable: false, message: 'no address left', unreachable: true }, send.at, policy);
+    assert.deepEqual(d.effects.map((e) => (e.kind === 'send' ? [e.kind, e.channel, e.reason] : [e.kind])), [['send', 'in_app', 'fallback after email: no address left']]);
+    assert.deepEqual(d.events.map((e) => [(e.value as NotificationDispatched).status, (e.value as NotificationDispatched).channel]), [['failed', 'email']]);
+  });
+
   it('given send_at in the past or now, then it is planned at once as before', async () => {
     const h = new Harness([ana], ['ok']);
     const r = requestAt('NORMAL', T0, T0 - 1000, 'sched:2');
@@ -579,6 +608,119 @@ describe('recurring notifications', () => {
     assert.equal(sentTimes(h).length, 1, 'nothing more sent');
     const last = h.run.events.at(-1)?.value as NotificationDispatched;
     assert.deepEqual([last.status, last.reason], ['cancelled', 'the series was cancelled']);
+    assert.deepEqual(h.timers(), []);
+  });
+});
+
+describe('drip sequences', () => {
+  const [di] = usersOf([{ sms: false, email: true, phone: false, digest: false, cap: null }]) as [User];
+  const DAY = 86_400_000;
+  const money = { amount_due: 4900, currency: 'usd' };
+  const step = (delayDays: number, template: string) => ({ delay_seconds: delayDays * 86_400, template, category: 'billing', priority: 'NORMAL', channel: null, data: JSON.stringify(money) });
+  const sequence = (source: string, exit: { invoice?: string; engaged?: string } = {}) => {
+    const id = notificationRequest({ source, userId: di.id, template: 'receipt', category: 'billing', priority: 'NORMAL', requestedBy: 'test', at: T0 }).notification_id;
+    return notificationRequest({
+      source,
+      userId: di.id,
+      template: 'receipt',
+      category: 'billing',
+      priority: 'NORMAL',
+      data: money,
+      requestedBy: 'test',
+      at: T0,
+      sequence: { series_id: id, step: 0, steps: [step(2, 'payment_failed'), step(3, 'update_payment_method')], exit_invoice_paid: exit.invoice ?? null, exit_engaged: exit.engaged ?? null },
+    });
+  };
+  const start = async (r: NotificationRequested) => {
+    const h = new Harness([di], ['ok']);
+    await h.process({ kind: 'requested', request: r, loggedAt: T0 }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationRequested', value: r });
+    return h;
+  };
+  const outcomes = (h: Harness) =>
+    h.run.events.flatMap((e) => {
+      const o = e.value as NotificationDispatched;
+      return e.record === 'NotificationDispatched' && (o.status === 'sent' || o.status === 'cancelled') ? [[o.status, o.template, o.occurred_at, o.reason]] : [];
+    });
+  const drain = async (h: Harness) => {
+    for (let i = 0; i < 50 && (await h.fireNext()); i++);
+  };
+  const invoiceEvent = (invoice: string, type: string, at: number): DispatchFact => {
+    const value: StripeEventReceived = { event_id: `evt_${invoice}_${type}`, occurred_at: at, received_at: at, type, api_version: null, account: null, livemode: false, customer_id: 'cus_1', object_id: invoice, object_type: 'invoice', source: 'webhook', payload: '{}' };
+    return { topic: 'stripe.events.v1', record: 'StripeEventReceived', value };
+  };
+
+  it('given three steps, then each is its own notification with its own template, sent its delay after the step before, and nothing after the last', async () => {
+    const r = sequence('seq:1');
+    const h = await start(r);
+    await drain(h);
+    assert.deepEqual(outcomes(h), [
+      ['sent', 'receipt', T0, null],
+      ['sent', 'payment_failed', T0 + 2 * DAY, null],
+      ['sent', 'update_payment_method', T0 + 5 * DAY, null],
+    ]);
+    const ids = h.run.events.flatMap((e) => (e.record === 'NotificationDispatched' && (e.value as NotificationDispatched).status === 'sent' ? [(e.value as NotificationDispatched).notification_id] : []));
+    assert.deepEqual(ids, [0, 1, 2].map((j) => stepNotificationId(r.notification_id, j)));
+    assert.equal(ids[0], r.notification_id, 'the first step is the sequence id');
+    assert.deepEqual(h.timers(), []);
+    assert.deepEqual(rebuiltShuffled(dispatchKinds, h.run.topics, seedsFrom(13)), sortedStates(h.run.states));
+  });
+
+  it('given exit_invoice_paid, when the invoice is paid after the first step, then the next step is cancelled when it comes due, naming why, and none follows; another invoice paid changes nothing', async () => {
+    const r = sequence('seq:2', { invoice: 'in_42' });
+    const h = await start(r);
+    h.fold(invoiceEvent('in_other', 'invoice.paid', T0 + DAY));
+    h.fold(invoiceEvent('in_42', 'invoice.created', T0 + DAY));
+    assert.ok(await h.fireNext(), 'the second step comes due');
+    h.fold(invoiceEvent('in_42', 'invoice.paid', T0 + 3 * DAY));
+    await drain(h);
+    assert.deepEqual(outcomes(h), [
+      ['sent', 'receipt', T0, null],
+      ['sent', 'payment_failed', T0 + 2 * DAY, null],
+      ['cancelled', 'update_payment_method', T0 + 5 * DAY, 'the sequence ended: invoice in_42 was paid (invoice.paid)'],
+    ]);
+    assert.deepEqual(h.timers(), []);
+    assert.deepEqual(rebuiltShuffled(dispatchKinds, h.run.topics, seedsFrom(17)), sortedStates(h.run.states), 'the paid invoice is state: a rebuild has it');
+  });
+
+  it('given exit_invoice_paid, when the invoice was voided before the sequence starts, then not even its first step goes out', async () => {
+    const r = sequence('seq:3', { invoice: 'in_43' });
+    const h = new Harness([di], ['ok']);
+    h.fold(invoiceEvent('in_43', 'invoice.voided', T0 - DAY));
+    await h.process({ kind: 'requested', request: r, loggedAt: T0 }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationRequested', value: r });
+    await drain(h);
+    assert.deepEqual(outcomes(h), [['cancelled', 'receipt', T0, 'the sequence ended: invoice in_43 was voided (invoice.voided)']]);
+  });
+
+  it('given exit_engaged clicked, then a click on an earlier step ends the sequence and an open does not', async () => {
+    const click = (h: Harness, id: string, kind: 'opened' | 'clicked', at: number) => {
+      const event: DeliveryEventReceived = { event_id: `${kind}:${id}`, occurred_at: at, received_at: at, provider: 'fake', channel: 'email', kind, provider_event: kind, notification_id: id, provider_message_id: null, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, raw: '{}' };
+      return h.process({ kind: 'delivery', event }, { topic: 'notify.delivery-events.v1', record: 'DeliveryEventReceived', value: event });
+    };
+    const clicked = sequence('seq:4a', { engaged: 'clicked' });
+    const h = await start(clicked);
+    await click(h, clicked.notification_id, 'clicked', T0 + 3_600_000);
+    await drain(h);
+    assert.deepEqual(outcomes(h).map(([status, template, , reason]) => [status, template, reason]), [
+      ['sent', 'receipt', null],
+      ['cancelled', 'payment_failed', 'the sequence ended: the user clicked an earlier step'],
+    ]);
+    const opened = sequence('seq:4b', { engaged: 'clicked' });
+    const o = await start(opened);
+    await click(o, opened.notification_id, 'opened', T0 + 3_600_000);
+    await drain(o);
+    assert.deepEqual(outcomes(o).map(([status]) => status), ['sent', 'sent', 'sent']);
+  });
+
+  it('given the sequence id cancelled after its first step was sent, then the pending step is cancelled when it comes due and none follows', async () => {
+    const r = sequence('seq:5');
+    const h = await start(r);
+    const c: NotificationCancelled = { event_id: `cancel:${r.notification_id}`, occurred_at: T0 + DAY, received_at: T0 + DAY, notification_id: r.notification_id, user_id: di.id, requested_by: 'key:k1', reason: null };
+    await h.process({ kind: 'cancelled', cancel: c }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationCancelled', value: c });
+    await drain(h);
+    assert.deepEqual(outcomes(h).map(([status, template, , reason]) => [status, template, reason]), [
+      ['sent', 'receipt', null],
+      ['cancelled', 'payment_failed', 'the series was cancelled'],
+    ]);
     assert.deepEqual(h.timers(), []);
   });
 });

@@ -6,6 +6,8 @@
  *                                    the fallback still planned, the timers already fired
  *   dispatch:cap:<user>:<local date> the messages counted towards the user's daily cap that day
  *   dispatch:digest:<user>:<date>    the LOW messages batched into that day's digest, and whether it went
+ *   dispatch:series:<series id>      whether DELETE cancelled a recurring series or a drip sequence
+ *   dispatch:invoice:<invoice id>    whether the Stripe invoice was paid or voided (a sequence's exit)
  *
  * Every fold is order-insensitive — "latest" means highest (seq, occurred_at, event id), sets are
  * unions — so reading the topics one after the other during a rebuild gives the live state.
@@ -14,7 +16,7 @@ import { entityKind, type Fact, type Output, type Timer } from '../../lib/decide
 import type { DispatchStatus, NotificationDispatched, NotificationDue, NotificationRequested } from '../../lib/topics.ts';
 import type { Channel } from '../../projections/preferences/document.ts';
 
-export type DispatchFact = Fact<'notify.dispatch-requests.v1' | 'notify.dispatches.v1' | 'notify.delivery-events.v1'>;
+export type DispatchFact = Fact<'notify.dispatch-requests.v1' | 'notify.dispatches.v1' | 'notify.delivery-events.v1' | 'stripe.events.v1'>;
 
 /** The delivery events the state keeps: a recipient engaging with a message (what escalation waits for). */
 export const engagementKinds = ['opened', 'clicked', 'read'] as const;
@@ -89,6 +91,7 @@ function evolveNotification(s: NotificationState, f: DispatchFact): Notification
     case 'NotificationDue':
       return { ...s, fired: addSorted(s.fired, f.value.event_id) };
     case 'NotificationCancelled':
+    case 'StripeEventReceived':
       // Asking is not deciding: the decision (a `cancelled` outcome, or none once sent) is what changes the state.
       return s;
     case 'DeliveryEventReceived': {
@@ -183,7 +186,7 @@ export const notificationKind = entityKind<DispatchFact, NotificationState>({
   name: 'dispatch:n',
   initial: emptyNotification,
   ttlSeconds: 60 * 86_400,
-  keys: (f) => (f.record === 'DeliveryEventReceived' ? (f.value.notification_id && isEngagement(f.value.kind) ? [f.value.notification_id] : []) : [f.value.notification_id]),
+  keys: (f) => (f.record === 'StripeEventReceived' ? [] : f.record === 'DeliveryEventReceived' ? (f.value.notification_id && isEngagement(f.value.kind) ? [f.value.notification_id] : []) : [f.value.notification_id]),
   evolve: evolveNotification,
   timers: notificationTimers,
 });
@@ -251,6 +254,7 @@ function digestKeys(f: DispatchFact): readonly string[] {
       return f.value.reason.startsWith('digest:') ? [`${f.value.user_id}:${f.value.reason.slice('digest:'.length)}`] : [];
     case 'NotificationCancelled':
     case 'DeliveryEventReceived':
+    case 'StripeEventReceived':
       return [];
     default: {
       const _exhaustive: never = f;
@@ -275,6 +279,7 @@ function evolveDigest(s: DigestState, f: DispatchFact): DigestState {
     case 'NotificationDue':
     case 'NotificationCancelled':
     case 'DeliveryEventReceived':
+    case 'StripeEventReceived':
       return s;
     default: {
       const _exhaustive: never = f;
@@ -322,4 +327,23 @@ export const seriesKind = entityKind<DispatchFact, SeriesState>({
   evolve: (s, f) => (f.record === 'NotificationCancelled' && (s.cancelledAt === null || f.value.occurred_at < s.cancelledAt) ? { cancelledAt: f.value.occurred_at } : s),
 });
 
-export const dispatchKinds = [notificationKind, capKind, digestKind, seriesKind];
+// ---------------------------------------------------------------- invoices
+/** The Stripe event types after which an invoice needs no more paying: what ends a sequence with exit_invoice_paid. */
+export const invoiceSettledTypes: ReadonlySet<string> = new Set(['invoice.paid', 'invoice.payment_succeeded', 'invoice.voided']);
+
+/** A Stripe invoice a drip sequence may exit on: when it was first paid or voided (event time), and how. */
+export interface InvoiceState {
+  readonly settledAt: number | null;
+  readonly how: string | null;
+}
+
+export const invoiceKind = entityKind<DispatchFact, InvoiceState>({
+  name: 'dispatch:invoice',
+  initial: { settledAt: null, how: null },
+  // Longer than a sequence may run (producers/notifications/route.ts: 90 days in all).
+  ttlSeconds: 120 * 86_400,
+  keys: (f) => (f.record === 'StripeEventReceived' && f.value.object_id && invoiceSettledTypes.has(f.value.type) ? [f.value.object_id] : []),
+  evolve: (s, f) => (f.record === 'StripeEventReceived' && (s.settledAt === null || f.value.occurred_at < s.settledAt) ? { settledAt: f.value.occurred_at, how: f.value.type } : s),
+});
+
+export const dispatchKinds = [notificationKind, capKind, digestKind, seriesKind, invoiceKind];

@@ -12,7 +12,7 @@ import type { Incoming } from '../../lib/kafka/index.ts';
 import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { Scheduler } from '../../lib/scheduler.ts';
-import type { DeliveryEventReceived, ProviderCircuitChanged, TopicName } from '../../lib/topics.ts';
+import type { DeliveryEventReceived, NotificationSequence, ProviderCircuitChanged, StripeEventReceived, TopicName } from '../../lib/topics.ts';
 import {
   changePreferences,
   CONTACT_CONFIRMATION_TEMPLATE,
@@ -31,16 +31,16 @@ import {
 import { contactFieldOf, contactFor, isEssential, optOutSms, resubscribe, suppress, unsubscribe, type Preferences } from '../../projections/preferences/document.ts';
 import { readPreferences } from '../../projections/preferences/store.ts';
 import { CustomerDirectory } from '../customers/directory.ts';
-import { blockedChannels, chooseTemplate, decide, eventTimeOf, localParts, needsContext, nextLocalTime, type DispatchContext, type DispatchInput, type DispatchState, type Recipient, type SendCommand } from './decide.ts';
+import { blockedChannels, chooseTemplate, decide, engagedAt, eventTimeOf, localParts, needsContext, nextLocalTime, stepNotificationId, type SequenceFacts, type DispatchContext, type DispatchInput, type DispatchState, type Recipient, type SendCommand } from './decide.ts';
 import { CircuitBreakers, DEFAULT_CIRCUIT_POLICY } from './circuit.ts';
 import { RateLimiter, Sender, type ProviderRouting } from './effects.ts';
 import { PriceBook, SuccessRates } from './routing.ts';
-import { capKind, digestItems, digestKind, dispatchKinds, emptyNotification, isEngagement, seriesKind, type SeriesState, notificationKind, sentOn, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
+import { capKind, digestItems, digestKind, dispatchKinds, emptyNotification, invoiceKind, invoiceSettledTypes, isEngagement, seriesKind, type InvoiceState, type SeriesState, notificationKind, sentOn, type CapState, type DigestState, type DispatchFact, type NotificationState } from './evolve.ts';
 import { providersFor, type EmailMessage, type Providers, type SmsMessage } from './providers.ts';
 import { WebPushSender, type PushMessage } from './push.ts';
 
 const MAX_SMS_SEGMENTS = 3;
-type Topic = 'notify.dispatch-requests.v1' | 'notify.delivery-events.v1';
+type Topic = 'notify.dispatch-requests.v1' | 'notify.delivery-events.v1' | 'stripe.events.v1';
 
 export interface DispatchParts {
   readonly processor: ProcessorDefinition<Topic>;
@@ -58,6 +58,8 @@ export function dispatchFolds(): readonly FoldedTopic[] {
     { topic: 'notify.dispatches.v1', horizonMs },
     { topic: 'notify.dispatch-requests.v1', horizonMs },
     { topic: 'notify.delivery-events.v1', horizonMs },
+    // Paid and voided invoices, as far back as a sequence may still be waiting on one.
+    { topic: 'stripe.events.v1', horizonMs: (invoiceKind.ttlSeconds ?? 0) * 1000 },
   ];
 }
 
@@ -67,6 +69,11 @@ export function dispatchFact(record: { topic: TopicName; record: string; value: 
   if (record.topic === 'notify.delivery-events.v1' && record.record === 'DeliveryEventReceived') {
     const e = record.value as DeliveryEventReceived;
     if (e.notification_id && isEngagement(e.kind)) return { topic: record.topic, record: 'DeliveryEventReceived', value: e };
+  }
+  // Of the Stripe events, only an invoice paid or voided (what a drip sequence may exit on).
+  if (record.topic === 'stripe.events.v1' && record.record === 'StripeEventReceived') {
+    const e = record.value as StripeEventReceived;
+    if (e.object_id && invoiceSettledTypes.has(e.type)) return { topic: record.topic, record: 'StripeEventReceived', value: e };
   }
   return null;
 }
@@ -78,8 +85,10 @@ export interface DispatchReader {
   user(userId: string, category: string | null): Promise<{ prefs: Preferences; recipient: Recipient }>;
   cap(key: string): Promise<CapState | null>;
   digest(key: string): Promise<DigestState | null>;
-  /** A recurring series' state, by its first occurrence's id (absent: no series are read). */
+  /** A recurring series' or a drip sequence's state, by its first notification's id (absent: none are read). */
   series?(seriesId: string): Promise<SeriesState | null>;
+  /** Whether a Stripe invoice was paid or voided (absent: sequences never exit on an invoice). */
+  invoice?(invoiceId: string): Promise<InvoiceState | null>;
   templateKnown(template: string): boolean;
   /** The template version a new message of `template` renders with for a user of `locale` (absent: the shipped file). */
   templateVersion?(template: string, locale: string | null): VersionInfo;
@@ -130,11 +139,28 @@ export async function loadDispatchState(input: DispatchInput, read: DispatchRead
     }
   }
   const request = notification.request ?? (input.kind === 'requested' ? input.request : null);
-  const seriesId = request?.recurrence?.series_id ?? null;
+  const seriesId = request?.recurrence?.series_id ?? request?.sequence?.series_id ?? null;
   const seriesCancelled = seriesId !== null && read.series ? ((await read.series(seriesId))?.cancelledAt ?? null) !== null : false;
+  const sequence = request?.sequence && decidesStep(input) ? await sequenceFacts(request.sequence, read) : null;
   // A cancel of a batched notification is too late once its digest went out.
   const digestSent = input.kind === 'cancelled' && notification.status === 'batched' && notification.digestDate !== null && userId ? ((await read.digest(`${userId}:${notification.digestDate}`))?.flushed ?? false) : false;
-  return { notification, context, digest, seriesCancelled, digestSent };
+  return { notification, context, digest, seriesCancelled, sequence, digestSent };
+}
+
+/** The inputs that decide whether a step goes out: its request, or its schedule coming due. */
+const decidesStep = (input: DispatchInput): boolean => input.kind === 'requested' || (input.kind === 'due' && input.due.reason === 'scheduled');
+
+/** What may end a sequence: its invoice settled, an engagement with one of the steps before this one. */
+async function sequenceFacts(seq: NotificationSequence, read: DispatchReader): Promise<SequenceFacts> {
+  const invoice = seq.exit_invoice_paid && read.invoice ? await read.invoice(seq.exit_invoice_paid) : null;
+  let engaged: number | null = null;
+  if (seq.exit_engaged) {
+    for (let j = 0; j < seq.step; j++) {
+      const at = engagedAt(await read.notification(stepNotificationId(seq.series_id, j)), seq.exit_engaged);
+      if (at !== null && (engaged === null || at < engaged)) engaged = at;
+    }
+  }
+  return { invoice: invoice?.settledAt != null && invoice.how ? { at: invoice.settledAt, how: invoice.how } : null, engagedAt: engaged };
 }
 
 /** Where a push notification opens: the data's action_url, else hosted_invoice_url, when https. */
@@ -231,6 +257,7 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
     cap: (key) => store.get<CapState>({ kind: capKind.name, key }, fence),
     digest: (key) => store.get<DigestState>({ kind: digestKind.name, key }, fence),
     series: (key) => store.get<SeriesState>({ kind: seriesKind.name, key }, fence),
+    invoice: (key) => store.get<InvoiceState>({ kind: invoiceKind.name, key }, fence),
     templateKnown: (template) => templates.has(template),
     templateVersion: (template, locale) => versions.current(template, locale),
     subject: (template, data, recipient, prefs) => templates.render(template, recipient.locale, data, { timezone: prefs.timezone, unsubscribeUrl: null }).subject,
@@ -399,7 +426,7 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
     rebuild: { processor: 'dispatch', topics: dispatchFolds(), fact: dispatchFact, writer },
     processor: {
       name: 'dispatch',
-      topics: ['notify.dispatch-requests.v1', 'notify.delivery-events.v1'],
+      topics: ['notify.dispatch-requests.v1', 'notify.delivery-events.v1', 'stripe.events.v1'],
       clock,
       partitionsConsumedConcurrently: 3,
       async handle(record) {
@@ -415,6 +442,13 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
             // A final outcome teaches the router how well the provider delivers (routing.ts).
             if (record.value.channel === 'sms' && finalSmsKinds.has(record.value.kind)) await rates.observe(record.value.provider, record.value.kind === 'delivered', record.value.occurred_at);
             return handle(record, { kind: 'delivery', event: record.value });
+          case 'StripeEventReceived': {
+            // Nothing to decide: an invoice paid or voided is folded, for the sequences that wait on it
+            // (none waits on one settled longer ago than a sequence runs: the group's first read of the topic skips those).
+            const fact = dispatchFact(record);
+            if (fact && record.value.occurred_at >= Date.now() - (invoiceKind.ttlSeconds ?? 0) * 1000) await commitDecision(rt.kafka, writer, fence, [fact], [], () => null);
+            return;
+          }
           default: {
             const _exhaustive: never = record;
             return _exhaustive;

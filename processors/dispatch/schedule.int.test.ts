@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
 import { runVersionedProjection } from '../../lib/projection.ts';
-import type { NotificationDispatched, NotificationRequested } from '../../lib/topics.ts';
+import { EntityStore } from '../../lib/decider/index.ts';
+import type { NotificationDispatched, NotificationDue, NotificationRequested, StripeEventReceived } from '../../lib/topics.ts';
 import { notificationRequest } from '../../notify/index.ts';
 import { deliveryProjection } from '../../projections/delivery/main.ts';
 import { startApp, type RunningApp } from '../../test/support/app.ts';
@@ -18,6 +19,7 @@ import { join } from 'node:path';
 import { runProcessor } from '../../lib/processor.ts';
 import { loadRules, rulesProcessor } from '../rules/main.ts';
 import { ProcessorGroup } from '../supervisor.ts';
+import { invoiceKind, type InvoiceState } from './evolve.ts';
 
 /**
  * Scheduled, cancelled and escalating notifications against the real stack: the API, the
@@ -227,5 +229,63 @@ describe('scheduled, cancelled and escalating notifications', () => {
     const endless = await post(receipt(u.id, { recurrence: { every: 'week' } }));
     assert.equal(endless.status, 422);
     assert.match(JSON.stringify(await endless.json()), /a series must end/);
+  });
+
+  it('given a drip sequence that exits when its invoice is paid, then the first step goes now and the next is scheduled its delay later; once Stripe says the invoice is paid, the next step is cancelled when it comes due, never sent', async () => {
+    const u = await user();
+    const invoice = `in_drip${n++}`;
+    const res = await post(
+      receipt(u.id, { sequence: { steps: [{ delay_seconds: 3600, template: 'payment_failed', priority: 'HIGH', data: { amount_due: 1900, currency: 'usd', hosted_invoice_url: 'https://invoice.stripe.com/i/acct_1/in_drip' } }], exit_when: { invoice_paid: invoice } } }),
+    );
+    assert.equal(res.status, 202, await res.clone().text());
+    const { notification_id: first, series_id: seriesId } = (await res.json()) as { notification_id: string; series_id: string };
+    assert.equal(seriesId, first);
+    const sentFirst = await outcomes(first, (os) => os.some((o) => o.status === 'sent'));
+    assert.deepEqual(sentFirst.filter((o) => o.status === 'sent').map((o) => o.template), ['receipt']);
+    const requests = await collect(t.rt.kafka, ['notify.dispatch-requests.v1'], (rs) => rs.some((r) => r.record === 'NotificationRequested' && r.value.sequence?.series_id === seriesId && r.value.sequence.step === 1));
+    const firstRequest = requests.find((r) => r.value.notification_id === first)!.value as NotificationRequested;
+    const second = requests.find((r) => r.record === 'NotificationRequested' && r.value.sequence?.series_id === seriesId && r.value.sequence.step === 1)!.value as NotificationRequested;
+    assert.deepEqual([second.template, second.category, second.priority, second.send_at], ['payment_failed', 'payment', 'HIGH', firstRequest.occurred_at + 3_600_000]);
+    const scheduled = await outcomes(second.notification_id, (os) => os.some((o) => o.status === 'scheduled'));
+    assert.equal(scheduled[0]?.due_at, second.send_at);
+
+    // Stripe: the invoice is paid. The dispatcher folds it (its state shows it) ...
+    const now = Date.now();
+    const paid: StripeEventReceived = { event_id: `evt_${invoice}`, occurred_at: now, received_at: now, type: 'invoice.paid', api_version: null, account: null, livemode: false, customer_id: 'cus_drip', object_id: invoice, object_type: 'invoice', source: 'webhook', payload: '{}' };
+    await (await t.rt.kafka.appender()).append('stripe.events.v1', [{ key: 'cus_drip', record: 'StripeEventReceived', value: paid }]);
+    const store = new EntityStore(t.rt.redis);
+    await eventually(async () => ((await store.get<InvoiceState>({ kind: invoiceKind.name, key: invoice }))?.how === 'invoice.paid' ? true : undefined), { what: 'the paid invoice in the dispatch state' });
+    // ... and the step's timer fires (as it would in an hour): the step is cancelled, naming why.
+    const due: NotificationDue = { event_id: `due:scheduled:${second.notification_id}:any:0`, occurred_at: now, received_at: now, notification_id: second.notification_id, user_id: u.id, reason: 'scheduled', attempt: 0, channel: null };
+    await (await t.rt.kafka.appender()).append('notify.dispatch-requests.v1', [{ key: u.id, record: 'NotificationDue', value: due }]);
+    const got = await outcomes(second.notification_id, (os) => os.some((o) => o.status === 'cancelled' || o.status === 'sent'));
+    assert.deepEqual(got.map((o) => [o.status, o.reason]).at(-1), ['cancelled', `the sequence ended: invoice ${invoice} was paid (invoice.paid)`]);
+    assert.equal(sendgrid.byNotification(second.notification_id).length, 0);
+  });
+
+  it('given a bad sequence, then 422 naming the problem, 403 for an essential step without the scope, and nothing appended', async () => {
+    const u = await user();
+    const problemsOf = async (body: unknown, auth?: Record<string, string>) => {
+      const res = auth ? await fetch(`${app.url}/v1/notifications`, { method: 'POST', headers: auth, body: JSON.stringify(body) }) : await post(body);
+      return { status: res.status, text: JSON.stringify(await res.json()) };
+    };
+    const step = { delay_seconds: 3600, template: 'receipt' };
+    const both = await problemsOf(receipt(u.id, { recurrence: { every: 'day', count: 2 }, sequence: { steps: [step] } }));
+    assert.deepEqual([both.status, /either recurring or a sequence/.test(both.text)], [422, true], both.text);
+    const unknown = await problemsOf(receipt(u.id, { sequence: { steps: [{ delay_seconds: 3600, template: 'no_such_template' }] } }));
+    assert.deepEqual([unknown.status, /sequence.steps.0.template: unknown template no_such_template/.test(unknown.text)], [422, true], unknown.text);
+    const data = await problemsOf(receipt(u.id, { sequence: { steps: [{ delay_seconds: 3600, template: 'receipt', data: { amount_due: 'lots' } }] } }));
+    assert.deepEqual([data.status, /sequence.steps.0.data.amount_due/.test(data.text)], [422, true], data.text);
+    const long = await problemsOf(receipt(u.id, { sequence: { steps: [{ delay_seconds: 30 * 86_400, template: 'receipt' }, { delay_seconds: 30 * 86_400, template: 'receipt' }, { delay_seconds: 30 * 86_400 + 1, template: 'receipt' }] } }));
+    assert.deepEqual([long.status, /at most 90 days/.test(long.text)], [422, true], long.text);
+    const fast = await problemsOf(receipt(u.id, { sequence: { steps: [{ delay_seconds: 5, template: 'receipt' }], exit_when: { invoice_paid: 'ch_1', engaged: 'liked' } } }));
+    assert.equal(fast.status, 422);
+    for (const what of ['sequence.steps.0.delay_seconds', 'sequence.exit_when.invoice_paid', 'sequence.exit_when.engaged']) assert.ok(fast.text.includes(what), `${what} in ${fast.text}`);
+    const publishOnly = await createKey(t, ['publish']);
+    const essential = await problemsOf(receipt(u.id, { sequence: { steps: [{ delay_seconds: 3600, template: 'payment_failed', data: { amount_due: 1900, currency: 'usd' } }] } }), bearer(publishOnly));
+    assert.deepEqual([essential.status, /sequence.steps.0: payment_failed is a payment notification/.test(essential.text)], [403, true], essential.text);
+    const valid = (await (await post(receipt(u.id))).json()) as { notification_id: string };
+    const requests = await collect(t.rt.kafka, ['notify.dispatch-requests.v1'], (rs) => rs.some((r) => r.value.notification_id === valid.notification_id));
+    assert.deepEqual(requests.filter((r) => r.value.user_id === u.id).map((r) => r.value.notification_id), [valid.notification_id], 'nothing appended for the bad ones');
   });
 });

@@ -1,6 +1,9 @@
 /**
  * POST /v1/notifications  {user_id, template, category?, priority?, channel?, data?, idempotency_key?,
- *                          send_at?, escalation?: {after_seconds, unless: opened|clicked|read, channel}}
+ *                          send_at?, escalation?: {after_seconds, unless: opened|clicked|read, channel},
+ *                          recurrence?: {every, until?, count?},
+ *                          sequence?: {steps: [{delay_seconds, template, priority?, channel?, data?}],
+ *                                      exit_when?: {invoice_paid?, engaged?: opened|clicked|read}}}
  *                          → 202 {notification_id, category}; the same id again for a repeated idempotency key.
  *                          The template decides the category (notify/template-categories.ts): an
  *                          omitted one is filled in, another one is refused (422); the essential
@@ -21,13 +24,19 @@ import { activeVersion } from '../../lib/projection-versions.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { categoryFor, dataProblems, notificationIdFor, notificationRequest, priorities, Templates } from '../../notify/index.ts';
 import type { ApiKeys } from '../keys/store.ts';
-import { channels } from '../../projections/preferences/document.ts';
+import { channels, isEssential } from '../../projections/preferences/document.ts';
+import type { NotificationSequenceStep } from '../../lib/topics.ts';
 import { USER_ID } from '../preferences/route.ts';
+
+const templateName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a template name like payment_failed');
+/** A sequence's steps, the first included, and how long it may run: within the 120 days a paid invoice is remembered (dispatch/evolve.ts). */
+const MAX_SEQUENCE_STEPS = 10;
+const MAX_SEQUENCE_SECONDS = 90 * 86_400;
 
 export const notificationInput = z
   .object({
     user_id: z.string().regex(USER_ID, '1..128 letters, digits or _.:@+-'),
-    template: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a template name like payment_failed'),
+    template: templateName,
     category: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'a category like billing').optional(),
     priority: z.enum(priorities).default('NORMAL'),
     channel: z.enum(channels).optional(),
@@ -60,8 +69,42 @@ export const notificationInput = z
       .strict()
       .refine((r) => r.until !== undefined || r.count !== undefined, 'give until, count or both: a series must end')
       .optional(),
+    /**
+     * A drip sequence: this request is its first step, `steps` the ones after it, each `delay_seconds`
+     * after the step before; no step goes out once `exit_when` holds (the invoice paid or voided, the
+     * user engaged with an earlier step) or the sequence id was DELETEd. A step's priority and data
+     * default to the first step's.
+     */
+    sequence: z
+      .object({
+        steps: z
+          .array(
+            z
+              .object({
+                delay_seconds: z.number().int().min(60).max(30 * 86_400),
+                template: templateName,
+                priority: z.enum(priorities).optional(),
+                channel: z.enum(channels).optional(),
+                data: z.record(z.string(), z.unknown()).optional(),
+              })
+              .strict(),
+          )
+          .min(1)
+          .max(MAX_SEQUENCE_STEPS - 1),
+        exit_when: z
+          .object({
+            invoice_paid: z.string().regex(/^in_[A-Za-z0-9_]{1,200}$/, 'a Stripe invoice id like in_1Qx...').optional(),
+            engaged: z.enum(['opened', 'clicked', 'read']).optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .refine((q) => q.steps.reduce((sum, step) => sum + step.delay_seconds, 0) <= MAX_SEQUENCE_SECONDS, 'the steps\' delays add up to at most 90 days')
+      .optional(),
   })
   .strict()
+  .refine((v) => !(v.sequence && v.recurrence), { message: 'a notification is either recurring or a sequence, not both', path: ['sequence'] })
   .refine((v) => !v.escalation || !v.channel || v.escalation.channel !== v.channel, { message: 'escalation.channel must differ from channel', path: ['escalation', 'channel'] });
 
 /** How far ahead send_at may be: well inside the 60 days a notification's dispatch state lives (evolve.ts), so it is there when its timer fires. */
@@ -93,6 +136,18 @@ export function notificationRoutes(rt: Runtime, keys: ApiKeys): Router {
     const problems = dataProblems(input.template, input.data);
     if (problems.length > 0) throw new EventlineError('unprocessable', 'invalid notification request', { detail: problems });
     const category = bound.category;
+    // Every later step of a sequence is checked now as the first is: template, category, scope, data.
+    const steps = (input.sequence?.steps ?? []).map((step, i): NotificationSequenceStep => {
+      const where = `sequence.steps.${i}`;
+      if (!templates.has(step.template)) throw new EventlineError('unprocessable', 'invalid notification request', { detail: [`${where}.template: unknown template ${step.template}`] });
+      const b = categoryFor(step.template, undefined, 'api');
+      if (!b.ok) throw new EventlineError('unprocessable', 'invalid notification request', { detail: [`${where}: ${b.problem}`] });
+      if (b.essential && !hasScope(principal, 'essential')) throw new EventlineError('forbidden', `${where}: ${step.template} is a ${b.category} notification: this key lacks the "essential" scope`);
+      const data = step.data ?? input.data;
+      const stepProblems = dataProblems(step.template, data).map((p) => `${where}.${p}`);
+      if (stepProblems.length > 0) throw new EventlineError('unprocessable', 'invalid notification request', { detail: stepProblems });
+      return { delay_seconds: step.delay_seconds, template: step.template, category: b.category, priority: step.priority ?? input.priority, channel: step.channel ?? null, data: JSON.stringify(data) };
+    });
     const keyId = principal.keyId;
     const bodyHash = createHash('sha256').update(JSON.stringify({ ...input, category, idempotency_key: undefined })).digest('hex');
     const idemKey = input.idempotency_key ? `api:idempotency:${keyId}:${input.idempotency_key}` : null;
@@ -108,7 +163,7 @@ export function notificationRoutes(rt: Runtime, keys: ApiKeys): Router {
     const now = Date.now();
     const source = input.idempotency_key ? `api:${keyId}:${input.idempotency_key}` : `api:${randomUUID()}`;
     const sendAt = input.send_at ? Date.parse(input.send_at) : null;
-    const seriesId = input.recurrence ? notificationIdFor(source) : null;
+    const seriesId = input.recurrence || input.sequence ? notificationIdFor(source) : null;
     const request = notificationRequest({
       source,
       userId: input.user_id,
@@ -126,10 +181,16 @@ export function notificationRoutes(rt: Runtime, keys: ApiKeys): Router {
         input.recurrence && seriesId
           ? { every: input.recurrence.every, until: input.recurrence.until ? Date.parse(input.recurrence.until) : null, count: input.recurrence.count ?? null, occurrence: 0, series_id: seriesId, starts_at: sendAt ?? now }
           : null,
+      sequence:
+        input.sequence && seriesId
+          ? { series_id: seriesId, step: 0, steps, exit_invoice_paid: input.sequence.exit_when?.invoice_paid ?? null, exit_engaged: input.sequence.exit_when?.engaged ?? null }
+          : null,
     });
     // A series is known to DELETE by its id for as long as it runs (the first occurrence may be long sent).
-    if (seriesId && input.recurrence) {
-      await rt.db.query('INSERT INTO dispatch.series (series_id, user_id, category, every) VALUES ($1, $2, $3, $4) ON CONFLICT (series_id) DO NOTHING', [seriesId, input.user_id, category, input.recurrence.every]);
+    if (seriesId && (input.recurrence || input.sequence)) {
+      // A sequence's cancel needs the essential scope when any of its steps is essential.
+      const seriesCategory = [category, ...steps.map((s) => s.category)].find(isEssential) ?? category;
+      await rt.db.query('INSERT INTO dispatch.series (series_id, user_id, category, every) VALUES ($1, $2, $3, $4) ON CONFLICT (series_id) DO NOTHING', [seriesId, input.user_id, seriesCategory, input.recurrence?.every ?? 'sequence']);
     }
     const appender = await rt.kafka.appender();
     await appender.append('notify.dispatch-requests.v1', [{ key: request.user_id, record: 'NotificationRequested', value: request }]);
