@@ -7,7 +7,7 @@ import type { Runtime } from '../lib/runtime.ts';
 import type { AnyTopicName } from '../lib/topics.ts';
 import { runProcessor } from '../lib/processor.ts';
 import { buildHttpApp } from '../producers/http/routes.ts';
-import { stripeClient } from '../producers/stripe/backfill.ts';
+import { stripeClient } from '../lib/stripe/client.ts';
 import { priceTiersProcessor } from '../producers/stripe/price-tiers.ts';
 import { startServer } from '../producers/http/server.ts';
 import { loadRules, rulesProcessor } from '../processors/rules/main.ts';

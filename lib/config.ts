@@ -138,6 +138,8 @@ const schema = z.object({
     .default('usd'),
   EVENTLINE_RISK_TEAM_EMAIL: z.string().trim().default('risk@eventline.local'),
   EVENTLINE_RETENTION_TEAM_USER: z.string().trim().default('retention-team'),
+  /** What an exhausted dunning case does at Stripe: none (record only), cancel (the subscription), mark_uncollectible (the invoice). */
+  EVENTLINE_DUNNING_END_ACTION: z.enum(['none', 'cancel', 'mark_uncollectible']).default('none'),
   EVENTLINE_RETENTION_TEAM_EMAIL: z.string().trim().default('retention@eventline.local'),
   EVENTLINE_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   EVENTLINE_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
@@ -298,6 +300,10 @@ export interface Config {
   /** The currency of the reporting MRR series; `eventline fx load` stores rates into it. */
   readonly reportingCurrency: string;
   readonly retentionTeamUser: string;
+  readonly dunning: {
+    /** What an exhausted case does at Stripe (processors/dunning/end-actions.ts). */
+    readonly endAction: 'none' | 'cancel' | 'mark_uncollectible';
+  };
   /** Contact addresses of internal teams that receive notifications (by user id). */
   readonly teamEmails: Readonly<Record<string, string>>;
   readonly analystPassword: string | null;
@@ -330,6 +336,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   const e = parsed.data;
   if ((e.EVENTLINE_VAPID_PUBLIC_KEY === null) !== (e.EVENTLINE_VAPID_PRIVATE_KEY === null)) {
     const problem = 'EVENTLINE_VAPID_PUBLIC_KEY and EVENTLINE_VAPID_PRIVATE_KEY are a pair: set both (npx web-push generate-vapid-keys) or neither';
+    throw new EventlineError('config_invalid', `invalid environment: ${problem}`, { detail: [problem] });
+  }
+  if (e.EVENTLINE_DUNNING_END_ACTION !== 'none' && !e.STRIPE_API_KEY) {
+    const problem = `EVENTLINE_DUNNING_END_ACTION=${e.EVENTLINE_DUNNING_END_ACTION} acts through Stripe's API: set STRIPE_API_KEY (a restricted key with write access to subscriptions and invoices is enough)`;
     throw new EventlineError('config_invalid', `invalid environment: ${problem}`, { detail: [problem] });
   }
   const port = e.PORT;
@@ -406,6 +416,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     riskTeamUser: e.EVENTLINE_RISK_TEAM_USER,
     reportingCurrency: e.EVENTLINE_REPORTING_CURRENCY,
     retentionTeamUser: e.EVENTLINE_RETENTION_TEAM_USER,
+    dunning: { endAction: e.EVENTLINE_DUNNING_END_ACTION },
     teamEmails: { [e.EVENTLINE_RISK_TEAM_USER]: e.EVENTLINE_RISK_TEAM_EMAIL, [e.EVENTLINE_RETENTION_TEAM_USER]: e.EVENTLINE_RETENTION_TEAM_EMAIL },
     analystPassword: e.EVENTLINE_ANALYST_PASSWORD,
     logLevel: e.LOG_LEVEL,

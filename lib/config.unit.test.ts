@@ -70,6 +70,13 @@ describe('config', () => {
     );
   });
 
+  it('given a dunning end action, then it needs STRIPE_API_KEY (the process refuses to start without), and none is the default', () => {
+    assert.equal(loadConfig({}).dunning.endAction, 'none');
+    assert.equal(loadConfig({ EVENTLINE_DUNNING_END_ACTION: 'cancel', STRIPE_API_KEY: 'rk_test_x' }).dunning.endAction, 'cancel');
+    assert.throws(() => loadConfig({ EVENTLINE_DUNNING_END_ACTION: 'mark_uncollectible' }), (err: unknown) => isEventlineError(err, 'config_invalid') && /EVENTLINE_DUNNING_END_ACTION=mark_uncollectible .*STRIPE_API_KEY/.test(err.message));
+    assert.throws(() => loadConfig({ EVENTLINE_DUNNING_END_ACTION: 'delete_customer', STRIPE_API_KEY: 'rk_test_x' }), (err: unknown) => isEventlineError(err, 'config_invalid') && /EVENTLINE_DUNNING_END_ACTION/.test(err.message));
+  });
+
   it('given HOST, then an IP address or a host name is taken and anything else refused', () => {
     for (const host of ['127.0.0.1', '0.0.0.0', '::', '::1', '[::1]', 'localhost', 'eventline.internal']) {
       assert.equal(loadConfig({ HOST: host }).http.host, host.replace(/^\[(.*)\]$/, '$1'), host);

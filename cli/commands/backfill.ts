@@ -4,7 +4,8 @@
  */
 import type { Command } from 'commander';
 import { EventlineError } from '../../lib/errors.ts';
-import { backfillStripe, STRIPE_EVENT_RETENTION_DAYS, stripeClient } from '../../producers/stripe/backfill.ts';
+import { stripeClient } from '../../lib/stripe/client.ts';
+import { backfillStripe, STRIPE_EVENT_RETENTION_DAYS } from '../../producers/stripe/backfill.ts';
 import { line } from '../output.ts';
 import { withRuntime } from '../runtime.ts';
 

@@ -6,7 +6,8 @@
  */
 import type { Command } from 'commander';
 import { EventlineError } from '../../lib/errors.ts';
-import { backfillStripe, STRIPE_EVENT_RETENTION_DAYS, stripeClient } from '../../producers/stripe/backfill.ts';
+import { stripeClient } from '../../lib/stripe/client.ts';
+import { backfillStripe, STRIPE_EVENT_RETENTION_DAYS } from '../../producers/stripe/backfill.ts';
 import { reconcileStripe, type Drift } from '../../producers/stripe/reconcile.ts';
 import { line, table } from '../output.ts';
 import { withRuntime } from '../runtime.ts';

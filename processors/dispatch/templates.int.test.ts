@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
 import type { NotificationDispatched } from '../../lib/topics.ts';
-import { assignVariant, notificationRequest } from '../../notify/index.ts';
+import type { Kafka } from '../../lib/kafka/index.ts';
+import { assignVariant, notificationRequest, publishTemplate, shippedLocales, Templates } from '../../notify/index.ts';
 import { collect } from '../../test/support/consume.ts';
 import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.ts';
 import { FakeSendGrid } from '../../test/support/fake-providers.ts';
@@ -124,5 +125,21 @@ describe('published template versions and experiments', () => {
     assert.match(undeclared.stderr, /amount_dew/);
     const { rows } = await t.rt.db.query<{ n: string }>('SELECT count(*) AS n FROM dispatch.template_versions');
     assert.equal(Number(rows[0]?.n), 2, 'only the two versions published above');
+  });
+
+  it('given the append of a version failing (the broker refusing it), then no version is stored and the number is not used up: the next publish takes it', async () => {
+    const failing = new Proxy(t.rt.kafka, {
+      get: (target, prop, receiver) => (prop === 'appender' ? () => Promise.resolve({ append: () => Promise.reject(new Error('broker refused the append')) }) : Reflect.get(target, prop, receiver)),
+    }) as Kafka;
+    const templates = new Templates();
+    const sections = { subject: 'Your receipt', text: 'Paid {{money amount_due currency}}.', html: '<p>Paid {{money amount_due currency}}.</p>', sms: 'Paid {{money amount_due currency}}' };
+    const input = { template: 'payment_failed', locale: 'fr-FR', sections, experiment: null, variants: [], publishedBy: 'test' };
+    await assert.rejects(publishTemplate(t.rt.db, failing, input, templates, shippedLocales(templates)), /broker refused the append/);
+    const stored = await t.rt.db.query<{ version: number }>("SELECT version FROM dispatch.template_versions WHERE template = 'payment_failed' AND locale = 'fr-FR'");
+    assert.deepEqual(stored.rows, [], 'nothing stored for a version the topic does not have');
+    const published = await publishTemplate(t.rt.db, t.rt.kafka, input, templates, shippedLocales(templates));
+    assert.equal(published.version, 1);
+    const onTopic = await collect(t.rt.kafka, ['notify.templates.v1'], (rs) => rs.some((r) => r.value.event_id === published.event_id));
+    assert.deepEqual(onTopic.filter((r) => r.value.template === 'payment_failed' && r.value.locale === 'fr-FR').map((r) => r.value.version), [1]);
   });
 });

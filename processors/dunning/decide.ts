@@ -24,6 +24,42 @@ export interface DunningCase {
   readonly churnRisk: number;
   readonly status: CaseStatus;
   readonly sourceEventId: string;
+  /** The end step's action, as decided when the case opened (mark_exhausted: record only). */
+  readonly endAction?: DunningAction;
+  /** What Stripe answered to the end action (an end_action decision), null while none is recorded. */
+  readonly endOutcome?: string | null;
+}
+
+/** EVENTLINE_DUNNING_END_ACTION: what an exhausted case does at Stripe. */
+export const endActions = ['none', 'cancel', 'mark_uncollectible'] as const;
+export type EndAction = (typeof endActions)[number];
+
+/** The end step's action for a configured end action. */
+export function endStepAction(a: EndAction): DunningAction {
+  return a === 'cancel' ? 'cancel_subscription' : a === 'mark_uncollectible' ? 'mark_uncollectible' : 'mark_exhausted';
+}
+
+/** An end action to run at Stripe: the adapter runs it (idempotently, with this key) and records what Stripe answered. */
+export interface EndActionEffect {
+  readonly action: 'cancel_subscription' | 'mark_uncollectible';
+  readonly caseId: string;
+  readonly subscriptionId: string | null;
+  /** From the case and the action only: a retry after a crash is the same request to Stripe. */
+  readonly idempotencyKey: string;
+  readonly at: number;
+  readonly sourceEventId: string;
+}
+
+/** What Stripe answered to an end action. */
+export interface EndActionResult {
+  readonly outcome: 'done' | 'refused' | 'skipped';
+  readonly detail: string;
+}
+
+export interface DunningOptions {
+  readonly retentionTeamUser: string;
+  /** Default none: record only. */
+  readonly endAction?: EndAction;
 }
 
 /** The reminder schedule after the first failure, then the end action. */
@@ -63,6 +99,8 @@ export type DunningInput =
 export interface DunningDecision {
   readonly decided: readonly DunningStepDecided[];
   readonly requests: readonly NotificationRequested[];
+  /** An end action to run at Stripe, its answer recorded by endActionDecided. */
+  readonly effect?: EndActionEffect;
 }
 
 const none = (): DunningDecision => ({ decided: [], requests: [] });
@@ -110,14 +148,28 @@ function decided(c: DunningCase, step: DunningStep, action: DunningAction, dueAt
     churn_risk: c.churnRisk,
     source_event_id: sourceEventId,
     user_id: c.userId,
+    outcome: null,
+    detail: null,
+    idempotency_key: null,
   };
+}
+
+/** The record of what Stripe answered to a case's end action. Pure. */
+export function endActionDecided(c: DunningCase, effect: EndActionEffect, result: EndActionResult): DunningStepDecided {
+  return { ...decided(c, 'end_action', effect.action, effect.at, effect.at, effect.sourceEventId, 'exhausted'), outcome: result.outcome, detail: result.detail, idempotency_key: effect.idempotencyKey };
+}
+
+function endEffect(c: DunningCase, at: number, sourceEventId: string): EndActionEffect | null {
+  const action = c.endAction;
+  if (action !== 'cancel_subscription' && action !== 'mark_uncollectible') return null;
+  return { action, caseId: c.caseId, subscriptionId: c.subscriptionId, idempotencyKey: `eventline-dunning-${c.caseId}-${action}`, at, sourceEventId };
 }
 
 function close(c: DunningCase, status: CaseStatus, step: DunningStep, at: number, eventId: string): DunningDecision {
   return { decided: [decided({ ...c, status }, step, 'close', at, at, eventId, status)], requests: [] };
 }
 
-export function decideDunning(input: DunningInput, current: DunningCase | null, options: { retentionTeamUser: string }): DunningDecision {
+export function decideDunning(input: DunningInput, current: DunningCase | null, options: DunningOptions): DunningDecision {
   switch (input.kind) {
     case 'payment_failed': {
       // A retry of a case already open: nothing new to decide (the fold keeps the attempt count).
@@ -152,7 +204,8 @@ export function decideDunning(input: DunningInput, current: DunningCase | null, 
           }),
         );
       }
-      return { decided: schedule.map((s) => decided(c, s.step, s.action, c.openedAt + s.days * DAY, input.at, input.eventId, 'open')), requests };
+      const endAction = endStepAction(options.endAction ?? 'none');
+      return { decided: schedule.map((s) => decided(c, s.step, s.step === 'end' ? endAction : s.action, c.openedAt + s.days * DAY, input.at, input.eventId, 'open')), requests };
     }
     case 'invoice_paid': {
       if (!current || current.status !== 'open') return none();
@@ -179,10 +232,18 @@ export function decideDunning(input: DunningInput, current: DunningCase | null, 
       return close(current, 'lost', 'lost', input.at, input.eventId);
     }
     case 'step_due': {
-      if (!current || current.status !== 'open') return none();
+      if (!current) return none();
       const s = schedule.find((x) => x.step === input.step);
       if (!s) return none();
-      if (s.step === 'end') return close(current, 'exhausted', 'exhausted', input.at, input.eventId);
+      if (s.step === 'end') {
+        // Exhausted: closed, and the end action run at Stripe. Again only when a crash lost its answer
+        // (the same idempotency key: Stripe does it once).
+        const effect = endEffect(current, input.at, input.eventId);
+        if (current.status === 'open') return { ...close(current, 'exhausted', 'exhausted', input.at, input.eventId), ...(effect ? { effect } : {}) };
+        if (current.status === 'exhausted' && effect && (current.endOutcome ?? null) === null) return { decided: [], requests: [], effect };
+        return none();
+      }
+      if (current.status !== 'open') return none();
       return {
         decided: [],
         requests: [

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { foldEntity, timersOf } from '../../lib/decider/index.ts';
 import type { DunningStepDecided } from '../../lib/topics.ts';
 import { categoryFor, dataProblems } from '../../notify/index.ts';
-import { churnRisk, decideDunning, lifecycleRequest, type DunningDecision, type DunningInput } from './decide.ts';
+import { churnRisk, decideDunning, endActionDecided, lifecycleRequest, type DunningDecision, type DunningInput } from './decide.ts';
 import { caseKind, caseOf, emptyCase, type CaseState, type DunningFact } from './evolve.ts';
 
 const DAY = 86_400_000;
@@ -30,6 +30,45 @@ const facts = (d: DunningDecision): DunningFact[] => d.decided.map((value: Dunni
 /** The case state after the decisions: their fold, as the processor stores it. */
 const after = (d: DunningDecision, from: CaseState = emptyCase): CaseState => foldEntity(caseKind, 'in_1', facts(d), from) as CaseState;
 const timerIds = (s: CaseState) => timersOf(caseKind, s, 'in_1').map((t) => t.id);
+
+describe('dunning end actions', () => {
+  const endDue = { kind: 'step_due', eventId: 'due:dunning:in_1:end', at: t0 + 21 * DAY, caseId: 'in_1', step: 'end' } as const;
+
+  it('given end action cancel, then the end step decides cancel_subscription when the case opens, and exhaustion closes the case with one Stripe effect keyed by the case', () => {
+    const cancel = { ...options, endAction: 'cancel' as const };
+    const opened = after(decideDunning(failed(), null, cancel));
+    assert.equal(opened.endAction, 'cancel_subscription');
+    const end = decideDunning(endDue, caseOf(opened), cancel);
+    assert.deepEqual(end.decided.map((d) => [d.step, d.case_status]), [['exhausted', 'exhausted']]);
+    assert.deepEqual(end.effect, { action: 'cancel_subscription', caseId: 'in_1', subscriptionId: 'sub_1', idempotencyKey: 'eventline-dunning-in_1-cancel_subscription', at: t0 + 21 * DAY, sourceEventId: 'due:dunning:in_1:end' });
+  });
+
+  it('given a crash after the close was appended but before Stripe answered was recorded, then the end due again asks for the same effect; once the answer is folded, nothing', () => {
+    const cancel = { ...options, endAction: 'cancel' as const };
+    const opened = after(decideDunning(failed(), null, cancel));
+    const end = decideDunning(endDue, caseOf(opened), cancel);
+    const closed = after({ decided: end.decided, requests: [] }, opened);
+    const again = decideDunning(endDue, caseOf(closed), cancel);
+    assert.deepEqual([again.decided, again.effect?.idempotencyKey], [[], 'eventline-dunning-in_1-cancel_subscription']);
+    const answered = after({ decided: [endActionDecided(caseOf(closed)!, end.effect!, { outcome: 'done', detail: 'subscription sub_1 canceled' })], requests: [] }, closed);
+    assert.equal(caseOf(answered)?.endOutcome, 'done');
+    assert.deepEqual(decideDunning(endDue, caseOf(answered), cancel), { decided: [], requests: [] });
+  });
+
+  it('given end action none (the default), or a case opened before the action was configured, then exhaustion only records; the action is the one decided when the case opened', () => {
+    const opened = after(decideDunning(failed(), null, options));
+    assert.equal(decideDunning(endDue, caseOf(opened), { ...options, endAction: 'cancel' }).effect, undefined, 'configured after the case opened: its end step said mark_exhausted');
+    const uncollectible = after(decideDunning(failed(), null, { ...options, endAction: 'mark_uncollectible' }));
+    assert.equal(decideDunning(endDue, caseOf(uncollectible), options).effect?.action, 'mark_uncollectible');
+  });
+
+  it('given the case recovered before its end, then no end action', () => {
+    const cancel = { ...options, endAction: 'cancel' as const };
+    const opened = after(decideDunning(failed(), null, cancel));
+    const paid = after(decideDunning({ kind: 'invoice_paid', eventId: 'evt_paid', at: t0 + 5 * DAY, invoiceId: 'in_1' }, caseOf(opened), cancel), opened);
+    assert.deepEqual(decideDunning(endDue, caseOf(paid), cancel), { decided: [], requests: [] });
+  });
+});
 
 describe('dunning state machine', () => {
   it('a first failure opens a case and decides reminders on day 0, 3, 7, 14 and the end action on day 21', () => {

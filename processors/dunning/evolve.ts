@@ -11,7 +11,7 @@
  */
 import { entityKind, type Fact, type Timer } from '../../lib/decider/index.ts';
 import { readInvoice, readStripeEvent } from '../../lib/stripe/index.ts';
-import type { DunningStepDecided } from '../../lib/topics.ts';
+import type { DunningAction, DunningStepDecided } from '../../lib/topics.ts';
 import { customerKind, userKind } from '../customers/directory.ts';
 import { schedule, stepEventId, timerId, type CaseStatus, type DunningCase, type Step } from './decide.ts';
 
@@ -29,6 +29,10 @@ export interface CaseState {
   readonly steps: Readonly<Partial<Record<Step, number>>>;
   readonly fired: readonly string[];
   readonly closed: { readonly status: CaseStatus; readonly at: number; readonly eventId: string } | null;
+  /** The end step's action (from its decision; absent in states folded before it was kept). */
+  readonly endAction?: string;
+  /** What Stripe answered to the end action (its end_action decision). */
+  readonly endOutcome?: string | null;
 }
 
 export const emptyCase: CaseState = { opened: null, attemptCount: 0, steps: {}, fired: [], closed: null };
@@ -36,7 +40,7 @@ export const emptyCase: CaseState = { opened: null, attemptCount: 0, steps: {}, 
 /** The case as the state machine sees it, or null when no case was opened. */
 export function caseOf(s: CaseState | null): DunningCase | null {
   if (!s?.opened) return null;
-  return { ...s.opened, attemptCount: Math.max(s.attemptCount, 0), status: s.closed?.status ?? 'open' };
+  return { ...s.opened, attemptCount: Math.max(s.attemptCount, 0), status: s.closed?.status ?? 'open', endAction: (s.endAction ?? 'mark_exhausted') as DunningAction, endOutcome: s.endOutcome ?? null };
 }
 
 function failedInvoiceOf(f: DunningFact): { id: string; attemptCount: number } | null {
@@ -74,7 +78,9 @@ function evolveCase(s: CaseState, f: DunningFact): CaseState {
       if (scheduled.includes(d.step)) {
         next = { ...next, steps: { ...next.steps, [d.step]: d.due_at } };
         if (d.step === 'day_0' && !next.opened) next = { ...next, opened: openedFrom(d), attemptCount: Math.max(next.attemptCount, d.attempt_count) };
+        if (d.step === 'end') next = { ...next, endAction: d.action };
       }
+      if (d.step === 'end_action' && d.outcome !== null && (next.endOutcome ?? null) === null) next = { ...next, endOutcome: d.outcome };
       const status = closing[d.step];
       if (status) {
         const c = next.closed;

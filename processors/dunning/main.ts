@@ -15,7 +15,9 @@ import { Scheduler } from '../../lib/scheduler.ts';
 import { readInvoice, readStripeEvent, readSubscription } from '../../lib/stripe/index.ts';
 import type { TopicName } from '../../lib/topics.ts';
 import { customerRef, directoryFence, type CustomerRecord } from '../customers/directory.ts';
-import { decideDunning, lifecycleRequest, type DunningDecision, type DunningInput } from './decide.ts';
+import { decideDunning, endActionDecided, lifecycleRequest, type DunningDecision, type DunningInput, type DunningOptions } from './decide.ts';
+import { stripeEndActions, type EndActionRunner } from './end-actions.ts';
+import { stripeClient } from '../../lib/stripe/client.ts';
 import { caseKind, caseOf, dunningKinds, failuresKind, openCases, priorFailures, subscriptionKind, type CaseState, type CustomerFailures, type DunningFact, type SubscriptionCases } from './evolve.ts';
 
 export interface DunningParts {
@@ -40,6 +42,11 @@ const toOutputs = (d: DunningDecision): Output[] => [
   ...d.requests.map((v): Output => ({ topic: 'notify.dispatch-requests.v1', key: v.user_id, record: 'NotificationRequested', value: v })),
 ];
 
+export interface DunningAdapterOptions extends DunningOptions {
+  /** Runs an end action at Stripe (absent: none can run, and an end action is recorded refused). */
+  readonly runEndAction?: EndActionRunner;
+}
+
 /** What a dunning decision reads: the state (the fold) and the customer directory. */
 export interface DunningReader {
   caseState(caseId: string): Promise<CaseState | null>;
@@ -49,8 +56,16 @@ export interface DunningReader {
 }
 
 /** The decisions a record leads to (the adapter's "load and decide" step; the state is read, never written). */
-export async function decideRecord(fact: DunningFact, read: DunningReader, options: { retentionTeamUser: string }): Promise<Output[]> {
-  const decideCase = async (input: DunningInput, caseId: string): Promise<Output[]> => toOutputs(decideDunning(input, caseOf(await read.caseState(caseId)), options));
+export async function decideRecord(fact: DunningFact, read: DunningReader, options: DunningAdapterOptions): Promise<Output[]> {
+  const decideCase = async (input: DunningInput, caseId: string): Promise<Output[]> => {
+    const current = caseOf(await read.caseState(caseId));
+    const d = decideDunning(input, current, options);
+    if (!d.effect || !current) return toOutputs(d);
+    // The end action runs before its decision is appended: a crash in between decides it again, and
+    // the same idempotency key makes Stripe do it once; what Stripe answered is appended with the close.
+    const result = options.runEndAction ? await options.runEndAction(d.effect) : { outcome: 'refused' as const, detail: 'STRIPE_API_KEY is not set: no end action can run' };
+    return toOutputs({ ...d, decided: [...d.decided, endActionDecided(current, d.effect, result)] });
+  };
   if (fact.topic === 'billing.dunning-steps.v1') {
     if (fact.record !== 'DunningStepDue') return [];
     const v = fact.value;
@@ -127,7 +142,12 @@ export function dunningProcessor(rt: Runtime): DunningParts {
   const writer = new StateWriter<DunningFact>(store, dunningKinds, scheduler);
   const fence: Fence = { kind: 'live', sentinel: stateKeys('dunning').sentinel };
   const clock = new EventClock(rt.redis, 'dunning', ['stripe.events.v1']);
-  const options = { retentionTeamUser: rt.config.retentionTeamUser };
+  const { apiKey, apiUrl } = rt.config.stripe;
+  const options: DunningAdapterOptions = {
+    retentionTeamUser: rt.config.retentionTeamUser,
+    endAction: rt.config.dunning.endAction,
+    ...(apiKey ? { runEndAction: stripeEndActions(stripeClient(apiKey, apiUrl)) } : {}),
+  };
   const decider: BatchDecider<DunningFact> = { kafka: rt.kafka, store, writer, kinds: dunningKinds, fence, ...dunningBatch };
 
   return {

@@ -10,7 +10,7 @@ import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.
 import { FakeStripe } from '../../test/support/fake-providers.ts';
 import { providerEnv } from '../../test/support/providers.ts';
 import { stripeRecords } from '../../test/support/stripe-records.ts';
-import { stripeClient } from './backfill.ts';
+import { stripeClient } from '../../lib/stripe/client.ts';
 import { priceTiersProcessor } from './price-tiers.ts';
 
 const v = '2025-09-30.clover';

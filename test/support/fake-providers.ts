@@ -5,7 +5,7 @@
  * Eventline's webhook, as SendGrid's event webhook does.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sendgridHeaders } from './providers.ts';
 
@@ -189,7 +189,52 @@ export class FakeStripe extends FakeServer {
   readonly prices = new Map<string, Record<string, unknown>>();
   readonly requests: { path: string; query: URLSearchParams; status: number }[] = [];
   failNext: number[] = [];
+  /** Invoices that can be marked uncollectible, by id, with their status. */
+  readonly invoices = new Map<string, Record<string, unknown>>();
+  /** Writes Stripe applied (a repeated Idempotency-Key is answered from the first, not applied again). */
+  readonly applied: { method: string; path: string; idempotencyKey: string | null }[] = [];
+  /** Write requests received, retries included, with their Idempotency-Key. */
+  readonly writes: { method: string; path: string; idempotencyKey: string | null }[] = [];
+  /** Drop the connection after applying the next N writes (the response is lost; the client retries). */
+  dropAfterApplying = 0;
+  private readonly idempotent = new Map<string, { status: number; body: unknown }>();
   protected readonly server: Server;
+
+  /** A write as Stripe does it: once per Idempotency-Key, the saved answer for a key seen before. */
+  private write(req: IncomingMessage, res: ServerResponse, answer: (status: number, body: unknown) => void, cancelId: string | undefined, uncollectibleId: string | undefined): void {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const key = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : null;
+    this.writes.push({ method: req.method ?? '', path, idempotencyKey: key });
+    const saved = key ? this.idempotent.get(key) : undefined;
+    if (saved) return answer(saved.status, saved.body);
+    let result: { status: number; body: unknown };
+    if (cancelId !== undefined) {
+      const sub = this.subscriptions.find((x) => x.id === decodeURIComponent(cancelId));
+      if (!sub) result = { status: 404, body: { error: { type: 'invalid_request_error', code: 'resource_missing', param: 'id', message: `No such subscription: '${cancelId}'` } } };
+      else if (sub.status === 'canceled') result = { status: 400, body: { error: { type: 'invalid_request_error', message: `The subscription ${cancelId} is already canceled.` } } };
+      else {
+        sub.status = 'canceled';
+        sub.canceled_at = Math.floor(Date.now() / 1000);
+        result = { status: 200, body: { ...sub, object: 'subscription' } };
+      }
+    } else {
+      const invoice = this.invoices.get(decodeURIComponent(uncollectibleId ?? ''));
+      if (!invoice) result = { status: 404, body: { error: { type: 'invalid_request_error', code: 'resource_missing', param: 'invoice', message: `No such invoice: '${uncollectibleId}'` } } };
+      else if (invoice.status !== 'open') result = { status: 400, body: { error: { type: 'invalid_request_error', code: 'invoice_not_open', message: `You can only mark an open invoice as uncollectible; this one is ${String(invoice.status)}.` } } };
+      else {
+        invoice.status = 'uncollectible';
+        result = { status: 200, body: { ...invoice, object: 'invoice' } };
+      }
+    }
+    if (result.status === 200) this.applied.push({ method: req.method ?? '', path, idempotencyKey: key });
+    if (key) this.idempotent.set(key, result);
+    if (result.status === 200 && this.dropAfterApplying > 0) {
+      this.dropAfterApplying--;
+      res.socket?.destroy();
+      return;
+    }
+    answer(result.status, result.body);
+  }
 
   constructor(readonly apiKey = 'sk_test_eventline') {
     super();
@@ -199,6 +244,14 @@ export class FakeStripe extends FakeServer {
         this.requests.push({ path: url.pathname, query: url.searchParams, status });
         res.writeHead(status, { 'content-type': 'application/json', 'request-id': `req_${randomBytes(7).toString('hex')}` }).end(JSON.stringify(body));
       };
+      // Writes (dunning's end actions): DELETE /v1/subscriptions/:id, POST /v1/invoices/:id/mark_uncollectible.
+      const cancelId = /^\/v1\/subscriptions\/([^/]+)$/.exec(url.pathname)?.[1];
+      const uncollectibleId = /^\/v1\/invoices\/([^/]+)\/mark_uncollectible$/.exec(url.pathname)?.[1];
+      if ((req.method === 'DELETE' && cancelId !== undefined) || (req.method === 'POST' && uncollectibleId !== undefined)) {
+        if (req.headers.authorization !== `Bearer ${this.apiKey}`) return answer(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided: sk_test_****' } });
+        req.resume();
+        return req.on('end', () => this.write(req, res, answer, cancelId, uncollectibleId));
+      }
       const priceId = /^\/v1\/prices\/([^/]+)$/.exec(url.pathname)?.[1];
       const resource = url.pathname === '/v1/events' ? this.events : url.pathname === '/v1/subscriptions' ? this.subscriptions : null;
       if (req.method === 'GET' && priceId !== undefined) {
