@@ -18,10 +18,12 @@ export interface TemplateCategories {
 export const CONTACT_CONFIRMATION_TEMPLATE = 'contact_confirmation';
 
 export const templateCategories: Readonly<Record<string, TemplateCategories>> = {
+  card_expiring: { categories: ['billing'], api: true },
   contact_confirmation: { categories: ['account'], api: false },
   digest: { categories: ['product'], api: true },
   final_notice: { categories: ['payment'], api: true },
   fraud_review: { categories: ['security'], api: true },
+  payment_action_required: { categories: ['payment'], api: true },
   payment_failed: { categories: ['payment'], api: true },
   plan_changed: { categories: ['billing'], api: true },
   receipt: { categories: ['billing', 'payment'], api: true },

@@ -54,6 +54,16 @@ export interface TemplateData {
 const invoiceUrl = 'https://invoice.stripe.com/i/acct_preview/test_preview';
 
 export const templateData: Readonly<Record<string, TemplateData>> = {
+  card_expiring: {
+    schema: fields({
+      brand: text.nullish(),
+      last4: z.string({ error: 'expected the last 4 digits' }).regex(/^\d{4}$/, { error: 'expected the last 4 digits' }).nullish(),
+      exp_month: z.int({ error: 'expected a month 1..12' }).min(1, { error: 'expected a month 1..12' }).max(12, { error: 'expected a month 1..12' }),
+      exp_year: z.int({ error: 'expected a year like 2027' }).min(2000, { error: 'expected a year like 2027' }).max(2100, { error: 'expected a year like 2027' }),
+      update_url: link.nullish(),
+    }),
+    sample: { brand: 'Visa', last4: '4242', exp_month: 12, exp_year: 2026, update_url: 'https://billing.example.com/card' },
+  },
   contact_confirmation: {
     schema: fields({ contact: z.enum(['email', 'phone'], { error: 'expected email or phone' }).optional() }),
     sample: { contact: 'email' },
@@ -91,6 +101,10 @@ export const templateData: Readonly<Record<string, TemplateData>> = {
         { name: 'country_mismatch', weight: 0.25, detail: 'card issued in BR, billing address in US' },
       ],
     },
+  },
+  payment_action_required: {
+    schema: fields(reminder),
+    sample: { amount_due: 4900, currency: 'usd', hosted_invoice_url: invoiceUrl, days_left: 21 },
   },
   payment_failed: {
     schema: fields(reminder),

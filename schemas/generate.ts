@@ -57,6 +57,7 @@ const vocabularyNames: Readonly<Record<string, string>> = {
   'ProviderCircuitChanged.to_state': 'CircuitStateName',
   'DunningStepDecided.action': 'DunningAction',
   'DunningStepDecided.case_status': 'DunningCaseStatus',
+  'DunningStepDecided.decline_class': 'DeclineClass',
   'DunningStepDue.step': 'DunningDueStep',
   'DeliveryEventReceived.channel': 'DeliveryChannel',
   'DeliveryEventReceived.kind': 'DeliveryKind',

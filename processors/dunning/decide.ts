@@ -4,7 +4,7 @@
  * the case after them, and its timers, are the fold of those decisions (evolve.ts). Time is the
  * input's event time (a Stripe event's created, a timer's due time).
  */
-import type { DunningAction, DunningStep, DunningStepDecided, NotificationRequested } from '../../lib/topics.ts';
+import type { DeclineClass, DunningAction, DunningStep, DunningStepDecided, NotificationRequested } from '../../lib/topics.ts';
 import { notificationRequest, type Priority } from '../../notify/index.ts';
 
 const DAY = 86_400_000;
@@ -24,6 +24,9 @@ export interface DunningCase {
   readonly churnRisk: number;
   readonly status: CaseStatus;
   readonly sourceEventId: string;
+  /** The issuer's decline code of the failure that opened the case, and its class (what the first reminder says). */
+  readonly declineCode?: string | null;
+  readonly declineClass?: DeclineClass;
   /** The end step's action, as decided when the case opened (mark_exhausted: record only). */
   readonly endAction?: DunningAction;
   /** What Stripe answered to the end action (an end_action decision), null while none is recorded. */
@@ -73,6 +76,37 @@ export const schedule = [
 
 export type Step = (typeof schedule)[number]['step'];
 
+/**
+ * Decline codes retrying cannot fix (Stripe's list of issuer decline codes: the card is lost,
+ * stolen, expired, closed or refused for good): the customer needs a new payment method now.
+ */
+const hardDeclines: ReadonlySet<string> = new Set([
+  'stolen_card', 'lost_card', 'pickup_card', 'expired_card', 'incorrect_number', 'invalid_number', 'invalid_account', 'do_not_honor', 'restricted_card',
+  'card_not_supported', 'currency_not_supported', 'fraudulent', 'merchant_blacklist', 'new_account_information_available', 'no_action_taken',
+  'revocation_of_all_authorizations', 'revocation_of_authorization', 'security_violation', 'stop_payment_order', 'transaction_not_allowed',
+  'incorrect_cvc', 'invalid_cvc', 'incorrect_zip', 'invalid_expiry_month', 'invalid_expiry_year',
+]);
+/** The issuer asks the cardholder to authenticate (3D Secure): only they can, on the hosted invoice page. */
+const authenticationDeclines: ReadonlySet<string> = new Set(['authentication_required', 'approve_with_id']);
+
+/** The class of a decline code: hard, authentication, or soft (anything else, no code included: the schedule's retries may succeed). Pure. */
+export function declineClassOf(code: string | null | undefined): DeclineClass {
+  if (code && hardDeclines.has(code)) return 'hard';
+  if (code && authenticationDeclines.has(code)) return 'authentication';
+  return 'soft';
+}
+
+/**
+ * The first reminder (day 0) by decline class: a soft decline says "we will retry"; a hard one asks
+ * for a new payment method at once (no retry can succeed); an authentication one asks the customer
+ * to complete 3D Secure on the hosted invoice page.
+ */
+export function firstReminder(c: Pick<DunningCase, 'declineClass'>): { readonly action: DunningAction; readonly template: string; readonly priority: Priority } {
+  if (c.declineClass === 'hard') return { action: 'send_update_payment_method', template: 'update_payment_method', priority: 'HIGH' };
+  if (c.declineClass === 'authentication') return { action: 'send_authentication_notice', template: 'payment_action_required', priority: 'HIGH' };
+  return { action: 'send_retry_notice', template: 'payment_failed', priority: 'HIGH' };
+}
+
 export type DunningInput =
   | {
       readonly kind: 'payment_failed';
@@ -90,6 +124,10 @@ export type DunningInput =
       readonly priorFailures90d: number;
       /** When the customer was created, if known. */
       readonly customerSince: number | null;
+      /** The issuer's decline code, when Stripe gave one. */
+      readonly declineCode?: string | null;
+      /** invoice.payment_action_required rather than a failure: the customer must authenticate. */
+      readonly actionRequired?: boolean;
     }
   | { readonly kind: 'invoice_paid'; readonly eventId: string; readonly at: number; readonly invoiceId: string }
   | { readonly kind: 'subscription_ended'; readonly eventId: string; readonly at: number; readonly subscriptionId: string; readonly status: string }
@@ -151,6 +189,8 @@ function decided(c: DunningCase, step: DunningStep, action: DunningAction, dueAt
     outcome: null,
     detail: null,
     idempotency_key: null,
+    decline_code: c.declineCode ?? null,
+    decline_class: c.declineClass ?? 'unknown',
   };
 }
 
@@ -172,6 +212,10 @@ function close(c: DunningCase, status: CaseStatus, step: DunningStep, at: number
 export function decideDunning(input: DunningInput, current: DunningCase | null, options: DunningOptions): DunningDecision {
   switch (input.kind) {
     case 'payment_failed': {
+      // Stripe asks the customer to authenticate while the case is open for another reason: the 3D Secure notice, once per case.
+      if (current && input.actionRequired && current.status === 'open' && current.declineClass !== 'authentication') {
+        return { decided: [], requests: [reminderRequest(current, { template: 'payment_action_required', priority: 'HIGH' }, `dunning:${current.caseId}:authentication`, input.eventId, input.at, 0)] };
+      }
       // A retry of a case already open: nothing new to decide (the fold keeps the attempt count).
       if (current) return none();
       const c: DunningCase = {
@@ -187,6 +231,8 @@ export function decideDunning(input: DunningInput, current: DunningCase | null, 
         churnRisk: churnRisk(input),
         status: 'open',
         sourceEventId: input.eventId,
+        declineCode: input.declineCode ?? null,
+        declineClass: input.actionRequired ? 'authentication' : declineClassOf(input.declineCode),
       };
       const requests: NotificationRequested[] = [];
       if (c.churnRisk > RETENTION_ALERT_ABOVE) {
@@ -205,7 +251,8 @@ export function decideDunning(input: DunningInput, current: DunningCase | null, 
         );
       }
       const endAction = endStepAction(options.endAction ?? 'none');
-      return { decided: schedule.map((s) => decided(c, s.step, s.step === 'end' ? endAction : s.action, c.openedAt + s.days * DAY, input.at, input.eventId, 'open')), requests };
+      const actionOf = (step: Step, action: DunningAction): DunningAction => (step === 'end' ? endAction : step === 'day_0' ? firstReminder(c).action : action);
+      return { decided: schedule.map((s) => decided(c, s.step, actionOf(s.step, s.action), c.openedAt + s.days * DAY, input.at, input.eventId, 'open')), requests };
     }
     case 'invoice_paid': {
       if (!current || current.status !== 'open') return none();
@@ -244,35 +291,28 @@ export function decideDunning(input: DunningInput, current: DunningCase | null, 
         return none();
       }
       if (current.status !== 'open') return none();
-      return {
-        decided: [],
-        requests: [
-          notificationRequest({
-            source: stepEventId(current.caseId, s.step),
-            userId: current.userId,
-            template: s.template,
-            category: 'payment',
-            priority: s.priority,
-            data: {
-              amount_due: current.amountDue,
-              currency: current.currency,
-              invoice_id: current.caseId,
-              hosted_invoice_url: current.hostedInvoiceUrl,
-              days_since_failure: s.days,
-              days_left: 21 - s.days,
-            },
-            requestedBy: 'processor.dunning',
-            sourceEventId: input.eventId,
-            at: input.at,
-          }),
-        ],
-      };
+      const reminder = s.step === 'day_0' ? firstReminder(current) : s;
+      return { decided: [], requests: [reminderRequest(current, reminder, stepEventId(current.caseId, s.step), input.eventId, input.at, s.days)] };
     }
     default: {
       const _exhaustive: never = input;
       return _exhaustive;
     }
   }
+}
+
+function reminderRequest(c: DunningCase, reminder: { readonly template: string; readonly priority: Priority }, source: string, sourceEventId: string, at: number, days: number): NotificationRequested {
+  return notificationRequest({
+    source,
+    userId: c.userId,
+    template: reminder.template,
+    category: 'payment',
+    priority: reminder.priority,
+    data: { amount_due: c.amountDue, currency: c.currency, invoice_id: c.caseId, hosted_invoice_url: c.hostedInvoiceUrl, days_since_failure: days, days_left: 21 - days },
+    requestedBy: 'processor.dunning',
+    sourceEventId,
+    at,
+  });
 }
 
 // ---------------------------------------------------------------- lifecycle notifications
@@ -296,6 +336,36 @@ function planOf(sub: Readonly<Record<string, unknown>>): { plan: string | null; 
     interval: typeof recurring.interval === 'string' ? recurring.interval : typeof price.interval === 'string' ? price.interval : null,
     quantity: typeof first.quantity === 'number' ? first.quantity : 1,
   };
+}
+
+/** A card about to expire (Stripe's customer.source.expiring, sent in the month before). */
+export interface ExpiringCard {
+  readonly eventId: string;
+  readonly at: number;
+  readonly userId: string;
+  readonly cardId: string;
+  readonly brand: string | null;
+  readonly last4: string | null;
+  readonly expMonth: number;
+  readonly expYear: number;
+}
+
+/**
+ * Pre-dunning: ask for a new card before the renewal fails. One notice per card and expiry date
+ * (Stripe resending the event, or a replay, asks for the same notification). Pure.
+ */
+export function cardExpiringRequest(c: ExpiringCard): NotificationRequested {
+  return notificationRequest({
+    source: `card-expiring:${c.cardId}:${c.expYear}-${String(c.expMonth).padStart(2, '0')}`,
+    userId: c.userId,
+    template: 'card_expiring',
+    category: 'billing',
+    priority: 'NORMAL',
+    data: { brand: c.brand, last4: c.last4, exp_month: c.expMonth, exp_year: c.expYear },
+    requestedBy: 'processor.dunning',
+    sourceEventId: c.eventId,
+    at: c.at,
+  });
 }
 
 /** Welcome, plan change, trial ending and cancellation notices for subscription events. */

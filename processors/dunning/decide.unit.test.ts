@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { foldEntity, timersOf } from '../../lib/decider/index.ts';
 import type { DunningStepDecided } from '../../lib/topics.ts';
 import { categoryFor, dataProblems } from '../../notify/index.ts';
-import { churnRisk, decideDunning, endActionDecided, lifecycleRequest, type DunningDecision, type DunningInput } from './decide.ts';
+import { cardExpiringRequest, churnRisk, declineClassOf, decideDunning, endActionDecided, lifecycleRequest, type DunningDecision, type DunningInput } from './decide.ts';
 import { caseKind, caseOf, emptyCase, type CaseState, type DunningFact } from './evolve.ts';
 
 const DAY = 86_400_000;
@@ -30,6 +30,56 @@ const facts = (d: DunningDecision): DunningFact[] => d.decided.map((value: Dunni
 /** The case state after the decisions: their fold, as the processor stores it. */
 const after = (d: DunningDecision, from: CaseState = emptyCase): CaseState => foldEntity(caseKind, 'in_1', facts(d), from) as CaseState;
 const timerIds = (s: CaseState) => timersOf(caseKind, s, 'in_1').map((t) => t.id);
+
+describe('dunning by decline code', () => {
+  const day0 = { kind: 'step_due', eventId: 'due:dunning:in_1:day_0', at: t0, caseId: 'in_1', step: 'day_0' } as const;
+  const firstNotice = (input: Extract<DunningInput, { kind: 'payment_failed' }>) => {
+    const opened = after(decideDunning(input, null, options));
+    const r = decideDunning(day0, caseOf(opened), options).requests[0]!;
+    return { opened, r };
+  };
+
+  it('classifies decline codes: lost, stolen, expired cards and do_not_honor are hard; authentication_required asks for 3D Secure; the rest, or none, are soft', () => {
+    assert.deepEqual(['stolen_card', 'lost_card', 'expired_card', 'incorrect_number', 'do_not_honor'].map(declineClassOf), ['hard', 'hard', 'hard', 'hard', 'hard']);
+    assert.deepEqual(['authentication_required', 'insufficient_funds', 'generic_decline', 'try_again_later', null].map(declineClassOf), ['authentication', 'soft', 'soft', 'soft', 'soft']);
+  });
+
+  it('given a hard decline (expired_card), then the first notice asks for a new payment method at once, not "we will retry"; the decision records the code and its class', () => {
+    const { opened, r } = firstNotice(failed({ declineCode: 'expired_card' }));
+    assert.deepEqual([r.template, r.priority, r.category], ['update_payment_method', 'HIGH', 'payment']);
+    const d = decideDunning(failed({ declineCode: 'expired_card' }), null, options).decided;
+    assert.deepEqual(d.filter((x) => x.step === 'day_0').map((x) => [x.action, x.decline_code, x.decline_class]), [['send_update_payment_method', 'expired_card', 'hard']]);
+    assert.equal(caseOf(opened)?.declineClass, 'hard');
+  });
+
+  it('given a soft decline, then the schedule as before: the retry notice first', () => {
+    assert.equal(firstNotice(failed({ declineCode: 'insufficient_funds' })).r.template, 'payment_failed');
+  });
+
+  it('given authentication_required, or invoice.payment_action_required, then a HIGH notice with the hosted page to complete 3D Secure', () => {
+    const { r } = firstNotice(failed({ declineCode: 'authentication_required' }));
+    assert.deepEqual([r.template, r.priority, JSON.parse(r.data).hosted_invoice_url], ['payment_action_required', 'HIGH', 'https://invoice.stripe.com/i/x']);
+    const action = firstNotice(failed({ actionRequired: true }));
+    assert.deepEqual([action.r.template, caseOf(action.opened)?.declineClass], ['payment_action_required', 'authentication']);
+  });
+
+  it('given a case open for a soft decline, when Stripe then asks for authentication, then one 3D Secure notice (the same id when asked again), the case unchanged', () => {
+    const open = caseOf(after(decideDunning(failed({ declineCode: 'insufficient_funds' }), null, options)));
+    const asked = decideDunning(failed({ eventId: 'evt_action', actionRequired: true, at: t0 + DAY }), open, options);
+    assert.deepEqual([asked.decided, asked.requests.map((x) => [x.template, x.event_id])], [[], [['payment_action_required', 'req:dunning:in_1:authentication']]]);
+    const again = decideDunning(failed({ eventId: 'evt_action_2', actionRequired: true, at: t0 + 2 * DAY }), open, options);
+    assert.equal(again.requests[0]?.notification_id, asked.requests[0]?.notification_id);
+  });
+
+  it('given a card about to expire, then a billing notice with its brand, last digits and expiry, once per card and expiry date', () => {
+    const card = { eventId: 'evt_exp', at: t0, userId: 'user_1', cardId: 'card_1', brand: 'Visa', last4: '4242', expMonth: 12, expYear: 2026 };
+    const r = cardExpiringRequest(card);
+    assert.deepEqual([r.template, r.category, JSON.parse(r.data)], ['card_expiring', 'billing', { brand: 'Visa', last4: '4242', exp_month: 12, exp_year: 2026 }]);
+    assert.deepEqual(dataProblems(r.template, JSON.parse(r.data)), []);
+    assert.equal(cardExpiringRequest({ ...card, eventId: 'evt_exp_resent' }).notification_id, r.notification_id);
+    assert.notEqual(cardExpiringRequest({ ...card, expYear: 2030 }).notification_id, r.notification_id);
+  });
+});
 
 describe('dunning end actions', () => {
   const endDue = { kind: 'step_due', eventId: 'due:dunning:in_1:end', at: t0 + 21 * DAY, caseId: 'in_1', step: 'end' } as const;

@@ -61,6 +61,8 @@ function openedFrom(d: DunningStepDecided): CaseState['opened'] {
     hostedInvoiceUrl: d.hosted_invoice_url,
     churnRisk: d.churn_risk ?? 0,
     sourceEventId: d.source_event_id,
+    declineCode: d.decline_code,
+    declineClass: d.decline_class,
   };
 }
 

@@ -12,10 +12,10 @@ import { EventClock } from '../../lib/event-clock.ts';
 import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { Scheduler } from '../../lib/scheduler.ts';
-import { readInvoice, readStripeEvent, readSubscription } from '../../lib/stripe/index.ts';
-import type { TopicName } from '../../lib/topics.ts';
+import { idOf, num, readInvoice, readStripeEvent, readSubscription, record, text } from '../../lib/stripe/index.ts';
+import type { NotificationRequested, StripeEventReceived, TopicName } from '../../lib/topics.ts';
 import { customerRef, directoryFence, type CustomerRecord } from '../customers/directory.ts';
-import { decideDunning, endActionDecided, lifecycleRequest, type DunningDecision, type DunningInput, type DunningOptions } from './decide.ts';
+import { cardExpiringRequest, decideDunning, endActionDecided, lifecycleRequest, type DunningDecision, type DunningInput, type DunningOptions } from './decide.ts';
 import { stripeEndActions, type EndActionRunner } from './end-actions.ts';
 import { stripeClient } from '../../lib/stripe/client.ts';
 import { caseKind, caseOf, dunningKinds, failuresKind, openCases, priorFailures, subscriptionKind, type CaseState, type CustomerFailures, type DunningFact, type SubscriptionCases } from './evolve.ts';
@@ -72,9 +72,13 @@ export async function decideRecord(fact: DunningFact, read: DunningReader, optio
     return decideCase({ kind: 'step_due', eventId: v.event_id, at: v.occurred_at, caseId: v.case_id, step: v.step }, v.case_id);
   }
   const e = fact.value;
+  if (e.type === 'customer.source.expiring') {
+    const request = await cardExpiringNotice(e, read);
+    return request ? [{ topic: 'notify.dispatch-requests.v1', key: request.user_id, record: 'NotificationRequested', value: request }] : [];
+  }
   if (!e.type.startsWith('invoice.') && !e.type.startsWith('customer.subscription.')) return [];
   const event = readStripeEvent(e.payload);
-  if (e.type === 'invoice.payment_failed') {
+  if (e.type === 'invoice.payment_failed' || e.type === 'invoice.payment_action_required') {
     const invoice = readInvoice(event.object);
     if (!invoice?.customerId) return [];
     const customer = await read.customer(invoice.customerId);
@@ -93,6 +97,8 @@ export async function decideRecord(fact: DunningFact, read: DunningReader, optio
         attemptCount: invoice.attemptCount ?? 1,
         priorFailures90d: priorFailures(await read.failures(invoice.customerId), e.occurred_at, invoice.id),
         customerSince: customer?.createdAt ?? null,
+        declineCode: invoice.declineCode,
+        actionRequired: e.type === 'invoice.payment_action_required',
       },
       invoice.id,
     );
@@ -114,6 +120,19 @@ export async function decideRecord(fact: DunningFact, read: DunningReader, optio
     if (request) outputs.push({ topic: 'notify.dispatch-requests.v1', key: request.user_id, record: 'NotificationRequested', value: request });
   }
   return outputs;
+}
+
+/** The expiring card of a customer.source.expiring (a card, or a card source), with its customer's user. */
+async function cardExpiringNotice(e: StripeEventReceived, read: DunningReader): Promise<NotificationRequested | null> {
+  const o = record(readStripeEvent(e.payload).object);
+  const card = o?.object === 'source' ? record(o.card) : o;
+  const cardId = text(o?.id);
+  const expMonth = num(card?.exp_month);
+  const expYear = num(card?.exp_year);
+  const customerId = idOf(o?.customer) ?? e.customer_id;
+  if (!card || !cardId || expMonth === null || expYear === null || !customerId) return null;
+  const userId = (await read.customer(customerId))?.userId ?? customerId;
+  return cardExpiringRequest({ eventId: e.event_id, at: e.occurred_at, userId, cardId, brand: text(card.brand), last4: text(card.last4), expMonth, expYear });
 }
 
 /** What a batch's decisions read: the batch's state, the customer directory included (its kinds fold it too). */

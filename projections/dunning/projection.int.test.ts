@@ -18,7 +18,7 @@ function decision(caseNo: number, n: number, step: Step, hours: number): Dunning
   return {
     event_id: `dunning:in_${caseNo}:${step}:${n}`, occurred_at: at, received_at: at, case_id: `in_${caseNo}`, customer_id: `cus_${caseNo}`, subscription_id: `sub_${caseNo}`,
     step, action: step in statusOf ? 'close' : 'send_retry_notice', due_at: at, case_status: statusOf[step] ?? 'open', amount_due: 1000 * caseNo + n, currency: caseNo % 2 ? 'usd' : 'eur',
-    hosted_invoice_url: null, attempt_count: n, churn_risk: n % 3 === 0 ? null : n / 100, source_event_id: `evt_${caseNo}_${n}`, user_id: null, outcome: null, detail: null, idempotency_key: null,
+    hosted_invoice_url: null, attempt_count: n, churn_risk: n % 3 === 0 ? null : n / 100, source_event_id: `evt_${caseNo}_${n}`, user_id: null, outcome: null, detail: null, idempotency_key: null, decline_code: null, decline_class: 'unknown',
   };
 }
 function due(caseNo: number, n: number, step: DunningStepDue['step'], hours: number): DunningStepDue {

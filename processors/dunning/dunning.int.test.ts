@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { event, invoice } from '../../cli/demo/stripe-objects.ts';
 import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
-import type { DunningStepDecided, DunningStepDue } from '../../lib/topics.ts';
+import type { DunningStepDecided, DunningStepDue, NotificationRequested } from '../../lib/topics.ts';
 import { collect } from '../../test/support/consume.ts';
 import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
 import { FakeStripe } from '../../test/support/fake-providers.ts';
@@ -14,7 +14,7 @@ import { ProcessorGroup } from '../supervisor.ts';
  * real stripe SDK against a local server that answers like Stripe's API (idempotency keys
  * included). Failures are made 22 days old, so every step of the schedule is due at once.
  */
-describe('dunning end actions at Stripe', () => {
+describe('dunning against the real stack: end actions at Stripe, decline codes', () => {
   let t: TestEnv;
   let stripe: FakeStripe;
   let stop: (() => Promise<void>) | null = null;
@@ -36,9 +36,14 @@ describe('dunning end actions at Stripe', () => {
   });
 
   const v = '2025-09-30.clover';
-  const failure = (invoiceId: string, subscriptionId: string, customer: string) => {
-    const created = Math.floor(Date.now() / 1000) - 22 * DAY_S;
-    return event(v, { id: `evt_fail_${invoiceId}`, type: 'invoice.payment_failed', created, object: invoice(v, { id: invoiceId, customer, subscription: subscriptionId, amountDue: 4900, status: 'open', attemptCount: 1, created }) });
+  const failure = (invoiceId: string, subscriptionId: string, customer: string, extra: { type?: string; declineCode?: string; ageDays?: number } = {}) => {
+    const created = Math.floor(Date.now() / 1000) - (extra.ageDays ?? 22) * DAY_S;
+    const spec = { id: invoiceId, customer, subscription: subscriptionId, amountDue: 4900, status: 'open', attemptCount: 1, created, ...(extra.declineCode ? { declineCode: extra.declineCode } : {}) };
+    return event(v, { id: `evt_${(extra.type ?? 'fail').replace(/\W/g, '_')}_${invoiceId}`, type: extra.type ?? 'invoice.payment_failed', created, object: invoice(v, spec) });
+  };
+  const firstRequestOf = async (invoiceId: string): Promise<NotificationRequested> => {
+    const records = await collect(t.rt.kafka, ['notify.dispatch-requests.v1'], (rs) => rs.some((r) => r.record === 'NotificationRequested' && JSON.parse(r.value.data).invoice_id === invoiceId), { timeoutMs: 60_000 });
+    return records.find((r) => r.record === 'NotificationRequested' && JSON.parse(r.value.data).invoice_id === invoiceId)!.value as NotificationRequested;
   };
   const endActionOf = async (caseId: string): Promise<DunningStepDecided[]> => {
     const records = await collect(t.rt.kafka, ['billing.dunning-steps.v1'], (rs) => rs.some((r) => r.record === 'DunningStepDecided' && r.value.case_id === caseId && r.value.step === 'end_action'), { timeoutMs: 60_000 });
@@ -68,5 +73,13 @@ describe('dunning end actions at Stripe', () => {
     assert.equal((await endActionOf('in_end1')).length, 1, 'one answer recorded for the first case');
     assert.deepEqual(stripe.applied.map((w) => w.path), ['/v1/subscriptions/sub_end1'], 'canceled once');
     assert.equal(stripe.subscriptions.find((s) => s.id === 'sub_end1')?.status, 'canceled');
+  });
+
+  it('given an expired_card failure, then the first notice asks for a new payment method; given invoice.payment_action_required, then the 3D Secure notice, HIGH, with the hosted invoice page', async () => {
+    await appendStripeEvents(t.rt.kafka, [failure('in_hard1', 'sub_hard1', 'cus_hard1', { declineCode: 'expired_card', ageDays: 0 }), failure('in_3ds1', 'sub_3ds1', 'cus_3ds1', { type: 'invoice.payment_action_required', ageDays: 0 })]);
+    const hard = await firstRequestOf('in_hard1');
+    assert.deepEqual([hard.template, hard.priority, hard.user_id], ['update_payment_method', 'HIGH', 'cus_hard1']);
+    const sca = await firstRequestOf('in_3ds1');
+    assert.deepEqual([sca.template, sca.priority, JSON.parse(sca.data).hosted_invoice_url], ['payment_action_required', 'HIGH', 'https://invoice.stripe.com/i/acct_1Lk/test_3ds1']);
   });
 });
