@@ -256,6 +256,7 @@ class Sink {
         return;
       case 'billing.dunning-steps.v1':
         if (o.record === 'DunningStepDecided') this.steps.push({ key: o.key, record: o.record, value: o.value });
+        else if (o.record === 'DunningReminderOutcome') this.steps.push({ key: o.key, record: o.record, value: o.value });
         else this.steps.push({ key: o.key, record: o.record, value: o.value });
         return;
       case 'notify.dispatch-requests.v1':
@@ -355,6 +356,8 @@ function decideDunningRecord(fact: DunningFact, view: ReturnType<typeof viewStri
     const v = fact.value;
     return decideCase({ kind: 'step_due', eventId: v.event_id, at: v.occurred_at, caseId: v.case_id, step: v.step }, v.case_id);
   }
+  // The bench's histories carry no delivery events (a reminder's bounce or open).
+  if (fact.topic === 'notify.delivery-events.v1') return [];
   const e = fact.value;
   if ((!e.type.startsWith('invoice.') && !e.type.startsWith('customer.subscription.')) || view === null) return [];
   if (e.type === 'invoice.payment_failed') {

@@ -41,7 +41,7 @@ function stripeEvents(): Record<string, unknown>[] {
 }
 
 function requested(id: string, category: string, at: number): NotificationRequested {
-  return { event_id: `req:${id}`, occurred_at: at, received_at: at, notification_id: id, user_id: `user_${id}`, template: 'payment_failed', category, priority: 'NORMAL', channel: null, data: '{}', idempotency_key: null, requested_by: 'test', source_event_id: null, send_at: null, escalation: null, recurrence: null, sequence: null };
+  return { event_id: `req:${id}`, occurred_at: at, received_at: at, notification_id: id, user_id: `user_${id}`, template: 'payment_failed', category, priority: 'NORMAL', channel: null, data: '{}', idempotency_key: null, requested_by: 'test', source_event_id: null, send_at: null, escalation: null, recurrence: null, sequence: null, avoid_channels: [] };
 }
 function dispatched(id: string, category: string, channel: string, status: NotificationDispatched['status'], at: number): NotificationDispatched {
   return {

@@ -140,6 +140,8 @@ const schema = z.object({
   EVENTLINE_RETENTION_TEAM_USER: z.string().trim().default('retention-team'),
   /** What an exhausted dunning case does at Stripe: none (record only), cancel (the subscription), mark_uncollectible (the invoice). */
   EVENTLINE_DUNNING_END_ACTION: z.enum(['none', 'cancel', 'mark_uncollectible']).default('none'),
+  /** A dunning reminder opened or clicked without a payment: the next one this many hours later (0: on its schedule). */
+  EVENTLINE_DUNNING_ESCALATE_AFTER_OPEN_HOURS: z.coerce.number().int().min(0).max(24 * 14).default(48),
   EVENTLINE_RETENTION_TEAM_EMAIL: z.string().trim().default('retention@eventline.local'),
   EVENTLINE_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   EVENTLINE_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
@@ -303,6 +305,8 @@ export interface Config {
   readonly dunning: {
     /** What an exhausted case does at Stripe (processors/dunning/end-actions.ts). */
     readonly endAction: 'none' | 'cancel' | 'mark_uncollectible';
+    /** A reminder opened or clicked without a payment brings the next one to this many hours after the open (0: off). */
+    readonly escalateAfterOpenHours: number;
   };
   /** Contact addresses of internal teams that receive notifications (by user id). */
   readonly teamEmails: Readonly<Record<string, string>>;
@@ -416,7 +420,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     riskTeamUser: e.EVENTLINE_RISK_TEAM_USER,
     reportingCurrency: e.EVENTLINE_REPORTING_CURRENCY,
     retentionTeamUser: e.EVENTLINE_RETENTION_TEAM_USER,
-    dunning: { endAction: e.EVENTLINE_DUNNING_END_ACTION },
+    dunning: { endAction: e.EVENTLINE_DUNNING_END_ACTION, escalateAfterOpenHours: e.EVENTLINE_DUNNING_ESCALATE_AFTER_OPEN_HOURS },
     teamEmails: { [e.EVENTLINE_RISK_TEAM_USER]: e.EVENTLINE_RISK_TEAM_EMAIL, [e.EVENTLINE_RETENTION_TEAM_USER]: e.EVENTLINE_RETENTION_TEAM_EMAIL },
     analystPassword: e.EVENTLINE_ANALYST_PASSWORD,
     logLevel: e.LOG_LEVEL,

@@ -33,6 +33,8 @@ export function notificationRequest(r: {
   recurrence?: NotificationRecurrence | null;
   /** One step of a drip sequence. */
   sequence?: NotificationSequence | null;
+  /** Channels to use last (they failed to reach the user before). */
+  avoidChannels?: readonly string[];
   receivedAt?: number;
 }): NotificationRequested {
   return {
@@ -53,5 +55,6 @@ export function notificationRequest(r: {
     escalation: r.escalation ?? null,
     recurrence: r.recurrence ?? null,
     sequence: r.sequence ?? null,
+    avoid_channels: [...(r.avoidChannels ?? [])],
   };
 }

@@ -17,7 +17,7 @@ import { createTestEnv, type TestEnv } from '../test/support/env.ts';
 import { MemoryState } from '../test/support/decider-harness.ts';
 import { dunningHistoryArb, dunningInputsOf, fraudHistoryArb, fraudInputsOf } from '../test/support/histories.ts';
 import { customerRef } from './customers/directory.ts';
-import { caseKind, dunningKinds, failuresKind, subscriptionKind, type DunningFact } from './dunning/evolve.ts';
+import { caseKind, dunningKinds, failuresKind, reminderKind, subscriptionKind, type DunningFact } from './dunning/evolve.ts';
 import { decideRecord as decideDunning, dunningBatch, type DunningReader } from './dunning/main.ts';
 import { defaultFraudPolicy } from './fraud/decide.ts';
 import { cardKind, chargeKind, fraudKinds, riskKind, type FraudFact } from './fraud/evolve.ts';
@@ -70,7 +70,7 @@ const dunningSubject: Subject<DunningFact, DunningReader> = {
   name: 'dunning',
   kinds: dunningKinds,
   batch: dunningBatch,
-  memoryReader: (m) => ({ caseState: (k) => m.get(caseKind.name, k), failures: (k) => m.get(failuresKind.name, k), subscriptionCases: (k) => m.get(subscriptionKind.name, k), customer: (k) => m.get(customerRef(k).kind, k) }),
+  memoryReader: (m) => ({ caseState: (k) => m.get(caseKind.name, k), failures: (k) => m.get(failuresKind.name, k), subscriptionCases: (k) => m.get(subscriptionKind.name, k), customer: (k) => m.get(customerRef(k).kind, k), reminder: (k) => m.get(reminderKind.name, k) }),
   decide: (f, r) => decideDunning(f, r, { retentionTeamUser: 'retention-team' }),
 };
 

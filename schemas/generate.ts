@@ -59,6 +59,7 @@ const vocabularyNames: Readonly<Record<string, string>> = {
   'DunningStepDecided.case_status': 'DunningCaseStatus',
   'DunningStepDecided.decline_class': 'DeclineClass',
   'DunningStepDue.step': 'DunningDueStep',
+  'DunningReminderOutcome.kind': 'ReminderOutcomeKind',
   'DeliveryEventReceived.channel': 'DeliveryChannel',
   'DeliveryEventReceived.kind': 'DeliveryKind',
   'NotificationRequested.priority': 'NotificationPriority',

@@ -44,6 +44,8 @@ export interface PlanInput {
   readonly category: string;
   /** A channel the requester insists on, or null. */
   readonly channel: string | null;
+  /** Channels to use last: an earlier message could not reach the user on them (a bounced dunning reminder). */
+  readonly avoid?: readonly string[];
 }
 
 export interface PlanContext {
@@ -159,7 +161,9 @@ export function planDispatch(input: PlanInput, ctx: PlanContext): Plan {
 
   const candidates = (forced ? [forced] : deliverable).filter((c) => allows(prefs, input.category, c));
   if (candidates.length === 0) return { kind: 'suppress', reason: prefs.unsubscribed ? 'unsubscribed' : `${input.category} turned off by the user` };
-  const usable = candidates.filter((c) => reachable(c, recipient));
+  // Reachable, the channels to avoid last (used when nothing else reaches the user).
+  const avoided = (c: Channel) => (input.avoid ?? []).includes(c);
+  const usable = candidates.filter((c) => reachable(c, recipient)).sort((a, b) => Number(avoided(a)) - Number(avoided(b)));
   if (usable.length === 0) {
     const why = candidates.flatMap((c) => (recipient.blocked?.[c] ? [`${c}: ${recipient.blocked[c]}`] : []));
     return { kind: 'suppress', reason: why.length > 0 ? `no reachable channel (${why.join('; ')})` : 'no address for any allowed channel' };
@@ -180,7 +184,7 @@ export function planDispatch(input: PlanInput, ctx: PlanContext): Plan {
   // HIGH: the user's preferred channel (default email), and SMS where consented (then the next
   // allowed channel) if it bounces or fails; not counted against the daily cap.
   if (input.priority === 'HIGH') {
-    const [first, ...others] = preferredOrder(usable, prefs.preferred_channel ?? null) as [Channel, ...Channel[]];
+    const [first, ...others] = preferredOrder(usable, prefs.preferred_channel ?? null).sort((a, b) => Number(avoided(a)) - Number(avoided(b))) as [Channel, ...Channel[]];
     return { kind: 'send', channels: [first], fallback: others };
   }
 
@@ -350,7 +354,7 @@ function capDateOf(r: NotificationRequested, ctx: DispatchContext | null, now: n
 function plan(s: NotificationState, ctx: DispatchContext, now: number): Dec {
   const r = s.request as NotificationRequested;
   const priority = r.priority;
-  const p = planDispatch({ priority, category: r.category, channel: r.channel }, { prefs: ctx.prefs, recipient: ctx.recipient, sentToday: ctx.sentToday, now, digestFlushed: ctx.digestFlushed });
+  const p = planDispatch({ priority, category: r.category, channel: r.channel, avoid: r.avoid_channels ?? [] }, { prefs: ctx.prefs, recipient: ctx.recipient, sentToday: ctx.sentToday, now, digestFlushed: ctx.digestFlushed });
   switch (p.kind) {
     case 'suppress':
       return one(outcome(s, 'suppressed', now, { reason: p.reason }));

@@ -48,6 +48,13 @@ describe('dispatch decisions', () => {
     assert.deepEqual(planDispatch({ priority: 'NORMAL', category: 'billing', channel: null }, ctx({ categories: { billing: { email: false } } })), { kind: 'send', channels: ['sms'], fallback: [] });
   });
 
+  it('given channels to avoid (a bounced reminder before), then HIGH and NORMAL go to another reachable channel first, the avoided one last, and still there when nothing else reaches the user', () => {
+    assert.deepEqual(planDispatch({ priority: 'HIGH', category: 'payment', channel: null, avoid: ['email'] }, ctx()), { kind: 'send', channels: ['sms'], fallback: ['in_app', 'email'] });
+    assert.deepEqual(planDispatch({ priority: 'NORMAL', category: 'billing', channel: null, avoid: ['email'] }, ctx()), { kind: 'send', channels: ['sms'], fallback: [] });
+    const emailOnly = { channels: { email: true, sms: false, push: false, in_app: false } };
+    assert.deepEqual(planDispatch({ priority: 'NORMAL', category: 'billing', channel: null, avoid: ['email'] }, ctx(emailOnly)), { kind: 'send', channels: ['email'], fallback: [] });
+  });
+
   it('respects opt-outs, except for essential categories; suppresses without an address', () => {
     assert.deepEqual(planDispatch({ priority: 'NORMAL', category: 'marketing', channel: null }, ctx({ unsubscribed: true })), { kind: 'suppress', reason: 'unsubscribed' });
     assert.equal(planDispatch({ priority: 'HIGH', category: 'payment', channel: null }, ctx({ unsubscribed: true, channels: { email: false, sms: false, push: false, in_app: false } })).kind, 'send');

@@ -4,8 +4,8 @@
  * the case after them, and its timers, are the fold of those decisions (evolve.ts). Time is the
  * input's event time (a Stripe event's created, a timer's due time).
  */
-import type { DeclineClass, DunningAction, DunningStep, DunningStepDecided, NotificationRequested } from '../../lib/topics.ts';
-import { notificationRequest, type Priority } from '../../notify/index.ts';
+import type { DeclineClass, DeliveryEventReceived, DunningAction, DunningReminderOutcome, DunningStep, DunningStepDecided, NotificationRequested } from '../../lib/topics.ts';
+import { notificationIdFor, notificationRequest, type Priority } from '../../notify/index.ts';
 
 const DAY = 86_400_000;
 
@@ -31,6 +31,13 @@ export interface DunningCase {
   readonly endAction?: DunningAction;
   /** What Stripe answered to the end action (an end_action decision), null while none is recorded. */
   readonly endOutcome?: string | null;
+  /** Each step's due time (the earliest decided) and the steps whose timer fired. */
+  readonly dues?: Readonly<Partial<Record<Step, number>>>;
+  readonly fired?: readonly string[];
+  /** Channels a reminder could not reach the customer on: the next reminders use them last. */
+  readonly unreachable?: readonly string[];
+  /** Reminder step → when the customer first opened or clicked it. */
+  readonly engaged?: Readonly<Record<string, number>>;
 }
 
 /** EVENTLINE_DUNNING_END_ACTION: what an exhausted case does at Stripe. */
@@ -63,6 +70,8 @@ export interface DunningOptions {
   readonly retentionTeamUser: string;
   /** Default none: record only. */
   readonly endAction?: EndAction;
+  /** A reminder opened or clicked without a payment: the next one this long after (0 or absent: on its schedule). */
+  readonly escalateAfterOpenMs?: number;
 }
 
 /** The reminder schedule after the first failure, then the end action. */
@@ -145,6 +154,54 @@ const none = (): DunningDecision => ({ decided: [], requests: [] });
 
 export function stepEventId(caseId: string, step: string): string {
   return `dunning:${caseId}:${step}`;
+}
+
+/** The notification a reminder step sends (its request's source is the step's decision id). */
+export function reminderNotificationId(caseId: string, step: string): string {
+  return notificationIdFor(stepEventId(caseId, step));
+}
+
+/** A delivery event about a reminder, as what became of it: unreachable on its channel, or engaged with. */
+export function reminderOutcomeKind(e: Pick<DeliveryEventReceived, 'channel' | 'kind'>): 'unreachable' | 'engaged' | null {
+  if ((e.channel === 'email' && (e.kind === 'bounced' || e.kind === 'dropped')) || (e.channel === 'sms' && (e.kind === 'failed' || e.kind === 'undelivered'))) return 'unreachable';
+  if (e.kind === 'opened' || e.kind === 'clicked') return 'engaged';
+  return null;
+}
+
+/**
+ * A delivery event about reminder `step` of a case: the outcome to record (the next reminders use
+ * another channel first, or the case knows the customer read it) and, for a reminder opened or
+ * clicked while the case is still open, the next reminder brought forward to `escalateAfterOpenMs`
+ * after the open (a decision of that step with the earlier due time: the earliest wins). Pure.
+ */
+export function decideReminderOutcome(e: DeliveryEventReceived, step: string, current: DunningCase | null, options: DunningOptions): { readonly decided: readonly DunningStepDecided[]; readonly outcomes: readonly DunningReminderOutcome[] } {
+  const kind = reminderOutcomeKind(e);
+  if (!kind || !current || current.status !== 'open' || !e.notification_id) return { decided: [], outcomes: [] };
+  if (kind === 'unreachable' && (current.unreachable ?? []).includes(e.channel)) return { decided: [], outcomes: [] };
+  if (kind === 'engaged' && current.engaged?.[step] !== undefined) return { decided: [], outcomes: [] };
+  const outcome: DunningReminderOutcome = {
+    event_id: `${stepEventId(current.caseId, step)}:${kind}:${e.channel}`,
+    occurred_at: e.occurred_at,
+    received_at: e.received_at,
+    case_id: current.caseId,
+    customer_id: current.customerId,
+    step,
+    notification_id: e.notification_id,
+    channel: e.channel,
+    kind,
+    provider_event: e.kind,
+    source_event_id: e.event_id,
+  };
+  const after = options.escalateAfterOpenMs ?? 0;
+  if (kind !== 'engaged' || after <= 0) return { decided: [], outcomes: [outcome] };
+  // The next reminder not sent yet, if it is due later than the escalation.
+  const i = schedule.findIndex((x) => x.step === step);
+  const nextStep = schedule.slice(i + 1).find((x) => x.template !== null && !(current.fired ?? []).includes(x.step));
+  const due = nextStep ? current.dues?.[nextStep.step] : undefined;
+  const at = e.occurred_at + after;
+  if (!nextStep || due === undefined || due <= at) return { decided: [], outcomes: [outcome] };
+  const brought = { ...decided(current, nextStep.step, nextStep.action, at, e.occurred_at, e.event_id, 'open'), event_id: `${stepEventId(current.caseId, nextStep.step)}:escalated` };
+  return { decided: [brought], outcomes: [outcome] };
 }
 
 export function timerId(caseId: string, step: string): string {
@@ -309,6 +366,7 @@ function reminderRequest(c: DunningCase, reminder: { readonly template: string; 
     category: 'payment',
     priority: reminder.priority,
     data: { amount_due: c.amountDue, currency: c.currency, invoice_id: c.caseId, hosted_invoice_url: c.hostedInvoiceUrl, days_since_failure: days, days_left: 21 - days },
+    avoidChannels: c.unreachable ?? [],
     requestedBy: 'processor.dunning',
     sourceEventId,
     at,

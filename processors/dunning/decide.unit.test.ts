@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { foldEntity, timersOf } from '../../lib/decider/index.ts';
-import type { DunningStepDecided } from '../../lib/topics.ts';
+import type { DeliveryEventReceived, DunningReminderOutcome, DunningStepDecided } from '../../lib/topics.ts';
 import { categoryFor, dataProblems } from '../../notify/index.ts';
-import { cardExpiringRequest, churnRisk, declineClassOf, decideDunning, endActionDecided, lifecycleRequest, type DunningDecision, type DunningInput } from './decide.ts';
+import { cardExpiringRequest, churnRisk, declineClassOf, decideDunning, decideReminderOutcome, endActionDecided, lifecycleRequest, reminderNotificationId, type DunningDecision, type DunningInput } from './decide.ts';
 import { caseKind, caseOf, emptyCase, type CaseState, type DunningFact } from './evolve.ts';
 
 const DAY = 86_400_000;
@@ -78,6 +78,45 @@ describe('dunning by decline code', () => {
     assert.deepEqual(dataProblems(r.template, JSON.parse(r.data)), []);
     assert.equal(cardExpiringRequest({ ...card, eventId: 'evt_exp_resent' }).notification_id, r.notification_id);
     assert.notEqual(cardExpiringRequest({ ...card, expYear: 2030 }).notification_id, r.notification_id);
+  });
+});
+
+describe('dunning and delivery telemetry', () => {
+  const escalating = { ...options, escalateAfterOpenMs: 48 * 3_600_000 };
+  const delivery = (kind: string, channel: string, at: number, step = 'day_0'): DeliveryEventReceived => ({
+    event_id: `${kind}:${step}:${at}`, occurred_at: at, received_at: at, provider: 'sendgrid', channel, kind, provider_event: kind,
+    notification_id: reminderNotificationId('in_1', step), provider_message_id: null, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, raw: '{}',
+  } as DeliveryEventReceived);
+  const fold = (state: CaseState, d: { decided: readonly DunningStepDecided[]; outcomes: readonly DunningReminderOutcome[] }): CaseState =>
+    foldEntity(caseKind, 'in_1', [...facts({ decided: d.decided, requests: [] }), ...d.outcomes.map((value): DunningFact => ({ topic: 'billing.dunning-steps.v1', record: 'DunningReminderOutcome', value }))], state) as CaseState;
+  const dueOn = (state: CaseState, step: 'day_3' | 'day_7') => decideDunning({ kind: 'step_due', eventId: `due:${step}`, at: t0 + (step === 'day_3' ? 3 : 7) * DAY, caseId: 'in_1', step }, caseOf(state), escalating).requests[0]!;
+
+  it('given the day-0 reminder bounced, then the next reminders use another channel first (email avoided), once recorded', () => {
+    const opened = after(decideDunning(failed(), null, escalating));
+    const bounced = decideReminderOutcome(delivery('bounced', 'email', t0 + 60_000), 'day_0', caseOf(opened), escalating);
+    assert.deepEqual(bounced.outcomes.map((o) => [o.kind, o.channel, o.step, o.event_id]), [['unreachable', 'email', 'day_0', 'dunning:in_1:day_0:unreachable:email']]);
+    const state = fold(opened, bounced);
+    assert.deepEqual(dueOn(state, 'day_3').avoid_channels, ['email']);
+    assert.deepEqual(decideReminderOutcome(delivery('bounced', 'email', t0 + 120_000), 'day_0', caseOf(state), escalating), { decided: [], outcomes: [] }, 'known already');
+    assert.deepEqual(dueOn(opened, 'day_3').avoid_channels, [], 'without a bounce, the preferences decide');
+  });
+
+  it('given the day-3 reminder opened and no payment, then the day-7 reminder comes 48 h after the open, not on day 7; a delivered or a late open changes nothing', () => {
+    const opened = after(decideDunning(failed(), null, escalating));
+    const read = decideReminderOutcome(delivery('opened', 'email', t0 + 3 * DAY + 3_600_000, 'day_3'), 'day_3', caseOf(opened), escalating);
+    assert.deepEqual(read.decided.map((d) => [d.step, d.due_at, d.event_id]), [['day_7', t0 + 3 * DAY + 3_600_000 + 48 * 3_600_000, 'dunning:in_1:day_7:escalated']]);
+    const state = fold(opened, read);
+    assert.equal(timersOf(caseKind, state, 'in_1').find((t) => t.id === 'in_1:day_7')?.dueAt, t0 + 5 * DAY + 3_600_000);
+    assert.deepEqual(decideReminderOutcome(delivery('delivered', 'email', t0 + 3 * DAY, 'day_3'), 'day_3', caseOf(opened), escalating), { decided: [], outcomes: [] });
+    const late = decideReminderOutcome(delivery('opened', 'email', t0 + 6 * DAY, 'day_3'), 'day_3', caseOf(opened), escalating);
+    assert.deepEqual(late.decided, [], 'day 7 is due before open + 48 h');
+    assert.deepEqual(decideReminderOutcome(delivery('opened', 'email', t0 + 3 * DAY, 'day_3'), 'day_3', caseOf(opened), options).decided, [], 'off without the setting');
+  });
+
+  it('given the case closed, then telemetry decides nothing', () => {
+    const opened = after(decideDunning(failed(), null, escalating));
+    const paid = after(decideDunning({ kind: 'invoice_paid', eventId: 'evt_paid', at: t0 + DAY, invoiceId: 'in_1' }, caseOf(opened), escalating), opened);
+    assert.deepEqual(decideReminderOutcome(delivery('bounced', 'email', t0 + 2 * DAY), 'day_0', caseOf(paid), escalating), { decided: [], outcomes: [] });
   });
 });
 

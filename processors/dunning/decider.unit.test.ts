@@ -11,7 +11,7 @@ import type { Output } from '../../lib/decider/index.ts';
 import type { DunningStepDue } from '../../lib/topics.ts';
 import { MemoryState, rebuildEqualsLive, replayIsIdentical } from '../../test/support/decider-harness.ts';
 import { dunningHistoryArb, dunningInputsOf } from '../../test/support/histories.ts';
-import { caseKind, caseOf, dunningKinds, failuresKind, subscriptionKind, type CaseState, type DunningFact } from './evolve.ts';
+import { caseKind, caseOf, dunningKinds, failuresKind, reminderKind, subscriptionKind, type CaseState, type DunningFact } from './evolve.ts';
 import { decideRecord, type DunningReader } from './main.ts';
 
 const options = { retentionTeamUser: 'retention-team' };
@@ -22,6 +22,7 @@ function readerOf(m: MemoryState<DunningFact>): DunningReader {
     failures: (id) => m.get(failuresKind.name, id),
     subscriptionCases: (id) => m.get(subscriptionKind.name, id),
     customer: (id) => m.get('directory:customer', id),
+    reminder: (id) => m.get(reminderKind.name, id),
   };
 }
 

@@ -6,6 +6,7 @@
  *                                    due times, the steps fired, how it closed (the earliest close wins)
  *   dunning:sub:<subscription id>    cases opened and closed for the subscription (open = opened − closed)
  *   dunning:failures:<customer id>   when each of the customer's cases opened (for the churn-risk score)
+ *   dunning:reminder:<notification>  which case and step a reminder notification is (delivery events name the notification)
  *
  * plus the shared customer directory. Order-insensitive: maps, sets, the earliest close.
  */
@@ -13,9 +14,9 @@ import { entityKind, type Fact, type Timer } from '../../lib/decider/index.ts';
 import { readInvoice, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { DunningAction, DunningStepDecided } from '../../lib/topics.ts';
 import { customerKind, userKind } from '../customers/directory.ts';
-import { schedule, stepEventId, timerId, type CaseStatus, type DunningCase, type Step } from './decide.ts';
+import { reminderNotificationId, schedule, stepEventId, timerId, type CaseStatus, type DunningCase, type Step } from './decide.ts';
 
-export type DunningFact = Fact<'stripe.events.v1' | 'billing.dunning-steps.v1'>;
+export type DunningFact = Fact<'stripe.events.v1' | 'billing.dunning-steps.v1' | 'notify.delivery-events.v1'>;
 
 const DAY = 86_400_000;
 const scheduled: readonly string[] = schedule.map((s) => s.step);
@@ -33,6 +34,10 @@ export interface CaseState {
   readonly endAction?: string;
   /** What Stripe answered to the end action (its end_action decision). */
   readonly endOutcome?: string | null;
+  /** Channels a reminder of the case could not reach the customer on (bounced, undelivered): the next ones use others first. */
+  readonly unreachable?: readonly string[];
+  /** Reminder step → when the customer first opened or clicked it. */
+  readonly engaged?: Readonly<Record<string, number>>;
 }
 
 export const emptyCase: CaseState = { opened: null, attemptCount: 0, steps: {}, fired: [], closed: null };
@@ -40,7 +45,17 @@ export const emptyCase: CaseState = { opened: null, attemptCount: 0, steps: {}, 
 /** The case as the state machine sees it, or null when no case was opened. */
 export function caseOf(s: CaseState | null): DunningCase | null {
   if (!s?.opened) return null;
-  return { ...s.opened, attemptCount: Math.max(s.attemptCount, 0), status: s.closed?.status ?? 'open', endAction: (s.endAction ?? 'mark_exhausted') as DunningAction, endOutcome: s.endOutcome ?? null };
+  return {
+    ...s.opened,
+    attemptCount: Math.max(s.attemptCount, 0),
+    status: s.closed?.status ?? 'open',
+    endAction: (s.endAction ?? 'mark_exhausted') as DunningAction,
+    endOutcome: s.endOutcome ?? null,
+    dues: s.steps,
+    fired: s.fired,
+    unreachable: s.unreachable ?? [],
+    engaged: s.engaged ?? {},
+  };
 }
 
 function failedInvoiceOf(f: DunningFact): { id: string; attemptCount: number } | null {
@@ -67,6 +82,7 @@ function openedFrom(d: DunningStepDecided): CaseState['opened'] {
 }
 
 function evolveCase(s: CaseState, f: DunningFact): CaseState {
+  if (f.topic === 'notify.delivery-events.v1') return s;
   if (f.topic === 'stripe.events.v1') {
     const failed = failedInvoiceOf(f);
     return failed ? { ...s, attemptCount: Math.max(s.attemptCount, failed.attemptCount) } : s;
@@ -78,7 +94,9 @@ function evolveCase(s: CaseState, f: DunningFact): CaseState {
       const d = f.value;
       let next = s;
       if (scheduled.includes(d.step)) {
-        next = { ...next, steps: { ...next.steps, [d.step]: d.due_at } };
+        // The earliest due time decided for the step: a reminder opened without a payment brings the next one forward.
+        const due = next.steps[d.step as Step];
+        if (due === undefined || d.due_at < due) next = { ...next, steps: { ...next.steps, [d.step]: d.due_at } };
         if (d.step === 'day_0' && !next.opened) next = { ...next, opened: openedFrom(d), attemptCount: Math.max(next.attemptCount, d.attempt_count) };
         if (d.step === 'end') next = { ...next, endAction: d.action };
       }
@@ -89,6 +107,18 @@ function evolveCase(s: CaseState, f: DunningFact): CaseState {
         if (!c || d.occurred_at < c.at || (d.occurred_at === c.at && d.event_id < c.eventId)) next = { ...next, closed: { status, at: d.occurred_at, eventId: d.event_id } };
       }
       return next;
+    }
+    case 'DunningReminderOutcome': {
+      const o = f.value;
+      if (o.kind === 'unreachable') {
+        const unreachable = s.unreachable ?? [];
+        return unreachable.includes(o.channel) ? s : { ...s, unreachable: [...unreachable, o.channel].sort() };
+      }
+      if (o.kind === 'engaged') {
+        const first = s.engaged?.[o.step];
+        return first !== undefined && first <= o.occurred_at ? s : { ...s, engaged: { ...(s.engaged ?? {}), [o.step]: o.occurred_at } };
+      }
+      return s;
     }
     default: {
       const _exhaustive: never = f;
@@ -120,6 +150,7 @@ export const caseKind = entityKind<DunningFact, CaseState>({
   ttlSeconds: 400 * 86_400,
   keys: (f) => {
     if (f.topic === 'billing.dunning-steps.v1') return [f.value.case_id];
+    if (f.topic === 'notify.delivery-events.v1') return [];
     const failed = failedInvoiceOf(f);
     return failed ? [failed.id] : [];
   },
@@ -165,4 +196,25 @@ export function priorFailures(s: CustomerFailures | null, at: number, caseId: st
   return Object.entries(s?.opened ?? {}).filter(([id, openedAt]) => id !== caseId && openedAt >= at - 90 * DAY && openedAt <= at).length;
 }
 
-export const dunningKinds = [caseKind, subscriptionKind, failuresKind, customerKind, userKind];
+/** A reminder notification of a case: which case and step (from the step's decision; its notification id is derived from it). */
+export interface ReminderRef {
+  readonly caseId: string | null;
+  readonly step: string | null;
+}
+
+/** The reminder steps (not the end action): each sends one notification, `dunning:<invoice id>:<step>`. */
+export const reminderSteps: readonly string[] = schedule.filter((x) => x.template !== null).map((x) => x.step);
+
+export const reminderKind = entityKind<DunningFact, ReminderRef>({
+  name: 'dunning:reminder',
+  initial: { caseId: null, step: null },
+  ttlSeconds: 400 * 86_400,
+  keys: (f) => (f.record === 'DunningStepDecided' && f.value.step === 'day_0' ? reminderSteps.map((step) => reminderNotificationId(f.value.case_id, step)) : []),
+  evolve: (s, f, key) => {
+    if (s.caseId !== null || f.record !== 'DunningStepDecided') return s;
+    const step = reminderSteps.find((x) => reminderNotificationId(f.value.case_id, x) === key) ?? null;
+    return step === null ? s : { caseId: f.value.case_id, step };
+  },
+});
+
+export const dunningKinds = [caseKind, subscriptionKind, failuresKind, reminderKind, customerKind, userKind];

@@ -13,15 +13,15 @@ import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { Scheduler } from '../../lib/scheduler.ts';
 import { idOf, num, readInvoice, readStripeEvent, readSubscription, record, text } from '../../lib/stripe/index.ts';
-import type { NotificationRequested, StripeEventReceived, TopicName } from '../../lib/topics.ts';
+import type { DeliveryEventReceived, DunningReminderOutcome, NotificationRequested, StripeEventReceived, TopicName } from '../../lib/topics.ts';
 import { customerRef, directoryFence, type CustomerRecord } from '../customers/directory.ts';
-import { cardExpiringRequest, decideDunning, endActionDecided, lifecycleRequest, type DunningDecision, type DunningInput, type DunningOptions } from './decide.ts';
+import { cardExpiringRequest, decideDunning, decideReminderOutcome, endActionDecided, reminderOutcomeKind, lifecycleRequest, type DunningDecision, type DunningInput, type DunningOptions } from './decide.ts';
 import { stripeEndActions, type EndActionRunner } from './end-actions.ts';
 import { stripeClient } from '../../lib/stripe/client.ts';
-import { caseKind, caseOf, dunningKinds, failuresKind, openCases, priorFailures, subscriptionKind, type CaseState, type CustomerFailures, type DunningFact, type SubscriptionCases } from './evolve.ts';
+import { caseKind, caseOf, dunningKinds, failuresKind, openCases, priorFailures, reminderKind, subscriptionKind, type ReminderRef, type CaseState, type CustomerFailures, type DunningFact, type SubscriptionCases } from './evolve.ts';
 
 export interface DunningParts {
-  readonly processor: ProcessorDefinition<'stripe.events.v1' | 'billing.dunning-steps.v1'>;
+  readonly processor: ProcessorDefinition<'stripe.events.v1' | 'billing.dunning-steps.v1' | 'notify.delivery-events.v1'>;
   readonly scheduler: Scheduler;
   readonly clock: EventClock;
   readonly rebuild: RebuildSpec<DunningFact>;
@@ -33,13 +33,23 @@ export const dunningFolds: readonly FoldedTopic[] = [
   { topic: 'stripe.events.v1', horizonMs: (caseKind.ttlSeconds ?? 0) * 1000 },
 ];
 
+/**
+ * The records the processor decides on: Stripe events, its own steps and timers, and the delivery
+ * events of notifications (a reminder bounced or opened; folded into nothing themselves: what they
+ * mean for a case is the DunningReminderOutcome decided from them).
+ */
 export function dunningFact(record: { topic: TopicName; record: string; value: unknown }): DunningFact | null {
+  if (record.topic === 'notify.delivery-events.v1') {
+    const e = record.value as DeliveryEventReceived;
+    return record.record === 'DeliveryEventReceived' && e.notification_id && reminderOutcomeKind(e) ? { topic: record.topic, record: 'DeliveryEventReceived', value: e } : null;
+  }
   return record.topic === 'stripe.events.v1' || record.topic === 'billing.dunning-steps.v1' ? ({ topic: record.topic, record: record.record, value: record.value } as DunningFact) : null;
 }
 
-const toOutputs = (d: DunningDecision): Output[] => [
-  ...d.decided.map((v): Output => ({ topic: 'billing.dunning-steps.v1', key: v.customer_id, record: 'DunningStepDecided', value: v })),
-  ...d.requests.map((v): Output => ({ topic: 'notify.dispatch-requests.v1', key: v.user_id, record: 'NotificationRequested', value: v })),
+const toOutputs = (d: Partial<DunningDecision> & { readonly outcomes?: readonly DunningReminderOutcome[] }): Output[] => [
+  ...(d.decided ?? []).map((v): Output => ({ topic: 'billing.dunning-steps.v1', key: v.customer_id, record: 'DunningStepDecided', value: v })),
+  ...(d.outcomes ?? []).map((v): Output => ({ topic: 'billing.dunning-steps.v1', key: v.customer_id, record: 'DunningReminderOutcome', value: v })),
+  ...(d.requests ?? []).map((v): Output => ({ topic: 'notify.dispatch-requests.v1', key: v.user_id, record: 'NotificationRequested', value: v })),
 ];
 
 export interface DunningAdapterOptions extends DunningOptions {
@@ -53,6 +63,8 @@ export interface DunningReader {
   failures(customerId: string): Promise<CustomerFailures | null>;
   subscriptionCases(subscriptionId: string): Promise<SubscriptionCases | null>;
   customer(customerId: string): Promise<CustomerRecord | null>;
+  /** Which case and step a reminder notification is. */
+  reminder(notificationId: string): Promise<ReminderRef | null>;
 }
 
 /** The decisions a record leads to (the adapter's "load and decide" step; the state is read, never written). */
@@ -70,6 +82,12 @@ export async function decideRecord(fact: DunningFact, read: DunningReader, optio
     if (fact.record !== 'DunningStepDue') return [];
     const v = fact.value;
     return decideCase({ kind: 'step_due', eventId: v.event_id, at: v.occurred_at, caseId: v.case_id, step: v.step }, v.case_id);
+  }
+  if (fact.topic === 'notify.delivery-events.v1') {
+    // Only a reminder's: the index of the case's reminder notifications says which case and step.
+    const ref = fact.value.notification_id ? await read.reminder(fact.value.notification_id) : null;
+    if (!ref?.caseId || !ref.step) return [];
+    return toOutputs(decideReminderOutcome(fact.value, ref.step, caseOf(await read.caseState(ref.caseId)), options));
   }
   const e = fact.value;
   if (e.type === 'customer.source.expiring') {
@@ -142,11 +160,13 @@ export function dunningReaderOf(state: BatchState<DunningFact>): DunningReader {
     failures: (customerId) => state.get<CustomerFailures>({ kind: failuresKind.name, key: customerId }),
     subscriptionCases: (subscriptionId) => state.get<SubscriptionCases>({ kind: subscriptionKind.name, key: subscriptionId }),
     customer: (customerId) => state.get<CustomerRecord>(customerRef(customerId)),
+    reminder: (notificationId) => state.get<ReminderRef>({ kind: reminderKind.name, key: notificationId }),
   };
 }
 
 /** What a decision on a Stripe event reads beyond what it folds into: its customer's failures and directory entry. */
 export function dunningReads(fact: DunningFact): EntityRef[] {
+  if (fact.topic === 'notify.delivery-events.v1') return fact.value.notification_id ? [{ kind: reminderKind.name, key: fact.value.notification_id }] : [];
   const customerId = fact.topic === 'stripe.events.v1' ? fact.value.customer_id : null;
   return customerId ? [{ kind: failuresKind.name, key: customerId }, customerRef(customerId)] : [];
 }
@@ -165,6 +185,7 @@ export function dunningProcessor(rt: Runtime): DunningParts {
   const options: DunningAdapterOptions = {
     retentionTeamUser: rt.config.retentionTeamUser,
     endAction: rt.config.dunning.endAction,
+    escalateAfterOpenMs: rt.config.dunning.escalateAfterOpenHours * 3_600_000,
     ...(apiKey ? { runEndAction: stripeEndActions(stripeClient(apiKey, apiUrl)) } : {}),
   };
   const decider: BatchDecider<DunningFact> = { kafka: rt.kafka, store, writer, kinds: dunningKinds, fence, ...dunningBatch };
@@ -175,7 +196,7 @@ export function dunningProcessor(rt: Runtime): DunningParts {
     rebuild: { processor: 'dunning', topics: dunningFolds, fact: dunningFact, writer },
     processor: {
       name: 'dunning',
-      topics: ['stripe.events.v1', 'billing.dunning-steps.v1'],
+      topics: ['stripe.events.v1', 'billing.dunning-steps.v1', 'notify.delivery-events.v1'],
       clock,
       async handleBatch(records) {
         const { facts, origins } = factsOf(records, dunningFact);

@@ -76,7 +76,7 @@ describe('inbox and user token routes against the real stack', () => {
     const at = t0 + minute * min;
     const request: NotificationRequested = {
       event_id: `req:${id}`, occurred_at: at, received_at: at, notification_id: id, user_id: user, template: 'receipt', category: 'billing', priority: 'NORMAL',
-      channel: null, data: JSON.stringify(data), idempotency_key: null, requested_by: 'test', source_event_id: null, send_at: null, escalation: null, recurrence: null, sequence: null,
+      channel: null, data: JSON.stringify(data), idempotency_key: null, requested_by: 'test', source_event_id: null, send_at: null, escalation: null, recurrence: null, sequence: null, avoid_channels: [],
     };
     const outcome: NotificationDispatched = {
       event_id: `${id}:sent:${channel}:1`, occurred_at: at, received_at: at, notification_id: id, user_id: user, template: 'receipt', category: 'billing', priority: 'NORMAL',

@@ -37,7 +37,7 @@ function records(arm: Arm): Incoming<DeliveryTopic>[] {
     const user = `user_${arm.variant ?? 'none'}_${i}`;
     const request: NotificationRequested = {
       event_id: `req:${id}`, occurred_at: day, received_at: day, notification_id: id, user_id: user, template: arm.template, category: 'billing', priority: 'NORMAL',
-      channel: null, data: '{}', idempotency_key: null, requested_by: 'test', source_event_id: null, send_at: null, escalation: null, recurrence: null, sequence: null,
+      channel: null, data: '{}', idempotency_key: null, requested_by: 'test', source_event_id: null, send_at: null, escalation: null, recurrence: null, sequence: null, avoid_channels: [],
     };
     const sent: NotificationDispatched = {
       event_id: `${id}:sent:email:1`, occurred_at: day + min, received_at: day + min, notification_id: id, user_id: user, template: arm.template, category: 'billing',

@@ -15,7 +15,7 @@ const day = Date.UTC(2026, 10, 10, 9, 0, 0);
 const min = 60_000;
 
 function requested(id: string, template: string, category: string, at: number): NotificationRequested {
-  return { event_id: `req:${id}`, occurred_at: at, received_at: at, notification_id: id, user_id: `user_${id}`, template, category, priority: 'NORMAL', channel: null, data: '{}', idempotency_key: null, requested_by: 'test', source_event_id: null, send_at: null, escalation: null, recurrence: null, sequence: null };
+  return { event_id: `req:${id}`, occurred_at: at, received_at: at, notification_id: id, user_id: `user_${id}`, template, category, priority: 'NORMAL', channel: null, data: '{}', idempotency_key: null, requested_by: 'test', source_event_id: null, send_at: null, escalation: null, recurrence: null, sequence: null, avoid_channels: [] };
 }
 function dispatched(id: string, status: DispatchStatus, at: number, extra: Partial<NotificationDispatched> = {}): NotificationDispatched {
   return {

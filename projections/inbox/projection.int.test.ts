@@ -16,7 +16,7 @@ const min = 60_000;
 const iso = (minutes: number) => new Date(t0 + minutes * min).toISOString();
 
 function requested(id: string, user: string, template: string, at: number, extra: Partial<NotificationRequested> = {}): NotificationRequested {
-  return { event_id: `req:${id}`, occurred_at: at, received_at: at, notification_id: id, user_id: user, template, category: 'billing', priority: 'NORMAL', channel: null, data: '{"amount_due":1250,"currency":"usd"}', idempotency_key: null, requested_by: 'test', source_event_id: null, send_at: null, escalation: null, recurrence: null, sequence: null, ...extra };
+  return { event_id: `req:${id}`, occurred_at: at, received_at: at, notification_id: id, user_id: user, template, category: 'billing', priority: 'NORMAL', channel: null, data: '{"amount_due":1250,"currency":"usd"}', idempotency_key: null, requested_by: 'test', source_event_id: null, send_at: null, escalation: null, recurrence: null, sequence: null, avoid_channels: [], ...extra };
 }
 function sent(id: string, user: string, channel: string, at: number, extra: Partial<NotificationDispatched> = {}): NotificationDispatched {
   return {
