@@ -61,7 +61,7 @@ describe('eventline templates', () => {
   it('preview: given an unknown template or bad data, then exit 1 naming each problem, and nothing rendered', () => {
     const unknown = previewTemplate('invoice_ready', {});
     assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr[0] ?? '', /^no template invoice_ready; templates: contact_confirmation, digest, /);
+    assert.match(unknown.stderr[0] ?? '', /^no template invoice_ready; templates: card_expiring, contact_confirmation, digest, /);
 
     const data = file('bad.json', JSON.stringify({ amount_due: '49.00', currency: 'usd', hosted_invoice_url: 'http://pay.test/i', note: 'x' }));
     const bad = previewTemplate('payment_failed', { data });
