@@ -75,7 +75,7 @@ function decision(caseNo: number, step: DunningStepDecided['step'], caseStatus: 
   return {
     event_id: `dunning:in_${caseNo}:${step}`, occurred_at: at, received_at: at, case_id: `in_${caseNo}`, customer_id: `cus_${caseNo}`, subscription_id: `sub_${caseNo}`, step,
     action: caseStatus === 'open' ? 'send_retry_notice' : 'close', due_at: at, case_status: caseStatus, amount_due: 1000 * caseNo, currency: 'usd', hosted_invoice_url: null,
-    attempt_count: 1, churn_risk: null, source_event_id: `evt_in_${caseNo}_${step}`, user_id: null, outcome: null, detail: null, idempotency_key: null, decline_code: null, decline_class: 'unknown',
+    attempt_count: 1, churn_risk: null, source_event_id: `evt_in_${caseNo}_${step}`, user_id: null, outcome: null, detail: null, idempotency_key: null, decline_code: null, decline_class: 'unknown', mrr_cents: null,
   };
 }
 const dunningDecisions: DunningStepDecided[] = [

@@ -64,7 +64,8 @@ export interface DashboardData {
   readonly notifications: readonly Record<string, unknown>[];
   readonly outbox: readonly Record<string, unknown>[];
   readonly fraud: readonly Record<string, unknown>[];
-  readonly dunning: { readonly byStatus: readonly Record<string, unknown>[]; readonly latest: readonly Record<string, unknown>[] };
+  /** Cases by status, the latest cases, and recovery (analytics.dunning_recovery) of the range's months, newest first. */
+  readonly dunning: { readonly byStatus: readonly Record<string, unknown>[]; readonly latest: readonly Record<string, unknown>[]; readonly recovery: readonly Record<string, unknown>[] };
 }
 
 async function statusNow(db: Db, currency: string): Promise<DashboardData['status']> {
@@ -207,6 +208,14 @@ export async function dashboardData(
         db,
         `SELECT invoice_id, customer_id, to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS opened, status, amount_due_cents, currency, churn_risk::float8 AS churn_risk, reminders_sent
          FROM analytics.dunning_cases ORDER BY opened_at DESC LIMIT 15`,
+      ),
+      recovery: await rows(
+        db,
+        `SELECT to_char(month, 'YYYY-MM') AS month, currency, decline_class, step, cases::int AS cases, recovered::int AS recovered, recovery_rate::float8 AS recovery_rate,
+                recovered_amount_cents::bigint AS recovered_amount_cents, recovered_mrr_cents::bigint AS recovered_mrr_cents, round(median_days_to_recover::numeric, 1)::float8 AS median_days
+         FROM analytics.dunning_recovery WHERE month >= ${monthStart('$1')} AND month < ${monthAfter('$2')}
+         ORDER BY month DESC, currency, decline_class, step LIMIT 60`,
+        [range.from, range.to],
       ),
     },
   };

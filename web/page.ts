@@ -61,7 +61,7 @@ export function dashboardPage(namespace: string | null): string {
 <section><h2>Delivery, last 30 days</h2><div id="delivery"></div></section>
 <section aria-labelledby="providers-title"><h2 id="providers-title">Providers, last 30 days</h2><p class="muted">Delivered against failed per provider, messages taken over from another (failovers) or sent as a recovering provider's probe, and what was spent at the prices recorded when each was sent.</p><div id="providers"></div></section>
 <section aria-labelledby="experiments-title"><h2 id="experiments-title">Template experiments</h2><p class="muted">Every experiment over all time (the view has no dates to filter by): each variant's unique messages, open and click rates per delivered message, its click lift and two-sided p-value against the control, and the winner, named only once every variant has 100 delivered.</p><div id="experiments"></div></section>
-<section class="two"><div><h2>Dunning</h2><div id="dunning"></div></div>
+<section class="two"><div><h2>Dunning</h2><p class="muted">Cases by status, the latest cases, and recovery: per month a case opened, decline class and the last reminder before it closed, how many recovered, what they brought back (amount and list MRR) and the median days to recover.</p><div id="dunning"></div></div>
 <div><h2>Fraud: payments not simply allowed</h2><div id="fraud"></div></div></section>
 <section><h2>Latest notifications</h2><div id="notifications"></div></section>
 <section><h2>Local outbox <small class="muted">(email and SMS "sent" without provider credentials)</small></h2><div id="outbox"></div></section>

@@ -24,6 +24,8 @@ export interface DunningCase {
   readonly churnRisk: number;
   readonly status: CaseStatus;
   readonly sourceEventId: string;
+  /** The subscription's list MRR when the case opened (minor units), when known. */
+  readonly mrrCents?: number | null;
   /** The issuer's decline code of the failure that opened the case, and its class (what the first reminder says). */
   readonly declineCode?: string | null;
   readonly declineClass?: DeclineClass;
@@ -137,6 +139,8 @@ export type DunningInput =
       readonly declineCode?: string | null;
       /** invoice.payment_action_required rather than a failure: the customer must authenticate. */
       readonly actionRequired?: boolean;
+      /** The subscription's list MRR as the subscription events last said, when known. */
+      readonly mrrCents?: number | null;
     }
   | { readonly kind: 'invoice_paid'; readonly eventId: string; readonly at: number; readonly invoiceId: string }
   | { readonly kind: 'subscription_ended'; readonly eventId: string; readonly at: number; readonly subscriptionId: string; readonly status: string }
@@ -248,6 +252,7 @@ function decided(c: DunningCase, step: DunningStep, action: DunningAction, dueAt
     idempotency_key: null,
     decline_code: c.declineCode ?? null,
     decline_class: c.declineClass ?? 'unknown',
+    mrr_cents: c.mrrCents ?? null,
   };
 }
 
@@ -290,6 +295,7 @@ export function decideDunning(input: DunningInput, current: DunningCase | null, 
         sourceEventId: input.eventId,
         declineCode: input.declineCode ?? null,
         declineClass: input.actionRequired ? 'authentication' : declineClassOf(input.declineCode),
+        mrrCents: input.mrrCents ?? null,
       };
       const requests: NotificationRequested[] = [];
       if (c.churnRisk > RETENTION_ALERT_ABOVE) {
@@ -394,6 +400,26 @@ function planOf(sub: Readonly<Record<string, unknown>>): { plan: string | null; 
     interval: typeof recurring.interval === 'string' ? recurring.interval : typeof price.interval === 'string' ? price.interval : null,
     quantity: typeof first.quantity === 'number' ? first.quantity : 1,
   };
+}
+
+/** Months per interval: a price per `interval_count` intervals, as a monthly amount. */
+const perMonth: Readonly<Record<string, number>> = { day: 365 / 12, week: 52 / 12, month: 1, year: 1 / 12 };
+
+/**
+ * A subscription's list MRR in minor units: Σ unit amount × quantity per month over its items
+ * (a yearly price / 12, weekly × 52 / 12); null when an item has no unit amount (metered, tiered)
+ * or no known interval. Not the MRR projection's figure (no discounts, no tiers): what the case
+ * puts at stake, for recovery analytics. Pure.
+ */
+export function listMrrCents(items: readonly { readonly unitAmount: number | null; readonly quantity: number; readonly interval: string | null; readonly intervalCount: number }[]): number | null {
+  if (items.length === 0) return null;
+  let total = 0;
+  for (const item of items) {
+    const factor = item.interval ? perMonth[item.interval] : undefined;
+    if (item.unitAmount === null || factor === undefined) return null;
+    total += (item.unitAmount * item.quantity * factor) / Math.max(1, item.intervalCount);
+  }
+  return Math.round(total);
 }
 
 /** A card about to expire (Stripe's customer.source.expiring, sent in the month before). */

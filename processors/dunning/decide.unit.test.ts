@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { foldEntity, timersOf } from '../../lib/decider/index.ts';
 import type { DeliveryEventReceived, DunningReminderOutcome, DunningStepDecided } from '../../lib/topics.ts';
 import { categoryFor, dataProblems } from '../../notify/index.ts';
-import { cardExpiringRequest, churnRisk, declineClassOf, decideDunning, decideReminderOutcome, endActionDecided, lifecycleRequest, reminderNotificationId, type DunningDecision, type DunningInput } from './decide.ts';
+import { cardExpiringRequest, churnRisk, declineClassOf, decideDunning, decideReminderOutcome, endActionDecided, lifecycleRequest, listMrrCents, reminderNotificationId, type DunningDecision, type DunningInput } from './decide.ts';
 import { caseKind, caseOf, emptyCase, type CaseState, type DunningFact } from './evolve.ts';
 
 const DAY = 86_400_000;
@@ -30,6 +30,22 @@ const facts = (d: DunningDecision): DunningFact[] => d.decided.map((value: Dunni
 /** The case state after the decisions: their fold, as the processor stores it. */
 const after = (d: DunningDecision, from: CaseState = emptyCase): CaseState => foldEntity(caseKind, 'in_1', facts(d), from) as CaseState;
 const timerIds = (s: CaseState) => timersOf(caseKind, s, 'in_1').map((t) => t.id);
+
+describe('what a case puts at stake', () => {
+  it('list MRR: unit amount × quantity per month over the items, yearly / 12, weekly × 52 / 12, every 3 months / 3; unknown with a metered item', () => {
+    const item = (unitAmount: number | null, interval: string | null, quantity = 1, intervalCount = 1) => ({ unitAmount, interval, quantity, intervalCount });
+    assert.equal(listMrrCents([item(2500, 'month', 3)]), 7500);
+    assert.equal(listMrrCents([item(120_000, 'year'), item(1000, 'week')]), 10_000 + 4333);
+    assert.equal(listMrrCents([item(9000, 'month', 1, 3)]), 3000);
+    assert.equal(listMrrCents([item(2500, 'month'), item(null, 'month')]), null);
+    assert.equal(listMrrCents([]), null);
+  });
+
+  it('the case records the MRR it was given on every decision', () => {
+    assert.deepEqual([...new Set(decideDunning(failed({ mrrCents: 7500 }), null, options).decided.map((d) => d.mrr_cents))], [7500]);
+    assert.deepEqual([...new Set(decideDunning(failed(), null, options).decided.map((d) => d.mrr_cents))], [null]);
+  });
+});
 
 describe('dunning by decline code', () => {
   const day0 = { kind: 'step_due', eventId: 'due:dunning:in_1:day_0', at: t0, caseId: 'in_1', step: 'day_0' } as const;

@@ -11,10 +11,10 @@
  * plus the shared customer directory. Order-insensitive: maps, sets, the earliest close.
  */
 import { entityKind, type Fact, type Timer } from '../../lib/decider/index.ts';
-import { readInvoice, readStripeEvent } from '../../lib/stripe/index.ts';
+import { readInvoice, readStripeEvent, readSubscription } from '../../lib/stripe/index.ts';
 import type { DunningAction, DunningStepDecided } from '../../lib/topics.ts';
 import { customerKind, userKind } from '../customers/directory.ts';
-import { reminderNotificationId, schedule, stepEventId, timerId, type CaseStatus, type DunningCase, type Step } from './decide.ts';
+import { listMrrCents, reminderNotificationId, schedule, stepEventId, timerId, type CaseStatus, type DunningCase, type Step } from './decide.ts';
 
 export type DunningFact = Fact<'stripe.events.v1' | 'billing.dunning-steps.v1' | 'notify.delivery-events.v1'>;
 
@@ -78,6 +78,7 @@ function openedFrom(d: DunningStepDecided): CaseState['opened'] {
     sourceEventId: d.source_event_id,
     declineCode: d.decline_code,
     declineClass: d.decline_class,
+    mrrCents: d.mrr_cents,
   };
 }
 
@@ -161,6 +162,15 @@ export const caseKind = entityKind<DunningFact, CaseState>({
 export interface SubscriptionCases {
   readonly opened: readonly string[];
   readonly closed: readonly string[];
+  /** The list MRR the latest subscription event gave (by event time, then event id), when it had one. */
+  readonly mrr?: { readonly cents: number | null; readonly at: number; readonly eventId: string };
+}
+
+/** A customer.subscription.* event's subscription: its id and list MRR. */
+function subscriptionOf(f: DunningFact): { id: string; mrrCents: number | null } | null {
+  if (f.topic !== 'stripe.events.v1' || !f.value.type.startsWith('customer.subscription.')) return null;
+  const sub = readSubscription(readStripeEvent(f.value.payload).object);
+  return sub ? { id: sub.id, mrrCents: listMrrCents(sub.items) } : null;
 }
 
 export const openCases = (s: SubscriptionCases | null): string[] => (s?.opened ?? []).filter((c) => !(s?.closed ?? []).includes(c));
@@ -171,8 +181,18 @@ export const subscriptionKind = entityKind<DunningFact, SubscriptionCases>({
   name: 'dunning:sub',
   initial: { opened: [], closed: [] },
   ttlSeconds: 400 * 86_400,
-  keys: (f) => (f.record === 'DunningStepDecided' && f.value.subscription_id && (f.value.step === 'day_0' || closing[f.value.step]) ? [f.value.subscription_id] : []),
+  keys: (f) => {
+    if (f.record === 'DunningStepDecided') return f.value.subscription_id && (f.value.step === 'day_0' || closing[f.value.step]) ? [f.value.subscription_id] : [];
+    const sub = subscriptionOf(f);
+    return sub ? [sub.id] : [];
+  },
   evolve: (s, f) => {
+    if (f.record === 'StripeEventReceived') {
+      const sub = subscriptionOf(f);
+      const m = s.mrr;
+      const later = !m || f.value.occurred_at > m.at || (f.value.occurred_at === m.at && f.value.event_id > m.eventId);
+      return sub && later ? { ...s, mrr: { cents: sub.mrrCents, at: f.value.occurred_at, eventId: f.value.event_id } } : s;
+    }
     if (f.record !== 'DunningStepDecided') return s;
     return f.value.step === 'day_0' ? { ...s, opened: add(s.opened, f.value.case_id) } : { ...s, closed: add(s.closed, f.value.case_id) };
   },

@@ -117,6 +117,7 @@ export async function decideRecord(fact: DunningFact, read: DunningReader, optio
         customerSince: customer?.createdAt ?? null,
         declineCode: invoice.declineCode,
         actionRequired: e.type === 'invoice.payment_action_required',
+        mrrCents: invoice.subscriptionId ? ((await read.subscriptionCases(invoice.subscriptionId))?.mrr?.cents ?? null) : null,
       },
       invoice.id,
     );

@@ -21,11 +21,13 @@ export const dunningProjection: VersionedProjection<DunningTopic> = {
   // version; migrations/001 withdraws the old view from analysts until then.
   // 3: the cases are a table kept by the projection (the view derived every case at query time),
   // and a bulk rebuild; a running deployment rebuilds into a new version and switches.
-  revision: 3,
+  // 4: decline code and class, list MRR, the last reminder before the close and the end action's
+  // outcome on every case, and analytics.dunning_recovery.
+  revision: 4,
   topics,
   tables: (schema) => tablesSql.replaceAll('{{schema}}', schema),
   views: (schema) => viewsSql.replaceAll('{{schema}}', schema),
-  viewNames: ['dunning_cases'],
+  viewNames: ['dunning_cases', 'dunning_recovery'],
   forSchema: (schema) => ({
     name: 'dunning',
     topics,

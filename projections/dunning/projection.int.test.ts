@@ -17,8 +17,8 @@ function decision(caseNo: number, n: number, step: Step, hours: number): Dunning
   const at = base + hours * hour;
   return {
     event_id: `dunning:in_${caseNo}:${step}:${n}`, occurred_at: at, received_at: at, case_id: `in_${caseNo}`, customer_id: `cus_${caseNo}`, subscription_id: `sub_${caseNo}`,
-    step, action: step in statusOf ? 'close' : 'send_retry_notice', due_at: at, case_status: statusOf[step] ?? 'open', amount_due: 1000 * caseNo + n, currency: caseNo % 2 ? 'usd' : 'eur',
-    hosted_invoice_url: null, attempt_count: n, churn_risk: n % 3 === 0 ? null : n / 100, source_event_id: `evt_${caseNo}_${n}`, user_id: null, outcome: null, detail: null, idempotency_key: null, decline_code: null, decline_class: 'unknown',
+    step, action: step in statusOf ? 'close' : step === 'end' ? 'cancel_subscription' : 'send_retry_notice', due_at: at, case_status: statusOf[step] ?? 'open', amount_due: 1000 * caseNo + n, currency: caseNo % 2 ? 'usd' : 'eur',
+    hosted_invoice_url: null, attempt_count: n, churn_risk: n % 3 === 0 ? null : n / 100, source_event_id: `evt_${caseNo}_${n}`, user_id: null, outcome: null, detail: null, idempotency_key: null, decline_code: null, decline_class: 'unknown', mrr_cents: null,
   };
 }
 function due(caseNo: number, n: number, step: DunningStepDue['step'], hours: number): DunningStepDue {
@@ -65,6 +65,12 @@ function expectedCases(records: readonly Incoming<DunningTopic>[]): unknown[] {
       churn_risk: opened.churn_risk === null ? null : opened.churn_risk.toFixed(2),
       reminders_sent: reminders.filter((f) => f.step !== 'end').length,
       last_reminder_at: reminders.length > 0 ? new Date(Math.max(...reminders.map((f) => f.occurred_at))) : null,
+      // The last reminder (not the end) that fired by the close: the latest by time, then event id.
+      last_step:
+        reminders
+          .filter((f) => f.step !== 'end' && (!closed || f.occurred_at <= closed.occurred_at))
+          .sort((a, b) => b.occurred_at - a.occurred_at || (a.event_id < b.event_id ? 1 : a.event_id > b.event_id ? -1 : 0))[0]?.step ?? null,
+      end_action: earliest(decided.filter((d) => d.case_id === caseId && d.step === 'end'))?.action ?? null,
     });
   }
   return out;
@@ -94,7 +100,8 @@ describe('dunning projection: cases kept in a table', () => {
         await t.rt.db.transaction((c) => bulk.finish(c, t.rt.log));
         await applyInBatches(list.slice(cut), size, (b) => t.rt.db.transaction((c) => live.apply(c, b, ctx)));
         const rows = await t.rt.db.query(
-          `SELECT case_id AS invoice_id, customer_id, subscription_id, opened_at, status, closed_at, amount_due AS amount_due_cents, currency, attempt_count, churn_risk, reminders_sent, last_reminder_at
+          `SELECT case_id AS invoice_id, customer_id, subscription_id, opened_at, status, closed_at, amount_due AS amount_due_cents, currency, attempt_count, churn_risk, reminders_sent, last_reminder_at,
+                  last_step, end_action
            FROM ${schema}.cases ORDER BY case_id`,
         );
         assert.deepEqual(rows.rows, expectedCases(all));

@@ -13,6 +13,7 @@ export type DunningTopic = 'billing.dunning-steps.v1';
 const DECISION_COLUMNS = {
   event_id: 'text', case_id: 'text', customer_id: 'text', subscription_id: 'text', step: 'text', action: 'text', due_at: 'timestamptz',
   decided_at: 'timestamptz', case_status: 'text', amount_due: 'bigint', currency: 'text', attempt_count: 'int', churn_risk: 'numeric',
+  decline_code: 'text', decline_class: 'text', mrr_cents: 'bigint', outcome: 'text',
 };
 const FIRED_COLUMNS = { event_id: 'text', case_id: 'text', step: 'text', fired_at: 'timestamptz' };
 
@@ -28,13 +29,15 @@ export async function loadDunningFacts(client: DbClient, schema: string, records
   const d = valuesInKeyOrder(decided);
   if (d.length > 0) {
     await client.query(
-      `INSERT INTO ${schema}.decisions (event_id, case_id, customer_id, subscription_id, step, action, due_at, decided_at, case_status, amount_due, currency, attempt_count, churn_risk)
+      `INSERT INTO ${schema}.decisions (event_id, case_id, customer_id, subscription_id, step, action, due_at, decided_at, case_status, amount_due, currency, attempt_count, churn_risk,
+                                        decline_code, decline_class, mrr_cents, outcome)
        SELECT * FROM ${recordset(DECISION_COLUMNS, 1)} ON CONFLICT DO NOTHING`,
       [
         recordsetParam(
           d.map((x) => ({
             event_id: x.event_id, case_id: x.case_id, customer_id: x.customer_id, subscription_id: x.subscription_id, step: x.step, action: x.action, due_at: new Date(x.due_at),
             decided_at: new Date(x.occurred_at), case_status: x.case_status, amount_due: x.amount_due, currency: x.currency, attempt_count: x.attempt_count, churn_risk: x.churn_risk,
+            decline_code: x.decline_code, decline_class: x.decline_class, mrr_cents: x.mrr_cents, outcome: x.outcome,
           })),
         ),
       ],
@@ -59,7 +62,7 @@ async function deriveCases(client: DbClient, schema: string, caseIds: readonly s
   const only = caseIds === null ? '' : 'AND case_id = ANY($1::text[])';
   await client.query(
     `WITH opened AS (
-       SELECT DISTINCT ON (case_id) case_id, customer_id, subscription_id, decided_at AS opened_at, amount_due, currency, attempt_count, churn_risk
+       SELECT DISTINCT ON (case_id) case_id, customer_id, subscription_id, decided_at AS opened_at, amount_due, currency, attempt_count, churn_risk, decline_code, decline_class, mrr_cents
        FROM ${schema}.decisions WHERE step = 'day_0' ${only} ORDER BY case_id, decided_at, event_id
      ), closed AS (
        SELECT DISTINCT ON (case_id) case_id, case_status AS status, decided_at AS closed_at
@@ -67,15 +70,29 @@ async function deriveCases(client: DbClient, schema: string, caseIds: readonly s
      ), fired AS (
        SELECT case_id, count(*) FILTER (WHERE step <> 'end') AS reminders_sent, max(fired_at) AS last_reminder_at
        FROM ${schema}.fired WHERE true ${only} GROUP BY case_id
+     ), last_step AS (
+       SELECT DISTINCT ON (f.case_id) f.case_id, f.step
+       FROM ${schema}.fired f LEFT JOIN closed c ON c.case_id = f.case_id
+       WHERE f.step <> 'end' AND (c.closed_at IS NULL OR f.fired_at <= c.closed_at) ${caseIds === null ? '' : 'AND f.case_id = ANY($1::text[])'}
+       ORDER BY f.case_id, f.fired_at DESC, f.event_id DESC
+     ), ending AS (
+       SELECT DISTINCT ON (case_id) case_id, action AS end_action
+       FROM ${schema}.decisions WHERE step = 'end' ${only} ORDER BY case_id, decided_at, event_id
+     ), answered AS (
+       SELECT DISTINCT ON (case_id) case_id, outcome AS end_action_outcome
+       FROM ${schema}.decisions WHERE step = 'end_action' ${only} ORDER BY case_id, decided_at, event_id
      )
-     INSERT INTO ${schema}.cases (case_id, customer_id, subscription_id, opened_at, status, closed_at, amount_due, currency, attempt_count, churn_risk, reminders_sent, last_reminder_at)
+     INSERT INTO ${schema}.cases (case_id, customer_id, subscription_id, opened_at, status, closed_at, amount_due, currency, attempt_count, churn_risk, reminders_sent, last_reminder_at,
+                                  decline_code, decline_class, mrr_cents, last_step, end_action, end_action_outcome)
      SELECT o.case_id, o.customer_id, o.subscription_id, o.opened_at, COALESCE(c.status, 'open'), c.closed_at, o.amount_due, o.currency, o.attempt_count, o.churn_risk,
-            COALESCE(f.reminders_sent, 0), f.last_reminder_at
-     FROM opened o LEFT JOIN closed c USING (case_id) LEFT JOIN fired f USING (case_id)
+            COALESCE(f.reminders_sent, 0), f.last_reminder_at, o.decline_code, COALESCE(o.decline_class, 'unknown'), o.mrr_cents, l.step, e.end_action, a.end_action_outcome
+     FROM opened o LEFT JOIN closed c USING (case_id) LEFT JOIN fired f USING (case_id) LEFT JOIN last_step l USING (case_id) LEFT JOIN ending e USING (case_id) LEFT JOIN answered a USING (case_id)
      ON CONFLICT (case_id) DO UPDATE SET
        customer_id = EXCLUDED.customer_id, subscription_id = EXCLUDED.subscription_id, opened_at = EXCLUDED.opened_at, status = EXCLUDED.status,
        closed_at = EXCLUDED.closed_at, amount_due = EXCLUDED.amount_due, currency = EXCLUDED.currency, attempt_count = EXCLUDED.attempt_count,
-       churn_risk = EXCLUDED.churn_risk, reminders_sent = EXCLUDED.reminders_sent, last_reminder_at = EXCLUDED.last_reminder_at`,
+       churn_risk = EXCLUDED.churn_risk, reminders_sent = EXCLUDED.reminders_sent, last_reminder_at = EXCLUDED.last_reminder_at,
+       decline_code = EXCLUDED.decline_code, decline_class = EXCLUDED.decline_class, mrr_cents = EXCLUDED.mrr_cents, last_step = EXCLUDED.last_step,
+       end_action = EXCLUDED.end_action, end_action_outcome = EXCLUDED.end_action_outcome`,
     caseIds === null ? [] : [caseIds],
   );
 }

@@ -12,7 +12,12 @@ CREATE TABLE {{schema}}.decisions (
   amount_due bigint NOT NULL,
   currency text NOT NULL,
   attempt_count int NOT NULL,
-  churn_risk numeric(4, 2)
+  churn_risk numeric(4, 2),
+  -- Revision 4: the decline code and its class, the subscription's list MRR, and what Stripe answered to an end action.
+  decline_code text,
+  decline_class text,
+  mrr_cents bigint,
+  outcome text
 );
 CREATE INDEX ON {{schema}}.decisions (case_id);
 
@@ -39,7 +44,15 @@ CREATE TABLE {{schema}}.cases (
   attempt_count int NOT NULL,
   churn_risk numeric(4, 2),
   reminders_sent int NOT NULL,
-  last_reminder_at timestamptz
+  last_reminder_at timestamptz,
+  -- Revision 4.
+  decline_code text,
+  decline_class text NOT NULL DEFAULT 'unknown',
+  mrr_cents bigint,
+  -- The last reminder step that fired before the case closed (or so far): where a recovery happened.
+  last_step text,
+  end_action text,
+  end_action_outcome text
 );
 -- Newest first: the dashboard's latest cases.
 CREATE INDEX ON {{schema}}.cases (opened_at DESC);

@@ -33,13 +33,14 @@ describe('analytics.dunning_cases as the analyst sees it', () => {
     const at = Date.now();
     const decided: DunningStepDecided = {
       event_id: 'dunning:in_1:day_0', occurred_at: at, received_at: at, case_id: 'in_1', customer_id: 'cus_1', subscription_id: 'sub_1', step: 'day_0', action: 'send_retry_notice',
-      due_at: at, case_status: 'open', amount_due: 4900, currency: 'usd', hosted_invoice_url: 'https://invoice.stripe.com/i/acct_1/bearer_secret', attempt_count: 1, churn_risk: 0.2, source_event_id: 'evt_1', user_id: 'user_1', outcome: null, detail: null, idempotency_key: null, decline_code: null, decline_class: 'unknown',
+      due_at: at, case_status: 'open', amount_due: 4900, currency: 'usd', hosted_invoice_url: 'https://invoice.stripe.com/i/acct_1/bearer_secret', attempt_count: 1, churn_risk: 0.2, source_event_id: 'evt_1', user_id: 'user_1', outcome: null, detail: null, idempotency_key: null, decline_code: null, decline_class: 'unknown', mrr_cents: null,
     };
     await (await t.rt.kafka.appender()).append('billing.dunning-steps.v1', [{ key: 'cus_1', record: 'DunningStepDecided', value: decided }]);
     // Given: revision 1 active, whose view showed the URL (its tables kept it too).
     const revision1 = {
       ...dunningProjection,
       revision: 1,
+      viewNames: ['dunning_cases'],
       tables: (schema: string) => `${dunningProjection.tables(schema)}\nALTER TABLE ${schema}.decisions ADD COLUMN hosted_invoice_url text;`,
       views: (schema: string) => `CREATE VIEW analytics.dunning_cases AS SELECT case_id AS invoice_id, customer_id, hosted_invoice_url FROM ${schema}.decisions;`,
     };

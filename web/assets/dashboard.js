@@ -526,6 +526,22 @@
         d.dunning.latest,
         { id: 'dunning-latest', title: 'the latest dunning cases', file: csv.fileName(['dunning-latest', day]) },
       ),
+      table(
+        [
+          { key: 'month', label: 'Month' },
+          { key: 'currency', label: 'Currency', format: (c) => String(c || '').toUpperCase() },
+          { key: 'decline_class', label: 'Decline' },
+          { key: 'step', label: 'Last reminder' },
+          { key: 'cases', label: 'Cases', num: true },
+          { key: 'recovered', label: 'Recovered', num: true },
+          { key: 'recovery_rate', label: 'Recovery rate', num: true, format: pct, ratio: true },
+          { key: 'recovered_amount_cents', label: 'Recovered', num: true, format: (c, r) => moneyIn(c, r.currency), cents: 'own' },
+          { key: 'recovered_mrr_cents', label: 'Recovered MRR', num: true, format: (c, r) => moneyIn(c, r.currency), cents: 'own' },
+          { key: 'median_days', label: 'Median days', num: true },
+        ],
+        d.dunning.recovery,
+        { id: 'dunning-recovery', title: 'dunning recovery by month, decline class and last reminder', file: rangeFile(d, 'dunning-recovery') },
+      ),
     );
     $('fraud').replaceChildren(
       table(
