@@ -250,14 +250,12 @@ class Sink {
 
   add(o: Output): void {
     switch (o.topic) {
+      // An Output of a topic is that topic's record with its key (the headers are left to the appender).
       case 'risk.fraud-scores.v1':
-        if (o.record === 'FraudScored') this.fraud.push({ key: o.key, record: o.record, value: o.value });
-        else this.fraud.push({ key: o.key, record: o.record, value: o.value });
+        this.fraud.push({ key: o.key, record: o.record, value: o.value } as Outgoing<'risk.fraud-scores.v1'>);
         return;
       case 'billing.dunning-steps.v1':
-        if (o.record === 'DunningStepDecided') this.steps.push({ key: o.key, record: o.record, value: o.value });
-        else if (o.record === 'DunningReminderOutcome') this.steps.push({ key: o.key, record: o.record, value: o.value });
-        else this.steps.push({ key: o.key, record: o.record, value: o.value });
+        this.steps.push({ key: o.key, record: o.record, value: o.value } as Outgoing<'billing.dunning-steps.v1'>);
         return;
       case 'notify.dispatch-requests.v1':
         if (o.record === 'NotificationRequested') this.requests.push({ key: o.key, record: o.record, value: o.value });

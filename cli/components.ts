@@ -72,7 +72,7 @@ export const componentNames: readonly string[] = [...Object.keys(components), ..
 /** Consumer groups with Kafka-committed offsets, for `eventline status` (versioned projections report their checkpoints). */
 export const consumerGroups: readonly { group: string; topics: readonly AnyTopicName[] }[] = [
   { group: 'projection.preferences', topics: ['notify.preference-changes.v1'] },
-  { group: 'processor.fraud', topics: ['stripe.events.v1'] },
+  { group: 'processor.fraud', topics: ['stripe.events.v1', 'risk.fraud-scores.v1'] },
   { group: 'processor.dunning', topics: ['stripe.events.v1', 'billing.dunning-steps.v1', 'notify.delivery-events.v1'] },
   { group: 'processor.dispatch', topics: ['notify.dispatch-requests.v1', 'notify.delivery-events.v1', 'stripe.events.v1'] },
   { group: 'processor.stripe-prices', topics: ['stripe.events.v1'] },

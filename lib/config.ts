@@ -140,6 +140,8 @@ const schema = z.object({
   EVENTLINE_RETENTION_TEAM_USER: z.string().trim().default('retention-team'),
   /** What an exhausted dunning case does at Stripe: none (record only), cancel (the subscription), mark_uncollectible (the invoice). */
   EVENTLINE_DUNNING_END_ACTION: z.enum(['none', 'cancel', 'mark_uncollectible']).default('none'),
+  /** How often a fraud scorer reads the allow and block lists again (ms). */
+  EVENTLINE_RISK_LISTS_REFRESH_MS: z.coerce.number().int().min(100).max(600_000).default(2_000),
   /** A dunning reminder opened or clicked without a payment: the next one this many hours later (0: on its schedule). */
   EVENTLINE_DUNNING_ESCALATE_AFTER_OPEN_HOURS: z.coerce.number().int().min(0).max(24 * 14).default(48),
   EVENTLINE_RETENTION_TEAM_EMAIL: z.string().trim().default('retention@eventline.local'),
@@ -302,6 +304,10 @@ export interface Config {
   /** The currency of the reporting MRR series; `eventline fx load` stores rates into it. */
   readonly reportingCurrency: string;
   readonly retentionTeamUser: string;
+  readonly risk: {
+    /** How often a scorer (the fraud processor, POST /v1/risk/assess) reads the allow and block lists again. */
+    readonly listsRefreshMs: number;
+  };
   readonly dunning: {
     /** What an exhausted case does at Stripe (processors/dunning/end-actions.ts). */
     readonly endAction: 'none' | 'cancel' | 'mark_uncollectible';
@@ -420,6 +426,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     riskTeamUser: e.EVENTLINE_RISK_TEAM_USER,
     reportingCurrency: e.EVENTLINE_REPORTING_CURRENCY,
     retentionTeamUser: e.EVENTLINE_RETENTION_TEAM_USER,
+    risk: { listsRefreshMs: e.EVENTLINE_RISK_LISTS_REFRESH_MS },
     dunning: { endAction: e.EVENTLINE_DUNNING_END_ACTION, escalateAfterOpenHours: e.EVENTLINE_DUNNING_ESCALATE_AFTER_OPEN_HOURS },
     teamEmails: { [e.EVENTLINE_RISK_TEAM_USER]: e.EVENTLINE_RISK_TEAM_EMAIL, [e.EVENTLINE_RETENTION_TEAM_USER]: e.EVENTLINE_RETENTION_TEAM_EMAIL },
     analystPassword: e.EVENTLINE_ANALYST_PASSWORD,

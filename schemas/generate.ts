@@ -60,6 +60,8 @@ const vocabularyNames: Readonly<Record<string, string>> = {
   'DunningStepDecided.decline_class': 'DeclineClass',
   'DunningStepDue.step': 'DunningDueStep',
   'DunningReminderOutcome.kind': 'ReminderOutcomeKind',
+  'EntitlementChanged.from_state': 'EntitlementState',
+  'EntitlementChanged.to_state': 'EntitlementState',
   'DeliveryEventReceived.channel': 'DeliveryChannel',
   'DeliveryEventReceived.kind': 'DeliveryKind',
   'NotificationRequested.priority': 'NotificationPriority',
@@ -69,6 +71,9 @@ const vocabularyNames: Readonly<Record<string, string>> = {
   'PreferencesChanged.source': 'PreferenceChangeSource',
   'CardFlagged.reason': 'CardFlagReason',
   'FraudScored.action': 'FraudScoreAction',
+  'RiskListChanged.list': 'RiskListName',
+  'RiskListChanged.kind': 'RiskListKind',
+  'RiskListChanged.change': 'RiskListChange',
 };
 
 interface Vocabulary {

@@ -20,6 +20,9 @@ export type DeclineClass = "hard" | "authentication" | "soft" | "unknown";
 /** Closed vocabulary of DunningStepDue.step; a value this version does not know reads as "unknown". */
 export type DunningDueStep = "day_0" | "day_3" | "day_7" | "day_14" | "end" | "unknown";
 
+/** Closed vocabulary of EntitlementChanged.from_state, EntitlementChanged.to_state; a value this version does not know reads as "unknown". */
+export type EntitlementState = "active" | "grace" | "blocked" | "cancelled" | "unknown";
+
 /** Closed vocabulary of DeliveryEventReceived.channel; a value this version does not know reads as "unknown". */
 export type DeliveryChannel = "email" | "sms" | "push" | "in_app" | "unknown";
 
@@ -46,6 +49,15 @@ export type CardFlagReason = "dispute_fraudulent" | "early_fraud_warning" | "unk
 
 /** Closed vocabulary of FraudScored.action; a value this version does not know reads as "unknown". */
 export type FraudScoreAction = "allow" | "review" | "require_3ds" | "block" | "unknown";
+
+/** Closed vocabulary of RiskListChanged.list; a value this version does not know reads as "unknown". */
+export type RiskListName = "allow" | "block" | "unknown";
+
+/** Closed vocabulary of RiskListChanged.kind; a value this version does not know reads as "unknown". */
+export type RiskListKind = "email" | "email_domain" | "card_fingerprint" | "bin" | "ip" | "country" | "customer" | "unknown";
+
+/** Closed vocabulary of RiskListChanged.change; a value this version does not know reads as "unknown". */
+export type RiskListChange = "added" | "removed" | "unknown";
 
 /** What became of a dunning reminder, as the delivery events tell it: it could not reach the customer on its channel (bounced, dropped, failed, undelivered: the next steps use another channel first), or the customer engaged with it (opened, clicked: without a payment the next step comes sooner). */
 export interface DunningReminderOutcome {
@@ -120,6 +132,25 @@ export interface DunningStepDue {
   readonly customer_id: string;
   readonly step: DunningDueStep;
   readonly step_event_id: string;
+}
+
+/** What a subscription's customer may use while its invoice goes through dunning (Kill Bill's overdue states): active, grace (a payment failed: access continues while reminders go out), blocked (the final notice went out unpaid: gate access), cancelled (the subscription ended, or dunning canceled it). A product gates access on the latest of these per subscription without reading Stripe. */
+export interface EntitlementChanged {
+  /** entitlement:<invoice id>:<to_state>, deterministic. */
+  readonly event_id: string;
+  /** Event time of the input that changed it (the failure, the timer, the payment). */
+  readonly occurred_at: number;
+  readonly received_at: number;
+  readonly customer_id: string;
+  readonly subscription_id: string | null;
+  /** The customer's user (metadata.user_id), else null. */
+  readonly user_id: string | null;
+  /** The failed invoice whose dunning changed it. */
+  readonly case_id: string;
+  readonly from_state: EntitlementState;
+  readonly to_state: EntitlementState;
+  /** Why, in words: payment failed (with the decline class), final notice unpaid, invoice paid, subscription ended, canceled by dunning. */
+  readonly reason: string;
 }
 
 /** A record a consumer could not process, kept byte for byte with the error and its origin so it can be replayed. */
@@ -582,6 +613,25 @@ export interface FraudScored {
   readonly card_fingerprint: string | null;
 }
 
+/** An entry added to or removed from the allow or block list (eventline risk lists, POST/DELETE /v1/risk/lists). A payment matching a block-list entry is blocked, one matching an allow-list entry allowed, whatever its score; the match is a named factor. */
+export interface RiskListChanged {
+  /** list:<list>:<kind>:<value>:<change>:<time ms>. */
+  readonly event_id: string;
+  readonly occurred_at: number;
+  readonly received_at: number;
+  /** allow or block. */
+  readonly list: RiskListName;
+  /** email, email_domain, card_fingerprint, bin, ip, country, customer. */
+  readonly kind: RiskListKind;
+  /** Normalized: emails and domains lowercase, countries uppercase ISO 3166-1 alpha-2. */
+  readonly value: string;
+  /** added or removed. */
+  readonly change: RiskListChange;
+  readonly reason: string | null;
+  /** Who: key:<id> (the API) or the operator's name (the CLI). */
+  readonly actor: string;
+}
+
 /** A Stripe event as Stripe delivered it (webhook) or listed it (backfill). `payload` is the event JSON exactly as received, so any projection can re-derive everything from it. */
 export interface StripeEventReceived {
   /** Stripe's event id (evt_...). */
@@ -611,7 +661,7 @@ export interface StripeEventReceived {
 
 /** Record types carried by each topic (logical names, before EVENTLINE_NAMESPACE). */
 export interface TopicRecords {
-  "billing.dunning-steps.v1": { DunningReminderOutcome: DunningReminderOutcome; DunningStepDecided: DunningStepDecided; DunningStepDue: DunningStepDue };
+  "billing.dunning-steps.v1": { DunningReminderOutcome: DunningReminderOutcome; DunningStepDecided: DunningStepDecided; DunningStepDue: DunningStepDue; EntitlementChanged: EntitlementChanged };
   "domain.events.v1": { SecurityAlertRaised: SecurityAlertRaised; UsageThresholdReached: UsageThresholdReached; UserSignedUp: UserSignedUp };
   "notify.delivery-events.v1": { DeliveryEventReceived: DeliveryEventReceived };
   "notify.dispatch-requests.v1": { NotificationCancelled: NotificationCancelled; NotificationDue: NotificationDue; NotificationRequested: NotificationRequested };
@@ -619,7 +669,7 @@ export interface TopicRecords {
   "notify.preference-changes.v1": { PreferencesChanged: PreferencesChanged };
   "notify.provider-health.v1": { ProviderCircuitChanged: ProviderCircuitChanged };
   "notify.templates.v1": { TemplatePublished: TemplatePublished };
-  "risk.fraud-scores.v1": { CardFlagged: CardFlagged; FraudScored: FraudScored };
+  "risk.fraud-scores.v1": { CardFlagged: CardFlagged; FraudScored: FraudScored; RiskListChanged: RiskListChanged };
   "stripe.events.v1": { StripeEventReceived: StripeEventReceived };
 }
 
@@ -637,7 +687,7 @@ export interface TopicSpec {
 }
 
 export const topicSpecs = {
-  "billing.dunning-steps.v1": {"name":"billing.dunning-steps.v1","doc":"Dunning decisions (step, action, due time) and the timers that fire them.","key":"customer id","partitions":3,"config":{"retention.ms":"-1","cleanup.policy":"delete"},"records":["DunningReminderOutcome","DunningStepDecided","DunningStepDue"]},
+  "billing.dunning-steps.v1": {"name":"billing.dunning-steps.v1","doc":"Dunning decisions (step, action, due time) and the timers that fire them.","key":"customer id","partitions":3,"config":{"retention.ms":"-1","cleanup.policy":"delete"},"records":["DunningReminderOutcome","DunningStepDecided","DunningStepDue","EntitlementChanged"]},
   "domain.events.v1": {"name":"domain.events.v1","doc":"Domain events published by other services through POST /v1/events or the producer SDK. One record type per event type (TopicRecordNameStrategy).","key":"subject id (the request's key)","partitions":6,"config":{"retention.ms":"-1","cleanup.policy":"delete"},"records":["SecurityAlertRaised","UsageThresholdReached","UserSignedUp"]},
   "notify.delivery-events.v1": {"name":"notify.delivery-events.v1","doc":"SendGrid event-webhook events and Twilio status callbacks, normalized, with the raw event kept.","key":"notification id (else the provider's message id)","partitions":6,"config":{"retention.ms":"-1","cleanup.policy":"delete"},"records":["DeliveryEventReceived"]},
   "notify.dispatch-requests.v1": {"name":"notify.dispatch-requests.v1","doc":"\"Notify this user about X\" from any processor or producer.","key":"user id","partitions":6,"config":{"retention.ms":"-1","cleanup.policy":"delete"},"records":["NotificationCancelled","NotificationDue","NotificationRequested"]},
@@ -645,7 +695,7 @@ export const topicSpecs = {
   "notify.preference-changes.v1": {"name":"notify.preference-changes.v1","doc":"Every notification-preference change, unsubscribe and resubscribe: the audit trail.","key":"user id","partitions":3,"config":{"retention.ms":"-1","cleanup.policy":"delete"},"records":["PreferencesChanged"]},
   "notify.provider-health.v1": {"name":"notify.provider-health.v1","doc":"Message providers' circuit breakers changing state (closed, open, half_open), as the one instance that changed each saw it.","key":"provider","partitions":1,"config":{"retention.ms":"7776000000","cleanup.policy":"delete"},"records":["ProviderCircuitChanged"]},
   "notify.templates.v1": {"name":"notify.templates.v1","doc":"Template versions published with eventline templates publish: the record of what every version said, so any sent message can be re-rendered exactly.","key":"template","partitions":1,"config":{"retention.ms":"-1","cleanup.policy":"delete"},"records":["TemplatePublished"]},
-  "risk.fraud-scores.v1": {"name":"risk.fraud-scores.v1","doc":"Fraud scorer output for payment-related Stripe events.","key":"customer id","partitions":3,"config":{"retention.ms":"-1","cleanup.policy":"delete"},"records":["CardFlagged","FraudScored"]},
+  "risk.fraud-scores.v1": {"name":"risk.fraud-scores.v1","doc":"Fraud scorer output for payment-related Stripe events.","key":"customer id","partitions":3,"config":{"retention.ms":"-1","cleanup.policy":"delete"},"records":["CardFlagged","FraudScored","RiskListChanged"]},
   "stripe.events.v1": {"name":"stripe.events.v1","doc":"Every Stripe event, verbatim JSON kept in the record.","key":"Stripe customer id (else the object id)","partitions":6,"config":{"retention.ms":"-1","cleanup.policy":"delete"},"records":["StripeEventReceived"]},
 } as const satisfies Record<keyof TopicRecords, TopicSpec>;
 
@@ -656,6 +706,7 @@ export const recordSchemas = {
   DunningReminderOutcome: { fullName: "eventline.billing.DunningReminderOutcome", schema: {"type":"record","name":"DunningReminderOutcome","namespace":"eventline.billing","doc":"What became of a dunning reminder, as the delivery events tell it: it could not reach the customer on its channel (bounced, dropped, failed, undelivered: the next steps use another channel first), or the customer engaged with it (opened, clicked: without a payment the next step comes sooner).","fields":[{"name":"event_id","type":"string","doc":"dunning:<invoice id>:<step>:<kind>:<channel>, deterministic."},{"name":"occurred_at","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"The delivery event's time."},{"name":"received_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"case_id","type":"string"},{"name":"customer_id","type":"string"},{"name":"step","type":"string","doc":"The reminder's step (day_0, day_3, day_7, day_14)."},{"name":"notification_id","type":"string"},{"name":"channel","type":"string","doc":"email, sms, push, in_app."},{"name":"kind","type":"string","doc":"unreachable (bounced, dropped, failed, undelivered) or engaged (opened, clicked).","eventline.symbols":["unreachable","engaged","unknown"],"eventline.default":"unknown"},{"name":"provider_event","type":"string","doc":"The delivery event's kind: bounced, dropped, failed, undelivered, opened, clicked."},{"name":"source_event_id","type":"string","doc":"The delivery event's id."}]} },
   DunningStepDecided: { fullName: "eventline.billing.DunningStepDecided", schema: {"type":"record","name":"DunningStepDecided","namespace":"eventline.billing","doc":"A decision of the dunning state machine for one failed invoice: a step with its action and due time, or the case's close.","fields":[{"name":"event_id","type":"string","doc":"dunning:<invoice id>:<step>, deterministic."},{"name":"occurred_at","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"Event time of the input that caused the decision."},{"name":"received_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"case_id","type":"string","doc":"The failed invoice's id."},{"name":"customer_id","type":"string"},{"name":"subscription_id","type":["null","string"],"default":null},{"name":"step","type":"string","doc":"A step of the schedule (day_0, day_3, day_7, day_14, end), how the case closed (recovered, lost, exhausted), or end_action: what Stripe answered to the end action (cancel_subscription, mark_uncollectible) run when the case was exhausted.","eventline.symbols":["day_0","day_3","day_7","day_14","end","recovered","lost","exhausted","unknown","end_action"],"eventline.default":"unknown"},{"name":"action","type":"string","doc":"send_retry_notice, send_update_payment_method, send_final_notice, send_authentication_notice (3D Secure to complete on the hosted invoice page) for a reminder; for the end step the action configured when the case opened (EVENTLINE_DUNNING_END_ACTION): mark_exhausted (record only), cancel_subscription or mark_uncollectible, executed through Stripe's API when the case is exhausted; close when the case closed.","eventline.symbols":["send_retry_notice","send_update_payment_method","send_final_notice","mark_exhausted","cancel_subscription","close","unknown","mark_uncollectible","send_authentication_notice"],"eventline.default":"unknown"},{"name":"due_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"case_status","type":"string","doc":"open, recovered, lost, exhausted.","eventline.symbols":["open","recovered","lost","exhausted","unknown"],"eventline.default":"unknown"},{"name":"amount_due","type":"long","default":0},{"name":"currency","type":"string","default":"usd"},{"name":"hosted_invoice_url","type":["null","string"],"default":null},{"name":"attempt_count","type":"int","default":0},{"name":"churn_risk","type":["null","double"],"default":null},{"name":"source_event_id","type":"string"},{"name":"user_id","type":["null","string"],"default":null,"doc":"Who is notified for the case (the customer's metadata.user_id, else the customer id); null in records written before it existed."},{"name":"outcome","type":["null","string"],"default":null,"doc":"end_action only: done (Stripe applied it, or had already: the same idempotency key), refused (Stripe answered with an error that retrying cannot fix: see detail), skipped (nothing to act on, e.g. no subscription)."},{"name":"detail","type":["null","string"],"default":null,"doc":"end_action only: the Stripe object's status after it (canceled, uncollectible) or Stripe's error, with its request id."},{"name":"decline_code","type":["null","string"],"default":null,"doc":"The card issuer's decline code of the failure that opened the case (last_payment_error.decline_code), when Stripe gave one."},{"name":"decline_class","type":"string","default":"unknown","doc":"hard (the card cannot be charged again: ask for a new payment method at once), authentication (3D Secure to complete: invoice.payment_action_required or authentication_required), soft (the schedule's retries may succeed); unknown in records written before it existed.","eventline.symbols":["hard","authentication","soft","unknown"],"eventline.default":"unknown"},{"name":"mrr_cents","type":["null","long"],"default":null,"doc":"The subscription's list MRR when the case opened, in minor units of currency: Σ unit amount × quantity over its items, per month (a yearly price / 12, weekly × 52 / 12); from the subscription events dunning read; null when unknown (no subscription event seen, metered or tiered items)."},{"name":"idempotency_key","type":["null","string"],"default":null,"doc":"end_action only: the Idempotency-Key sent to Stripe, from the case and the action, so a retry after a crash is the same request."}]} },
   DunningStepDue: { fullName: "eventline.billing.DunningStepDue", schema: {"type":"record","name":"DunningStepDue","namespace":"eventline.billing","doc":"The scheduler's timer for a decided step fired: the step is due now.","fields":[{"name":"event_id","type":"string","doc":"due:<step event id>, deterministic."},{"name":"occurred_at","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"The step's due time."},{"name":"received_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"case_id","type":"string"},{"name":"customer_id","type":"string"},{"name":"step","type":"string","eventline.symbols":["day_0","day_3","day_7","day_14","end","unknown"],"eventline.default":"unknown"},{"name":"step_event_id","type":"string"}]} },
+  EntitlementChanged: { fullName: "eventline.billing.EntitlementChanged", schema: {"type":"record","name":"EntitlementChanged","namespace":"eventline.billing","doc":"What a subscription's customer may use while its invoice goes through dunning (Kill Bill's overdue states): active, grace (a payment failed: access continues while reminders go out), blocked (the final notice went out unpaid: gate access), cancelled (the subscription ended, or dunning canceled it). A product gates access on the latest of these per subscription without reading Stripe.","fields":[{"name":"event_id","type":"string","doc":"entitlement:<invoice id>:<to_state>, deterministic."},{"name":"occurred_at","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"Event time of the input that changed it (the failure, the timer, the payment)."},{"name":"received_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"customer_id","type":"string"},{"name":"subscription_id","type":["null","string"],"default":null},{"name":"user_id","type":["null","string"],"default":null,"doc":"The customer's user (metadata.user_id), else null."},{"name":"case_id","type":"string","doc":"The failed invoice whose dunning changed it."},{"name":"from_state","type":"string","eventline.symbols":["active","grace","blocked","cancelled","unknown"],"eventline.default":"unknown"},{"name":"to_state","type":"string","eventline.symbols":["active","grace","blocked","cancelled","unknown"],"eventline.default":"unknown"},{"name":"reason","type":"string","doc":"Why, in words: payment failed (with the decline class), final notice unpaid, invoice paid, subscription ended, canceled by dunning."}]} },
   DeadLetter: { fullName: "eventline.dlq.DeadLetter", schema: {"type":"record","name":"DeadLetter","namespace":"eventline.dlq","doc":"A record a consumer could not process, kept byte for byte with the error and its origin so it can be replayed.","fields":[{"name":"event_id","type":"string","doc":"<topic>:<partition>:<offset> of the original record."},{"name":"occurred_at","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"The original record's timestamp."},{"name":"received_at","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"When it was dead-lettered."},{"name":"group","type":"string"},{"name":"topic","type":"string"},{"name":"partition","type":"int"},{"name":"offset","type":"long"},{"name":"key","type":["null","bytes"],"default":null},{"name":"value","type":["null","bytes"],"default":null},{"name":"headers","type":{"type":"map","values":"string"},"default":{}},{"name":"error","type":"string"},{"name":"error_code","type":"string"},{"name":"attempts","type":"int","default":1}]} },
   SecurityAlertRaised: { fullName: "eventline.domain.SecurityAlertRaised", schema: {"type":"record","name":"SecurityAlertRaised","namespace":"eventline.domain","doc":"Something security-relevant happened on a user's account (new device, password change).","fields":[{"name":"event_id","type":"string","doc":"Given by the publisher (idempotency), else generated."},{"name":"occurred_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"received_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"key","type":"string","doc":"The subject id the event is about (also the record key)."},{"name":"producer","type":"string","doc":"The API key id or SDK client that published it."},{"name":"data","type":{"type":"record","name":"SecurityAlertRaisedData","fields":[{"name":"user_id","type":"string"},{"name":"alert","type":"string","doc":"new_device_login, password_changed, mfa_disabled, ..."},{"name":"ip","type":["null","string"],"default":null},{"name":"device","type":["null","string"],"default":null}]}}]} },
   UsageThresholdReached: { fullName: "eventline.domain.UsageThresholdReached", schema: {"type":"record","name":"UsageThresholdReached","namespace":"eventline.domain","doc":"A customer's usage of a metered resource crossed a threshold of its plan limit.","fields":[{"name":"event_id","type":"string","doc":"Given by the publisher (idempotency), else generated."},{"name":"occurred_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"received_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"key","type":"string","doc":"The subject id the event is about (also the record key)."},{"name":"producer","type":"string","doc":"The API key id or SDK client that published it."},{"name":"data","type":{"type":"record","name":"UsageThresholdReachedData","fields":[{"name":"user_id","type":"string"},{"name":"metric","type":"string"},{"name":"used","type":"long"},{"name":"limit","type":"long"},{"name":"threshold_percent","type":"int"}]}}]} },
@@ -670,6 +721,7 @@ export const recordSchemas = {
   TemplatePublished: { fullName: "eventline.notify.TemplatePublished", schema: {"type":"record","name":"TemplatePublished","namespace":"eventline.notify","doc":"A new version of one template in one locale (eventline templates publish). Versions count from 1 per template and locale; 0 is the file shipped with the release. Running dispatchers use the latest version for new notifications without a restart.","fields":[{"name":"event_id","type":"string","doc":"tpl:<template>:<locale>:<version>, deterministic."},{"name":"occurred_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"received_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"template","type":"string"},{"name":"locale","type":"string","doc":"BCP 47, one of the shipped locales."},{"name":"version","type":"int"},{"name":"subject","type":"string","doc":"Handlebars source of the subject (the control's, with variants)."},{"name":"text","type":"string"},{"name":"html","type":"string"},{"name":"sms","type":"string"},{"name":"experiment","type":["null","string"],"default":null,"doc":"The experiment id when the version has variants."},{"name":"variants","type":{"type":"array","items":{"type":"record","name":"TemplateVariant","doc":"One arm of the experiment, with its own sections.","fields":[{"name":"name","type":"string"},{"name":"weight","type":"double"},{"name":"subject","type":"string"},{"name":"text","type":"string"},{"name":"html","type":"string"},{"name":"sms","type":"string"}]}},"default":[],"doc":"Variants with weights; the first is the control (its sections are the top-level ones). Empty: no experiment."},{"name":"published_by","type":"string","doc":"Who published it (the operator's name or the key id)."}]} },
   CardFlagged: { fullName: "eventline.risk.CardFlagged", schema: {"type":"record","name":"CardFlagged","namespace":"eventline.risk","doc":"A card fingerprint was involved in fraud from this time on: a fraudulent dispute or an early fraud warning on one of its charges (a blocked payment is flagged by its FraudScored).","fields":[{"name":"event_id","type":"string","doc":"flag:<source event id>, deterministic."},{"name":"occurred_at","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"The source event's time."},{"name":"received_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"customer_id","type":"string"},{"name":"fingerprint","type":"string"},{"name":"charge_id","type":["null","string"],"default":null},{"name":"reason","type":"string","doc":"dispute_fraudulent or early_fraud_warning.","eventline.symbols":["dispute_fraudulent","early_fraud_warning","unknown"],"eventline.default":"unknown"},{"name":"source_event_id","type":"string"}]} },
   FraudScored: { fullName: "eventline.risk.FraudScored", schema: {"type":"record","name":"FraudScored","namespace":"eventline.risk","doc":"The fraud score of one payment-related Stripe event, with the factors that made it and the action taken.","fields":[{"name":"event_id","type":"string","doc":"fraud:<source event id>, deterministic."},{"name":"occurred_at","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"The source event's time (decisions use event time)."},{"name":"received_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"customer_id","type":"string"},{"name":"source_event_id","type":"string"},{"name":"source_event_type","type":"string"},{"name":"payment_id","type":["null","string"],"default":null,"doc":"Charge or PaymentIntent id."},{"name":"amount","type":["null","long"],"default":null,"doc":"Minor units."},{"name":"currency","type":["null","string"],"default":null},{"name":"score","type":"double","doc":"0..1"},{"name":"action","type":"string","doc":"allow, review, require_3ds or block.","eventline.symbols":["allow","review","require_3ds","block","unknown"],"eventline.default":"unknown"},{"name":"factors","type":{"type":"array","items":{"type":"record","name":"FraudFactor","fields":[{"name":"name","type":"string"},{"name":"weight","type":"double"},{"name":"detail","type":"string"}]}}},{"name":"model_version","type":"string","default":"rules-1"},{"name":"card_fingerprint","type":["null","string"],"default":null,"doc":"The card's Stripe fingerprint (a block flags it for later payments)."}]} },
+  RiskListChanged: { fullName: "eventline.risk.RiskListChanged", schema: {"type":"record","name":"RiskListChanged","namespace":"eventline.risk","doc":"An entry added to or removed from the allow or block list (eventline risk lists, POST/DELETE /v1/risk/lists). A payment matching a block-list entry is blocked, one matching an allow-list entry allowed, whatever its score; the match is a named factor.","fields":[{"name":"event_id","type":"string","doc":"list:<list>:<kind>:<value>:<change>:<time ms>."},{"name":"occurred_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"received_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"list","type":"string","doc":"allow or block.","eventline.symbols":["allow","block","unknown"],"eventline.default":"unknown"},{"name":"kind","type":"string","doc":"email, email_domain, card_fingerprint, bin, ip, country, customer.","eventline.symbols":["email","email_domain","card_fingerprint","bin","ip","country","customer","unknown"],"eventline.default":"unknown"},{"name":"value","type":"string","doc":"Normalized: emails and domains lowercase, countries uppercase ISO 3166-1 alpha-2."},{"name":"change","type":"string","doc":"added or removed.","eventline.symbols":["added","removed","unknown"],"eventline.default":"unknown"},{"name":"reason","type":["null","string"],"default":null},{"name":"actor","type":"string","doc":"Who: key:<id> (the API) or the operator's name (the CLI)."}]} },
   StripeEventReceived: { fullName: "eventline.stripe.StripeEventReceived", schema: {"type":"record","name":"StripeEventReceived","namespace":"eventline.stripe","doc":"A Stripe event as Stripe delivered it (webhook) or listed it (backfill). `payload` is the event JSON exactly as received, so any projection can re-derive everything from it.","fields":[{"name":"event_id","type":"string","doc":"Stripe's event id (evt_...)."},{"name":"occurred_at","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"The event's `created`, in milliseconds."},{"name":"received_at","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"When Eventline received it."},{"name":"type","type":"string","doc":"Stripe event type, e.g. invoice.payment_failed."},{"name":"api_version","type":["null","string"],"default":null,"doc":"The API version the payload follows."},{"name":"account","type":["null","string"],"default":null,"doc":"Connected account id, for Connect events."},{"name":"livemode","type":"boolean","default":false},{"name":"customer_id","type":["null","string"],"default":null,"doc":"The customer the object belongs to, when there is one (also the record key)."},{"name":"object_id","type":["null","string"],"default":null,"doc":"data.object.id."},{"name":"object_type","type":["null","string"],"default":null,"doc":"data.object.object, e.g. subscription."},{"name":"source","type":"string","default":"webhook","doc":"webhook or backfill."},{"name":"payload","type":"string","doc":"The event JSON, verbatim."}]} },
 } as const;
 
@@ -689,6 +741,7 @@ export const vocabularies = {
   DunningCaseStatus: {"symbols":["open","recovered","lost","exhausted","unknown"],"default":"unknown"},
   DeclineClass: {"symbols":["hard","authentication","soft","unknown"],"default":"unknown"},
   DunningDueStep: {"symbols":["day_0","day_3","day_7","day_14","end","unknown"],"default":"unknown"},
+  EntitlementState: {"symbols":["active","grace","blocked","cancelled","unknown"],"default":"unknown"},
   DeliveryChannel: {"symbols":["email","sms","push","in_app","unknown"],"default":"unknown"},
   DeliveryKind: {"symbols":["processed","deferred","delivered","bounced","dropped","opened","clicked","spam_reported","unsubscribed","resubscribed","accepted","scheduled","queued","sending","sent","undelivered","failed","read","canceled","receiving","received","unknown","seen","unread","archived"],"default":"unknown"},
   NotificationPriority: {"symbols":["CRITICAL","HIGH","NORMAL","LOW"],"default":"NORMAL"},
@@ -698,6 +751,9 @@ export const vocabularies = {
   CircuitStateName: {"symbols":["closed","open","half_open","unknown"],"default":"unknown"},
   CardFlagReason: {"symbols":["dispute_fraudulent","early_fraud_warning","unknown"],"default":"unknown"},
   FraudScoreAction: {"symbols":["allow","review","require_3ds","block","unknown"],"default":"unknown"},
+  RiskListName: {"symbols":["allow","block","unknown"],"default":"unknown"},
+  RiskListKind: {"symbols":["email","email_domain","card_fingerprint","bin","ip","country","customer","unknown"],"default":"unknown"},
+  RiskListChange: {"symbols":["added","removed","unknown"],"default":"unknown"},
 } as const satisfies Readonly<Record<string, Vocabulary>>;
 
 /** The closed-vocabulary fields of every record: record → field → vocabulary. */
@@ -705,6 +761,7 @@ export const recordVocabularies = {
   DunningReminderOutcome: { kind: vocabularies.ReminderOutcomeKind },
   DunningStepDecided: { step: vocabularies.DunningStep, action: vocabularies.DunningAction, case_status: vocabularies.DunningCaseStatus, decline_class: vocabularies.DeclineClass },
   DunningStepDue: { step: vocabularies.DunningDueStep },
+  EntitlementChanged: { from_state: vocabularies.EntitlementState, to_state: vocabularies.EntitlementState },
   DeadLetter: {},
   SecurityAlertRaised: {},
   UsageThresholdReached: {},
@@ -719,5 +776,6 @@ export const recordVocabularies = {
   TemplatePublished: {},
   CardFlagged: { reason: vocabularies.CardFlagReason },
   FraudScored: { action: vocabularies.FraudScoreAction },
+  RiskListChanged: { list: vocabularies.RiskListName, kind: vocabularies.RiskListKind, change: vocabularies.RiskListChange },
   StripeEventReceived: {},
 } as const satisfies Readonly<Record<RecordName, Readonly<Record<string, Vocabulary>>>>;

@@ -4,7 +4,7 @@
  * the case after them, and its timers, are the fold of those decisions (evolve.ts). Time is the
  * input's event time (a Stripe event's created, a timer's due time).
  */
-import type { DeclineClass, DeliveryEventReceived, DunningAction, DunningReminderOutcome, DunningStep, DunningStepDecided, NotificationRequested } from '../../lib/topics.ts';
+import type { DeclineClass, DeliveryEventReceived, DunningAction, DunningReminderOutcome, DunningStep, DunningStepDecided, EntitlementChanged, EntitlementState, NotificationRequested } from '../../lib/topics.ts';
 import { notificationIdFor, notificationRequest, type Priority } from '../../notify/index.ts';
 
 const DAY = 86_400_000;
@@ -40,6 +40,8 @@ export interface DunningCase {
   readonly unreachable?: readonly string[];
   /** Reminder step → when the customer first opened or clicked it. */
   readonly engaged?: Readonly<Record<string, number>>;
+  /** What the customer may use, as the case's latest EntitlementChanged said (absent: active). */
+  readonly entitlement?: EntitlementState;
 }
 
 /** EVENTLINE_DUNNING_END_ACTION: what an exhausted case does at Stripe. */
@@ -152,6 +154,31 @@ export interface DunningDecision {
   readonly requests: readonly NotificationRequested[];
   /** An end action to run at Stripe, its answer recorded by endActionDecided. */
   readonly effect?: EndActionEffect;
+  /** The customer's entitlement changing with this decision. */
+  readonly entitlements?: readonly EntitlementChanged[];
+}
+
+/** The case's customer moves to `to` (Kill Bill's overdue states): what the product gates access on. */
+function entitlement(c: DunningCase, to: EntitlementState, at: number, reason: string): EntitlementChanged {
+  return {
+    event_id: `entitlement:${c.caseId}:${to}`,
+    occurred_at: at,
+    received_at: at,
+    customer_id: c.customerId,
+    subscription_id: c.subscriptionId,
+    user_id: c.userId === c.customerId ? null : c.userId,
+    case_id: c.caseId,
+    from_state: c.entitlement ?? 'active',
+    to_state: to,
+    reason,
+  };
+}
+
+/** What Stripe's answer to an end action changes: the subscription canceled ends the customer's entitlement. Pure. */
+export function afterEndAction(c: DunningCase, effect: EndActionEffect, result: EndActionResult): DunningDecision {
+  const decided = [endActionDecided(c, effect, result)];
+  const canceled = effect.action === 'cancel_subscription' && result.outcome === 'done';
+  return { decided, requests: [], entitlements: canceled ? [entitlement({ ...c, entitlement: c.entitlement ?? 'blocked' }, 'cancelled', effect.at, 'the subscription was canceled by dunning (unpaid after the final notice)')] : [] };
 }
 
 const none = (): DunningDecision => ({ decided: [], requests: [] });
@@ -315,13 +342,18 @@ export function decideDunning(input: DunningInput, current: DunningCase | null, 
       }
       const endAction = endStepAction(options.endAction ?? 'none');
       const actionOf = (step: Step, action: DunningAction): DunningAction => (step === 'end' ? endAction : step === 'day_0' ? firstReminder(c).action : action);
-      return { decided: schedule.map((s) => decided(c, s.step, actionOf(s.step, s.action), c.openedAt + s.days * DAY, input.at, input.eventId, 'open')), requests };
+      return {
+        decided: schedule.map((s) => decided(c, s.step, actionOf(s.step, s.action), c.openedAt + s.days * DAY, input.at, input.eventId, 'open')),
+        requests,
+        entitlements: [entitlement(c, 'grace', input.at, input.actionRequired ? 'payment needs authentication (3D Secure)' : `payment failed (${c.declineClass} decline${c.declineCode ? `: ${c.declineCode}` : ''})`)],
+      };
     }
     case 'invoice_paid': {
       if (!current || current.status !== 'open') return none();
       const result = close(current, 'recovered', 'recovered', input.at, input.eventId);
       return {
         ...result,
+        entitlements: [entitlement(current, 'active', input.at, 'the invoice was paid')],
         requests: [
           notificationRequest({
             source: `dunning:${current.caseId}:recovered`,
@@ -339,7 +371,7 @@ export function decideDunning(input: DunningInput, current: DunningCase | null, 
     }
     case 'subscription_ended': {
       if (!current || current.status !== 'open') return none();
-      return close(current, 'lost', 'lost', input.at, input.eventId);
+      return { ...close(current, 'lost', 'lost', input.at, input.eventId), entitlements: [entitlement(current, 'cancelled', input.at, `the subscription ended (${input.status || 'deleted'})`)] };
     }
     case 'step_due': {
       if (!current) return none();
@@ -355,7 +387,10 @@ export function decideDunning(input: DunningInput, current: DunningCase | null, 
       }
       if (current.status !== 'open') return none();
       const reminder = s.step === 'day_0' ? firstReminder(current) : s;
-      return { decided: [], requests: [reminderRequest(current, reminder, stepEventId(current.caseId, s.step), input.eventId, input.at, s.days)] };
+      const request = reminderRequest(current, reminder, stepEventId(current.caseId, s.step), input.eventId, input.at, s.days);
+      // The final notice went out unpaid: the customer is blocked until the invoice is paid.
+      const blocked = s.step === 'day_14' && current.entitlement !== 'blocked' ? [entitlement(current, 'blocked', input.at, 'the final notice went out and the invoice is unpaid')] : [];
+      return { decided: [], requests: [request], entitlements: blocked };
     }
     default: {
       const _exhaustive: never = input;

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { foldEntity, timersOf } from '../../lib/decider/index.ts';
-import type { DeliveryEventReceived, DunningReminderOutcome, DunningStepDecided } from '../../lib/topics.ts';
+import type { DeliveryEventReceived, DunningReminderOutcome, DunningStepDecided, EntitlementChanged } from '../../lib/topics.ts';
 import { categoryFor, dataProblems } from '../../notify/index.ts';
-import { cardExpiringRequest, churnRisk, declineClassOf, decideDunning, decideReminderOutcome, endActionDecided, lifecycleRequest, listMrrCents, reminderNotificationId, type DunningDecision, type DunningInput } from './decide.ts';
+import { afterEndAction, cardExpiringRequest, churnRisk, declineClassOf, decideDunning, decideReminderOutcome, endActionDecided, lifecycleRequest, listMrrCents, reminderNotificationId, type DunningDecision, type DunningInput } from './decide.ts';
 import { caseKind, caseOf, emptyCase, type CaseState, type DunningFact } from './evolve.ts';
 
 const DAY = 86_400_000;
@@ -30,6 +30,37 @@ const facts = (d: DunningDecision): DunningFact[] => d.decided.map((value: Dunni
 /** The case state after the decisions: their fold, as the processor stores it. */
 const after = (d: DunningDecision, from: CaseState = emptyCase): CaseState => foldEntity(caseKind, 'in_1', facts(d), from) as CaseState;
 const timerIds = (s: CaseState) => timersOf(caseKind, s, 'in_1').map((t) => t.id);
+
+describe('entitlement states', () => {
+  const withEntitlements = (d: DunningDecision, from: CaseState = emptyCase): CaseState =>
+    foldEntity(caseKind, 'in_1', [...facts(d), ...(d.entitlements ?? []).map((value: EntitlementChanged): DunningFact => ({ topic: 'billing.dunning-steps.v1', record: 'EntitlementChanged', value }))], from) as CaseState;
+  const moves = (d: DunningDecision) => (d.entitlements ?? []).map((e) => [e.from_state, e.to_state, e.event_id]);
+  const due = (step: 'day_3' | 'day_14' | 'end', days: number) => ({ kind: 'step_due', eventId: `due:dunning:in_1:${step}`, at: t0 + days * DAY, caseId: 'in_1', step }) as const;
+
+  it('a failure puts the customer in grace, the unpaid final notice blocks them, and the payment makes them active again', () => {
+    const open = decideDunning(failed({ declineCode: 'insufficient_funds' }), null, options);
+    assert.deepEqual(moves(open), [['active', 'grace', 'entitlement:in_1:grace']]);
+    assert.equal(open.entitlements?.[0]?.reason, 'payment failed (soft decline: insufficient_funds)');
+    let state = withEntitlements(open);
+    assert.deepEqual(moves(decideDunning(due('day_3', 3), caseOf(state), options)), [], 'reminders before the final notice change nothing');
+    const final = decideDunning(due('day_14', 14), caseOf(state), options);
+    assert.deepEqual(moves(final), [['grace', 'blocked', 'entitlement:in_1:blocked']]);
+    state = withEntitlements(final, state);
+    const paid = decideDunning({ kind: 'invoice_paid', eventId: 'evt_paid', at: t0 + 15 * DAY, invoiceId: 'in_1' }, caseOf(state), options);
+    assert.deepEqual(moves(paid), [['blocked', 'active', 'entitlement:in_1:active']]);
+  });
+
+  it('the subscription ending cancels; exhaustion with the cancel action cancels once Stripe did it, and not when Stripe refused', () => {
+    const state = withEntitlements(decideDunning(failed(), null, options));
+    const lost = decideDunning({ kind: 'subscription_ended', eventId: 'evt_del', at: t0 + 2 * DAY, subscriptionId: 'sub_1', status: 'canceled' }, caseOf(state), options);
+    assert.deepEqual(moves(lost), [['grace', 'cancelled', 'entitlement:in_1:cancelled']]);
+    const cancel = { ...options, endAction: 'cancel' as const };
+    const opened = withEntitlements(decideDunning(failed(), null, cancel));
+    const end = decideDunning(due('end', 21), caseOf(opened), cancel);
+    assert.deepEqual(moves(afterEndAction(caseOf(opened)!, end.effect!, { outcome: 'done', detail: 'canceled' })).map(([, to]) => to), ['cancelled']);
+    assert.deepEqual(moves(afterEndAction(caseOf(opened)!, end.effect!, { outcome: 'refused', detail: 'no such subscription' })), []);
+  });
+});
 
 describe('what a case puts at stake', () => {
   it('list MRR: unit amount × quantity per month over the items, yearly / 12, weekly × 52 / 12, every 3 months / 3; unknown with a metered item', () => {

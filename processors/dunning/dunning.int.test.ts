@@ -73,6 +73,10 @@ describe('dunning against the real stack: end actions at Stripe, decline codes',
     assert.equal((await endActionOf('in_end1')).length, 1, 'one answer recorded for the first case');
     assert.deepEqual(stripe.applied.map((w) => w.path), ['/v1/subscriptions/sub_end1'], 'canceled once');
     assert.equal(stripe.subscriptions.find((s) => s.id === 'sub_end1')?.status, 'canceled');
+    // The entitlement the product gates access on: grace at the failure, blocked after the final notice, cancelled with the subscription.
+    const steps = await collect(t.rt.kafka, ['billing.dunning-steps.v1'], (rs) => rs.some((r) => r.record === 'EntitlementChanged' && r.value.case_id === 'in_end1' && r.value.to_state === 'cancelled'));
+    const moves = steps.flatMap((r) => (r.record === 'EntitlementChanged' && r.value.case_id === 'in_end1' ? [[r.value.from_state, r.value.to_state]] : []));
+    assert.deepEqual(moves, [['active', 'grace'], ['grace', 'blocked'], ['blocked', 'cancelled']]);
   });
 
   it('given an expired_card failure, then the first notice asks for a new payment method; given invoice.payment_action_required, then the 3D Secure notice, HIGH, with the hosted invoice page', async () => {

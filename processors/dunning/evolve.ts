@@ -12,7 +12,7 @@
  */
 import { entityKind, type Fact, type Timer } from '../../lib/decider/index.ts';
 import { readInvoice, readStripeEvent, readSubscription } from '../../lib/stripe/index.ts';
-import type { DunningAction, DunningStepDecided } from '../../lib/topics.ts';
+import type { DunningAction, DunningStepDecided, EntitlementState } from '../../lib/topics.ts';
 import { customerKind, userKind } from '../customers/directory.ts';
 import { listMrrCents, reminderNotificationId, schedule, stepEventId, timerId, type CaseStatus, type DunningCase, type Step } from './decide.ts';
 
@@ -38,6 +38,8 @@ export interface CaseState {
   readonly unreachable?: readonly string[];
   /** Reminder step → when the customer first opened or clicked it. */
   readonly engaged?: Readonly<Record<string, number>>;
+  /** The latest entitlement change (by time, then event id). */
+  readonly entitlement?: { readonly state: EntitlementState; readonly at: number; readonly eventId: string };
 }
 
 export const emptyCase: CaseState = { opened: null, attemptCount: 0, steps: {}, fired: [], closed: null };
@@ -55,6 +57,7 @@ export function caseOf(s: CaseState | null): DunningCase | null {
     fired: s.fired,
     unreachable: s.unreachable ?? [],
     engaged: s.engaged ?? {},
+    entitlement: s.entitlement?.state ?? 'active',
   };
 }
 
@@ -108,6 +111,11 @@ function evolveCase(s: CaseState, f: DunningFact): CaseState {
         if (!c || d.occurred_at < c.at || (d.occurred_at === c.at && d.event_id < c.eventId)) next = { ...next, closed: { status, at: d.occurred_at, eventId: d.event_id } };
       }
       return next;
+    }
+    case 'EntitlementChanged': {
+      const e = s.entitlement;
+      const later = !e || f.value.occurred_at > e.at || (f.value.occurred_at === e.at && f.value.event_id > e.eventId);
+      return later ? { ...s, entitlement: { state: f.value.to_state, at: f.value.occurred_at, eventId: f.value.event_id } } : s;
     }
     case 'DunningReminderOutcome': {
       const o = f.value;

@@ -15,7 +15,7 @@ import { Scheduler } from '../../lib/scheduler.ts';
 import { idOf, num, readInvoice, readStripeEvent, readSubscription, record, text } from '../../lib/stripe/index.ts';
 import type { DeliveryEventReceived, DunningReminderOutcome, NotificationRequested, StripeEventReceived, TopicName } from '../../lib/topics.ts';
 import { customerRef, directoryFence, type CustomerRecord } from '../customers/directory.ts';
-import { cardExpiringRequest, decideDunning, decideReminderOutcome, endActionDecided, reminderOutcomeKind, lifecycleRequest, type DunningDecision, type DunningInput, type DunningOptions } from './decide.ts';
+import { afterEndAction, cardExpiringRequest, decideDunning, decideReminderOutcome, reminderOutcomeKind, lifecycleRequest, type DunningDecision, type DunningInput, type DunningOptions } from './decide.ts';
 import { stripeEndActions, type EndActionRunner } from './end-actions.ts';
 import { stripeClient } from '../../lib/stripe/client.ts';
 import { caseKind, caseOf, dunningKinds, failuresKind, openCases, priorFailures, reminderKind, subscriptionKind, type ReminderRef, type CaseState, type CustomerFailures, type DunningFact, type SubscriptionCases } from './evolve.ts';
@@ -47,6 +47,7 @@ export function dunningFact(record: { topic: TopicName; record: string; value: u
 }
 
 const toOutputs = (d: Partial<DunningDecision> & { readonly outcomes?: readonly DunningReminderOutcome[] }): Output[] => [
+  ...(d.entitlements ?? []).map((v): Output => ({ topic: 'billing.dunning-steps.v1', key: v.customer_id, record: 'EntitlementChanged', value: v })),
   ...(d.decided ?? []).map((v): Output => ({ topic: 'billing.dunning-steps.v1', key: v.customer_id, record: 'DunningStepDecided', value: v })),
   ...(d.outcomes ?? []).map((v): Output => ({ topic: 'billing.dunning-steps.v1', key: v.customer_id, record: 'DunningReminderOutcome', value: v })),
   ...(d.requests ?? []).map((v): Output => ({ topic: 'notify.dispatch-requests.v1', key: v.user_id, record: 'NotificationRequested', value: v })),
@@ -76,7 +77,8 @@ export async function decideRecord(fact: DunningFact, read: DunningReader, optio
     // The end action runs before its decision is appended: a crash in between decides it again, and
     // the same idempotency key makes Stripe do it once; what Stripe answered is appended with the close.
     const result = options.runEndAction ? await options.runEndAction(d.effect) : { outcome: 'refused' as const, detail: 'STRIPE_API_KEY is not set: no end action can run' };
-    return toOutputs({ ...d, decided: [...d.decided, endActionDecided(current, d.effect, result)] });
+    const answered = afterEndAction(current, d.effect, result);
+    return toOutputs({ ...d, decided: [...d.decided, ...answered.decided], entitlements: [...(d.entitlements ?? []), ...(answered.entitlements ?? [])] });
   };
   if (fact.topic === 'billing.dunning-steps.v1') {
     if (fact.record !== 'DunningStepDue') return [];

@@ -3,7 +3,9 @@ import { describe, it } from 'node:test';
 import { charge } from '../../cli/demo/stripe-objects.ts';
 import { categoryFor, dataProblems } from '../../notify/index.ts';
 import { actionFor, decideFraud, defaultFraudPolicy, isDisposableEmail, paymentFacts, scorePayment, type FraudState, type PaymentFacts } from './decide.ts';
-import { emptyRisk } from './evolve.ts';
+import { emptyRisk, riskKind, type CustomerRisk, type FraudFact } from './evolve.ts';
+import { foldEntity } from '../../lib/decider/index.ts';
+import { ListSnapshot, normalizeListValue, type ListEntry } from '../../lib/risk/lists.ts';
 
 const t = Date.UTC(2026, 10, 1, 12);
 const day = 86_400_000;
@@ -15,6 +17,49 @@ function facts(overrides: Partial<PaymentFacts> = {}): PaymentFacts {
 }
 const established: FraudState = { accountCreatedAt: t - 400 * day, customerEmail: 'ana@acme.io', customerCountry: 'US', attemptsInWindow: 1, smallChargesInWindow: 0, fingerprintFlagged: false };
 const names = (d: ReturnType<typeof scorePayment>) => d.factors.map((f) => f.name);
+
+describe('payment intents', () => {
+  it('scores payment_intent.created before the charge, and counts a payment intent and its charges as one attempt of the customer, at its earliest time', () => {
+    const pi = paymentFacts('evt_pi', 'payment_intent.created', t, { id: 'pi_1', object: 'payment_intent', customer: 'cus_1', amount: 2900, currency: 'usd', status: 'requires_payment_method' });
+    assert.deepEqual([pi?.paymentId, pi?.attemptId, pi?.amount, pi?.fingerprint], ['pi_1', 'pi_1', 2900, null]);
+    const ch = facts();
+    assert.equal(ch.attemptId, 'pi_1', 'the demo charge ch_1 belongs to pi_1');
+    const fact = (eventId: string, type: string, at: number, object: unknown): FraudFact => ({ topic: 'stripe.events.v1', record: 'StripeEventReceived', value: { event_id: eventId, occurred_at: at, received_at: at, type, api_version: null, account: null, livemode: false, customer_id: 'cus_1', object_id: null, object_type: null, source: 'webhook', payload: JSON.stringify({ id: eventId, object: 'event', type, created: at / 1000, data: { object } }) } });
+    const piFact = fact('evt_pi', 'payment_intent.created', t, { id: 'pi_1', object: 'payment_intent', customer: 'cus_1', amount: 2900, currency: 'usd' });
+    const chargeFact = fact('evt_ch', 'charge.succeeded', t + 5000, charge({ id: 'ch_1', customer: 'cus_1', amount: 2900, created: (t + 5000) / 1000 }));
+    for (const order of [[piFact, chargeFact], [chargeFact, piFact]]) {
+      const risk = foldEntity(riskKind, 'cus_1', order) as CustomerRisk;
+      assert.deepEqual(risk.attempts, [[t, 'pi_1']]);
+    }
+  });
+});
+
+describe('allow and block lists', () => {
+  const entry = (list: 'allow' | 'block', kind: ListEntry['kind'], value: string, reason: string | null = null): ListEntry => ({ list, kind, value, reason });
+
+  it('normalizes values: emails and domains lowercase, countries uppercase; refuses what is not one', () => {
+    assert.deepEqual(normalizeListValue('email', ' Ana@Example.COM '), { ok: true, value: 'ana@example.com' });
+    assert.deepEqual(normalizeListValue('country', 'fr'), { ok: true, value: 'FR' });
+    assert.deepEqual(normalizeListValue('bin', '424242'), { ok: true, value: '424242' });
+    assert.deepEqual(normalizeListValue('ip', '203.0.113.9'), { ok: true, value: '203.0.113.9' });
+    for (const [kind, bad] of [['email', 'ana'], ['country', 'FRA'], ['bin', '42'], ['ip', '300.1.1.1'], ['customer', 'alice'], ['email_domain', 'localhost']] as const) assert.equal(normalizeListValue(kind, bad).ok, false, `${kind} ${bad}`);
+  });
+
+  it('matches a payment on its customer, email, email domain, card, BIN, IP and card country', () => {
+    const lists = new ListSnapshot([entry('block', 'email_domain', 'fraud.example'), entry('block', 'country', 'KP'), entry('allow', 'ip', '203.0.113.9'), entry('block', 'bin', '400000')]);
+    const m = lists.match({ customerId: 'cus_1', email: 'Someone@Fraud.Example', fingerprint: 'fpA', cardCountry: 'kp', ip: '203.0.113.9', bin: '400000' });
+    assert.deepEqual(m.block.map((e) => e.kind).sort(), ['bin', 'country', 'email_domain']);
+    assert.deepEqual(m.allow.map((e) => e.kind), ['ip']);
+    assert.deepEqual(lists.match({ customerId: 'cus_2', email: 'a@good.example', fingerprint: null, cardCountry: 'US' }), { allow: [], block: [] });
+  });
+
+  it('a block-list match is a factor of weight 1 (block); an allow-list match allows whatever the score, named too', () => {
+    const blocked = scorePayment(facts(), established, defaultFraudPolicy, { allow: [], block: [entry('block', 'card_fingerprint', 'fpA', 'ring')] });
+    assert.deepEqual([blocked.score, blocked.action, blocked.factors.map((f) => [f.name, f.weight, f.detail])], [1, 'block', [['block_list', 1, 'card_fingerprint fpA (ring) is on the block list']]]);
+    const both = scorePayment(facts(), established, defaultFraudPolicy, { allow: [entry('allow', 'customer', 'cus_1')], block: [entry('block', 'card_fingerprint', 'fpA')] });
+    assert.deepEqual([both.score, both.action, names(both)], [1, 'allow', ['block_list', 'allow_list']]);
+  });
+});
 
 describe('fraud scoring', () => {
   it('reads card, billing and customer from a charge payload', () => {

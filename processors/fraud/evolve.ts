@@ -10,6 +10,7 @@
  * plus the shared customer directory. Order-insensitive: sets pruned against the latest time, minima.
  */
 import { entityKind, type Fact } from '../../lib/decider/index.ts';
+import { ASSESSMENT, emptyRisk, riskKinds, type CardRisk, type CustomerRisk } from '../../lib/risk/state.ts';
 import { readStripeEvent } from '../../lib/stripe/index.ts';
 import { customerKind, userKind } from '../customers/directory.ts';
 import { defaultFraudPolicy, paymentFacts, scoredTypes, type FraudPolicy, type Mark, type PaymentFacts } from './decide.ts';
@@ -32,20 +33,15 @@ export function paymentOf(f: FraudFact): PaymentFacts | null {
   return p;
 }
 
-export interface CustomerRisk {
-  readonly latest: number;
-  readonly attempts: readonly Mark[];
-  readonly small: readonly Mark[];
-  /** Source event id → when it happened: scored already. */
-  readonly scored: Readonly<Record<string, number>>;
-}
+export { emptyRisk, type CardRisk, type CustomerRisk } from '../../lib/risk/state.ts';
 
-export const emptyRisk: CustomerRisk = { latest: 0, attempts: [], small: [], scored: {} };
 
+/** Adds an attempt to a window: once per id, at the earliest time any of its events gave (so the order they fold in does not matter). */
 function addMark(list: readonly Mark[], mark: Mark, from: number): readonly Mark[] {
   const kept = list.filter((m) => m[0] >= from);
-  if (mark[0] < from || kept.some((m) => m[1] === mark[1])) return kept;
-  return [...kept, mark].sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : 1));
+  const same = kept.find((m) => m[1] === mark[1]);
+  if (mark[0] < from || (same && same[0] <= mark[0])) return kept;
+  return [...kept.filter((m) => m !== same), mark].sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : 1));
 }
 
 function prune(s: CustomerRisk, latest: number): CustomerRisk {
@@ -59,7 +55,7 @@ function evolveRisk(s: CustomerRisk, f: FraudFact, smallChargeCents: number): Cu
     if (!p) return s;
     const latest = Math.max(s.latest, p.at);
     const from = latest - KEEP_WINDOW_MS;
-    const mark: Mark = [p.at, p.eventId];
+    const mark: Mark = [p.at, p.attemptId ?? p.eventId];
     const next = prune(s, latest);
     return { ...next, attempts: addMark(next.attempts, mark, from), small: p.amount < smallChargeCents ? addMark(next.small, mark, from) : next.small };
   }
@@ -67,13 +63,18 @@ function evolveRisk(s: CustomerRisk, f: FraudFact, smallChargeCents: number): Cu
   const latest = Math.max(s.latest, f.value.occurred_at);
   const next = prune(s, latest);
   if (f.value.occurred_at < latest - KEEP_SCORED_MS) return next;
-  return { ...next, scored: { ...next.scored, [f.value.source_event_id]: f.value.occurred_at } };
+  const scored = { ...next.scored, [f.value.source_event_id]: f.value.occurred_at };
+  // An assessment (POST /v1/risk/assess) is a payment attempt of the customer: it counts in the windows.
+  if (f.value.source_event_type !== ASSESSMENT || f.value.amount === null) return { ...next, scored };
+  const from = latest - KEEP_WINDOW_MS;
+  const mark: Mark = [f.value.occurred_at, f.value.source_event_id];
+  return { ...next, scored, attempts: addMark(next.attempts, mark, from), small: f.value.amount < smallChargeCents ? addMark(next.small, mark, from) : next.small };
 }
 
 /** The customer's risk state; small charges counted under the policy's threshold. */
 export function riskKindFor(policy: FraudPolicy) {
   return entityKind<FraudFact, CustomerRisk>({
-    name: 'fraud:customer',
+    name: riskKinds.customer,
     initial: emptyRisk,
     // Kept (pruned by event time, so small): the scored log must answer a re-read however late.
     ttlSeconds: null,
@@ -88,18 +89,15 @@ export function riskKindFor(policy: FraudPolicy) {
 
 export const riskKind = riskKindFor(defaultFraudPolicy);
 
-export interface CardRisk {
-  /** When the card was first involved in fraud; null: never. */
-  readonly flaggedAt: number | null;
-}
 
 export const cardKind = entityKind<FraudFact, CardRisk>({
-  name: 'fraud:card',
+  name: riskKinds.card,
   initial: { flaggedAt: null },
   ttlSeconds: null,
   keys: (f) => {
     if (f.topic !== 'risk.fraud-scores.v1') return [];
     if (f.record === 'CardFlagged') return [f.value.fingerprint];
+    if (f.record !== 'FraudScored') return [];
     return f.value.action === 'block' && f.value.card_fingerprint ? [f.value.card_fingerprint] : [];
   },
   evolve: (s, f) => (s.flaggedAt === null || f.value.occurred_at < s.flaggedAt ? { flaggedAt: f.value.occurred_at } : s),

@@ -11,6 +11,7 @@ import type { Runtime } from '../../lib/runtime.ts';
 import { readDispute, readStripeEvent } from '../../lib/stripe/index.ts';
 import type { TopicName } from '../../lib/topics.ts';
 import { customerRef, directoryFence, type CustomerRecord } from '../customers/directory.ts';
+import { noMatches, RiskLists } from '../../lib/risk/lists.ts';
 import { decideFraud, defaultFraudPolicy, type FraudInput, type FraudOptions, type FraudPolicy } from './decide.ts';
 import { cardKind, chargeKind, emptyRisk, fraudKindsFor, paymentOf, riskKind, type CardRisk, type ChargeCard, type CustomerRisk, type FraudFact } from './evolve.ts';
 
@@ -25,7 +26,7 @@ export function fraudFact(record: { topic: TopicName; record: string; value: unk
 }
 
 export interface FraudParts {
-  readonly processor: ProcessorDefinition<'stripe.events.v1'>;
+  readonly processor: ProcessorDefinition<'stripe.events.v1' | 'risk.fraud-scores.v1'>;
   readonly rebuild: RebuildSpec<FraudFact>;
 }
 
@@ -49,12 +50,12 @@ function inputOf(fact: FraudFact): FraudInput | null {
 }
 
 /** The decisions a record leads to (the adapter's "load and decide" step; the state is read, never written). */
-export async function decideRecord(fact: FraudFact, read: FraudReader, options: FraudOptions): Promise<readonly Output[]> {
+export async function decideRecord(fact: FraudFact, read: FraudReader, options: FraudOptions & { readonly lists?: RiskLists }): Promise<readonly Output[]> {
   const input = inputOf(fact);
   if (input?.kind === 'payment') {
     const f = input.facts;
-    const [risk, customer, card] = await Promise.all([read.risk(f.customerId), read.customer(f.customerId), f.fingerprint ? read.card(f.fingerprint) : Promise.resolve(null)]);
-    return decideFraud({ risk: risk ?? emptyRisk, customer, cardFlaggedAt: card?.flaggedAt ?? null, chargeFingerprint: null }, input, f.at, options).events;
+    const [risk, customer, card, lists] = await Promise.all([read.risk(f.customerId), read.customer(f.customerId), f.fingerprint ? read.card(f.fingerprint) : Promise.resolve(null), options.lists?.current() ?? null]);
+    return decideFraud({ risk: risk ?? emptyRisk, customer, cardFlaggedAt: card?.flaggedAt ?? null, chargeFingerprint: null, lists: lists?.match(f) ?? noMatches }, input, f.at, options).events;
   }
   if (input?.kind === 'dispute') {
     const charge = input.chargeId ? await read.charge(input.chargeId) : null;
@@ -87,14 +88,16 @@ export function fraudProcessor(rt: Runtime, policy: FraudPolicy = defaultFraudPo
   const kinds = fraudKindsFor(policy);
   const writer = new StateWriter<FraudFact>(store, kinds, null);
   const fence: Fence = { kind: 'live', sentinel: stateKeys('fraud').sentinel };
-  const options = { policy, riskTeamUser: rt.config.riskTeamUser };
+  const options = { policy, riskTeamUser: rt.config.riskTeamUser, lists: new RiskLists(rt.db, rt.config.risk.listsRefreshMs) };
   const decider: BatchDecider<FraudFact> = { kafka: rt.kafka, store, writer, kinds, fence, ...fraudBatch };
 
   return {
     rebuild: { processor: 'fraud', topics: fraudFolds, fact: fraudFact, writer },
     processor: {
       name: 'fraud',
-      topics: ['stripe.events.v1'],
+      // Its own topic too: the assessments of the API (POST /v1/risk/assess) count in the customer's
+      // windows and a blocked one flags its card; its own scores fold again to the same state.
+      topics: ['stripe.events.v1', 'risk.fraud-scores.v1'],
       async handleBatch(records) {
         const { facts, origins } = factsOf(records, fraudFact);
         await decideBatch(decider, facts, fraudBatch.readerOf, (fact, read) => decideRecord(fact, read, options), { processor: 'fraud', origins });

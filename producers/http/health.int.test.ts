@@ -53,7 +53,7 @@ describe('health, readiness, metrics and the OpenAPI document', () => {
   it('serves an OpenAPI 3.1 document listing every contract route, and JSON 404s', async () => {
     const doc = (await (await fetch(`${app.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, object> };
     assert.equal(doc.openapi, '3.1.0');
-    for (const p of ['/webhooks/stripe', '/webhooks/sendgrid', '/webhooks/twilio/status', '/v1/users/{userId}/preferences', '/v1/unsubscribe/{token}', '/v1/events', '/healthz', '/readyz', '/metrics']) {
+    for (const p of ['/webhooks/stripe', '/webhooks/sendgrid', '/webhooks/twilio/status', '/v1/users/{userId}/preferences', '/v1/unsubscribe/{token}', '/v1/events', '/v1/risk/assess', '/v1/risk/lists', '/healthz', '/readyz', '/metrics']) {
       assert.ok(doc.paths[p], p);
     }
     const missing = await fetch(`${app.url}/v1/nothing-here`);

@@ -267,6 +267,52 @@ export function openapiDocument(): object {
           },
         },
       },
+      '/v1/risk/assess': {
+        post: {
+          summary: 'Score a payment about to be attempted, synchronously (the fraud processor\'s core, factors and windows, and the allow and block lists); the assessment is appended to risk.fraud-scores.v1 before the answer; scope publish',
+          security: [{ apiKey: [] }],
+          requestBody: {
+            required: true,
+            content: json({
+              type: 'object',
+              required: ['customer_id', 'amount', 'currency'],
+              additionalProperties: false,
+              properties: {
+                customer_id: { type: 'string', pattern: '^cus_' },
+                amount: { type: 'integer', minimum: 0, description: 'minor units' },
+                currency: { type: 'string', pattern: '^[A-Za-z]{3}$' },
+                card_fingerprint: { type: 'string' },
+                card_country: { type: 'string' },
+                billing_country: { type: 'string' },
+                bin: { type: 'string' },
+                email: { type: 'string' },
+                ip: { type: 'string' },
+                device_id: { type: 'string' },
+                payment_id: { type: 'string' },
+                idempotency_key: { type: 'string' },
+              },
+            }),
+          },
+          responses: { 200: { description: '{assessment_id, score, action: allow|review|require_3ds|block, factors: [{name, weight, detail}], model_version}', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 409, 413, 415, 422, 503) },
+        },
+      },
+      '/v1/risk/lists': {
+        get: { summary: 'Every allow and block list entry; scope read', security: [{ apiKey: [] }], responses: { 200: { description: '{entries: [{list, kind, value, reason, added_by, added_at}]}', content: json({ type: 'object' }) }, ...errors(401, 403) } },
+        post: {
+          summary: 'Put a value on the allow or block list {list, kind, value, reason?} (kinds: email, email_domain, card_fingerprint, bin, ip, country, customer); appends a RiskListChanged; scope admin',
+          security: [{ apiKey: [] }],
+          requestBody: { required: true, content: json({ type: 'object', required: ['list', 'kind', 'value'] }) },
+          responses: { 200: { description: 'unchanged', content: json({ type: 'object' }) }, 201: { description: 'added', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 413, 415, 422, 503) },
+        },
+      },
+      '/v1/risk/lists/{list}/{kind}/{value}': {
+        delete: {
+          summary: 'Take a value off a list; appends a RiskListChanged; scope admin',
+          security: [{ apiKey: [] }],
+          parameters: ['list', 'kind', 'value'].map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
+          responses: { 200: { description: 'removed', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 404, 503) },
+        },
+      },
       '/v1/dashboard': {
         get: {
           summary: 'The dashboard data (scope read; session cookie or bearer key); the bridge, SaaS metrics, daily MRR, latest movements and cohorts for the months from..to (default: the last 12)',

@@ -13,6 +13,7 @@ import { DomainPublisher } from '../domain/publisher.ts';
 import { domainEventRoutes } from '../domain/route.ts';
 import { ApiKeys } from '../keys/store.ts';
 import { cancelNotificationRoutes } from '../notifications/cancel.ts';
+import { riskRoutes } from '../risk/routes.ts';
 import { notificationRoutes } from '../notifications/route.ts';
 import { inboxRoutes } from '../inbox/routes.ts';
 import { preferenceRoutes } from '../preferences/route.ts';
@@ -103,6 +104,7 @@ export function buildHttpApp(rt: Runtime, extra: readonly express.Router[] = [])
     domainEventRoutes(rt, keys, new DomainPublisher(rt.kafka, new RecentlySeen(rt.redis, 'domain:seen'))),
     notificationRoutes(rt, keys),
     cancelNotificationRoutes(rt, keys),
+    riskRoutes(rt, keys),
     dashboardRoutes(rt, keys),
     ...extra,
   ];

@@ -24,7 +24,7 @@ export async function loadDunningFacts(client: DbClient, schema: string, records
   for (const r of records) {
     if (r.record === 'DunningStepDecided') decided.set(r.value.event_id, r.value);
     else if (r.record === 'DunningStepDue') fired.set(r.value.event_id, r.value);
-    // DunningReminderOutcome (a reminder bounced or was opened) is the processor's, not a case fact of these tables.
+    // DunningReminderOutcome (a reminder bounced or was opened) and EntitlementChanged are not case facts of these tables.
   }
   const d = valuesInKeyOrder(decided);
   if (d.length > 0) {
