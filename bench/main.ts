@@ -5,11 +5,13 @@
  *   npm run bench -- projection-replay [--sizes 200000,1000000] [--processes 2]
  *   npm run bench -- dispatch-latency [--events 300] [--rate 20]
  *   npm run bench -- state-rebuild [--notifications 100000] [--batch 500]
+ *   npm run bench -- risk-assess [--rates 100,300] [--seconds 10] [--warmup 2] [--target-p99 20] [--kafka 0]
  *   npm run bench -- webhook-ack [--only npm-start|http|<components>] [--rates 100,500,1000] [--seconds 10] [--warmup 2] [--search 3] [--search-seconds 90]
  *                               [--target-p99 20] [--events 10000] [--concurrency 64] [--connections 256] [--kafka 0]
  */
 import { dispatchLatencyBench } from './dispatch-latency.ts';
 import { projectionReplayBench } from './projection-replay.ts';
+import { riskAssessBench } from './risk-assess.ts';
 import { stateRebuildBench } from './state-rebuild.ts';
 import { stripeWebhooksBench } from './stripe-webhooks.ts';
 import { webhookAckBench } from './webhook-ack.ts';
@@ -31,6 +33,7 @@ function list(name: string, fallback: readonly number[]): number[] {
 
 const scenarios: Record<string, () => Promise<void>> = {
   'dispatch-latency': () => dispatchLatencyBench({ events: flag('events', 300), perSecond: flag('rate', 20) }),
+  'risk-assess': () => riskAssessBench({ rates: list('rates', [100, 300]), seconds: flag('seconds', 10), warmupSeconds: flag('warmup', 2), targetP99Ms: flag('target-p99', 20), kafkaReference: flag('kafka', 1) !== 0 }),
   'projection-replay': () => projectionReplayBench({ sizes: list('sizes', [200_000, 1_000_000]), processes: list('processes', [2]) }),
   'state-rebuild': () => stateRebuildBench({ notifications: flag('notifications', 100_000), batch: flag('batch', 500) }),
   'stripe-webhooks': () => stripeWebhooksBench({ events: flag('events', 20_000), concurrency: flag('concurrency', 64), processes: list('processes', [1, 2]) }),

@@ -74,6 +74,8 @@ const vocabularyNames: Readonly<Record<string, string>> = {
   'RiskListChanged.list': 'RiskListName',
   'RiskListChanged.kind': 'RiskListKind',
   'RiskListChanged.change': 'RiskListChange',
+  'PaymentLabeled.label': 'PaymentLabel',
+  'PaymentLabeled.source': 'PaymentLabelSource',
 };
 
 interface Vocabulary {

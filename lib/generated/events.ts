@@ -50,6 +50,12 @@ export type CardFlagReason = "dispute_fraudulent" | "early_fraud_warning" | "unk
 /** Closed vocabulary of FraudScored.action; a value this version does not know reads as "unknown". */
 export type FraudScoreAction = "allow" | "review" | "require_3ds" | "block" | "unknown";
 
+/** Closed vocabulary of PaymentLabeled.label; a value this version does not know reads as "unknown". */
+export type PaymentLabel = "fraudulent" | "legitimate" | "unknown";
+
+/** Closed vocabulary of PaymentLabeled.source; a value this version does not know reads as "unknown". */
+export type PaymentLabelSource = "review" | "dispute" | "early_fraud_warning" | "unknown";
+
 /** Closed vocabulary of RiskListChanged.list; a value this version does not know reads as "unknown". */
 export type RiskListName = "allow" | "block" | "unknown";
 
@@ -613,6 +619,23 @@ export interface FraudScored {
   readonly card_fingerprint: string | null;
 }
 
+/** The truth about a scored payment, for measuring the scoring (eventline risk backtest): an analyst's review (POST /v1/risk/reviews), or a fraudulent dispute or early fraud warning on its charge. The latest label of a payment is its label. */
+export interface PaymentLabeled {
+  /** label:<payment id>:<source>:<time ms> for a review; label:<source event id> for a dispute or warning. */
+  readonly event_id: string;
+  readonly occurred_at: number;
+  readonly received_at: number;
+  readonly customer_id: string;
+  /** The charge, PaymentIntent or assessment id as analytics.fraud_scores shows it. */
+  readonly payment_id: string;
+  readonly label: PaymentLabel;
+  /** review (an analyst), dispute (a dispute with reason fraudulent), early_fraud_warning. */
+  readonly source: PaymentLabelSource;
+  /** key:<id> for a review; stripe for a dispute or warning. */
+  readonly actor: string;
+  readonly reason: string | null;
+}
+
 /** An entry added to or removed from the allow or block list (eventline risk lists, POST/DELETE /v1/risk/lists). A payment matching a block-list entry is blocked, one matching an allow-list entry allowed, whatever its score; the match is a named factor. */
 export interface RiskListChanged {
   /** list:<list>:<kind>:<value>:<change>:<time ms>. */
@@ -669,7 +692,7 @@ export interface TopicRecords {
   "notify.preference-changes.v1": { PreferencesChanged: PreferencesChanged };
   "notify.provider-health.v1": { ProviderCircuitChanged: ProviderCircuitChanged };
   "notify.templates.v1": { TemplatePublished: TemplatePublished };
-  "risk.fraud-scores.v1": { CardFlagged: CardFlagged; FraudScored: FraudScored; RiskListChanged: RiskListChanged };
+  "risk.fraud-scores.v1": { CardFlagged: CardFlagged; FraudScored: FraudScored; PaymentLabeled: PaymentLabeled; RiskListChanged: RiskListChanged };
   "stripe.events.v1": { StripeEventReceived: StripeEventReceived };
 }
 
@@ -695,7 +718,7 @@ export const topicSpecs = {
   "notify.preference-changes.v1": {"name":"notify.preference-changes.v1","doc":"Every notification-preference change, unsubscribe and resubscribe: the audit trail.","key":"user id","partitions":3,"config":{"retention.ms":"-1","cleanup.policy":"delete"},"records":["PreferencesChanged"]},
   "notify.provider-health.v1": {"name":"notify.provider-health.v1","doc":"Message providers' circuit breakers changing state (closed, open, half_open), as the one instance that changed each saw it.","key":"provider","partitions":1,"config":{"retention.ms":"7776000000","cleanup.policy":"delete"},"records":["ProviderCircuitChanged"]},
   "notify.templates.v1": {"name":"notify.templates.v1","doc":"Template versions published with eventline templates publish: the record of what every version said, so any sent message can be re-rendered exactly.","key":"template","partitions":1,"config":{"retention.ms":"-1","cleanup.policy":"delete"},"records":["TemplatePublished"]},
-  "risk.fraud-scores.v1": {"name":"risk.fraud-scores.v1","doc":"Fraud scorer output for payment-related Stripe events.","key":"customer id","partitions":3,"config":{"retention.ms":"-1","cleanup.policy":"delete"},"records":["CardFlagged","FraudScored","RiskListChanged"]},
+  "risk.fraud-scores.v1": {"name":"risk.fraud-scores.v1","doc":"Fraud scorer output for payment-related Stripe events.","key":"customer id","partitions":3,"config":{"retention.ms":"-1","cleanup.policy":"delete"},"records":["CardFlagged","FraudScored","PaymentLabeled","RiskListChanged"]},
   "stripe.events.v1": {"name":"stripe.events.v1","doc":"Every Stripe event, verbatim JSON kept in the record.","key":"Stripe customer id (else the object id)","partitions":6,"config":{"retention.ms":"-1","cleanup.policy":"delete"},"records":["StripeEventReceived"]},
 } as const satisfies Record<keyof TopicRecords, TopicSpec>;
 
@@ -721,6 +744,7 @@ export const recordSchemas = {
   TemplatePublished: { fullName: "eventline.notify.TemplatePublished", schema: {"type":"record","name":"TemplatePublished","namespace":"eventline.notify","doc":"A new version of one template in one locale (eventline templates publish). Versions count from 1 per template and locale; 0 is the file shipped with the release. Running dispatchers use the latest version for new notifications without a restart.","fields":[{"name":"event_id","type":"string","doc":"tpl:<template>:<locale>:<version>, deterministic."},{"name":"occurred_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"received_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"template","type":"string"},{"name":"locale","type":"string","doc":"BCP 47, one of the shipped locales."},{"name":"version","type":"int"},{"name":"subject","type":"string","doc":"Handlebars source of the subject (the control's, with variants)."},{"name":"text","type":"string"},{"name":"html","type":"string"},{"name":"sms","type":"string"},{"name":"experiment","type":["null","string"],"default":null,"doc":"The experiment id when the version has variants."},{"name":"variants","type":{"type":"array","items":{"type":"record","name":"TemplateVariant","doc":"One arm of the experiment, with its own sections.","fields":[{"name":"name","type":"string"},{"name":"weight","type":"double"},{"name":"subject","type":"string"},{"name":"text","type":"string"},{"name":"html","type":"string"},{"name":"sms","type":"string"}]}},"default":[],"doc":"Variants with weights; the first is the control (its sections are the top-level ones). Empty: no experiment."},{"name":"published_by","type":"string","doc":"Who published it (the operator's name or the key id)."}]} },
   CardFlagged: { fullName: "eventline.risk.CardFlagged", schema: {"type":"record","name":"CardFlagged","namespace":"eventline.risk","doc":"A card fingerprint was involved in fraud from this time on: a fraudulent dispute or an early fraud warning on one of its charges (a blocked payment is flagged by its FraudScored).","fields":[{"name":"event_id","type":"string","doc":"flag:<source event id>, deterministic."},{"name":"occurred_at","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"The source event's time."},{"name":"received_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"customer_id","type":"string"},{"name":"fingerprint","type":"string"},{"name":"charge_id","type":["null","string"],"default":null},{"name":"reason","type":"string","doc":"dispute_fraudulent or early_fraud_warning.","eventline.symbols":["dispute_fraudulent","early_fraud_warning","unknown"],"eventline.default":"unknown"},{"name":"source_event_id","type":"string"}]} },
   FraudScored: { fullName: "eventline.risk.FraudScored", schema: {"type":"record","name":"FraudScored","namespace":"eventline.risk","doc":"The fraud score of one payment-related Stripe event, with the factors that made it and the action taken.","fields":[{"name":"event_id","type":"string","doc":"fraud:<source event id>, deterministic."},{"name":"occurred_at","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"The source event's time (decisions use event time)."},{"name":"received_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"customer_id","type":"string"},{"name":"source_event_id","type":"string"},{"name":"source_event_type","type":"string"},{"name":"payment_id","type":["null","string"],"default":null,"doc":"Charge or PaymentIntent id."},{"name":"amount","type":["null","long"],"default":null,"doc":"Minor units."},{"name":"currency","type":["null","string"],"default":null},{"name":"score","type":"double","doc":"0..1"},{"name":"action","type":"string","doc":"allow, review, require_3ds or block.","eventline.symbols":["allow","review","require_3ds","block","unknown"],"eventline.default":"unknown"},{"name":"factors","type":{"type":"array","items":{"type":"record","name":"FraudFactor","fields":[{"name":"name","type":"string"},{"name":"weight","type":"double"},{"name":"detail","type":"string"}]}}},{"name":"model_version","type":"string","default":"rules-1"},{"name":"card_fingerprint","type":["null","string"],"default":null,"doc":"The card's Stripe fingerprint (a block flags it for later payments)."}]} },
+  PaymentLabeled: { fullName: "eventline.risk.PaymentLabeled", schema: {"type":"record","name":"PaymentLabeled","namespace":"eventline.risk","doc":"The truth about a scored payment, for measuring the scoring (eventline risk backtest): an analyst's review (POST /v1/risk/reviews), or a fraudulent dispute or early fraud warning on its charge. The latest label of a payment is its label.","fields":[{"name":"event_id","type":"string","doc":"label:<payment id>:<source>:<time ms> for a review; label:<source event id> for a dispute or warning."},{"name":"occurred_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"received_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"customer_id","type":"string"},{"name":"payment_id","type":"string","doc":"The charge, PaymentIntent or assessment id as analytics.fraud_scores shows it."},{"name":"label","type":"string","eventline.symbols":["fraudulent","legitimate","unknown"],"eventline.default":"unknown"},{"name":"source","type":"string","doc":"review (an analyst), dispute (a dispute with reason fraudulent), early_fraud_warning.","eventline.symbols":["review","dispute","early_fraud_warning","unknown"],"eventline.default":"unknown"},{"name":"actor","type":"string","doc":"key:<id> for a review; stripe for a dispute or warning."},{"name":"reason","type":["null","string"],"default":null}]} },
   RiskListChanged: { fullName: "eventline.risk.RiskListChanged", schema: {"type":"record","name":"RiskListChanged","namespace":"eventline.risk","doc":"An entry added to or removed from the allow or block list (eventline risk lists, POST/DELETE /v1/risk/lists). A payment matching a block-list entry is blocked, one matching an allow-list entry allowed, whatever its score; the match is a named factor.","fields":[{"name":"event_id","type":"string","doc":"list:<list>:<kind>:<value>:<change>:<time ms>."},{"name":"occurred_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"received_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"list","type":"string","doc":"allow or block.","eventline.symbols":["allow","block","unknown"],"eventline.default":"unknown"},{"name":"kind","type":"string","doc":"email, email_domain, card_fingerprint, bin, ip, country, customer.","eventline.symbols":["email","email_domain","card_fingerprint","bin","ip","country","customer","unknown"],"eventline.default":"unknown"},{"name":"value","type":"string","doc":"Normalized: emails and domains lowercase, countries uppercase ISO 3166-1 alpha-2."},{"name":"change","type":"string","doc":"added or removed.","eventline.symbols":["added","removed","unknown"],"eventline.default":"unknown"},{"name":"reason","type":["null","string"],"default":null},{"name":"actor","type":"string","doc":"Who: key:<id> (the API) or the operator's name (the CLI)."}]} },
   StripeEventReceived: { fullName: "eventline.stripe.StripeEventReceived", schema: {"type":"record","name":"StripeEventReceived","namespace":"eventline.stripe","doc":"A Stripe event as Stripe delivered it (webhook) or listed it (backfill). `payload` is the event JSON exactly as received, so any projection can re-derive everything from it.","fields":[{"name":"event_id","type":"string","doc":"Stripe's event id (evt_...)."},{"name":"occurred_at","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"The event's `created`, in milliseconds."},{"name":"received_at","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"When Eventline received it."},{"name":"type","type":"string","doc":"Stripe event type, e.g. invoice.payment_failed."},{"name":"api_version","type":["null","string"],"default":null,"doc":"The API version the payload follows."},{"name":"account","type":["null","string"],"default":null,"doc":"Connected account id, for Connect events."},{"name":"livemode","type":"boolean","default":false},{"name":"customer_id","type":["null","string"],"default":null,"doc":"The customer the object belongs to, when there is one (also the record key)."},{"name":"object_id","type":["null","string"],"default":null,"doc":"data.object.id."},{"name":"object_type","type":["null","string"],"default":null,"doc":"data.object.object, e.g. subscription."},{"name":"source","type":"string","default":"webhook","doc":"webhook or backfill."},{"name":"payload","type":"string","doc":"The event JSON, verbatim."}]} },
 } as const;
@@ -751,6 +775,8 @@ export const vocabularies = {
   CircuitStateName: {"symbols":["closed","open","half_open","unknown"],"default":"unknown"},
   CardFlagReason: {"symbols":["dispute_fraudulent","early_fraud_warning","unknown"],"default":"unknown"},
   FraudScoreAction: {"symbols":["allow","review","require_3ds","block","unknown"],"default":"unknown"},
+  PaymentLabel: {"symbols":["fraudulent","legitimate","unknown"],"default":"unknown"},
+  PaymentLabelSource: {"symbols":["review","dispute","early_fraud_warning","unknown"],"default":"unknown"},
   RiskListName: {"symbols":["allow","block","unknown"],"default":"unknown"},
   RiskListKind: {"symbols":["email","email_domain","card_fingerprint","bin","ip","country","customer","unknown"],"default":"unknown"},
   RiskListChange: {"symbols":["added","removed","unknown"],"default":"unknown"},
@@ -776,6 +802,7 @@ export const recordVocabularies = {
   TemplatePublished: {},
   CardFlagged: { reason: vocabularies.CardFlagReason },
   FraudScored: { action: vocabularies.FraudScoreAction },
+  PaymentLabeled: { label: vocabularies.PaymentLabel, source: vocabularies.PaymentLabelSource },
   RiskListChanged: { list: vocabularies.RiskListName, kind: vocabularies.RiskListKind, change: vocabularies.RiskListChange },
   StripeEventReceived: {},
 } as const satisfies Readonly<Record<RecordName, Readonly<Record<string, Vocabulary>>>>;

@@ -7,7 +7,7 @@
 import { nothing, type Decision, type Output } from '../../lib/decider/index.ts';
 import type { ListMatches } from '../../lib/risk/lists.ts';
 import { scoredRecord, scoreInView, type FraudPolicy, type PaymentFacts } from '../../lib/risk/score.ts';
-import type { CardFlagged } from '../../lib/topics.ts';
+import type { CardFlagged, PaymentLabeled } from '../../lib/topics.ts';
 import { notificationRequest } from '../../notify/index.ts';
 import type { CustomerRisk } from './evolve.ts';
 
@@ -38,10 +38,19 @@ export interface FraudOptions {
 export function decideFraud(view: FraudView, input: FraudInput, now: number, options: FraudOptions): Decision<never> {
   switch (input.kind) {
     case 'dispute': {
-      // A fraudulent dispute or an early fraud warning flags the card used for the charge.
-      if (!input.reason || !view.chargeFingerprint) return nothing;
-      const value: CardFlagged = { event_id: `flag:${input.eventId}`, occurred_at: now, received_at: now, customer_id: input.customerId, fingerprint: view.chargeFingerprint, charge_id: input.chargeId, reason: input.reason, source_event_id: input.eventId };
-      return { events: [{ topic: 'risk.fraud-scores.v1', key: input.customerId, record: 'CardFlagged', value }], effects: [] };
+      // A fraudulent dispute or an early fraud warning labels the charge fraudulent (the truth the
+      // back-test measures against) and flags the card used for it.
+      if (!input.reason) return nothing;
+      const events: Output[] = [];
+      if (input.chargeId) {
+        const label: PaymentLabeled = { event_id: `label:${input.eventId}`, occurred_at: now, received_at: now, customer_id: input.customerId, payment_id: input.chargeId, label: 'fraudulent', source: input.reason === 'early_fraud_warning' ? 'early_fraud_warning' : 'dispute', actor: 'stripe', reason: input.reason === 'early_fraud_warning' ? 'early fraud warning from the issuer' : 'dispute reason fraudulent' };
+        events.push({ topic: 'risk.fraud-scores.v1', key: input.customerId, record: 'PaymentLabeled', value: label });
+      }
+      if (view.chargeFingerprint) {
+        const value: CardFlagged = { event_id: `flag:${input.eventId}`, occurred_at: now, received_at: now, customer_id: input.customerId, fingerprint: view.chargeFingerprint, charge_id: input.chargeId, reason: input.reason, source_event_id: input.eventId };
+        events.push({ topic: 'risk.fraud-scores.v1', key: input.customerId, record: 'CardFlagged', value });
+      }
+      return events.length > 0 ? { events, effects: [] } : nothing;
     }
     case 'payment': {
       const f = input.facts;

@@ -296,6 +296,14 @@ export function openapiDocument(): object {
           responses: { 200: { description: '{assessment_id, score, action: allow|review|require_3ds|block, factors: [{name, weight, detail}], model_version}', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 409, 413, 415, 422, 503) },
         },
       },
+      '/v1/risk/reviews': {
+        post: {
+          summary: "An analyst's label of a scored payment {payment_id, label: fraudulent|legitimate, reason?}: appends a PaymentLabeled; scope admin",
+          security: [{ apiKey: [] }],
+          requestBody: { required: true, content: json({ type: 'object', required: ['payment_id', 'label'] }) },
+          responses: { 201: { description: 'labelled', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 404, 413, 415, 422, 503) },
+        },
+      },
       '/v1/risk/lists': {
         get: { summary: 'Every allow and block list entry; scope read', security: [{ apiKey: [] }], responses: { 200: { description: '{entries: [{list, kind, value, reason, added_by, added_at}]}', content: json({ type: 'object' }) }, ...errors(401, 403) } },
         post: {

@@ -10,6 +10,13 @@ import { collect } from '../../test/support/consume.ts';
 import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.ts';
 import { bearer, createKey } from '../../test/support/keys.ts';
 import { runEventline } from '../../test/support/process.ts';
+import { appendStripeEvents } from '../../test/support/stripe-records.ts';
+import { charge, event } from '../../cli/demo/stripe-objects.ts';
+import { runVersionedProjection } from '../../lib/projection.ts';
+import { fraudProjection } from '../../projections/fraud/main.ts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * POST /v1/risk/assess and the allow and block lists against the real stack: the API, the fraud
@@ -29,7 +36,11 @@ describe('risk assessment and lists', () => {
     app = await startApp(t.rt);
     const group = new ProcessorGroup(t.rt, ['fraud'], { timerIntervalMs: 50 });
     await group.start({ watchMs: 60_000 });
-    stop = () => group.stop();
+    const projection = await runVersionedProjection(t.rt, fraudProjection, { pollMs: 100 });
+    stop = async () => {
+      await projection.stop();
+      await group.stop();
+    };
     publish = await createKey(t, ['publish']);
     admin = await createKey(t, ['admin', 'read']);
   });
@@ -103,6 +114,44 @@ describe('risk assessment and lists', () => {
     const marker = await assessed({ customer_id: 'cus_risk4', amount: 1, currency: 'eur' });
     const records = await collect(t.rt.kafka, ['risk.fraud-scores.v1'], (rs) => rs.some((r) => r.record === 'FraudScored' && r.value.source_event_id === marker.assessment_id));
     assert.equal(records.filter((r) => r.record === 'FraudScored' && r.value.source_event_id === first.assessment_id).length, 1);
+  });
+
+  it('given a charge disputed as fraudulent, then it is labelled so by the processor; an analyst labels another; the back-test measures policies against both, appending nothing', async () => {
+    const v = '2025-09-30.clover';
+    const now = Math.floor(Date.now() / 1000);
+    await appendStripeEvents(t.rt.kafka, [
+      event(v, { id: 'evt_btch1', type: 'charge.succeeded', created: now - 7200, object: charge({ id: 'ch_bt1', customer: 'cus_bt1', amount: 2900, created: now - 7200, fingerprint: 'fpBacktest1', cardCountry: 'FR' }) }),
+      event(v, { id: 'evt_btch2', type: 'charge.succeeded', created: now - 3600, object: charge({ id: 'ch_bt2', customer: 'cus_bt2', amount: 2900, created: now - 3600, fingerprint: 'fpBacktest2', cardCountry: 'DE' }) }),
+      event(v, { id: 'evt_btdp1', type: 'charge.dispute.created', created: now - 60, object: { id: 'dp_bt1', object: 'dispute', charge: 'ch_bt2', reason: 'fraudulent', amount: 2900, currency: 'usd' } }),
+    ]);
+    const labelled = await collect(t.rt.kafka, ['risk.fraud-scores.v1'], (rs) => rs.some((r) => r.record === 'PaymentLabeled' && r.value.payment_id === 'ch_bt2'));
+    const auto = labelled.find((r) => r.record === 'PaymentLabeled' && r.value.payment_id === 'ch_bt2')!.value as { label: string; source: string; actor: string };
+    assert.deepEqual([auto.label, auto.source, auto.actor], ['fraudulent', 'dispute', 'stripe']);
+    // The analyst's review, once the charge is in analytics.fraud_scores.
+    const review = (body: unknown, key = admin) => fetch(`${app.url}/v1/risk/reviews`, { method: 'POST', headers: bearer(key), body: JSON.stringify(body) });
+    const reviewed = await eventually(async () => {
+      const res = await review({ payment_id: 'ch_bt1', label: 'fraudulent', reason: 'customer confirmed the card was stolen' });
+      return res.status === 201 ? ((await res.json()) as { customer_id: string; label: string }) : undefined;
+    }, { what: 'the charge scored and reviewable' });
+    assert.deepEqual([reviewed.customer_id, reviewed.label], ['cus_bt1', 'fraudulent']);
+    assert.equal((await review({ payment_id: 'ch_never', label: 'legitimate' })).status, 404);
+    assert.equal((await review({ payment_id: 'ch_bt1', label: 'maybe' })).status, 422);
+    assert.equal((await review({ payment_id: 'ch_bt1', label: 'legitimate' }, publish)).status, 403);
+    await collect(t.rt.kafka, ['risk.fraud-scores.v1'], (rs) => rs.some((r) => r.record === 'PaymentLabeled' && r.value.payment_id === 'ch_bt1'));
+
+    // Both charges have a card from abroad (country mismatch 0.2): allowed today; a candidate blocking at 0.2 catches both.
+    const policy = join(mkdtempSync(join(tmpdir(), 'eventline-policy-')), 'strict.json');
+    writeFileSync(policy, JSON.stringify({ thresholds: { review: 0.1, require_3ds: 0.15, block: 0.2 } }));
+    const before = await t.rt.kafka.topicOffsets('risk.fraud-scores.v1');
+    const out = await runEventline(t.env, ['risk', 'backtest', '--policy', policy, '--json']);
+    assert.equal(out.code, 0, out.stderr);
+    const report = JSON.parse(out.stdout) as { payments: number; fraudulent: number; current: { actions: Record<string, number>; block: { recall: number | null } }; candidate: { actions: Record<string, number>; block: { precision: number | null; recall: number | null } } };
+    assert.deepEqual([report.payments, report.fraudulent], [2, 2]);
+    assert.deepEqual([report.current.actions.block, report.current.block.recall], [0, 0]);
+    assert.deepEqual([report.candidate.actions.block, report.candidate.block.precision, report.candidate.block.recall], [2, 1, 1]);
+    assert.deepEqual(await t.rt.kafka.topicOffsets('risk.fraud-scores.v1'), before, 'nothing appended');
+    const bad = await runEventline(t.env, ['risk', 'backtest', '--policy', join(tmpdir(), 'no-such-policy.json')]);
+    assert.equal(bad.code, 1);
   });
 
   it('given bad input, then 4xx naming each problem, and nothing appended', async () => {

@@ -7,6 +7,8 @@
  *                             (a FraudScored with source_event_type risk.assess, which the processor
  *                             counts as an attempt of the customer) before the answer
  *                             → 200 {assessment_id, score, action, factors, model_version}
+ *   POST /v1/risk/reviews     (admin) {payment_id, label: fraudulent|legitimate, reason?}: an analyst's
+ *                             label of a scored payment (a PaymentLabeled event) → 201; 404 when not scored
  *   GET  /v1/risk/lists       (read)  every allow and block entry
  *   POST /v1/risk/lists       (admin) {list, kind, value, reason?} → 201 the entry (200 when unchanged)
  *   DELETE /v1/risk/lists/:list/:kind/:value (admin) → 200, 404 when not on that list
@@ -23,7 +25,9 @@ import { bodyBytes, parseJson, rawBody, requireContentType } from '../../lib/htt
 import { changeList, listKinds, listNames, readLists, RiskLists, type ListKind, type ListName } from '../../lib/risk/lists.ts';
 import { defaultFraudPolicy, scoredRecord, scoreInView, type FraudPolicy, type PaymentFacts } from '../../lib/risk/score.ts';
 import { ASSESSMENT, emptyRisk, riskKinds, type CardRisk, type CustomerFacts, type CustomerRisk } from '../../lib/risk/state.ts';
+import { activeVersion } from '../../lib/projection-versions.ts';
 import type { Runtime } from '../../lib/runtime.ts';
+import type { PaymentLabeled } from '../../lib/topics.ts';
 
 const country = z.string().regex(/^[A-Za-z]{2}$/, 'an ISO 3166-1 alpha-2 country code like US');
 
@@ -45,6 +49,8 @@ export const assessInput = z
   .strict();
 
 const listInput = z.object({ list: z.enum(listNames), kind: z.enum(listKinds), value: z.string().min(1).max(254), reason: z.string().min(1).max(500).optional() }).strict();
+
+const reviewInput = z.object({ payment_id: z.string().min(3).max(200), label: z.enum(['fraudulent', 'legitimate']), reason: z.string().min(1).max(500).optional() }).strict();
 
 /** An assessment's id, from its source: the same idempotency key of the same key gives the same id. */
 function assessmentIdFor(source: string): string {
@@ -105,6 +111,23 @@ export function riskRoutes(rt: Runtime, keys: Authenticator, policy: FraudPolicy
     const answer = { assessment_id: id, score: decision.score, action: decision.action, factors: decision.factors, model_version: scored.model_version };
     if (idemKey) await rt.redis.set(idemKey, JSON.stringify({ body_hash: bodyHash, answer }), 'EX', 86_400);
     res.json(answer);
+  });
+
+  // An analyst's review: the truth about a scored payment (a charge, a PaymentIntent, or an assessment by its id).
+  router.post('/v1/risk/reviews', requireScope(keys, 'admin'), rawBody(limit), async (req, res) => {
+    requireContentType(req, ['application/json']);
+    const parsed = reviewInput.safeParse(parseJson(bodyBytes(req)));
+    if (!parsed.success) throw new EventlineError('unprocessable', 'invalid review', { detail: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) });
+    const r = parsed.data;
+    const version = await activeVersion(rt.db, 'fraud');
+    const scored = version
+      ? (await rt.db.query<{ customer_id: string; payment_id: string | null; source_event_id: string }>(`SELECT customer_id, payment_id, source_event_id FROM ${version.schema}.scores WHERE payment_id = $1 OR source_event_id = $1 ORDER BY occurred_at DESC LIMIT 1`, [r.payment_id])).rows[0]
+      : undefined;
+    if (!scored) throw new EventlineError('not_found', `no scored payment ${r.payment_id} (a charge, PaymentIntent or assessment id as analytics.fraud_scores shows it)`);
+    const now = Date.now();
+    const label: PaymentLabeled = { event_id: `label:${r.payment_id}:review:${now}`, occurred_at: now, received_at: now, customer_id: scored.customer_id, payment_id: r.payment_id, label: r.label, source: 'review', actor: `key:${principalOf(res).keyId}`, reason: r.reason ?? null };
+    await (await rt.kafka.appender()).append('risk.fraud-scores.v1', [{ key: scored.customer_id, record: 'PaymentLabeled', value: label }]);
+    res.status(201).json({ payment_id: r.payment_id, customer_id: scored.customer_id, label: r.label, event_id: label.event_id });
   });
 
   router.get('/v1/risk/lists', requireScope(keys, 'read'), async (_req, res) => {
