@@ -42,6 +42,8 @@ export interface DunningCase {
   readonly engaged?: Readonly<Record<string, number>>;
   /** What the customer may use, as the case's latest EntitlementChanged said (absent: active). */
   readonly entitlement?: EntitlementState;
+  /** When Stripe retries the payment next (its latest invoice.payment_failed's next_payment_attempt; null: no more retries). */
+  readonly nextPaymentAttempt?: number | null;
 }
 
 /** EVENTLINE_DUNNING_END_ACTION: what an exhausted case does at Stripe. */
@@ -381,6 +383,14 @@ export function decideDunning(input: DunningInput, current: DunningCase | null, 
         // Exhausted: closed, and the end action run at Stripe. Again only when a crash lost its answer
         // (the same idempotency key: Stripe does it once).
         const effect = endEffect(current, input.at, input.eventId);
+        // Stripe still retries the payment (Smart Retries): its own retries are not cut short; what
+        // Stripe does after its last one (its subscription settings) applies.
+        const retrying = current.nextPaymentAttempt != null && current.nextPaymentAttempt > input.at;
+        if (current.status === 'open' && effect && retrying) {
+          const closed = close(current, 'exhausted', 'exhausted', input.at, input.eventId);
+          const skipped = endActionDecided(current, effect, { outcome: 'skipped', detail: `Stripe retries the payment until ${new Date(current.nextPaymentAttempt as number).toISOString()} (Smart Retries): its own setting for a failed last retry applies` });
+          return { ...closed, decided: [...closed.decided, skipped] };
+        }
         if (current.status === 'open') return { ...close(current, 'exhausted', 'exhausted', input.at, input.eventId), ...(effect ? { effect } : {}) };
         if (current.status === 'exhausted' && effect && (current.endOutcome ?? null) === null) return { decided: [], requests: [], effect };
         return none();

@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import { foldEntity, timersOf } from '../../lib/decider/index.ts';
 import type { DeliveryEventReceived, DunningReminderOutcome, DunningStepDecided, EntitlementChanged } from '../../lib/topics.ts';
 import { categoryFor, dataProblems } from '../../notify/index.ts';
+import { event, invoice } from '../../cli/demo/stripe-objects.ts';
+import { stripeFact } from '../../test/support/histories.ts';
 import { afterEndAction, cardExpiringRequest, churnRisk, declineClassOf, decideDunning, decideReminderOutcome, endActionDecided, lifecycleRequest, listMrrCents, reminderNotificationId, type DunningDecision, type DunningInput } from './decide.ts';
 import { caseKind, caseOf, emptyCase, type CaseState, type DunningFact } from './evolve.ts';
 
@@ -189,6 +191,22 @@ describe('dunning end actions', () => {
     const answered = after({ decided: [endActionDecided(caseOf(closed)!, end.effect!, { outcome: 'done', detail: 'subscription sub_1 canceled' })], requests: [] }, closed);
     assert.equal(caseOf(answered)?.endOutcome, 'done');
     assert.deepEqual(decideDunning(endDue, caseOf(answered), cancel), { decided: [], requests: [] });
+  });
+
+  it('given Stripe still retrying the payment when the end comes (Smart Retries), then the case closes and the end action is skipped, saying until when Stripe retries', () => {
+    const cancel = { ...options, endAction: 'cancel' as const };
+    const opened = caseOf(after(decideDunning(failed(), null, cancel)))!;
+    const end = decideDunning(endDue, { ...opened, nextPaymentAttempt: t0 + 23 * DAY }, cancel);
+    assert.equal(end.effect, undefined, 'nothing run at Stripe');
+    assert.deepEqual(end.decided.map((d) => [d.step, d.outcome]), [['exhausted', null], ['end_action', 'skipped']]);
+    assert.match(end.decided[1]?.detail ?? '', /^Stripe retries the payment until 2026-11-25T08:00:00.000Z \(Smart Retries\)/);
+    assert.ok(decideDunning(endDue, { ...opened, nextPaymentAttempt: t0 + 20 * DAY }, cancel).effect, 'a retry already past: the action runs');
+    // The case learns it from Stripe's failures: the latest attempt's next_payment_attempt, in any order.
+    const v = '2025-09-30.clover';
+    const failure = (attempt: number, next: number | null) =>
+      stripeFact(event(v, { id: `evt_fail_${attempt}`, type: 'invoice.payment_failed', created: t0 / 1000 + attempt, object: invoice(v, { id: 'in_1', customer: 'cus_1', subscription: 'sub_1', amountDue: 4900, status: 'open', attemptCount: attempt, created: t0 / 1000, nextPaymentAttempt: next }) }));
+    const facts2 = [failure(2, (t0 + 10 * DAY) / 1000), failure(3, (t0 + 23 * DAY) / 1000)];
+    for (const order of [facts2, [...facts2].reverse()]) assert.equal(caseOf(foldEntity(caseKind, 'in_1', order, after(decideDunning(failed(), null, cancel))) as CaseState)?.nextPaymentAttempt, t0 + 23 * DAY);
   });
 
   it('given end action none (the default), or a case opened before the action was configured, then exhaustion only records; the action is the one decided when the case opened', () => {

@@ -38,6 +38,8 @@ export interface CaseState {
   readonly unreachable?: readonly string[];
   /** Reminder step → when the customer first opened or clicked it. */
   readonly engaged?: Readonly<Record<string, number>>;
+  /** Stripe's latest failed attempt of the invoice, and when it said it retries next (Smart Retries; null: no more). */
+  readonly retry?: { readonly attempt: number; readonly at: number; readonly eventId: string; readonly nextAttemptMs: number | null };
   /** The latest entitlement change (by time, then event id). */
   readonly entitlement?: { readonly state: EntitlementState; readonly at: number; readonly eventId: string };
 }
@@ -58,13 +60,14 @@ export function caseOf(s: CaseState | null): DunningCase | null {
     unreachable: s.unreachable ?? [],
     engaged: s.engaged ?? {},
     entitlement: s.entitlement?.state ?? 'active',
+    nextPaymentAttempt: s.retry?.nextAttemptMs ?? null,
   };
 }
 
-function failedInvoiceOf(f: DunningFact): { id: string; attemptCount: number } | null {
+function failedInvoiceOf(f: DunningFact): { id: string; attemptCount: number; nextAttemptMs: number | null } | null {
   if (f.topic !== 'stripe.events.v1' || f.value.type !== 'invoice.payment_failed') return null;
   const invoice = readInvoice(readStripeEvent(f.value.payload).object);
-  return invoice ? { id: invoice.id, attemptCount: invoice.attemptCount ?? 1 } : null;
+  return invoice ? { id: invoice.id, attemptCount: invoice.attemptCount ?? 1, nextAttemptMs: invoice.nextPaymentAttemptMs } : null;
 }
 
 function openedFrom(d: DunningStepDecided): CaseState['opened'] {
@@ -89,7 +92,11 @@ function evolveCase(s: CaseState, f: DunningFact): CaseState {
   if (f.topic === 'notify.delivery-events.v1') return s;
   if (f.topic === 'stripe.events.v1') {
     const failed = failedInvoiceOf(f);
-    return failed ? { ...s, attemptCount: Math.max(s.attemptCount, failed.attemptCount) } : s;
+    if (!failed) return s;
+    // Stripe's latest failed attempt (highest attempt count, then time, then event id) says when it retries next.
+    const r = s.retry;
+    const latest = !r || failed.attemptCount > r.attempt || (failed.attemptCount === r.attempt && (f.value.occurred_at > r.at || (f.value.occurred_at === r.at && f.value.event_id > r.eventId)));
+    return { ...s, attemptCount: Math.max(s.attemptCount, failed.attemptCount), ...(latest ? { retry: { attempt: failed.attemptCount, at: f.value.occurred_at, eventId: f.value.event_id, nextAttemptMs: failed.nextAttemptMs } } : {}) };
   }
   switch (f.record) {
     case 'DunningStepDue':
