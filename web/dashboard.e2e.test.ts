@@ -15,7 +15,9 @@ import { activeVersion } from '../lib/projection-versions.ts';
 import { buildVersion } from '../lib/projection.ts';
 import { mrrProjection } from '../projections/mrr/main.ts';
 import { deliveryProjection } from '../projections/delivery/main.ts';
-import type { DeliveryEventReceived, DeliveryKind, NotificationDispatched } from '../lib/topics.ts';
+import type { DeliveryEventReceived, DeliveryKind, FraudScored, NotificationDispatched, PaymentLabeled } from '../lib/topics.ts';
+import { fraudProjection } from '../projections/fraud/main.ts';
+import { collect } from '../test/support/consume.ts';
 import { stripeHistory, apiVersionAt } from '../cli/demo/stripe-history.ts';
 import { customer, event, subscription } from '../cli/demo/stripe-objects.ts';
 import { startApp, type RunningApp } from '../test/support/app.ts';
@@ -570,6 +572,42 @@ describe('the dashboard drill-down in a browser', () => {
       ]);
       await on.locator('#export-status').filter({ hasText: `Exported ${view.length} rows of the template experiments to ${name}.` }).waitFor();
       await on.locator('section', { has: on.locator('#experiments') }).screenshot({ path: new URL('dashboard-experiments.png', ARTIFACTS).pathname });
+    } finally {
+      await on.close();
+    }
+  });
+
+  it('given scored payments, then an analyst with an admin key labels one fraudulent from the fraud table (a PaymentLabeled event), and a read-only one gets no buttons', async () => {
+    const at = Date.now() - 600_000;
+    const scored = (id: string, action: 'review' | 'block', score: number): FraudScored => ({
+      event_id: `fraud:evt_${id}`, occurred_at: at, received_at: at, customer_id: `cus_${id}`, source_event_id: `evt_${id}`, source_event_type: 'charge.succeeded', payment_id: `ch_${id}`,
+      amount: 4900, currency: 'usd', score, action, factors: [{ name: 'disposable_email', weight: score, detail: 'mailinator.com' }], model_version: 'rules-1', card_fingerprint: null,
+    });
+    await (await t.rt.kafka.appender()).append('risk.fraud-scores.v1', [scored('e2erev1', 'review', 0.45), scored('e2erev2', 'block', 0.9)].map((value) => ({ key: value.customer_id, record: 'FraudScored' as const, value })));
+    await buildVersion(t.rt, fraudProjection);
+
+    const reader = await newPage();
+    try {
+      await signIn(reader, 'e2e-fraud-reader');
+      await reader.locator('#fraud table').waitFor();
+      assert.equal(await reader.getByRole('button', { name: /^Fraudulent: / }).count(), 0, 'a read-only key reviews nothing');
+    } finally {
+      await reader.close();
+    }
+
+    const on = await newPage();
+    try {
+      const admin = await createKey(t, ['read', 'admin'], 'e2e-fraud-admin');
+      await on.goto(app.url);
+      await on.getByPlaceholder('evl_…').fill(admin);
+      await on.getByRole('button', { name: 'Sign in' }).click();
+      await on.getByRole('button', { name: 'Fraudulent: ch_e2erev1' }).click();
+      await on.locator('#fraud tr', { hasText: 'cus_e2erev1' }).getByText('labelled fraudulent').waitFor();
+      assert.equal(await on.getByRole('button', { name: 'Legitimate: ch_e2erev2' }).count(), 1, 'the other payment still has its buttons');
+      const labels = await collect(t.rt.kafka, ['risk.fraud-scores.v1'], (rs) => rs.some((r) => r.record === 'PaymentLabeled'));
+      const label = labels.find((r) => r.record === 'PaymentLabeled')!.value as PaymentLabeled;
+      assert.deepEqual([label.payment_id, label.customer_id, label.label, label.source, label.actor.startsWith('key:')], ['ch_e2erev1', 'cus_e2erev1', 'fraudulent', 'review', true]);
+      await on.locator('section', { has: on.locator('#fraud') }).screenshot({ path: new URL('dashboard-fraud-review.png', ARTIFACTS).pathname });
     } finally {
       await on.close();
     }

@@ -4,6 +4,8 @@
  * GET /v1/dashboard?currency=usd&from=YYYY-MM&to=YYYY-MM   the dashboard's data (scope read; session
  *                  cookie or bearer key) over the months from..to, both included (range.ts: by default
  *                  the last 12; at most 10 years); recipient addresses masked unless the key has `admin`
+ * POST /v1/dashboard/reviews {payment_id, label}   the fraud table's review buttons (scope admin, same
+ *                  auth as /v1/dashboard, refused cross-site like the form posts): a PaymentLabeled
  * GET /v1/dashboard/movements?month=YYYY-MM&currency=usd   the drill-down from a month of the
  *                  bridge: that UTC month's movements in that currency, each with its `seq`
  * GET /v1/dashboard/movements/:customerId/:seq?currency=usd   one movement and why: its parts by
@@ -27,6 +29,7 @@ import { Router, type Request, type RequestHandler } from 'express';
 import { EventlineError } from '../lib/errors.ts';
 import { hasScope, principalOf, requireScope, type Authenticator, type Principal } from '../lib/http/auth.ts';
 import { bodyBytes, rawBody } from '../lib/http/body.ts';
+import { reviewPayment } from '../lib/risk/reviews.ts';
 import type { Runtime } from '../lib/runtime.ts';
 import { dashboardData, monthMovements, movementDetail, stripeEventShown } from './data.ts';
 import { dashboardPage, loginPage } from './page.ts';
@@ -132,7 +135,22 @@ export function dashboardRoutes(rt: Runtime, keys: Authenticator): Router {
     const currency = typeof req.query.currency === 'string' ? req.query.currency : undefined;
     if (currency !== undefined && !/^[a-z]{3}$/.test(currency)) throw new EventlineError('bad_request', 'currency must be a lowercase ISO 4217 code');
     const range = monthRange(req.query.from, req.query.to, new Date());
-    res.json(await dashboardData(rt.db, currency, range, { revealRecipients: hasScope(principalOf(res), 'admin') }));
+    const admin = hasScope(principalOf(res), 'admin');
+    res.json({ ...(await dashboardData(rt.db, currency, range, { revealRecipients: admin })), canReview: admin });
+  });
+
+  // The fraud table's review buttons: a key with `admin` labels a scored payment (lib/risk/reviews.ts).
+  router.post('/v1/dashboard/reviews', sameOrigin, requireScope(keys, 'admin', sessionPrincipal), rawBody(4096), async (req, res) => {
+    let body: unknown;
+    try {
+      body = JSON.parse(bodyBytes(req).toString('utf8'));
+    } catch {
+      throw new EventlineError('bad_request', 'the body is not JSON');
+    }
+    const b = body as { payment_id?: unknown; label?: unknown };
+    if (typeof b.payment_id !== 'string' || (b.label !== 'fraudulent' && b.label !== 'legitimate')) throw new EventlineError('unprocessable', 'invalid review', { detail: ['payment_id: a string', 'label: fraudulent or legitimate'] });
+    const label = await reviewPayment(rt.db, rt.kafka, { paymentId: b.payment_id, label: b.label, reason: 'dashboard review', actor: `key:${principalOf(res).keyId}` });
+    res.status(201).json({ payment_id: label.payment_id, label: label.label, event_id: label.event_id });
   });
 
   router.get('/v1/dashboard/movements', requireScope(keys, 'read', sessionPrincipal), async (req, res) => {

@@ -25,9 +25,8 @@ import { bodyBytes, parseJson, rawBody, requireContentType } from '../../lib/htt
 import { changeList, listKinds, listNames, readLists, RiskLists, type ListKind, type ListName } from '../../lib/risk/lists.ts';
 import { defaultFraudPolicy, scoredRecord, scoreInView, type FraudPolicy, type PaymentFacts } from '../../lib/risk/score.ts';
 import { ASSESSMENT, emptyRisk, riskKinds, type CardRisk, type CustomerFacts, type CustomerRisk } from '../../lib/risk/state.ts';
-import { activeVersion } from '../../lib/projection-versions.ts';
+import { reviewPayment } from '../../lib/risk/reviews.ts';
 import type { Runtime } from '../../lib/runtime.ts';
-import type { PaymentLabeled } from '../../lib/topics.ts';
 
 const country = z.string().regex(/^[A-Za-z]{2}$/, 'an ISO 3166-1 alpha-2 country code like US');
 
@@ -119,15 +118,8 @@ export function riskRoutes(rt: Runtime, keys: Authenticator, policy: FraudPolicy
     const parsed = reviewInput.safeParse(parseJson(bodyBytes(req)));
     if (!parsed.success) throw new EventlineError('unprocessable', 'invalid review', { detail: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) });
     const r = parsed.data;
-    const version = await activeVersion(rt.db, 'fraud');
-    const scored = version
-      ? (await rt.db.query<{ customer_id: string; payment_id: string | null; source_event_id: string }>(`SELECT customer_id, payment_id, source_event_id FROM ${version.schema}.scores WHERE payment_id = $1 OR source_event_id = $1 ORDER BY occurred_at DESC LIMIT 1`, [r.payment_id])).rows[0]
-      : undefined;
-    if (!scored) throw new EventlineError('not_found', `no scored payment ${r.payment_id} (a charge, PaymentIntent or assessment id as analytics.fraud_scores shows it)`);
-    const now = Date.now();
-    const label: PaymentLabeled = { event_id: `label:${r.payment_id}:review:${now}`, occurred_at: now, received_at: now, customer_id: scored.customer_id, payment_id: r.payment_id, label: r.label, source: 'review', actor: `key:${principalOf(res).keyId}`, reason: r.reason ?? null };
-    await (await rt.kafka.appender()).append('risk.fraud-scores.v1', [{ key: scored.customer_id, record: 'PaymentLabeled', value: label }]);
-    res.status(201).json({ payment_id: r.payment_id, customer_id: scored.customer_id, label: r.label, event_id: label.event_id });
+    const label = await reviewPayment(rt.db, rt.kafka, { paymentId: r.payment_id, label: r.label, reason: r.reason ?? null, actor: `key:${principalOf(res).keyId}` });
+    res.status(201).json({ payment_id: r.payment_id, customer_id: label.customer_id, label: r.label, event_id: label.event_id });
   });
 
   router.get('/v1/risk/lists', requireScope(keys, 'read'), async (_req, res) => {

@@ -96,6 +96,29 @@
     return button;
   }
 
+  /** Fraudulent / Legitimate buttons for a scored payment; the answer replaces them. */
+  function reviewButtons(paymentId) {
+    const cell = h('span', { class: 'review' });
+    const status = h('span', { role: 'status' });
+    const button = (label, text) => {
+      const b = h('button', { type: 'button', 'data-review': label, 'aria-label': `${text}: ${paymentId}` }, text);
+      b.addEventListener('click', async () => {
+        for (const x of cell.querySelectorAll('button')) x.disabled = true;
+        try {
+          const res = await fetch('/v1/dashboard/reviews', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ payment_id: paymentId, label }) });
+          if (!res.ok) throw new Error(((await res.json().catch(() => ({}))).detail) || `HTTP ${res.status}`);
+          cell.replaceChildren(h('span', { class: `tag ${label === 'fraudulent' ? 'failed' : 'sent'}` }, `labelled ${label}`));
+        } catch (err) {
+          status.textContent = `Not labelled: ${err.message}`;
+          for (const x of cell.querySelectorAll('button')) x.disabled = false;
+        }
+      });
+      return b;
+    };
+    cell.append(button('fraudulent', 'Fraudulent'), ' ', button('legitimate', 'Legitimate'), status);
+    return cell;
+  }
+
   function table(columns, rows, exp) {
     if (!rows.length) return h('p', { class: 'muted' }, 'Nothing yet.');
     const t = h(
@@ -553,6 +576,8 @@
           { key: 'score', label: 'Score', num: true },
           { key: 'action', label: 'Action', format: (a) => h('span', { class: `tag ${a === 'block' ? 'failed' : 'deferred'}` }, a) },
           { key: 'factor_names', label: 'Factors', format: (f) => (f || []).join(', ') },
+          // A key with `admin` labels a payment (POST /v1/dashboard/reviews): what the back-test measures against.
+          ...(d.canReview ? [{ key: 'payment_id', label: 'Review', csv: false, format: (id) => (id ? reviewButtons(id) : '') }] : []),
         ],
         d.fraud,
         { id: 'fraud', title: 'the payments not simply allowed', file: csv.fileName(['fraud', day]) },
