@@ -40,7 +40,7 @@ import { customerKind, userKind, type CustomerRecord } from '../processors/custo
 import { blockedChannels, decide, eventTimeOf, localParts, needsContext, nextLocalTime, type DispatchInput, type DispatchState, type Recipient, type SendCommand } from '../processors/dispatch/decide.ts';
 import { capKind, digestKind, dispatchKinds, emptyNotification, notificationKind, sentOn, type CapState, type DigestState, type DispatchFact, type NotificationState } from '../processors/dispatch/evolve.ts';
 import { decideDunning, lifecycleRequest, type DunningDecision, type DunningInput } from '../processors/dunning/decide.ts';
-import { caseKind, caseOf, dunningKinds, failuresKind, openCases, priorFailures, subscriptionKind, type CaseState, type CustomerFailures, type DunningFact, type SubscriptionCases } from '../processors/dunning/evolve.ts';
+import { caseKind, caseOf, dunningKinds, failuresKind, priorFailures, subscriptionKind, type CaseState, type CustomerFailures, type DunningFact, type SubscriptionCases } from '../processors/dunning/evolve.ts';
 import { decideFraud, defaultFraudPolicy, type FraudInput } from '../processors/fraud/decide.ts';
 import { cardKind, chargeKind, emptyRisk, fraudKinds, paymentOf, riskKind, type CardRisk, type ChargeCard, type CustomerRisk, type FraudFact } from '../processors/fraud/evolve.ts';
 import { toDeliveryEvent as sendgridDeliveryEvent } from '../producers/sendgrid/to-event.ts';
@@ -339,6 +339,7 @@ function decideFraudRecord(fact: Fact<'stripe.events.v1'>, event: Readonly<Recor
 }
 
 const dunningOutputs = (d: DunningDecision): Output[] => [
+  ...(d.entitlements ?? []).map((v): Output => ({ topic: 'billing.dunning-steps.v1', key: v.customer_id, record: 'EntitlementChanged', value: v })),
   ...d.decided.map((v): Output => ({ topic: 'billing.dunning-steps.v1', key: v.customer_id, record: 'DunningStepDecided', value: v })),
   ...d.requests.map((v): Output => ({ topic: 'notify.dispatch-requests.v1', key: v.user_id, record: 'NotificationRequested', value: v })),
 ];
@@ -390,7 +391,7 @@ function decideDunningRecord(fact: DunningFact, view: ReturnType<typeof viewStri
   const outputs: Output[] = [];
   const status = sub.status ?? '';
   if (e.type === 'customer.subscription.deleted' || status === 'unpaid' || status === 'canceled') {
-    for (const caseId of openCases(dunning.get<SubscriptionCases>(subscriptionKind.name, sub.id))) outputs.push(...decideCase({ kind: 'subscription_ended', eventId: e.event_id, at: e.occurred_at, subscriptionId: sub.id, status }, caseId));
+    for (const caseId of dunning.get<SubscriptionCases>(subscriptionKind.name, sub.id)?.opened ?? []) outputs.push(...decideCase({ kind: 'subscription_ended', eventId: e.event_id, at: e.occurred_at, subscriptionId: sub.id, status }, caseId));
   }
   if (sub.customerId && view.object) {
     const userId = dunning.get<CustomerRecord>(customerKind.name, sub.customerId)?.userId ?? sub.customerId;

@@ -4,8 +4,9 @@
  * with the windows, account ages and card flags it would itself have built (a policy's blocks flag
  * cards for its later payments, as the processor's do), against the labels. Pure; appends nothing.
  *
- * A payment is fraudulent when its latest label says so (a fraudulent dispute or early fraud
- * warning, or an analyst's review); every other payment counts as legitimate. For block: precision
+ * A payment is one attempt (a PaymentIntent and its charges; measured by the decision of its
+ * latest event). It is fraudulent when its latest label, on any of its ids, says so (a fraudulent
+ * dispute or early fraud warning, or an analyst's review); every other payment counts as legitimate. For block: precision
  * = blocked fraudulent / blocked, recall = blocked fraudulent / fraudulent; for review, the same
  * with "flagged" = review, require_3ds or block. A ratio with nothing to divide by is null.
  */
@@ -116,15 +117,30 @@ function figures(actions: ReadonlyMap<string, FraudAction>, payments: readonly P
 
 /** Replays `facts` under both policies and measures each against the labels. */
 export function backtest(facts: readonly BacktestFact[], current: FraudPolicy, candidate: FraudPolicy, lists: ListSnapshot | null = null): BacktestReport {
-  const payments = facts.flatMap((f) => (f.kind === 'payment' ? [f.facts] : []));
-  // The latest label of each payment (charge, PaymentIntent) is its truth.
-  const labels = new Map<string, { at: number; label: string }>();
+  // One payment per attempt (a PaymentIntent and its charges are one): its latest scored event, the one that decided last.
+  const latest = new Map<string, PaymentFacts>();
   for (const f of facts) {
-    if (f.kind !== 'label') continue;
-    const seen = labels.get(f.paymentId);
-    if (!seen || f.at >= seen.at) labels.set(f.paymentId, { at: f.at, label: f.label });
+    if (f.kind !== 'payment') continue;
+    const id = f.facts.attemptId ?? f.facts.eventId;
+    const seen = latest.get(id);
+    if (!seen || f.facts.at > seen.at || (f.facts.at === seen.at && f.facts.eventId > seen.eventId)) latest.set(id, f.facts);
   }
-  const fraudulent = (p: PaymentFacts) => (p.paymentId !== null && labels.get(p.paymentId)?.label === 'fraudulent') || (p.attemptId !== undefined && labels.get(p.attemptId)?.label === 'fraudulent');
+  const payments = [...latest.values()].sort((a, b) => a.at - b.at || (a.eventId < b.eventId ? -1 : 1));
+  // The latest label of any id of the payment (its charge, its PaymentIntent) is its truth.
+  const labels = new Map<string, { at: number; label: string }>();
+  for (const f of facts) if (f.kind === 'label' && (!labels.has(f.paymentId) || f.at >= (labels.get(f.paymentId) as { at: number }).at)) labels.set(f.paymentId, { at: f.at, label: f.label });
+  const paymentIdsOf = new Map<string, Set<string>>();
+  for (const f of facts) {
+    if (f.kind !== 'payment') continue;
+    const ids = paymentIdsOf.get(f.facts.attemptId ?? f.facts.eventId) ?? new Set<string>();
+    if (f.facts.paymentId) ids.add(f.facts.paymentId);
+    if (f.facts.attemptId) ids.add(f.facts.attemptId);
+    paymentIdsOf.set(f.facts.attemptId ?? f.facts.eventId, ids);
+  }
+  const fraudulent = (p: PaymentFacts) => {
+    const found = [...(paymentIdsOf.get(p.attemptId ?? p.eventId) ?? [])].flatMap((id) => (labels.has(id) ? [labels.get(id) as { at: number; label: string }] : []));
+    return found.sort((a, b) => b.at - a.at)[0]?.label === 'fraudulent';
+  };
   return {
     payments: payments.length,
     fraudulent: payments.filter(fraudulent).length,

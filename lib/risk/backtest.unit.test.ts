@@ -68,6 +68,17 @@ describe('fraud policy back-test', () => {
     assert.deepEqual(report.candidate.actions, { allow: 1, review: 0, require_3ds: 0, block: 3 });
   });
 
+  it('given a payment intent and its charge, then one payment, measured by the charge, fraudulent by a label on either id, the latest winning', () => {
+    const pi: BacktestFact = { kind: 'payment', facts: { eventId: 'evt_pi9', eventType: 'payment_intent.created', customerId: 'cus_H', paymentId: 'pi_9', amount: 2900, currency: 'usd', at: t0, cardCountry: null, billingCountry: null, fingerprint: null, email: null, attemptId: 'pi_9' } };
+    const ch = pay('r9', 'cus_H', 2900, 1, { attemptId: 'pi_9', cardCountry: 'FR' });
+    const strict = policyFrom(JSON.stringify({ thresholds: { review: 0.1, require_3ds: 0.15, block: 0.2 } }), defaultFraudPolicy);
+    assert.ok(strict.ok);
+    const one = backtest([pi, ch, { kind: 'label', at: t0 + DAY, paymentId: 'ch_r9', label: 'fraudulent' }], defaultFraudPolicy, strict.policy);
+    assert.deepEqual([one.payments, one.fraudulent, one.candidate.actions.block, one.candidate.block.precision], [1, 1, 1, 1], 'the charge (country mismatch) decides; the dispute on the charge labels the attempt');
+    const relabelled = backtest([pi, ch, { kind: 'label', at: t0 + DAY, paymentId: 'ch_r9', label: 'fraudulent' }, { kind: 'label', at: t0 + 2 * DAY, paymentId: 'pi_9', label: 'legitimate' }], defaultFraudPolicy, strict.policy);
+    assert.equal(relabelled.fraudulent, 0, 'a later review on the PaymentIntent wins');
+  });
+
   it('given a bad policy file, then each problem is named', () => {
     const bad = policyFrom(JSON.stringify({ weights: { new_account: 2, typo: 1 }, thresholds: { review: 0.9, block: 0.5 } }), defaultFraudPolicy);
     assert.equal(bad.ok, false);

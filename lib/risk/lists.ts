@@ -9,6 +9,7 @@
  * (risk.lists): stored first, appended, committed after the append — a failed append changes
  * nothing. Scorers keep a copy (RiskLists) read again every `refreshMs`.
  */
+import { isIPv4, isIPv6 } from 'node:net';
 import type { Db } from '../db.ts';
 import { EventlineError } from '../errors.ts';
 import type { Kafka } from '../kafka/index.ts';
@@ -27,8 +28,14 @@ export interface ListEntry {
   readonly reason: string | null;
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^[0-9a-f:]{2,39}$/;
+
+/** An IP address in one spelling (IPv6 compressed and lowercase, as WHATWG URL writes it), or null. */
+export function canonicalIp(raw: string): string | null {
+  const v = raw.trim();
+  if (isIPv4(v)) return v;
+  if (!isIPv6(v)) return null;
+  return new URL(`http://[${v}]/`).hostname.slice(1, -1);
+}
 
 /** The value in its normal form, or what is wrong with it. Pure. */
 export function normalizeListValue(kind: ListKind, raw: string): { ok: true; value: string } | { ok: false; problem: string } {
@@ -43,8 +50,10 @@ export function normalizeListValue(kind: ListKind, raw: string): { ok: true; val
       return /^[A-Za-z0-9]{8,32}$/.test(v) ? { ok: true, value: v } : bad("expected a Stripe card fingerprint (8 to 32 letters and digits)");
     case 'bin':
       return /^\d{6,8}$/.test(v) ? { ok: true, value: v } : bad('expected the first 6 to 8 digits of a card number');
-    case 'ip':
-      return IPV4.test(v) || (v.includes(':') && IPV6.test(v.toLowerCase())) ? { ok: true, value: v.toLowerCase() } : bad('expected an IPv4 or IPv6 address');
+    case 'ip': {
+      const ip = canonicalIp(v);
+      return ip ? { ok: true, value: ip } : bad('expected an IPv4 or IPv6 address');
+    }
     case 'country':
       return /^[A-Za-z]{2}$/.test(v) ? { ok: true, value: v.toUpperCase() } : bad('expected an ISO 3166-1 alpha-2 country code like US');
     case 'customer':
@@ -67,7 +76,8 @@ export function listCandidates(f: Pick<PaymentFacts, 'customerId' | 'email' | 'f
   }
   if (f.fingerprint) out.push(['card_fingerprint', f.fingerprint]);
   if (f.bin) out.push(['bin', f.bin]);
-  if (f.ip) out.push(['ip', f.ip.toLowerCase()]);
+  const ip = f.ip ? canonicalIp(f.ip) : null;
+  if (ip) out.push(['ip', ip]);
   if (f.cardCountry) out.push(['country', f.cardCountry.toUpperCase()]);
   return out;
 }

@@ -443,20 +443,34 @@ export function nextOccurrence(r: NotificationRequested, now: number): Notificat
   if (rec.count !== null && k >= rec.count) return null;
   const at = occurrenceAt(rec.starts_at, rec.every, k);
   if (rec.until !== null && at > rec.until) return null;
+  return chained(r, now, `${rec.series_id}:occurrence:${k}`, at, r, { escalation: r.escalation, recurrence: { ...rec, occurrence: k } });
+}
+
+/**
+ * The next notification of a chain (an occurrence of a series, a step of a sequence): requested by
+ * whoever requested `r`, caused by it, scheduled for `sendAt`, with `what` it sends.
+ */
+function chained(
+  r: NotificationRequested,
+  now: number,
+  source: string,
+  sendAt: number,
+  what: { readonly template: string; readonly category: string; readonly priority: string; readonly channel: string | null; readonly data: string },
+  chain: Pick<Parameters<typeof notificationRequest>[0], 'escalation' | 'recurrence' | 'sequence'>,
+): NotificationRequested {
   return notificationRequest({
-    source: `${rec.series_id}:occurrence:${k}`,
+    source,
     userId: r.user_id,
-    template: r.template,
-    category: r.category,
-    priority: r.priority as Priority,
-    channel: r.channel,
-    data: JSON.parse(r.data) as Record<string, unknown>,
+    template: what.template,
+    category: what.category,
+    priority: what.priority as Priority,
+    channel: what.channel,
+    data: JSON.parse(what.data) as Record<string, unknown>,
     requestedBy: r.requested_by,
     sourceEventId: r.event_id,
     at: now,
-    sendAt: at,
-    escalation: r.escalation,
-    recurrence: { ...rec, occurrence: k },
+    sendAt,
+    ...chain,
   });
 }
 
@@ -477,20 +491,7 @@ export function nextStep(r: NotificationRequested, now: number): NotificationReq
   const k = seq.step + 1;
   const step = seq.steps[k - 1];
   if (!step) return null;
-  return notificationRequest({
-    source: stepSource(seq.series_id, k),
-    userId: r.user_id,
-    template: step.template,
-    category: step.category,
-    priority: step.priority as Priority,
-    channel: step.channel,
-    data: JSON.parse(step.data) as Record<string, unknown>,
-    requestedBy: r.requested_by,
-    sourceEventId: r.event_id,
-    at: now,
-    sendAt: (r.send_at ?? r.occurred_at) + step.delay_seconds * 1000,
-    sequence: { ...seq, step: k },
-  });
+  return chained(r, now, stepSource(seq.series_id, k), (r.send_at ?? r.occurred_at) + step.delay_seconds * 1000, step, { sequence: { ...seq, step: k } });
 }
 
 /**
@@ -614,6 +615,11 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
         const exit = sequenceExit(s.request, state.sequence, now);
         if (exit) return one(outcome(s, 'cancelled', now, { reason: exit }));
         return withNext(plan(s, state.context, now), s.request, now);
+      }
+      // A sequence's step deferred by quiet hours or waiting for a retry still ends with the sequence.
+      if (d.reason === 'quiet_hours_end' || d.reason === 'retry') {
+        const exit = state.seriesCancelled ? 'the series was cancelled' : sequenceExit(s.request, state.sequence, now);
+        if (exit && cancellable(s)) return one(outcome(s, 'cancelled', now, { reason: exit }));
       }
       if (d.reason === 'quiet_hours_end') return s.status === 'deferred' && d.attempt === s.deferredAttempt - 1 && state.context ? plan(s, state.context, now) : resume(s, state.context, now);
       const channel = d.channel as Channel | null;

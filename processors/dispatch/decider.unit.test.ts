@@ -711,6 +711,24 @@ describe('drip sequences', () => {
     assert.deepEqual(outcomes(o).map(([status]) => status), ['sent', 'sent', 'sent']);
   });
 
+  it('given a step deferred by quiet hours, when the invoice is paid before they end, then the step is cancelled at their end, not sent', async () => {
+    // Quiet from 08:00 to 20:00 UTC: the first step goes at 06:00, the second, 2¼ days later at 12:00, waits for 20:00.
+    const night: User = { ...di, prefs: { ...di.prefs, quiet_hours: { start: '08:00', end: '20:00' } } };
+    const r = notificationRequest({ source: 'seq:6', userId: night.id, template: 'receipt', category: 'billing', priority: 'NORMAL', data: money, requestedBy: 'test', at: T0 - 6 * 3_600_000,
+      sequence: { series_id: notificationRequest({ source: 'seq:6', userId: night.id, template: 'receipt', category: 'billing', priority: 'NORMAL', requestedBy: 'test', at: T0 }).notification_id, step: 0, steps: [step(2.25, 'payment_failed')], exit_invoice_paid: 'in_77', exit_engaged: null } });
+    const h = new Harness([night], ['ok']);
+    await h.process({ kind: 'requested', request: r, loggedAt: r.occurred_at }, { topic: 'notify.dispatch-requests.v1', record: 'NotificationRequested', value: r });
+    assert.ok(await h.fireNext(), 'the second step comes due, in quiet hours');
+    const outcomesOf = () => h.run.events.flatMap((e) => (e.record === 'NotificationDispatched' && (e.value as NotificationDispatched).template === 'payment_failed' ? [e.value as NotificationDispatched] : []));
+    const deferred = outcomesOf();
+    assert.deepEqual(deferred.map((o) => o.status), ['scheduled', 'deferred']);
+    h.fold(invoiceEvent('in_77', 'invoice.paid', T0 + 2 * DAY + 3_600_000));
+    await drain(h);
+    const after = outcomesOf();
+    assert.deepEqual(after.map((o) => o.status), ['scheduled', 'deferred', 'cancelled']);
+    assert.equal(after[2]?.reason, 'the sequence ended: invoice in_77 was paid (invoice.paid)');
+  });
+
   it('given the sequence id cancelled after its first step was sent, then the pending step is cancelled when it comes due and none follows', async () => {
     const r = sequence('seq:5');
     const h = await start(r);

@@ -335,6 +335,8 @@ export const invoiceSettledTypes: ReadonlySet<string> = new Set(['invoice.paid',
 export interface InvoiceState {
   readonly settledAt: number | null;
   readonly how: string | null;
+  /** The event that settled it (ties in time go to the smaller event id). */
+  readonly eventId?: string;
 }
 
 export const invoiceKind = entityKind<DispatchFact, InvoiceState>({
@@ -343,7 +345,10 @@ export const invoiceKind = entityKind<DispatchFact, InvoiceState>({
   // Longer than a sequence may run (producers/notifications/route.ts: 90 days in all).
   ttlSeconds: 120 * 86_400,
   keys: (f) => (f.record === 'StripeEventReceived' && f.value.object_id && invoiceSettledTypes.has(f.value.type) ? [f.value.object_id] : []),
-  evolve: (s, f) => (f.record === 'StripeEventReceived' && (s.settledAt === null || f.value.occurred_at < s.settledAt) ? { settledAt: f.value.occurred_at, how: f.value.type } : s),
+  evolve: (s, f) =>
+    f.record === 'StripeEventReceived' && (s.settledAt === null || f.value.occurred_at < s.settledAt || (f.value.occurred_at === s.settledAt && f.value.event_id < (s.eventId ?? '')))
+      ? { settledAt: f.value.occurred_at, how: f.value.type, eventId: f.value.event_id }
+      : s,
 });
 
 export const dispatchKinds = [notificationKind, capKind, digestKind, seriesKind, invoiceKind];

@@ -147,8 +147,8 @@ export async function loadDispatchState(input: DispatchInput, read: DispatchRead
   return { notification, context, digest, seriesCancelled, sequence, digestSent };
 }
 
-/** The inputs that decide whether a step goes out: its request, or its schedule coming due. */
-const decidesStep = (input: DispatchInput): boolean => input.kind === 'requested' || (input.kind === 'due' && input.due.reason === 'scheduled');
+/** The inputs that decide whether a step goes out: its request, its schedule coming due, the end of quiet hours or a retry it waited for. */
+const decidesStep = (input: DispatchInput): boolean => input.kind === 'requested' || (input.kind === 'due' && ['scheduled', 'quiet_hours_end', 'retry'].includes(input.due.reason));
 
 /** What may end a sequence: its invoice settled, an engagement with one of the steps before this one. */
 async function sequenceFacts(seq: NotificationSequence, read: DispatchReader): Promise<SequenceFacts> {
@@ -218,7 +218,8 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
   const sender = new Sender(rt.redis, providers, new RateLimiter(rt.redis, { email: rt.config.dispatch.emailPerSecond, sms: rt.config.dispatch.smsPerSecond, push: rt.config.dispatch.pushPerSecond, in_app: 0 }), evidence, rt.config.dispatch.reconcileMs, routing);
   const twilioIndex = new TwilioMessageIndex(rt.redis);
   const vonageIndex = new VonageMessageIndex(rt.redis);
-  const clock = new EventClock(rt.redis, 'dispatch', ['notify.dispatch-requests.v1']);
+  // Stripe's events too: a sequence's step is not due before the invoice.paid that may end it was read.
+  const clock = new EventClock(rt.redis, 'dispatch', ['notify.dispatch-requests.v1', 'stripe.events.v1']);
   log.info({ email: providers.email.name, emailSecondary: providers.emailSecondary?.name ?? null, sms: providers.sms.name, smsSecondary: providers.smsSecondary?.name ?? null, push: providers.push?.name ?? null }, 'dispatch providers');
 
   /**

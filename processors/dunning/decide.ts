@@ -229,7 +229,8 @@ export function decideReminderOutcome(e: DeliveryEventReceived, step: string, cu
   if (kind !== 'engaged' || after <= 0) return { decided: [], outcomes: [outcome] };
   // The next reminder not sent yet, if it is due later than the escalation.
   const i = schedule.findIndex((x) => x.step === step);
-  const nextStep = schedule.slice(i + 1).find((x) => x.template !== null && !(current.fired ?? []).includes(x.step));
+  // Not the final notice: it is what blocks the customer, and an open (Apple Mail opens every message) must not bring that forward.
+  const nextStep = schedule.slice(i + 1).find((x) => x.template !== null && x.action !== 'send_final_notice' && !(current.fired ?? []).includes(x.step));
   const due = nextStep ? current.dues?.[nextStep.step] : undefined;
   const at = e.occurred_at + after;
   if (!nextStep || due === undefined || due <= at) return { decided: [], outcomes: [outcome] };
@@ -351,6 +352,9 @@ export function decideDunning(input: DunningInput, current: DunningCase | null, 
       };
     }
     case 'invoice_paid': {
+      // Paid after the schedule ran out (Stripe's own retry, the customer at last): the case stays
+      // exhausted, but the customer's access comes back.
+      if (current?.status === 'exhausted' && (current.entitlement === 'grace' || current.entitlement === 'blocked')) return { decided: [], requests: [], entitlements: [entitlement(current, 'active', input.at, 'the invoice was paid after dunning ended')] };
       if (!current || current.status !== 'open') return none();
       const result = close(current, 'recovered', 'recovered', input.at, input.eventId);
       return {
@@ -372,6 +376,8 @@ export function decideDunning(input: DunningInput, current: DunningCase | null, 
       };
     }
     case 'subscription_ended': {
+      // Stripe ended the subscription after the schedule ran out (its own setting after the last retry).
+      if (current?.status === 'exhausted' && current.entitlement !== 'cancelled' && current.entitlement !== 'active') return { decided: [], requests: [], entitlements: [entitlement(current, 'cancelled', input.at, `the subscription ended (${input.status || 'deleted'})`)] };
       if (!current || current.status !== 'open') return none();
       return { ...close(current, 'lost', 'lost', input.at, input.eventId), entitlements: [entitlement(current, 'cancelled', input.at, `the subscription ended (${input.status || 'deleted'})`)] };
     }

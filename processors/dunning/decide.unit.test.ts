@@ -52,6 +52,19 @@ describe('entitlement states', () => {
     assert.deepEqual(moves(paid), [['blocked', 'active', 'entitlement:in_1:active']]);
   });
 
+  it('after the schedule ran out (blocked, exhausted), a late payment gives access back and Stripe ending the subscription cancels it', () => {
+    let state = withEntitlements(decideDunning(failed(), null, options));
+    state = withEntitlements(decideDunning(due('day_14', 14), caseOf(state), options), state);
+    state = withEntitlements(decideDunning(due('end', 21), caseOf(state), options), state);
+    assert.deepEqual([caseOf(state)?.status, caseOf(state)?.entitlement], ['exhausted', 'blocked']);
+    const late = decideDunning({ kind: 'invoice_paid', eventId: 'evt_late', at: t0 + 25 * DAY, invoiceId: 'in_1' }, caseOf(state), options);
+    assert.deepEqual([moves(late), late.decided], [[['blocked', 'active', 'entitlement:in_1:active']], []], 'the case stays exhausted');
+    const ended = decideDunning({ kind: 'subscription_ended', eventId: 'evt_end', at: t0 + 25 * DAY, subscriptionId: 'sub_1', status: 'unpaid' }, caseOf(state), options);
+    assert.deepEqual(moves(ended), [['blocked', 'cancelled', 'entitlement:in_1:cancelled']]);
+    const paidState = withEntitlements(late, state);
+    assert.deepEqual(decideDunning({ kind: 'invoice_paid', eventId: 'evt_late2', at: t0 + 26 * DAY, invoiceId: 'in_1' }, caseOf(paidState), options), { decided: [], requests: [] }, 'once');
+  });
+
   it('the subscription ending cancels; exhaustion with the cancel action cancels once Stripe did it, and not when Stripe refused', () => {
     const state = withEntitlements(decideDunning(failed(), null, options));
     const lost = decideDunning({ kind: 'subscription_ended', eventId: 'evt_del', at: t0 + 2 * DAY, subscriptionId: 'sub_1', status: 'canceled' }, caseOf(state), options);

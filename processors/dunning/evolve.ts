@@ -188,7 +188,6 @@ function subscriptionOf(f: DunningFact): { id: string; mrrCents: number | null }
   return sub ? { id: sub.id, mrrCents: listMrrCents(sub.items) } : null;
 }
 
-export const openCases = (s: SubscriptionCases | null): string[] => (s?.opened ?? []).filter((c) => !(s?.closed ?? []).includes(c));
 
 const add = (list: readonly string[], item: string): readonly string[] => (list.includes(item) ? list : [...list, item].sort());
 

@@ -18,7 +18,7 @@ import { customerRef, directoryFence, type CustomerRecord } from '../customers/d
 import { afterEndAction, cardExpiringRequest, decideDunning, decideReminderOutcome, reminderOutcomeKind, lifecycleRequest, type DunningDecision, type DunningInput, type DunningOptions } from './decide.ts';
 import { stripeEndActions, type EndActionRunner } from './end-actions.ts';
 import { stripeClient } from '../../lib/stripe/client.ts';
-import { caseKind, caseOf, dunningKinds, failuresKind, openCases, priorFailures, reminderKind, subscriptionKind, type ReminderRef, type CaseState, type CustomerFailures, type DunningFact, type SubscriptionCases } from './evolve.ts';
+import { caseKind, caseOf, dunningKinds, failuresKind, priorFailures, reminderKind, subscriptionKind, type ReminderRef, type CaseState, type CustomerFailures, type DunningFact, type SubscriptionCases } from './evolve.ts';
 
 export interface DunningParts {
   readonly processor: ProcessorDefinition<'stripe.events.v1' | 'billing.dunning-steps.v1' | 'notify.delivery-events.v1'>;
@@ -133,7 +133,8 @@ export async function decideRecord(fact: DunningFact, read: DunningReader, optio
   const outputs: Output[] = [];
   const status = sub.status ?? '';
   if (e.type === 'customer.subscription.deleted' || status === 'unpaid' || status === 'canceled') {
-    for (const caseId of openCases(await read.subscriptionCases(sub.id))) outputs.push(...(await decideCase({ kind: 'subscription_ended', eventId: e.event_id, at: e.occurred_at, subscriptionId: sub.id, status }, caseId)));
+    // Open cases close as lost; an exhausted one's customer loses access (the decider tells them apart).
+    for (const caseId of (await read.subscriptionCases(sub.id))?.opened ?? []) outputs.push(...(await decideCase({ kind: 'subscription_ended', eventId: e.event_id, at: e.occurred_at, subscriptionId: sub.id, status }, caseId)));
   }
   if (sub.customerId && event.object) {
     const userId = (await read.customer(sub.customerId))?.userId ?? sub.customerId;

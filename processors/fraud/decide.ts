@@ -61,7 +61,8 @@ export function decideFraud(view: FraudView, input: FraudInput, now: number, opt
       const events: Output[] = [{ topic: 'risk.fraud-scores.v1', key: f.customerId, record: 'FraudScored', value: scored }];
       if (decision.action === 'require_3ds' || decision.action === 'block') {
         const request = notificationRequest({
-          source: `fraud:${f.eventId}`,
+          // Once per payment attempt: its PaymentIntent and its charge are both scored, the team is told once.
+          source: `fraud:${f.attemptId ?? f.eventId}`,
           userId: options.riskTeamUser,
           template: 'fraud_review',
           category: 'security',

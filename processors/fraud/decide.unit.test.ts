@@ -42,6 +42,7 @@ describe('allow and block lists', () => {
     assert.deepEqual(normalizeListValue('country', 'fr'), { ok: true, value: 'FR' });
     assert.deepEqual(normalizeListValue('bin', '424242'), { ok: true, value: '424242' });
     assert.deepEqual(normalizeListValue('ip', '203.0.113.9'), { ok: true, value: '203.0.113.9' });
+    assert.deepEqual(normalizeListValue('ip', '2001:DB8:0:0:0:0:0:1'), { ok: true, value: '2001:db8::1' }, 'IPv6 in one spelling');
     for (const [kind, bad] of [['email', 'ana'], ['country', 'FRA'], ['bin', '42'], ['ip', '300.1.1.1'], ['customer', 'alice'], ['email_domain', 'localhost']] as const) assert.equal(normalizeListValue(kind, bad).ok, false, `${kind} ${bad}`);
   });
 

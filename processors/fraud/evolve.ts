@@ -67,7 +67,8 @@ function evolveRisk(s: CustomerRisk, f: FraudFact, smallChargeCents: number): Cu
   // An assessment (POST /v1/risk/assess) is a payment attempt of the customer: it counts in the windows.
   if (f.value.source_event_type !== ASSESSMENT || f.value.amount === null) return { ...next, scored };
   const from = latest - KEEP_WINDOW_MS;
-  const mark: Mark = [f.value.occurred_at, f.value.source_event_id];
+  // One attempt with the payment it is for: the caller's payment id (a PaymentIntent's) is what that payment's own events count under.
+  const mark: Mark = [f.value.occurred_at, f.value.payment_id ?? f.value.source_event_id];
   return { ...next, scored, attempts: addMark(next.attempts, mark, from), small: f.value.amount < smallChargeCents ? addMark(next.small, mark, from) : next.small };
 }
 
@@ -98,7 +99,10 @@ export const cardKind = entityKind<FraudFact, CardRisk>({
     if (f.topic !== 'risk.fraud-scores.v1') return [];
     if (f.record === 'CardFlagged') return [f.value.fingerprint];
     if (f.record !== 'FraudScored') return [];
-    return f.value.action === 'block' && f.value.card_fingerprint ? [f.value.card_fingerprint] : [];
+    // A card is flagged by a block of the score: not by an assessment (what a caller says about a
+    // card it has not charged yet) nor by a block-list entry (the list says it, for as long as it is there).
+    const scoreBlock = f.value.action === 'block' && f.value.source_event_type !== ASSESSMENT && !f.value.factors.some((x) => x.name === 'block_list');
+    return scoreBlock && f.value.card_fingerprint ? [f.value.card_fingerprint] : [];
   },
   evolve: (s, f) => (s.flaggedAt === null || f.value.occurred_at < s.flaggedAt ? { flaggedAt: f.value.occurred_at } : s),
 });

@@ -305,7 +305,7 @@ export function openapiDocument(): object {
         },
       },
       '/v1/risk/lists': {
-        get: { summary: 'Every allow and block list entry; scope read', security: [{ apiKey: [] }], responses: { 200: { description: '{entries: [{list, kind, value, reason, added_by, added_at}]}', content: json({ type: 'object' }) }, ...errors(401, 403) } },
+        get: { summary: 'Every allow and block list entry; scope admin (the entries are personal data)', security: [{ apiKey: [] }], responses: { 200: { description: '{entries: [{list, kind, value, reason, added_by, added_at}]}', content: json({ type: 'object' }) }, ...errors(401, 403) } },
         post: {
           summary: 'Put a value on the allow or block list {list, kind, value, reason?} (kinds: email, email_domain, card_fingerprint, bin, ip, country, customer); appends a RiskListChanged; scope admin',
           security: [{ apiKey: [] }],

@@ -9,7 +9,7 @@
  *                             → 200 {assessment_id, score, action, factors, model_version}
  *   POST /v1/risk/reviews     (admin) {payment_id, label: fraudulent|legitimate, reason?}: an analyst's
  *                             label of a scored payment (a PaymentLabeled event) → 201; 404 when not scored
- *   GET  /v1/risk/lists       (read)  every allow and block entry
+ *   GET  /v1/risk/lists       (admin) every allow and block entry
  *   POST /v1/risk/lists       (admin) {list, kind, value, reason?} → 201 the entry (200 when unchanged)
  *   DELETE /v1/risk/lists/:list/:kind/:value (admin) → 200, 404 when not on that list
  *
@@ -33,7 +33,7 @@ const country = z.string().regex(/^[A-Za-z]{2}$/, 'an ISO 3166-1 alpha-2 country
 export const assessInput = z
   .object({
     customer_id: z.string().regex(/^cus_[A-Za-z0-9]{1,64}$/, 'a Stripe customer id like cus_...'),
-    amount: z.number().int().min(0).max(100_000_000_000),
+    amount: z.number().int().min(1).max(100_000_000_000),
     currency: z.string().regex(/^[A-Za-z]{3}$/, 'a 3-letter currency code like usd'),
     card_fingerprint: z.string().regex(/^[A-Za-z0-9]{8,32}$/, "the card's Stripe fingerprint").optional(),
     card_country: country.optional(),
@@ -96,6 +96,8 @@ export function riskRoutes(rt: Runtime, keys: Authenticator, policy: FraudPolicy
       ip: input.ip ?? null,
       deviceId: input.device_id ?? null,
       bin: input.bin ?? null,
+      // The payment it is for, when the caller names it (a PaymentIntent): its own events count as the same attempt.
+      attemptId: input.payment_id ?? id,
     };
     // The processor's state as it stands (its windows, the card's flag, the directory) and the lists.
     const [risk, card, customer, snapshot] = await Promise.all([
@@ -122,7 +124,8 @@ export function riskRoutes(rt: Runtime, keys: Authenticator, policy: FraudPolicy
     res.status(201).json({ payment_id: r.payment_id, customer_id: label.customer_id, label: r.label, event_id: label.event_id });
   });
 
-  router.get('/v1/risk/lists', requireScope(keys, 'read'), async (_req, res) => {
+  // The entries are personal data (emails, IPs): admin only, as the dashboard shows addresses only to admin keys.
+  router.get('/v1/risk/lists', requireScope(keys, 'admin'), async (_req, res) => {
     res.json({ entries: await readLists(rt.db) });
   });
 
