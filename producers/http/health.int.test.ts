@@ -53,7 +53,10 @@ describe('health, readiness, metrics and the OpenAPI document', () => {
   it('serves an OpenAPI 3.1 document listing every contract route, and JSON 404s', async () => {
     const doc = (await (await fetch(`${app.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, object> };
     assert.equal(doc.openapi, '3.1.0');
-    for (const p of ['/webhooks/stripe', '/webhooks/sendgrid', '/webhooks/twilio/status', '/v1/users/{userId}/preferences', '/v1/unsubscribe/{token}', '/v1/events', '/v1/risk/assess', '/v1/risk/lists', '/healthz', '/readyz', '/metrics']) {
+    const contract = ['/webhooks/stripe', '/webhooks/sendgrid', '/webhooks/twilio/status', '/webhooks/twilio/inbound', '/webhooks/vonage/status', '/v1/users/{userId}/preferences', '/v1/unsubscribe/{token}', '/v1/events'];
+    const notifications = ['/v1/notifications', '/v1/notifications/{id}', '/v1/users/{userId}/inbox', '/v1/users/{userId}/token', '/v1/users/{userId}/push-subscriptions', '/v1/preference-centre/{token}'];
+    const risk = ['/v1/risk/assess', '/v1/risk/lists', '/v1/risk/lists/{list}/{kind}/{value}', '/v1/risk/reviews', '/v1/dashboard/reviews'];
+    for (const p of [...contract, ...notifications, ...risk, '/healthz', '/readyz', '/metrics']) {
       assert.ok(doc.paths[p], p);
     }
     const missing = await fetch(`${app.url}/v1/nothing-here`);

@@ -333,6 +333,14 @@ export function openapiDocument(): object {
           responses: { 200: { description: 'dashboard data' }, ...errors(400, 401, 403) },
         },
       },
+      '/v1/dashboard/reviews': {
+        post: {
+          summary: "The dashboard's review buttons: label a scored payment {payment_id, label: fraudulent|legitimate} (session cookie or bearer key with admin; refused cross-site)",
+          security: [{ apiKey: [] }],
+          requestBody: { required: true, content: json({ type: 'object', required: ['payment_id', 'label'] }) },
+          responses: { 201: { description: 'labelled (a PaymentLabeled on risk.fraud-scores.v1)', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 404, 422, 503) },
+        },
+      },
       '/v1/dashboard/movements': {
         get: {
           summary: "The drill-down from a month of the bridge: that UTC month's MRR movements in a currency (at most 500; total given), each with its seq",
