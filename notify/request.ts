@@ -3,14 +3,14 @@
  * notification id and event id derive from the source (an event id, or an API idempotency key),
  * so the same cause always yields the same notification — and it is sent once.
  */
-import { createHash } from 'node:crypto';
+import { derivedId } from '../lib/ids.ts';
 import { vocabularies, type NotificationEscalation, type NotificationRecurrence, type NotificationSequence, type NotificationPriority, type NotificationRequested } from '../lib/topics.ts';
 
 export const priorities = vocabularies.NotificationPriority.symbols;
 export type Priority = NotificationPriority;
 
 export function notificationIdFor(source: string): string {
-  return `ntf_${createHash('sha256').update(source).digest('base64url').replace(/[-_]/g, '').slice(0, 22)}`;
+  return derivedId('ntf', source);
 }
 
 export function notificationRequest(r: {

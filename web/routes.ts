@@ -26,9 +26,10 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Router, type Request, type RequestHandler } from 'express';
+import { z } from 'zod';
 import { EventlineError } from '../lib/errors.ts';
 import { hasScope, principalOf, requireScope, type Authenticator, type Principal } from '../lib/http/auth.ts';
-import { bodyBytes, rawBody } from '../lib/http/body.ts';
+import { bodyBytes, parseJson, rawBody, validInput } from '../lib/http/body.ts';
 import { reviewPayment } from '../lib/risk/reviews.ts';
 import type { Runtime } from '../lib/runtime.ts';
 import { dashboardData, monthMovements, movementDetail, stripeEventShown } from './data.ts';
@@ -66,6 +67,8 @@ export function crossSiteReason(req: Request, publicUrl: string): string | null 
   const own = new Set([new URL(publicUrl).origin, `${req.protocol}://${req.get('host') ?? ''}`]);
   return own.has(origin) ? null : 'the Origin is not this dashboard';
 }
+
+const reviewInput = z.object({ payment_id: z.string().min(3).max(200), label: z.enum(['fraudulent', 'legitimate']) }).strict();
 
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 const CUSTOMER_ID = /^[A-Za-z0-9_.-]{1,255}$/;
@@ -141,14 +144,7 @@ export function dashboardRoutes(rt: Runtime, keys: Authenticator): Router {
 
   // The fraud table's review buttons: a key with `admin` labels a scored payment (lib/risk/reviews.ts).
   router.post('/v1/dashboard/reviews', sameOrigin, requireScope(keys, 'admin', sessionPrincipal), rawBody(4096), async (req, res) => {
-    let body: unknown;
-    try {
-      body = JSON.parse(bodyBytes(req).toString('utf8'));
-    } catch {
-      throw new EventlineError('bad_request', 'the body is not JSON');
-    }
-    const b = body as { payment_id?: unknown; label?: unknown };
-    if (typeof b.payment_id !== 'string' || (b.label !== 'fraudulent' && b.label !== 'legitimate')) throw new EventlineError('unprocessable', 'invalid review', { detail: ['payment_id: a string', 'label: fraudulent or legitimate'] });
+    const b = validInput(reviewInput, parseJson(bodyBytes(req)), 'invalid review');
     const label = await reviewPayment(rt.db, rt.kafka, { paymentId: b.payment_id, label: b.label, reason: 'dashboard review', actor: `key:${principalOf(res).keyId}` });
     res.status(201).json({ payment_id: label.payment_id, label: label.label, event_id: label.event_id });
   });

@@ -8,6 +8,7 @@
  */
 import express, { type Request, type RequestHandler } from 'express';
 import { EventlineError } from '../errors.ts';
+import type { z } from 'zod';
 
 /** Keeps the body as a Buffer (any content type), up to `limit` bytes (else 413). */
 export function rawBody(limit: number): RequestHandler {
@@ -72,4 +73,16 @@ export function requireContentType(req: Request, types: readonly string[]): void
   if (!types.includes(type)) {
     throw new EventlineError('unsupported_media_type', `content-type must be ${types.join(' or ')}, got ${type || 'none'}`);
   }
+}
+
+/** Each problem a schema found in a request's input, one `path: message` line (`(body)` for the whole of it). */
+export function inputProblems(error: z.ZodError): string[] {
+  return error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
+}
+
+/** The input `schema` makes of `body`, or 422 with `message` and each problem. */
+export function validInput<T>(schema: z.ZodType<T>, body: unknown, message: string): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new EventlineError('unprocessable', message, { detail: inputProblems(parsed.error) });
+  return parsed.data;
 }

@@ -524,6 +524,11 @@ export function sequenceExit(r: NotificationRequested, facts: SequenceFacts | nu
   return null;
 }
 
+/** Why a series' occurrence or a sequence's step must not go out (the chain was cancelled, or the sequence's exit holds), or null. Pure. */
+function chainEnded(state: DispatchState, r: NotificationRequested, now: number): string | null {
+  return state.seriesCancelled ? 'the series was cancelled' : sequenceExit(r, state.sequence, now);
+}
+
 /**
  * When the recipient first engaged with the notification in the way `unless` names: opened (an
  * open, a read or a click), clicked, or read (a read or a click); null: not yet.
@@ -578,9 +583,8 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
       // Appended long after it happened (a backfill, a replay of old events): never message people about the past.
       const age = input.loggedAt - input.request.occurred_at;
       if (age > policy.maxAgeMs) return one(outcome(st, 'suppressed', now, { reason: `stale: requested ${Math.round(age / 3_600_000)} h ago` }));
-      if (state.seriesCancelled) return one(outcome(st, 'cancelled', now, { reason: 'the series was cancelled' }));
-      const exit = sequenceExit(input.request, state.sequence, now);
-      if (exit) return one(outcome(st, 'cancelled', now, { reason: exit }));
+      const ended = chainEnded(state, input.request, now);
+      if (ended) return one(outcome(st, 'cancelled', now, { reason: ended }));
       // Scheduled: nothing is planned before its time (preferences and quiet hours are those of then).
       const sendAt = input.request.send_at ?? null;
       if (sendAt !== null && sendAt > now) return one(outcome(st, 'scheduled', now, { due_at: sendAt, reason: `scheduled for ${new Date(sendAt).toISOString()}` }));
@@ -611,15 +615,14 @@ export function decide(state: DispatchState, input: DispatchInput, eventTime: nu
       if (d.reason === 'escalation') return escalate(s, state.context, d, now);
       if (d.reason === 'scheduled') {
         if (s.status !== 'scheduled' || !state.context) return resume(s, state.context, now);
-        if (state.seriesCancelled) return one(outcome(s, 'cancelled', now, { reason: 'the series was cancelled' }));
-        const exit = sequenceExit(s.request, state.sequence, now);
-        if (exit) return one(outcome(s, 'cancelled', now, { reason: exit }));
+        const ended = chainEnded(state, s.request, now);
+        if (ended) return one(outcome(s, 'cancelled', now, { reason: ended }));
         return withNext(plan(s, state.context, now), s.request, now);
       }
       // A sequence's step deferred by quiet hours or waiting for a retry still ends with the sequence.
       if (d.reason === 'quiet_hours_end' || d.reason === 'retry') {
-        const exit = state.seriesCancelled ? 'the series was cancelled' : sequenceExit(s.request, state.sequence, now);
-        if (exit && cancellable(s)) return one(outcome(s, 'cancelled', now, { reason: exit }));
+        const ended = chainEnded(state, s.request, now);
+        if (ended && cancellable(s)) return one(outcome(s, 'cancelled', now, { reason: ended }));
       }
       if (d.reason === 'quiet_hours_end') return s.status === 'deferred' && d.attempt === s.deferredAttempt - 1 && state.context ? plan(s, state.context, now) : resume(s, state.context, now);
       const channel = d.channel as Channel | null;

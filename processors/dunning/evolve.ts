@@ -64,10 +64,24 @@ export function caseOf(s: CaseState | null): DunningCase | null {
   };
 }
 
+/** What a Stripe payload says, read once per record (keys() and evolve() both ask for it). */
+function readOnce<T>(cache: WeakMap<object, T | null>, f: DunningFact, read: () => T | null): T | null {
+  let v = cache.get(f.value);
+  if (v === undefined) {
+    v = read();
+    cache.set(f.value, v);
+  }
+  return v;
+}
+
+const failedInvoices = new WeakMap<object, { id: string; attemptCount: number; nextAttemptMs: number | null } | null>();
 function failedInvoiceOf(f: DunningFact): { id: string; attemptCount: number; nextAttemptMs: number | null } | null {
   if (f.topic !== 'stripe.events.v1' || f.value.type !== 'invoice.payment_failed') return null;
-  const invoice = readInvoice(readStripeEvent(f.value.payload).object);
-  return invoice ? { id: invoice.id, attemptCount: invoice.attemptCount ?? 1, nextAttemptMs: invoice.nextPaymentAttemptMs } : null;
+  const payload = f.value.payload;
+  return readOnce(failedInvoices, f, () => {
+    const invoice = readInvoice(readStripeEvent(payload).object);
+    return invoice ? { id: invoice.id, attemptCount: invoice.attemptCount ?? 1, nextAttemptMs: invoice.nextPaymentAttemptMs } : null;
+  });
 }
 
 function openedFrom(d: DunningStepDecided): CaseState['opened'] {
@@ -182,10 +196,14 @@ export interface SubscriptionCases {
 }
 
 /** A customer.subscription.* event's subscription: its id and list MRR. */
+const subscriptions = new WeakMap<object, { id: string; mrrCents: number | null } | null>();
 function subscriptionOf(f: DunningFact): { id: string; mrrCents: number | null } | null {
   if (f.topic !== 'stripe.events.v1' || !f.value.type.startsWith('customer.subscription.')) return null;
-  const sub = readSubscription(readStripeEvent(f.value.payload).object);
-  return sub ? { id: sub.id, mrrCents: listMrrCents(sub.items) } : null;
+  const payload = f.value.payload;
+  return readOnce(subscriptions, f, () => {
+    const sub = readSubscription(readStripeEvent(payload).object);
+    return sub ? { id: sub.id, mrrCents: listMrrCents(sub.items) } : null;
+  });
 }
 
 

@@ -4,6 +4,7 @@
  * Kafka's ack. Idempotent on event_id: a repeat within the dedupe window is not appended again, and
  * consumers dedupe by event_id beyond it.
  */
+import { inputProblems } from '../../lib/http/body.ts';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { EventlineError } from '../../lib/errors.ts';
@@ -43,7 +44,7 @@ export class DomainPublisher {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new EventlineError('unprocessable', 'the body must be a JSON object {type, key, data}');
     const parsed = domainEventInput.safeParse(body);
     if (!parsed.success) {
-      throw new EventlineError('unprocessable', 'invalid event', { detail: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) });
+      throw new EventlineError('unprocessable', 'invalid event', { detail: inputProblems(parsed.error) });
     }
     return this.publish(parsed.data, producer, now);
   }

@@ -24,7 +24,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { EventlineError } from '../../lib/errors.ts';
 import { principalOf, requireScope, type Authenticator } from '../../lib/http/auth.ts';
-import { bodyBytes, parseJson, rawBody, requireContentType } from '../../lib/http/body.ts';
+import { bodyBytes, inputProblems, parseJson, rawBody, requireContentType } from '../../lib/http/body.ts';
 import { signUserToken, USER_TOKEN_DEFAULT_TTL_SECONDS, USER_TOKEN_MAX_TTL_SECONDS, USER_TOKEN_MIN_TTL_SECONDS } from '../../lib/http/user-token.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { evolve } from '../../projections/inbox/evolve.ts';
@@ -122,7 +122,7 @@ export function inboxRoutes(rt: Runtime, keys: Authenticator): Router {
     if (bytes.length > 0) {
       requireContentType(req, ['application/json']);
       const parsed = tokenInput.safeParse(parseJson(bytes));
-      if (!parsed.success) throw new EventlineError('unprocessable', 'invalid token request', { detail: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) });
+      if (!parsed.success) throw new EventlineError('unprocessable', 'invalid token request', { detail: inputProblems(parsed.error) });
       ttl = parsed.data.ttl_seconds ?? ttl;
     }
     if (!secret) throw new EventlineError('not_configured', 'UNSUBSCRIBE_SECRET is not set: user tokens cannot be signed');

@@ -19,7 +19,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { EventlineError } from '../../lib/errors.ts';
 import { hasScope, principalOf, requireScope } from '../../lib/http/auth.ts';
-import { bodyBytes, parseJson, rawBody, requireContentType } from '../../lib/http/body.ts';
+import { bodyBytes, inputProblems, parseJson, rawBody, requireContentType } from '../../lib/http/body.ts';
 import { activeVersion } from '../../lib/projection-versions.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { categoryFor, dataProblems, notificationIdFor, notificationRequest, priorities, Templates } from '../../notify/index.ts';
@@ -124,7 +124,7 @@ export function notificationRoutes(rt: Runtime, keys: ApiKeys): Router {
     requireContentType(req, ['application/json']);
     const body = parseJson(bodyBytes(req));
     const parsed = notificationInput.safeParse(body);
-    if (!parsed.success) throw new EventlineError('unprocessable', 'invalid notification request', { detail: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) });
+    if (!parsed.success) throw new EventlineError('unprocessable', 'invalid notification request', { detail: inputProblems(parsed.error) });
     const input = parsed.data;
     if (!templates.has(input.template)) throw new EventlineError('unprocessable', `unknown template ${input.template}; templates: ${templates.templates().join(', ')}`);
     const bound = categoryFor(input.template, input.category, 'api');

@@ -18,7 +18,7 @@
 import { Router, type Request } from 'express';
 import { EventlineError } from '../../lib/errors.ts';
 import { hasScope, principalOf, requireScope } from '../../lib/http/auth.ts';
-import { bodyBytes, parseJson, rawBody, requireContentType } from '../../lib/http/body.ts';
+import { bodyBytes, inputProblems, parseJson, rawBody, requireContentType } from '../../lib/http/body.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { changePreferences, contactConfirmationRequest, type ChangeResult } from '../../notify/index.ts';
 import {
@@ -81,7 +81,7 @@ export function preferenceRoutes(rt: Runtime, keys: ApiKeys): Router {
     requireContentType(req, ['application/json']);
     const parsed = preferencesInput.safeParse(parseJson(bodyBytes(req)));
     if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
+      const problems = inputProblems(parsed.error);
       throw new EventlineError('unprocessable', 'invalid preferences', { detail: problems });
     }
     const doc = toPreferences(parsed.data);

@@ -14,6 +14,7 @@
  * epoch milliseconds) and not kept: a push service that has expired a subscription answers 404/410,
  * which removes it.
  */
+import { inputProblems } from '../../lib/http/body.ts';
 import { createPublicKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -108,6 +109,6 @@ export type ParsedSubscription = { readonly ok: true; readonly value: PushSubscr
 
 export function parsePushSubscription(body: unknown, policy: EndpointPolicy): ParsedSubscription {
   const parsed = pushSubscriptionSchema(policy).safeParse(body);
-  if (!parsed.success) return { ok: false, problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) };
+  if (!parsed.success) return { ok: false, problems: inputProblems(parsed.error) };
   return { ok: true, value: { endpoint: parsed.data.endpoint, keys: { p256dh: parsed.data.keys.p256dh, auth: parsed.data.keys.auth } } };
 }

@@ -16,12 +16,13 @@
  * Bad input: 4xx JSON, nothing appended.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { derivedId } from '../../lib/ids.ts';
 import { Router } from 'express';
 import { z } from 'zod';
 import { EntityStore } from '../../lib/decider/index.ts';
 import { EventlineError } from '../../lib/errors.ts';
 import { principalOf, requireScope, type Authenticator } from '../../lib/http/auth.ts';
-import { bodyBytes, parseJson, rawBody, requireContentType } from '../../lib/http/body.ts';
+import { bodyBytes, parseJson, rawBody, requireContentType, validInput } from '../../lib/http/body.ts';
 import { changeList, listKinds, listNames, readLists, RiskLists, type ListKind, type ListName } from '../../lib/risk/lists.ts';
 import { defaultFraudPolicy, scoredRecord, scoreInView, type FraudPolicy, type PaymentFacts } from '../../lib/risk/score.ts';
 import { ASSESSMENT, emptyRisk, riskKinds, type CardRisk, type CustomerFacts, type CustomerRisk } from '../../lib/risk/state.ts';
@@ -53,7 +54,7 @@ const reviewInput = z.object({ payment_id: z.string().min(3).max(200), label: z.
 
 /** An assessment's id, from its source: the same idempotency key of the same key gives the same id. */
 function assessmentIdFor(source: string): string {
-  return `asm_${createHash('sha256').update(source).digest('base64url').replace(/[-_]/g, '').slice(0, 22)}`;
+  return derivedId('asm', source);
 }
 
 export function riskRoutes(rt: Runtime, keys: Authenticator, policy: FraudPolicy = defaultFraudPolicy): Router {
@@ -64,9 +65,7 @@ export function riskRoutes(rt: Runtime, keys: Authenticator, policy: FraudPolicy
 
   router.post('/v1/risk/assess', requireScope(keys, 'publish'), rawBody(limit), async (req, res) => {
     requireContentType(req, ['application/json']);
-    const parsed = assessInput.safeParse(parseJson(bodyBytes(req)));
-    if (!parsed.success) throw new EventlineError('unprocessable', 'invalid assessment request', { detail: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) });
-    const input = parsed.data;
+    const input = validInput(assessInput, parseJson(bodyBytes(req)), 'invalid assessment request');
     const keyId = principalOf(res).keyId;
     const bodyHash = createHash('sha256').update(JSON.stringify({ ...input, idempotency_key: undefined })).digest('hex');
     const idemKey = input.idempotency_key ? `risk:assess:${keyId}:${input.idempotency_key}` : null;
@@ -117,9 +116,7 @@ export function riskRoutes(rt: Runtime, keys: Authenticator, policy: FraudPolicy
   // An analyst's review: the truth about a scored payment (a charge, a PaymentIntent, or an assessment by its id).
   router.post('/v1/risk/reviews', requireScope(keys, 'admin'), rawBody(limit), async (req, res) => {
     requireContentType(req, ['application/json']);
-    const parsed = reviewInput.safeParse(parseJson(bodyBytes(req)));
-    if (!parsed.success) throw new EventlineError('unprocessable', 'invalid review', { detail: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) });
-    const r = parsed.data;
+    const r = validInput(reviewInput, parseJson(bodyBytes(req)), 'invalid review');
     const label = await reviewPayment(rt.db, rt.kafka, { paymentId: r.payment_id, label: r.label, reason: r.reason ?? null, actor: `key:${principalOf(res).keyId}` });
     res.status(201).json({ payment_id: r.payment_id, customer_id: label.customer_id, label: r.label, event_id: label.event_id });
   });
@@ -131,9 +128,7 @@ export function riskRoutes(rt: Runtime, keys: Authenticator, policy: FraudPolicy
 
   router.post('/v1/risk/lists', requireScope(keys, 'admin'), rawBody(limit), async (req, res) => {
     requireContentType(req, ['application/json']);
-    const parsed = listInput.safeParse(parseJson(bodyBytes(req)));
-    if (!parsed.success) throw new EventlineError('unprocessable', 'invalid list entry', { detail: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) });
-    const e = parsed.data;
+    const e = validInput(listInput, parseJson(bodyBytes(req)), 'invalid list entry');
     const event = await changeList(rt.db, rt.kafka, { change: 'added', list: e.list, kind: e.kind, value: e.value, reason: e.reason ?? null, actor: `key:${principalOf(res).keyId}` });
     res.status(event ? 201 : 200).json({ list: e.list, kind: e.kind, value: event?.value ?? e.value, reason: e.reason ?? null, changed: event !== null, ...(event ? { event_id: event.event_id } : {}) });
   });
