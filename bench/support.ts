@@ -26,7 +26,7 @@ export async function benchEnv(label: string, extra: Record<string, string> = {}
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) base[k] = v;
   const db = new URL(base.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/eventline');
   db.pathname = `/eventline_${namespace.replace(/-/g, '_')}`;
-  const env = { ...base, EVENTLINE_NAMESPACE: namespace, DATABASE_URL: db.toString(), LOG_LEVEL: 'warn', KAFKAJS_NO_PARTITIONER_WARNING: '1', ...extra };
+  const env = { ...base, EVENTLINE_NAMESPACE: namespace, DATABASE_URL: db.toString(), LOG_LEVEL: 'warn', KAFKAJS_NO_PARTITIONER_WARNING: '1', EVENTLINE_MASTER_KEY: randomBytes(32).toString('base64'), ...extra };
   const config = loadConfig(env, `bench-${label}`);
   await ensureDatabase(config.database.url);
   const rt = new Runtime(config, createLogger(config));

@@ -1,8 +1,8 @@
 /**
  * Local development secrets for `npm start`, generated once into .infra/dev.env (never committed):
  * a Stripe webhook secret, a SendGrid event-webhook key pair (the public key verifies; the private
- * key lets the demo sign its own events), a Twilio auth token, the unsubscribe secret and a VAPID
- * key pair for Web Push (web-push's generateVAPIDKeys).
+ * key lets the demo sign its own events), a Twilio auth token, the unsubscribe secret, a VAPID
+ * key pair for Web Push (web-push's generateVAPIDKeys) and the master key of the personal-data keys.
  * Variables already set in the environment win; the file only fills the gaps. A file from before a
  * secret existed gets that secret appended, its other values kept.
  */
@@ -37,6 +37,8 @@ const groups: readonly Group[] = [
   },
   { names: ['TWILIO_AUTH_TOKEN'], generate: () => ({ TWILIO_AUTH_TOKEN: randomBytes(16).toString('hex') }) },
   { names: ['UNSUBSCRIBE_SECRET'], generate: () => ({ UNSUBSCRIBE_SECRET: randomBytes(32).toString('base64url') }) },
+  // Wraps the data keys that seal personal data (ADR 0018): losing it loses every sealed value.
+  { names: ['EVENTLINE_MASTER_KEY'], generate: () => ({ EVENTLINE_MASTER_KEY: randomBytes(32).toString('base64') }) },
   {
     names: ['EVENTLINE_VAPID_PUBLIC_KEY', 'EVENTLINE_VAPID_PRIVATE_KEY'],
     generate: () => {

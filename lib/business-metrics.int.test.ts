@@ -54,7 +54,7 @@ function dispatched(id: string, category: string, channel: string, status: Notif
 function delivered(id: string, channel: 'email' | 'sms', kind: DeliveryEventReceived['kind'], at: number): DeliveryEventReceived {
   return {
     event_id: `${id}:${kind}`, occurred_at: at, received_at: at, provider: channel === 'sms' ? 'twilio' : 'sendgrid', channel, notification_id: id, provider_message_id: null, kind,
-    provider_event: kind, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, raw: '{}',
+    provider_event: kind, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, user_id: null, raw: '{}',
   };
 }
 

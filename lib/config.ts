@@ -118,6 +118,7 @@ const schema = z.object({
   TWILIO_AUTH_TOKEN: optionalText,
   TWILIO_FROM_NUMBER: optionalText,
   UNSUBSCRIBE_SECRET: optionalText,
+  EVENTLINE_MASTER_KEY: optionalText,
   EVENTLINE_API_KEYS: apiKeyList,
   EVENTLINE_NAMESPACE: z
     .string()
@@ -269,6 +270,8 @@ export interface Config {
     readonly circuitOpenMs: number;
   };
   readonly unsubscribeSecret: string | null;
+  /** EVENTLINE_MASTER_KEY (base64, 32 bytes): wraps the data keys that seal personal data (ADR 0018); checked when first used. */
+  readonly masterKey: string | null;
   /**
    * The domain-event rules file (EVENTLINE_RULES, a .json, .yaml or .yml path, relative to the
    * working directory; default the shipped rules/default.json). processors/rules reads and
@@ -409,6 +412,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     },
     routing: { minSuccessRate: e.EVENTLINE_SMS_MIN_SUCCESS_RATE, circuitOpenMs: e.EVENTLINE_CIRCUIT_OPEN_MS },
     unsubscribeSecret: e.UNSUBSCRIBE_SECRET,
+    masterKey: e.EVENTLINE_MASTER_KEY,
     rules: { path: resolve(e.EVENTLINE_RULES ?? DEFAULT_RULES_PATH) },
     dispatch: {
       emailPerSecond: e.EVENTLINE_EMAIL_PER_SECOND,

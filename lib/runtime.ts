@@ -7,6 +7,8 @@ import { Db } from './db.ts';
 import { Kafka, type KafkaOptions } from './kafka/index.ts';
 import { pino } from 'pino';
 import { createLogger, type Logger } from './log.ts';
+import { parseMasterKey } from './privacy/crypto.ts';
+import { Keyring } from './privacy/keyring.ts';
 import { createRedis, type Redis } from './redis.ts';
 import { Shutdown } from './shutdown.ts';
 
@@ -23,6 +25,8 @@ export class Runtime {
   private kafkaClient: Kafka | null = null;
   private dbClient: Db | null = null;
   private redisClient: Redis | null = null;
+  private keyring: Keyring | null = null;
+  private keyringVerified: Promise<Keyring> | null = null;
 
   constructor(config: Config, log?: Logger, options: RuntimeOptions = {}) {
     this.config = config;
@@ -45,6 +49,11 @@ export class Runtime {
   get kafka(): Kafka {
     if (!this.kafkaClient) {
       const kafka = new Kafka(this.config, this.log, this.options.kafka);
+      // Personal fields are sealed as records are encoded; the master key is needed (and checked) on first use.
+      kafka.serde.useSealer({
+        seal: async (subject, plaintext, options) => (await this.privacy()).seal(subject, plaintext, options),
+        open: async (value) => (await this.privacy()).open(value),
+      });
       this.kafkaClient = kafka;
       this.shutdown.add('kafka', () => kafka.close(), 'connections');
     }
@@ -69,6 +78,26 @@ export class Runtime {
       }, 'connections');
     }
     return this.redisClient;
+  }
+
+  /**
+   * The keyring of per-subject data keys (ADR 0018), once the master key is known to be the one the
+   * database was set up with. Throws config_invalid when EVENTLINE_MASTER_KEY is missing, malformed
+   * or wrong: `eventline run` calls it at start, so such a process stops before it serves anything.
+   */
+  privacy(): Promise<Keyring> {
+    if (!this.keyringVerified) {
+      const attempt = (async () => {
+        this.keyring ??= new Keyring(this.db, parseMasterKey(this.config.masterKey));
+        await this.keyring.verify();
+        return this.keyring;
+      })();
+      this.keyringVerified = attempt;
+      attempt.catch(() => {
+        if (this.keyringVerified === attempt) this.keyringVerified = null;
+      });
+    }
+    return this.keyringVerified;
   }
 
   /** Closes everything that was opened. */

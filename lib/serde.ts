@@ -15,6 +15,7 @@
 import avro from 'avsc';
 import { EventlineError, errorMessage } from './errors.ts';
 import { metrics } from './metrics.ts';
+import { openRecord, personalSpecs, sealRecord, type ValueBox } from './privacy/records.ts';
 import type { Registry } from './registry.ts';
 import {
   recordSchemas,
@@ -165,9 +166,29 @@ export class Serde {
   private readonly writers = new Map<number, Promise<WriterInfo>>();
   private readonly latestCache = new Map<string, { value: LatestSchema | null; fetchedAt: number }>();
 
+  private sealer: ValueBox | null = null;
+
   constructor(registry: Registry, names: Names) {
     this.registry = registry;
     this.names = names;
+  }
+
+  /** Seals personal fields at encode (ADR 0018); without it, a record with personal data cannot be encoded. */
+  useSealer(box: ValueBox): void {
+    this.sealer = box;
+  }
+
+  /** A copy of a decoded value with its personal fields opened (`erased` where the key is gone); for tools and tests that read topics. */
+  async opened<V extends object>(record: RecordName, value: V): Promise<V> {
+    if (!personalSpecs.has(record) || this.sealer === null) return value;
+    return openRecord(this.sealer, record, value);
+  }
+
+  /** A copy of the value with its personal fields sealed; the caller's value is left as it was. */
+  private async sealed(record: RecordName, value: object): Promise<object> {
+    if (!personalSpecs.has(record)) return value;
+    if (this.sealer === null) throw new EventlineError('config_invalid', `${record} holds personal data and this process has no EVENTLINE_MASTER_KEY to seal it with`);
+    return sealRecord(this.sealer, record, structuredClone(value));
   }
 
   /** Encodes a record for a topic. Throws encode_failed for an invalid value, schema_not_registered when the subject lacks this schema. */
@@ -176,7 +197,7 @@ export class Serde {
     if (!recordsOfTopic(topic).includes(record)) {
       throw new EventlineError('encode_failed', `topic ${topic} does not carry ${record}`);
     }
-    const body = encodeBody(record, envelope.value);
+    const body = encodeBody(record, (await this.sealed(record, envelope.value)) as typeof envelope.value);
     const id = await this.idFor(topic, record);
     const header = Buffer.allocUnsafe(5);
     header.writeUInt8(MAGIC, 0);
@@ -245,6 +266,8 @@ export class Serde {
   async encodeWithLatest(topic: AnyTopicName, fullName: string, value: unknown): Promise<LatestEncoding> {
     const latest = await this.latest(`${this.names.topic(topic)}-${fullName}`);
     if (latest === null) return { ok: false, reason: 'unknown_subject' };
+    const own = (Object.keys(recordSchemas) as RecordName[]).find((r) => recordSchemas[r].fullName === fullName);
+    if (own !== undefined && value !== null && typeof value === 'object') value = await this.sealed(own, value);
     const problems = undeclaredFields(latest.type, value, []);
     latest.type.isValid(value, {
       noUndeclaredFields: true,

@@ -40,7 +40,7 @@ export interface ChangeResult {
 export async function changePreferences(rt: Runtime, c: PreferenceChange, now: () => number = Date.now): Promise<ChangeResult> {
   return rt.db.transaction(async (client) => {
     await client.query("SELECT pg_advisory_xact_lock(hashtextextended('preferences:' || $1, 0))", [c.userId]);
-    const current = await readPreferences(client, c.userId);
+    const current = await readPreferences(client, c.userId, { box: await rt.privacy() });
     await c.guard?.(client);
     const next = plainPreferences(resetChangedConfirmations(current.preferences, c.next(current.preferences)));
     if (current.changedAt !== null && isDeepStrictEqual(next, plainPreferences(current.preferences))) {

@@ -21,6 +21,8 @@ export function notificationRequest(r: {
   priority: Priority;
   channel?: string | null;
   data?: Record<string, unknown>;
+  /** The data as a record already carries it (sealed for the user, ADR 0018): copied as it is. */
+  dataText?: string;
   requestedBy: string;
   sourceEventId?: string | null;
   idempotencyKey?: string | null;
@@ -47,7 +49,7 @@ export function notificationRequest(r: {
     category: r.category,
     priority: r.priority,
     channel: r.channel ?? null,
-    data: JSON.stringify(r.data ?? {}),
+    data: r.dataText ?? JSON.stringify(r.data ?? {}),
     idempotency_key: r.idempotencyKey ?? null,
     requested_by: r.requestedBy,
     source_event_id: r.sourceEventId ?? null,

@@ -45,6 +45,58 @@ interface AvroField {
   default?: unknown;
   'eventline.symbols'?: unknown;
   'eventline.default'?: unknown;
+  'eventline.personal'?: unknown;
+}
+
+const PERSONAL_KINDS = ['text', 'email', 'json'];
+
+/**
+ * Personal-data marks (ADR 0018): every `eventline.personal` field, at any depth, as a dotted path
+ * (`*` for an array's items) with its kind. Checked: a known kind, on a string or nullable string.
+ */
+function personalFields(schema: AvroSchema, where: string, named: Map<string, AvroSchema>, path: string[] = [], out: { path: string; kind: string }[] = []): { path: string; kind: string }[] {
+  if (typeof schema === 'string') {
+    const ref = named.get(schema);
+    if (ref !== undefined) personalFields(ref, where, new Map([...named].filter(([k]) => k !== schema)), path, out);
+    return out;
+  }
+  if (Array.isArray(schema)) {
+    for (const branch of schema) personalFields(branch, where, named, path, out);
+  } else if (schema.type === 'record') {
+    const rec = schema as { name: string; fields: AvroField[] };
+    named.set(rec.name, schema);
+    for (const f of rec.fields) {
+      const mark = f['eventline.personal'];
+      if (mark === undefined) {
+        personalFields(f.type, where, named, [...path, f.name], out);
+        continue;
+      }
+      const isString = f.type === 'string' || (Array.isArray(f.type) && f.type.length === 2 && f.type[0] === 'null' && f.type[1] === 'string');
+      if (typeof mark !== 'string' || !PERSONAL_KINDS.includes(mark)) fail(`${where}.${f.name}: "eventline.personal" must be one of ${PERSONAL_KINDS.join(', ')}`);
+      if (!isString) fail(`${where}.${f.name}: "eventline.personal" marks a string or ["null", "string"] field (a sealed value is a string)`);
+      out.push({ path: [...path, f.name].join('.'), kind: mark });
+    }
+  } else if (schema.type === 'array') personalFields((schema as { items: AvroSchema }).items, where, named, [...path, '*'], out);
+  return out;
+}
+
+/** A record with personal fields names the subject they are sealed for: `<kind>:<path to a string field>`, first set wins. */
+function checkSubject(schema: AvroSchema & object, where: string): string[] {
+  const subject = (schema as { 'eventline.subject'?: unknown })['eventline.subject'];
+  if (!Array.isArray(subject) || subject.length === 0 || !subject.every((x): x is string => typeof x === 'string' && /^[a-z]+:[a-z_.]+$/.test(x))) {
+    fail(`${where}: a record with personal fields needs "eventline.subject": ["<kind>:<field path>", …] (e.g. "user:user_id")`);
+  }
+  for (const candidate of subject) {
+    let fields = (schema as { fields: AvroField[] }).fields;
+    let type: AvroSchema | undefined;
+    for (const part of candidate.slice(candidate.indexOf(':') + 1).split('.')) {
+      type = fields.find((f) => f.name === part)?.type;
+      if (typeof type === 'object' && !Array.isArray(type) && type.type === 'record') fields = (type as { fields: AvroField[] }).fields;
+    }
+    const ok = type === 'string' || (Array.isArray(type) && type.includes('string'));
+    if (!ok) fail(`${where}: subject ${candidate} does not name a string field`);
+  }
+  return subject;
 }
 
 /**
@@ -101,6 +153,9 @@ interface LoadedRecord {
   doc: string;
   /** Closed-vocabulary fields: field name → vocabulary. */
   vocabularies: Map<string, Vocabulary>;
+  /** Personal-data fields (dotted paths) and the subject they are sealed for. */
+  personal: { path: string; kind: string }[];
+  subject: string[];
 }
 
 interface LoadedTopic {
@@ -198,7 +253,9 @@ function loadTopics(): LoadedTopic[] {
         if (hasVocabulary(f)) marked.set(f.name, vocabularyOf(schema.name, f, `${folder}/${file}`));
         refuseNestedVocabularies(f.type, `${folder}/${file}.${f.name}`);
       }
-      return { name: schema.name, fullName, schema, doc: schema.doc ?? '', vocabularies: marked };
+      const personal = personalFields(schema, `${folder}/${file}`, new Map());
+      const subject = personal.length > 0 ? checkSubject(schema, `${folder}/${file}`) : [];
+      return { name: schema.name, fullName, schema, doc: schema.doc ?? '', vocabularies: marked, personal, subject };
     });
     return { folder, spec, records };
   });
@@ -389,7 +446,14 @@ function generateCatalogue(topics: LoadedTopic[]): string {
   for (const t of topics) {
     lines.push(`## \`${t.spec.name}\``, '', t.spec.doc, '');
     for (const r of t.records) {
-      lines.push(`### \`${r.fullName}\``, '', r.doc, '', '| field | type | doc |', '|---|---|---|');
+      lines.push(`### \`${r.fullName}\``, '', r.doc, '');
+      if (r.personal.length > 0) {
+        lines.push(
+          `Personal data, sealed at append for the subject ${r.subject.map((x) => `\`${x}\``).join(' else ')} (docs/adr/0018): ${r.personal.map((p) => `\`${p.path}\` (${p.kind})`).join(', ')}.`,
+          '',
+        );
+      }
+      lines.push('| field | type | doc |', '|---|---|---|');
       const rec = r.schema as { fields: AvroField[] };
       for (const f of rec.fields) {
         const v = r.vocabularies.get(f.name);

@@ -445,7 +445,7 @@ describe('the dashboard drill-down in a browser', () => {
     });
     const outcome = (id: string, provider: string, kind: 'delivered' | 'undelivered'): DeliveryEventReceived => ({
       event_id: `msg_${id}:${kind}`, occurred_at: at + 1000, received_at: at + 1000, provider, channel: 'sms', notification_id: id, provider_message_id: `msg_${id}`,
-      kind, provider_event: kind, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, raw: '{}',
+      kind, provider_event: kind, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, user_id: null, raw: '{}',
     });
     const sends = [sent('ntf_p1', 'twilio', 'US', 8300, 'cheapest_healthy'), sent('ntf_p2', 'twilio', 'US', 8300, 'cheapest_healthy'), sent('ntf_p3', 'twilio', 'US', 16600, 'probe'), sent('ntf_p4', 'vonage', 'GB', 39600, 'cheapest_healthy'), sent('ntf_p5', 'vonage', 'US', 8600, 'failover')];
     const events = [outcome('ntf_p1', 'twilio', 'delivered'), outcome('ntf_p2', 'twilio', 'undelivered'), outcome('ntf_p4', 'vonage', 'delivered'), outcome('ntf_p5', 'vonage', 'delivered')];
@@ -510,7 +510,7 @@ describe('the dashboard drill-down in a browser', () => {
         const event = (kind: DeliveryKind, after: number) =>
           events.push({
             event_id: `${id}:${kind}`, occurred_at: at + after, received_at: at + after, provider: 'sendgrid', channel: 'email', notification_id: id, provider_message_id: `SG-${id}`, kind,
-            provider_event: kind, recipient: null, reason: null, error_code: null, bounce_type: null, url: kind === 'clicked' ? 'https://app.example.com/billing' : null, raw: '{}',
+            provider_event: kind, recipient: null, reason: null, error_code: null, bounce_type: null, url: kind === 'clicked' ? 'https://app.example.com/billing' : null, user_id: null, raw: '{}',
           });
         event(i < arm.delivered ? 'delivered' : 'bounced', 60_000);
         if (i < arm.opened) event('opened', 120_000);

@@ -422,7 +422,7 @@ describe('the analyst dashboard', () => {
         const event = (kind: DeliveryKind, after: number) =>
           events.push({
             event_id: `${id}:${kind}`, occurred_at: at + after, received_at: at + after, provider: 'sendgrid', channel: 'email', notification_id: id, provider_message_id: `SG-${id}`, kind,
-            provider_event: kind, recipient: null, reason: null, error_code: null, bounce_type: null, url: kind === 'clicked' ? 'https://app.example.com/billing' : null, raw: '{}',
+            provider_event: kind, recipient: null, reason: null, error_code: null, bounce_type: null, url: kind === 'clicked' ? 'https://app.example.com/billing' : null, user_id: null, raw: '{}',
           });
         event(i < arm.delivered ? 'delivered' : 'bounced', 60_000);
         if (i < arm.opened) event('opened', 120_000);

@@ -29,6 +29,9 @@ export function registerRunCommand(program: Command): void {
       const tracing = await startTracing(rt.config, rt.log);
       rt.shutdown.add('tracing', () => tracing.shutdown(), 'connections');
       if (opts.migrate) await migrate(rt.db, rt.log);
+      // A missing or wrong EVENTLINE_MASTER_KEY stops the process here, before it serves or consumes anything.
+      const keyring = await rt.privacy();
+      rt.log.info({ masterKey: keyring.fingerprint }, 'master key verified');
       for (const name of wanted) {
         const start = components[name as keyof typeof components];
         if (!start) continue;

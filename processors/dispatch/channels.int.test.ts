@@ -192,7 +192,7 @@ describe('channels: SMS consent, STOP and START, the suppression list, Web Push 
     const got = await outcomes(r.notification_id, (os) => os.some((o) => o.channel === 'sms' && o.status === 'failed'));
     assert.match(got.find((o) => o.channel === 'sms')?.reason ?? '', /unsubscribed at the carrier \(Twilio 21610\)/);
     const prefs = await eventually(async () => {
-      const p = (await readPreferences(t.rt.db, u.id)).preferences;
+      const p = (await readPreferences(t.rt.db, u.id, { box: await t.rt.privacy() })).preferences;
       return p.sms_consent === null ? p : undefined;
     }, { what: 'consent withdrawn after 21610' });
     assert.equal(prefs.sms_consent, null);
@@ -206,7 +206,7 @@ describe('channels: SMS consent, STOP and START, the suppression list, Web Push 
     const email = await eventually(() => sendgrid.byNotification(first.notification_id)[0], { what: 'the email' });
     assert.equal(await sendgrid.postEvent(email, 'bounce', { type: 'bounce', reason: '550 5.1.1 unknown user', status: '5.1.1' }), 200);
     const suppressed = await eventually(async () => {
-      const p = (await readPreferences(t.rt.db, u.id)).preferences;
+      const p = (await readPreferences(t.rt.db, u.id, { box: await t.rt.privacy() })).preferences;
       return p.suppressions?.length ? p.suppressions : undefined;
     }, { what: 'the address suppressed' });
     assert.deepEqual(suppressed.map((s) => [s.channel, s.address, s.reason]), [['email', u.email, 'hard_bounce']]);

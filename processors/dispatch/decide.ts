@@ -465,7 +465,7 @@ function chained(
     category: what.category,
     priority: what.priority as Priority,
     channel: what.channel,
-    data: JSON.parse(what.data) as Record<string, unknown>,
+    dataText: what.data,
     requestedBy: r.requested_by,
     sourceEventId: r.event_id,
     at: now,

@@ -226,7 +226,7 @@ async function harnessAfter(users: readonly User[], commands: readonly Command[]
       const o = sent[c.pick % Math.max(1, sent.length)]?.value;
       if (!o) continue;
       const at = o.occurred_at + 1000;
-      const event: DeliveryEventReceived = { event_id: `open:${o.event_id}`, occurred_at: at, received_at: at, provider: 'fake', channel: o.channel as DeliveryChannel, kind: 'opened', provider_event: 'open', notification_id: o.notification_id, provider_message_id: null, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, raw: '{}' };
+      const event: DeliveryEventReceived = { event_id: `open:${o.event_id}`, occurred_at: at, received_at: at, provider: 'fake', channel: o.channel as DeliveryChannel, kind: 'opened', provider_event: 'open', notification_id: o.notification_id, provider_message_id: null, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, user_id: null, raw: '{}' };
       await h.process({ kind: 'delivery', event }, { topic: 'notify.delivery-events.v1', record: 'DeliveryEventReceived', value: event });
     } else if (c.kind === 'fire') {
       const timer = h.timers()[0];
@@ -253,7 +253,7 @@ async function harnessAfter(users: readonly User[], commands: readonly Command[]
         error_code: null,
         bounce_type: null,
         url: null,
-        raw: '{}',
+        user_id: null, raw: '{}',
       };
       await h.process({ kind: 'delivery', event }, null);
     }
@@ -363,7 +363,7 @@ describe('dispatch decider properties', () => {
     foldInto(dispatchKinds, rebuilt, [...run.topics].reverse());
     const state = rebuilt.get(`${notificationKind.name}:${sent[0]!.notification_id}`) as NotificationState;
     assert.deepEqual(state.fallback, []);
-    const bounce = { event_id: 'b1', occurred_at: T0 + 5000, received_at: T0 + 5000, provider: 'sendgrid', channel: 'email', kind: 'bounced', provider_event: 'bounce', notification_id: sent[0]!.notification_id, provider_message_id: null, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, raw: '{}' } satisfies DeliveryEventReceived;
+    const bounce = { event_id: 'b1', occurred_at: T0 + 5000, received_at: T0 + 5000, provider: 'sendgrid', channel: 'email', kind: 'bounced', provider_event: 'bounce', notification_id: sent[0]!.notification_id, provider_message_id: null, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, user_id: null, raw: '{}' } satisfies DeliveryEventReceived;
     const d = decide({ notification: state, context: { prefs: u!.prefs, recipient: { email: u!.email, phone: u!.phone, name: null, locale: null }, sentToday: 0, templateKnown: true, digestFlushed: false }, digest: null }, { kind: 'delivery', event: bounce }, bounce.occurred_at, policy);
     assert.deepEqual(d, { events: [], effects: [] });
   });
@@ -508,7 +508,7 @@ describe('escalation on another channel without engagement', () => {
   const escalating = (source: string, unless = 'opened') =>
     notificationRequest({ source, userId: bo.id, template: 'receipt', category: 'billing', priority: 'NORMAL', data: { amount_due: 100, currency: 'usd' }, requestedBy: 'test', at: T0, escalation: { after_seconds: 3600, unless, channel: 'sms' } });
   const engage = (h: Harness, r: NotificationRequested, kind: 'opened' | 'clicked' | 'read', at: number) => {
-    const event: DeliveryEventReceived = { event_id: `${kind}:${r.notification_id}:${at}`, occurred_at: at, received_at: at, provider: 'fake', channel: 'email', kind, provider_event: kind, notification_id: r.notification_id, provider_message_id: null, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, raw: '{}' };
+    const event: DeliveryEventReceived = { event_id: `${kind}:${r.notification_id}:${at}`, occurred_at: at, received_at: at, provider: 'fake', channel: 'email', kind, provider_event: kind, notification_id: r.notification_id, provider_message_id: null, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, user_id: null, raw: '{}' };
     return h.process({ kind: 'delivery', event }, { topic: 'notify.delivery-events.v1', record: 'DeliveryEventReceived', value: event });
   };
   const sentOn = (h: Harness, r: NotificationRequested) =>
@@ -693,7 +693,7 @@ describe('drip sequences', () => {
 
   it('given exit_engaged clicked, then a click on an earlier step ends the sequence and an open does not', async () => {
     const click = (h: Harness, id: string, kind: 'opened' | 'clicked', at: number) => {
-      const event: DeliveryEventReceived = { event_id: `${kind}:${id}`, occurred_at: at, received_at: at, provider: 'fake', channel: 'email', kind, provider_event: kind, notification_id: id, provider_message_id: null, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, raw: '{}' };
+      const event: DeliveryEventReceived = { event_id: `${kind}:${id}`, occurred_at: at, received_at: at, provider: 'fake', channel: 'email', kind, provider_event: kind, notification_id: id, provider_message_id: null, recipient: null, reason: null, error_code: null, bounce_type: null, url: null, user_id: null, raw: '{}' };
       return h.process({ kind: 'delivery', event }, { topic: 'notify.delivery-events.v1', record: 'DeliveryEventReceived', value: event });
     };
     const clicked = sequence('seq:4a', { engaged: 'clicked' });

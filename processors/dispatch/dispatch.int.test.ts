@@ -101,7 +101,7 @@ describe('dispatch processor against the real stack and local provider APIs', ()
     ]);
     const sms = twilio.sent.find((m) => m.statusCallback.includes(r.notification_id));
     assert.ok(sms, 'the SMS went through Twilio');
-    assert.equal(sms.statusCallback, `${publicUrl}/webhooks/twilio/status?notification_id=${r.notification_id}`);
+    assert.equal(sms.statusCallback, `${publicUrl}/webhooks/twilio/status?notification_id=${r.notification_id}&user_id=${r.user_id}`);
     const dead = await collect(t.rt.kafka, ['dlq.processor.dispatch.v1'], (records) => records.some((d) => d.value.error.includes('500')));
     assert.equal(dead.find((d) => d.value.error.includes('500'))?.value.error_code, 'provider_retries_exhausted');
   });

@@ -239,7 +239,7 @@ describe('SMS routing: least cost among healthy providers, failover on an outage
     const at = Date.now();
     const events = Array.from({ length: 25 }, (_, i) => ({
       event_id: `SMbad${i}:undelivered`, occurred_at: at, received_at: at, provider: 'twilio', channel: 'sms' as const, notification_id: null, provider_message_id: `SMbad${i}`,
-      kind: 'undelivered' as const, provider_event: 'undelivered', recipient: null, reason: 'carrier violation', error_code: '30007', bounce_type: null, url: null, raw: '{}',
+      kind: 'undelivered' as const, provider_event: 'undelivered', recipient: null, reason: 'carrier violation', error_code: '30007', bounce_type: null, url: null, user_id: null, raw: '{}',
     }));
     await (await t.rt.kafka.appender()).append('notify.delivery-events.v1', events.map((value) => ({ key: value.provider_message_id, record: 'DeliveryEventReceived' as const, value })));
     const routed = await eventually(

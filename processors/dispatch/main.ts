@@ -31,6 +31,7 @@ import {
 import { contactFieldOf, contactFor, isEssential, optOutSms, resubscribe, suppress, unsubscribe, type Preferences } from '../../projections/preferences/document.ts';
 import { readPreferences } from '../../projections/preferences/store.ts';
 import { CustomerDirectory } from '../customers/directory.ts';
+import { openTemplateData } from '../../lib/privacy/records.ts';
 import { blockedChannels, chooseTemplate, decide, engagedAt, eventTimeOf, localParts, needsContext, nextLocalTime, stepNotificationId, type SequenceFacts, type DispatchContext, type DispatchInput, type DispatchState, type Recipient, type SendCommand } from './decide.ts';
 import { CircuitBreakers, DEFAULT_CIRCUIT_POLICY } from './circuit.ts';
 import { RateLimiter, Sender, type ProviderRouting } from './effects.ts';
@@ -93,6 +94,8 @@ export interface DispatchReader {
   /** The template version a new message of `template` renders with for a user of `locale` (absent: the shipped file). */
   templateVersion?(template: string, locale: string | null): VersionInfo;
   subject(template: string, data: Record<string, unknown>, recipient: Recipient, prefs: Preferences): string;
+  /** A request's template data, opened (it is sealed for the user: ADR 0018); absent: parsed as it is. */
+  data?(text: string): Promise<Record<string, unknown>>;
 }
 
 function notificationIdOf(input: DispatchInput): string | null {
@@ -134,7 +137,9 @@ export async function loadDispatchState(input: DispatchInput, read: DispatchRead
     if (state && !state.flushed && digestItems(state).length > 0) {
       const { recipient, prefs } = await read.user(input.due.user_id, null);
       const items = (await Promise.all(digestItems(state).map((i) => read.notification(i)))).flatMap((n) => (n.request ? [n.request] : []));
-      const summaries = items.sort((a, b) => a.notification_id.localeCompare(b.notification_id)).map((r) => ({ template: r.template, subject: read.subject(r.template, JSON.parse(r.data) as Record<string, unknown>, recipient, prefs) }));
+      const dataOf = (text: string) => (read.data ? read.data(text) : Promise.resolve(JSON.parse(text) as Record<string, unknown>));
+      const sorted = items.sort((a, b) => a.notification_id.localeCompare(b.notification_id));
+      const summaries = await Promise.all(sorted.map(async (r) => ({ template: r.template, subject: read.subject(r.template, await dataOf(r.data), recipient, prefs) })));
       digest = { state, summaries };
     }
   }
@@ -228,9 +233,16 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
    * them — else the Stripe customer's (the address Stripe has for the paying customer).
    */
   async function recipientOf(userId: string, category: string | null): Promise<{ recipient: Recipient; prefs: Awaited<ReturnType<typeof readPreferences>>['preferences'] }> {
-    const stored = await readPreferences(rt.db, userId);
-    const customer = await directory.byUser(userId);
+    const privacy = await rt.privacy();
+    const stored = await readPreferences(rt.db, userId, { box: privacy });
+    const found = await directory.byUser(userId);
+    // The directory keeps the Stripe customer's contact sealed, as the Stripe event had it.
+    const customer = found && { ...found, email: found.email && (await privacy.open(found.email)), phone: found.phone && (await privacy.open(found.phone)), name: found.name && (await privacy.open(found.name)) };
     const prefs = stored.preferences;
+    // An erased user is never messaged again, on any channel (ADR 0018).
+    if (await privacy.isErased(`user:${userId}`)) {
+      return { prefs, recipient: { blocked: { email: 'user erased', sms: 'user erased', push: 'user erased', in_app: 'user erased' }, push: false, email: null, phone: null, name: null, locale: prefs.locale } };
+    }
     const email = contactFor(prefs, 'email', category) ?? customer?.email ?? rt.config.teamEmails[userId] ?? null;
     const phone = contactFor(prefs, 'phone', category) ?? customer?.phone ?? null;
     // SMS only with the user's opt-in (TCPA), nothing to a suppressed address: whatever the priority.
@@ -262,6 +274,7 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
     templateKnown: (template) => templates.has(template),
     templateVersion: (template, locale) => versions.current(template, locale),
     subject: (template, data, recipient, prefs) => templates.render(template, recipient.locale, data, { timezone: prefs.timezone, unsubscribeUrl: null }).subject,
+    data: async (text) => openTemplateData(await rt.privacy(), text),
   };
   const load = (input: DispatchInput) => loadDispatchState(input, reader);
 
@@ -270,7 +283,7 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
     const r = (await notificationOf(cmd.notificationId)).request;
     if (!r) return { kind: 'send_failed', send: cmd, provider: null, retryable: false, message: 'request unknown', unreachable: true };
     const { recipient, prefs } = await recipientOf(r.user_id, r.category);
-    const data = { ...(JSON.parse(r.data) as Record<string, unknown>), user_id: r.user_id, first_name: recipient.name?.split(' ')[0] ?? '' };
+    const data = { ...(await openTemplateData(await rt.privacy(), r.data)), user_id: r.user_id, first_name: recipient.name?.split(' ')[0] ?? '' };
     const unsubscribeLink = !isEssential(r.category) && rt.config.unsubscribeSecret ? unsubscribeUrl(rt.config.http.publicUrl, rt.config.unsubscribeSecret, r.user_id, r.category, Date.now()) : null;
     const links: Record<string, string> = {};
     if (r.template === CONTACT_CONFIRMATION_TEMPLATE) {
@@ -302,7 +315,7 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
         text: rendered.text,
         html: rendered.html,
         headers: unsubscribeLink ? { 'List-Unsubscribe': `<${unsubscribeLink}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } : {},
-        customArgs: { notification_id: r.notification_id, category: r.category, template: r.template },
+        customArgs: { notification_id: r.notification_id, user_id: r.user_id, category: r.category, template: r.template },
         notificationId: r.notification_id,
         idempotencyKey,
       };
@@ -311,7 +324,7 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
       message = {
         to: recipient.phone,
         body: fitSms(rendered.sms, MAX_SMS_SEGMENTS, rendered.smsFooter),
-        statusCallback: `${rt.config.http.publicUrl}/webhooks/twilio/status?notification_id=${encodeURIComponent(r.notification_id)}`,
+        statusCallback: `${rt.config.http.publicUrl}/webhooks/twilio/status?notification_id=${encodeURIComponent(r.notification_id)}&user_id=${encodeURIComponent(r.user_id)}`,
         notificationId: r.notification_id,
         idempotencyKey,
       };

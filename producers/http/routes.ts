@@ -14,6 +14,7 @@ import { domainEventRoutes } from '../domain/route.ts';
 import { ApiKeys } from '../keys/store.ts';
 import { cancelNotificationRoutes } from '../notifications/cancel.ts';
 import { riskRoutes } from '../risk/routes.ts';
+import { privacyRoutes } from '../privacy/routes.ts';
 import { notificationRoutes } from '../notifications/route.ts';
 import { inboxRoutes } from '../inbox/routes.ts';
 import { preferenceRoutes } from '../preferences/route.ts';
@@ -105,6 +106,7 @@ export function buildHttpApp(rt: Runtime, extra: readonly express.Router[] = [])
     notificationRoutes(rt, keys),
     cancelNotificationRoutes(rt, keys),
     riskRoutes(rt, keys),
+      privacyRoutes(rt, keys),
     dashboardRoutes(rt, keys),
     ...extra,
   ];

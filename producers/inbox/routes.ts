@@ -31,6 +31,7 @@ import { evolve } from '../../projections/inbox/evolve.ts';
 import { feedCounts, inboxSchema, readFeed, readItem, unreadItems } from '../../projections/inbox/read.ts';
 import { readPreferences } from '../../projections/preferences/store.ts';
 import { userIdParam } from '../preferences/route.ts';
+import type { InboxItemRow } from '../../projections/inbox/read.ts';
 import { encodeCursor, feedQuery, FeedRenderer, NOTIFICATION_ID, stateOf } from './feed.ts';
 import { itemActions, toEvent, type ItemAction } from './to-event.ts';
 
@@ -46,6 +47,8 @@ export function inboxRoutes(rt: Runtime, keys: Authenticator): Router {
   const renderer = new FeedRenderer();
   const secret = rt.config.unsubscribeSecret;
   const access = requireScope(keys, 'preferences', { userTokens: { secret } });
+  // The request's template data is sealed for the user (ADR 0018): opened to render; `erased` renders empty.
+  const opened = async (row: InboxItemRow): Promise<InboxItemRow> => ({ ...row, data: row.data === null ? null : await (await rt.privacy()).open(row.data) });
   const timezoneOf = async (userId: string): Promise<string> => (await readPreferences(rt.db, userId)).preferences.timezone;
 
   router.get('/v1/users/:userId/inbox', access, async (req, res) => {
@@ -67,7 +70,7 @@ export function inboxRoutes(rt: Runtime, keys: Authenticator): Router {
     ]);
     const last = feed.items.at(-1);
     res.json({
-      items: feed.items.map((row) => renderer.item(row, timezone)),
+      items: await Promise.all(feed.items.map(async (row) => renderer.item(await opened(row), timezone))),
       unread_count: counts.unread,
       unseen_count: counts.unseen,
       next_cursor: feed.more && last ? encodeCursor({ createdAt: last.created_at.getTime(), notificationId: last.notification_id }) : null,
@@ -86,14 +89,14 @@ export function inboxRoutes(rt: Runtime, keys: Authenticator): Router {
       const state = stateOf(row);
       // One-way changes already made: nothing to record (an inbox marks everything seen each time it opens).
       if ((action === 'seen' && state.seenAt !== null) || (action === 'archive' && state.archivedAt !== null)) {
-        res.json({ notification_id: notificationId, action, appended: false, event_id: null, item: renderer.item(row, timezone) });
+        res.json({ notification_id: notificationId, action, appended: false, event_id: null, item: renderer.item(await opened(row), timezone) });
         return;
       }
       const event = toEvent({ notificationId, userId, action, actor: principalOf(res).keyId, at: Date.now() });
       const appender = await rt.kafka.appender();
       await appender.append('notify.delivery-events.v1', [{ key: notificationId, record: 'DeliveryEventReceived', value: event }]);
       const next = evolve(state, { eventId: event.event_id, kind: itemActions[action], at: event.occurred_at });
-      res.json({ notification_id: notificationId, action, appended: true, event_id: event.event_id, item: renderer.item(row, timezone, next) });
+      res.json({ notification_id: notificationId, action, appended: true, event_id: event.event_id, item: renderer.item(await opened(row), timezone, next) });
     });
   }
 

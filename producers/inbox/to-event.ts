@@ -52,5 +52,6 @@ export function toEvent(c: InboxChange): DeliveryEventReceived {
     bounce_type: null,
     url: null,
     raw: JSON.stringify({ action: c.action, user_id: c.userId, actor: c.actor }),
+    user_id: c.userId,
   };
 }

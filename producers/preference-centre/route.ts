@@ -71,7 +71,7 @@ export function preferenceCentreRoutes(rt: Runtime, now: () => number = Date.now
     } catch (err) {
       return failed(req, res, err);
     }
-    const stored = await readPreferences(rt.db, user.userId);
+    const stored = await readPreferences(rt.db, user.userId, { box: await rt.privacy() });
     const view = viewOf(stored.preferences);
     res.set('cache-control', 'no-store');
     if (wantsHtml(req)) {

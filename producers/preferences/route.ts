@@ -72,7 +72,7 @@ export function preferenceRoutes(rt: Runtime, keys: ApiKeys): Router {
 
   router.get('/v1/users/:userId/preferences', requireScope(keys, 'preferences', userTokens), async (req, res) => {
     const userId = userIdParam(req);
-    const stored = await readPreferences(rt.db, userId);
+    const stored = await readPreferences(rt.db, userId, { box: await rt.privacy() });
     res.json({ user_id: userId, ...answer(stored.preferences), changed_at: stored.changedAt?.toISOString() ?? null });
   });
 

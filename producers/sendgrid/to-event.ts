@@ -69,6 +69,7 @@ export function toDeliveryEvent(event: Readonly<Record<string, unknown>>, receiv
       bounce_type: kind === 'bounced' || kind === 'dropped' ? (str(event.type) ?? str(event.bounce_classification)) : null,
       url: str(event.url),
       raw,
+      user_id: str(event.user_id),
     },
   };
 }

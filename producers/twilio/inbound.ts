@@ -74,6 +74,7 @@ export function twilioInboundRoutes(deps: TwilioInboundDeps): Router {
       bounce_type: null,
       url: null,
       raw: JSON.stringify(params),
+      user_id: null,
     };
     const first = (await deps.seen.seen([event.event_id])).size === 0;
     if (first) {

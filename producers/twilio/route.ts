@@ -43,7 +43,8 @@ export function twilioWebhookRoutes(deps: TwilioWebhookDeps): Router {
     const notificationId = fromQuery ?? (sid ? await deps.index.lookup(sid) : null);
     let record;
     try {
-      record = toDeliveryEvent(params, notificationId, now());
+      const userId = typeof req.query.user_id === 'string' && req.query.user_id !== '' ? req.query.user_id : null;
+      record = toDeliveryEvent(params, notificationId, now(), userId);
     } catch (err) {
       reject('shape', err as EventlineError);
     }

@@ -23,6 +23,7 @@ export function toDeliveryEvent(
   params: Readonly<Record<string, string>>,
   notificationId: string | null,
   receivedAt: number,
+  userId: string | null = null,
 ): { key: string; value: DeliveryEventReceived } {
   const { messageSid, status } = parseTwilioCallback(params);
   return {
@@ -43,6 +44,7 @@ export function toDeliveryEvent(
       bounce_type: null,
       url: null,
       raw: JSON.stringify(params),
+      user_id: userId,
     },
   };
 }

@@ -185,6 +185,7 @@ export function toDeliveryEvent(dlr: VonageDlr, notificationId: string | null, r
       bounce_type: null,
       url: null,
       raw: JSON.stringify(dlr.raw),
+      user_id: null,
     },
   };
 }

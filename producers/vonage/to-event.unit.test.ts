@@ -135,6 +135,7 @@ describe('Vonage delivery receipt to delivery record', () => {
       bounce_type: null,
       url: null,
       raw: JSON.stringify(params),
+      user_id: null,
     });
     assert.deepEqual(JSON.parse(result.value.raw), params);
   });

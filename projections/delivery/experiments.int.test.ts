@@ -50,7 +50,7 @@ function records(arm: Arm): Incoming<DeliveryTopic>[] {
     const event = (kind: DeliveryKind, at: number) => {
       const e: DeliveryEventReceived = {
         event_id: `${id}:${kind}`, occurred_at: at, received_at: at, provider: 'sendgrid', channel: 'email', notification_id: id, provider_message_id: null, kind,
-        provider_event: kind, recipient: null, reason: null, error_code: null, bounce_type: null, url: kind === 'clicked' ? 'https://app.example.com/billing' : null, raw: '{}',
+        provider_event: kind, recipient: null, reason: null, error_code: null, bounce_type: null, url: kind === 'clicked' ? 'https://app.example.com/billing' : null, user_id: null, raw: '{}',
       };
       out.push(as('DeliveryEventReceived', e));
     };

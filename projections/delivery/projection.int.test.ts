@@ -65,7 +65,7 @@ function delivery(eventId: string, kind: DeliveryKind, at: number, extra: Partia
     error_code: null,
     bounce_type: null,
     url: null,
-    raw: '{}',
+    user_id: null, raw: '{}',
     ...extra,
   };
 }

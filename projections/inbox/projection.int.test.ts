@@ -66,7 +66,7 @@ function change(id: string, kind: DeliveryKind, at: number, extra: Partial<Deliv
     error_code: null,
     bounce_type: null,
     url: null,
-    raw: '{}',
+    user_id: null, raw: '{}',
     ...extra,
   };
 }

@@ -4,6 +4,7 @@
  * the API (right after Kafka's ack) and the projection (from the topic) can both write it.
  */
 import type { Queryable } from '../../lib/db.ts';
+import type { ValueBox } from '../../lib/privacy/records.ts';
 import type { PreferencesChanged } from '../../lib/topics.ts';
 import { defaultPreferences, plainPreferences, type Preferences } from './document.ts';
 
@@ -13,14 +14,28 @@ export interface StoredPreferences {
   readonly eventId: string | null;
 }
 
-export async function readPreferences(db: Queryable, userId: string, options: { forUpdate?: boolean } = {}): Promise<StoredPreferences> {
+/**
+ * One user's preferences. With `box`, sealed contact fields (written by the projection from the
+ * topic, ADR 0018) are opened, so callers compare and send to plain addresses.
+ */
+export async function readPreferences(db: Queryable, userId: string, options: { forUpdate?: boolean; box?: Pick<ValueBox, 'open'> } = {}): Promise<StoredPreferences> {
   const res = await db.query<{ preferences: Preferences; changed_at: Date; event_id: string }>(
     `SELECT preferences, changed_at, event_id FROM preferences.user_preferences WHERE user_id = $1${options.forUpdate ? ' FOR UPDATE' : ''}`,
     [userId],
   );
   const row = res.rows[0];
   if (!row) return { preferences: defaultPreferences(), changedAt: null, eventId: null };
-  return { preferences: { ...defaultPreferences(), ...row.preferences }, changedAt: row.changed_at, eventId: row.event_id };
+  const preferences = { ...defaultPreferences(), ...row.preferences };
+  const box = options.box;
+  if (box) {
+    const open = async (v: string | null) => (v === null ? null : box.open(v));
+    Object.assign(preferences, {
+      email: await open(preferences.email),
+      phone: await open(preferences.phone),
+      suppressions: await Promise.all(preferences.suppressions.map(async (s) => ({ ...s, address: await box.open(s.address) }))),
+    });
+  }
+  return { preferences, changedAt: row.changed_at, eventId: row.event_id };
 }
 
 /** Applies changes; for each user only the latest one by (occurred_at, event_id) is kept. */

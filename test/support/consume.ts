@@ -2,12 +2,13 @@
  * Test helpers around the Kafka adapter: read records from topics until a condition holds.
  */
 import type { Incoming, Kafka } from '../../lib/kafka/index.ts';
-import type { AnyTopicName } from '../../lib/topics.ts';
+import type { AnyTopicName, RecordName } from '../../lib/topics.ts';
 import { eventually } from './env.ts';
 
 /**
  * Consumes `topics` from the beginning with a fresh group until `count` records arrived (or, given
- * a function, until it returns true for what arrived so far); returns them.
+ * a function, until it returns true for what arrived so far); returns them, personal fields opened
+ * (they are sealed on the topic, ADR 0018; test/privacy.e2e.test.ts reads them as stored).
  */
 export async function collect<T extends AnyTopicName>(
   kafka: Kafka,
@@ -22,7 +23,9 @@ export async function collect<T extends AnyTopicName>(
     topics,
     fromBeginning: true,
     onBatch: async (batch) => {
-      received.push(...batch.records);
+      for (const r of batch.records) {
+        received.push(r.record === 'external' ? r : ({ ...r, value: await kafka.serde.opened(r.record as RecordName, r.value as object) } as Incoming<T>));
+      }
       return { commit: (BigInt(batch.lastOffset) + 1n).toString() };
     },
   });

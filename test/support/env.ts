@@ -36,6 +36,8 @@ export async function createTestEnv(label: string, extra: Readonly<Record<string
     EVENTLINE_NAMESPACE: namespace,
     DATABASE_URL: dbUrl.toString(),
     LOG_LEVEL: base.TEST_LOG_LEVEL ?? 'error',
+    // Each test database gets its own master key, as a deployment would (ADR 0018).
+    EVENTLINE_MASTER_KEY: randomBytes(32).toString('base64'),
     ...extra,
   };
   const config = loadConfig(env, `test-${label}`);

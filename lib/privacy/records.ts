@@ -1,0 +1,231 @@
+/**
+ * Which fields of which records are personal data, read from the schemas (ADR 0018), and sealing
+ * or opening them in a record value.
+ *
+ * A field is marked in its .avsc with `"eventline.personal"`:
+ * - `"text"`: the string is sealed whole;
+ * - `"email"`: sealed, the address's domain kept in clear (risk scoring decides on it);
+ * - `"json"`: a JSON document (a provider's payload) whose personal members are sealed one by one
+ *   (`sealJson`): names, email addresses, phone numbers, postal addresses but their country, IP
+ *   addresses, free text; everything else (ids, amounts, currencies, statuses, times) stays as it
+ *   was, so projections and deciders compute from it without any key.
+ * A record with personal fields names its subject with `"eventline.subject"`: candidates
+ * `<kind>:<field path>`, the first whose field is set wins (user:user_id, customer:customer_id …).
+ */
+import { EventlineError } from '../errors.ts';
+import { recordSchemas, type RecordName } from '../generated/events.ts';
+import { ERASED, isSealed } from './crypto.ts';
+
+export type PersonalKind = 'text' | 'email' | 'json';
+export const personalKinds: readonly PersonalKind[] = ['text', 'email', 'json'];
+
+export interface PersonalField {
+  /** Field names from the record down; `*` steps into an array's items. */
+  readonly path: readonly string[];
+  readonly kind: PersonalKind;
+}
+
+export interface PersonalSpec {
+  readonly subject: readonly { readonly kind: string; readonly path: readonly string[] }[];
+  readonly fields: readonly PersonalField[];
+}
+
+/** The two operations every personal value goes through; the keyring implements them. */
+export interface ValueBox {
+  seal(subject: string, plaintext: string, options?: { email?: boolean }): Promise<string>;
+  open(value: string): Promise<string>;
+}
+
+type Schema = string | readonly Schema[] | { readonly type: string; readonly fields?: readonly Field[]; readonly items?: Schema; readonly values?: Schema };
+interface Field {
+  readonly name: string;
+  readonly type: Schema;
+  readonly 'eventline.personal'?: string;
+}
+
+/** Collects marked fields at any depth; a named type used again (`"Preferences"`) is followed once more. */
+function collect(schema: Schema, path: string[], out: PersonalField[], named: Map<string, Schema>): void {
+  if (typeof schema === 'string') {
+    const ref = named.get(schema);
+    if (ref !== undefined) collect(ref, path, out, new Map([...named].filter(([k]) => k !== schema)));
+    return;
+  }
+  if (Array.isArray(schema)) {
+    for (const branch of schema as readonly Schema[]) collect(branch, path, out, named);
+    return;
+  }
+  const s = schema as Exclude<Schema, string | readonly Schema[]> & { readonly name?: string };
+  if (s.type === 'array' && s.items !== undefined) collect(s.items, [...path, '*'], out, named);
+  if (s.type === 'record') {
+    if (s.name) named.set(s.name, s);
+    for (const f of s.fields ?? []) {
+      const mark = f['eventline.personal'];
+      if (mark !== undefined) out.push({ path: [...path, f.name], kind: mark as PersonalKind });
+      else collect(f.type, [...path, f.name], out, named);
+    }
+  }
+}
+
+/** The personal fields and subject of every record that has any. */
+export const personalSpecs: ReadonlyMap<RecordName, PersonalSpec> = (() => {
+  const specs = new Map<RecordName, PersonalSpec>();
+  for (const [name, { schema }] of Object.entries(recordSchemas) as [RecordName, { schema: unknown }][]) {
+    const fields: PersonalField[] = [];
+    collect(schema as Schema, [], fields, new Map());
+    if (fields.length === 0) continue;
+    const subjects = ((schema as { 'eventline.subject'?: string[] })['eventline.subject'] ?? []).map((s) => {
+      const i = s.indexOf(':');
+      return { kind: s.slice(0, i), path: s.slice(i + 1).split('.') };
+    });
+    specs.set(name, { subject: subjects, fields });
+  }
+  return specs;
+})();
+
+function at(value: unknown, path: readonly string[]): unknown {
+  let v = value;
+  for (const p of path) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[p] : undefined;
+  return v;
+}
+
+/** The subject a record's personal data is sealed for; null when none of its candidates is set. */
+export function subjectOf(record: RecordName, value: unknown): string | null {
+  for (const c of personalSpecs.get(record)?.subject ?? []) {
+    const v = at(value, c.path);
+    if (typeof v === 'string' && v !== '') return `${c.kind}:${v}`;
+  }
+  return null;
+}
+
+/** Applies `fn` to every string at the field's path (through arrays and nullable unions), in place. */
+async function mapAt(value: unknown, path: readonly string[], fn: (s: string) => Promise<string>): Promise<void> {
+  if (value === null || typeof value !== 'object' || path.length === 0) return;
+  const [head, ...rest] = path as [string, ...string[]];
+  if (head === '*') {
+    if (!Array.isArray(value)) return;
+    for (let i = 0; i < value.length; i++) {
+      if (rest.length === 0) {
+        if (typeof value[i] === 'string') value[i] = await fn(value[i] as string);
+      } else await mapAt(value[i], rest, fn);
+    }
+    return;
+  }
+  const obj = value as Record<string, unknown>;
+  if (rest.length === 0) {
+    if (typeof obj[head] === 'string') obj[head] = await fn(obj[head]);
+  } else await mapAt(obj[head], rest, fn);
+}
+
+// Members of a provider's JSON that are personal data wherever they appear (lower-cased).
+// Not `reason` or `status`: Stripe's dispute and cancellation reasons are facts the deciders read.
+const PERSONAL_KEYS = new Set([
+  'name', 'first_name', 'last_name', 'full_name', 'customer_name', 'email', 'receipt_email', 'customer_email', 'phone', 'customer_phone',
+  'ip', 'ip_address', 'client_ip', 'useragent', 'user_agent',
+]);
+// Objects that are postal addresses or hold one: every string in them but the country is personal.
+const ADDRESS_KEYS = new Set(['address', 'shipping', 'billing_details', 'customer_address', 'customer_shipping', 'owner', 'billing_address', 'shipping_address']);
+const CLEAR_IN_ADDRESS = new Set(['country', 'object', 'carrier', 'tracking_number']);
+
+async function walkJson(node: unknown, inAddress: boolean, fn: (s: string, key: string) => Promise<string>): Promise<unknown> {
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) node[i] = await walkJson(node[i], inAddress, fn);
+    return node;
+  }
+  if (node === null || typeof node !== 'object') return node;
+  const obj = node as Record<string, unknown>;
+  for (const [k, v] of Object.entries(obj)) {
+    const key = k.toLowerCase();
+    if (key === 'metadata' || key === 'custom_args' || key === 'unique_args') continue; // ids the integrator chose (metadata.user_id): kept
+    if (typeof v === 'string') {
+      // A customer's description is free text, often its name or address (Stripe's own examples).
+      const personal = PERSONAL_KEYS.has(key) || (inAddress && !CLEAR_IN_ADDRESS.has(key)) || (key === 'description' && obj.object === 'customer');
+      if (v !== '' && personal) obj[k] = await fn(v, key);
+    } else obj[k] = await walkJson(v, inAddress || ADDRESS_KEYS.has(key), fn);
+  }
+  return obj;
+}
+
+/** Seals the personal members of a JSON document; a document with none is returned unchanged (byte for byte). */
+export async function sealJson(text: string, seal: (s: string, email: boolean) => Promise<string>): Promise<string> {
+  if (isSealed(text)) return text;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return seal(text, false); // not JSON: sealed whole
+  }
+  let changed = false;
+  await walkJson(doc, false, async (s, key) => {
+    if (isSealed(s) || s === ERASED) return s;
+    changed = true;
+    return seal(s, key.includes('email'));
+  });
+  return changed ? JSON.stringify(doc) : text;
+}
+
+/** Opens every sealed member of a JSON document (erased ones read `erased`). */
+export async function openJson(text: string, open: (s: string) => Promise<string>): Promise<string> {
+  if (isSealed(text)) return open(text);
+  if (!text.includes('enc.v1.')) return text;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  const visit = async (node: unknown): Promise<unknown> => {
+    if (typeof node === 'string') return isSealed(node) ? open(node) : node;
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) node[i] = await visit(node[i]);
+      return node;
+    }
+    if (node !== null && typeof node === 'object') {
+      for (const [k, v] of Object.entries(node)) (node as Record<string, unknown>)[k] = await visit(v);
+    }
+    return node;
+  };
+  return JSON.stringify(await visit(doc));
+}
+
+/**
+ * Seals a record's personal fields in place, for its subject. Values already sealed stay as they
+ * are (a step copied from a sealed request). A record with personal data but no subject is refused:
+ * nothing would be able to erase it.
+ */
+export async function sealRecord<V extends object>(box: ValueBox, record: RecordName, value: V): Promise<V> {
+  const spec = personalSpecs.get(record);
+  if (!spec) return value;
+  const subject = subjectOf(record, value);
+  for (const f of spec.fields) {
+    await mapAt(value, f.path, async (s) => {
+      if (s === '' || isSealed(s) || s === ERASED) return s;
+      if (subject === null) throw new EventlineError('encode_failed', `${record}.${f.path.join('.')} holds personal data but the record names no subject (${spec.subject.map((c) => `${c.kind}:${c.path.join('.')}`).join(', ')})`);
+      if (f.kind === 'json') return sealJson(s, (x, email) => box.seal(subject, x, { email }));
+      return box.seal(subject, s, { email: f.kind === 'email' });
+    });
+  }
+  return value;
+}
+
+/** A copy of a record value with its personal fields opened (`erased` where the key is gone). */
+export async function openRecord<V extends object>(box: ValueBox, record: RecordName, value: V): Promise<V> {
+  const spec = personalSpecs.get(record);
+  if (!spec) return value;
+  const copy = structuredClone(value);
+  for (const f of spec.fields) {
+    await mapAt(copy, f.path, (s) => (f.kind === 'json' ? openJson(s, (x) => box.open(x)) : box.open(s)));
+  }
+  return copy;
+}
+
+/** Template data (a NotificationRequested's `data`): opened and parsed; an erased user's is empty. */
+export async function openTemplateData(box: Pick<ValueBox, 'open'>, text: string): Promise<Record<string, unknown>> {
+  const plain = await box.open(text);
+  if (plain === ERASED) return {};
+  try {
+    const v: unknown = JSON.parse(plain);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
