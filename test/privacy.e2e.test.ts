@@ -58,9 +58,9 @@ describe('privacy: export, erasure by crypto-shredding, replay after it', () => 
     // Preferences with the user's own contact, a notification by email (delivered, opened) and one in the inbox.
     assert.equal((await api(`/v1/users/${p.user}/preferences`, { method: 'PUT', body: JSON.stringify({ email: p.email, phone: p.phone, timezone: 'America/Chicago' }) })).status, 200);
     const sent = await api('/v1/notifications', { method: 'POST', body: JSON.stringify({ user_id: p.user, template: 'security_alert', category: 'security', priority: 'HIGH', channel: 'email', data: { alert: `new sign-in for ${p.name}`, device: `${p.name}'s laptop` } }) });
-    assert.equal(sent.status, 202, await sent.text());
-    const inApp = await api('/v1/notifications', { method: 'POST', body: JSON.stringify({ user_id: p.user, template: 'usage_threshold', category: 'product', channel: 'in_app', data: { resource: 'seats', percent: 80, note: `hello ${p.name}` } }) });
-    assert.equal(inApp.status, 202, await inApp.text());
+    assert.equal(sent.status, 202, await sent.clone().text());
+    const inApp = await api('/v1/notifications', { method: 'POST', body: JSON.stringify({ user_id: p.user, template: 'usage_threshold', category: 'billing', channel: 'in_app', data: { metric: `seats of ${p.name}`, used: 8, limit: 10, threshold_percent: 80 } }) });
+    assert.equal(inApp.status, 202, await inApp.clone().text());
     const { notification_id: emailId } = (await sent.json()) as { notification_id: string };
     const { notification_id: inAppId } = (await inApp.json()) as { notification_id: string };
     const email = await eventually(() => sendgrid.sent.find((m) => m.customArgs.notification_id === emailId), { timeoutMs: 60_000, what: `the email to ${p.user}` });
@@ -180,8 +180,8 @@ describe('privacy: export, erasure by crypto-shredding, replay after it', () => 
     const patDoc = JSON.stringify(await (await api(`/v1/users/${pat.user}/export`)).json());
     for (const s of [pat.email, pat.name]) assert.ok(!patDoc.includes(s), 'the erased export has nothing');
     assert.ok(patDoc.includes('"erased"'), 'personal fields read erased');
-    const prefs = (await (await api(`/v1/users/${pat.user}/preferences`)).json()) as { email: string | null };
-    assert.equal(prefs.email, 'erased');
+    const prefs = (await (await api(`/v1/users/${pat.user}/preferences`)).json()) as { preferences: { email: string | null; phone: string | null } };
+    assert.deepEqual([prefs.preferences.email, prefs.preferences.phone], ['erased', 'erased']);
 
     // Never messaged again.
     const late = await api('/v1/notifications', { method: 'POST', body: JSON.stringify({ user_id: pat.user, template: 'security_alert', category: 'security', priority: 'HIGH', channel: 'email', data: { alert: 'again' } }) });

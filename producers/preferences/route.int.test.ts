@@ -106,12 +106,12 @@ describe('preferences API against the real stack', () => {
   });
 
   it('given the topic replayed into an empty table by the projection, then it rebuilds the same current preferences', async () => {
-    const expected = await readPreferences(t.rt.db, 'user_42');
+    const expected = await readPreferences(t.rt.db, 'user_42', { box: await t.rt.privacy() });
     await t.rt.db.query('TRUNCATE preferences.user_preferences');
     const consumer = await runProjection(t.rt, preferencesProjection);
     try {
       const rebuilt = await eventually(async () => {
-        const r = await readPreferences(t.rt.db, 'user_42');
+        const r = await readPreferences(t.rt.db, 'user_42', { box: await t.rt.privacy() });
         return r.eventId === expected.eventId ? r : undefined;
       });
       assert.deepEqual(plain(rebuilt.preferences), plain(expected.preferences));
