@@ -30,7 +30,9 @@ export function rulesProcessor(rt: Runtime, rules: readonly Rule[]): ProcessorDe
     topics: ['domain.events.v1'],
     externalRecords: true,
     async handle(record, log) {
-      const event = domainEventOf(record);
+      // The event's personal fields are sealed (ADR 0018): opened here, sealed again in the request's data.
+      const opened = record.record === 'external' ? record : ({ ...record, value: await rt.kafka.serde.opened(record.record, record.value) } as typeof record);
+      const event = domainEventOf(opened);
       if (!types.has(event.type)) return;
       const { requests, failures } = decide(event, rules);
       if (requests.length > 0) {

@@ -304,6 +304,30 @@ export function openapiDocument(): object {
           responses: { 201: { description: 'labelled', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 404, 413, 415, 422, 503) },
         },
       },
+      '/v1/users/{userId}/export': {
+        get: {
+          summary: 'Everything Eventline holds about the user as one JSON document (format eventline.user-export.v1), personal fields opened; the same as `eventline privacy export`; scope admin',
+          security: [{ apiKey: [] }],
+          parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { 200: { description: 'the export', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 503) },
+        },
+      },
+      '/v1/users/{userId}/erase': {
+        post: {
+          summary: "Right to be forgotten: destroys the data keys of the user, its Stripe customers and notifications (crypto-shredding), purges the user's personal data from Postgres and Redis, appends a UserErased; 202 with the erasure (the same one when asked again); scope admin",
+          security: [{ apiKey: [] }],
+          parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { 202: { description: '{erasure_id, user_id, status, requested_by, requested_at, completed_at, subjects, purged}', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 503) },
+        },
+      },
+      '/v1/erasures/{erasureId}': {
+        get: {
+          summary: 'An erasure: pending, then done with the subjects destroyed and the rows purged; scope admin',
+          security: [{ apiKey: [] }],
+          parameters: [{ name: 'erasureId', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { 200: { description: 'the erasure', content: json({ type: 'object' }) }, ...errors(400, 401, 403, 404) },
+        },
+      },
       '/v1/risk/lists': {
         get: { summary: 'Every allow and block list entry; scope admin (the entries are personal data)', security: [{ apiKey: [] }], responses: { 200: { description: '{entries: [{list, kind, value, reason, added_by, added_at}]}', content: json({ type: 'object' }) }, ...errors(401, 403) } },
         post: {

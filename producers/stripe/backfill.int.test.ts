@@ -80,7 +80,8 @@ describe('eventline backfill stripe, against a local Stripe events API', () => {
     const byId = new Map(inRange.map((e) => [e.id as string, e]));
     for (const r of backfilled) {
       const original = byId.get(r.value.event_id)!;
-      assert.deepEqual(JSON.parse(r.value.payload), original, 'the event as Stripe listed it');
+      // Sealed on the topic (ADR 0018), opened to what Stripe listed.
+      assert.deepEqual(JSON.parse((await t.rt.kafka.serde.opened('StripeEventReceived', r.value)).payload), original, 'the event as Stripe listed it');
       assert.equal(r.key, stripeCustomerId((original.data as { object: Record<string, unknown> }).object) ?? r.value.object_id);
       assert.equal(r.value.occurred_at, (original.created as number) * 1000);
     }
