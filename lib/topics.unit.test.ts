@@ -33,11 +33,13 @@ describe('topic names and namespaces', () => {
       'notify.preference-changes.v1',
       'notify.provider-health.v1',
       'notify.templates.v1',
+      'privacy.erasures.v1',
       'risk.fraud-scores.v1',
       'stripe.events.v1',
     ]);
     assert.deepEqual(recordsOfTopic('stripe.events.v1'), ['StripeEventReceived']);
     assert.deepEqual(recordsOfTopic('notify.provider-health.v1'), ['ProviderCircuitChanged']);
+    assert.deepEqual(recordsOfTopic('privacy.erasures.v1'), ['UserErased']);
     assert.deepEqual(recordsOfTopic(dlqTopicFor('projection.mrr')), ['DeadLetter']);
     assert.equal(dlqTopicFor('processor.fraud'), 'dlq.processor.fraud.v1');
   });
