@@ -266,7 +266,7 @@ export class Serde {
   async encodeWithLatest(topic: AnyTopicName, fullName: string, value: unknown): Promise<LatestEncoding> {
     const latest = await this.latest(`${this.names.topic(topic)}-${fullName}`);
     if (latest === null) return { ok: false, reason: 'unknown_subject' };
-    const own = (Object.keys(recordSchemas) as RecordName[]).find((r) => recordSchemas[r].fullName === fullName);
+    const own = recordByFullName.get(fullName);
     if (own !== undefined && value !== null && typeof value === 'object') value = await this.sealed(own, value);
     const problems = undeclaredFields(latest.type, value, []);
     latest.type.isValid(value, {

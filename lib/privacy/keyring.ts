@@ -66,15 +66,17 @@ export class Keyring {
   async keyFor(subject: string): Promise<Buffer | null> {
     const cached = this.cached(subject);
     if (cached !== undefined) return cached;
+    const found = await this.load(subject);
+    if (found !== undefined) return found;
     const wrapped = wrapKey(this.master, subject, newDataKey());
     await this.db.query('INSERT INTO privacy.subject_keys (subject, wrapped_key) VALUES ($1, $2) ON CONFLICT (subject) DO NOTHING', [subject, wrapped]);
-    return this.load(subject);
+    return (await this.load(subject)) ?? null;
   }
 
   /** The subject's data key if it has one, without creating it; null if none or destroyed. */
   async existingKey(subject: string): Promise<Buffer | null> {
     const cached = this.cached(subject);
-    return cached !== undefined ? cached : this.load(subject);
+    return cached !== undefined ? cached : ((await this.load(subject)) ?? null);
   }
 
   /** Seals a personal value for a subject; an erased subject's value is written as `erased`. */
@@ -130,7 +132,8 @@ export class Keyring {
     return hit.key;
   }
 
-  private async load(subject: string): Promise<Buffer | null> {
+  /** The key (null once destroyed), or undefined when the subject has no row yet (nothing cached then). */
+  private async load(subject: string): Promise<Buffer | null | undefined> {
     const { rows } = await this.db.query<{ wrapped_key: Buffer | null }>('SELECT wrapped_key FROM privacy.subject_keys WHERE subject = $1', [subject]);
     const wrapped = rows[0]?.wrapped_key ?? null;
     let key: Buffer | null = null;
@@ -138,8 +141,7 @@ export class Keyring {
       key = unwrapKey(this.master, subject, wrapped);
       if (!key) throw new EventlineError('config_invalid', `the data key of ${subject} does not open with EVENTLINE_MASTER_KEY (fingerprint ${this.fingerprint})`);
     }
-    // A subject without a row has no key yet: not cached, so keyFor() creates one.
-    if (rows.length === 0) return null;
+    if (rows.length === 0) return undefined;
     if (this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(subject, { key, at: this.now() });
     return key;

@@ -454,19 +454,24 @@ async function linkedCustomers(rt: Runtime, userId: string): Promise<string[]> {
   return rows.map((r) => r.subject.slice('customer:'.length));
 }
 
-/** Everything Eventline holds about the user (see the top of this file). */
-export async function exportUser(rt: Runtime, userId: string): Promise<UserExport> {
-  const box = await rt.privacy();
+/** The first phase of a scan: what names the user itself (and finds the user's notifications and customers). */
+async function scanUser(rt: Runtime, userId: string): Promise<UserScan> {
   const scan = new UserScan(userId, await linkedCustomers(rt, userId));
   const kafka = rt.kafka;
-
-  // First phase: what names the user itself (and finds the user's notifications and customers).
   await Promise.all([
     kafka.readToEnd('notify.preference-changes.v1', (r) => scan.preferenceChange(r)),
     kafka.readToEnd('notify.dispatch-requests.v1', (r) => scan.request(r)),
     kafka.readToEnd('notify.dispatches.v1', (r) => scan.dispatch(r)),
     kafka.readToEnd('stripe.events.v1', (r) => scan.stripeEvent(r)),
   ]);
+  return scan;
+}
+
+/** Everything Eventline holds about the user (see the top of this file). */
+export async function exportUser(rt: Runtime, userId: string): Promise<UserExport> {
+  const box = await rt.privacy();
+  const scan = await scanUser(rt, userId);
+  const kafka = rt.kafka;
   // Second phase: what names the user's notifications and customers (and the rare catch-up).
   await Promise.all([
     kafka.readToEnd('notify.delivery-events.v1', (r) => scan.deliveryEvent(r)),
@@ -483,8 +488,9 @@ export async function exportUser(rt: Runtime, userId: string): Promise<UserExpor
   return assembleExport(box, scan, { preferences, inbox, pushSubscriptions: push });
 }
 
-/** The Stripe customers and notifications an erasure must shred, as the export finds them. */
+/** The Stripe customers and notifications an erasure must shred: the export's first scan, nothing opened. */
 export async function findSubjects(rt: Runtime, userId: string): Promise<{ customers: string[]; notifications: string[] }> {
-  const doc = await exportUser(rt, userId);
-  return { customers: doc.stripe_customers.map((c) => c.customer_id), notifications: doc.notifications.map((n) => n.notification_id) };
+  const scan = await scanUser(rt, userId);
+  const notifications = new Set([...scan.requests.map((r) => r.notification_id), ...scan.dispatches.map((d) => d.notification_id)]);
+  return { customers: [...scan.customers].sort(), notifications: [...notifications].sort() };
 }

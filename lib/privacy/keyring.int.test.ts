@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
+import { isEventlineError } from '../errors.ts';
+import { isSealed } from './crypto.ts';
+import { Keyring } from './keyring.ts';
+
+describe('the keyring in Postgres', () => {
+  let t: TestEnv;
+  let master: Buffer;
+
+  before(async () => {
+    t = await createTestEnv('keyring');
+    master = Buffer.from(t.env.EVENTLINE_MASTER_KEY ?? '', 'base64');
+  });
+  after(() => t?.cleanup());
+
+  it('gives two processes racing for a new subject the same key, and another process opens what one sealed', async () => {
+    const a = new Keyring(t.rt.db, master);
+    const b = new Keyring(t.rt.db, master);
+    await a.verify();
+    await b.verify();
+    const [ka, kb] = await Promise.all([a.keyFor('user:race'), b.keyFor('user:race')]);
+    assert.ok(ka && kb);
+    assert.deepEqual(ka, kb);
+    const token = await a.seal('user:race', 'Ada Lovelace');
+    assert.ok(isSealed(token));
+    assert.equal(await new Keyring(t.rt.db, master).open(token), 'Ada Lovelace');
+    const { rows } = await t.rt.db.query<{ n: number }>("SELECT count(*)::int AS n FROM privacy.subject_keys WHERE subject = 'user:race'");
+    assert.equal(rows[0]?.n, 1);
+  });
+
+  it('after destroy, every process reads erased once its cache expires, and a late value for the subject is written erased', async () => {
+    let now = 1_000_000;
+    const writer = new Keyring(t.rt.db, master);
+    const other = new Keyring(t.rt.db, master, { cacheMs: 30_000, now: () => now });
+    const token = await writer.seal('customer:cus_gone', 'ada@example.com', { email: true });
+    assert.equal(await other.open(token), 'ada@example.com');
+    assert.deepEqual(await writer.destroy(['customer:cus_gone', 'notification:ntf_never_used'], 'era_test'), ['customer:cus_gone', 'notification:ntf_never_used']);
+    assert.deepEqual(await writer.destroy(['customer:cus_gone'], 'era_test'), [], 'destroying again destroys nothing');
+    assert.equal(await writer.open(token), 'erased');
+    assert.equal(await other.open(token), 'ada@example.com', 'within the cache time the old key is still known to another process');
+    now += 30_001;
+    assert.equal(await other.open(token), 'erased');
+    assert.equal(await other.isErased('customer:cus_gone'), true);
+    assert.equal(await other.isErased('customer:cus_alive'), false);
+    assert.equal(await writer.seal('customer:cus_gone', 'late@example.com'), 'erased', 'no new key for an erased subject');
+    assert.equal(await writer.seal('notification:ntf_never_used', 'x'), 'erased', 'a tombstone without a key');
+  });
+
+  it('refuses a master key that is not the one the database was set up with', async () => {
+    await assert.rejects(new Keyring(t.rt.db, randomBytes(32)).verify(), (e: unknown) => isEventlineError(e, 'config_invalid') && /not the key this database's data keys are wrapped with/.test(e.message));
+  });
+});
