@@ -9,6 +9,17 @@ import { logCorrelation } from './tracing.ts';
 
 export type { Logger } from 'pino';
 
+/**
+ * Fields that hold personal data (ADR 0018) wherever they appear, up to three levels deep: a
+ * provider's form (Twilio's To, From, Body), a Stripe object, a request or message. Personal data
+ * inside an error's message text is not covered by paths: the adapters log ids, not addresses.
+ */
+const personalKeys = ['email', 'phone', 'to', 'from', 'To', 'From', 'Body', 'recipient', 'msisdn', 'name', 'first_name', 'last_name', 'address', 'ip', 'endpoint', 'payload', 'raw', 'body', 'data'];
+
+function personalPaths(): string[] {
+  return personalKeys.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
+}
+
 /** Paths whose values never reach a log line. */
 export const redactedPaths = [
   'password',
@@ -30,19 +41,7 @@ export const redactedPaths = [
   'req.headers["x-twilio-email-event-webhook-signature"]',
   'headers.authorization',
   'headers.cookie',
-  'email',
-  'phone',
-  'to',
-  'recipient',
-  '*.email',
-  '*.phone',
-  '*.to',
-  '*.recipient',
-  'payload',
-  'raw',
-  'body',
-  '*.payload',
-  '*.raw',
+  ...personalPaths(),
 ];
 
 export function createLogger(config: Pick<Config, 'service' | 'logLevel' | 'namespace'>, destination?: DestinationStream): Logger {
