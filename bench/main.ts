@@ -1,6 +1,7 @@
 /**
  * Eventline benchmarks. Needs the local stack (infra/stack.sh up, or npm start).
  *
+ *   npm run bench -- privacy-cost [--customers 2000] [--webhooks 10000] [--concurrency 64]
  *   npm run bench -- stripe-webhooks [--events 20000] [--concurrency 64] [--processes 1,2]
  *   npm run bench -- projection-replay [--sizes 200000,1000000] [--processes 2]
  *   npm run bench -- dispatch-latency [--events 300] [--rate 20]
@@ -13,6 +14,7 @@ import { dispatchLatencyBench } from './dispatch-latency.ts';
 import { projectionReplayBench } from './projection-replay.ts';
 import { riskAssessBench } from './risk-assess.ts';
 import { stateRebuildBench } from './state-rebuild.ts';
+import { privacyCostBench } from './privacy-cost.ts';
 import { stripeWebhooksBench } from './stripe-webhooks.ts';
 import { webhookAckBench } from './webhook-ack.ts';
 
@@ -34,6 +36,7 @@ function list(name: string, fallback: readonly number[]): number[] {
 const scenarios: Record<string, () => Promise<void>> = {
   'dispatch-latency': () => dispatchLatencyBench({ events: flag('events', 300), perSecond: flag('rate', 20) }),
   'risk-assess': () => riskAssessBench({ rates: list('rates', [100, 300]), seconds: flag('seconds', 10), warmupSeconds: flag('warmup', 2), targetP99Ms: flag('target-p99', 20), kafkaReference: flag('kafka', 1) !== 0 }),
+  'privacy-cost': () => privacyCostBench({ customers: flag('customers', 2000), webhooks: flag('webhooks', 10_000), concurrency: flag('concurrency', 64) }),
   'projection-replay': () => projectionReplayBench({ sizes: list('sizes', [200_000, 1_000_000]), processes: list('processes', [2]) }),
   'state-rebuild': () => stateRebuildBench({ notifications: flag('notifications', 100_000), batch: flag('batch', 500) }),
   'stripe-webhooks': () => stripeWebhooksBench({ events: flag('events', 20_000), concurrency: flag('concurrency', 64), processes: list('processes', [1, 2]) }),

@@ -10,6 +10,8 @@ import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import { requestErasure, runErasure } from '../../producers/privacy/erase.ts';
 import { exportUser, findSubjects } from '../../producers/privacy/export.ts';
+import { migrateTopics } from '../../producers/privacy/migrate.ts';
+import { Runtime } from '../../lib/runtime.ts';
 import { USER_ID } from '../../producers/preferences/route.ts';
 import { line } from '../output.ts';
 import { withRuntime } from '../runtime.ts';
@@ -22,7 +24,7 @@ function validUserId(userId: string): boolean {
 }
 
 export function registerPrivacyCommand(program: Command): void {
-  const privacy = program.command('privacy').description("a user's personal data: export or erase it");
+  const privacy = program.command('privacy').description("a user's personal data: export or erase it; seal records from before sealing (migrate)");
   privacy
     .command('export <userId>')
     .description('print everything Eventline holds about the user as one JSON document (personal fields opened)')
@@ -44,4 +46,20 @@ export function registerPrivacyCommand(program: Command): void {
         line(JSON.stringify(done, null, 2));
       });
     });
+
+  privacy
+    .command('migrate')
+    .description('copy every topic into the same topics of another namespace, sealing the personal data of records appended before it was sealed; resumable, run again to copy what was appended since (README: Privacy)')
+    .requiredOption('--to <namespace>', 'the namespace to copy into (EVENTLINE_NAMESPACE of the Eventline that will read it)')
+    .action((opts: { to: string }) =>
+      withRuntime(async (from) => {
+        const to = Runtime.forCli({ ...process.env, EVENTLINE_NAMESPACE: opts.to });
+        try {
+          const done = await migrateTopics(from, to, (m) => line(`${m.topic}: ${m.copied} copied (${m.alreadyCopied} before), ${m.partitions} partitions`));
+          line(`${done.reduce((n, m) => n + m.copied, 0)} records copied into namespace ${opts.to}`);
+        } finally {
+          await to.close();
+        }
+      }),
+    );
 }

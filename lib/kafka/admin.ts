@@ -145,6 +145,8 @@ export interface ReadOptions {
   readonly fromTimestamp?: number;
   /** Read only the record at this partition and offset (none when retention removed it). */
   readonly at?: { readonly partition: number; readonly offset: string };
+  /** Start each partition listed here at this offset (the others from their beginning). */
+  readonly fromOffsets?: ReadonlyMap<number, bigint>;
 }
 
 export async function readToEnd<T extends AnyTopicName>(
@@ -162,6 +164,10 @@ export async function readToEnd<T extends AnyTopicName>(
     const offset = BigInt(options.at.offset);
     ends.clear();
     if (range && offset >= range.start && offset < range.end) ends.set(options.at.partition, { start: offset, end: offset + 1n });
+  }
+  for (const [partition, offset] of options.fromOffsets ?? []) {
+    const range = ends.get(partition);
+    if (range && offset > range.start) range.start = offset;
   }
   if (options.fromTimestamp !== undefined) {
     for (const o of await retryRetriable(() => admin.fetchTopicOffsetsByTimestamp(physical, options.fromTimestamp))) {
