@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { createTopics, registerSchemas } from '../../lib/catalogue.ts';
 import { startApp, type RunningApp } from '../../test/support/app.ts';
 import { recordCount } from '../../test/support/consume.ts';
-import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
+import { createTestEnv, eventually, type TestEnv } from '../../test/support/env.ts';
+import { requestErasure } from './erase.ts';
 import { bearer, createKey } from '../../test/support/keys.ts';
 import { runEventline } from '../../test/support/process.ts';
 
@@ -50,13 +51,35 @@ describe('privacy routes and commands, bad input', () => {
     assert.equal(await recordCount(t.rt.kafka, 'privacy.erasures.v1'), 0, 'nothing was appended');
   });
 
+  it('given an erasure left pending by a process that stopped, then the next process serving the API finishes it, and erasing again changes nothing', async () => {
+    const pending = await requestErasure(t.rt, 'user_resume', 'key_gone');
+    assert.equal(pending.status, 'pending');
+    await t.rt.db.query("INSERT INTO privacy.subject_keys (subject, wrapped_key) VALUES ('user:user_resume', '\\x00')");
+    const next = await startApp(t.rt);
+    try {
+      const done = await eventually(async () => {
+        const r = (await (await fetch(`${next.url}/v1/erasures/${pending.erasure_id}`, { headers: bearer(admin) })).json()) as { status: string; subjects: string[] };
+        return r.status === 'done' ? r : undefined;
+      }, { what: 'the pending erasure finished' });
+      assert.deepEqual(done.subjects, ['user:user_resume']);
+      const { rows } = await t.rt.db.query<{ destroyed: boolean }>("SELECT destroyed_at IS NOT NULL AS destroyed FROM privacy.subject_keys WHERE subject = 'user:user_resume'");
+      assert.deepEqual(rows, [{ destroyed: true }]);
+      const again = await runEventline(t.env, ['privacy', 'erase', 'user_resume']);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal((JSON.parse(again.stdout) as { erasure_id: string }).erasure_id, pending.erasure_id);
+      assert.equal(await recordCount(t.rt.kafka, 'privacy.erasures.v1'), 1, 'one UserErased');
+    } finally {
+      await next.close();
+    }
+  });
+
   it('given a bad user id, then eventline privacy export and erase exit 1 naming it', async () => {
     for (const command of ['export', 'erase']) {
       const run = await runEventline(t.env, ['privacy', command, 'bad user']);
       assert.equal(run.code, 1, `${command}: ${run.stderr}`);
       assert.match(run.stderr, /userId must be/);
     }
-    const { rows } = await t.rt.db.query('SELECT count(*)::int AS n FROM privacy.erasures');
+    const { rows } = await t.rt.db.query("SELECT count(*)::int AS n FROM privacy.erasures WHERE user_id = 'bad user'");
     assert.equal(rows[0]?.n, 0);
   });
 });
