@@ -5,8 +5,9 @@
  * 2. Its subjects are found: the user, the Stripe customers linked to the user (privacy.subject_links,
  *    the customer directory, and the Stripe events whose customer has metadata.user_id = the user),
  *    and the user's notifications (the subject of delivery events that came back without a user id).
- * 3. Their data keys are destroyed: every value sealed under them, in every topic, backup or read
- *    model, now reads `erased`. Replays still compute every number: amounts, ids and times were
+ * 3. Their data keys are destroyed (the user's and those of the customers known without reading the
+ *    topics at once, before the scan): every value sealed under them, in every topic, backup or
+ *    read model, now reads `erased`. Replays still compute every number: amounts, ids and times were
  *    never sealed.
  * 4. What Eventline keeps in plain text for its own work is purged or masked: the local outbox's
  *    rendered messages, the SMS recipient index, push subscriptions, the preferences document, the
@@ -81,18 +82,22 @@ export async function runErasure(rt: Runtime, erasureId: string, find: SubjectFi
   const log = rt.log.child({ component: 'privacy', erasureId });
 
   // Subjects: found again on every run (a customer linked meanwhile is included), kept cumulatively.
-  const found = await find(rt, userId);
+  // What is known without reading the topics is shredded at once: the user, and the customers the
+  // links and the directory name. The topics' scan (it takes as long as they are large) adds the rest.
+  const keyring = await rt.privacy();
   const links = await rt.db.query<{ subject: string }>('SELECT subject FROM privacy.subject_links WHERE user_id = $1', [userId]);
   const directoryUser = await directoryCustomerOf(rt, userId);
-  const customers = new Set([...found.customers, ...links.rows.map((r) => r.subject.replace(/^customer:/, '')), ...(directoryUser ? [directoryUser] : [])]);
+  const known = [`user:${userId}`, ...links.rows.map((r) => r.subject), ...(directoryUser ? [`customer:${directoryUser}`] : [])];
+  const destroyed = await keyring.destroy(known, erasureId);
+
+  const found = await find(rt, userId);
+  const customers = new Set([...found.customers, ...known.filter((s) => s.startsWith('customer:')).map((s) => s.slice('customer:'.length))]);
   const notifications = new Set([...found.notifications, ...(await notificationsInReadModels(rt, userId))]);
-  const subjects = [...new Set([...before.subjects, `user:${userId}`, ...[...customers].map((c) => `customer:${c}`), ...[...notifications].map((n) => `notification:${n}`)])].sort();
+  const subjects = [...new Set([...before.subjects, ...known, ...[...customers].map((c) => `customer:${c}`), ...[...notifications].map((n) => `notification:${n}`)])].sort();
   await rt.db.query('UPDATE privacy.erasures SET subjects = $2 WHERE erasure_id = $1', [erasureId, subjects]);
   await rt.db.query('INSERT INTO privacy.subject_links (subject, user_id) SELECT s, $2 FROM unnest($1::text[]) AS s ON CONFLICT (subject) DO NOTHING', [[...customers].map((c) => `customer:${c}`), userId]);
-
-  // Shred first: from here on no copy of a sealed value can be read, whatever the next steps do.
-  const keyring = await rt.privacy();
-  const destroyed = await keyring.destroy(subjects, erasureId);
+  // Shredded before anything is purged: from here on no copy of a sealed value can be read.
+  destroyed.push(...(await keyring.destroy(subjects, erasureId)));
 
   const purged: Record<string, number> = { 'privacy.subject_keys': destroyed.length };
   const count = (name: string, n: number | null) => {
