@@ -2,12 +2,35 @@
  * Redis: one ioredis client per process. Every key is namespaced (EVENTLINE_NAMESPACE or
  * "eventline") through ioredis' keyPrefix, so callers use short keys like `dispatch:cap:<user>`.
  */
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { Names } from './topics.ts';
 
 export type { Redis } from 'ioredis';
+
+const scriptShas = new Map<string, string>();
+
+/**
+ * Runs a Lua script by its SHA1 (EVALSHA), sending its text (EVAL) only when the server does not
+ * have it cached (after a restart or SCRIPT FLUSH): the hot scripts (the deciders' compare-and-set,
+ * the scheduler's claim) run on every batch, and EVAL would send and hash their whole text each
+ * time. Keys are prefixed by ioredis as for EVAL.
+ */
+export async function runScript(client: Redis, script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown> {
+  let sha = scriptShas.get(script);
+  if (sha === undefined) {
+    sha = createHash('sha1').update(script).digest('hex');
+    scriptShas.set(script, sha);
+  }
+  try {
+    return await client.evalsha(sha, numKeys, ...args);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    return client.eval(script, numKeys, ...args);
+  }
+}
 
 /** Deletes every key of this client's namespace (keyPrefix); returns how many. */
 export async function clearNamespace(client: Redis): Promise<number> {

@@ -11,7 +11,7 @@
 import { errorMessage } from './errors.ts';
 import type { Kafka, OutgoingGroup } from './kafka/index.ts';
 import type { Logger } from './log.ts';
-import type { Redis } from './redis.ts';
+import { runScript, type Redis } from './redis.ts';
 
 export interface TimerPayload {
   readonly topic: OutgoingGroup['topic'];
@@ -87,7 +87,7 @@ export class Scheduler {
 
   /** Claims up to `limit` timers due at or before `until`, leased for `leaseMs`. */
   async claim(until: number, limit: number, leaseMs: number): Promise<{ id: string; payload: TimerPayload | null }[]> {
-    const raw = (await this.redis.eval(CLAIM, 3, this.keys.due, this.keys.claimed, this.keys.payload, String(until), String(limit), String(Date.now() + leaseMs))) as string[];
+    const raw = (await runScript(this.redis, CLAIM, 3, this.keys.due, this.keys.claimed, this.keys.payload, String(until), String(limit), String(Date.now() + leaseMs))) as string[];
     const out: { id: string; payload: TimerPayload | null }[] = [];
     for (let i = 0; i < raw.length; i += 2) {
       const text = raw[i + 1] ?? '';
@@ -107,7 +107,7 @@ export class Scheduler {
 
   /** Puts timers whose lease expired (their claimer died) back to due. */
   async reclaimExpired(now = Date.now()): Promise<number> {
-    return (await this.redis.eval(RECLAIM, 2, this.keys.claimed, this.keys.due, String(now))) as number;
+    return (await runScript(this.redis, RECLAIM, 2, this.keys.claimed, this.keys.due, String(now))) as number;
   }
 
   /** One pass: reclaim, claim what is due (bounded by the gate), append it, complete it. */

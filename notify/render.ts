@@ -44,18 +44,33 @@ export interface Rendered {
 
 const zeroDecimal = new Set(['bif', 'clp', 'djf', 'gnf', 'jpy', 'kmf', 'krw', 'mga', 'pyg', 'rwf', 'ugx', 'vnd', 'vuv', 'xaf', 'xof', 'xpf']);
 
+// Building an Intl formatter costs far more than formatting with it (a dunning reminder renders
+// amounts and dates in every channel): one per locale and currency or time zone, kept.
+const moneyFormats = new Map<string, Intl.NumberFormat>();
+const dateFormats = new Map<string, Intl.DateTimeFormat>();
+
+function formatter<F>(cache: Map<string, F>, key: string, build: () => F): F {
+  let f = cache.get(key);
+  if (f === undefined) {
+    f = build();
+    if (cache.size >= 1000) cache.clear();
+    cache.set(key, f);
+  }
+  return f;
+}
+
 export function formatMoney(amount: unknown, currency: unknown, locale: string): string {
   const cur = typeof currency === 'string' && /^[a-z]{3}$/i.test(currency) ? currency.toLowerCase() : 'usd';
   const minor = typeof amount === 'number' ? amount : Number(amount);
   if (!Number.isFinite(minor)) return '';
   const major = zeroDecimal.has(cur) ? minor : minor / 100;
-  return new Intl.NumberFormat(locale, { style: 'currency', currency: cur.toUpperCase() }).format(major);
+  return formatter(moneyFormats, `${locale}|${cur}`, () => new Intl.NumberFormat(locale, { style: 'currency', currency: cur.toUpperCase() })).format(major);
 }
 
 export function formatDate(value: unknown, locale: string, timeZone: string): string {
   const ms = typeof value === 'number' ? (value < 1e12 ? value * 1000 : value) : typeof value === 'string' ? Date.parse(value) : NaN;
   if (!Number.isFinite(ms)) return '';
-  return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeZone }).format(new Date(ms));
+  return formatter(dateFormats, `${locale}|${timeZone}`, () => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeZone })).format(new Date(ms));
 }
 
 export interface SectionSource {

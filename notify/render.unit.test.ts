@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Templates, urlAttributeProblems } from './render.ts';
+import { Templates, formatDate, formatMoney, urlAttributeProblems } from './render.ts';
 
 const linked = ['payment_failed', 'update_payment_method', 'final_notice', 'receipt'];
 const options = { timezone: 'UTC', unsubscribeUrl: null };
@@ -52,5 +52,25 @@ describe('template links', () => {
     mkdirSync(join(dir, 'en-US'));
     writeFileSync(join(dir, 'en-US', 'bad.hbs'), '--- subject\nS\n--- text\nT\n--- html\n<a href="{{target}}">go</a>\n--- sms\nS\n');
     assert.throws(() => new Templates(dir), /en-US\/bad\.hbs: href=/);
+  });
+});
+
+describe('money and dates', () => {
+  it('given amounts in several locales, currencies and time zones in turn, when formatted, then each is formatted for its own', () => {
+    // Interleaved, so a formatter kept for one locale or currency that served another would show.
+    for (let round = 0; round < 2; round++) {
+      assert.equal(formatMoney(2900, 'usd', 'en-US'), '$29.00');
+      assert.equal(formatMoney(2900, 'eur', 'de-DE').replace(/\s/g, ' '), '29,00 €');
+      assert.equal(formatMoney(2900, 'jpy', 'en-US'), '¥2,900');
+      assert.equal(formatMoney(2900, 'usd', 'de-DE').replace(/\s/g, ' '), '29,00 $');
+      assert.equal(formatDate(Date.UTC(2026, 0, 1, 2), 'en-US', 'UTC'), 'Jan 1, 2026');
+      assert.equal(formatDate(Date.UTC(2026, 0, 1, 2), 'en-US', 'America/New_York'), 'Dec 31, 2025');
+      assert.equal(formatDate(Date.UTC(2026, 0, 1, 2), 'de-DE', 'UTC'), '01.01.2026');
+    }
+  });
+
+  it('given an amount that is not a number, when formatted, then it is empty; an unknown currency code reads as USD', () => {
+    assert.equal(formatMoney('x', 'usd', 'en-US'), '');
+    assert.equal(formatMoney(100, 'dollars', 'en-US'), '$1.00');
   });
 });

@@ -19,6 +19,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Incoming } from '../kafka/index.ts';
 import type { Logger } from '../log.ts';
+import { runScript } from '../redis.ts';
 import type { Runtime } from '../runtime.ts';
 import type { TopicName } from '../topics.ts';
 import type { StateWriter } from './store.ts';
@@ -83,7 +84,7 @@ export async function rebuildUnderLease<F>(rt: Runtime, spec: RebuildSpec<F>, op
   if ((await rt.redis.set(keys.lease, token, 'PX', options.leaseMs, 'NX')) !== 'OK') return null;
   // The previous holder may have finished between the check above and taking the lease.
   if ((await rt.redis.exists(keys.sentinel)) === 1) {
-    await rt.redis.eval(RELEASE, 1, keys.lease, token);
+    await runScript(rt.redis, RELEASE, 1, keys.lease, token);
     return null;
   }
   const started = Date.now();
@@ -128,10 +129,10 @@ export async function rebuildUnderLease<F>(rt: Runtime, spec: RebuildSpec<F>, op
         t.horizonMs === null ? {} : { fromTimestamp: now - t.horizonMs },
       );
       await flush();
-      if (Number(await rt.redis.eval(MARK_DONE, 2, keys.lease, keys.progress, token, `topic:${t.topic}`, new Date().toISOString())) !== 1) throw new LeaseLost(spec.processor);
+      if (Number(await runScript(rt.redis, MARK_DONE, 2, keys.lease, keys.progress, token, `topic:${t.topic}`, new Date().toISOString())) !== 1) throw new LeaseLost(spec.processor);
       log.info({ processor: spec.processor, topic: t.topic, facts }, 'rebuild: topic folded');
     }
-    if (Number(await rt.redis.eval(FINISH, 3, keys.lease, keys.sentinel, keys.progress, token, new Date().toISOString())) !== 1) throw new LeaseLost(spec.processor);
+    if (Number(await runScript(rt.redis, FINISH, 3, keys.lease, keys.sentinel, keys.progress, token, new Date().toISOString())) !== 1) throw new LeaseLost(spec.processor);
     return { processor: spec.processor, facts, records, seconds: (Date.now() - started) / 1000, resumedAfter };
   } finally {
     clearInterval(renew);

@@ -13,7 +13,7 @@
  * a fenced write fails with `state_rebuilding` (retryable), so the batch is retried after the rebuild.
  */
 import { EventlineError } from '../errors.ts';
-import type { Redis } from '../redis.ts';
+import { runScript, type Redis } from '../redis.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { traceHeaders, type TraceHeaders } from '../tracing.ts';
 import { foldInto, refsOf, sameState, timersOf } from './fold.ts';
@@ -93,7 +93,7 @@ export class EntityStore {
     if (writes.length === 0) return (await this.fenceHolds(fence)) ? 'ok' : 'fenced';
     const keys = [fence.kind === 'live' ? fence.sentinel : fence.lease, ...writes.map((w) => refId(w.ref))];
     const args = [fence.kind === 'live' ? '' : fence.token, ...writes.flatMap((w) => [String(w.version), JSON.stringify(w.state), String(w.ttlSeconds)])];
-    const result = Number(await this.redis.eval(SAVE, keys.length, ...keys, ...args));
+    const result = Number(await runScript(this.redis, SAVE, keys.length, ...keys, ...args));
     return result === 0 ? 'ok' : result < 0 ? 'fenced' : 'conflict';
   }
 

@@ -49,6 +49,21 @@ describe('the keyring in Postgres', () => {
     assert.equal(await writer.seal('notification:ntf_never_used', 'x'), 'erased', 'a tombstone without a key');
   });
 
+  it('gives the fields of a batch asking for a new subject at once one read and one insert, and a known subject one read', async () => {
+    const statements: string[] = [];
+    const counted = { query: (text: string, values?: unknown[]) => (statements.push(text.trim().split(/\s+/)[0] ?? ''), t.rt.db.query(text, values)) };
+    const k = new Keyring(counted as unknown as typeof t.rt.db, master);
+    const keys = await Promise.all(Array.from({ length: 12 }, () => k.keyFor('user:batch')));
+    assert.ok(keys[0]);
+    for (const key of keys) assert.deepEqual(key, keys[0]);
+    assert.deepEqual(statements, ['SELECT', 'WITH'], 'one lookup for twelve callers: a read, then the insert that reads the winner');
+    statements.length = 0;
+    const fresh = new Keyring(counted as unknown as typeof t.rt.db, master);
+    const again = await Promise.all([fresh.keyFor('user:batch'), fresh.existingKey('user:batch'), fresh.keyFor('user:batch')]);
+    for (const key of again) assert.deepEqual(key, keys[0], 'another process reads the same key');
+    assert.deepEqual(statements, ['SELECT', 'SELECT'], 'a subject with a key is read, never written (one read to create-or-read, one to read)');
+  });
+
   it('refuses a master key that is not the one the database was set up with', async () => {
     await assert.rejects(new Keyring(t.rt.db, randomBytes(32)).verify(), (e: unknown) => isEventlineError(e, 'config_invalid') && /not the key this database's data keys are wrapped with/.test(e.message));
   });

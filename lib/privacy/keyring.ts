@@ -29,6 +29,7 @@ interface Cached {
 
 export class Keyring {
   private readonly cache = new Map<string, Cached>();
+  private readonly inFlight = new Map<string, Promise<Buffer | null>>();
   private readonly erased = new Map<string, { readonly erased: boolean; readonly at: number }>();
   private readonly cacheMs: number;
   private readonly cacheSize: number;
@@ -65,18 +66,13 @@ export class Keyring {
   /** The subject's data key, created on first use; null once destroyed. */
   async keyFor(subject: string): Promise<Buffer | null> {
     const cached = this.cached(subject);
-    if (cached !== undefined) return cached;
-    const found = await this.load(subject);
-    if (found !== undefined) return found;
-    const wrapped = wrapKey(this.master, subject, newDataKey());
-    await this.db.query('INSERT INTO privacy.subject_keys (subject, wrapped_key) VALUES ($1, $2) ON CONFLICT (subject) DO NOTHING', [subject, wrapped]);
-    return (await this.load(subject)) ?? null;
+    return cached !== undefined ? cached : this.once(`create:${subject}`, () => this.loadOrCreate(subject));
   }
 
   /** The subject's data key if it has one, without creating it; null if none or destroyed. */
   async existingKey(subject: string): Promise<Buffer | null> {
     const cached = this.cached(subject);
-    return cached !== undefined ? cached : ((await this.load(subject)) ?? null);
+    return cached !== undefined ? cached : this.once(`read:${subject}`, async () => (await this.load(subject)) ?? null);
   }
 
   /** Seals a personal value for a subject; an erased subject's value is written as `erased`. */
@@ -122,6 +118,37 @@ export class Keyring {
     return rows.map((r) => r.subject);
   }
 
+  /**
+   * One lookup per subject at a time: the personal fields of a record, and the records of a batch,
+   * ask for the same subject's key at once; they share the first one's round trip.
+   */
+  private once(id: string, lookup: () => Promise<Buffer | null>): Promise<Buffer | null> {
+    const running = this.inFlight.get(id);
+    if (running) return running;
+    const started = lookup().finally(() => this.inFlight.delete(id));
+    this.inFlight.set(id, started);
+    return started;
+  }
+
+  /** Read first (the common case: the subject has a key); else insert one and read the winner in the same statement. */
+  private async loadOrCreate(subject: string): Promise<Buffer | null> {
+    const found = await this.load(subject);
+    if (found !== undefined) return found;
+    const { rows } = await this.db.query<{ wrapped_key: Buffer | null }>(
+      `WITH inserted AS (
+         INSERT INTO privacy.subject_keys (subject, wrapped_key) VALUES ($1, $2) ON CONFLICT (subject) DO NOTHING RETURNING wrapped_key
+       )
+       SELECT wrapped_key FROM inserted
+       UNION ALL
+       SELECT wrapped_key FROM privacy.subject_keys WHERE subject = $1
+       LIMIT 1`,
+      [subject, wrapKey(this.master, subject, newDataKey())],
+    );
+    // Empty only when another process's insert committed after this statement's snapshot: read it.
+    if (rows.length === 0) return (await this.load(subject)) ?? null;
+    return this.remember(subject, rows[0]?.wrapped_key ?? null);
+  }
+
   private cached(subject: string): Buffer | null | undefined {
     const hit = this.cache.get(subject);
     if (!hit) return undefined;
@@ -135,13 +162,19 @@ export class Keyring {
   /** The key (null once destroyed), or undefined when the subject has no row yet (nothing cached then). */
   private async load(subject: string): Promise<Buffer | null | undefined> {
     const { rows } = await this.db.query<{ wrapped_key: Buffer | null }>('SELECT wrapped_key FROM privacy.subject_keys WHERE subject = $1', [subject]);
-    const wrapped = rows[0]?.wrapped_key ?? null;
+    if (rows.length === 0) return undefined;
+    return this.remember(subject, rows[0]?.wrapped_key ?? null);
+  }
+
+  /** Unwraps a stored key (null: destroyed) and caches it. */
+  private remember(subject: string, wrapped: Buffer | null): Buffer | null {
+    // A key destroyed while this lookup ran stays destroyed (keys never come back).
+    if (this.cache.get(subject)?.key === null) return null;
     let key: Buffer | null = null;
     if (wrapped) {
       key = unwrapKey(this.master, subject, wrapped);
       if (!key) throw new EventlineError('config_invalid', `the data key of ${subject} does not open with EVENTLINE_MASTER_KEY (fingerprint ${this.fingerprint})`);
     }
-    if (rows.length === 0) return undefined;
     if (this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(subject, { key, at: this.now() });
     return key;

@@ -10,7 +10,7 @@
  * costs at most `minCalls` failed attempts per provider before it opens again.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from '../../lib/redis.ts';
+import { runScript, type Redis } from '../../lib/redis.ts';
 
 export type CircuitState = 'closed' | 'open' | 'half_open';
 
@@ -118,7 +118,7 @@ export class CircuitBreakers {
 
   /** Asks to call `provider` now (an open circuit past its time lets this caller probe). */
   async admit(provider: string, now = Date.now()): Promise<Admission> {
-    const [state, probe, from] = (await this.redis.eval(ADMIT, 3, ...this.keys(provider), String(now), String(this.policy.probeMs), this.holder)) as [string, string, string];
+    const [state, probe, from] = (await runScript(this.redis, ADMIT, 3, ...this.keys(provider), String(now), String(this.policy.probeMs), this.holder)) as [string, string, string];
     if (probe === '1') {
       return { allowed: true, probe: true, transition: from === 'open' ? { provider, from: 'open', to: 'half_open', at: now, calls: 0, failures: 0 } : null };
     }
@@ -130,8 +130,7 @@ export class CircuitBreakers {
   async record(provider: string, ok: boolean, latencyMs: number, now = Date.now()): Promise<CircuitTransition | null> {
     const healthy = ok && latencyMs <= this.policy.slowMs;
     const p = this.policy;
-    const [change, calls, failures] = (await this.redis.eval(
-      RECORD,
+    const [change, calls, failures] = (await runScript(this.redis,       RECORD,
       3,
       ...this.keys(provider),
       String(now),

@@ -12,7 +12,7 @@
  */
 import { inSpan, SpanKind } from '../../lib/tracing.ts';
 import { randomUUID } from 'node:crypto';
-import type { Redis } from '../../lib/redis.ts';
+import { runScript, type Redis } from '../../lib/redis.ts';
 import { type SendEvidence } from '../../notify/index.ts';
 import type { Channel } from '../../projections/preferences/document.ts';
 import { smsSize } from '../../notify/index.ts';
@@ -64,7 +64,7 @@ export class RateLimiter {
     if (limit <= 0) throw new Error(`no ${channel} sends allowed (rate limit ${limit}/s)`);
     const grant = randomUUID();
     for (;;) {
-      const waitMs = Number(await this.redis.eval(RATE_ACQUIRE, 1, `rate:${channel}`, String(limit), grant));
+      const waitMs = Number(await runScript(this.redis, RATE_ACQUIRE, 1, `rate:${channel}`, String(limit), grant));
       if (waitMs <= 0) return;
       await new Promise((r) => setTimeout(r, waitMs));
     }

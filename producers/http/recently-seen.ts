@@ -33,6 +33,16 @@ export class RecentlySeen {
     await this.bounded(pipeline.exec());
   }
 
+  /**
+   * `mark` without waiting: the SETs go out on this connection now, so Redis runs them before any
+   * check a later request sends (an immediate retry is still answered as a duplicate), but the
+   * caller's answer does not wait for Redis (a slow Redis costs a webhook's acknowledgement up to
+   * the 250 ms bound otherwise). Never rejects.
+   */
+  remember(ids: readonly string[]): void {
+    void this.mark(ids);
+  }
+
   private key(id: string): string {
     return `${this.prefix}:${id}`;
   }

@@ -57,7 +57,7 @@ export function sendgridWebhookRoutes(deps: SendgridWebhookDeps): Router {
       fresh.map((r) => ({ key: r.key, record: 'DeliveryEventReceived' as const, value: r.value })),
       { lateAck: () => deps.seen.mark(fresh.map((r) => r.value.event_id)) },
     );
-    await deps.seen.mark(fresh.map((r) => r.value.event_id));
+    deps.seen.remember(fresh.map((r) => r.value.event_id));
     await deps.evidence.recordAll(records.map((r) => ({ notificationId: r.value.notification_id, channel: 'email', providerMessageId: r.value.provider_message_id })));
     res.status(200).json({ received: records.length, appended: fresh.length, duplicates: records.length - fresh.length });
   });

@@ -91,7 +91,7 @@ export function stripeWebhookRoutes(deps: StripeWebhookDeps): Router {
     const appender = await deps.kafka.appender();
     // Answered 503 but acknowledged later: remember the id, so Stripe's retry is a no-op.
     await appender.append('stripe.events.v1', [{ key: record.key, record: 'StripeEventReceived', value: record.value }], { lateAck: () => deps.seen.mark([shape.id]) });
-    await deps.seen.mark([shape.id]);
+    deps.seen.remember([shape.id]);
     res.status(200).json({ received: true, event_id: shape.id });
   });
   return router;

@@ -53,7 +53,7 @@ export function twilioWebhookRoutes(deps: TwilioWebhookDeps): Router {
       await appender.append('notify.delivery-events.v1', [{ key: record.key, record: 'DeliveryEventReceived', value: record.value }], {
         lateAck: () => deps.seen.mark([record.value.event_id]),
       });
-      await deps.seen.mark([record.value.event_id]);
+      deps.seen.remember([record.value.event_id]);
     }
     await deps.evidence.recordAll([{ notificationId: record.value.notification_id, channel: 'sms', providerMessageId: record.value.provider_message_id }]);
     res.status(200).type('text/xml').send('<Response/>');

@@ -124,7 +124,7 @@ export function vonageWebhookRoutes(deps: VonageWebhookDeps): Router {
       await appender.append('notify.delivery-events.v1', [{ key: record.key, record: 'DeliveryEventReceived', value: record.value }], {
         lateAck: () => deps.seen.mark([record.value.event_id]),
       });
-      await deps.seen.mark([record.value.event_id]);
+      deps.seen.remember([record.value.event_id]);
     }
     await deps.evidence.recordAll([{ notificationId: record.value.notification_id, channel: 'sms', providerMessageId: record.value.provider_message_id }]);
     res.status(200).json({ received: true, event_id: record.value.event_id, duplicate });
