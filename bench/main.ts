@@ -7,7 +7,7 @@
  *   npm run bench -- dispatch-latency [--events 300] [--rate 20]
  *   npm run bench -- state-rebuild [--notifications 100000] [--batch 500]
  *   npm run bench -- risk-assess [--rates 100,300] [--seconds 10] [--warmup 2] [--target-p99 20] [--kafka 0]
- *   npm run bench -- webhook-ack [--only npm-start|http|<components>] [--rates 100,500,1000] [--seconds 10] [--warmup 2] [--search 3] [--search-seconds 90]
+ *   npm run bench -- webhook-ack [--only npm-start|http|<components>] [--consumers <components>] [--rates 100,500,1000] [--seconds 10] [--warmup 2] [--search 3] [--search-seconds 90]
  *                               [--target-p99 20] [--events 10000] [--concurrency 64] [--connections 256] [--kafka 0]
  */
 import { dispatchLatencyBench } from './dispatch-latency.ts';
@@ -44,6 +44,7 @@ const scenarios: Record<string, () => Promise<void>> = {
     webhookAckBench({
       rates: list('rates', [100, 500, 1000]),
       only: text('only', 'npm-start'),
+      consumers: text('consumers', ''),
       seconds: flag('seconds', 10),
       warmupSeconds: flag('warmup', 2),
       targetP99Ms: flag('target-p99', 20),

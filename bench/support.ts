@@ -71,11 +71,12 @@ export function startEventline(env: Record<string, string>, only: string, port: 
 /**
  * Starts Eventline as `npm start` does: the HTTP ingress in one process (V8's default young
  * generation) listening on `port`, and every consumer in a second one, at nice 19 and with the
- * consumers' young generation. Resolves once the HTTP process answers; the first is the ingress.
+ * consumers' young generation (`consumers`: only these components in it, to split their cost).
+ * Resolves once the HTTP process answers; the first is the ingress.
  */
-export async function startEventlineAsNpmStart(env: Record<string, string>, port: number): Promise<[ChildProcess, ChildProcess]> {
+export async function startEventlineAsNpmStart(env: Record<string, string>, port: number, consumers: string | null = null): Promise<[ChildProcess, ChildProcess]> {
   const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const workers = spawn('nice', ['-n', '19', process.execPath, '--max-semi-space-size=128', ...flags, '--import', 'tsx', join(projectRoot, 'cli', 'main.ts'), 'run', '--except', 'http', '--no-migrate'], {
+  const workers = spawn('nice', ['-n', '19', process.execPath, '--max-semi-space-size=128', ...flags, '--import', 'tsx', join(projectRoot, 'cli', 'main.ts'), 'run', ...(consumers === null ? ['--except', 'http'] : ['--only', consumers]), '--no-migrate'], {
     env: { ...env, PORT: '0' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

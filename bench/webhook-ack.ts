@@ -42,6 +42,8 @@ export interface WebhookAckOptions {
   readonly rates: readonly number[];
   /** `npm-start`: the two processes `npm start` runs (HTTP ingress measured, consumers beside it); or the components of one process under test, e.g. `http`. */
   readonly only: string;
+  /** In npm start's layout, the second process runs only these components (comma-separated; empty: every one but http), to split the consumers' cost by component. */
+  readonly consumers: string;
   /** Measured seconds per rate, after `warmupSeconds` at the same rate that are not measured. */
   readonly seconds: number;
   readonly warmupSeconds: number;
@@ -494,7 +496,7 @@ export async function webhookAckBench(options: WebhookAckOptions): Promise<void>
 
     const eventlinePort = await freePort();
     // The default: what npm start runs (the HTTP ingress, and the consumers in a second process).
-    const started = options.only === 'npm-start' ? await startEventlineAsNpmStart(b.env, eventlinePort) : [await startEventline(b.env, options.only, eventlinePort)];
+    const started = options.only === 'npm-start' ? await startEventlineAsNpmStart(b.env, eventlinePort, options.consumers || null) : [await startEventline(b.env, options.only, eventlinePort)];
     children.push(...started);
     const eventline = started[0] as ChildProcess;
     const workerPid = started[1]?.pid;
