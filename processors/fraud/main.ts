@@ -74,10 +74,15 @@ export function fraudReaderOf(state: BatchState<FraudFact>): FraudReader {
   };
 }
 
-/** What a decision on a Stripe event reads beyond what it folds into: its customer's risk and directory entry. */
+/**
+ * What a decision reads beyond what it folds into, read with the batch's first round trip: a
+ * payment's customer risk and directory entry. Only payments are scored: the invoices and
+ * subscription changes that make most of the topic read nothing (a batch of them reads nothing
+ * from Redis at all), and a dispute reads its charge when decided.
+ */
 export function fraudReads(fact: FraudFact): EntityRef[] {
-  const customerId = fact.topic === 'stripe.events.v1' ? fact.value.customer_id : null;
-  return customerId ? [{ kind: riskKind.name, key: customerId }, customerRef(customerId)] : [];
+  const payment = paymentOf(fact);
+  return payment ? [{ kind: riskKind.name, key: payment.customerId }, customerRef(payment.customerId)] : [];
 }
 
 /** How the adapter decides a batch (lib/decider/batch.ts): its reader, what it reads, the fences its reads check. */
