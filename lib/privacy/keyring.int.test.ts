@@ -64,6 +64,35 @@ describe('the keyring in Postgres', () => {
     assert.deepEqual(statements, ['SELECT', 'SELECT'], 'a subject with a key is read, never written (one read to create-or-read, one to read)');
   });
 
+  it('given a lookup that read the live key before the subject was erased here, when it ends after, then it yields no key, and no later one does', async () => {
+    await new Keyring(t.rt.db, master).keyFor('user:late');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let readLive!: () => void;
+    const selected = new Promise<void>((resolve) => (readLive = resolve));
+    let held = false;
+    const slow = {
+      query: async (text: string, values?: unknown[]) => {
+        if (held || !text.startsWith('SELECT wrapped_key')) return t.rt.db.query(text, values);
+        held = true;
+        const result = await t.rt.db.query<{ wrapped_key: Buffer | null }>(text, values);
+        assert.ok(result.rows[0]?.wrapped_key, 'the held lookup read the live key');
+        readLive();
+        await gate;
+        return result;
+      },
+    };
+    const k = new Keyring(slow as unknown as typeof t.rt.db, master, { cacheSize: 1 });
+    const pending = k.keyFor('user:late');
+    await selected;
+    await k.destroy(['user:late'], 'era_late');
+    await k.keyFor('user:other'); // with a cache of one, this evicts the tombstone the destroy cached
+    release();
+    assert.equal(await pending, null, 'the lookup that began before the erasure yields no key');
+    assert.equal(await k.keyFor('user:late'), null);
+    assert.equal(await k.seal('user:late', 'Ada'), 'erased');
+  });
+
   it('refuses a master key that is not the one the database was set up with', async () => {
     await assert.rejects(new Keyring(t.rt.db, randomBytes(32)).verify(), (e: unknown) => isEventlineError(e, 'config_invalid') && /not the key this database's data keys are wrapped with/.test(e.message));
   });

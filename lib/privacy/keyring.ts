@@ -30,6 +30,8 @@ interface Cached {
 export class Keyring {
   private readonly cache = new Map<string, Cached>();
   private readonly inFlight = new Map<string, Promise<Buffer | null>>();
+  /** Subjects this process destroyed: a lookup that began before and ends after caches nothing live. */
+  private readonly destroyedHere = new Set<string>();
   private readonly erased = new Map<string, { readonly erased: boolean; readonly at: number }>();
   private readonly cacheMs: number;
   private readonly cacheSize: number;
@@ -112,6 +114,11 @@ export class Keyring {
       [subjects, erasureId],
     );
     for (const s of subjects) {
+      if (this.destroyedHere.size >= this.cacheSize) this.destroyedHere.delete(this.destroyedHere.values().next().value as string);
+      this.destroyedHere.add(s);
+      // Callers from now on start a lookup of their own (which reads the tombstone).
+      this.inFlight.delete(`create:${s}`);
+      this.inFlight.delete(`read:${s}`);
       this.cache.set(s, { key: null, at: this.now() });
       this.erased.set(s, { erased: true, at: this.now() });
     }
@@ -145,7 +152,12 @@ export class Keyring {
       [subject, wrapKey(this.master, subject, newDataKey())],
     );
     // Empty only when another process's insert committed after this statement's snapshot: read it.
-    if (rows.length === 0) return (await this.load(subject)) ?? null;
+    if (rows.length === 0) {
+      const committed = await this.load(subject);
+      // Rows are never deleted, so it must be there now; never seal as erased for want of a row.
+      if (committed === undefined) throw new EventlineError('database_unavailable', `the data key of ${subject} was neither inserted nor found; retry`);
+      return committed;
+    }
     return this.remember(subject, rows[0]?.wrapped_key ?? null);
   }
 
@@ -169,7 +181,7 @@ export class Keyring {
   /** Unwraps a stored key (null: destroyed) and caches it. */
   private remember(subject: string, wrapped: Buffer | null): Buffer | null {
     // A key destroyed while this lookup ran stays destroyed (keys never come back).
-    if (this.cache.get(subject)?.key === null) return null;
+    if (this.destroyedHere.has(subject) || this.cache.get(subject)?.key === null) return null;
     let key: Buffer | null = null;
     if (wrapped) {
       key = unwrapKey(this.master, subject, wrapped);

@@ -130,7 +130,9 @@ export class CircuitBreakers {
   async record(provider: string, ok: boolean, latencyMs: number, now = Date.now()): Promise<CircuitTransition | null> {
     const healthy = ok && latencyMs <= this.policy.slowMs;
     const p = this.policy;
-    const [change, calls, failures] = (await runScript(this.redis,       RECORD,
+    const [change, calls, failures] = (await runScript(
+      this.redis,
+      RECORD,
       3,
       ...this.keys(provider),
       String(now),
