@@ -168,11 +168,19 @@ export function dunningReaderOf(state: BatchState<DunningFact>): DunningReader {
   };
 }
 
-/** What a decision on a Stripe event reads beyond what it folds into: its customer's failures and directory entry. */
+/**
+ * What a decision reads beyond what it folds into, read with the batch's first round trip: a failed
+ * payment's customer failures and directory entry, the directory entry of a subscription change or
+ * an expiring card (their notices name the customer's user), a delivery event's reminder. Others
+ * (a paid invoice reads only its case, which it folds into) read nothing more.
+ */
 export function dunningReads(fact: DunningFact): EntityRef[] {
   if (fact.topic === 'notify.delivery-events.v1') return fact.value.notification_id ? [{ kind: reminderKind.name, key: fact.value.notification_id }] : [];
-  const customerId = fact.topic === 'stripe.events.v1' ? fact.value.customer_id : null;
-  return customerId ? [{ kind: failuresKind.name, key: customerId }, customerRef(customerId)] : [];
+  if (fact.topic !== 'stripe.events.v1' || !fact.value.customer_id) return [];
+  const customerId = fact.value.customer_id;
+  const type = fact.value.type;
+  if (type === 'invoice.payment_failed' || type === 'invoice.payment_action_required') return [{ kind: failuresKind.name, key: customerId }, customerRef(customerId)];
+  return type.startsWith('customer.subscription.') || type === 'customer.source.expiring' ? [customerRef(customerId)] : [];
 }
 
 /** How the adapter decides a batch (lib/decider/batch.ts): its reader, what it reads, the fences its reads check. */

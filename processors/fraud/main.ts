@@ -76,13 +76,16 @@ export function fraudReaderOf(state: BatchState<FraudFact>): FraudReader {
 
 /**
  * What a decision reads beyond what it folds into, read with the batch's first round trip: a
- * payment's customer risk and directory entry. Only payments are scored: the invoices and
+ * payment's customer risk, directory entry and card. Only payments are scored: the invoices and
  * subscription changes that make most of the topic read nothing (a batch of them reads nothing
  * from Redis at all), and a dispute reads its charge when decided.
  */
 export function fraudReads(fact: FraudFact): EntityRef[] {
   const payment = paymentOf(fact);
-  return payment ? [{ kind: riskKind.name, key: payment.customerId }, customerRef(payment.customerId)] : [];
+  if (!payment) return [];
+  const refs: EntityRef[] = [{ kind: riskKind.name, key: payment.customerId }, customerRef(payment.customerId)];
+  if (payment.fingerprint) refs.push({ kind: cardKind.name, key: payment.fingerprint });
+  return refs;
 }
 
 /** How the adapter decides a batch (lib/decider/batch.ts): its reader, what it reads, the fences its reads check. */
