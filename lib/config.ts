@@ -339,6 +339,17 @@ function vapidSubjectOf(from: string): string {
   return `mailto:${address}`;
 }
 
+/** The same configuration for another namespace (validated as EVENTLINE_NAMESPACE is), e.g. the target of `privacy migrate`. */
+export function configForNamespace(config: Config, namespace: string): Config {
+  const parsed = schema.shape.EVENTLINE_NAMESPACE.safeParse(namespace);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `namespace: ${i.message}`);
+    throw new EventlineError('config_invalid', `invalid namespace ${JSON.stringify(namespace)}: ${problems.join('; ')}`, { detail: problems });
+  }
+  const ns = parsed.data;
+  return deepFreeze<Config>({ ...config, namespace: ns, kafka: { ...config.kafka, clientId: ns ? `eventline-${ns}` : 'eventline' } });
+}
+
 /** Validate an environment (default: this process's) into a Config, or throw listing every problem. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env, service = 'eventline'): Config {
   const parsed = schema.safeParse(env);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { randomBytes } from 'node:crypto';
-import { loadConfig } from './config.ts';
+import { configForNamespace, loadConfig } from './config.ts';
 import { isEventlineError } from './errors.ts';
 
 describe('config', () => {
@@ -116,5 +116,24 @@ describe('config', () => {
     assert.throws(() => {
       (c.kafka.brokers as string[]).push('x:1');
     }, TypeError);
+  });
+});
+
+describe('configForNamespace', () => {
+  const base = loadConfig({ EVENTLINE_NAMESPACE: 'live', DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/eventline' });
+
+  it('given a valid namespace, then the same configuration in it, its Kafka client named after it', () => {
+    const moved = configForNamespace(base, 'sealed-2026');
+    assert.equal(moved.namespace, 'sealed-2026');
+    assert.equal(moved.kafka.clientId, 'eventline-sealed-2026');
+    assert.deepEqual({ ...moved, namespace: base.namespace, kafka: { ...moved.kafka, clientId: base.kafka.clientId } }, base);
+    assert.equal(base.namespace, 'live', 'the original is unchanged');
+    assert.ok(Object.isFrozen(moved));
+  });
+
+  it('given a namespace EVENTLINE_NAMESPACE would refuse, then config_invalid naming the rule', () => {
+    for (const bad of ['Upper', 'has space', 'x'.repeat(41), '-leading']) {
+      assert.throws(() => configForNamespace(base, bad), (e: unknown) => isEventlineError(e, 'config_invalid') && /lowercase letters, digits/.test(e.message));
+    }
   });
 });

@@ -2,7 +2,7 @@
  * The process runtime: validated config, the root logger, and the shared clients (Kafka, Postgres,
  * Redis), each created on first use and closed once, in reverse order, on shutdown.
  */
-import { loadConfig, type Config } from './config.ts';
+import { configForNamespace, loadConfig, type Config } from './config.ts';
 import { Db } from './db.ts';
 import { Kafka, type KafkaOptions } from './kafka/index.ts';
 import { pino } from 'pino';
@@ -44,6 +44,11 @@ export class Runtime {
     const config = loadConfig(env, 'eventline-cli');
     const level = config.logLevel === 'info' ? 'warn' : config.logLevel;
     return new Runtime(config, createLogger({ ...config, logLevel: level }, pino.destination(2)));
+  }
+
+  /** A runtime with this one's configuration and logger in another namespace (its own clients; close it). */
+  forNamespace(namespace: string): Runtime {
+    return new Runtime(configForNamespace(this.config, namespace), this.log);
   }
 
   get kafka(): Kafka {

@@ -11,7 +11,6 @@ import { userInfo } from 'node:os';
 import { requestErasure, runErasure } from '../../producers/privacy/erase.ts';
 import { exportUser, findSubjects } from '../../producers/privacy/export.ts';
 import { migrateTopics } from '../../producers/privacy/migrate.ts';
-import { Runtime } from '../../lib/runtime.ts';
 import { USER_ID } from '../../producers/preferences/route.ts';
 import { line } from '../output.ts';
 import { withRuntime } from '../runtime.ts';
@@ -53,7 +52,7 @@ export function registerPrivacyCommand(program: Command): void {
     .requiredOption('--to <namespace>', 'the namespace to copy into (EVENTLINE_NAMESPACE of the Eventline that will read it)')
     .action((opts: { to: string }) =>
       withRuntime(async (from) => {
-        const to = Runtime.forCli({ ...process.env, EVENTLINE_NAMESPACE: opts.to });
+        const to = from.forNamespace(opts.to);
         try {
           const done = await migrateTopics(from, to, (m) => line(`${m.topic}: ${m.copied} copied (${m.alreadyCopied} before), ${m.partitions} partitions`));
           line(`${done.reduce((n, m) => n + m.copied, 0)} records copied into namespace ${opts.to}`);
