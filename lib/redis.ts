@@ -32,6 +32,27 @@ export async function runScript(client: Redis, script: string, numKeys: number, 
   }
 }
 
+/**
+ * `reply`'s value, or `fallback` when it has not come `ms` after the call (or failed): for the
+ * best-effort reads and writes a request must not wait on (webhook dedupe, message indexes). The
+ * deadline is Redis's, not this process's: a timer runs before the I/O of the same event-loop turn,
+ * so when this process itself stalled past the deadline (a GC pause, a starved CPU) the reply may
+ * already be in the socket. One more turn (setImmediate runs after the poll phase) reads it first,
+ * so a busy process is not mistaken for a slow Redis.
+ */
+export async function answerWithin<T, F>(reply: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
+  try {
+    return await Promise.race([reply, new Promise<F>((resolve) => (timer = setTimeout(() => (immediate = setImmediate(() => resolve(fallback))), ms)))]);
+  } catch {
+    return fallback;
+  } finally {
+    clearTimeout(timer);
+    if (immediate) clearImmediate(immediate);
+  }
+}
+
 /** Deletes every key of this client's namespace (keyPrefix); returns how many. */
 export async function clearNamespace(client: Redis): Promise<number> {
   const prefix = client.options.keyPrefix ?? '';

@@ -5,7 +5,7 @@
  * replays). A send whose outcome was lost in a crash is resent only when no evidence arrived within
  * the reconcile window.
  */
-import type { Redis } from '../lib/redis.ts';
+import { answerWithin, type Redis } from '../lib/redis.ts';
 
 const TTL_SECONDS = 60 * 86_400;
 
@@ -26,8 +26,7 @@ export class SendEvidence {
     if (known.length === 0) return;
     const pipeline = this.redis.pipeline();
     for (const e of known) pipeline.set(`dispatch:evidence:${e.notificationId}:${e.channel}`, e.providerMessageId ?? '', 'EX', TTL_SECONDS);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([pipeline.exec().catch(() => null), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]).finally(() => clearTimeout(timer));
+    await answerWithin(pipeline.exec(), timeoutMs, null);
   }
 
   async get(notificationId: string, channel: string): Promise<string | null> {

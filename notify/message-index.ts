@@ -7,7 +7,7 @@
  * One index per provider, each under its own key prefix: a Twilio SID and a Vonage message-id are
  * different namespaces, and a callback signed by one provider looks up only that provider's ids.
  */
-import type { Redis } from '../lib/redis.ts';
+import { answerWithin, type Redis } from '../lib/redis.ts';
 
 const TTL_SECONDS = 30 * 86_400;
 
@@ -26,17 +26,7 @@ class MessageIndex {
 
   /** The notification id, or null when unknown or when Redis does not answer within 250 ms. */
   async lookup(messageId: string): Promise<string | null> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        this.redis.get(`${this.prefix}:${messageId}`),
-        new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 250))),
-      ]);
-    } catch {
-      return null;
-    } finally {
-      clearTimeout(timer);
-    }
+    return answerWithin(this.redis.get(`${this.prefix}:${messageId}`), 250, null);
   }
 }
 

@@ -3,7 +3,7 @@
  * duplicate delivery is answered without appending again. Correctness never depends on it —
  * consumers dedupe by event id — so Redis trouble only costs a re-append, never a failed request.
  */
-import type { Redis } from '../../lib/redis.ts';
+import { answerWithin, type Redis } from '../../lib/redis.ts';
 
 export class RecentlySeen {
   private readonly redis: Redis;
@@ -47,14 +47,7 @@ export class RecentlySeen {
     return `${this.prefix}:${id}`;
   }
 
-  private async bounded<T>(p: Promise<T>): Promise<T | null> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([p, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), this.timeoutMs)))]);
-    } catch {
-      return null;
-    } finally {
-      clearTimeout(timer);
-    }
+  private bounded<T>(p: Promise<T>): Promise<T | null> {
+    return answerWithin(p, this.timeoutMs, null);
   }
 }
