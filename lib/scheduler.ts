@@ -38,9 +38,17 @@ for _, id in ipairs(expired) do
 end
 return #expired`;
 
+/** A scheduler's Redis keys: due timers (sorted by due time), claimed ones (by lease expiry), payloads. */
+export interface SchedulerKeys {
+  readonly due: string;
+  readonly claimed: string;
+  readonly payload: string;
+}
+
 export class Scheduler {
   private readonly redis: Redis;
-  private readonly keys: { due: string; claimed: string; payload: string };
+  /** Also written by the deciders' save script (lib/decider/store.ts), with the state that wants the timers. */
+  readonly keys: SchedulerKeys;
   private readonly log: Logger;
   /** Wakes this process's runner when a timer is scheduled already due (instead of waiting for the next poll). */
   private wake: (() => void) | null = null;
@@ -63,6 +71,12 @@ export class Scheduler {
     for (const t of timers) m.hset(this.keys.payload, t.id, JSON.stringify(t.payload)).zadd(this.keys.due, t.dueAt, t.id);
     await m.exec();
     if (timers.some((t) => t.dueAt <= Date.now())) this.wake?.();
+  }
+
+  /** To be called after timers were added outside schedule() (the deciders' save): wakes the runner when one is already due. */
+  added(dueAts: readonly number[]): void {
+    const now = Date.now();
+    if (dueAts.some((d) => d <= now)) this.wake?.();
   }
 
   async cancel(ids: readonly string[]): Promise<void> {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { isEventlineError } from '../errors.ts';
 import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
+import { Scheduler } from '../scheduler.ts';
 import { entityKind, EntityStore, rebuildUnderLease, stateKeys, StateWriter, type Fence } from './index.ts';
 
 /** A counter per key: the fold of facts {key, n}. */
@@ -12,6 +13,18 @@ const counter = entityKind<F, { total: number; seen: number[] }>({
   ttlSeconds: null,
   keys: (f) => [f.key],
   evolve: (s, f) => (s.seen.includes(f.n) ? s : { total: s.total + f.n, seen: [...s.seen, f.n].sort((a, b) => a - b) }),
+});
+
+/** A reminder per key: due when the latest fact (by n) says, with notes that do not move it. */
+type R = { readonly key: string; readonly n: number; readonly due?: number | null; readonly note?: string };
+type Reminder = { n: number; due: number | null; notes: string[] };
+const reminder = entityKind<R, Reminder>({
+  name: 'test:reminder',
+  initial: { n: 0, due: null, notes: [] },
+  ttlSeconds: null,
+  keys: (f) => [f.key],
+  evolve: (s, f) => (f.n <= s.n ? s : { n: f.n, due: f.due === undefined ? s.due : f.due, notes: f.note ? [...s.notes, f.note] : s.notes }),
+  timers: (s, key) => (s.due === null ? [] : [{ id: `remind:${key}`, dueAt: s.due, output: { topic: 'notify.dispatch-requests.v1', key, record: 'Reminder', value: { key } } as never }]),
 });
 
 describe('entity state in the real Redis: fenced reads and writes, the rebuild lease', () => {
@@ -59,5 +72,37 @@ describe('entity state in the real Redis: fenced reads and writes, the rebuild l
     const report = await rebuildUnderLease(t.rt, { processor: 'fencetest', topics: [], fact: () => null, writer }, { leaseMs: 5000, batch: 10, throttleMs: 0 }, t.rt.log);
     assert.equal(report, null);
     assert.equal(await t.rt.redis.exists(keys.lease), 0, 'no lease taken');
+  });
+
+  it('given an entity that wants a timer, then the timer is written with its state, moved and cancelled with it, never written by a refused save, and not re-armed by a change that leaves it as it was', async () => {
+    await t.rt.redis.set(keys.sentinel, 'now');
+    const scheduler = new Scheduler(t.rt.redis, 'fencetest', t.rt.log);
+    const timed = new StateWriter<R>(store, [reminder], scheduler);
+    await timed.apply([{ key: 'r', n: 1, due: 5000 }], live);
+    assert.equal(await scheduler.dueAt('remind:r'), 5000, 'scheduled with the state that wants it');
+
+    const fired = await scheduler.claim(10_000, 10, 30_000);
+    assert.deepEqual(fired.map((f) => [f.id, f.payload?.record.key]), [['remind:r', 'r']]);
+    await scheduler.complete(fired.map((f) => f.id));
+    await timed.apply([{ key: 'r', n: 2, note: 'seen' }], live);
+    assert.deepEqual(await store.get({ kind: reminder.name, key: 'r' }), { n: 2, due: 5000, notes: ['seen'] });
+    assert.equal(await scheduler.dueAt('remind:r'), null, 'the state changed, its timer did not: it is not armed again');
+
+    await timed.apply([{ key: 'r', n: 3, due: 7000 }], live);
+    assert.equal(await scheduler.dueAt('remind:r'), 7000, 'moved');
+    await timed.apply([{ key: 'r', n: 4, due: null }], live);
+    assert.equal(await scheduler.dueAt('remind:r'), null, 'cancelled');
+    assert.equal(await t.rt.redis.hexists(scheduler.keys.payload, 'remind:r'), 0, 'its payload is gone too');
+
+    // The save script itself: a stale version or a fence that does not hold writes no timer either.
+    const timer = { keys: scheduler.keys, add: [{ id: 'remind:s', dueAt: 1000, payload: '{}' }], cancel: [] };
+    const write = [{ ref: { kind: reminder.name, key: 's' }, version: 3, state: { n: 1, due: 1000, notes: [] }, ttlSeconds: 0 }];
+    assert.equal(await store.save(write, live, timer), 'conflict');
+    assert.equal(await scheduler.dueAt('remind:s'), null, 'a conflicting save schedules nothing');
+    await t.rt.redis.del(keys.sentinel);
+    assert.equal(await store.save([{ ...write[0]!, version: 0 }], live, timer), 'fenced');
+    assert.equal(await scheduler.dueAt('remind:s'), null, 'a fenced save schedules nothing');
+    assert.equal(await t.rt.redis.hexists(scheduler.keys.payload, 'remind:s'), 0);
+    assert.equal(await store.get({ kind: reminder.name, key: 's' }), null);
   });
 });

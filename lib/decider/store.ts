@@ -14,10 +14,17 @@
  */
 import { EventlineError } from '../errors.ts';
 import { runScript, type Redis } from '../redis.ts';
-import type { Scheduler } from '../scheduler.ts';
+import type { Scheduler, SchedulerKeys, TimerPayload } from '../scheduler.ts';
 import { traceHeaders, type TraceHeaders } from '../tracing.ts';
 import { foldInto, refsOf, sameState, timersOf } from './fold.ts';
 import { refId, type AnyEntityKind, type EntityRef, type Timer } from './types.ts';
+
+/** Timers written with a save (see EntityStore.save): the scheduler's keys, what to add, what to cancel. */
+export interface TimerWrites {
+  readonly keys: SchedulerKeys;
+  readonly add: readonly { readonly id: string; readonly dueAt: number; readonly payload: string }[];
+  readonly cancel: readonly string[];
+}
 
 export interface Loaded {
   readonly state: unknown;
@@ -34,17 +41,40 @@ if ARGV[1] == '' then
 elseif fence ~= ARGV[1] then
   return -1
 end
-local n = #KEYS - 1
+local adds, cancels = tonumber(ARGV[2]), tonumber(ARGV[3])
+local timerKeys = (adds + cancels > 0) and 3 or 0
+local n = #KEYS - 1 - timerKeys
 for i = 1, n do
   local v = redis.call('HGET', KEYS[i + 1], 'v') or '0'
-  if v ~= ARGV[(i - 1) * 3 + 2] then return i end
+  if v ~= ARGV[(i - 1) * 3 + 4] then return i end
 end
 for i = 1, n do
-  local base = (i - 1) * 3 + 1
+  local base = (i - 1) * 3 + 3
   redis.call('HSET', KEYS[i + 1], 'v', tonumber(ARGV[base + 1]) + 1, 's', ARGV[base + 2])
   if ARGV[base + 3] == '0' then redis.call('PERSIST', KEYS[i + 1]) else redis.call('EXPIRE', KEYS[i + 1], ARGV[base + 3]) end
 end
+if timerKeys > 0 then
+  local due, claimed, payload = KEYS[n + 2], KEYS[n + 3], KEYS[n + 4]
+  local at = n * 3 + 4
+  for j = 1, adds do
+    local base = at + (j - 1) * 3
+    redis.call('HSET', payload, ARGV[base], ARGV[base + 2])
+    redis.call('ZADD', due, ARGV[base + 1], ARGV[base])
+  end
+  at = at + adds * 3
+  for j = 1, cancels do
+    local id = ARGV[at + j - 1]
+    redis.call('ZREM', due, id)
+    redis.call('ZREM', claimed, id)
+    redis.call('HDEL', payload, id)
+  end
+end
 return 0`;
+
+/** What makes a timer the same timer: its id, due time and record (not the trace it carries). */
+function timerIdentity(t: Timer): string {
+  return `${t.dueAt}|${JSON.stringify(t.output)}`;
+}
 
 const isFenceList = (f: Fence | readonly Fence[]): f is readonly Fence[] => Array.isArray(f);
 
@@ -88,11 +118,24 @@ export class EntityStore {
     return ((await this.load([ref], fence)).get(refId(ref))?.state as S | undefined) ?? null;
   }
 
-  /** Compare-and-set under the fence: 'ok', 'conflict' (reload and fold again) or 'fenced'. */
-  async save(writes: readonly { ref: EntityRef; version: number; state: unknown; ttlSeconds: number }[], fence: Fence): Promise<'ok' | 'conflict' | 'fenced'> {
+  /**
+   * Compare-and-set under the fence: 'ok', 'conflict' (reload and fold again) or 'fenced'. `timers`:
+   * the scheduler's timers to add (or move) and to cancel, written in the same script as the
+   * entities, so a timer exists exactly when the state that wants it was saved.
+   */
+  async save(writes: readonly { ref: EntityRef; version: number; state: unknown; ttlSeconds: number }[], fence: Fence, timers?: TimerWrites): Promise<'ok' | 'conflict' | 'fenced'> {
     if (writes.length === 0) return (await this.fenceHolds(fence)) ? 'ok' : 'fenced';
-    const keys = [fence.kind === 'live' ? fence.sentinel : fence.lease, ...writes.map((w) => refId(w.ref))];
-    const args = [fence.kind === 'live' ? '' : fence.token, ...writes.flatMap((w) => [String(w.version), JSON.stringify(w.state), String(w.ttlSeconds)])];
+    const add = timers?.add ?? [];
+    const cancel = timers?.cancel ?? [];
+    const timerKeys = timers && add.length + cancel.length > 0 ? [timers.keys.due, timers.keys.claimed, timers.keys.payload] : [];
+    const keys = [fence.kind === 'live' ? fence.sentinel : fence.lease, ...writes.map((w) => refId(w.ref)), ...timerKeys];
+    const args = [
+      fence.kind === 'live' ? '' : fence.token,
+      String(timerKeys.length > 0 ? add.length : 0),
+      String(timerKeys.length > 0 ? cancel.length : 0),
+      ...writes.flatMap((w) => [String(w.version), JSON.stringify(w.state), String(w.ttlSeconds)]),
+      ...(timerKeys.length > 0 ? [...add.flatMap((t) => [t.id, String(t.dueAt), t.payload]), ...cancel] : []),
+    ];
     const result = Number(await runScript(this.redis, SAVE, keys.length, ...keys, ...args));
     return result === 0 ? 'ok' : result < 0 ? 'fenced' : 'conflict';
   }
@@ -141,13 +184,14 @@ export class StateWriter<F> {
         if (before.has(id) && sameState(before.get(id), after)) continue;
         writes.push({ ref, version: loaded.get(id)?.version ?? 0, state: after, ttlSeconds: this.kind(ref).ttlSeconds ?? 0 });
       }
-      const saved = await this.store.save(writes, fence);
+      const timers = this.timerWrites(refs, new Set(writes.map((w) => refId(w.ref))), before, states, this.entityTraces(facts, traces));
+      const saved = await this.store.save(writes, fence, timers ?? undefined);
       if (saved === 'fenced') throw new EventlineError('state_rebuilding', 'processor state is being rebuilt (or this writer lost its lease); retry after the rebuild');
       if (saved === 'conflict') {
         if (attempt >= 20) throw new EventlineError('state_rebuilding', 'entity kept changing under this writer');
         continue;
       }
-      await this.syncTimers(refs, before, states, this.entityTraces(facts, traces));
+      if (timers) this.scheduler?.added(timers.add.map((t) => t.dueAt));
       return states;
     }
   }
@@ -163,31 +207,38 @@ export class StateWriter<F> {
   }
 
   /**
-   * Every timer the touched entities want is (re)scheduled — idempotent by id, so a crash between
-   * the save and this step is repaired by the next fold — and those they no longer want are cancelled.
+   * The timers that change with this save: those the written entities want and did not want as
+   * loaded (new, or with another due time or record), and those they wanted and no longer do. They
+   * are written by the save itself, so a timer wanted by a saved state is always scheduled — no
+   * crash falls between the two — and an unchanged one is not written again (nor re-armed after it
+   * fired). A timer keeps the trace of the decision that scheduled or last changed it.
    */
-  private async syncTimers(refs: readonly EntityRef[], before: ReadonlyMap<string, unknown>, after: ReadonlyMap<string, unknown>, traces: ReadonlyMap<string, TraceHeaders>): Promise<void> {
-    if (!this.scheduler) return;
-    const wanted: Timer[] = [];
-    const dropped = new Set<string>();
-    const headersOf = new Map<string, TraceHeaders>();
+  private timerWrites(refs: readonly EntityRef[], written: ReadonlySet<string>, before: ReadonlyMap<string, unknown>, after: ReadonlyMap<string, unknown>, traces: ReadonlyMap<string, TraceHeaders>): TimerWrites | null {
+    if (!this.scheduler) return null;
+    const add: { id: string; dueAt: number; payload: string }[] = [];
+    const cancel = new Set<string>();
+    // A timer id wanted by any touched entity is never cancelled (ids may be shared between entities).
+    const wanted = new Set<string>();
     for (const ref of refs) {
       const kind = this.kind(ref);
       const id = refId(ref);
-      const now = timersOf(kind, after.get(id) ?? kind.initial, ref.key);
-      wanted.push(...now);
+      const timers = timersOf(kind, after.get(id) ?? kind.initial, ref.key);
+      for (const t of timers) wanted.add(t.id);
+      if (!written.has(id)) continue;
+      const had = new Map<string, string>();
+      if (before.has(id)) for (const t of timersOf(kind, before.get(id), ref.key)) had.set(t.id, timerIdentity(t));
       const trace = traces.get(id);
-      if (trace) for (const t of now) headersOf.set(t.id, trace);
-      if (before.has(id)) for (const t of timersOf(kind, before.get(id), ref.key)) dropped.add(t.id);
+      for (const t of timers) {
+        const same = had.get(t.id) === timerIdentity(t);
+        had.delete(t.id);
+        if (same) continue;
+        const payload: TimerPayload = { topic: t.output.topic, record: { key: t.output.key, record: t.output.record, value: t.output.value, ...(trace ? { headers: trace } : {}) } as never };
+        add.push({ id: t.id, dueAt: t.dueAt, payload: JSON.stringify(payload) });
+      }
+      for (const gone of had.keys()) cancel.add(gone);
     }
-    for (const t of wanted) dropped.delete(t.id);
-    await this.scheduler.scheduleMany(
-      wanted.map((t) => {
-        const headers = headersOf.get(t.id);
-        return { id: t.id, dueAt: t.dueAt, payload: { topic: t.output.topic, record: { key: t.output.key, record: t.output.record, value: t.output.value, ...(headers ? { headers } : {}) } as never } };
-      }),
-    );
-    await this.scheduler.cancel([...dropped]);
+    for (const id of wanted) cancel.delete(id);
+    return add.length + cancel.size > 0 ? { keys: this.scheduler.keys, add, cancel: [...cancel] } : null;
   }
 
   /**
