@@ -2,6 +2,7 @@
  * Timers in a Redis sorted set that append a record to Kafka when they are due.
  *
  * - schedule(id, dueAt, record): idempotent by id (scheduling again moves nothing but the due time).
+ *   The deciders write their timers with their state instead, in one script (lib/decider/store.ts).
  * - A runner claims due timers atomically (Lua: remove from "due", add to "claimed" with a lease),
  *   appends their records, then completes them. Two instances never claim the same timer; a timer
  *   whose claimer died before the append was acknowledged is put back when its lease expires. The
@@ -64,29 +65,10 @@ export class Scheduler {
     if (dueAt <= Date.now()) this.wake?.();
   }
 
-  /** Schedules many timers in one round trip (idempotent by id, like schedule). */
-  async scheduleMany(timers: readonly { id: string; dueAt: number; payload: TimerPayload }[]): Promise<void> {
-    if (timers.length === 0) return;
-    const m = this.redis.multi();
-    for (const t of timers) m.hset(this.keys.payload, t.id, JSON.stringify(t.payload)).zadd(this.keys.due, t.dueAt, t.id);
-    await m.exec();
-    if (timers.some((t) => t.dueAt <= Date.now())) this.wake?.();
-  }
-
   /** To be called after timers were added outside schedule() (the deciders' save): wakes the runner when one is already due. */
   added(dueAts: readonly number[]): void {
     const now = Date.now();
     if (dueAts.some((d) => d <= now)) this.wake?.();
-  }
-
-  async cancel(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.redis
-      .multi()
-      .zrem(this.keys.due, ...ids)
-      .zrem(this.keys.claimed, ...ids)
-      .hdel(this.keys.payload, ...ids)
-      .exec();
   }
 
   /** Due time of a scheduled timer, or null. */
