@@ -31,13 +31,21 @@ for _, id in ipairs(due) do
 end
 return out`;
 
+// A timer scheduled again while claimed keeps its new due time (NX).
 const RECLAIM = `
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 500)
 for _, id in ipairs(expired) do
   redis.call('ZREM', KEYS[1], id)
-  redis.call('ZADD', KEYS[2], ARGV[1], id)
+  redis.call('ZADD', KEYS[2], 'NX', ARGV[1], id)
 end
 return #expired`;
+
+const COMPLETE = `
+for _, id in ipairs(ARGV) do
+  redis.call('ZREM', KEYS[1], id)
+  if not redis.call('ZSCORE', KEYS[2], id) then redis.call('HDEL', KEYS[3], id) end
+end
+return 0`;
 
 /** A scheduler's Redis keys: due timers (sorted by due time), claimed ones (by lease expiry), payloads. */
 export interface SchedulerKeys {
@@ -92,13 +100,13 @@ export class Scheduler {
     return out;
   }
 
+  /**
+   * Done with fired timers: out of "claimed", and their payloads dropped — unless the timer was
+   * scheduled again while it fired (it is due again): its new payload stays for its next firing.
+   */
   async complete(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.redis
-      .multi()
-      .zrem(this.keys.claimed, ...ids)
-      .hdel(this.keys.payload, ...ids)
-      .exec();
+    await runScript(this.redis, COMPLETE, 3, this.keys.claimed, this.keys.due, this.keys.payload, ...ids);
   }
 
   /** Puts timers whose lease expired (their claimer died) back to due. */
@@ -114,7 +122,10 @@ export class Scheduler {
     if (claimed.length === 0) return 0;
     const byTopic = new Map<string, OutgoingGroup['records'][number][]>();
     for (const c of claimed) {
-      if (!c.payload) continue;
+      if (!c.payload) {
+        this.log.warn({ timer: c.id }, 'due timer without a payload: completed without firing');
+        continue;
+      }
       const list = byTopic.get(c.payload.topic) ?? [];
       list.push(c.payload.record);
       byTopic.set(c.payload.topic, list);

@@ -105,4 +105,40 @@ describe('entity state in the real Redis: fenced reads and writes, the rebuild l
     assert.equal(await t.rt.redis.hexists(scheduler.keys.payload, 'remind:s'), 0);
     assert.equal(await store.get({ kind: reminder.name, key: 's' }), null);
   });
+
+  it('given a timer scheduled again while it fires, then completing the firing keeps the new one, and an expired claim does not move it', async () => {
+    await t.rt.redis.set(keys.sentinel, 'now');
+    const scheduler = new Scheduler(t.rt.redis, 'refire', t.rt.log);
+    const timed = new StateWriter<R>(store, [reminder], scheduler);
+    await timed.apply([{ key: 'f', n: 1, due: 1000 }], live);
+    const [claimed] = await scheduler.claim(2000, 10, 30_000);
+    assert.equal(claimed?.id, 'remind:f');
+    await timed.apply([{ key: 'f', n: 2, due: 9000 }], live);
+    await scheduler.complete(['remind:f']);
+    assert.equal(await scheduler.dueAt('remind:f'), 9000, 'the timer scheduled again is still due');
+    assert.equal(await t.rt.redis.hexists(scheduler.keys.payload, 'remind:f'), 1, 'with its payload');
+
+    const [again] = await scheduler.claim(10_000, 10, 1);
+    assert.equal(again?.id, 'remind:f');
+    await timed.apply([{ key: 'f', n: 3, due: 20_000 }], live);
+    assert.equal(await scheduler.reclaimExpired(Date.now() + 60_000), 1);
+    assert.equal(await scheduler.dueAt('remind:f'), 20_000, 'the lapsed claim does not pull the newer due time forward');
+  });
+
+  it('given timers lost while the states that want them were kept, then the rebuild, folding facts that change nothing, writes them again', async () => {
+    await t.rt.redis.set(keys.sentinel, 'now');
+    const scheduler = new Scheduler(t.rt.redis, 'repair', t.rt.log);
+    const timed = new StateWriter<R>(store, [reminder], scheduler);
+    await timed.apply([{ key: 'p', n: 1, due: 4000 }], live);
+    await t.rt.redis.del(scheduler.keys.due, scheduler.keys.payload);
+    await timed.apply([{ key: 'p', n: 1, due: 4000 }], live);
+    assert.equal(await scheduler.dueAt('remind:p'), null, 'live, an unchanged state writes nothing');
+
+    await t.rt.redis.set(keys.lease, 'holder-r', 'PX', 10_000);
+    await timed.apply([{ key: 'p', n: 1, due: 4000 }], { kind: 'lease', lease: keys.lease, token: 'holder-r' });
+    await t.rt.redis.del(keys.lease);
+    assert.equal(await scheduler.dueAt('remind:p'), 4000, 'the rebuild wrote the timer again');
+    const [fired] = await scheduler.claim(5000, 10, 30_000);
+    assert.equal(fired?.payload?.record.key, 'p');
+  });
 });

@@ -124,9 +124,9 @@ export class EntityStore {
    * entities, so a timer exists exactly when the state that wants it was saved.
    */
   async save(writes: readonly { ref: EntityRef; version: number; state: unknown; ttlSeconds: number }[], fence: Fence, timers?: TimerWrites): Promise<'ok' | 'conflict' | 'fenced'> {
-    if (writes.length === 0) return (await this.fenceHolds(fence)) ? 'ok' : 'fenced';
     const add = timers?.add ?? [];
     const cancel = timers?.cancel ?? [];
+    if (writes.length === 0 && add.length + cancel.length === 0) return (await this.fenceHolds(fence)) ? 'ok' : 'fenced';
     const timerKeys = timers && add.length + cancel.length > 0 ? [timers.keys.due, timers.keys.claimed, timers.keys.payload] : [];
     const keys = [fence.kind === 'live' ? fence.sentinel : fence.lease, ...writes.map((w) => refId(w.ref)), ...timerKeys];
     const args = [
@@ -184,7 +184,7 @@ export class StateWriter<F> {
         if (before.has(id) && sameState(before.get(id), after)) continue;
         writes.push({ ref, version: loaded.get(id)?.version ?? 0, state: after, ttlSeconds: this.kind(ref).ttlSeconds ?? 0 });
       }
-      const timers = this.timerWrites(refs, new Set(writes.map((w) => refId(w.ref))), before, states, this.entityTraces(facts, traces));
+      const timers = this.timerWrites(refs, fence.kind === 'lease' ? null : new Set(writes.map((w) => refId(w.ref))), before, states, this.entityTraces(facts, traces));
       const saved = await this.store.save(writes, fence, timers ?? undefined);
       if (saved === 'fenced') throw new EventlineError('state_rebuilding', 'processor state is being rebuilt (or this writer lost its lease); retry after the rebuild');
       if (saved === 'conflict') {
@@ -211,9 +211,10 @@ export class StateWriter<F> {
    * loaded (new, or with another due time or record), and those they wanted and no longer do. They
    * are written by the save itself, so a timer wanted by a saved state is always scheduled — no
    * crash falls between the two — and an unchanged one is not written again (nor re-armed after it
-   * fired). A timer keeps the trace of the decision that scheduled or last changed it.
+   * fired). A timer keeps the trace of the decision that scheduled or last changed it. Under the
+   * rebuild's lease (`written` null) every timer a touched entity wants is written, changed or not.
    */
-  private timerWrites(refs: readonly EntityRef[], written: ReadonlySet<string>, before: ReadonlyMap<string, unknown>, after: ReadonlyMap<string, unknown>, traces: ReadonlyMap<string, TraceHeaders>): TimerWrites | null {
+  private timerWrites(refs: readonly EntityRef[], written: ReadonlySet<string> | null, before: ReadonlyMap<string, unknown>, after: ReadonlyMap<string, unknown>, traces: ReadonlyMap<string, TraceHeaders>): TimerWrites | null {
     if (!this.scheduler) return null;
     const add: { id: string; dueAt: number; payload: string }[] = [];
     const cancel = new Set<string>();
@@ -224,9 +225,12 @@ export class StateWriter<F> {
       const id = refId(ref);
       const timers = timersOf(kind, after.get(id) ?? kind.initial, ref.key);
       for (const t of timers) wanted.add(t.id);
-      if (!written.has(id)) continue;
+      if (written && !written.has(id)) continue;
       const had = new Map<string, string>();
       if (before.has(id)) for (const t of timersOf(kind, before.get(id), ref.key)) had.set(t.id, timerIdentity(t));
+      // The rebuild writes every timer a touched entity wants, changed or not: it is the repair
+      // after a loss, which may have taken timers that states it finds as they were still want.
+      if (!written) for (const t of timers) had.delete(t.id);
       const trace = traces.get(id);
       for (const t of timers) {
         const same = had.get(t.id) === timerIdentity(t);
