@@ -79,7 +79,12 @@ describe('from a Stripe webhook to a delivered email, through Kafka, the process
     assert.equal(api.status, 'delivered');
     for (const step of ['requested', 'sent', 'processed', 'delivered']) assert.ok(api.timeline.some((s) => s.step === step), `timeline has ${step}: ${JSON.stringify(api.timeline)}`);
 
-    const [dunningCase] = (await t.rt.db.query<{ status: string; reminders_sent: number }>("SELECT status, reminders_sent FROM analytics.dunning_cases WHERE invoice_id = 'in_Pat1'")).rows;
+    // The dunning projection reads the steps topic on its own: it may project the fired step after
+    // the notifications projection showed the email delivered.
+    const dunningCase = await eventually(async () => {
+      const [c] = (await t.rt.db.query<{ status: string; reminders_sent: number }>("SELECT status, reminders_sent FROM analytics.dunning_cases WHERE invoice_id = 'in_Pat1'")).rows;
+      return c && c.reminders_sent > 0 ? c : undefined;
+    }, { what: 'the dunning case with its first reminder' });
     assert.deepEqual(dunningCase, { status: 'open', reminders_sent: 1 });
     // The later reminders are timers in the future, not sent yet.
     assert.equal(sendgrid.sent.filter((m) => m.customArgs.template === 'update_payment_method').length, 0);
