@@ -75,9 +75,15 @@ describe('from a Stripe webhook to a delivered email, through Kafka, the process
     const metrics = await t.rt.db.query<{ sent: number; delivered: number }>("SELECT sent, delivered FROM analytics.delivery_metrics_daily WHERE template = 'payment_failed' AND channel = 'email'");
     assert.deepEqual(metrics.rows, [{ sent: 1, delivered: 1 }]);
 
-    const api = (await (await fetch(`${pipeline.app.url}/v1/notifications/${notificationId}`, { headers: bearer(key) })).json()) as { status: string; timeline: { step: string }[] };
+    // SendGrid's "processed" callback is posted on its own and may come after the "delivered" one.
+    const steps = ['requested', 'sent', 'processed', 'delivered'];
+    type Read = { status: string; timeline: { step: string }[] };
+    let last: Read | null = null;
+    const api = await eventually(async () => {
+      last = (await (await fetch(`${pipeline.app.url}/v1/notifications/${notificationId}`, { headers: bearer(key) })).json()) as Read;
+      return steps.every((step) => last?.timeline.some((s) => s.step === step)) ? last : undefined;
+    }, { what: () => `a timeline with ${steps.join(', ')}: ${JSON.stringify(last)}` });
     assert.equal(api.status, 'delivered');
-    for (const step of ['requested', 'sent', 'processed', 'delivered']) assert.ok(api.timeline.some((s) => s.step === step), `timeline has ${step}: ${JSON.stringify(api.timeline)}`);
 
     // The dunning projection reads the steps topic on its own: it may project the fired step after
     // the notifications projection showed the email delivered.
