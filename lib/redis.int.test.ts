@@ -61,7 +61,7 @@ describe('answerWithin against the real Redis', () => {
     await t.rt.redis.set('within:seen', 'yes');
     for (let i = 0; i < 5; i++) {
       const answer = answerWithin(t.rt.redis.get('within:seen'), 20, 'timed out');
-      stall(150);
+      stall(300);
       assert.equal(await answer, 'yes', `run ${i}: the reply in the socket is read before the late timer gives up`);
     }
   });
@@ -73,7 +73,8 @@ describe('answerWithin against the real Redis', () => {
       // BLPOP on an empty list: Redis holds the answer back for a second.
       assert.equal(await answerWithin(blocked.blpop('within:empty', 1), 50, 'timed out'), 'timed out');
       const waited = performance.now() - started;
-      assert.ok(waited >= 50 && waited < 900, `gave up after ${waited.toFixed(0)} ms`);
+      // Node's timers count whole milliseconds from a coarser clock: a 50 ms timer may fire at 49.x.
+      assert.ok(waited >= 45 && waited < 900, `gave up after ${waited.toFixed(1)} ms`);
     } finally {
       blocked.disconnect();
     }
