@@ -4,7 +4,7 @@
  * the same events (deterministic ids; consumers dedupe) because the state has not moved.
  */
 import type { Kafka, OutgoingGroup } from '../kafka/index.ts';
-import type { Fence, StateWriter } from './store.ts';
+import type { Fence, Loaded, StateWriter } from './store.ts';
 import type { Output } from './types.ts';
 
 export function groupByTopic(outputs: readonly Output[]): OutgoingGroup[] {
@@ -17,11 +17,12 @@ export function groupByTopic(outputs: readonly Output[]): OutgoingGroup[] {
   return [...byTopic].map(([topic, records]) => ({ topic, records }) as unknown as OutgoingGroup);
 }
 
-export async function commitDecision<F>(kafka: Kafka, writer: StateWriter<F>, fence: Fence, inputFacts: readonly F[], events: readonly Output[], asFact: (o: Output) => F | null): Promise<Map<string, unknown>> {
+/** `known`: the entities as the decision read them (their versions are compared; the others are read). */
+export async function commitDecision<F>(kafka: Kafka, writer: StateWriter<F>, fence: Fence, inputFacts: readonly F[], events: readonly Output[], asFact: (o: Output) => F | null, known?: ReadonlyMap<string, Loaded | null>): Promise<Map<string, unknown>> {
   if (events.length > 0) await (await kafka.appender()).appendMany(groupByTopic(events));
   const facts = [...inputFacts, ...events.flatMap((e) => {
     const f = asFact(e);
     return f === null ? [] : [f];
   })];
-  return facts.length > 0 ? writer.apply(facts, fence) : new Map();
+  return facts.length > 0 ? writer.apply(facts, fence, known) : new Map();
 }

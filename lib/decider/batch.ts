@@ -18,7 +18,7 @@
  * with the same deterministic ids, and consumers deduplicate them. Each decision sees exactly the
  * state it would have seen had the inputs before it been committed one by one.
  */
-import { foldInto, refsOf } from './fold.ts';
+import { refsOf } from './fold.ts';
 import type { EntityStore, Fence, Loaded, StateWriter } from './store.ts';
 import { refId, type AnyEntityKind, type EntityRef, type Output } from './types.ts';
 import { groupByTopic } from './adapter.ts';
@@ -30,7 +30,13 @@ import type { Span } from '@opentelemetry/api';
 /** The largest decision record a unit appends (decisions are a few KB; the broker takes about 1 MB). */
 export const DECISION_RECORD_BYTES = 512 * 1024;
 
-/** The state a run decides on: the stored entities, read once, with the run's folds on top. */
+/**
+ * The state a run decides on: the stored entities, read once, with the run's folds on top. A fold
+ * into an entity not read yet does not read it: its facts wait, in order, until a decision asks
+ * for the entity (read then, the facts folded on it) or the write reads every such entity in one
+ * round trip (`StateWriter.apply` folds the whole run again on what it reads). Each entity's fold
+ * depends only on its own state and facts, so the order of the reads changes nothing.
+ */
 export class BatchState<F> {
   private readonly store: EntityStore;
   private readonly kinds: readonly AnyEntityKind<F>[];
@@ -38,8 +44,10 @@ export class BatchState<F> {
   private readonly fences: readonly Fence[];
   /** What Redis held when each entity was first read (null: absent): the versions the write compares. */
   private readonly loaded = new Map<string, Loaded | null>();
-  /** Each entity after the folds of the run so far. */
+  /** Each entity read after the folds of the run so far. */
   private readonly states = new Map<string, unknown>();
+  /** Facts folded into entities not read yet, in order. */
+  private readonly pending = new Map<string, { readonly ref: EntityRef; readonly kind: AnyEntityKind<F>; readonly facts: F[] }>();
 
   constructor(store: EntityStore, kinds: readonly AnyEntityKind<F>[], fences: readonly Fence[]) {
     this.store = store;
@@ -47,7 +55,7 @@ export class BatchState<F> {
     this.fences = fences;
   }
 
-  /** Reads, in one fenced round trip, the entities not read yet among `refs`. */
+  /** Reads, in one fenced round trip, the entities not read yet among `refs` (folding what waited for them). */
   async prefetch(refs: readonly EntityRef[]): Promise<void> {
     const missing = [...new Map(refs.filter((r) => !this.loaded.has(refId(r))).map((r) => [refId(r), r])).values()];
     if (missing.length === 0) return;
@@ -57,6 +65,10 @@ export class BatchState<F> {
       const l = got.get(id) ?? null;
       this.loaded.set(id, l);
       if (l) this.states.set(id, l.state);
+      const waiting = this.pending.get(id);
+      if (!waiting) continue;
+      this.pending.delete(id);
+      for (const fact of waiting.facts) this.evolve(waiting.kind, id, fact, r.key);
     }
   }
 
@@ -66,13 +78,30 @@ export class BatchState<F> {
     return (this.states.get(refId(ref)) as S | undefined) ?? null;
   }
 
-  /** Folds facts into the run's entities (reading first those not read yet). */
-  async fold(facts: readonly F[]): Promise<void> {
-    await this.prefetch(refsOf(this.kinds, facts));
-    foldInto(this.kinds, this.states, facts);
+  /** Folds facts into the run's entities: at once into those read, into the others once read. */
+  fold(facts: readonly F[]): void {
+    for (const fact of facts) {
+      for (const kind of this.kinds) {
+        for (const key of kind.keys(fact)) {
+          const ref = { kind: kind.name, key };
+          const id = refId(ref);
+          if (this.loaded.has(id)) {
+            this.evolve(kind, id, fact, key);
+            continue;
+          }
+          const waiting = this.pending.get(id) ?? { ref, kind, facts: [] };
+          waiting.facts.push(fact);
+          this.pending.set(id, waiting);
+        }
+      }
+    }
   }
 
-  /** The versions read, for the compare-and-set. */
+  private evolve(kind: AnyEntityKind<F>, id: string, fact: F, key: string): void {
+    this.states.set(id, kind.evolve(this.states.has(id) ? this.states.get(id) : kind.initial, fact, key));
+  }
+
+  /** The versions read, for the compare-and-set (the write reads the entities never read here). */
   known(): ReadonlyMap<string, Loaded | null> {
     return this.loaded;
   }
@@ -171,7 +200,7 @@ export async function decideBatch<F, R>(
         const f = d.asFact(e);
         if (f !== null) folded.push(f);
       }
-      await state.fold(folded);
+      state.fold(folded);
       facts.push(...folded);
       for (let k = 0; k < folded.length; k++) factTraces.push(headers);
       events.push(...decided);

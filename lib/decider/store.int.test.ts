@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { isEventlineError } from '../errors.ts';
 import { createTestEnv, type TestEnv } from '../../test/support/env.ts';
 import { Scheduler } from '../scheduler.ts';
-import { entityKind, EntityStore, rebuildUnderLease, stateKeys, StateWriter, type Fence } from './index.ts';
+import { BatchState, entityKind, EntityStore, rebuildUnderLease, stateKeys, StateWriter, type EntityRef, type Fence, type Loaded } from './index.ts';
 
 /** A counter per key: the fold of facts {key, n}. */
 type F = { readonly key: string; readonly n: number };
@@ -140,5 +140,33 @@ describe('entity state in the real Redis: fenced reads and writes, the rebuild l
     assert.equal(await scheduler.dueAt('remind:p'), 4000, 'the rebuild wrote the timer again');
     const [fired] = await scheduler.claim(5000, 10, 30_000);
     assert.equal(fired?.payload?.record.key, 'p');
+  });
+
+  it('given a run folding into entities it has not read, then none is read for the fold: the one a decision asks for is read then, with the folds before it, and the write reads the rest in one round trip', async () => {
+    await t.rt.redis.set(keys.sentinel, 'now');
+    await writer.apply([{ key: 'lazy-x', n: 10 }], live);
+    const reads: string[][] = [];
+    const counted = new (class extends EntityStore {
+      override load(refs: readonly EntityRef[], fence: Fence | readonly Fence[] | null = null): Promise<Map<string, Loaded>> {
+        reads.push(refs.map((r) => r.key));
+        return super.load(refs, fence);
+      }
+    })(t.rt.redis);
+    const run = new BatchState<F>(counted, [counter], [live]);
+    await run.prefetch([{ kind: counter.name, key: 'lazy-a' }]);
+    const facts: F[] = [{ key: 'lazy-a', n: 1 }, { key: 'lazy-y1', n: 2 }, { key: 'lazy-x', n: 5 }, { key: 'lazy-y2', n: 3 }, { key: 'lazy-x', n: 6 }];
+    run.fold(facts);
+    assert.deepEqual(reads, [['lazy-a']], 'folding read nothing');
+    assert.deepEqual(await run.get({ kind: counter.name, key: 'lazy-x' }), { total: 21, seen: [5, 6, 10] }, 'the stored state with the folds of the run, in order');
+    assert.deepEqual(await run.get({ kind: counter.name, key: 'lazy-a' }), { total: 1, seen: [1] });
+    run.fold([{ key: 'lazy-x', n: 7 }]);
+    facts.push({ key: 'lazy-x', n: 7 });
+    assert.deepEqual(await run.get({ kind: counter.name, key: 'lazy-x' }), { total: 28, seen: [5, 6, 7, 10] });
+    assert.deepEqual(reads, [['lazy-a'], ['lazy-x']]);
+
+    await new StateWriter<F>(counted, [counter], null).apply(facts, live, run.known());
+    assert.deepEqual(reads, [['lazy-a'], ['lazy-x'], ['lazy-y1', 'lazy-y2']], 'the write read only the entities never read, at once');
+    assert.deepEqual(await store.get({ kind: counter.name, key: 'lazy-x' }), { total: 28, seen: [5, 6, 7, 10] });
+    assert.deepEqual(await store.get({ kind: counter.name, key: 'lazy-y2' }), { total: 3, seen: [3] });
   });
 });

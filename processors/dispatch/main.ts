@@ -6,7 +6,7 @@
  * For each input: load the state, decide (decide.ts), append the events, fold input and events into
  * the state (evolve.ts), execute the effects. A send's answer is the next input, decided the same way.
  */
-import { commitDecision, EntityStore, StateWriter, stateKeys, type Fence, type FoldedTopic, type Output, type RebuildSpec } from '../../lib/decider/index.ts';
+import { commitDecision, EntityStore, refId, StateWriter, stateKeys, type Fence, type Loaded, type FoldedTopic, type Output, type RebuildSpec } from '../../lib/decider/index.ts';
 import { EventClock } from '../../lib/event-clock.ts';
 import type { Incoming } from '../../lib/kafka/index.ts';
 import type { ProcessorDefinition } from '../../lib/processor.ts';
@@ -264,25 +264,44 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
 
   // Every read is fenced: no decision is made on a state being rebuilt.
   const notificationOf = async (id: string): Promise<NotificationState> => (await store.get<NotificationState>({ kind: notificationKind.name, key: id }, fence)) ?? emptyNotification;
-  const reader: DispatchReader = {
-    notification: notificationOf,
-    user: recipientOf,
-    cap: (key) => store.get<CapState>({ kind: capKind.name, key }, fence),
-    digest: (key) => store.get<DigestState>({ kind: digestKind.name, key }, fence),
-    series: (key) => store.get<SeriesState>({ kind: seriesKind.name, key }, fence),
-    invoice: (key) => store.get<InvoiceState>({ kind: invoiceKind.name, key }, fence),
-    templateKnown: (template) => templates.has(template),
-    templateVersion: (template, locale) => versions.current(template, locale),
-    subject: (template, data, recipient, prefs) => templates.render(template, recipient.locale, data, { timezone: prefs.timezone, unsubscribeUrl: null }).subject,
-    data: async (text) => openTemplateData(await rt.privacy(), text),
-  };
-  const load = (input: DispatchInput) => loadDispatchState(input, reader);
 
-  /** Renders and sends; the provider's answer, as the next input. */
-  async function send(cmd: SendCommand): Promise<DispatchInput> {
-    const r = (await notificationOf(cmd.notificationId)).request;
+  /**
+   * What one decision reads: each entity once, fenced, with the version read kept in `seen` for the
+   * compare-and-set that commits the decision (another writer's change in between is a conflict:
+   * reloaded and folded again), so the commit does not read them a second time.
+   */
+  function readerOf(seen: Map<string, Loaded | null>, user: UserLookup): DispatchReader {
+    async function entity<S>(kind: string, key: string): Promise<S | null> {
+      const ref = { kind, key };
+      const id = refId(ref);
+      if (!seen.has(id)) seen.set(id, (await store.load([ref], fence)).get(id) ?? null);
+      return (seen.get(id)?.state as S | undefined) ?? null;
+    }
+    return {
+      notification: async (id) => (await entity<NotificationState>(notificationKind.name, id)) ?? emptyNotification,
+      user,
+      cap: (key) => entity<CapState>(capKind.name, key),
+      digest: (key) => entity<DigestState>(digestKind.name, key),
+      series: (key) => entity<SeriesState>(seriesKind.name, key),
+      invoice: (key) => entity<InvoiceState>(invoiceKind.name, key),
+      templateKnown: (template) => templates.has(template),
+      templateVersion: (template, locale) => versions.current(template, locale),
+      subject: (template, data, recipient, prefs) => templates.render(template, recipient.locale, data, { timezone: prefs.timezone, unsubscribeUrl: null }).subject,
+      data: async (text) => openTemplateData(await rt.privacy(), text),
+    };
+  }
+  type UserLookup = DispatchReader['user'];
+
+  /**
+   * Renders and sends; the provider's answer, as the next input. `committed`: the entities as the
+   * decision that asked for the send wrote them (its notification holds the request); `user`: the
+   * lookup that decision read its recipient through, so the message goes where the decision meant.
+   */
+  async function send(cmd: SendCommand, committed: ReadonlyMap<string, unknown>, user: UserLookup): Promise<DispatchInput> {
+    const written = committed.get(refId({ kind: notificationKind.name, key: cmd.notificationId })) as NotificationState | undefined;
+    const r = (written ?? (await notificationOf(cmd.notificationId))).request;
     if (!r) return { kind: 'send_failed', send: cmd, provider: null, retryable: false, message: 'request unknown', unreachable: true };
-    const { recipient, prefs } = await recipientOf(r.user_id, r.category);
+    const { recipient, prefs } = await user(r.user_id, r.category);
     const data = { ...(await openTemplateData(await rt.privacy(), r.data)), user_id: r.user_id, first_name: recipient.name?.split(' ')[0] ?? '' };
     const unsubscribeLink = !isEssential(r.category) && rt.config.unsubscribeSecret ? unsubscribeUrl(rt.config.http.publicUrl, rt.config.unsubscribeSecret, r.user_id, r.category, Date.now()) : null;
     const links: Record<string, string> = {};
@@ -380,19 +399,29 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
   }
 
   async function handle(record: Incoming<Topic>, first: DispatchInput): Promise<void> {
+    // A user's preferences and addresses, read once for the record: its decisions and the sends they
+    // lead to (milliseconds apart) see the same recipient.
+    const recipients = new Map<string, ReturnType<UserLookup>>();
+    const user: UserLookup = (userId, category) => {
+      const key = `${userId}\u0000${category ?? ''}`;
+      const known = recipients.get(key) ?? recipientOf(userId, category);
+      recipients.set(key, known);
+      return known;
+    };
     const queue: DispatchInput[] = [first];
     let inputFacts: DispatchFact[] = [dispatchFact(record)].filter((f): f is DispatchFact => f !== null);
     while (queue.length > 0) {
       const input = queue.shift() as DispatchInput;
-      const state = await load(input);
+      const seen = new Map<string, Loaded | null>();
+      const state = await loadDispatchState(input, readerOf(seen, user));
       if (!state) continue;
       const decision = decide(state, input, eventTimeOf(input), policy);
-      await commitDecision(rt.kafka, writer, fence, inputFacts, decision.events, (o: Output) => dispatchFact(o));
+      const committed = await commitDecision(rt.kafka, writer, fence, inputFacts, decision.events, (o: Output) => dispatchFact(o), seen);
       inputFacts = [];
       for (const effect of decision.effects) {
         switch (effect.kind) {
           case 'send':
-            queue.push(await send(effect));
+            queue.push(await send(effect, committed, user));
             break;
           case 'dead_letter':
             await rt.kafka.deadLetter('processor.dispatch', record, { code: effect.code, message: effect.message }, 'send');

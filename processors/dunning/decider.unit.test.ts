@@ -7,12 +7,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { Output } from '../../lib/decider/index.ts';
+import { refId, refsOf, type EntityRef, type Output } from '../../lib/decider/index.ts';
 import type { DunningStepDue } from '../../lib/topics.ts';
 import { MemoryState, rebuildEqualsLive, replayIsIdentical } from '../../test/support/decider-harness.ts';
 import { dunningHistoryArb, dunningInputsOf } from '../../test/support/histories.ts';
 import { caseKind, caseOf, dunningKinds, failuresKind, reminderKind, subscriptionKind, type CaseState, type DunningFact } from './evolve.ts';
-import { decideRecord, type DunningReader } from './main.ts';
+import { decideRecord, dunningReads, type DunningReader } from './main.ts';
 
 const options = { retentionTeamUser: 'retention-team' };
 
@@ -69,6 +69,37 @@ describe('dunning decider properties', () => {
           if (!id.startsWith(`${caseKind.name}:`)) continue;
           const c = caseOf(s as CaseState);
           if (c && c.status !== 'open') assert.deepEqual(live.timers().filter((t) => t.id.startsWith(`${c.caseId}:`)), []);
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('given any history, then a decision on an invoice event reads only entities the batch reads in its first round trip (those it folds into and those dunningReads names)', async () => {
+    await fc.assert(
+      fc.asyncProperty(dunningHistoryArb, async (commands) => {
+        const m = new MemoryState<DunningFact>(dunningKinds);
+        const base = readerOf(m);
+        let asked: EntityRef[] = [];
+        const note = <T>(kind: string, key: string, read: (key: string) => Promise<T>): Promise<T> => {
+          asked.push({ kind, key });
+          return read(key);
+        };
+        const read: DunningReader = {
+          caseState: (id) => note(caseKind.name, id, base.caseState),
+          failures: (id) => note(failuresKind.name, id, base.failures),
+          subscriptionCases: (id) => note(subscriptionKind.name, id, base.subscriptionCases),
+          customer: (id) => note('directory:customer', id, base.customer),
+          reminder: (id) => note(reminderKind.name, id, base.reminder),
+        };
+        for (const input of dunningInputsOf(commands)) {
+          if (input === 'fire') continue;
+          asked = [];
+          const events = await decideRecord(input, read, options);
+          m.commit(input, events);
+          if (input.topic !== 'stripe.events.v1' || !input.value.type.startsWith('invoice.')) continue;
+          const first = new Set([...refsOf(dunningKinds, [input]), ...dunningReads(input)].map(refId));
+          for (const ref of asked) assert.ok(first.has(refId(ref)), `${input.value.type} read ${refId(ref)} after the first round trip`);
         }
       }),
       { numRuns: 100 },

@@ -12,7 +12,7 @@ import { EventClock } from '../../lib/event-clock.ts';
 import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { Scheduler } from '../../lib/scheduler.ts';
-import { idOf, num, readInvoice, readStripeEvent, readSubscription, record, text } from '../../lib/stripe/index.ts';
+import { idOf, num, readInvoice, readStripeEvent, readSubscription, record, text, type StripeInvoice } from '../../lib/stripe/index.ts';
 import type { DeliveryEventReceived, DunningReminderOutcome, NotificationRequested, StripeEventReceived, TopicName } from '../../lib/topics.ts';
 import { customerRef, directoryFence, type CustomerRecord } from '../customers/directory.ts';
 import { afterEndAction, cardExpiringRequest, decideDunning, decideReminderOutcome, reminderOutcomeKind, lifecycleRequest, type DunningDecision, type DunningInput, type DunningOptions } from './decide.ts';
@@ -97,9 +97,8 @@ export async function decideRecord(fact: DunningFact, read: DunningReader, optio
     return request ? [{ topic: 'notify.dispatch-requests.v1', key: request.user_id, record: 'NotificationRequested', value: request }] : [];
   }
   if (!e.type.startsWith('invoice.') && !e.type.startsWith('customer.subscription.')) return [];
-  const event = readStripeEvent(e.payload);
   if (e.type === 'invoice.payment_failed' || e.type === 'invoice.payment_action_required') {
-    const invoice = readInvoice(event.object);
+    const invoice = invoiceOf(e);
     if (!invoice?.customerId) return [];
     const customer = await read.customer(invoice.customerId);
     return decideCase(
@@ -125,11 +124,13 @@ export async function decideRecord(fact: DunningFact, read: DunningReader, optio
     );
   }
   if (e.type === 'invoice.paid' || e.type === 'invoice.payment_succeeded') {
-    const invoice = readInvoice(event.object);
+    const invoice = invoiceOf(e);
     return invoice ? decideCase({ kind: 'invoice_paid', eventId: e.event_id, at: e.occurred_at, invoiceId: invoice.id }, invoice.id) : [];
   }
-  const sub = readSubscription(event.object);
-  if (!sub) return [];
+  // Only a subscription's events go on (an invoice's other events decide nothing here).
+  const event = e.type.startsWith('customer.subscription.') ? readStripeEvent(e.payload) : null;
+  const sub = event ? readSubscription(event.object) : null;
+  if (!event || !sub) return [];
   const outputs: Output[] = [];
   const status = sub.status ?? '';
   if (e.type === 'customer.subscription.deleted' || status === 'unpaid' || status === 'canceled') {
@@ -168,18 +169,37 @@ export function dunningReaderOf(state: BatchState<DunningFact>): DunningReader {
   };
 }
 
+/** The invoice of an invoice.* event, read once per record (the batch's reads and the decision both ask). */
+const invoices = new WeakMap<StripeEventReceived, StripeInvoice | null>();
+function invoiceOf(e: StripeEventReceived): StripeInvoice | null {
+  let invoice = invoices.get(e);
+  if (invoice === undefined) {
+    invoice = readInvoice(readStripeEvent(e.payload).object);
+    invoices.set(e, invoice);
+  }
+  return invoice;
+}
+
 /**
  * What a decision reads beyond what it folds into, read with the batch's first round trip: a failed
- * payment's customer failures and directory entry, the directory entry of a subscription change or
- * an expiring card (their notices name the customer's user), a delivery event's reminder. Others
- * (a paid invoice reads only its case, which it folds into) read nothing more.
+ * payment's customer failures, directory entry and subscription (its MRR), a paid invoice's case,
+ * the directory entry of a subscription change or an expiring card (their notices name the
+ * customer's user), a delivery event's reminder.
  */
 export function dunningReads(fact: DunningFact): EntityRef[] {
   if (fact.topic === 'notify.delivery-events.v1') return fact.value.notification_id ? [{ kind: reminderKind.name, key: fact.value.notification_id }] : [];
-  if (fact.topic !== 'stripe.events.v1' || !fact.value.customer_id) return [];
-  const customerId = fact.value.customer_id;
+  if (fact.topic !== 'stripe.events.v1') return [];
   const type = fact.value.type;
-  if (type === 'invoice.payment_failed' || type === 'invoice.payment_action_required') return [{ kind: failuresKind.name, key: customerId }, customerRef(customerId)];
+  if (type === 'invoice.paid' || type === 'invoice.payment_succeeded') {
+    const invoice = invoiceOf(fact.value);
+    return invoice ? [{ kind: caseKind.name, key: invoice.id }] : [];
+  }
+  if (!fact.value.customer_id) return [];
+  const customerId = fact.value.customer_id;
+  if (type === 'invoice.payment_failed' || type === 'invoice.payment_action_required') {
+    const subscriptionId = invoiceOf(fact.value)?.subscriptionId;
+    return [{ kind: failuresKind.name, key: customerId }, customerRef(customerId), ...(subscriptionId ? [{ kind: subscriptionKind.name, key: subscriptionId }] : [])];
+  }
   return type.startsWith('customer.subscription.') || type === 'customer.source.expiring' ? [customerRef(customerId)] : [];
 }
 
