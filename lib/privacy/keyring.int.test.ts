@@ -49,19 +49,24 @@ describe('the keyring in Postgres', () => {
     assert.equal(await writer.seal('notification:ntf_never_used', 'x'), 'erased', 'a tombstone without a key');
   });
 
-  it('gives the fields of a batch asking for a new subject at once one read and one insert, and a known subject one read', async () => {
+  it('gives the fields of a batch asking for a new subject at once one statement, a known subject one statement that writes nothing, and answers isErased from a key it holds', async () => {
     const statements: string[] = [];
     const counted = { query: (text: string, values?: unknown[]) => (statements.push(text.trim().split(/\s+/)[0] ?? ''), t.rt.db.query(text, values)) };
     const k = new Keyring(counted as unknown as typeof t.rt.db, master);
     const keys = await Promise.all(Array.from({ length: 12 }, () => k.keyFor('user:batch')));
     assert.ok(keys[0]);
     for (const key of keys) assert.deepEqual(key, keys[0]);
-    assert.deepEqual(statements, ['SELECT', 'WITH'], 'one lookup for twelve callers: a read, then the insert that reads the winner');
+    assert.deepEqual(statements, ['WITH'], 'one lookup for twelve callers: the insert that reads the winner');
+    assert.equal(await k.isErased('user:batch'), false);
+    assert.deepEqual(statements, ['WITH'], 'the key held answers whether the subject is erased');
+    const rowVersion = async () => (await t.rt.db.query<{ v: string }>("SELECT xmin::text AS v FROM privacy.subject_keys WHERE subject = 'user:batch'")).rows[0]?.v;
+    const before = await rowVersion();
     statements.length = 0;
     const fresh = new Keyring(counted as unknown as typeof t.rt.db, master);
     const again = await Promise.all([fresh.keyFor('user:batch'), fresh.existingKey('user:batch'), fresh.keyFor('user:batch')]);
     for (const key of again) assert.deepEqual(key, keys[0], 'another process reads the same key');
-    assert.deepEqual(statements, ['SELECT', 'SELECT'], 'a subject with a key is read, never written (one read to create-or-read, one to read)');
+    assert.deepEqual(statements.sort(), ['SELECT', 'WITH'], 'one statement to create-or-read, one to read');
+    assert.equal(await rowVersion(), before, 'the subject with a key was not written');
   });
 
   it('given a lookup that read the live key before the subject was erased here, when it ends after, then it yields no key, and no later one does', async () => {
@@ -73,7 +78,7 @@ describe('the keyring in Postgres', () => {
     let held = false;
     const slow = {
       query: async (text: string, values?: unknown[]) => {
-        if (held || !text.startsWith('SELECT wrapped_key')) return t.rt.db.query(text, values);
+        if (held || !text.startsWith('WITH')) return t.rt.db.query(text, values);
         held = true;
         const result = await t.rt.db.query<{ wrapped_key: Buffer | null }>(text, values);
         assert.ok(result.rows[0]?.wrapped_key, 'the held lookup read the live key');

@@ -91,8 +91,13 @@ export class Keyring {
     return (key && open(key, value)) ?? ERASED;
   }
 
-  /** Whether the subject was erased (its key destroyed): nothing may be sent to it again. */
+  /**
+   * Whether the subject was erased (its key destroyed): nothing may be sent to it again. A key this
+   * process holds answers it (a live key: not erased; null: erased), as fresh as any cached answer.
+   */
   async isErased(subject: string): Promise<boolean> {
+    const key = this.cached(subject);
+    if (key !== undefined) return key === null;
     const hit = this.erased.get(subject);
     if (hit && this.now() - hit.at <= this.cacheMs) return hit.erased;
     const { rows } = await this.db.query<{ destroyed: boolean }>('SELECT destroyed_at IS NOT NULL AS destroyed FROM privacy.subject_keys WHERE subject = $1', [subject]);
@@ -137,10 +142,12 @@ export class Keyring {
     return started;
   }
 
-  /** Read first (the common case: the subject has a key); else insert one and read the winner in the same statement. */
+  /**
+   * Inserts a key unless the subject has one (or a tombstone), and reads the winner, in one
+   * statement: a new subject costs one round trip, not a read and then an insert. A subject with a
+   * row is not written (ON CONFLICT DO NOTHING finds it first); the key wrapped for it is dropped.
+   */
   private async loadOrCreate(subject: string): Promise<Buffer | null> {
-    const found = await this.load(subject);
-    if (found !== undefined) return found;
     const { rows } = await this.db.query<{ wrapped_key: Buffer | null }>(
       `WITH inserted AS (
          INSERT INTO privacy.subject_keys (subject, wrapped_key) VALUES ($1, $2) ON CONFLICT (subject) DO NOTHING RETURNING wrapped_key
