@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { projectRoot } from '../lib/migrate.ts';
+import { testRunnerArgs } from './support/runner-args.ts';
 
 const tiers = ['unit', 'int', 'e2e'] as const;
 type Tier = (typeof tiers)[number];
@@ -48,9 +49,7 @@ for (const tier of selected) {
   const started = Date.now();
   const result = spawnSync(
     process.execPath,
-    // --test-force-exit: a file whose tests are done exits even if something leaked a connection;
-    // --test-timeout: no single test may hang CI.
-    ['--import', 'tsx', '--test', '--test-force-exit', `--test-timeout=${tier === 'e2e' ? 600_000 : 180_000}`, `--test-concurrency=${concurrency[tier]}`, '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=spec', `--test-reporter-destination=${join(reports, `${tier}.txt`)}`, ...files],
+    [...testRunnerArgs({ timeoutMs: tier === 'e2e' ? 600_000 : 180_000, concurrency: concurrency[tier] }), '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=spec', `--test-reporter-destination=${join(reports, `${tier}.txt`)}`, ...files],
     // A hook that hangs (node:test gives hooks no timeout) must fail the tier, not eat CI's time.
     { cwd: projectRoot, stdio: 'inherit', env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1' }, timeout: tierTimeoutMs[tier], killSignal: 'SIGKILL' },
   );
