@@ -62,6 +62,8 @@ export class BatchState<F> {
     const got = await this.store.load(missing, this.fences);
     for (const r of missing) {
       const id = refId(r);
+      // Read meanwhile by a concurrent call, which folded what waited for it: that state stands.
+      if (this.loaded.has(id)) continue;
       const l = got.get(id) ?? null;
       this.loaded.set(id, l);
       if (l) this.states.set(id, l.state);

@@ -144,7 +144,7 @@ describe('entity state in the real Redis: fenced reads and writes, the rebuild l
 
   it('given a run folding into entities it has not read, then none is read for the fold: the one a decision asks for is read then, with the folds before it, and the write reads the rest in one round trip', async () => {
     await t.rt.redis.set(keys.sentinel, 'now');
-    await writer.apply([{ key: 'lazy-x', n: 10 }], live);
+    await writer.apply([{ key: 'lazy-x', n: 10 }, { key: 'lazy-z', n: 1 }], live);
     const reads: string[][] = [];
     const counted = new (class extends EntityStore {
       override load(refs: readonly EntityRef[], fence: Fence | readonly Fence[] | null = null): Promise<Map<string, Loaded>> {
@@ -164,8 +164,16 @@ describe('entity state in the real Redis: fenced reads and writes, the rebuild l
     assert.deepEqual(await run.get({ kind: counter.name, key: 'lazy-x' }), { total: 28, seen: [5, 6, 7, 10] });
     assert.deepEqual(reads, [['lazy-a'], ['lazy-x']]);
 
+    run.fold([{ key: 'lazy-z', n: 4 }]);
+    facts.push({ key: 'lazy-z', n: 4 });
+    const both = await Promise.all([run.get({ kind: counter.name, key: 'lazy-z' }), run.get({ kind: counter.name, key: 'lazy-z' })]);
+    assert.deepEqual(await run.get({ kind: counter.name, key: 'lazy-z' }), { total: 5, seen: [1, 4] }, 'two reads at once of an entity with folds waiting: neither drops them');
+    assert.deepEqual(both[0], { total: 5, seen: [1, 4] });
+    reads.splice(2); // the write's reads are checked on their own below
+
     await new StateWriter<F>(counted, [counter], null).apply(facts, live, run.known());
     assert.deepEqual(reads, [['lazy-a'], ['lazy-x'], ['lazy-y1', 'lazy-y2']], 'the write read only the entities never read, at once');
+    assert.deepEqual(await store.get({ kind: counter.name, key: 'lazy-z' }), { total: 5, seen: [1, 4] });
     assert.deepEqual(await store.get({ kind: counter.name, key: 'lazy-x' }), { total: 28, seen: [5, 6, 7, 10] });
     assert.deepEqual(await store.get({ kind: counter.name, key: 'lazy-y2' }), { total: 3, seen: [3] });
   });

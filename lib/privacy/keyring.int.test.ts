@@ -98,6 +98,35 @@ describe('the keyring in Postgres', () => {
     assert.equal(await k.seal('user:late', 'Ada'), 'erased');
   });
 
+  it('given a lookup that read the live key before another process erased the subject, when this process found it erased meanwhile, then the lookup ends with no key and the subject stays erased', async () => {
+    await new Keyring(t.rt.db, master).keyFor('user:elsewhere');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let readLive!: () => void;
+    const selected = new Promise<void>((resolve) => (readLive = resolve));
+    let held = false;
+    const slow = {
+      query: async (text: string, values?: unknown[]) => {
+        if (held || !text.startsWith('WITH')) return t.rt.db.query(text, values);
+        held = true;
+        const result = await t.rt.db.query<{ wrapped_key: Buffer | null }>(text, values);
+        assert.ok(result.rows[0]?.wrapped_key, 'the held lookup read the live key');
+        readLive();
+        await gate;
+        return result;
+      },
+    };
+    const k = new Keyring(slow as unknown as typeof t.rt.db, master);
+    const pending = k.keyFor('user:elsewhere');
+    await selected;
+    await new Keyring(t.rt.db, master).destroy(['user:elsewhere'], 'era_elsewhere');
+    assert.equal(await k.isErased('user:elsewhere'), true, 'this process reads the tombstone');
+    release();
+    assert.equal(await pending, null, 'the lookup that read before the erasure yields no key');
+    assert.equal(await k.isErased('user:elsewhere'), true, 'and the subject stays erased here');
+    assert.equal(await k.seal('user:elsewhere', 'Ada'), 'erased');
+  });
+
   it('refuses a master key that is not the one the database was set up with', async () => {
     await assert.rejects(new Keyring(t.rt.db, randomBytes(32)).verify(), (e: unknown) => isEventlineError(e, 'config_invalid') && /not the key this database's data keys are wrapped with/.test(e.message));
   });

@@ -187,8 +187,9 @@ export class Keyring {
 
   /** Unwraps a stored key (null: destroyed) and caches it. */
   private remember(subject: string, wrapped: Buffer | null): Buffer | null {
-    // A key destroyed while this lookup ran stays destroyed (keys never come back).
-    if (this.destroyedHere.has(subject) || this.cache.get(subject)?.key === null) return null;
+    // A key destroyed while this lookup ran stays destroyed (keys never come back): destroyed here,
+    // or found destroyed by a lookup or an isErased that read after this one.
+    if (this.destroyedHere.has(subject) || this.cache.get(subject)?.key === null || this.erased.get(subject)?.erased === true) return null;
     let key: Buffer | null = null;
     if (wrapped) {
       key = unwrapKey(this.master, subject, wrapped);

@@ -399,19 +399,20 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
   }
 
   async function handle(record: Incoming<Topic>, first: DispatchInput): Promise<void> {
-    // A user's preferences and addresses, read once for the record: its decisions and the sends they
-    // lead to (milliseconds apart) see the same recipient.
-    const recipients = new Map<string, ReturnType<UserLookup>>();
-    const user: UserLookup = (userId, category) => {
-      const key = `${userId}\u0000${category ?? ''}`;
-      const known = recipients.get(key) ?? recipientOf(userId, category);
-      recipients.set(key, known);
-      return known;
-    };
     const queue: DispatchInput[] = [first];
     let inputFacts: DispatchFact[] = [dispatchFact(record)].filter((f): f is DispatchFact => f !== null);
     while (queue.length > 0) {
       const input = queue.shift() as DispatchInput;
+      // A user's preferences and addresses, read once for a decision and the sends it asks for
+      // (milliseconds apart); the next input (a send's outcome, after a provider call that may take
+      // seconds) reads them again, so a consent withdrawn or an erasure meanwhile is seen.
+      const recipients = new Map<string, ReturnType<UserLookup>>();
+      const user: UserLookup = (userId, category) => {
+        const key = `${userId}\u0000${category ?? ''}`;
+        const known = recipients.get(key) ?? recipientOf(userId, category);
+        recipients.set(key, known);
+        return known;
+      };
       const seen = new Map<string, Loaded | null>();
       const state = await loadDispatchState(input, readerOf(seen, user));
       if (!state) continue;

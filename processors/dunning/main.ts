@@ -182,7 +182,8 @@ function invoiceOf(e: StripeEventReceived): StripeInvoice | null {
 
 /**
  * What a decision reads beyond what it folds into, read with the batch's first round trip: a failed
- * payment's customer failures, directory entry and subscription (its MRR), a paid invoice's case,
+ * payment's (or one requiring action's) customer failures, directory entry, case and subscription
+ * (its MRR), a paid invoice's case,
  * the directory entry of a subscription change or an expiring card (their notices name the
  * customer's user), a delivery event's reminder.
  */
@@ -197,8 +198,14 @@ export function dunningReads(fact: DunningFact): EntityRef[] {
   if (!fact.value.customer_id) return [];
   const customerId = fact.value.customer_id;
   if (type === 'invoice.payment_failed' || type === 'invoice.payment_action_required') {
-    const subscriptionId = invoiceOf(fact.value)?.subscriptionId;
-    return [{ kind: failuresKind.name, key: customerId }, customerRef(customerId), ...(subscriptionId ? [{ kind: subscriptionKind.name, key: subscriptionId }] : [])];
+    // Its case (a failed payment also folds into it; one that requires action only reads it).
+    const invoice = invoiceOf(fact.value);
+    return [
+      { kind: failuresKind.name, key: customerId },
+      customerRef(customerId),
+      ...(invoice ? [{ kind: caseKind.name, key: invoice.id }] : []),
+      ...(invoice?.subscriptionId ? [{ kind: subscriptionKind.name, key: invoice.subscriptionId }] : []),
+    ];
   }
   return type.startsWith('customer.subscription.') || type === 'customer.source.expiring' ? [customerRef(customerId)] : [];
 }

@@ -7,8 +7,9 @@
  *   before that exit (see there).
  */
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { projectRoot } from '../../lib/migrate.ts';
 
 export function testRunnerArgs(options: { readonly timeoutMs: number; readonly concurrency: number }): string[] {
-  return ['--import', 'tsx', '--import', join(projectRoot, 'test/support/report-pipe.ts'), '--test', '--test-force-exit', `--test-timeout=${options.timeoutMs}`, `--test-concurrency=${options.concurrency}`];
+  return ['--import', 'tsx', '--import', pathToFileURL(join(projectRoot, 'test/support/report-pipe.ts')).href, '--test', '--test-force-exit', `--test-timeout=${options.timeoutMs}`, `--test-concurrency=${options.concurrency}`];
 }
