@@ -71,23 +71,8 @@ describe('the keyring in Postgres', () => {
 
   it('given a lookup that read the live key before the subject was erased here, when it ends after, then it yields no key, and no later one does', async () => {
     await new Keyring(t.rt.db, master).keyFor('user:late');
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let readLive!: () => void;
-    const selected = new Promise<void>((resolve) => (readLive = resolve));
-    let held = false;
-    const slow = {
-      query: async (text: string, values?: unknown[]) => {
-        if (held || !text.startsWith('WITH')) return t.rt.db.query(text, values);
-        held = true;
-        const result = await t.rt.db.query<{ wrapped_key: Buffer | null }>(text, values);
-        assert.ok(result.rows[0]?.wrapped_key, 'the held lookup read the live key');
-        readLive();
-        await gate;
-        return result;
-      },
-    };
-    const k = new Keyring(slow as unknown as typeof t.rt.db, master, { cacheSize: 1 });
+    const { db: slow, selected, release } = holdFirstLookup(t);
+    const k = new Keyring(slow, master, { cacheSize: 1 });
     const pending = k.keyFor('user:late');
     await selected;
     await k.destroy(['user:late'], 'era_late');
@@ -100,23 +85,8 @@ describe('the keyring in Postgres', () => {
 
   it('given a lookup that read the live key before another process erased the subject, when this process found it erased meanwhile, then the lookup ends with no key and the subject stays erased', async () => {
     await new Keyring(t.rt.db, master).keyFor('user:elsewhere');
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let readLive!: () => void;
-    const selected = new Promise<void>((resolve) => (readLive = resolve));
-    let held = false;
-    const slow = {
-      query: async (text: string, values?: unknown[]) => {
-        if (held || !text.startsWith('WITH')) return t.rt.db.query(text, values);
-        held = true;
-        const result = await t.rt.db.query<{ wrapped_key: Buffer | null }>(text, values);
-        assert.ok(result.rows[0]?.wrapped_key, 'the held lookup read the live key');
-        readLive();
-        await gate;
-        return result;
-      },
-    };
-    const k = new Keyring(slow as unknown as typeof t.rt.db, master);
+    const { db: slow, selected, release } = holdFirstLookup(t);
+    const k = new Keyring(slow, master);
     const pending = k.keyFor('user:elsewhere');
     await selected;
     await new Keyring(t.rt.db, master).destroy(['user:elsewhere'], 'era_elsewhere');
@@ -131,3 +101,27 @@ describe('the keyring in Postgres', () => {
     await assert.rejects(new Keyring(t.rt.db, randomBytes(32)).verify(), (e: unknown) => isEventlineError(e, 'config_invalid') && /not the key this database's data keys are wrapped with/.test(e.message));
   });
 });
+
+/**
+ * A database whose first key lookup (the create-or-read statement) is held once it has read the
+ * live key, until `release`: `selected` resolves then. Other statements go through.
+ */
+function holdFirstLookup(t: TestEnv): { db: TestEnv['rt']['db']; selected: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let readLive!: () => void;
+  const selected = new Promise<void>((resolve) => (readLive = resolve));
+  let held = false;
+  const db = {
+    query: async (text: string, values?: unknown[]) => {
+      if (held || !text.startsWith('WITH')) return t.rt.db.query(text, values);
+      held = true;
+      const result = await t.rt.db.query<{ wrapped_key: Buffer | null }>(text, values);
+      assert.ok(result.rows[0]?.wrapped_key, 'the held lookup read the live key');
+      readLive();
+      await gate;
+      return result;
+    },
+  };
+  return { db: db as unknown as TestEnv['rt']['db'], selected, release };
+}
