@@ -47,7 +47,7 @@ export class BatchState<F> {
   /** Each entity read after the folds of the run so far. */
   private readonly states = new Map<string, unknown>();
   /** Facts folded into entities not read yet, in order. */
-  private readonly pending = new Map<string, { readonly ref: EntityRef; readonly kind: AnyEntityKind<F>; readonly facts: F[] }>();
+  private readonly pending = new Map<string, { readonly kind: AnyEntityKind<F>; readonly facts: F[] }>();
 
   constructor(store: EntityStore, kinds: readonly AnyEntityKind<F>[], fences: readonly Fence[]) {
     this.store = store;
@@ -85,13 +85,12 @@ export class BatchState<F> {
     for (const fact of facts) {
       for (const kind of this.kinds) {
         for (const key of kind.keys(fact)) {
-          const ref = { kind: kind.name, key };
-          const id = refId(ref);
+          const id = refId({ kind: kind.name, key });
           if (this.loaded.has(id)) {
             this.evolve(kind, id, fact, key);
             continue;
           }
-          const waiting = this.pending.get(id) ?? { ref, kind, facts: [] };
+          const waiting = this.pending.get(id) ?? { kind, facts: [] };
           waiting.facts.push(fact);
           this.pending.set(id, waiting);
         }
