@@ -202,10 +202,12 @@ describe('dispatch processor against the real stack and local provider APIs', ()
     const requests = await Promise.all(users.map((u) => request(u, 'final_notice', 'payment', 'CRITICAL', Date.now(), { amount_due: 100, currency: 'usd', days_left: 7 })));
     await eventually(() => (requests.every((r) => sendgrid.byNotification(r.notification_id).length === 1) ? true : undefined), { timeoutMs: 30_000, what: 'all 8 emails' });
     // Sliding windows, not calendar seconds: a limiter must hold wherever the second starts. The
-    // window is 900 ms wide, leaving 100 ms for the trip from the limiter to the provider.
+    // window is 800 ms wide, leaving 200 ms for the trips from the limiter to the provider to differ
+    // (a fresh-clone CI run on two loaded cores saw one email's trip 104 ms longer than the fourth's;
+    // a limiter that does not hold sends all eight within a few tens of milliseconds).
     const at = sendgrid.acceptedAt.slice(before).sort((a, b) => a - b);
-    const busiest = Math.max(...at.map((start) => at.filter((x) => x >= start && x < start + 900).length));
-    assert.ok(busiest <= 3, `${busiest} emails within 900 ms; received at +${at.map((x) => x - at[0]!).join(', +')} ms`);
+    const busiest = Math.max(...at.map((start) => at.filter((x) => x >= start && x < start + 800).length));
+    assert.ok(busiest <= 3, `${busiest} emails within 800 ms; received at +${at.map((x) => x - at[0]!).join(', +')} ms`);
     assert.ok(Date.now() - started >= 1_990, `8 emails at 3 a second take two seconds, took ${Date.now() - started} ms`);
   });
 });
