@@ -5,7 +5,7 @@ import { createTestEnv, eventually, type TestEnv } from '../test/support/env.ts'
 import { runEventline } from '../test/support/process.ts';
 import { createTopics, registerSchemas } from './catalogue.ts';
 import { listDeadLetters, summarizeDlqs } from './dlq.ts';
-import type { RunningConsumer } from './kafka/index.ts';
+import type { Incoming, RunningConsumer } from './kafka/index.ts';
 import { runProcessor } from './processor.ts';
 
 describe('dead letters: list and replay for one group', () => {
@@ -148,6 +148,40 @@ describe('dead letters: list and replay for one group', () => {
     assert.deepEqual([...handled.keys()].sort(), ['evt_b_ok_1', 'evt_b_ok_2', 'evt_b_ok_3']);
     assert.deepEqual(copies(handled), [1, 1, 1]);
     assert.deepEqual(dead.map((e) => [e.key, e.error]), [['one-partition', 'no ledger account for b_poisoned']]);
+  });
+
+  it('given a processor with both handlers, then the records of its batchTopics go to handleBatch as units and the others to handle one at a time; without batchTopics it does not start', async () => {
+    await assert.rejects(
+      runProcessor(t.rt, { name: 'undecided', topics: ['domain.events.v1'], handle: async () => {}, handleBatch: async () => {} }),
+      /processor undecided defines handle and handleBatch: batchTopics must say which topics go to handleBatch/,
+    );
+    const now = Date.now();
+    const stripe = ['m_1', 'm_2', 'm_3', 'm_4'].map((id) => ({ key: 'cus_mixed', record: 'StripeEventReceived', value: { event_id: `evt_${id}`, occurred_at: now, received_at: now, type: 'invoice.paid', api_version: null, account: null, livemode: false, customer_id: 'cus_mixed', object_id: `in_${id}`, object_type: 'invoice', source: 'webhook', payload: '{}' } }));
+    await (await t.rt.kafka.appender()).append('stripe.events.v1', stripe as never);
+    for (const u of ['m_ok_1', 'm_ok_2', 'm_ok_3']) await publisher.publish('UserSignedUp', 'one-partition-mixed', { user_id: u, email: `${u}@example.com`, name: null, locale: null, stripe_customer_id: null }, { eventId: `evt_${u}` });
+    // The test's own records, each as topic:event id, whichever handler got them.
+    const mine = (r: Incoming<'domain.events.v1' | 'stripe.events.v1'>): string[] => {
+      if (r.record === 'StripeEventReceived') return r.value.customer_id === 'cus_mixed' ? [`${r.topic}:${r.value.event_id}`] : [];
+      return r.record === 'UserSignedUp' && r.value.data.user_id.startsWith('m_ok_') ? [`${r.topic}:${r.value.event_id}`] : [];
+    };
+    const units: string[][] = [];
+    const one: string[] = [];
+    running.push(
+      await runProcessor(t.rt, {
+        name: 'mixed',
+        topics: ['domain.events.v1', 'stripe.events.v1'],
+        batchTopics: ['stripe.events.v1'],
+        handleBatch: async (records) => {
+          const ours = records.flatMap(mine);
+          if (ours.length > 0) units.push(ours);
+        },
+        handle: async (r) => void one.push(...mine(r)),
+      }),
+    );
+    await eventually(() => (units.flat().length + one.length >= 7 ? true : undefined), { what: 'both topics to be handled' });
+    assert.deepEqual(units.flat(), ['evt_m_1', 'evt_m_2', 'evt_m_3', 'evt_m_4'].map((id) => `stripe.events.v1:${id}`), 'only the batch topic, in partition order');
+    assert.ok(Math.max(...units.map((u) => u.length)) > 1, `the four Stripe records came as one unit (units ${units.map((u) => u.length).join(', ')})`);
+    assert.deepEqual(one, ['evt_m_ok_1', 'evt_m_ok_2', 'evt_m_ok_3'].map((id) => `domain.events.v1:${id}`), 'only the other topic, one at a time');
   });
 
   it('refuses bad input with a clear error and appends nothing', async () => {

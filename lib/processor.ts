@@ -6,7 +6,8 @@
  * A record the handler cannot process for a reason that will not go away goes to
  * dlq.processor.<name>.v1 with the error, and the partition moves on; transient failures
  * (Kafka, Redis, Postgres, providers) fail the batch so it is retried. Deciders without effects
- * handle a batch's records as one unit (`handleBatch`), up to DECISION_UNIT_RECORDS at a time.
+ * handle a batch's records as one unit (`handleBatch`), up to DECISION_UNIT_RECORDS at a time; a
+ * processor with effects does so for the topics it only folds (`batchTopics`).
  */
 import { errorMessage, fromDriverError, isEventlineError } from './errors.ts';
 import type { EventClock } from './event-clock.ts';
@@ -29,6 +30,12 @@ export interface ProcessorDefinition<T extends AnyTopicName> {
    * record at fault is dead-lettered.
    */
   handleBatch?(records: readonly Incoming<T>[], log: Logger): Promise<void>;
+  /**
+   * With both handlers: the topics whose records go to `handleBatch` as units (those a processor with
+   * effects only folds, e.g. dispatch's Stripe events); the others go to `handle` one at a time.
+   * Without it, a processor with `handleBatch` handles every topic as units.
+   */
+  readonly batchTopics?: readonly T[];
   /** Event-time clock to advance after each batch (processors with timers). */
   readonly clock?: EventClock;
   readonly partitionsConsumedConcurrently?: number;
@@ -52,8 +59,12 @@ export async function runProcessor<T extends AnyTopicName>(rt: Runtime, def: Pro
           handle(r, log),
         )
     : null;
-  const handleOne = handleBatch ? (r: Incoming<T>) => handleBatch([r], log) : handleTraced;
-  if (!handleOne) throw new Error(`processor ${def.name} defines neither handle nor handleBatch`);
+  if (!handleBatch && !handleTraced) throw new Error(`processor ${def.name} defines neither handle nor handleBatch`);
+  if (handleBatch && handleTraced && !def.batchTopics) throw new Error(`processor ${def.name} defines handle and handleBatch: batchTopics must say which topics go to handleBatch`);
+  /** Whether a topic's records are handled as units (by handleBatch) or one at a time (by handle). */
+  const batchTopics: ReadonlySet<AnyTopicName> = new Set(def.batchTopics ?? []);
+  const batched = (topic: AnyTopicName): boolean => handleBatch !== undefined && (!handleTraced || batchTopics.has(topic));
+  const handleOne = (r: Incoming<T>): Promise<void> => (batched(r.topic) ? handleBatch!([r], log) : handleTraced!(r));
 
   /** Where a unit ended: null when it was handled whole, else the offset after its last record handled (stopping, or rebalanced away). */
   type Progress = string | null;
@@ -77,7 +88,7 @@ export async function runProcessor<T extends AnyTopicName>(rt: Runtime, def: Pro
     return null;
   };
   const handleUnit = async (batch: Batch<T>, records: readonly Incoming<T>[]): Promise<Progress> => {
-    if (!handleBatch || records.length === 1) return handleEach(batch, records);
+    if (!handleBatch || !batched(batch.topic) || records.length === 1) return handleEach(batch, records);
     try {
       await handleBatch(records, log);
     } catch (err) {
@@ -96,7 +107,7 @@ export async function runProcessor<T extends AnyTopicName>(rt: Runtime, def: Pro
     externalRecords: def.externalRecords ?? false,
     onBatch: async (batch) => {
       let next = (BigInt(batch.lastOffset) + 1n).toString();
-      const unit = handleBatch ? DECISION_UNIT_RECORDS : 1;
+      const unit = batched(batch.topic) ? DECISION_UNIT_RECORDS : 1;
       for (let i = 0; i < batch.records.length; i += unit) {
         const stoppedAt = await handleUnit(batch, batch.records.slice(i, i + unit));
         if (stoppedAt !== null) {

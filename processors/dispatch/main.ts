@@ -6,7 +6,7 @@
  * For each input: load the state, decide (decide.ts), append the events, fold input and events into
  * the state (evolve.ts), execute the effects. A send's answer is the next input, decided the same way.
  */
-import { commitDecision, EntityStore, refId, StateWriter, stateKeys, type Fence, type Loaded, type FoldedTopic, type Output, type RebuildSpec } from '../../lib/decider/index.ts';
+import { commitDecision, decideBatch, EntityStore, factsOf, refId, StateWriter, stateKeys, type BatchDecider, type Fence, type Loaded, type FoldedTopic, type Output, type RebuildSpec } from '../../lib/decider/index.ts';
 import { EventClock } from '../../lib/event-clock.ts';
 import type { Incoming } from '../../lib/kafka/index.ts';
 import type { ProcessorDefinition } from '../../lib/processor.ts';
@@ -464,6 +464,19 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
     }
   }
 
+  /**
+   * Stripe's events: nothing to decide, an invoice paid or voided is folded for the sequences that
+   * wait on it, a batch's at once (one read, one compare-and-set, as a batch decision). None waits
+   * on one settled longer ago than a sequence runs: the group's first read of the topic skips those.
+   */
+  const invoiceDecider: BatchDecider<DispatchFact> = { kafka: rt.kafka, store, writer, kinds: dispatchKinds, fence, asFact: () => null };
+  async function foldInvoices(records: readonly Incoming<Topic>[]): Promise<void> {
+    const horizon = Date.now() - (invoiceKind.ttlSeconds ?? 0) * 1000;
+    const recent = records.filter((r) => r.record === 'StripeEventReceived' && r.value.occurred_at >= horizon);
+    const { facts, origins } = factsOf(recent, dispatchFact);
+    await decideBatch(invoiceDecider, facts, () => null, async () => [], { processor: 'dispatch', origins });
+  }
+
   return {
     scheduler,
     clock,
@@ -473,6 +486,8 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
       topics: ['notify.dispatch-requests.v1', 'notify.delivery-events.v1', 'stripe.events.v1'],
       clock,
       partitionsConsumedConcurrently: 3,
+      batchTopics: ['stripe.events.v1'],
+      handleBatch: foldInvoices,
       async handle(record) {
         switch (record.record) {
           case 'NotificationRequested':
@@ -486,13 +501,9 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
             // A final outcome teaches the router how well the provider delivers (routing.ts).
             if (record.value.channel === 'sms' && finalSmsKinds.has(record.value.kind)) await rates.observe(record.value.provider, record.value.kind === 'delivered', record.value.occurred_at);
             return handle(record, { kind: 'delivery', event: record.value });
-          case 'StripeEventReceived': {
-            // Nothing to decide: an invoice paid or voided is folded, for the sequences that wait on it
-            // (none waits on one settled longer ago than a sequence runs: the group's first read of the topic skips those).
-            const fact = dispatchFact(record);
-            if (fact && record.value.occurred_at >= Date.now() - (invoiceKind.ttlSeconds ?? 0) * 1000) await commitDecision(rt.kafka, writer, fence, [fact], [], () => null);
-            return;
-          }
+          case 'StripeEventReceived':
+            // Handled as units (batchTopics); one at a time only when the runner retries a unit record by record.
+            return foldInvoices([record]);
           default: {
             const _exhaustive: never = record;
             return _exhaustive;

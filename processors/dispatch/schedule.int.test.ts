@@ -231,6 +231,30 @@ describe('scheduled, cancelled and escalating notifications', () => {
     assert.match(JSON.stringify(await endless.json()), /a series must end/);
   });
 
+  it('given invoices paid and voided in one append (one partition), then the dispatcher folds each, the earliest settlement of an invoice standing, and skips one settled longer ago than a sequence runs', async () => {
+    const now = Date.now();
+    const tag = `in_fold${n++}`;
+    const event = (id: string, invoice: string, type: string, at: number): StripeEventReceived => ({ event_id: id, occurred_at: at, received_at: now, type, api_version: null, account: null, livemode: false, customer_id: 'cus_fold', object_id: invoice, object_type: 'invoice', source: 'webhook', payload: '{}' });
+    const events = [
+      event(`evt_${tag}_a`, `${tag}_a`, 'invoice.paid', now - 5_000),
+      event(`evt_${tag}_b`, `${tag}_b`, 'invoice.voided', now - 4_000),
+      event(`evt_${tag}_c`, `${tag}_c`, 'invoice.payment_failed', now - 3_000),
+      // Paid again later (a redelivery with a new id): the first settlement stands.
+      event(`evt_${tag}_a2`, `${tag}_a`, 'invoice.paid', now - 2_000),
+      event(`evt_${tag}_old`, `${tag}_old`, 'invoice.paid', now - 121 * 86_400_000),
+      event(`evt_${tag}_d`, `${tag}_d`, 'invoice.paid', now - 1_000),
+    ];
+    await (await t.rt.kafka.appender()).append('stripe.events.v1', events.map((value) => ({ key: 'cus_fold', record: 'StripeEventReceived' as const, value })));
+    const store = new EntityStore(t.rt.redis);
+    const state = (invoice: string) => store.get<InvoiceState>({ kind: invoiceKind.name, key: invoice });
+    // The last of the batch folded means the batch was handled (one unit, in order).
+    await eventually(async () => ((await state(`${tag}_d`))?.how === 'invoice.paid' ? true : undefined), { what: 'the last invoice in the dispatch state' });
+    assert.deepEqual(await state(`${tag}_a`), { settledAt: now - 5_000, how: 'invoice.paid', eventId: `evt_${tag}_a` });
+    assert.deepEqual(await state(`${tag}_b`), { settledAt: now - 4_000, how: 'invoice.voided', eventId: `evt_${tag}_b` });
+    assert.equal(await state(`${tag}_c`), null, 'a failed payment settles nothing');
+    assert.equal(await state(`${tag}_old`), null, 'settled before any running sequence began');
+  });
+
   it('given a drip sequence that exits when its invoice is paid, then the first step goes now and the next is scheduled its delay later; once Stripe says the invoice is paid, the next step is cancelled when it comes due, never sent', async () => {
     const u = await user();
     const invoice = `in_drip${n++}`;
