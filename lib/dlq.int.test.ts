@@ -150,13 +150,18 @@ describe('dead letters: list and replay for one group', () => {
     assert.deepEqual(dead.map((e) => [e.key, e.error]), [['one-partition', 'no ledger account for b_poisoned']]);
   });
 
-  it('given a processor with both handlers, then the records of its batchTopics go to handleBatch as units and the others to handle one at a time; without batchTopics it does not start', async () => {
-    await assert.rejects(
-      runProcessor(t.rt, { name: 'undecided', topics: ['domain.events.v1'], handle: async () => {}, handleBatch: async () => {} }),
-      /processor undecided defines handle and handleBatch: batchTopics must say which topics go to handleBatch/,
-    );
+  it('given a processor with both handlers, then the records of its batchTopics go to handleBatch as units (one by one after a unit failed, only the bad one dead-lettered) and the others to handle one at a time; a wrong batchTopics does not start', async () => {
+    const nothing = async () => {};
+    const refused = [
+      [{ topics: ['domain.events.v1'], handle: nothing, handleBatch: nothing }, /processor wrong defines handle and handleBatch: batchTopics must say which topics go to handleBatch/],
+      [{ topics: ['domain.events.v1'], handle: nothing, handleBatch: nothing, batchTopics: [] }, /batchTopics must say which topics go to handleBatch/],
+      [{ topics: ['domain.events.v1'], handleBatch: nothing, batchTopics: ['domain.events.v1'] }, /processor wrong names batchTopics without both handle and handleBatch/],
+      [{ topics: ['domain.events.v1'], handle: nothing, handleBatch: nothing, batchTopics: ['stripe.events.v1'] }, /processor wrong names batchTopics it does not consume: stripe\.events\.v1/],
+    ] as const;
+    for (const [def, message] of refused) await assert.rejects(runProcessor(t.rt, { name: 'wrong', ...def } as never), message);
+
     const now = Date.now();
-    const stripe = ['m_1', 'm_2', 'm_3', 'm_4'].map((id) => ({ key: 'cus_mixed', record: 'StripeEventReceived', value: { event_id: `evt_${id}`, occurred_at: now, received_at: now, type: 'invoice.paid', api_version: null, account: null, livemode: false, customer_id: 'cus_mixed', object_id: `in_${id}`, object_type: 'invoice', source: 'webhook', payload: '{}' } }));
+    const stripe = ['m_1', 'm_2', 'm_poison', 'm_3', 'm_4'].map((id) => ({ key: 'cus_mixed', record: 'StripeEventReceived', value: { event_id: `evt_${id}`, occurred_at: now, received_at: now, type: 'invoice.paid', api_version: null, account: null, livemode: false, customer_id: 'cus_mixed', object_id: `in_${id}`, object_type: 'invoice', source: 'webhook', payload: '{}' } }));
     await (await t.rt.kafka.appender()).append('stripe.events.v1', stripe as never);
     for (const u of ['m_ok_1', 'm_ok_2', 'm_ok_3']) await publisher.publish('UserSignedUp', 'one-partition-mixed', { user_id: u, email: `${u}@example.com`, name: null, locale: null, stripe_customer_id: null }, { eventId: `evt_${u}` });
     // The test's own records, each as topic:event id, whichever handler got them.
@@ -164,24 +169,37 @@ describe('dead letters: list and replay for one group', () => {
       if (r.record === 'StripeEventReceived') return r.value.customer_id === 'cus_mixed' ? [`${r.topic}:${r.value.event_id}`] : [];
       return r.record === 'UserSignedUp' && r.value.data.user_id.startsWith('m_ok_') ? [`${r.topic}:${r.value.event_id}`] : [];
     };
-    const units: string[][] = [];
-    const one: string[] = [];
+    const units: number[] = [];
+    // By handler, each record's offsets (at-least-once: a batch retried hands a record over again at the same offset).
+    const batched = new Map<string, Set<string>>();
+    const single = new Map<string, Set<string>>();
     running.push(
       await runProcessor(t.rt, {
         name: 'mixed',
         topics: ['domain.events.v1', 'stripe.events.v1'],
         batchTopics: ['stripe.events.v1'],
         handleBatch: async (records) => {
-          const ours = records.flatMap(mine);
-          if (ours.length > 0) units.push(ours);
+          const ours = records.filter((r) => mine(r).length > 0);
+          if (ours.length === 0) return;
+          units.push(ours.length);
+          if (ours.some((r) => r.record === 'StripeEventReceived' && r.value.event_id === 'evt_m_poison')) throw new Error('no ledger account for in_m_poison');
+          for (const r of ours) for (const id of mine(r)) count(batched, id, `${r.partition}:${r.offset}`);
         },
-        handle: async (r) => void one.push(...mine(r)),
+        handle: async (r) => {
+          for (const id of mine(r)) count(single, id, `${r.partition}:${r.offset}`);
+        },
       }),
     );
-    await eventually(() => (units.flat().length + one.length >= 7 ? true : undefined), { what: 'both topics to be handled' });
-    assert.deepEqual(units.flat(), ['evt_m_1', 'evt_m_2', 'evt_m_3', 'evt_m_4'].map((id) => `stripe.events.v1:${id}`), 'only the batch topic, in partition order');
-    assert.ok(Math.max(...units.map((u) => u.length)) > 1, `the four Stripe records came as one unit (units ${units.map((u) => u.length).join(', ')})`);
-    assert.deepEqual(one, ['evt_m_ok_1', 'evt_m_ok_2', 'evt_m_ok_3'].map((id) => `domain.events.v1:${id}`), 'only the other topic, one at a time');
+    const dead = await eventually(async () => {
+      const entries = batched.size === 4 && single.size === 3 ? await listDeadLetters(t.rt, 'processor.mixed').catch(() => []) : [];
+      return entries.length > 0 ? entries : undefined;
+    }, { what: () => `both topics to be handled and the poisoned record dead-lettered; to handleBatch: ${[...batched.keys()].join(', ') || 'none'} (units ${units.join(', ')}); to handle: ${[...single.keys()].join(', ') || 'none'}` });
+    assert.deepEqual([...batched.keys()], ['evt_m_1', 'evt_m_2', 'evt_m_3', 'evt_m_4'].map((id) => `stripe.events.v1:${id}`), 'only the batch topic, in partition order, the poisoned record left out');
+    assert.deepEqual(copies(batched), [1, 1, 1, 1]);
+    assert.ok(units[0]! > 1, `the Stripe records came as one unit first (units ${units.join(', ')})`);
+    assert.ok(units.slice(1).every((n) => n === 1), `then one at a time, after the unit failed (units ${units.join(', ')})`);
+    assert.deepEqual([...single.keys()], ['evt_m_ok_1', 'evt_m_ok_2', 'evt_m_ok_3'].map((id) => `domain.events.v1:${id}`), 'only the other topic, one at a time');
+    assert.deepEqual(dead.map((e) => [e.key, e.error]), [['cus_mixed', 'no ledger account for in_m_poison']]);
   });
 
   it('refuses bad input with a clear error and appends nothing', async () => {

@@ -31,9 +31,10 @@ export interface ProcessorDefinition<T extends AnyTopicName> {
    */
   handleBatch?(records: readonly Incoming<T>[], log: Logger): Promise<void>;
   /**
-   * With both handlers: the topics whose records go to `handleBatch` as units (those a processor with
-   * effects only folds, e.g. dispatch's Stripe events); the others go to `handle` one at a time.
-   * Without it, a processor with `handleBatch` handles every topic as units.
+   * Required with both handlers, refused otherwise: the topics (some of `topics`) whose records go to
+   * `handleBatch` as units, and one at a time to `handleBatch` when a unit is retried record by
+   * record (those a processor with effects only folds, e.g. dispatch's Stripe events); the others go
+   * to `handle` one at a time. A processor with only `handleBatch` handles every topic as units.
    */
   readonly batchTopics?: readonly T[];
   /** Event-time clock to advance after each batch (processors with timers). */
@@ -60,7 +61,10 @@ export async function runProcessor<T extends AnyTopicName>(rt: Runtime, def: Pro
         )
     : null;
   if (!handleBatch && !handleTraced) throw new Error(`processor ${def.name} defines neither handle nor handleBatch`);
-  if (handleBatch && handleTraced && !def.batchTopics) throw new Error(`processor ${def.name} defines handle and handleBatch: batchTopics must say which topics go to handleBatch`);
+  if (handleBatch && handleTraced && !def.batchTopics?.length) throw new Error(`processor ${def.name} defines handle and handleBatch: batchTopics must say which topics go to handleBatch`);
+  if (def.batchTopics && !(handleBatch && handleTraced)) throw new Error(`processor ${def.name} names batchTopics without both handle and handleBatch`);
+  const strays = (def.batchTopics ?? []).filter((topic) => !def.topics.includes(topic));
+  if (strays.length > 0) throw new Error(`processor ${def.name} names batchTopics it does not consume: ${strays.join(', ')}`);
   /** Whether a topic's records are handled as units (by handleBatch) or one at a time (by handle). */
   const batchTopics: ReadonlySet<AnyTopicName> = new Set(def.batchTopics ?? []);
   const batched = (topic: AnyTopicName): boolean => handleBatch !== undefined && (!handleTraced || batchTopics.has(topic));

@@ -502,7 +502,8 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
             if (record.value.channel === 'sms' && finalSmsKinds.has(record.value.kind)) await rates.observe(record.value.provider, record.value.kind === 'delivered', record.value.occurred_at);
             return handle(record, { kind: 'delivery', event: record.value });
           case 'StripeEventReceived':
-            // Handled as units (batchTopics); one at a time only when the runner retries a unit record by record.
+            // Not reached: the runner hands Stripe's records to handleBatch (batchTopics), also one at
+            // a time when it retries a unit record by record. Folded the same way if it ever were.
             return foldInvoices([record]);
           default: {
             const _exhaustive: never = record;

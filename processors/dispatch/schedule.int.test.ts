@@ -247,7 +247,7 @@ describe('scheduled, cancelled and escalating notifications', () => {
     await (await t.rt.kafka.appender()).append('stripe.events.v1', events.map((value) => ({ key: 'cus_fold', record: 'StripeEventReceived' as const, value })));
     const store = new EntityStore(t.rt.redis);
     const state = (invoice: string) => store.get<InvoiceState>({ kind: invoiceKind.name, key: invoice });
-    // The last of the batch folded means the batch was handled (one unit, in order).
+    // The last of the append folded means every record before it in the partition was handled.
     await eventually(async () => ((await state(`${tag}_d`))?.how === 'invoice.paid' ? true : undefined), { what: 'the last invoice in the dispatch state' });
     assert.deepEqual(await state(`${tag}_a`), { settledAt: now - 5_000, how: 'invoice.paid', eventId: `evt_${tag}_a` });
     assert.deepEqual(await state(`${tag}_b`), { settledAt: now - 4_000, how: 'invoice.voided', eventId: `evt_${tag}_b` });
