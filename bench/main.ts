@@ -6,10 +6,12 @@
  *   npm run bench -- projection-replay [--sizes 200000,1000000] [--processes 2]
  *   npm run bench -- dispatch-latency [--events 300] [--rate 20]
  *   npm run bench -- state-rebuild [--notifications 100000] [--batch 500]
+ *   npm run bench -- dispatch-backlog [--events 50000]
  *   npm run bench -- risk-assess [--rates 100,300] [--seconds 10] [--warmup 2] [--target-p99 20] [--kafka 0]
  *   npm run bench -- webhook-ack [--only npm-start|http|<components>] [--consumers <components>] [--rates 100,500,1000] [--seconds 10] [--warmup 2] [--search 3] [--search-seconds 90]
  *                               [--target-p99 20] [--events 10000] [--concurrency 64] [--connections 256] [--kafka 0]
  */
+import { dispatchBacklogBench } from './dispatch-backlog.ts';
 import { dispatchLatencyBench } from './dispatch-latency.ts';
 import { projectionReplayBench } from './projection-replay.ts';
 import { riskAssessBench } from './risk-assess.ts';
@@ -34,6 +36,7 @@ function list(name: string, fallback: readonly number[]): number[] {
 }
 
 const scenarios: Record<string, () => Promise<void>> = {
+  'dispatch-backlog': () => dispatchBacklogBench({ events: flag('events', 50_000) }),
   'dispatch-latency': () => dispatchLatencyBench({ events: flag('events', 300), perSecond: flag('rate', 20) }),
   'risk-assess': () => riskAssessBench({ rates: list('rates', [100, 300]), seconds: flag('seconds', 10), warmupSeconds: flag('warmup', 2), targetP99Ms: flag('target-p99', 20), kafkaReference: flag('kafka', 1) !== 0 }),
   'privacy-cost': () => privacyCostBench({ customers: flag('customers', 2000), webhooks: flag('webhooks', 10_000), concurrency: flag('concurrency', 64) }),
