@@ -14,7 +14,11 @@ import * as topicAdmin from './admin.ts';
 import { openAppender, type RecordAppender } from './appender.ts';
 import { startConsumer } from './consumer.ts';
 import { DeadLetterWriter, type DeadLetterCause, type DeadLetterOrigin } from './dead-letter.ts';
+import { fixRequestQueueTimer } from './request-queue.ts';
 import type { ConsumerOptions, Incoming, RunningConsumer, TopicCreation } from './types.ts';
+
+// Before any kafkajs connection exists: no connection's queue re-arms a 1 ms timer when idle.
+fixRequestQueueTimer();
 
 /**
  * Route kafkajs' own log lines into a pino logger. kafkajs logs retriable protocol answers
