@@ -188,7 +188,7 @@ export class Serde {
   private async sealed(record: RecordName, value: object): Promise<object> {
     if (!personalSpecs.has(record)) return value;
     if (this.sealer === null) throw new EventlineError('config_invalid', `${record} holds personal data and this process has no EVENTLINE_MASTER_KEY to seal it with`);
-    return sealRecord(this.sealer, record, structuredClone(value));
+    return sealRecord(this.sealer, record, value);
   }
 
   /** Encodes a record for a topic. Throws encode_failed for an invalid value, schema_not_registered when the subject lacks this schema. */

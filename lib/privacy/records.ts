@@ -116,6 +116,31 @@ async function mapAt(value: unknown, path: readonly string[], fn: (s: string) =>
   } else await mapAt(obj[head], rest, fn);
 }
 
+/**
+ * `value` with `fn` applied to every string at the field's path, copied only along the path where a
+ * string changed (the rest is shared, and `value` itself is never written): sealing a record at
+ * encode costs what its personal fields cost, not a deep copy of the whole value.
+ */
+async function updatedAt(value: unknown, path: readonly string[], fn: (s: string) => Promise<string>): Promise<unknown> {
+  if (value === null || typeof value !== 'object' || path.length === 0) return value;
+  const [head, ...rest] = path as [string, ...string[]];
+  const next = async (item: unknown): Promise<unknown> => (rest.length > 0 ? updatedAt(item, rest, fn) : typeof item === 'string' ? fn(item) : item);
+  if (head === '*') {
+    if (!Array.isArray(value)) return value;
+    let copy: unknown[] | null = null;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      const changed = await next(item);
+      if (changed !== item) (copy ??= [...(value as unknown[])])[i] = changed;
+    }
+    return copy ?? value;
+  }
+  const obj = value as Record<string, unknown>;
+  const item = obj[head];
+  const changed = await next(item);
+  return changed === item ? value : { ...obj, [head]: changed };
+}
+
 // Members of a provider's JSON that are personal data wherever they appear (lower-cased).
 // Not `reason` or `status`: Stripe's dispute and cancellation reasons are facts the deciders read.
 const PERSONAL_KEYS = new Set([
@@ -126,23 +151,61 @@ const PERSONAL_KEYS = new Set([
 const ADDRESS_KEYS = new Set(['address', 'shipping', 'billing_details', 'customer_address', 'customer_shipping', 'owner', 'billing_address', 'shipping_address']);
 const CLEAR_IN_ADDRESS = new Set(['country', 'object', 'carrier', 'tracking_number']);
 
-async function walkJson(node: unknown, inAddress: boolean, fn: (s: string, key: string) => Promise<string>): Promise<unknown> {
+/** Where a string sits in a parsed document, so it can be replaced once the walk is over. */
+interface Slot {
+  readonly holder: Record<string, unknown> | unknown[];
+  readonly at: string | number;
+  readonly value: string;
+  /** The member's name, lower-cased ('' in an array). */
+  readonly key: string;
+}
+
+/**
+ * The personal members of a parsed provider document, in document order. A plain walk: the
+ * sealing (asynchronous: a key lookup) happens afterwards, for these few strings only.
+ */
+function personalSlots(node: unknown, inAddress: boolean, out: Slot[]): void {
+  if (node === null || typeof node !== 'object') return;
   if (Array.isArray(node)) {
-    for (let i = 0; i < node.length; i++) node[i] = await walkJson(node[i], inAddress, fn);
-    return node;
+    for (const item of node) personalSlots(item, inAddress, out);
+    return;
   }
-  if (node === null || typeof node !== 'object') return node;
   const obj = node as Record<string, unknown>;
-  for (const [k, v] of Object.entries(obj)) {
+  for (const k of Object.keys(obj)) {
     const key = k.toLowerCase();
     if (key === 'metadata' || key === 'custom_args' || key === 'unique_args') continue; // ids the integrator chose (metadata.user_id): kept
+    const v = obj[k];
     if (typeof v === 'string') {
       // A customer's description is free text, often its name or address (Stripe's own examples).
       const personal = PERSONAL_KEYS.has(key) || (inAddress && !CLEAR_IN_ADDRESS.has(key)) || (key === 'description' && obj.object === 'customer');
-      if (v !== '' && personal) obj[k] = await fn(v, key);
-    } else obj[k] = await walkJson(v, inAddress || ADDRESS_KEYS.has(key), fn);
+      if (v !== '' && personal) out.push({ holder: obj, at: k, value: v, key });
+    } else personalSlots(v, inAddress || ADDRESS_KEYS.has(key), out);
   }
-  return obj;
+}
+
+/** Every string of a parsed document that is sealed, members and array items alike. */
+function sealedSlots(node: unknown, out: Slot[]): void {
+  if (node === null || typeof node !== 'object') return;
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) {
+      const v: unknown = node[i];
+      if (typeof v === 'string') {
+        if (isSealed(v)) out.push({ holder: node, at: i, value: v, key: '' });
+      } else sealedSlots(v, out);
+    }
+    return;
+  }
+  const obj = node as Record<string, unknown>;
+  for (const k of Object.keys(obj)) {
+    const v = obj[k];
+    if (typeof v === 'string') {
+      if (isSealed(v)) out.push({ holder: obj, at: k, value: v, key: k });
+    } else sealedSlots(v, out);
+  }
+}
+
+function put(slot: Slot, value: string): void {
+  (slot.holder as Record<string | number, unknown>)[slot.at] = value;
 }
 
 /** Seals the personal members of a JSON document; a document with none is returned unchanged (byte for byte). */
@@ -154,12 +217,14 @@ export async function sealJson(text: string, seal: (s: string, email: boolean) =
   } catch {
     return seal(text, false); // not JSON: sealed whole
   }
+  const slots: Slot[] = [];
+  personalSlots(doc, false, slots);
   let changed = false;
-  await walkJson(doc, false, async (s, key) => {
-    if (isSealed(s) || s === ERASED) return s;
+  for (const slot of slots) {
+    if (isSealed(slot.value) || slot.value === ERASED) continue;
+    put(slot, await seal(slot.value, slot.key.includes('email')));
     changed = true;
-    return seal(s, key.includes('email'));
-  });
+  }
   return changed ? JSON.stringify(doc) : text;
 }
 
@@ -173,38 +238,32 @@ export async function openJson(text: string, open: (s: string) => Promise<string
   } catch {
     return text;
   }
-  const visit = async (node: unknown): Promise<unknown> => {
-    if (typeof node === 'string') return isSealed(node) ? open(node) : node;
-    if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) node[i] = await visit(node[i]);
-      return node;
-    }
-    if (node !== null && typeof node === 'object') {
-      for (const [k, v] of Object.entries(node)) (node as Record<string, unknown>)[k] = await visit(v);
-    }
-    return node;
-  };
-  return JSON.stringify(await visit(doc));
+  const slots: Slot[] = [];
+  sealedSlots(doc, slots);
+  for (const slot of slots) put(slot, await open(slot.value));
+  return JSON.stringify(doc);
 }
 
 /**
- * Seals a record's personal fields in place, for its subject. Values already sealed stay as they
- * are (a step copied from a sealed request). A record with personal data but no subject is refused:
- * nothing would be able to erase it.
+ * The record value with its personal fields sealed for its subject; `value` itself is left as it
+ * was (the copy shares what sealing did not change). Values already sealed stay as they are (a step
+ * copied from a sealed request). A record with personal data but no subject is refused: nothing
+ * would be able to erase it.
  */
 export async function sealRecord<V extends object>(box: ValueBox, record: RecordName, value: V): Promise<V> {
   const spec = personalSpecs.get(record);
   if (!spec) return value;
   const subject = subjectOf(record, value);
+  let sealed: unknown = value;
   for (const f of spec.fields) {
-    await mapAt(value, f.path, async (s) => {
+    sealed = await updatedAt(sealed, f.path, async (s) => {
       if (s === '' || isSealed(s) || s === ERASED) return s;
       if (subject === null) throw new EventlineError('encode_failed', `${record}.${f.path.join('.')} holds personal data but the record names no subject (${spec.subject.map((c) => `${c.kind}:${c.path.join('.')}`).join(', ')})`);
       if (f.kind === 'json') return sealJson(s, (x, email) => box.seal(subject, x, { email }));
       return box.seal(subject, s, { email: f.kind === 'email' });
     });
   }
-  return value;
+  return sealed as V;
 }
 
 /** A copy of a record value with its personal fields opened (`erased` where the key is gone). */

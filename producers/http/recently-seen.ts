@@ -28,6 +28,10 @@ export class RecentlySeen {
 
   async mark(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
+    if (ids.length === 1) {
+      await this.bounded(this.redis.set(this.key(ids[0] as string), '1', 'EX', this.ttlSeconds));
+      return;
+    }
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.set(this.key(id), '1', 'EX', this.ttlSeconds);
     await this.bounded(pipeline.exec());

@@ -72,8 +72,9 @@ export function stripeWebhookRoutes(deps: StripeWebhookDeps): Router {
     if (signedAt === null || signedAt > Math.floor(receivedAt / 1000) + tolerance) {
       reject('stale', new EventlineError('timestamp_stale', `Stripe-Signature timestamp is more than ${tolerance} s in the future`));
     }
+    let json: string;
     try {
-      jsonText(bytes);
+      json = jsonText(bytes);
     } catch (err) {
       reject('json', err as EventlineError);
     }
@@ -87,7 +88,7 @@ export function stripeWebhookRoutes(deps: StripeWebhookDeps): Router {
       res.status(200).json({ received: true, event_id: shape.id, duplicate: true });
       return;
     }
-    const record = toStripeEventReceived(bytes.toString('utf8'), shape, receivedAt, 'webhook');
+    const record = toStripeEventReceived(json, shape, receivedAt, 'webhook');
     const appender = await deps.kafka.appender();
     // Answered 503 but acknowledged later: remember the id, so Stripe's retry is a no-op.
     await appender.append('stripe.events.v1', [{ key: record.key, record: 'StripeEventReceived', value: record.value }], { lateAck: () => deps.seen.mark([shape.id]) });
