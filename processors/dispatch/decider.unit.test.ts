@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { foldInto, type Output, type Timer } from '../../lib/decider/index.ts';
 import type { DeliveryChannel, DeliveryEventReceived, NotificationCancelled, NotificationDispatched, NotificationDue, NotificationRequested, StripeEventReceived } from '../../lib/topics.ts';
 import { notificationRequest, type Priority } from '../../notify/index.ts';
-import { loadDispatchState, type DispatchReader } from './main.ts';
+import { dispatchFact, loadDispatchState, type DispatchReader } from './main.ts';
 import { MemoryState, rebuiltShuffled, sortedStates } from '../../test/support/decider-harness.ts';
 import { allows, defaultPreferences, type Preferences } from '../../projections/preferences/document.ts';
 import { decide, eventTimeOf, occurrenceAt, stepNotificationId, type DispatchInput, type SendCommand } from './decide.ts';
@@ -740,5 +740,26 @@ describe('drip sequences', () => {
       ['cancelled', 'payment_failed', 'the series was cancelled'],
     ]);
     assert.deepEqual(h.timers(), []);
+  });
+});
+
+describe('what dispatch folds of Stripe events', () => {
+  const DAY = 86_400_000;
+  const now = Date.UTC(2026, 11, 7);
+  const invoice = (type: string, settledDaysAgo: number, objectId: string | null = 'in_1'): { topic: 'stripe.events.v1'; record: string; value: StripeEventReceived } => ({
+    topic: 'stripe.events.v1',
+    record: 'StripeEventReceived',
+    // Appended just now whenever it was settled (a backfill): the fact goes by when it was settled.
+    value: { event_id: `evt_${type}_${settledDaysAgo}`, occurred_at: now - settledDaysAgo * DAY, received_at: now, type, api_version: null, account: null, livemode: false, customer_id: 'cus_1', object_id: objectId, object_type: 'invoice', source: 'backfill', payload: '{}' },
+  });
+
+  it('given invoices paid or voided within the 120 days a sequence runs, then each is a fact; settled earlier, failed, or without an invoice id, none is (live and in a rebuild: both fold through this)', () => {
+    assert.equal(invoiceKind.ttlSeconds, 120 * 86_400, 'the horizon these cases are written for');
+    assert.deepEqual(dispatchFact(invoice('invoice.paid', 119), now), invoice('invoice.paid', 119));
+    assert.deepEqual(dispatchFact(invoice('invoice.voided', 0), now), invoice('invoice.voided', 0));
+    assert.equal(dispatchFact(invoice('invoice.paid', 121), now), null, 'settled before any running sequence began');
+    assert.equal(dispatchFact(invoice('invoice.voided', 400), now), null);
+    assert.equal(dispatchFact(invoice('invoice.payment_failed', 1), now), null, 'a failed payment settles nothing');
+    assert.equal(dispatchFact(invoice('invoice.paid', 1, null), now), null, 'no invoice to key it by');
   });
 });

@@ -64,7 +64,12 @@ export function dispatchFolds(): readonly FoldedTopic[] {
   ];
 }
 
-export function dispatchFact(record: { topic: TopicName; record: string; value: unknown }): DispatchFact | null {
+/**
+ * What the dispatch state folds of a record, live and in a rebuild alike (null: nothing). An invoice
+ * settled longer ago than a sequence runs is nothing at `now`: no sequence still waiting began before
+ * it. Judged by when it was settled, not appended, so a backfill of old invoices is skipped by both.
+ */
+export function dispatchFact(record: { topic: TopicName; record: string; value: unknown }, now: number = Date.now()): DispatchFact | null {
   if (record.topic === 'notify.dispatch-requests.v1' || record.topic === 'notify.dispatches.v1') return { topic: record.topic, record: record.record, value: record.value } as DispatchFact;
   // Of the delivery events, only a recipient's engagement with a message is state (escalation reads it).
   if (record.topic === 'notify.delivery-events.v1' && record.record === 'DeliveryEventReceived') {
@@ -74,7 +79,7 @@ export function dispatchFact(record: { topic: TopicName; record: string; value: 
   // Of the Stripe events, only an invoice paid or voided (what a drip sequence may exit on).
   if (record.topic === 'stripe.events.v1' && record.record === 'StripeEventReceived') {
     const e = record.value as StripeEventReceived;
-    if (e.object_id && invoiceSettledTypes.has(e.type)) return { topic: record.topic, record: 'StripeEventReceived', value: e };
+    if (e.object_id && invoiceSettledTypes.has(e.type) && e.occurred_at >= now - (invoiceKind.ttlSeconds ?? 0) * 1000) return { topic: record.topic, record: 'StripeEventReceived', value: e };
   }
   return null;
 }
@@ -467,13 +472,12 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
   /**
    * Stripe's events: nothing to decide, an invoice paid or voided is folded for the sequences that
    * wait on it, a batch's at once (one read, one compare-and-set, as a batch decision). None waits
-   * on one settled longer ago than a sequence runs: the group's first read of the topic skips those.
+   * on one settled longer ago than a sequence runs: dispatchFact skips those, here as in a rebuild.
    */
   const invoiceDecider: BatchDecider<DispatchFact> = { kafka: rt.kafka, store, writer, kinds: dispatchKinds, fence, asFact: () => null };
   async function foldInvoices(records: readonly Incoming<Topic>[]): Promise<void> {
-    const horizon = Date.now() - (invoiceKind.ttlSeconds ?? 0) * 1000;
-    const recent = records.filter((r) => r.record === 'StripeEventReceived' && r.value.occurred_at >= horizon);
-    const { facts, origins } = factsOf(recent, dispatchFact);
+    const now = Date.now();
+    const { facts, origins } = factsOf(records, (r) => dispatchFact(r, now));
     await decideBatch(invoiceDecider, facts, () => null, async () => [], { processor: 'dispatch', origins });
   }
 
