@@ -5,8 +5,22 @@
  * Once every partition is caught up, the wall clock rules (gate() is +∞).
  */
 import type { Batch } from './kafka/index.ts';
-import type { Redis } from './redis.ts';
+import { runScript, type Redis } from './redis.ts';
 import type { AnyTopicName } from './topics.ts';
+
+/**
+ * A partition's entry keeps the highest event time seen (never moving back) and whether the batch
+ * just handled reached the end of the partition: `{"watermark":<ms>,"caughtUp":<bool>}`.
+ */
+const OBSERVE = `
+local previous = redis.call('HGET', KEYS[1], ARGV[1])
+local watermark = ARGV[2]
+if previous then
+  local before = string.match(previous, '"watermark":(%-?[%d.eE+]+)')
+  if before and tonumber(before) > tonumber(watermark) then watermark = before end
+end
+redis.call('HSET', KEYS[1], ARGV[1], '{"watermark":' .. watermark .. ',"caughtUp":' .. ARGV[3] .. '}')
+return 1`;
 
 export class EventClock {
   private readonly redis: Redis;
@@ -20,16 +34,13 @@ export class EventClock {
     this.topics = new Set(topics);
   }
 
-  /** Records the event time and caught-up state of a partition after a batch. */
+  /** Records the event time and caught-up state of a partition after a batch (one round trip). */
   async observe<T extends AnyTopicName>(batch: Batch<T>): Promise<void> {
     if (!this.topics.has(batch.topic)) return;
     let watermark = 0;
     for (const r of batch.records) watermark = Math.max(watermark, (r.value as { occurred_at: number }).occurred_at);
-    const field = `${batch.topic}/${batch.partition}`;
-    const previous = await this.redis.hget(this.key, field);
-    const before = previous ? (JSON.parse(previous) as { watermark: number }).watermark : 0;
     const caughtUp = BigInt(batch.lastOffset) + 1n >= BigInt(batch.highWatermark);
-    await this.redis.hset(this.key, field, JSON.stringify({ watermark: Math.max(before, watermark), caughtUp }));
+    await runScript(this.redis, OBSERVE, 1, this.key, `${batch.topic}/${batch.partition}`, String(watermark), String(caughtUp));
   }
 
   /** The latest time timers may fire at (Infinity when every partition is caught up). */
