@@ -55,6 +55,22 @@ describe('the event clock against the real Redis', () => {
     assert.deepEqual(JSON.parse((await t.rt.redis.hget('clock:monotonic', 'stripe.events.v1/0')) ?? 'null'), { watermark: T + 61_000, caughtUp: false });
   });
 
+  it('given two batches of one partition observed at once (a rebalance overlap), then the later event time stands, whichever is written last', async () => {
+    for (let i = 0; i < 5; i++) {
+      const clock = new EventClock(t.rt.redis, `overlap${i}`, ['stripe.events.v1']);
+      await clock.observe(batch('stripe.events.v1', 0, [T], 1, 100));
+      await Promise.all([clock.observe(batch('stripe.events.v1', 0, [T + 60_000], 2, 100)), clock.observe(batch('stripe.events.v1', 0, [T + 10_000], 3, 100))]);
+      assert.equal(await clock.gate(), T + 60_000);
+    }
+  });
+
+  it('given a record without an event time, then the partition keeps the time it had', async () => {
+    const clock = new EventClock(t.rt.redis, 'timeless', ['stripe.events.v1']);
+    await clock.observe(batch('stripe.events.v1', 0, [T + 5_000], 1, 100));
+    await clock.observe(batch('stripe.events.v1', 0, [Number.NaN], 2, 100));
+    assert.equal(await clock.gate(), T + 5_000);
+  });
+
   it('given a topic that is not one of its inputs, then it is not observed', async () => {
     const clock = new EventClock(t.rt.redis, 'inputs', ['stripe.events.v1']);
     await clock.observe(batch('notify.dispatches.v1', 0, [T], 0, 100));

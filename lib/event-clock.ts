@@ -38,7 +38,10 @@ export class EventClock {
   async observe<T extends AnyTopicName>(batch: Batch<T>): Promise<void> {
     if (!this.topics.has(batch.topic)) return;
     let watermark = 0;
-    for (const r of batch.records) watermark = Math.max(watermark, (r.value as { occurred_at: number }).occurred_at);
+    for (const r of batch.records) {
+      const at = (r.value as { occurred_at: number }).occurred_at;
+      if (Number.isFinite(at)) watermark = Math.max(watermark, at);
+    }
     const caughtUp = BigInt(batch.lastOffset) + 1n >= BigInt(batch.highWatermark);
     await runScript(this.redis, OBSERVE, 1, this.key, `${batch.topic}/${batch.partition}`, String(watermark), String(caughtUp));
   }

@@ -38,8 +38,11 @@ export function stateKeys(processor: string): StateKeys {
 export interface RebuildSpec<F> {
   readonly processor: string;
   readonly topics: readonly FoldedTopic[];
-  /** The fact a consumed record is, or null for records this processor's state ignores. */
-  fact(record: Incoming<TopicName>): F | null;
+  /**
+   * The fact a consumed record is, or null for records this processor's state ignores; `now` is the
+   * rebuild's (the time its horizons are counted from), for a fact that also depends on its age.
+   */
+  fact(record: Incoming<TopicName>, now: number): F | null;
   readonly writer: StateWriter<F>;
 }
 
@@ -121,7 +124,7 @@ export async function rebuildUnderLease<F>(rt: Runtime, spec: RebuildSpec<F>, op
         t.topic,
         async (record) => {
           records++;
-          const fact = spec.fact(record);
+          const fact = spec.fact(record, now);
           if (fact === null) return;
           buffer.push(fact);
           if (buffer.length >= options.batch) await flush();

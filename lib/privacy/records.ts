@@ -238,6 +238,7 @@ export async function openJson(text: string, open: (s: string) => Promise<string
   } catch {
     return text;
   }
+  if (typeof doc === 'string') return isSealed(doc) ? JSON.stringify(await open(doc)) : text;
   const slots: Slot[] = [];
   sealedSlots(doc, slots);
   for (const slot of slots) put(slot, await open(slot.value));

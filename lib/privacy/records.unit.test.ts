@@ -59,6 +59,14 @@ describe('personal data in records', () => {
     assert.deepEqual(b.sealed, ['Ada']);
   });
 
+  it('opens a document that is one sealed string, bare or as a JSON string', async () => {
+    const b = box();
+    const token = await b.seal('user:u1', 'Ada Lovelace');
+    assert.equal(await openJson(token, (s) => b.open(s)), 'Ada Lovelace');
+    assert.equal(await openJson(JSON.stringify(token), (s) => b.open(s)), JSON.stringify('Ada Lovelace'));
+    assert.equal(await openJson(JSON.stringify('enc.v1. but not a token'), (s) => b.open(s)), JSON.stringify('enc.v1. but not a token'));
+  });
+
   it("seals a record into a new value: the caller's value is untouched and what sealing did not change is shared", async () => {
     const b = box();
     const preferences = { email: 'ada@example.com', phone: '+15550100', locale: 'en', suppressions: [{ channel: 'sms', address: '+15550100' }, { channel: 'email', address: '' }] };

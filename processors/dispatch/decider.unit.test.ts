@@ -762,4 +762,10 @@ describe('what dispatch folds of Stripe events', () => {
     assert.equal(dispatchFact(invoice('invoice.payment_failed', 1), now), null, 'a failed payment settles nothing');
     assert.equal(dispatchFact(invoice('invoice.paid', 1, null), now), null, 'no invoice to key it by');
   });
+
+  it('given no time, then the horizon is counted from the wall clock (the live fold with one argument)', () => {
+    const at = (daysAgo: number) => ({ ...invoice('invoice.paid', 0), value: { ...invoice('invoice.paid', 0).value, occurred_at: Date.now() - daysAgo * DAY } });
+    assert.notEqual(dispatchFact(at(119)), null);
+    assert.equal(dispatchFact(at(121)), null);
+  });
 });
