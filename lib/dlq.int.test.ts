@@ -7,6 +7,7 @@ import { createTopics, registerSchemas } from './catalogue.ts';
 import { listDeadLetters, summarizeDlqs } from './dlq.ts';
 import type { Incoming, RunningConsumer } from './kafka/index.ts';
 import { runProcessor } from './processor.ts';
+import { runProjection, storedOffsets, type Projection } from './projection.ts';
 
 describe('dead letters: list and replay for one group', () => {
   let t: TestEnv;
@@ -215,5 +216,35 @@ describe('dead letters: list and replay for one group', () => {
     const listUnknown = await runEventline(t.env, ['dlq', 'list', 'processor.nobody']);
     assert.match(listUnknown.stderr, /groups with one: processor\.batched, processor\.ledger/);
     assert.equal(await t.rt.kafka.recordCount('domain.events.v1'), before);
+  });
+
+  it('given a projection whose database refuses one record of a batch, then the batch is applied record by record: that record is dead-lettered, every other applied once, and the checkpoint reaches the end', async () => {
+    const table = 'public.dlq_projection_rows';
+    // The database itself refuses the poisoned users: a failure that retrying does not cure.
+    await t.rt.db.query(`CREATE TABLE ${table} (event_id text PRIMARY KEY, user_id text NOT NULL CONSTRAINT no_poison CHECK (user_id NOT LIKE 'proj_poisoned%'), at text NOT NULL)`);
+    const projection: Projection<'domain.events.v1'> = {
+      name: 'rows',
+      topics: ['domain.events.v1'],
+      async apply(client, records) {
+        for (const r of records) {
+          if (r.record !== 'UserSignedUp' || !r.value.data.user_id.startsWith('proj_')) continue;
+          // No ON CONFLICT: a record applied twice would fail on the key and be dead-lettered too.
+          await client.query(`INSERT INTO ${table} (event_id, user_id, at) VALUES ($1, $2, $3)`, [r.value.event_id, r.value.data.user_id, `${r.partition}:${r.offset}`]);
+        }
+      },
+    };
+    // Several to a partition, so a batch holds good records beside the poisoned one.
+    for (const u of ['proj_ok_1', 'proj_poisoned_1', 'proj_ok_2', 'proj_ok_3', 'proj_poisoned_2', 'proj_ok_4', 'proj_ok_5', 'proj_ok_6']) await signUp(u);
+    const ends = await t.rt.kafka.topicOffsets('domain.events.v1');
+    running.push(await runProjection(t.rt, projection));
+    await eventually(async () => {
+      const stored = await storedOffsets(t.rt, 'rows');
+      return ends.every((e) => BigInt(stored.get(`domain.events.v1/${e.partition}`) ?? '0') >= BigInt(e.high)) ? true : undefined;
+    }, { what: 'the projection checkpoint to reach the end of every partition' });
+    const { rows } = await t.rt.db.query<{ user_id: string }>(`SELECT user_id FROM ${table} ORDER BY user_id`);
+    assert.deepEqual(rows.map((r) => r.user_id), ['proj_ok_1', 'proj_ok_2', 'proj_ok_3', 'proj_ok_4', 'proj_ok_5', 'proj_ok_6']);
+    const dead = await listDeadLetters(t.rt, 'projection.rows');
+    assert.deepEqual(dead.map((e) => [e.key, e.errorCode]).sort(), [['proj_poisoned_1', 'projection_failed'], ['proj_poisoned_2', 'projection_failed']]);
+    for (const e of dead) assert.match(e.error, /no_poison/);
   });
 });
