@@ -97,29 +97,11 @@ export function subjectOf(record: RecordName, value: unknown): string | null {
   return null;
 }
 
-/** Applies `fn` to every string at the field's path (through arrays and nullable unions), in place. */
-async function mapAt(value: unknown, path: readonly string[], fn: (s: string) => Promise<string>): Promise<void> {
-  if (value === null || typeof value !== 'object' || path.length === 0) return;
-  const [head, ...rest] = path as [string, ...string[]];
-  if (head === '*') {
-    if (!Array.isArray(value)) return;
-    for (let i = 0; i < value.length; i++) {
-      if (rest.length === 0) {
-        if (typeof value[i] === 'string') value[i] = await fn(value[i] as string);
-      } else await mapAt(value[i], rest, fn);
-    }
-    return;
-  }
-  const obj = value as Record<string, unknown>;
-  if (rest.length === 0) {
-    if (typeof obj[head] === 'string') obj[head] = await fn(obj[head]);
-  } else await mapAt(obj[head], rest, fn);
-}
-
 /**
- * `value` with `fn` applied to every string at the field's path, copied only along the path where a
- * string changed (the rest is shared, and `value` itself is never written): sealing a record at
- * encode costs what its personal fields cost, not a deep copy of the whole value.
+ * `value` with `fn` applied to every string at the field's path (through arrays and nullable
+ * unions), copied only along the path where a string changed (the rest is shared, and `value` itself
+ * is never written): sealing or opening a record costs what its personal fields cost, not a deep copy
+ * of the whole value.
  */
 async function updatedAt(value: unknown, path: readonly string[], fn: (s: string) => Promise<string>): Promise<unknown> {
   if (value === null || typeof value !== 'object' || path.length === 0) return value;
@@ -267,15 +249,15 @@ export async function sealRecord<V extends object>(box: ValueBox, record: Record
   return sealed as V;
 }
 
-/** A copy of a record value with its personal fields opened (`erased` where the key is gone). */
+/** The record value with its personal fields opened (`erased` where the key is gone); `value` itself is left as it was. */
 export async function openRecord<V extends object>(box: ValueBox, record: RecordName, value: V): Promise<V> {
   const spec = personalSpecs.get(record);
   if (!spec) return value;
-  const copy = structuredClone(value);
+  let opened: unknown = value;
   for (const f of spec.fields) {
-    await mapAt(copy, f.path, (s) => (f.kind === 'json' ? openJson(s, (x) => box.open(x)) : box.open(s)));
+    opened = await updatedAt(opened, f.path, (s) => (f.kind === 'json' ? openJson(s, (x) => box.open(x)) : box.open(s)));
   }
-  return copy;
+  return opened as V;
 }
 
 /** Template data (a NotificationRequested's `data`): opened and parsed; an erased user's is empty. */
