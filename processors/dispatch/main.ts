@@ -50,6 +50,9 @@ export interface DispatchParts {
   readonly rebuild: RebuildSpec<DispatchFact>;
 }
 
+/** How long a settled invoice matters: as long as a drip sequence may still be waiting on one (its state's TTL). */
+const INVOICE_HORIZON_MS = (invoiceKind.ttlSeconds ?? 0) * 1000;
+
 /** What the dispatch state folds, and how far back a rebuild reads it. */
 export function dispatchFolds(): readonly FoldedTopic[] {
   // As far back as a notification is kept (a provider's unsubscribe on a 3-week-old email still
@@ -60,7 +63,7 @@ export function dispatchFolds(): readonly FoldedTopic[] {
     { topic: 'notify.dispatch-requests.v1', horizonMs },
     { topic: 'notify.delivery-events.v1', horizonMs },
     // Paid and voided invoices, as far back as a sequence may still be waiting on one.
-    { topic: 'stripe.events.v1', horizonMs: (invoiceKind.ttlSeconds ?? 0) * 1000 },
+    { topic: 'stripe.events.v1', horizonMs: INVOICE_HORIZON_MS },
   ];
 }
 
@@ -79,7 +82,7 @@ export function dispatchFact(record: { topic: TopicName; record: string; value: 
   // Of the Stripe events, only an invoice paid or voided (what a drip sequence may exit on).
   if (record.topic === 'stripe.events.v1' && record.record === 'StripeEventReceived') {
     const e = record.value as StripeEventReceived;
-    if (e.object_id && invoiceSettledTypes.has(e.type) && e.occurred_at >= now - (invoiceKind.ttlSeconds ?? 0) * 1000) return { topic: record.topic, record: 'StripeEventReceived', value: e };
+    if (e.object_id && invoiceSettledTypes.has(e.type) && e.occurred_at >= now - INVOICE_HORIZON_MS) return { topic: record.topic, record: 'StripeEventReceived', value: e };
   }
   return null;
 }
