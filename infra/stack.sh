@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Eventline's local stack without Docker: Apache Kafka (KRaft, one combined node) and Apicurio
-# Registry from Maven Central jars, plus checks of the Postgres and Redis the machine provides.
+# Registry from Maven Central jars, plus checks of the Postgres and Redis the machine provides (started
+# with the machine's own commands when they are down and configured on this host's default ports).
 #
 #   infra/stack.sh up        start what is not running yet (idempotent), wait until ready
 #   infra/stack.sh stop [svc] stop what this script started (by pidfile), Kafka last; or one of app|kafka|registry
@@ -42,6 +43,42 @@ require_tools() {
   command -v mvn >/dev/null || die "mvn is not installed (it fetches Kafka and the registry from Maven Central): apt-get install maven"
   local major; major=$(java_major java)
   [ "${major:-0}" -ge 17 ] || die "java is version $major; Kafka 4.x needs Java 17+"
+}
+
+# ---------------------------------------------------------------- the machine's Postgres and Redis
+# They belong to the machine, not to Eventline: when the configured URL is this host's default port
+# and nothing answers there, start the machine's own service (Debian's pg_ctlcluster, redis-server)
+# rather than fail, and leave it running afterwards, as the machine runs it. Anything else (another
+# host or port, no such command) is only checked, with a hint, by infra/check.ts services.
+local_url() { # url default-port -> true when it points at this host's default port
+  [[ "$1" =~ ^[a-z]+://([^@/]*@)?(127\.0\.0\.1|localhost)(:$2)?(/.*)?$ ]]
+}
+
+wait_port() { # port seconds
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do port_open "$1" && return 0; sleep 0.1; done
+  return 1
+}
+
+local_services_up() {
+  if local_url "${DATABASE_URL:-postgres://127.0.0.1:5432}" 5432 && ! port_open 5432 && command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+    local version
+    for version in $(ls /etc/postgresql); do
+      [ -d "/etc/postgresql/$version/main" ] || continue
+      say "postgres: nothing answers on 127.0.0.1:5432; starting the machine's cluster $version/main"
+      pg_ctlcluster --skip-systemctl-redirect "$version" main start >&2 || say "postgres: pg_ctlcluster $version main start failed"
+    done
+    wait_port 5432 30 || say "postgres: still not answering on 5432 after 30 s"
+  fi
+  if local_url "${REDIS_URL:-redis://127.0.0.1:6379}" 6379 && ! port_open 6379 && command -v redis-server >/dev/null; then
+    say "redis: nothing answers on 127.0.0.1:6379; starting the machine's redis-server (no persistence)"
+    local dir=/var/lib/redis logfile=/var/log/redis/eventline.log
+    [ -w "$dir" ] || dir="$STATE"
+    [ -w "$(dirname "$logfile")" ] || logfile="$LOGS/redis.log"
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir "$dir" --logfile "$logfile" >&2 \
+      || say "redis: redis-server failed to start"
+    wait_port 6379 30 || say "redis: still not answering on 6379 after 30 s"
+  fi
 }
 
 # ---------------------------------------------------------------- Kafka
@@ -193,6 +230,7 @@ cmd_status() {
 cmd_up() {
   require_tools
   [ -d "$ROOT/node_modules" ] || die "node_modules is missing; run npm ci first (npm start and npm test do it)"
+  local_services_up                                   # the machine's own Postgres and Redis, if they are down
   node --import tsx "$ROOT/infra/check.ts" services   # Postgres and Redis answer; the project's database exists
   kafka_up
   registry_up
