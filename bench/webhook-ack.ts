@@ -37,6 +37,9 @@ import { lineChart } from './plot.ts';
 import { drive, post, realisticEvent, secret } from './stripe-webhooks.ts';
 import { benchEnv, freePort, kafkaProducerPerf, machine, percentile, saveFile, saveResult, startEventline, startEventlineAsNpmStart, startServerProcess } from './support.ts';
 
+/** The shortest closed loop whose throughput ratio is judged against the claim (seconds). */
+const MIN_JUDGED_LOOP_SECONDS = 3;
+
 export interface WebhookAckOptions {
   /** Arrival rates to test, webhooks per second. */
   readonly rates: readonly number[];
@@ -516,7 +519,7 @@ export async function webhookAckBench(options: WebhookAckOptions): Promise<void>
     ];
 
     // Warm-up (JIT, connections, the producer's metadata), then the closed loop, server after server.
-    const closed: { perSec: number; p50: number | null; p99: number | null; failures: number }[] = [];
+    const closed: { perSec: number; seconds: number; p50: number | null; p99: number | null; failures: number }[] = [];
     for (const s of servers) {
       const warm = events(1000, 0);
       s.sent += warm.length;
@@ -526,7 +529,7 @@ export async function webhookAckBench(options: WebhookAckOptions): Promise<void>
       const bodies = events(options.events, s.sent);
       s.sent += bodies.length;
       const run = await drive(s.port, bodies, options.concurrency);
-      closed.push({ perSec: Math.round(bodies.length / run.seconds), p50: round(percentile(run.latenciesMs, 50)), p99: round(percentile(run.latenciesMs, 99)), failures: run.failures });
+      closed.push({ perSec: Math.round(bodies.length / run.seconds), seconds: +run.seconds.toFixed(2), p50: round(percentile(run.latenciesMs, 50)), p99: round(percentile(run.latenciesMs, 99)), failures: run.failures });
     }
 
     // Open loop: each rate against each server in turn, so both see the same machine, then
@@ -565,6 +568,10 @@ export async function webhookAckBench(options: WebhookAckOptions): Promise<void>
     const realClosed = closed[0]?.perSec ?? 0;
     const ceilingClosed = closed[1]?.perSec ?? 0;
     const ratio = ceilingClosed > 0 ? +(realClosed / ceilingClosed).toFixed(3) : null;
+    // A loop of a second or less measures the start of a burst (connections, the first batches),
+    // not a throughput: its ratio is printed, and said to be too short to judge the claim.
+    const shortestLoop = Math.min(...closed.map((c) => c.seconds));
+    const ratioJudged = shortestLoop >= MIN_JUDGED_LOOP_SECONDS;
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const latencySeries = servers.flatMap((s, i) => {
       const sorted = [...(runs[i] ?? [])].sort((a, b) => a.rate - b.rate);
@@ -597,6 +604,7 @@ export async function webhookAckBench(options: WebhookAckOptions): Promise<void>
       closedLoop: servers.map((s, i) => ({ server: s.label, concurrency: options.concurrency, events: options.events, ...closed[i] })),
       ratioToCeiling: ratio,
       ratioTargetMet: ratio !== null && ratio >= options.targetRatio,
+      ratioJudged,
       appended,
       plot,
     };
@@ -621,7 +629,12 @@ export async function webhookAckBench(options: WebhookAckOptions): Promise<void>
       const c = closed[i];
       if (c) console.log(`  ${s.label.padEnd(22)} ${c.perSec} webhooks/s   p50 ${fmt(c.p50)} ms   p99 ${fmt(c.p99)} ms   failures ${c.failures}`);
     }
-    console.log(`  ratio                  ${ratio ?? '—'} of the ceiling (claim: ≥ ${options.targetRatio}: ${result.ratioTargetMet ? 'met' : 'NOT met'})`);
+    const verdict = !ratioJudged
+      ? `not judged: the shorter loop lasted ${shortestLoop} s, under ${MIN_JUDGED_LOOP_SECONDS} s; the default --events 10000 lasts several`
+      : result.ratioTargetMet
+        ? 'met'
+        : 'NOT met';
+    console.log(`  ratio                  ${ratio ?? '—'} of the ceiling (claim: ≥ ${options.targetRatio}: ${verdict})`);
     for (const a of appended) console.log(`  appended               ${a.server}: ${a.appended} of ${a.sent} sent`);
     console.log(`  plot                   ${plot}`);
     console.log(`  saved                  ${saveResult('webhook-ack', result)}`);
