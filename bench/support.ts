@@ -68,15 +68,30 @@ export function startEventline(env: Record<string, string>, only: string, port: 
   return startServerProcess('eventline', [join(projectRoot, 'cli', 'main.ts'), 'run', '--only', only, '--no-migrate'], env, port, false, eventlineNodeFlags(only));
 }
 
+const policyNames: Readonly<Record<number, string>> = { 0: 'SCHED_OTHER', 3: 'SCHED_BATCH', 5: 'SCHED_IDLE' };
+
+/** A process's CPU priority as the kernel holds it ("nice 19, SCHED_IDLE"), from /proc/<pid>/stat; null off Linux. */
+export function cpuPriorityOf(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).trim().split(' ');
+    const policy = Number(fields[41 - 3]);
+    return `nice ${fields[19 - 3]}, ${policyNames[policy] ?? `policy ${policy}`}`;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Starts Eventline as `npm start` does: the HTTP ingress in one process (V8's default young
- * generation) listening on `port`, and every consumer in a second one, at nice 19 and with the
- * consumers' young generation (`consumers`: only these components in it, to split their cost).
+ * generation) listening on `port`, and every consumer in a second one, at the lowest CPU priority
+ * the host grants (infra/low-priority.sh: nice 19 and SCHED_IDLE) and with the consumers' young
+ * generation (`consumers`: only these components in it, to split their cost).
  * Resolves once the HTTP process answers; the first is the ingress.
  */
 export async function startEventlineAsNpmStart(env: Record<string, string>, port: number, consumers: string | null = null): Promise<[ChildProcess, ChildProcess]> {
   const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const workers = spawn('nice', ['-n', '19', process.execPath, '--max-semi-space-size=128', ...flags, '--import', 'tsx', join(projectRoot, 'cli', 'main.ts'), 'run', ...(consumers === null ? ['--except', 'http'] : ['--only', consumers]), '--no-migrate'], {
+  const workers = spawn('bash', [join(projectRoot, 'infra', 'low-priority.sh'), process.execPath, '--max-semi-space-size=128', ...flags, '--import', 'tsx', join(projectRoot, 'cli', 'main.ts'), 'run', ...(consumers === null ? ['--except', 'http'] : ['--only', consumers]), '--no-migrate'], {
     env: { ...env, PORT: '0' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

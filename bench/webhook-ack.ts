@@ -35,7 +35,7 @@ import { versionedProjections } from '../projections/index.ts';
 import { topicSpecs, type AnyTopicName } from '../lib/topics.ts';
 import { lineChart } from './plot.ts';
 import { drive, post, realisticEvent, secret } from './stripe-webhooks.ts';
-import { benchEnv, freePort, kafkaProducerPerf, machine, percentile, saveFile, saveResult, startEventline, startEventlineAsNpmStart, startServerProcess } from './support.ts';
+import { benchEnv, cpuPriorityOf, freePort, kafkaProducerPerf, machine, percentile, saveFile, saveResult, startEventline, startEventlineAsNpmStart, startServerProcess } from './support.ts';
 
 /** The shortest closed loop whose throughput ratio is judged against the claim (seconds). */
 const MIN_JUDGED_LOOP_SECONDS = 3;
@@ -510,6 +510,7 @@ export async function webhookAckBench(options: WebhookAckOptions): Promise<void>
     const eventline = started[0] as ChildProcess;
     const workerPid = started[1]?.pid;
     const consumers: Consumers | null = workerPid === undefined ? null : { pid: workerPid, behind: () => consumersBehind(b.rt) };
+    const consumersPriority = workerPid === undefined ? null : cpuPriorityOf(workerPid);
     const stubPort = await freePort();
     const stub = await startStubAppendServer(b.env, stubPort);
     children.push(stub.child);
@@ -604,6 +605,7 @@ export async function webhookAckBench(options: WebhookAckOptions): Promise<void>
     const result = {
       machine: machine(),
       generatorNice,
+      consumersPriority,
       options,
       openLoop: servers.map((s, i) => ({ server: s.label, highestRateWithinTarget: highestWithinTarget(runs[i] ?? []), runs: [...(runs[i] ?? [])].sort((a, b) => a.rate - b.rate) })),
       kafkaProducerPerf: kafka,
@@ -616,7 +618,7 @@ export async function webhookAckBench(options: WebhookAckOptions): Promise<void>
     };
 
     console.log(
-      `\nwebhook acknowledgement latency, open loop (${result.machine}; signed Stripe webhooks, acks=all; ${options.seconds} s per rate after ${options.warmupSeconds} s warm-up at the rate; latency from each request's scheduled send time; the generator at nice ${generatorNice})`,
+      `\nwebhook acknowledgement latency, open loop (${result.machine}; signed Stripe webhooks, acks=all; ${options.seconds} s per rate after ${options.warmupSeconds} s warm-up at the rate; latency from each request's scheduled send time; the generator at nice ${generatorNice}${consumersPriority ? `; npm start's consumers at ${consumersPriority}` : ''})`,
     );
     for (const [i, s] of servers.entries()) printTable(s.label, runs[i] ?? [], options.targetP99Ms);
     console.log('    gen lag: how late this process sent (part of the latency); p99 from send: without it; server (from its /metrics): express to answer;');

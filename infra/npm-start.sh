@@ -21,11 +21,12 @@ echo "stack: database migrated, topics created, schemas registered" >&2
 
 # Two processes, as a deployment would run them: the HTTP ingress (webhooks, API, dashboard) on its
 # own event loop with V8's default young generation (short scavenges: acknowledgement latency), and
-# the consumers (processors, projections) with room for their batches (ADR 0012), at nice 19 so
-# that on a small host a backlog being caught up on yields the CPU to the acknowledgements (a
-# deployment gives each its own machines: `eventline run --only http` / `--except http`).
-start_process() { # name nice-level node-flags... -- run-args...
-  local name=$1 level=$2; shift 2
+# the consumers (processors, projections) with room for their batches (ADR 0012), at the lowest CPU
+# priority the host grants (infra/low-priority.sh: nice 19 and SCHED_IDLE) so that on a small host
+# a backlog being caught up on yields the CPU to the acknowledgements (a deployment gives each its
+# own machines: `eventline run --only http` / `--except http`).
+start_process() { # name priority(normal|low) node-flags... -- run-args...
+  local name=$1 priority=$2; shift 2
   local flags=()
   while [ "$1" != "--" ]; do flags+=("$1"); shift; done
   shift
@@ -34,12 +35,14 @@ start_process() { # name nice-level node-flags... -- run-args...
     echo "stack: eventline $name already running (pid $(cat "$pidfile")); 'npm stop' stops everything" >&2
     return
   fi
-  setsid nice -n "$level" "$NODE" "${flags[@]}" --import tsx cli/main.ts run --no-migrate "$@" >>"$ROOT/.infra/logs/$name.log" 2>&1 </dev/null &
+  local launcher=()
+  if [ "$priority" = low ]; then launcher=(bash "$ROOT/infra/low-priority.sh"); fi
+  setsid "${launcher[@]}" "$NODE" "${flags[@]}" --import tsx cli/main.ts run --no-migrate "$@" >>"$ROOT/.infra/logs/$name.log" 2>&1 </dev/null &
   echo $! >"$pidfile"
   echo "stack: started eventline $name (pid $!), logs in .infra/logs/$name.log" >&2
 }
-start_process app 0 -- --only http
+start_process app normal -- --only http
 # The consumers serve their own /metrics (lag, batches, dead letters) and probes on 9464.
-EVENTLINE_METRICS_PORT=${EVENTLINE_METRICS_PORT:-9464} start_process workers 19 --max-semi-space-size=128 -- --except http
+EVENTLINE_METRICS_PORT=${EVENTLINE_METRICS_PORT:-9464} start_process workers low --max-semi-space-size=128 -- --except http
 "$NODE" --import tsx infra/check.ts wait-app "${EVENTLINE_PUBLIC_URL}/readyz"
 "$NODE" --max-semi-space-size=128 --import tsx cli/main.ts bootstrap
