@@ -12,7 +12,7 @@ import type { Incoming } from '../../lib/kafka/index.ts';
 import type { ProcessorDefinition } from '../../lib/processor.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { Scheduler } from '../../lib/scheduler.ts';
-import type { DeliveryEventReceived, NotificationSequence, ProviderCircuitChanged, StripeEventReceived, TopicName } from '../../lib/topics.ts';
+import { topicSpecs, type DeliveryEventReceived, type NotificationSequence, type ProviderCircuitChanged, type StripeEventReceived, type TopicName } from '../../lib/topics.ts';
 import {
   changePreferences,
   CONTACT_CONFIRMATION_TEMPLATE,
@@ -41,7 +41,8 @@ import { providersFor, type EmailMessage, type Providers, type SmsMessage } from
 import { WebPushSender, type PushMessage } from './push.ts';
 
 const MAX_SMS_SEGMENTS = 3;
-type Topic = 'notify.dispatch-requests.v1' | 'notify.delivery-events.v1' | 'stripe.events.v1';
+const dispatchTopics = ['notify.dispatch-requests.v1', 'notify.delivery-events.v1', 'stripe.events.v1'] as const;
+type Topic = (typeof dispatchTopics)[number];
 
 export interface DispatchParts {
   readonly processor: ProcessorDefinition<Topic>;
@@ -490,9 +491,13 @@ export function dispatchProcessor(rt: Runtime, options: DispatchOptions = {}): D
     rebuild: { processor: 'dispatch', topics: dispatchFolds(), fact: dispatchFact, writer },
     processor: {
       name: 'dispatch',
-      topics: ['notify.dispatch-requests.v1', 'notify.delivery-events.v1', 'stripe.events.v1'],
+      topics: dispatchTopics,
       clock,
-      partitionsConsumedConcurrently: 3,
+      // Every partition of a fetch at once: a notification's records go one by one (a decision, a
+      // provider call, its outcome), so a fetch whose batches waited their turn three at a time
+      // was as slow as its slowest three partitions in a row, and Stripe's invoice events queued
+      // behind the notifications (docs/performance.md, tenth look). Each partition stays in order.
+      partitionsConsumedConcurrently: dispatchTopics.reduce((n, t) => n + topicSpecs[t].partitions, 0),
       batchTopics: ['stripe.events.v1'],
       handleBatch: foldInvoices,
       async handle(record) {
