@@ -12,6 +12,7 @@ import { dropDatabase, ensureDatabase } from '../lib/db.ts';
 import { createLogger } from '../lib/log.ts';
 import { migrate, projectRoot } from '../lib/migrate.ts';
 import { Runtime } from '../lib/runtime.ts';
+import { readStatFields, statField } from './proc-stat.ts';
 
 export interface BenchEnv {
   readonly namespace: string;
@@ -72,14 +73,10 @@ const policyNames: Readonly<Record<number, string>> = { 0: 'SCHED_OTHER', 3: 'SC
 
 /** A process's CPU priority as the kernel holds it ("nice 19, SCHED_IDLE"), from /proc/<pid>/stat; null off Linux. */
 export function cpuPriorityOf(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).trim().split(' ');
-    const policy = Number(fields[41 - 3]);
-    return `nice ${fields[19 - 3]}, ${policyNames[policy] ?? `policy ${policy}`}`;
-  } catch {
-    return null;
-  }
+  const fields = readStatFields(pid);
+  if (!fields) return null;
+  const policy = statField(fields, 41);
+  return `nice ${statField(fields, 19)}, ${policyNames[policy] ?? `policy ${policy}`}`;
 }
 
 /**

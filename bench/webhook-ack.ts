@@ -19,7 +19,6 @@
  * end (every one sent to the stub must have reached its append); otherwise the run exits 1.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { getPriority, setPriority } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +33,7 @@ import type { Runtime } from '../lib/runtime.ts';
 import { versionedProjections } from '../projections/index.ts';
 import { topicSpecs, type AnyTopicName } from '../lib/topics.ts';
 import { lineChart } from './plot.ts';
+import { readStatFields, statField } from './proc-stat.ts';
 import { drive, post, realisticEvent, secret } from './stripe-webhooks.ts';
 import { benchEnv, cpuPriorityOf, freePort, kafkaProducerPerf, machine, percentile, saveFile, saveResult, startEventline, startEventlineAsNpmStart, startServerProcess } from './support.ts';
 
@@ -338,14 +338,9 @@ export async function openLoop(server: Server, rate: number, options: WebhookAck
 
 /** A process's CPU time (user + system, all threads) so far, from /proc; null once it is gone. */
 function processCpuMs(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-  } catch {
-    return null;
-  }
+  const fields = readStatFields(pid);
+  // utime and stime are fields 14 and 15.
+  return fields ? ((statField(fields, 14) + statField(fields, 15)) * 1000) / CLOCK_TICKS : null;
 }
 
 /** USER_HZ: the unit of /proc/<pid>/stat times on Linux. */

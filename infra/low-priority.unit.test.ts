@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { statField, statFields } from '../bench/proc-stat.ts';
 import { projectRoot } from '../lib/migrate.ts';
 
 const script = join(projectRoot, 'infra', 'low-priority.sh');
@@ -26,11 +27,10 @@ function run(args: readonly string[]): Promise<{ pid: number | undefined; code: 
   });
 }
 
-/** nice and scheduling policy of a process, from /proc/<pid>/stat (fields 19 and 41, man 5 proc). */
+/** pid, nice and scheduling policy of a process, from its /proc/<pid>/stat (fields 1, 19 and 41). */
 function parseStat(stat: string): { pid: number; nice: number; policy: number } {
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).trim().split(' ');
-  // fields[0] is field 3 (state): field n is fields[n - 3].
-  return { pid: Number(stat.slice(0, stat.indexOf(' '))), nice: Number(fields[19 - 3]), policy: Number(fields[41 - 3]) };
+  const fields = statFields(stat);
+  return { pid: Number(stat.slice(0, stat.indexOf(' '))), nice: statField(fields, 19), policy: statField(fields, 41) };
 }
 
 /** Whether this host lets an unprivileged request for SCHED_IDLE through (util-linux's chrt, Linux). */
