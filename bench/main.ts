@@ -9,7 +9,7 @@
  *   npm run bench -- dispatch-backlog [--events 50000]
  *   npm run bench -- risk-assess [--rates 100,300] [--seconds 10] [--warmup 2] [--target-p99 20] [--kafka 0]
  *   npm run bench -- webhook-ack [--only npm-start|http|<components>] [--consumers <components>] [--rates 100,500,1000] [--seconds 10] [--warmup 2] [--search 3] [--search-seconds 90]
- *                               [--target-p99 20] [--events 30000] [--concurrency 64] [--connections 256] [--kafka 0]
+ *                               [--target-p99 20] [--events 30000] [--rounds 6] [--concurrency 64] [--connections 256] [--kafka 0]
  */
 import { dispatchBacklogBench } from './dispatch-backlog.ts';
 import { dispatchLatencyBench } from './dispatch-latency.ts';
@@ -18,7 +18,7 @@ import { riskAssessBench } from './risk-assess.ts';
 import { stateRebuildBench } from './state-rebuild.ts';
 import { privacyCostBench } from './privacy-cost.ts';
 import { stripeWebhooksBench } from './stripe-webhooks.ts';
-import { DEFAULT_CLOSED_LOOP_EVENTS, webhookAckBench } from './webhook-ack.ts';
+import { DEFAULT_CLOSED_LOOP_EVENTS, DEFAULT_CLOSED_LOOP_ROUNDS, webhookAckBench } from './webhook-ack.ts';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -54,6 +54,7 @@ const scenarios: Record<string, () => Promise<void>> = {
       searchSteps: flag('search', 3),
       searchSeconds: flag('search-seconds', 90),
       events: flag('events', DEFAULT_CLOSED_LOOP_EVENTS),
+      closedLoopRounds: flag('rounds', DEFAULT_CLOSED_LOOP_ROUNDS),
       concurrency: flag('concurrency', 64),
       connections: flag('connections', 256),
       targetRatio: 0.6,
