@@ -45,7 +45,6 @@ export function post(agent: Agent, port: number, body: string, signature: string
   });
 }
 
-/** Closed loop: `concurrency` connections, each sending the next webhook as soon as its previous one was answered. */
 /** Closed loop: `concurrency` connections, each sending its next webhook when the last is answered; connection k talks to ports[k mod n]. */
 export async function drive(port: number | readonly number[], bodies: readonly string[], concurrency: number): Promise<{ seconds: number; latenciesMs: number[]; failures: number }> {
   const ports = typeof port === 'number' ? [port] : port;
