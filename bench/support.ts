@@ -12,7 +12,6 @@ import { dropDatabase, ensureDatabase } from '../lib/db.ts';
 import { createLogger } from '../lib/log.ts';
 import { migrate, projectRoot } from '../lib/migrate.ts';
 import { Runtime } from '../lib/runtime.ts';
-import { readStatFields, statField } from './proc-stat.ts';
 
 export interface BenchEnv {
   readonly namespace: string;
@@ -67,16 +66,6 @@ function eventlineNodeFlags(only: string): string[] {
 /** Starts `eventline run` as a separate process (the benchmark client must not share its event loop). */
 export function startEventline(env: Record<string, string>, only: string, port: number): Promise<ChildProcess> {
   return startServerProcess('eventline', [join(projectRoot, 'cli', 'main.ts'), 'run', '--only', only, '--no-migrate'], env, port, false, eventlineNodeFlags(only));
-}
-
-const policyNames: Readonly<Record<number, string>> = { 0: 'SCHED_OTHER', 3: 'SCHED_BATCH', 5: 'SCHED_IDLE' };
-
-/** A process's CPU priority as the kernel holds it ("nice 19, SCHED_IDLE"), from /proc/<pid>/stat; null off Linux. */
-export function cpuPriorityOf(pid: number): string | null {
-  const fields = readStatFields(pid);
-  if (!fields) return null;
-  const policy = statField(fields, 41);
-  return `nice ${statField(fields, 19)}, ${policyNames[policy] ?? `policy ${policy}`}`;
 }
 
 /**

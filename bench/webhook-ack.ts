@@ -18,7 +18,7 @@
  * Every webhook must be answered 200, and every one sent to Eventline must be in the topic at the
  * end (every one sent to the stub must have reached its append); otherwise the run exits 1.
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Agent } from 'node:http';
 import { getPriority, setPriority } from 'node:os';
 import { join } from 'node:path';
@@ -33,9 +33,9 @@ import type { Runtime } from '../lib/runtime.ts';
 import { versionedProjections } from '../projections/index.ts';
 import { topicSpecs, type AnyTopicName } from '../lib/topics.ts';
 import { lineChart } from './plot.ts';
-import { readStatFields, statField } from './proc-stat.ts';
+import { cpuPriorityOf, processCpuMs } from './proc-stat.ts';
 import { drive, post, realisticEvent, secret } from './stripe-webhooks.ts';
-import { benchEnv, cpuPriorityOf, freePort, kafkaProducerPerf, machine, percentile, saveFile, saveResult, startEventline, startEventlineAsNpmStart, startServerProcess } from './support.ts';
+import { benchEnv, freePort, kafkaProducerPerf, machine, percentile, saveFile, saveResult, startEventline, startEventlineAsNpmStart, startServerProcess } from './support.ts';
 
 /**
  * `events` split into `rounds` sizes that add up to it (the first ones one larger), none empty.
@@ -347,16 +347,6 @@ export async function openLoop(server: Server, rate: number, options: WebhookAck
     consumers: consumersSide,
   };
 }
-
-/** A process's CPU time (user + system, all threads) so far, from /proc; null once it is gone. */
-function processCpuMs(pid: number): number | null {
-  const fields = readStatFields(pid);
-  // utime and stime are fields 14 and 15.
-  return fields ? ((statField(fields, 14) + statField(fields, 15)) * 1000) / CLOCK_TICKS : null;
-}
-
-/** USER_HZ: the unit of /proc/<pid>/stat times on Linux. */
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 /** Waits (up to 120 s) until the consumers have processed everything; the seconds waited, or null if they had not by then. */
 async function caughtUp(consumers: Consumers): Promise<number | null> {
